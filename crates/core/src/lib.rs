@@ -1,0 +1,19 @@
+//! The Heliograph domain: typed ids, validated values and the rules of chats.
+//!
+//! Untrusted input becomes one of these types at the edge (the server's request handlers);
+//! storage and fan-out only ever see checked values.
+//!
+//! # Layout
+//! - [`ids`]: newtype ids so a user id cannot be passed where a chat id is meant.
+//! - [`values`]: bounded, checked values (phone numbers, usernames, names, message text).
+//! - [`rules`]: who may do what in which kind of chat.
+//!
+//! Architecture Invariant: no I/O, no serde, no knowledge of the wire format.
+
+pub mod ids;
+pub mod rules;
+pub mod values;
+
+pub use ids::*;
+pub use rules::*;
+pub use values::*;

@@ -1,0 +1,225 @@
+//! Every method a client can call. The method name is the `method` field of the frame; the
+//! variant's fields are its `params`. Results are documented on each variant.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{error::Error, types::DialogCursor, ErrorCode};
+
+/// Which way a history page runs from `from_id`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Messages with ids below `from_id` (or the newest, without `from_id`).
+    #[default]
+    Older,
+    /// Messages with ids above `from_id` (or from the first, without `from_id`).
+    Newer,
+}
+
+macro_rules! requests {
+    ($( $(#[$doc:meta])* $name:literal => $variant:ident { $( $(#[$fdoc:meta])* $field:ident : $ty:ty ),* $(,)? } )*) => {
+        /// A typed request. Serialized as `{"method": NAME, "params": {...}}`.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "method", content = "params")]
+        pub enum Request {
+            $( $(#[$doc])* #[serde(rename = $name)] $variant { $( $(#[$fdoc])* $field : $ty ),* }, )*
+        }
+
+        impl Request {
+            /// Every method name, in protocol order.
+            pub const METHODS: &'static [&'static str] = &[$($name),*];
+
+            /// This request's method name.
+            pub fn method(&self) -> &'static str {
+                match self { $( Request::$variant { .. } => $name, )* }
+            }
+        }
+    };
+}
+
+requests! {
+    /// Sends a one-time login code to `phone` (E.164). Result: `SentCode`.
+    "auth.send_code" => SendCode { phone: String }
+    /// Signs in with the code; creates the account on first sign-in (then `name` is required).
+    /// Result: `Authorization`. The connection is signed in afterwards.
+    "auth.sign_in" => SignIn {
+        phone: String,
+        code: String,
+        #[serde(default)] name: Option<String>,
+        #[serde(default)] device: Option<String>
+    }
+    /// Binds this connection to an existing session. Result: `User` (yourself).
+    "auth.authorize" => Authorize { token: String }
+    /// Ends the current session. Result: `Ok`.
+    "auth.log_out" => LogOut {}
+    /// Lists your sessions. Result: `[Session]`.
+    "account.sessions" => GetSessions {}
+    /// Ends one of your sessions; its live connections are closed. Result: `Ok`.
+    "account.revoke_session" => RevokeSession { session_id: i64 }
+    /// Changes name and/or bio (an empty bio clears it). Result: `User`.
+    "account.update_profile" => UpdateProfile {
+        #[serde(default)] name: Option<String>,
+        #[serde(default)] bio: Option<String>
+    }
+    /// Sets or (with `null`) clears your `@username`. Result: `User`.
+    "account.set_username" => SetUsername { #[serde(default)] username: Option<String> }
+    /// Result: `User` (yourself, with phone).
+    "users.get_me" => GetMe {}
+    /// Result: `[User]` for the ids that exist.
+    "users.get" => GetUsers { ids: Vec<i64> }
+    /// Finds a user or public channel by `@username`. Result: `Peer`.
+    "contacts.resolve" => Resolve { username: String }
+    /// Result: `[User]`.
+    "contacts.list" => GetContacts {}
+    /// Adds a contact by phone number or username (exactly one). Result: `User`.
+    "contacts.add" => AddContact {
+        #[serde(default)] phone: Option<String>,
+        #[serde(default)] username: Option<String>
+    }
+    /// Result: `Ok`.
+    "contacts.remove" => RemoveContact { user_id: i64 }
+    /// A blocked user cannot message you. Result: `Ok`.
+    "contacts.block" => Block { user_id: i64 }
+    /// Result: `Ok`.
+    "contacts.unblock" => Unblock { user_id: i64 }
+    /// Result: `[User]`.
+    "contacts.blocked" => GetBlocked {}
+    /// Dialog list, most recent activity first. Result: `Dialogs`.
+    "chats.dialogs" => GetDialogs {
+        #[serde(default)] limit: Option<u32>,
+        #[serde(default)] offset: Option<DialogCursor>
+    }
+    /// Result: `Chat`.
+    "chats.get" => GetChat { chat_id: i64 }
+    /// The private chat with a user, created on first use. Result: `Chat`.
+    "chats.open_private" => OpenPrivate { user_id: i64 }
+    /// Result: `Chat` (you are its creator).
+    "chats.create_group" => CreateGroup { title: String, #[serde(default)] user_ids: Vec<i64> }
+    /// Result: `Chat`. With `username` the channel is public and anyone can join it by name.
+    "chats.create_channel" => CreateChannel { title: String, #[serde(default)] username: Option<String> }
+    /// Admins only. Result: `Chat`.
+    "chats.add_members" => AddMembers { chat_id: i64, user_ids: Vec<i64> }
+    /// Admins only (the creator cannot be removed). Result: `Ok`.
+    "chats.remove_member" => RemoveMember { chat_id: i64, user_id: i64 }
+    /// Result: `Ok`.
+    "chats.leave" => Leave { chat_id: i64 }
+    /// Admins only. Result: `Chat`.
+    "chats.set_title" => SetTitle { chat_id: i64, title: String }
+    /// Creator only. Result: `Ok`.
+    "chats.set_admin" => SetAdmin { chat_id: i64, user_id: i64, admin: bool }
+    /// Result: `[Member]`.
+    "chats.members" => GetMembers {
+        chat_id: i64,
+        #[serde(default)] offset: u32,
+        #[serde(default)] limit: Option<u32>
+    }
+    /// Admins only. Result: `InviteLink`.
+    "chats.export_invite" => ExportInvite { chat_id: i64 }
+    /// Joins by invite link or public `@name` (exactly one). Result: `Chat`.
+    "chats.join" => Join {
+        #[serde(default)] invite: Option<String>,
+        #[serde(default)] username: Option<String>
+    }
+    /// Sends a text message. `random_id` makes retries safe: the same `random_id` from the
+    /// same user returns the original message. Result: `Sent`, after the message is durable.
+    "messages.send" => SendMessage {
+        chat_id: i64,
+        random_id: i64,
+        text: String,
+        #[serde(default)] reply_to: Option<i64>
+    }
+    /// Forwards messages, keeping their original author. One `random_id` per message.
+    /// Result: `[Sent]`.
+    "messages.forward" => Forward { from_chat_id: i64, ids: Vec<i64>, to_chat_id: i64, random_ids: Vec<i64> }
+    /// Author only. Result: `Message`.
+    "messages.edit" => Edit { chat_id: i64, id: i64, text: String }
+    /// `for_everyone`: the author, or an admin in groups and channels. Result: `Ok`.
+    "messages.delete" => Delete { chat_id: i64, ids: Vec<i64>, #[serde(default)] for_everyone: bool }
+    /// Pins `id`, or unpins with `null`. Admins in groups and channels; both sides in private
+    /// chats. Result: `Ok`.
+    "messages.pin" => Pin { chat_id: i64, #[serde(default)] id: Option<i64> }
+    /// Marks the chat read up to `max_id` (the top message when absent). Result: `Ok`.
+    "messages.read" => ReadHistory { chat_id: i64, #[serde(default)] max_id: Option<i64> }
+    /// Tells the other members you are typing (not stored). Result: `Ok`.
+    "messages.typing" => SetTyping { chat_id: i64 }
+    /// A page of history, always oldest to newest. Result: `[Message]`.
+    "messages.history" => GetHistory {
+        chat_id: i64,
+        #[serde(default)] from_id: Option<i64>,
+        #[serde(default)] direction: Direction,
+        #[serde(default)] limit: Option<u32>
+    }
+    /// Result: `State`.
+    "updates.get_state" => GetState {}
+    /// Everything in your log after `pts`. Result: `Difference`.
+    "updates.get_difference" => GetDifference { pts: i64, #[serde(default)] limit: Option<u32> }
+    /// Everything in a chat's own log after `pts`. Result: `Difference`.
+    "updates.get_chat_difference" => GetChatDifference {
+        chat_id: i64,
+        pts: i64,
+        #[serde(default)] limit: Option<u32>
+    }
+}
+
+impl Request {
+    /// Types `params` for the method named `method`.
+    pub fn parse(method: &str, params: serde_json::Value) -> Result<Request, Error> {
+        if !Request::METHODS.contains(&method) {
+            return Err(Error::new(ErrorCode::UnknownMethod, format!("there is no method `{method}`")));
+        }
+        let params = match params {
+            serde_json::Value::Null => serde_json::Value::Object(Default::default()),
+            p @ serde_json::Value::Object(_) => p,
+            _ => return Err(Error::new(ErrorCode::BadParams, "`params` must be an object")),
+        };
+        serde_json::from_value(serde_json::json!({ "method": method, "params": params }))
+            .map_err(|e| Error::new(ErrorCode::BadParams, format!("bad params for `{method}`: {e}")))
+    }
+
+    /// Whether this method may be called before signing in.
+    pub fn is_public(&self) -> bool {
+        matches!(self, Request::SendCode { .. } | Request::SignIn { .. } | Request::Authorize { .. })
+    }
+
+    /// The params object of this request.
+    pub fn params(&self) -> serde_json::Value {
+        match serde_json::to_value(self) {
+            Ok(mut v) => v.get_mut("params").map(serde_json::Value::take).unwrap_or_default(),
+            Err(_) => serde_json::Value::Null,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::ClientFrame;
+
+    fn check(text: &str, expect: Result<&str, ErrorCode>) {
+        let got = ClientFrame::parse(text).map(|(_, r)| r.method()).map_err(|(_, e)| e.code);
+        assert_eq!(got, expect, "{text}");
+    }
+
+    #[test]
+    fn parse_table() {
+        check(r#"{"id":1,"method":"users.get_me"}"#, Ok("users.get_me"));
+        check(r#"{"id":1,"method":"users.get_me","params":{}}"#, Ok("users.get_me"));
+        check(r#"{"id":1,"method":"messages.send","params":{"chat_id":1,"random_id":2,"text":"hi"}}"#, Ok("messages.send"));
+        check(r#"{"id":1,"method":"messages.send","params":{"chat_id":"x","random_id":2,"text":"hi"}}"#, Err(ErrorCode::BadParams));
+        check(r#"{"id":1,"method":"messages.send","params":{"chat_id":1}}"#, Err(ErrorCode::BadParams));
+        check(r#"{"id":1,"method":"messages.send","params":[1]}"#, Err(ErrorCode::BadParams));
+        check(r#"{"id":1,"method":"nope"}"#, Err(ErrorCode::UnknownMethod));
+        check(r#"{"id":1}"#, Err(ErrorCode::BadRequest));
+        check(r#"{"id":"1","method":"users.get_me"}"#, Err(ErrorCode::BadRequest));
+        check("not json", Err(ErrorCode::BadRequest));
+        check("[]", Err(ErrorCode::BadRequest));
+    }
+
+    #[test]
+    fn every_method_round_trips_its_name() {
+        for name in Request::METHODS {
+            let err = Request::parse(name, serde_json::json!({})).err();
+            assert!(err.is_none_or(|e| e.code == ErrorCode::BadParams), "{name}");
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! Objects returned by methods.
+
+use serde::{Deserialize, Serialize};
+
+/// A person's public profile. `phone` is present only for yourself and mutual contacts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: i64,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bio: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// You have this user in your contacts.
+    #[serde(default)]
+    pub contact: bool,
+    /// You blocked this user.
+    #[serde(default)]
+    pub blocked: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChatKind {
+    Private,
+    Group,
+    Channel,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Creator,
+    Admin,
+    Member,
+}
+
+/// A chat as the caller sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Chat {
+    pub id: i64,
+    pub kind: ChatKind,
+    /// For private chats, the other person's name.
+    pub title: String,
+    /// Public `@name` of a channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// For private chats, the other person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<User>,
+    pub member_count: u64,
+    /// Your role; absent when you are not (or no longer) a member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned_message_id: Option<i64>,
+    /// Present when this chat keeps its own update log (channels, large groups): its current
+    /// `pts`. Follow it with `updates.get_chat_difference`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat_pts: Option<i64>,
+    /// Highest message id in the chat.
+    pub top_message_id: i64,
+}
+
+/// What a message carries. Tagged by `type` so media and ciphertext can join later.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Content {
+    Text { text: String },
+}
+
+impl Content {
+    /// The text of the message, if it has one.
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            Content::Text { text } => Some(text),
+        }
+    }
+}
+
+/// Where a forwarded message first came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForwardInfo {
+    /// The original author.
+    pub from_user: i64,
+    pub from_chat: i64,
+    pub message_id: i64,
+    pub date: i64,
+}
+
+/// A message. `id` is the chat's own gapless sequence number: 1, 2, 3, ...
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub id: i64,
+    pub chat_id: i64,
+    /// The author.
+    pub from: i64,
+    /// Unix seconds.
+    pub date: i64,
+    pub content: Content,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forward: Option<ForwardInfo>,
+    /// Set once the message was edited (unix seconds of the last edit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edit_date: Option<i64>,
+}
+
+/// One row of the dialog list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dialog {
+    pub chat: Chat,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_message: Option<Message>,
+    pub unread_count: u64,
+    /// You have read up to this message.
+    pub read_inbox_max_id: i64,
+    /// The others have read your messages up to this one (private chats and groups).
+    pub read_outbox_max_id: i64,
+}
+
+/// Position in the dialog list, to fetch the next page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DialogCursor {
+    pub activity: i64,
+    pub chat_id: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dialogs {
+    pub dialogs: Vec<Dialog>,
+    /// Pass as `offset` for the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<DialogCursor>,
+}
+
+/// A signed-in device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub id: i64,
+    pub device: String,
+    pub created: i64,
+    pub last_active: i64,
+    /// This is the session making the request.
+    pub current: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentCode {
+    /// Digits in the code.
+    pub length: u32,
+    /// Seconds until the code expires.
+    pub expires_in: u32,
+}
+
+/// The answer to a successful sign-in: keep `token` secret; it is shown only once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Authorization {
+    pub token: String,
+    pub session_id: i64,
+    pub user: User,
+    /// This sign-in created the account.
+    pub new_account: bool,
+}
+
+/// A member of a chat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub user: User,
+    pub role: Role,
+    pub joined: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Peer {
+    User { user: User },
+    Chat { chat: Chat },
+}
+
+/// The answer to `messages.send` and `messages.forward`: the stored message and where its
+/// update sits in the sender's log (`pts` in the user log, or in the chat's log when the chat
+/// keeps its own).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sent {
+    pub message: Message,
+    pub pts: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteLink {
+    pub link: String,
+}
+
+/// An empty success (`{}`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ok {}
