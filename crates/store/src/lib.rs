@@ -1,1 +1,132 @@
+//! Storage for Heliograph: the [`Store`] trait, its records, and the engines behind it.
+//!
+//! A store is not a bag of tables: every write is a domain command (send a message, add a
+//! member, read a chat) that checks who may do it, assigns sequence numbers and writes the
+//! update-log rows in the same transaction. That makes two things true by construction:
+//! authorization and sequencing cannot race with membership changes, and a message is never
+//! committed without the updates that announce it.
+//!
+//! # Layout
+//! - [`model`]: the records a store returns, and the [`Event`]s it logs.
+//! - [`Store`]: the contract, written once for every engine.
+//! - [`sqlite`]: the embedded engine (the default): one writer thread doing group commit, a
+//!   small pool of readers.
+//! - [`conformance`]: the suite every engine passes.
+//!
+//! Architecture Invariant: this crate knows nothing of the wire format or of HTTP. Committed
+//! events leave through [`CommitFeed`], in commit order, for the server to fan out.
 
+pub mod conformance;
+mod error;
+pub mod model;
+pub mod sqlite;
+
+use async_trait::async_trait;
+use heliograph_core::*;
+
+pub use error::{Error, Result};
+pub use model::*;
+
+/// Committed events, in commit order. The server turns them into live pushes.
+pub type CommitFeed = tokio::sync::mpsc::Receiver<Vec<Logged>>;
+
+/// Tuning that every engine understands.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// A group with more members than this keeps its own update log.
+    pub large_group_threshold: u64,
+    /// A difference further behind than this many updates answers `TooLong`.
+    pub difference_horizon: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { large_group_threshold: 200, difference_horizon: 100_000 }
+    }
+}
+
+/// The storage contract. Every method that acts on a chat takes the acting user and answers
+/// [`Error::ChatNotFound`] when that user is not a member, exactly as for a chat that does not
+/// exist: a non-member cannot learn that a private chat exists.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Takes the feed of committed events; `None` after the first call.
+    fn take_commit_feed(&self) -> Option<CommitFeed>;
+
+    // --- sign-in ---------------------------------------------------------------------------
+
+    /// Replaces any pending code for `phone`.
+    async fn save_login_code(&self, phone: &Phone, code: LoginCodeHash) -> Result<()>;
+    /// Counts one attempt against the pending code and returns it (with the new count).
+    async fn login_attempt(&self, phone: &Phone) -> Result<Option<LoginCodeHash>>;
+    async fn delete_login_code(&self, phone: &Phone) -> Result<()>;
+    async fn user_by_phone(&self, phone: &Phone) -> Result<Option<User>>;
+    /// Creates the account for `phone`; if it already exists, returns it unchanged.
+    async fn create_user(&self, phone: &Phone, name: &DisplayName) -> Result<User>;
+    async fn create_session(&self, user: UserId, token_hash: &[u8], device: &str) -> Result<Session>;
+    /// Finds a live session by its token's hash and marks it active.
+    async fn session_by_token(&self, token_hash: &[u8]) -> Result<Option<Session>>;
+    async fn sessions(&self, user: UserId) -> Result<Vec<Session>>;
+    /// Ends `session` if it belongs to `user`; false when there was no such session.
+    async fn revoke_session(&self, user: UserId, session: SessionId) -> Result<bool>;
+
+    // --- people ----------------------------------------------------------------------------
+
+    /// The users among `ids` that exist, in the order asked.
+    async fn users(&self, ids: &[UserId]) -> Result<Vec<User>>;
+    /// How `viewer` and each of `others` relate (contacts, blocks), in the order asked.
+    async fn relations(&self, viewer: UserId, others: &[UserId]) -> Result<Vec<Relation>>;
+    async fn resolve(&self, username: &Username) -> Result<Option<Resolved>>;
+    async fn update_profile(&self, user: UserId, name: Option<DisplayName>, bio: Option<Bio>) -> Result<User>;
+    async fn set_username(&self, user: UserId, username: Option<Username>) -> Result<User>;
+    async fn add_contact(&self, owner: UserId, contact: UserId) -> Result<()>;
+    async fn remove_contact(&self, owner: UserId, contact: UserId) -> Result<()>;
+    async fn contacts(&self, owner: UserId) -> Result<Vec<User>>;
+    async fn set_blocked(&self, owner: UserId, target: UserId, blocked: bool) -> Result<()>;
+    async fn blocked(&self, owner: UserId) -> Result<Vec<User>>;
+
+    // --- chats -----------------------------------------------------------------------------
+
+    /// The private chat of `user` and `peer`, created on first use.
+    async fn open_private(&self, user: UserId, peer: UserId) -> Result<Chat>;
+    /// Creates a group or channel with `creator` as its creator and `members` added.
+    async fn create_chat(&self, creator: UserId, kind: ChatKind, title: &Title, username: Option<&Username>, members: &[UserId]) -> Result<Chat>;
+    /// The chat as `user` sees it, and their membership: the one authorization choke point
+    /// for reads.
+    async fn chat(&self, user: UserId, chat: ChatId) -> Result<View>;
+    async fn add_members(&self, actor: UserId, chat: ChatId, users: &[UserId]) -> Result<Chat>;
+    /// Removes `user`; `actor == user` means leaving.
+    async fn remove_member(&self, actor: UserId, chat: ChatId, user: UserId) -> Result<()>;
+    async fn set_title(&self, actor: UserId, chat: ChatId, title: &Title) -> Result<Chat>;
+    async fn set_admin(&self, actor: UserId, chat: ChatId, user: UserId, admin: bool) -> Result<()>;
+    async fn members(&self, actor: UserId, chat: ChatId, offset: u32, limit: u32) -> Result<Vec<Membership>>;
+    /// The chat's invite token, made on first use.
+    async fn export_invite(&self, actor: UserId, chat: ChatId) -> Result<String>;
+    async fn join(&self, user: UserId, how: JoinBy) -> Result<Chat>;
+    /// The users who should see ephemeral events (typing) of `chat`, or `None` when the chat
+    /// keeps its own log (then they go to the chat's topic).
+    async fn typing_audience(&self, actor: UserId, chat: ChatId) -> Result<Option<Vec<UserId>>>;
+    /// Chats `user` belongs to that keep their own log, with their current pts.
+    async fn own_log_chats(&self, user: UserId) -> Result<Vec<(ChatId, Pts)>>;
+
+    // --- messages --------------------------------------------------------------------------
+
+    /// Durable once this returns. A repeated `random_id` from the same user returns the
+    /// original message and changes nothing.
+    async fn send(&self, actor: UserId, chat: ChatId, random_id: i64, content: Content, reply_to: Option<MessageId>) -> Result<Sent>;
+    async fn forward(&self, actor: UserId, from: ChatId, ids: &[MessageId], to: ChatId, random_ids: &[i64]) -> Result<Vec<Sent>>;
+    async fn edit(&self, actor: UserId, chat: ChatId, id: MessageId, text: MessageText) -> Result<Message>;
+    async fn delete(&self, actor: UserId, chat: ChatId, ids: &[MessageId], for_everyone: bool) -> Result<()>;
+    async fn pin(&self, actor: UserId, chat: ChatId, id: Option<MessageId>) -> Result<()>;
+    /// Marks read up to `max_id` (the top message when `None`); never moves backwards.
+    async fn read(&self, actor: UserId, chat: ChatId, max_id: Option<MessageId>) -> Result<()>;
+    /// A page of history, oldest first.
+    async fn history(&self, actor: UserId, chat: ChatId, page: Page) -> Result<Vec<Message>>;
+    async fn dialogs(&self, user: UserId, before: Option<(i64, ChatId)>, limit: u32) -> Result<Vec<Dialog>>;
+
+    // --- sync ------------------------------------------------------------------------------
+
+    async fn state(&self, user: UserId) -> Result<Pts>;
+    async fn difference(&self, user: UserId, pts: Pts, limit: u32) -> Result<Difference>;
+    async fn chat_difference(&self, user: UserId, chat: ChatId, pts: Pts, limit: u32) -> Result<Difference>;
+}

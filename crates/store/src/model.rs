@@ -1,0 +1,197 @@
+//! Records returned by a [`crate::Store`], and the events it logs.
+
+use heliograph_core::*;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: UserId,
+    pub phone: String,
+    pub name: String,
+    pub username: Option<String>,
+    pub bio: String,
+    pub created: i64,
+}
+
+/// How a viewer relates to another user.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Relation {
+    /// The viewer has the other in contacts.
+    pub contact: bool,
+    /// The other has the viewer in contacts.
+    pub contact_of: bool,
+    /// The viewer blocked the other.
+    pub blocked: bool,
+}
+
+impl Relation {
+    /// Phone numbers are shown only to mutual contacts.
+    pub fn mutual(&self) -> bool {
+        self.contact && self.contact_of
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id: SessionId,
+    pub user: UserId,
+    pub device: String,
+    pub created: i64,
+    pub last_active: i64,
+}
+
+/// A pending login code, stored as a salted hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginCodeHash {
+    pub salt: Vec<u8>,
+    pub hash: Vec<u8>,
+    /// Unix seconds.
+    pub expires: i64,
+    /// Attempts made so far, including the one that returned this record.
+    pub attempts: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chat {
+    pub id: ChatId,
+    pub kind: ChatKind,
+    /// Empty for private chats (their title is the other person's name).
+    pub title: String,
+    pub username: Option<String>,
+    pub creator: UserId,
+    pub member_count: u64,
+    pub pinned: Option<MessageId>,
+    /// Keeps its own update log (see [`heliograph_core::keeps_own_log`]).
+    pub own_log: bool,
+    /// The chat's own log position (0 unless `own_log`).
+    pub pts: Pts,
+    pub top_message: MessageId,
+    pub created: i64,
+    /// Last activity, unix milliseconds: orders the dialog list.
+    pub activity: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    pub chat: ChatId,
+    pub user: UserId,
+    pub role: Role,
+    pub joined: i64,
+    pub read_inbox: MessageId,
+    pub read_outbox: MessageId,
+}
+
+/// A chat as one member sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct View {
+    pub chat: Chat,
+    pub membership: Membership,
+    /// For private chats, the other person.
+    pub peer: Option<UserId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolved {
+    User(User),
+    /// A public channel or group; the resolver need not be a member.
+    Chat(Chat),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JoinBy {
+    Invite(String),
+    Username(Username),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Forward {
+    pub from_user: UserId,
+    pub from_chat: ChatId,
+    pub message: MessageId,
+    pub date: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub chat: ChatId,
+    pub id: MessageId,
+    pub from: UserId,
+    pub date: i64,
+    pub content: Content,
+    pub reply_to: Option<MessageId>,
+    pub forward: Option<Forward>,
+    pub edit_date: Option<i64>,
+}
+
+/// A committed send: the message and the sender's log position of its update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    pub message: Message,
+    pub pts: Pts,
+}
+
+/// Which way a history page runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    /// Up to `limit` messages below `before` (the newest when `None`).
+    Older { before: Option<MessageId>, limit: u32 },
+    /// Up to `limit` messages above `after` (from the first when `None`).
+    Newer { after: Option<MessageId>, limit: u32 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dialog {
+    pub view: View,
+    pub last_message: Option<Message>,
+    pub unread: u64,
+}
+
+/// Which log an event sits in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Log {
+    User(UserId),
+    Chat(ChatId),
+}
+
+/// Something a user must see. Logged with a pts; replayed by differences.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    NewMessage(Message),
+    EditMessage(Message),
+    DeleteMessages { chat: ChatId, ids: Vec<MessageId> },
+    ReadInbox { chat: ChatId, max_id: MessageId },
+    ReadOutbox { chat: ChatId, max_id: MessageId },
+    Pinned { chat: ChatId, id: Option<MessageId> },
+    /// `role: None` means `user` is no longer a member.
+    Participant { chat: ChatId, user: UserId, role: Option<Role>, by: UserId },
+    /// The chat's details changed, or the log's owner got access to it.
+    ChatChanged { chat: ChatId },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logged {
+    pub log: Log,
+    pub pts: Pts,
+    pub date: i64,
+    pub event: Event,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Difference {
+    Empty { pts: Pts },
+    Complete { events: Vec<Logged>, pts: Pts },
+    Slice { events: Vec<Logged>, pts: Pts },
+    TooLong { pts: Pts },
+}
+
+/// Unix seconds now.
+pub fn now() -> i64 {
+    now_ms() / 1000
+}
+
+/// Unix milliseconds now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

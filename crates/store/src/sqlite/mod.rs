@@ -1,0 +1,392 @@
+//! The embedded SQLite engine.
+//!
+//! One writer thread owns the only writing connection. Write commands queue up on a bounded
+//! channel; the writer takes as many as are waiting (up to `max_batch`), runs each inside its
+//! own savepoint of one transaction, commits once, and only then answers each caller. That is
+//! group commit: one fsync for the whole batch, and no caller is acknowledged before the data
+//! is durable. A command that fails rolls back its savepoint alone.
+//!
+//! Reads run on a small pool of read-only connections (WAL lets them proceed while the writer
+//! commits).
+
+mod ops;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use heliograph_core::*;
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+use crate::{model::*, CommitFeed, Error, Limits, Result, Store};
+
+/// Schema migrations, applied in order; the index + 1 is the schema version.
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+
+/// How hard a commit works to be durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `synchronous=FULL`: a commit survives a process crash and a power loss. The default.
+    #[default]
+    Full,
+    /// `synchronous=NORMAL`: survives a process crash; the last commits may be lost on power
+    /// loss.
+    Normal,
+}
+
+/// Called after each group commit with the number of commands and the time it took.
+pub type CommitObserver = Arc<dyn Fn(usize, Duration) + Send + Sync>;
+
+#[derive(Clone)]
+pub struct Options {
+    pub limits: Limits,
+    pub durability: Durability,
+    /// Most commands in one group commit.
+    pub max_batch: usize,
+    /// Read connections kept open.
+    pub readers: usize,
+    pub on_commit: Option<CommitObserver>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { limits: Limits::default(), durability: Durability::Full, max_batch: 512, readers: 4, on_commit: None }
+    }
+}
+
+type Finish = Box<dyn FnOnce(Result<()>) + Send>;
+type Job = Box<dyn FnOnce(&Connection, &mut Vec<Logged>) -> (bool, Finish) + Send>;
+
+pub struct SqliteStore {
+    jobs: mpsc::Sender<Job>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+    reader_slots: Arc<Semaphore>,
+    path: PathBuf,
+    limits: Arc<Limits>,
+    feed: Mutex<Option<CommitFeed>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path`, applies migrations, and starts the
+    /// writer thread. Refuses a database whose schema is newer than this build.
+    pub fn open(path: &Path, options: Options) -> Result<SqliteStore> {
+        let conn = Connection::open(path)?;
+        configure(&conn, options.durability)?;
+        migrate(&conn)?;
+        let (jobs, rx) = mpsc::channel::<Job>(options.max_batch.max(1) * 4);
+        let (feed_tx, feed_rx) = mpsc::channel(4096);
+        let limits = Arc::new(options.limits.clone());
+        let max_batch = options.max_batch.max(1);
+        let on_commit = options.on_commit.clone();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || writer(conn, rx, feed_tx, max_batch, on_commit))
+            .map_err(|e| Error::Internal(format!("cannot start the writer thread: {e}")))?;
+        Ok(SqliteStore {
+            jobs,
+            readers: Arc::new(Mutex::new(Vec::new())),
+            reader_slots: Arc::new(Semaphore::new(options.readers.max(1))),
+            path: path.to_path_buf(),
+            limits,
+            feed: Mutex::new(Some(feed_rx)),
+        })
+    }
+
+    /// Runs `op` inside the next group commit; answers after the commit is durable.
+    async fn write<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&Connection, &Limits, &mut Vec<Logged>) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let (tx, rx) = oneshot::channel();
+        let limits = self.limits.clone();
+        let job: Job = Box::new(move |conn, events| {
+            let result = op(conn, &limits, events);
+            let ok = result.is_ok();
+            let finish: Finish = Box::new(move |commit: Result<()>| {
+                let _ = tx.send(commit.and(result));
+            });
+            (ok, finish)
+        });
+        self.jobs.send(job).await.map_err(|_| Error::Internal("the store is shut down".into()))?;
+        rx.await.map_err(|_| Error::Internal("the writer stopped before answering".into()))?
+    }
+
+    /// Runs `op` on a read connection.
+    async fn query<T: Send + 'static>(&self, op: impl FnOnce(&Connection, &Limits) -> Result<T> + Send + 'static) -> Result<T> {
+        let _slot = self.reader_slots.acquire().await.map_err(|_| Error::Internal("store closed".into()))?;
+        let readers = self.readers.clone();
+        let path = self.path.clone();
+        let limits = self.limits.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = readers.lock().map_err(|_| Error::Internal("reader pool poisoned".into()))?.pop();
+            let conn = match pooled {
+                Some(c) => c,
+                None => open_reader(&path)?,
+            };
+            let result = op(&conn, &limits);
+            if let Ok(mut pool) = readers.lock() {
+                pool.push(conn);
+            }
+            result
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("read task failed: {e}")))?
+    }
+}
+
+fn configure(conn: &Connection, durability: Durability) -> Result<()> {
+    let sync = match durability {
+        Durability::Full => "FULL",
+        Durability::Normal => "NORMAL",
+    };
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA foreign_keys=OFF; PRAGMA busy_timeout=5000;"
+    ))?;
+    Ok(())
+}
+
+fn open_reader(path: &Path) -> Result<Connection> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    conn.execute_batch("PRAGMA busy_timeout=5000;")?;
+    Ok(conn)
+}
+
+fn migrate(conn: &Connection) -> Result<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let known = MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(Error::Internal(format!(
+            "the database has schema version {version}, newer than this build knows ({known}); run a newer heliograph"
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.unchecked_transaction()?;
+        tx.execute_batch(sql)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
+        tx.commit()?;
+        tracing::info!(version = i + 1, "applied schema migration");
+    }
+    Ok(())
+}
+
+fn writer(conn: Connection, mut rx: mpsc::Receiver<Job>, feed: mpsc::Sender<Vec<Logged>>, max_batch: usize, on_commit: Option<CommitObserver>) {
+    let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < max_batch {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let started = Instant::now();
+        let size = batch.len();
+        let mut finishes = Vec::with_capacity(size);
+        let mut committed_events = Vec::new();
+        let begun = conn.execute_batch("BEGIN IMMEDIATE");
+        if let Err(e) = begun {
+            let err = Error::from(e);
+            for job in batch.drain(..) {
+                let (_, finish) = run_job(&conn, job, &mut Vec::new());
+                finish(Err(err.clone()));
+            }
+            continue;
+        }
+        let mut failed = false;
+        for job in batch.drain(..) {
+            let mut events = Vec::new();
+            // A failed savepoint inside an open transaction means the connection is broken:
+            // the whole batch is rolled back below.
+            failed |= conn.execute_batch("SAVEPOINT job").is_err();
+            let (ok, finish) = run_job(&conn, job, &mut events);
+            if ok {
+                failed |= conn.execute_batch("RELEASE job").is_err();
+                committed_events.extend(events);
+            } else {
+                failed |= conn.execute_batch("ROLLBACK TO job; RELEASE job").is_err();
+            }
+            finishes.push(finish);
+        }
+        let commit = if failed {
+            Err(Error::Internal("a group commit failed and was rolled back".into()))
+        } else {
+            conn.execute_batch("COMMIT").map_err(Error::from)
+        };
+        if commit.is_err() {
+            let _ = conn.execute_batch("ROLLBACK");
+            committed_events.clear();
+        }
+        if let Some(observe) = &on_commit {
+            observe(size, started.elapsed());
+        }
+        if !committed_events.is_empty() {
+            // Blocks the writer when the fan-out falls behind: back-pressure, not memory.
+            let _ = feed.blocking_send(committed_events);
+        }
+        for finish in finishes {
+            finish(commit.clone());
+        }
+    }
+    tracing::info!("sqlite writer stopped: every queued commit finished");
+}
+
+fn run_job(conn: &Connection, job: Job, events: &mut Vec<Logged>) -> (bool, Finish) {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(conn, events))) {
+        Ok(done) => done,
+        Err(_) => {
+            events.clear();
+            (false, Box::new(|_| {}))
+        }
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn take_commit_feed(&self) -> Option<CommitFeed> {
+        self.feed.lock().ok()?.take()
+    }
+
+    async fn save_login_code(&self, phone: &Phone, code: LoginCodeHash) -> Result<()> {
+        let phone = phone.clone();
+        self.write(move |c, _, _| ops::save_login_code(c, &phone, &code)).await
+    }
+    async fn login_attempt(&self, phone: &Phone) -> Result<Option<LoginCodeHash>> {
+        let phone = phone.clone();
+        self.write(move |c, _, _| ops::login_attempt(c, &phone)).await
+    }
+    async fn delete_login_code(&self, phone: &Phone) -> Result<()> {
+        let phone = phone.clone();
+        self.write(move |c, _, _| ops::delete_login_code(c, &phone)).await
+    }
+    async fn user_by_phone(&self, phone: &Phone) -> Result<Option<User>> {
+        let phone = phone.clone();
+        self.query(move |c, _| ops::user_by_phone(c, &phone)).await
+    }
+    async fn create_user(&self, phone: &Phone, name: &DisplayName) -> Result<User> {
+        let (phone, name) = (phone.clone(), name.clone());
+        self.write(move |c, _, _| ops::create_user(c, &phone, &name)).await
+    }
+    async fn create_session(&self, user: UserId, token_hash: &[u8], device: &str) -> Result<Session> {
+        let (hash, device) = (token_hash.to_vec(), device.to_string());
+        self.write(move |c, _, _| ops::create_session(c, user, &hash, &device)).await
+    }
+    async fn session_by_token(&self, token_hash: &[u8]) -> Result<Option<Session>> {
+        let hash = token_hash.to_vec();
+        self.write(move |c, _, _| ops::session_by_token(c, &hash)).await
+    }
+    async fn sessions(&self, user: UserId) -> Result<Vec<Session>> {
+        self.query(move |c, _| ops::sessions(c, user)).await
+    }
+    async fn revoke_session(&self, user: UserId, session: SessionId) -> Result<bool> {
+        self.write(move |c, _, _| ops::revoke_session(c, user, session)).await
+    }
+    async fn users(&self, ids: &[UserId]) -> Result<Vec<User>> {
+        let ids = ids.to_vec();
+        self.query(move |c, _| ops::users(c, &ids)).await
+    }
+    async fn relations(&self, viewer: UserId, others: &[UserId]) -> Result<Vec<Relation>> {
+        let others = others.to_vec();
+        self.query(move |c, _| ops::relations(c, viewer, &others)).await
+    }
+    async fn resolve(&self, username: &Username) -> Result<Option<Resolved>> {
+        let username = username.clone();
+        self.query(move |c, _| ops::resolve(c, &username)).await
+    }
+    async fn update_profile(&self, user: UserId, name: Option<DisplayName>, bio: Option<Bio>) -> Result<User> {
+        self.write(move |c, _, _| ops::update_profile(c, user, name.as_ref(), bio.as_ref())).await
+    }
+    async fn set_username(&self, user: UserId, username: Option<Username>) -> Result<User> {
+        self.write(move |c, _, _| ops::set_username(c, user, username.as_ref())).await
+    }
+    async fn add_contact(&self, owner: UserId, contact: UserId) -> Result<()> {
+        self.write(move |c, _, _| ops::add_contact(c, owner, contact)).await
+    }
+    async fn remove_contact(&self, owner: UserId, contact: UserId) -> Result<()> {
+        self.write(move |c, _, _| ops::remove_contact(c, owner, contact)).await
+    }
+    async fn contacts(&self, owner: UserId) -> Result<Vec<User>> {
+        self.query(move |c, _| ops::contacts(c, owner)).await
+    }
+    async fn set_blocked(&self, owner: UserId, target: UserId, blocked: bool) -> Result<()> {
+        self.write(move |c, _, _| ops::set_blocked(c, owner, target, blocked)).await
+    }
+    async fn blocked(&self, owner: UserId) -> Result<Vec<User>> {
+        self.query(move |c, _| ops::blocked(c, owner)).await
+    }
+    async fn open_private(&self, user: UserId, peer: UserId) -> Result<Chat> {
+        self.write(move |c, _, ev| ops::open_private(c, ev, user, peer)).await
+    }
+    async fn create_chat(&self, creator: UserId, kind: ChatKind, title: &Title, username: Option<&Username>, members: &[UserId]) -> Result<Chat> {
+        let (title, username, members) = (title.clone(), username.cloned(), members.to_vec());
+        self.write(move |c, l, ev| ops::create_chat(c, l, ev, creator, kind, &title, username.as_ref(), &members)).await
+    }
+    async fn chat(&self, user: UserId, chat: ChatId) -> Result<View> {
+        self.query(move |c, _| ops::view(c, user, chat)).await
+    }
+    async fn add_members(&self, actor: UserId, chat: ChatId, users: &[UserId]) -> Result<Chat> {
+        let users = users.to_vec();
+        self.write(move |c, l, ev| ops::add_members(c, l, ev, actor, chat, &users)).await
+    }
+    async fn remove_member(&self, actor: UserId, chat: ChatId, user: UserId) -> Result<()> {
+        self.write(move |c, _, ev| ops::remove_member(c, ev, actor, chat, user)).await
+    }
+    async fn set_title(&self, actor: UserId, chat: ChatId, title: &Title) -> Result<Chat> {
+        let title = title.clone();
+        self.write(move |c, _, ev| ops::set_title(c, ev, actor, chat, &title)).await
+    }
+    async fn set_admin(&self, actor: UserId, chat: ChatId, user: UserId, admin: bool) -> Result<()> {
+        self.write(move |c, _, ev| ops::set_admin(c, ev, actor, chat, user, admin)).await
+    }
+    async fn members(&self, actor: UserId, chat: ChatId, offset: u32, limit: u32) -> Result<Vec<Membership>> {
+        self.query(move |c, _| ops::members(c, actor, chat, offset, limit)).await
+    }
+    async fn export_invite(&self, actor: UserId, chat: ChatId) -> Result<String> {
+        self.write(move |c, _, _| ops::export_invite(c, actor, chat)).await
+    }
+    async fn join(&self, user: UserId, how: JoinBy) -> Result<Chat> {
+        self.write(move |c, l, ev| ops::join(c, l, ev, user, &how)).await
+    }
+    async fn typing_audience(&self, actor: UserId, chat: ChatId) -> Result<Option<Vec<UserId>>> {
+        self.query(move |c, _| ops::typing_audience(c, actor, chat)).await
+    }
+    async fn own_log_chats(&self, user: UserId) -> Result<Vec<(ChatId, Pts)>> {
+        self.query(move |c, _| ops::own_log_chats(c, user)).await
+    }
+    async fn send(&self, actor: UserId, chat: ChatId, random_id: i64, content: Content, reply_to: Option<MessageId>) -> Result<Sent> {
+        self.write(move |c, _, ev| ops::send(c, ev, actor, chat, random_id, &content, reply_to, None)).await
+    }
+    async fn forward(&self, actor: UserId, from: ChatId, ids: &[MessageId], to: ChatId, random_ids: &[i64]) -> Result<Vec<Sent>> {
+        let (ids, random_ids) = (ids.to_vec(), random_ids.to_vec());
+        self.write(move |c, _, ev| ops::forward(c, ev, actor, from, &ids, to, &random_ids)).await
+    }
+    async fn edit(&self, actor: UserId, chat: ChatId, id: MessageId, text: MessageText) -> Result<Message> {
+        self.write(move |c, _, ev| ops::edit(c, ev, actor, chat, id, &text)).await
+    }
+    async fn delete(&self, actor: UserId, chat: ChatId, ids: &[MessageId], for_everyone: bool) -> Result<()> {
+        let ids = ids.to_vec();
+        self.write(move |c, _, ev| ops::delete(c, ev, actor, chat, &ids, for_everyone)).await
+    }
+    async fn pin(&self, actor: UserId, chat: ChatId, id: Option<MessageId>) -> Result<()> {
+        self.write(move |c, _, ev| ops::pin(c, ev, actor, chat, id)).await
+    }
+    async fn read(&self, actor: UserId, chat: ChatId, max_id: Option<MessageId>) -> Result<()> {
+        self.write(move |c, _, ev| ops::read(c, ev, actor, chat, max_id)).await
+    }
+    async fn history(&self, actor: UserId, chat: ChatId, page: Page) -> Result<Vec<Message>> {
+        self.query(move |c, _| ops::history(c, actor, chat, page)).await
+    }
+    async fn dialogs(&self, user: UserId, before: Option<(i64, ChatId)>, limit: u32) -> Result<Vec<Dialog>> {
+        self.query(move |c, _| ops::dialogs(c, user, before, limit)).await
+    }
+    async fn state(&self, user: UserId) -> Result<Pts> {
+        self.query(move |c, _| ops::state(c, user)).await
+    }
+    async fn difference(&self, user: UserId, pts: Pts, limit: u32) -> Result<Difference> {
+        self.query(move |c, l| ops::difference(c, l, user, pts, limit)).await
+    }
+    async fn chat_difference(&self, user: UserId, chat: ChatId, pts: Pts, limit: u32) -> Result<Difference> {
+        self.query(move |c, l| ops::chat_difference(c, l, user, chat, pts, limit)).await
+    }
+}
