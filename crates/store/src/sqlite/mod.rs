@@ -322,6 +322,9 @@ impl Store for SqliteStore {
         let (title, username, members) = (title.clone(), username.cloned(), members.to_vec());
         self.write(move |c, l, ev| ops::create_chat(c, l, ev, creator, kind, &title, username.as_ref(), &members)).await
     }
+    async fn chat_info(&self, chat: ChatId) -> Result<Option<Chat>> {
+        self.query(move |c, _| ops::load_chat(c, chat)).await
+    }
     async fn chat(&self, user: UserId, chat: ChatId) -> Result<View> {
         self.query(move |c, _| ops::view(c, user, chat)).await
     }

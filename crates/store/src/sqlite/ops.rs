@@ -369,7 +369,7 @@ fn log_for_chat(c: &Connection, out: &mut Vec<Logged>, chat: &Chat, actor: UserI
 
 // --- chats ---------------------------------------------------------------------------------
 
-fn load_chat(c: &Connection, id: ChatId) -> Result<Option<Chat>> {
+pub fn load_chat(c: &Connection, id: ChatId) -> Result<Option<Chat>> {
     Ok(c.prepare_cached(&format!("SELECT {CHAT_COLS} FROM chats WHERE id = ?1"))?.query_row([id.0], chat_row).optional()?)
 }
 

@@ -1,0 +1,141 @@
+//! Building and running the server: the router, shared state, start and graceful shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::Router;
+use heliograph_bus::{Bus, InProcessBus};
+use heliograph_store::sqlite::{Options, SqliteStore};
+use heliograph_store::Store;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::codes::{CodeSender, HttpSender, LogSender};
+use crate::config::{CodeProvider, Config};
+use crate::service::Service;
+
+/// Shared by every request and connection.
+pub struct App {
+    pub service: Arc<Service>,
+    /// One permit per open WebSocket: the connection cap.
+    pub connections: Arc<Semaphore>,
+    /// Cancelled once on shutdown; every connection watches a child of it.
+    pub shutdown: CancellationToken,
+    metrics: metrics_exporter_prometheus::PrometheusHandle,
+}
+
+/// The HTTP routes. Tests can drive this without a socket.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(|State(app): State<Arc<App>>| async move { app.metrics.render() }))
+        .route("/ws", get(crate::gateway::upgrade))
+        .with_state(app)
+}
+
+/// A running server.
+pub struct Server {
+    addr: SocketAddr,
+    shutdown: CancellationToken,
+    done: tokio::task::JoinHandle<()>,
+}
+
+impl Server {
+    /// Where it listens (useful after binding port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `ws://ADDR/ws`.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    /// Stops accepting, lets every connection finish its in-flight requests (and their
+    /// commits), closes the connections, and waits for all of it.
+    pub async fn shutdown(self) {
+        self.shutdown.cancel();
+        let _ = self.done.await;
+    }
+
+    /// Waits until the server stops (after [`Server::shutdown`] from elsewhere, or a signal
+    /// passed to [`start`]).
+    pub async fn wait(self) {
+        let _ = self.done.await;
+    }
+
+    /// A handle that stops the server when cancelled.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+}
+
+fn code_sender(config: &Config) -> anyhow::Result<Arc<dyn CodeSender>> {
+    Ok(match &config.code_provider {
+        CodeProvider::Log => Arc::new(LogSender),
+        CodeProvider::Http(http) => Arc::new(HttpSender::new(http)?),
+    })
+}
+
+/// Opens the store under `config.data_dir`, binds `config.listen`, and serves until shut
+/// down.
+pub async fn start(config: Config) -> anyhow::Result<Server> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| anyhow::anyhow!("cannot create the data folder {}: {e}", config.data_dir.display()))?;
+    let path = config.data_dir.join("heliograph.db");
+    let options = Options {
+        limits: heliograph_store::Limits {
+            large_group_threshold: config.limits.large_group_threshold,
+            difference_horizon: config.limits.difference_horizon,
+        },
+        max_batch: config.limits.group_commit_max_batch,
+        on_commit: Some(Arc::new(crate::metrics::record_commit)),
+        ..Options::default()
+    };
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path, options).map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?);
+    let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new());
+    start_with(config, store, bus).await
+}
+
+/// Like [`start`], with the storage and fan-out engines given.
+pub async fn start_with(config: Config, store: Arc<dyn Store>, bus: Arc<dyn Bus>) -> anyhow::Result<Server> {
+    let metrics = crate::metrics::install();
+    let feed = store.take_commit_feed().ok_or_else(|| anyhow::anyhow!("the store's commit feed is already taken"))?;
+    let codes = code_sender(&config)?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let config = Arc::new(config);
+    let service = Arc::new(Service::new(store, bus, config.clone(), codes));
+    let shutdown = CancellationToken::new();
+    let app = Arc::new(App {
+        service: service.clone(),
+        connections: Arc::new(Semaphore::new(config.limits.max_connections)),
+        shutdown: shutdown.clone(),
+        metrics,
+    });
+    let tracker = TaskTracker::new();
+    tracker.spawn(crate::fanout::run(service.clone(), feed));
+    let routes = router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let stop = shutdown.clone();
+    let done = tokio::spawn(async move {
+        let served = axum::serve(listener, routes).with_graceful_shutdown(async move { stop.cancelled().await }).await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "the HTTP server failed");
+        }
+        // Upgraded WebSockets outlive the HTTP server: wait until every one has closed.
+        let max_connections = config.limits.max_connections as u32;
+        let all = tokio::time::timeout(Duration::from_secs(30), app.connections.acquire_many(max_connections.min(u32::MAX)));
+        if all.await.is_err() {
+            tracing::warn!("some connections did not close within 30 s");
+        }
+        tracing::info!("server stopped");
+    });
+    tracing::info!(%addr, "listening");
+    Ok(Server { addr, shutdown, done })
+}

@@ -1,0 +1,365 @@
+//! Server configuration.
+//!
+//! Layers, each overriding the one before:
+//! 1. the defaults below ([`Config::default`]), enough to run with no file at all;
+//! 2. an optional TOML file (`heliograph serve --config heliograph.toml`);
+//! 3. environment variables `HELIOGRAPH_<KEY>`, with `__` between nested keys:
+//!    `HELIOGRAPH_LIMITS__SEND_QUEUE=2048`, `HELIOGRAPH_CODE_PROVIDER__KIND=http`;
+//! 4. command-line flags ([`Overrides`]).
+//!
+//! ```toml
+//! listen = "0.0.0.0:8080"
+//! data_dir = "/var/lib/heliograph"
+//!
+//! [code_provider]
+//! kind = "http"
+//! url = "https://sms.example.net/send"
+//! bearer_token = "..."
+//! timeout_ms = 5000
+//!
+//! [limits]
+//! send_queue = 2048
+//! ```
+//!
+//! A key the file does not know is an error (a typo must not silently leave a default in
+//! place). Environment variables are read only for keys that exist, so other `HELIOGRAPH_*`
+//! variables (say, one naming the config file) do not collide.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+use crate::limits::Rate;
+
+/// Prefix of the environment variables read as configuration.
+pub const ENV_PREFIX: &str = "HELIOGRAPH_";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP and WebSocket listener binds.
+    pub listen: SocketAddr,
+    /// Where the database and uploaded files live.
+    pub data_dir: PathBuf,
+    /// Development mode: test phone numbers are accepted. Never on a public server.
+    pub dev: bool,
+    /// Accept Telegram-style test numbers (`+99966XYYYY`, code `XXXXX`). Always on in `dev`;
+    /// see [`Config::test_numbers_enabled`].
+    pub test_numbers: bool,
+    /// How login codes reach people.
+    pub code_provider: CodeProvider,
+    pub limits: Limits,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./heliograph-data"),
+            dev: false,
+            test_numbers: false,
+            code_provider: CodeProvider::default(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// How login codes are delivered.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CodeProvider {
+    /// Written to the server log, for development and for operators without an SMS gateway.
+    /// Anyone who can read the log can sign in as anyone.
+    #[default]
+    Log,
+    /// POSTed to an HTTP gateway that sends the SMS (see `codes::HttpSender`).
+    Http(HttpCodeProvider),
+}
+
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpCodeProvider {
+    /// The gateway endpoint, `http://` or `https://`.
+    pub url: String,
+    /// Sent as `Authorization: Bearer <token>` when set.
+    #[serde(default)]
+    pub bearer_token: Option<String>,
+    /// How long one delivery may take before it counts as failed.
+    #[serde(default = "HttpCodeProvider::default_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+impl HttpCodeProvider {
+    fn default_timeout_ms() -> u64 {
+        5000
+    }
+
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+}
+
+/// Keeps the token out of logs (`tracing::info!(?config)` must be safe).
+impl fmt::Debug for HttpCodeProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpCodeProvider")
+            .field("url", &self.url)
+            .field("bearer_token", &self.bearer_token.as_ref().map(|_| "<redacted>"))
+            .field("timeout_ms", &self.timeout_ms)
+            .finish()
+    }
+}
+
+/// The bounds that keep one client from hurting others (DESIGN.md, invariant 6), and the
+/// sizes of the server's own batches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest WebSocket frame read; a larger one closes the connection.
+    pub max_frame_bytes: usize,
+    /// Live notices queued per connection before it is told to resync.
+    pub send_queue: usize,
+    /// Sustained requests per second per session.
+    pub requests_per_second: u32,
+    /// Requests a session may make at once after a quiet spell.
+    pub requests_burst: u32,
+    /// Login codes sent to one phone number per hour.
+    pub codes_per_phone_per_hour: u32,
+    /// Login codes requested from one client address per hour.
+    pub codes_per_address_per_hour: u32,
+    /// Open WebSocket connections, all clients together.
+    pub max_connections: usize,
+    /// A group with more members than this keeps its own update log, like a channel.
+    pub large_group_threshold: u64,
+    /// Most updates in one page of a difference.
+    pub difference_limit: u32,
+    /// A client further behind than this many updates gets `TooLong` and reloads instead.
+    pub difference_horizon: i64,
+    /// Most sends committed in one database transaction.
+    pub group_commit_max_batch: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_frame_bytes: heliograph_proto::frame::MAX_FRAME_BYTES,
+            send_queue: 1024,
+            requests_per_second: 50,
+            requests_burst: 100,
+            codes_per_phone_per_hour: 5,
+            codes_per_address_per_hour: 20,
+            max_connections: 100_000,
+            large_group_threshold: 200,
+            difference_limit: 1000,
+            difference_horizon: 100_000,
+            group_commit_max_batch: 512,
+        }
+    }
+}
+
+impl Limits {
+    /// Requests per session.
+    pub fn request_rate(&self) -> Rate {
+        Rate::per_second(self.requests_per_second).with_burst(self.requests_burst)
+    }
+
+    /// Login codes per phone number.
+    pub fn code_rate_per_phone(&self) -> Rate {
+        Rate::per_hour(self.codes_per_phone_per_hour)
+    }
+
+    /// Login code requests per client address.
+    pub fn code_rate_per_address(&self) -> Rate {
+        Rate::per_hour(self.codes_per_address_per_hour)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let positive: [(&'static str, u64); 10] = [
+            ("limits.max_frame_bytes", self.max_frame_bytes as u64),
+            ("limits.send_queue", self.send_queue as u64),
+            ("limits.requests_per_second", self.requests_per_second.into()),
+            ("limits.requests_burst", self.requests_burst.into()),
+            ("limits.codes_per_phone_per_hour", self.codes_per_phone_per_hour.into()),
+            ("limits.codes_per_address_per_hour", self.codes_per_address_per_hour.into()),
+            ("limits.max_connections", self.max_connections as u64),
+            ("limits.difference_limit", self.difference_limit.into()),
+            ("limits.difference_horizon", self.difference_horizon.max(0) as u64),
+            ("limits.group_commit_max_batch", self.group_commit_max_batch as u64),
+        ];
+        match positive.iter().find(|(_, value)| *value == 0) {
+            Some((key, _)) => Err(ConfigError::NotPositive(key)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Command-line flags, which beat every other layer. `None` leaves the value to the layers
+/// below.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// `--dev` turns development mode on; its absence leaves it to the other layers.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub dev: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("the configuration file {} does not exist", .0.display())]
+    FileMissing(PathBuf),
+    /// Names the key and where its value came from (file or environment variable).
+    #[error("invalid configuration: {0}")]
+    Invalid(#[source] Box<figment::Error>),
+    #[error("invalid configuration: `{0}` must be greater than 0")]
+    NotPositive(&'static str),
+    #[error("invalid configuration: `code_provider.url` must be an http:// or https:// URL, not {0:?}")]
+    ProviderUrl(String),
+}
+
+impl From<figment::Error> for ConfigError {
+    fn from(error: figment::Error) -> ConfigError {
+        ConfigError::Invalid(Box::new(error))
+    }
+}
+
+impl Config {
+    /// Reads the configuration: defaults, then `file` (which must exist when given), then the
+    /// environment, then `overrides`.
+    pub fn load(file: Option<&Path>, overrides: Overrides) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.is_file() {
+                return Err(ConfigError::FileMissing(file.to_owned()));
+            }
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        let config: Config = figment
+            .merge(Env::prefixed(ENV_PREFIX).split("__").filter(|key| Config::is_key(key.as_str())))
+            .merge(Serialized::defaults(overrides))
+            .extract()?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Whether test phone numbers may sign in.
+    pub fn test_numbers_enabled(&self) -> bool {
+        self.dev || self.test_numbers
+    }
+
+    /// Whether an environment key (after the prefix, `__` already turned into `.`) names a
+    /// configuration value.
+    fn is_key(key: &str) -> bool {
+        const TOP_LEVEL: [&str; 6] = ["listen", "data_dir", "dev", "test_numbers", "code_provider", "limits"];
+        let top = key.split('.').next().unwrap_or(key);
+        TOP_LEVEL.iter().any(|known| known.eq_ignore_ascii_case(top))
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if let CodeProvider::Http(http) = &self.code_provider {
+            let ok = reqwest::Url::parse(&http.url).is_ok_and(|url| matches!(url.scheme(), "http" | "https"));
+            if !ok {
+                return Err(ConfigError::ProviderUrl(http.url.clone()));
+            }
+        }
+        self.limits.validate()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    /// Runs `f` in a figment jail (its own directory and environment, one at a time), turning
+    /// our errors into the jail's.
+    fn jail(f: impl FnOnce(&mut Jail) -> Result<(), Box<dyn std::error::Error>>) {
+        Jail::expect_with(|jail| f(jail).map_err(|e| figment::Error::from(e.to_string())));
+    }
+
+    #[test]
+    fn defaults_need_no_file() {
+        jail(|_| {
+            let config = Config::load(None, Overrides::default())?;
+            assert_eq!(config, Config::default());
+            assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+            assert_eq!(config.limits.max_frame_bytes, 64 * 1024);
+            assert!(!config.test_numbers_enabled());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn file_then_environment_then_flags() {
+        jail(|jail| {
+            jail.create_file(
+                "heliograph.toml",
+                r#"
+                    listen = "0.0.0.0:9000"
+                    data_dir = "/srv/heliograph"
+                    [limits]
+                    send_queue = 10
+                    difference_limit = 50
+                    [code_provider]
+                    kind = "http"
+                    url = "https://sms.example.net/send"
+                "#,
+            )?;
+            jail.set_env("HELIOGRAPH_LIMITS__SEND_QUEUE", "7");
+            jail.set_env("HELIOGRAPH_DEV", "true");
+            jail.set_env("HELIOGRAPH_CODE_PROVIDER__BEARER_TOKEN", "s3cret");
+            jail.set_env("HELIOGRAPH_CONFIG", "heliograph.toml"); // not a key: ignored
+            let flags = Overrides { listen: Some("127.0.0.1:7000".parse()?), ..Overrides::default() };
+
+            let config = Config::load(Some(Path::new("heliograph.toml")), flags)?;
+
+            assert_eq!(config.listen.to_string(), "127.0.0.1:7000", "flags beat the file");
+            assert_eq!(config.data_dir, PathBuf::from("/srv/heliograph"), "the file beats defaults");
+            assert_eq!(config.limits.send_queue, 7, "the environment beats the file");
+            assert_eq!(config.limits.difference_limit, 50);
+            assert_eq!(config.limits.requests_per_second, 50, "unset keys keep their defaults");
+            assert!(config.dev && config.test_numbers_enabled());
+            let CodeProvider::Http(http) = &config.code_provider else { panic!("{:?}", config.code_provider) };
+            assert_eq!(http.url, "https://sms.example.net/send");
+            assert_eq!(http.bearer_token.as_deref(), Some("s3cret"));
+            assert_eq!(http.timeout(), Duration::from_secs(5));
+            assert!(!format!("{config:?}").contains("s3cret"), "the token stays out of Debug output");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_configurations_are_refused_with_the_reason() {
+        jail(|jail| {
+            let load = |toml: &str| -> String {
+                let written = jail.create_file("bad.toml", toml).map(drop);
+                written.map_err(|e| e.to_string()).and_then(|()| {
+                    Config::load(Some(Path::new("bad.toml")), Overrides::default()).map(drop).map_err(|e| e.to_string())
+                })
+                .err()
+                .unwrap_or_default()
+            };
+            for (toml, expect) in [
+                ("lsiten = \"0.0.0.0:1\"", "lsiten"),
+                ("listen = \"localhost\"", "listen"),
+                ("[limits]\nsend_queue = 0", "limits.send_queue"),
+                ("[limits]\nsend_qeue = 1", "send_qeue"),
+                ("[code_provider]\nkind = \"pigeon\"", "pigeon"),
+                ("[code_provider]\nkind = \"http\"\nurl = \"ftp://x\"", "code_provider.url"),
+            ] {
+                let error = load(toml);
+                assert!(error.contains(expect), "{toml:?} gave {error:?}");
+            }
+            let missing = Config::load(Some(Path::new("nope.toml")), Overrides::default());
+            assert!(matches!(missing, Err(ConfigError::FileMissing(_))));
+            Ok(())
+        });
+    }
+}

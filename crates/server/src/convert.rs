@@ -1,0 +1,108 @@
+//! Store records to wire types, as one viewer sees them. The only place that decides what a
+//! viewer may learn about another user (phone numbers only for mutual contacts).
+
+use heliograph_core::{ChatKind, Role, UserId};
+use heliograph_proto as proto;
+use heliograph_store::{self as store, Event, Log, Logged, Relation};
+
+pub fn kind(k: ChatKind) -> proto::ChatKind {
+    match k {
+        ChatKind::Private => proto::ChatKind::Private,
+        ChatKind::Group => proto::ChatKind::Group,
+        ChatKind::Channel => proto::ChatKind::Channel,
+    }
+}
+
+pub fn role(r: Role) -> proto::Role {
+    match r {
+        Role::Member => proto::Role::Member,
+        Role::Admin => proto::Role::Admin,
+        Role::Creator => proto::Role::Creator,
+    }
+}
+
+/// `viewer`'s view of `user`; `relation` is how the viewer relates to them.
+pub fn user(viewer: UserId, user: &store::User, relation: Relation) -> proto::User {
+    let me = viewer == user.id;
+    proto::User {
+        id: user.id.0,
+        name: user.name.clone(),
+        username: user.username.clone(),
+        bio: (!user.bio.is_empty()).then(|| user.bio.clone()),
+        phone: (me || relation.mutual()).then(|| user.phone.clone()),
+        contact: relation.contact,
+        blocked: relation.blocked,
+    }
+}
+
+pub fn content(c: &heliograph_core::Content) -> proto::Content {
+    match c {
+        heliograph_core::Content::Text(t) => proto::Content::Text { text: t.as_str().to_string() },
+    }
+}
+
+pub fn message(m: &store::Message) -> proto::Message {
+    proto::Message {
+        id: m.id.0,
+        chat_id: m.chat.0,
+        from: m.from.0,
+        date: m.date,
+        content: content(&m.content),
+        reply_to: m.reply_to.map(|r| r.0),
+        forward: m.forward.map(|f| proto::ForwardInfo { from_user: f.from_user.0, from_chat: f.from_chat.0, message_id: f.message.0, date: f.date }),
+        edit_date: m.edit_date,
+    }
+}
+
+/// A chat without a particular viewer (in a chat's own log): no role, no peer.
+pub fn chat_public(c: &store::Chat) -> proto::Chat {
+    proto::Chat {
+        id: c.id.0,
+        kind: kind(c.kind),
+        title: c.title.clone(),
+        username: c.username.clone(),
+        peer: None,
+        member_count: c.member_count,
+        role: None,
+        pinned_message_id: c.pinned.map(|p| p.0),
+        chat_pts: c.own_log.then_some(c.pts),
+        top_message_id: c.top_message.0,
+    }
+}
+
+/// A chat as a member sees it; `peer` is the other person of a private chat, rendered.
+pub fn chat(view: &store::View, peer: Option<proto::User>) -> proto::Chat {
+    let mut chat = chat_public(&view.chat);
+    chat.role = Some(role(view.membership.role));
+    if let Some(peer) = peer {
+        chat.title = peer.name.clone();
+        chat.peer = Some(peer);
+    }
+    chat
+}
+
+/// A logged event as a wire update. `ChatChanged` needs the chat as the log's owner sees it,
+/// so it is passed in by the caller (`None` skips the event).
+pub fn update(logged: &Logged, changed_chat: Option<proto::Chat>) -> Option<proto::Update> {
+    use proto::UpdateKind as K;
+    let kind = match &logged.event {
+        Event::NewMessage(m) => K::NewMessage { message: message(m) },
+        Event::EditMessage(m) => K::EditMessage { message: message(m) },
+        Event::DeleteMessages { chat, ids } => K::DeleteMessages { chat_id: chat.0, ids: ids.iter().map(|i| i.0).collect() },
+        Event::ReadInbox { chat, max_id } => K::ReadInbox { chat_id: chat.0, max_id: max_id.0 },
+        Event::ReadOutbox { chat, max_id } => K::ReadOutbox { chat_id: chat.0, max_id: max_id.0 },
+        Event::Pinned { chat, id } => K::PinnedMessage { chat_id: chat.0, id: id.map(|i| i.0) },
+        Event::Participant { chat, user, role: r, by } => K::Participant { chat_id: chat.0, user_id: user.0, role: r.map(role), by: by.0 },
+        Event::ChatChanged { .. } => K::Chat { chat: changed_chat? },
+    };
+    Some(proto::Update {
+        log: match logged.log {
+            Log::User(_) => None,
+            Log::Chat(c) => Some(c.0),
+        },
+        pts: logged.pts,
+        pts_count: 1,
+        date: logged.date,
+        kind,
+    })
+}

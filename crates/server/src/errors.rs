@@ -1,0 +1,68 @@
+//! The one place where internal failures become stable wire error codes.
+
+use heliograph_core::InvalidValue;
+use heliograph_proto::{Error, ErrorCode};
+
+/// A store refusal as the client sees it.
+pub fn from_store(e: heliograph_store::Error) -> Error {
+    use heliograph_store::Error as S;
+    let code = match &e {
+        S::UserNotFound => ErrorCode::UserNotFound,
+        S::ChatNotFound => ErrorCode::ChatNotFound,
+        S::MessageNotFound => ErrorCode::MessageNotFound,
+        S::WriteForbidden => ErrorCode::ChatWriteForbidden,
+        S::AdminRequired => ErrorCode::ChatAdminRequired,
+        S::AuthorRequired => ErrorCode::MessageAuthorRequired,
+        S::Blocked => ErrorCode::UserBlocked,
+        S::UsernameOccupied => ErrorCode::UsernameOccupied,
+        S::TooManyMembers => ErrorCode::TooManyMembers,
+        S::InviteInvalid => ErrorCode::InviteInvalid,
+        S::Invalid(_) => ErrorCode::BadParams,
+        S::Internal(detail) => {
+            tracing::error!(%detail, "storage failure");
+            return Error::new(ErrorCode::Internal, "the server could not complete the request; try again");
+        }
+    };
+    Error::new(code, e.to_string())
+}
+
+/// A value that failed its check at the edge.
+pub fn from_invalid(e: InvalidValue) -> Error {
+    let code = match e {
+        InvalidValue::Phone => ErrorCode::PhoneInvalid,
+        InvalidValue::Username => ErrorCode::UsernameInvalid,
+        InvalidValue::Name => ErrorCode::NameInvalid,
+        InvalidValue::Bio => ErrorCode::BioInvalid,
+        InvalidValue::Title => ErrorCode::TitleInvalid,
+        InvalidValue::TextEmpty => ErrorCode::MessageEmpty,
+        InvalidValue::TextTooLong { .. } => ErrorCode::MessageTooLong,
+        InvalidValue::Code => ErrorCode::PhoneCodeInvalid,
+    };
+    Error::new(code, e.to_string())
+}
+
+impl From<heliograph_store::Error> for crate::service::Failure {
+    fn from(e: heliograph_store::Error) -> Self {
+        crate::service::Failure(from_store(e))
+    }
+}
+
+impl From<InvalidValue> for crate::service::Failure {
+    fn from(e: InvalidValue) -> Self {
+        crate::service::Failure(from_invalid(e))
+    }
+}
+
+impl From<Error> for crate::service::Failure {
+    fn from(e: Error) -> Self {
+        crate::service::Failure(e)
+    }
+}
+
+pub fn bad_params(message: impl Into<String>) -> Error {
+    Error::new(ErrorCode::BadParams, message)
+}
+
+pub fn flood_wait(retry_after: u32, what: &str) -> Error {
+    Error { code: ErrorCode::FloodWait, message: format!("too many {what}; wait {retry_after} s"), retry_after: Some(retry_after) }
+}

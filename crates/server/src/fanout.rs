@@ -1,0 +1,30 @@
+//! From commit to live push: reads the store's [`CommitFeed`] (committed events in commit
+//! order) and publishes each as an update on the bus. One task, so order is kept.
+
+use std::sync::Arc;
+
+use heliograph_bus::{Notice, Topic};
+use heliograph_store::{CommitFeed, Event, Log};
+
+use crate::service::Service;
+
+pub async fn run(service: Arc<Service>, mut feed: CommitFeed) {
+    while let Some(batch) = feed.recv().await {
+        for logged in batch {
+            let (topic, owner) = match logged.log {
+                Log::User(user) => (Topic::User(user.0), Some(user)),
+                Log::Chat(chat) => (Topic::Chat(chat.0), None),
+            };
+            if let Event::NewMessage(m) = &logged.event {
+                // Counted once per message: in its chat's log, or in its author's own log.
+                if owner.is_none_or(|u| u == m.from) {
+                    crate::metrics::message_committed();
+                }
+            }
+            if let Some(update) = service.update_for(owner, &logged).await {
+                service.bus.publish(topic, Notice::Update(update));
+            }
+        }
+    }
+    tracing::debug!("commit feed closed");
+}

@@ -1,0 +1,270 @@
+//! `GET /ws`: one WebSocket per device.
+//!
+//! Each connection is two tasks joined by a bounded channel: the reader parses frames and
+//! runs requests (up to [`MAX_IN_FLIGHT`] at once, so a slow request does not stall the
+//! others), and the writer owns the socket's sending half, the bus [`Subscription`], and the
+//! ordering of everything sent. A client that does not read fills its own queues: requests
+//! stop being read, live updates are dropped for it and it is told to resync. Nothing it
+//! does grows server memory or slows anyone else.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
+use heliograph_bus::{Delivery, Notice, Subscription, Topic};
+use heliograph_core::UserId;
+use heliograph_proto::{ClientFrame, Error, ErrorCode, ServerFrame, UpdateKind};
+use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::App;
+use crate::service::{Caller, Effect, SignedIn};
+
+/// Requests one connection may have running at once; more wait to be read.
+pub const MAX_IN_FLIGHT: usize = 32;
+/// A client that does not take a frame within this long is disconnected.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Close codes (4000-4999 are the application's).
+const CLOSE_TOO_BIG: u16 = 1009;
+const CLOSE_GOING_AWAY: u16 = 1001;
+const CLOSE_REVOKED: u16 = 4001;
+
+/// What the reader asks the writer to do, in order.
+enum Out {
+    Frame(ServerFrame),
+    /// The connection signed in: follow this user's topics from now on.
+    Follow(SignedIn),
+    Close(u16, String),
+}
+
+/// The route handler: caps connections, limits frame sizes, upgrades.
+pub async fn upgrade(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, ws: WebSocketUpgrade) -> Response {
+    let Ok(permit) = app.connections.clone().try_acquire_owned() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "the server has reached its connection limit; try again later").into_response();
+    };
+    let max = app.service.config.limits.max_frame_bytes;
+    ws.max_message_size(max)
+        .max_frame_size(max)
+        // Small buffers keep an idle connection cheap (tungstenite's default read buffer is 128 KiB).
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .on_upgrade(move |socket| async move {
+            let _permit = permit;
+            crate::metrics::connection_opened();
+            connection(app, socket, peer.ip()).await;
+            crate::metrics::connection_closed();
+        })
+}
+
+#[tracing::instrument(name = "connection", skip_all, fields(addr = %addr, user = tracing::field::Empty))]
+async fn connection(app: Arc<App>, socket: WebSocket, addr: IpAddr) {
+    let (sink, mut stream) = socket.split();
+    let (out, out_rx) = mpsc::channel::<Out>(64);
+    let done = app.shutdown.child_token();
+    let writer = tokio::spawn(writer(app.clone(), sink, out_rx, done.clone()));
+    let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    let mut requests = JoinSet::new();
+    let mut caller = Caller { addr, session: None };
+    let mut closing = (CLOSE_GOING_AWAY, "server shutting down".to_string());
+
+    loop {
+        // Reap finished requests so the set stays small.
+        while requests.try_join_next().is_some() {}
+        let frame = tokio::select! {
+            frame = stream.next() => frame,
+            () = done.cancelled() => break,
+        };
+        let text = match frame {
+            None | Some(Ok(Message::Close(_))) => {
+                closing = (1000, "bye".into());
+                break;
+            }
+            Some(Err(e)) => {
+                if is_too_big(&e) {
+                    let limit = app.service.config.limits.max_frame_bytes;
+                    closing = (CLOSE_TOO_BIG, format!("FRAME_TOO_LARGE: frames are at most {limit} bytes"));
+                } else {
+                    closing = (1002, "protocol error".into());
+                }
+                break;
+            }
+            Some(Ok(Message::Text(text))) => text,
+            Some(Ok(Message::Binary(_))) => {
+                let error = Error::new(ErrorCode::BadRequest, "binary frames are not accepted: send JSON as text frames");
+                if out.send(Out::Frame(ServerFrame::Error { id: None, error })).await.is_err() {
+                    break;
+                }
+                continue;
+            }
+            Some(Ok(_)) => continue, // ping/pong: answered by the WebSocket layer
+        };
+        let (id, request) = match ClientFrame::parse(text.as_str()) {
+            Ok(parsed) => parsed,
+            Err((id, error)) => {
+                if out.send(Out::Frame(ServerFrame::Error { id, error })).await.is_err() {
+                    break;
+                }
+                continue;
+            }
+        };
+        // Requests that change the connection's own session run in line, in order.
+        let in_line = request.is_public() || matches!(request, heliograph_proto::Request::LogOut {} | heliograph_proto::Request::RevokeSession { .. });
+        if in_line {
+            let answer = app.service.call(&caller, request).await;
+            let (frame, effect) = frame_of(id, answer);
+            if let Effect::SignedIn(signed) = effect {
+                caller.session = Some(signed);
+                tracing::Span::current().record("user", signed.user.0);
+                if out.send(Out::Follow(signed)).await.is_err() {
+                    break;
+                }
+            }
+            if out.send(Out::Frame(frame)).await.is_err() {
+                break;
+            }
+            if effect == Effect::SignedOut {
+                closing = (CLOSE_REVOKED, "SESSION_REVOKED: signed out".into());
+                break;
+            }
+            continue;
+        }
+        let Ok(permit) = in_flight.clone().acquire_owned().await else { break };
+        let (app, caller, out) = (app.clone(), caller.clone(), out.clone());
+        requests.spawn(async move {
+            let answer = app.service.call(&caller, request).await;
+            let (frame, _) = frame_of(id, answer);
+            let _ = out.send(Out::Frame(frame)).await;
+            drop(permit);
+        });
+    }
+    // Finish what was started: every request already read gets its answer (and every send
+    // its commit) before the connection closes.
+    while requests.join_next().await.is_some() {}
+    let _ = out.send(Out::Close(closing.0, closing.1)).await;
+    drop(out);
+    let _ = writer.await;
+}
+
+fn frame_of(id: u64, answer: Result<(serde_json::Value, Effect), Error>) -> (ServerFrame, Effect) {
+    match answer {
+        Ok((result, effect)) => (ServerFrame::Result { id, result }, effect),
+        Err(error) => (ServerFrame::Error { id: Some(id), error }, Effect::None),
+    }
+}
+
+fn is_too_big(e: &axum::Error) -> bool {
+    let text = format!("{e:?}");
+    text.contains("Capacity") || text.contains("too long") || text.contains("too big")
+}
+
+async fn next_delivery(sub: &mut Option<Subscription>) -> Option<Delivery> {
+    match sub {
+        Some(s) => s.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
+
+async fn send(sink: &mut Sink, frame: &ServerFrame) -> bool {
+    let Ok(text) = serde_json::to_string(frame) else { return false };
+    matches!(tokio::time::timeout(WRITE_TIMEOUT, sink.send(Message::Text(Utf8Bytes::from(text)))).await, Ok(Ok(())))
+}
+
+async fn close(sink: &mut Sink, code: u16, reason: String) {
+    let frame = CloseFrame { code, reason: Utf8Bytes::from(reason) };
+    let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
+}
+
+/// Owns the sending half: answers, live updates, and the close.
+async fn writer(app: Arc<App>, mut sink: Sink, mut out: mpsc::Receiver<Out>, done: CancellationToken) {
+    let mut sub: Option<Subscription> = None;
+    let mut me: Option<SignedIn> = None;
+    loop {
+        tokio::select! {
+            biased;
+            next = out.recv() => match next {
+                None => break,
+                Some(Out::Frame(frame)) => {
+                    if !send(&mut sink, &frame).await {
+                        break;
+                    }
+                }
+                Some(Out::Follow(signed)) => {
+                    sub = Some(follow(&app, signed).await);
+                    me = Some(signed);
+                }
+                Some(Out::Close(code, reason)) => {
+                    close(&mut sink, code, reason).await;
+                    break;
+                }
+            },
+            delivery = next_delivery(&mut sub) => {
+                let Some(delivery) = delivery else { break };
+                let Some(signed) = me else { continue };
+                match delivery {
+                    Delivery::Lagged => {
+                        crate::metrics::resync();
+                        let frame = ServerFrame::Resync { reason: "you fell behind and missed live updates; call updates.get_difference".into() };
+                        if !send(&mut sink, &frame).await {
+                            break;
+                        }
+                    }
+                    Delivery::Notice(notice) => match &*notice {
+                        Notice::SessionRevoked { .. } => {
+                            close(&mut sink, CLOSE_REVOKED, "SESSION_REVOKED: this session was ended".into()).await;
+                            break;
+                        }
+                        Notice::Typing { chat_id, user_id } => {
+                            if *user_id != signed.user.0 && !send(&mut sink, &ServerFrame::Typing { chat_id: *chat_id, user_id: *user_id }).await {
+                                break;
+                            }
+                        }
+                        Notice::Update(update) => {
+                            if let Some(sub) = sub.as_mut() {
+                                track_chat_topics(sub, signed.user, &update.kind);
+                            }
+                            if !send(&mut sink, &ServerFrame::Update { update: update.clone() }).await {
+                                break;
+                            }
+                        }
+                    },
+                }
+            }
+        }
+    }
+    // The reader stops too when the writer gives up (revoked, or a client that stopped reading).
+    done.cancel();
+}
+
+/// A subscription for a freshly signed-in connection: the user's own topic, the session's
+/// control topic, and the topic of every chat with its own log that the user is in.
+async fn follow(app: &App, signed: SignedIn) -> Subscription {
+    let mut sub = app.service.bus.subscribe(app.service.config.limits.send_queue);
+    sub.follow(Topic::User(signed.user.0));
+    sub.follow(Topic::Session(signed.session.0));
+    match app.service.store.own_log_chats(signed.user).await {
+        Ok(chats) => {
+            for (chat, _) in chats {
+                sub.follow(Topic::Chat(chat.0));
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot list chats to follow; the client will catch up by difference"),
+    }
+    sub
+}
+
+/// Keeps the followed chat topics in step with membership as updates arrive.
+fn track_chat_topics(sub: &mut Subscription, me: UserId, kind: &UpdateKind) {
+    match kind {
+        UpdateKind::Chat { chat } if chat.chat_pts.is_some() && chat.role.is_some() => sub.follow(Topic::Chat(chat.id)),
+        UpdateKind::Participant { chat_id, user_id, role: None, .. } if *user_id == me.0 => sub.unfollow(Topic::Chat(*chat_id)),
+        _ => {}
+    }
+}

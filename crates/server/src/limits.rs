@@ -1,0 +1,297 @@
+//! Rate limits: how often one session may call, or one phone number or address may ask for a
+//! login code.
+//!
+//! The algorithm is GCRA (the generic cell rate algorithm, a token bucket kept as one
+//! timestamp per key): a key may make `burst` calls at once, then one call per interval.
+//! Written here rather than taken from a crate because it is a dozen lines, and because it
+//! must run on tokio's clock (so tests can pause time) and keep a hard cap on memory.
+//!
+//! - [`Bucket`]: one key's limit, owned by its caller without a lock (a connection's own).
+//! - [`KeyedLimiter`]: many keys behind one lock, at most `max_keys` of them, idle keys
+//!   forgotten. A key is idle once its bucket is full again, so forgetting it changes nothing.
+
+use std::borrow::Borrow;
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// How often a [`KeyedLimiter`] forgets idle keys, at most.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+/// While a [`KeyedLimiter`] is full of active keys, how long it turns new keys away before
+/// looking for a free slot again (so a full map is not scanned on every call).
+const FULL_RECHECK: Duration = Duration::from_secs(1);
+
+/// How fast something may happen: one call per `interval` on average, and up to `burst`
+/// calls at once after a quiet spell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    interval: Duration,
+    burst: u32,
+}
+
+impl Rate {
+    /// `count` calls per `period`, all of which may come at once. A `count` of 0 is taken as 1.
+    pub fn new(count: u32, period: Duration) -> Rate {
+        let count = count.max(1);
+        Rate { interval: period / count, burst: count }
+    }
+
+    pub fn per_second(count: u32) -> Rate {
+        Rate::new(count, Duration::from_secs(1))
+    }
+
+    pub fn per_hour(count: u32) -> Rate {
+        Rate::new(count, Duration::from_secs(3600))
+    }
+
+    /// The same average rate, allowing `burst` calls at once (at least 1).
+    pub fn with_burst(self, burst: u32) -> Rate {
+        Rate { burst: burst.max(1), ..self }
+    }
+
+    /// The time a key takes to go from empty back to a full burst.
+    fn window(self) -> Duration {
+        self.interval.saturating_mul(self.burst)
+    }
+
+    /// Admits a call at `now` for a key whose theoretical arrival time is `tat` (`now` for a
+    /// fresh key), returning the key's new `tat`.
+    fn admit(self, tat: Instant, now: Instant) -> Result<Instant, RetryAfter> {
+        let new_tat = tat.max(now) + self.interval;
+        let ahead = new_tat - now;
+        if ahead > self.window() {
+            Err(RetryAfter(ahead - self.window()))
+        } else {
+            Ok(new_tat)
+        }
+    }
+}
+
+/// A call was refused; it would be accepted after this long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryAfter(pub Duration);
+
+impl RetryAfter {
+    /// Whole seconds to wait, rounded up and at least 1: what `FLOOD_WAIT`'s `retry_after`
+    /// carries.
+    pub fn secs(self) -> u32 {
+        let secs = self.0.as_secs() + u64::from(self.0.subsec_nanos() > 0);
+        u32::try_from(secs.max(1)).unwrap_or(u32::MAX)
+    }
+}
+
+/// One key's limit.
+#[derive(Debug, Clone)]
+pub struct Bucket {
+    rate: Rate,
+    tat: Option<Instant>,
+}
+
+impl Bucket {
+    /// A full bucket.
+    pub fn new(rate: Rate) -> Bucket {
+        Bucket { rate, tat: None }
+    }
+
+    /// Takes one call now, or says how long to wait.
+    pub fn check(&mut self) -> Result<(), RetryAfter> {
+        self.check_at(Instant::now())
+    }
+
+    /// [`Bucket::check`] at a given time.
+    pub fn check_at(&mut self, now: Instant) -> Result<(), RetryAfter> {
+        let tat = self.rate.admit(self.tat.unwrap_or(now), now)?;
+        self.tat = Some(tat);
+        Ok(())
+    }
+}
+
+/// Limits per key (session, phone number, client address), in bounded memory.
+#[derive(Debug)]
+pub struct KeyedLimiter<K> {
+    rate: Rate,
+    max_keys: usize,
+    state: Mutex<KeyedState<K>>,
+}
+
+#[derive(Debug)]
+struct KeyedState<K> {
+    /// Each active key's theoretical arrival time; a key whose time has passed is idle.
+    tats: HashMap<K, Instant>,
+    next_sweep: Option<Instant>,
+    /// The map was found full of active keys: new keys are refused until then.
+    full_until: Option<Instant>,
+}
+
+impl<K: Hash + Eq> KeyedLimiter<K> {
+    /// A limiter tracking at most `max_keys` active keys (at least 1). When that many keys are
+    /// active at once, new keys are refused until one goes idle: the limiter fails closed
+    /// rather than forget a key that is still limited.
+    pub fn new(rate: Rate, max_keys: usize) -> KeyedLimiter<K> {
+        KeyedLimiter {
+            rate,
+            max_keys: max_keys.max(1),
+            state: Mutex::new(KeyedState { tats: HashMap::new(), next_sweep: None, full_until: None }),
+        }
+    }
+
+    /// Takes one call for `key` now, or says how long to wait.
+    pub fn check<Q>(&self, key: &Q) -> Result<(), RetryAfter>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        self.check_at(key, Instant::now())
+    }
+
+    /// [`KeyedLimiter::check`] at a given time.
+    pub fn check_at<Q>(&self, key: &Q, now: Instant) -> Result<(), RetryAfter>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        let mut state = lock(&self.state);
+        if state.next_sweep.is_none_or(|at| now >= at) {
+            state.sweep(now);
+            state.next_sweep = Some(now + SWEEP_EVERY);
+        }
+        if let Some(tat) = state.tats.get_mut(key) {
+            *tat = self.rate.admit(*tat, now)?;
+            return Ok(());
+        }
+        if state.tats.len() >= self.max_keys {
+            if let Some(until) = state.full_until.filter(|until| now < *until) {
+                return Err(RetryAfter(until - now));
+            }
+            state.sweep(now);
+            if state.tats.len() >= self.max_keys {
+                let earliest_idle = state.tats.values().min().copied().unwrap_or(now);
+                let until = earliest_idle.max(now + FULL_RECHECK);
+                state.full_until = Some(until);
+                return Err(RetryAfter(until - now));
+            }
+        }
+        state.full_until = None;
+        let tat = self.rate.admit(now, now)?;
+        state.tats.insert(key.to_owned(), tat);
+        Ok(())
+    }
+
+    /// How many keys are tracked now (active ones, and idle ones not yet forgotten).
+    pub fn len(&self) -> usize {
+        lock(&self.state).tats.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<K: Hash + Eq> KeyedState<K> {
+    fn sweep(&mut self, now: Instant) {
+        self.tats.retain(|_, tat| *tat > now);
+    }
+}
+
+/// The state is a map of timestamps, consistent after any panic, so poisoning is ignored.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    /// Runs `calls` (milliseconds after start) against one bucket and compares each outcome:
+    /// `None` for accepted, `Some(ms)` for "retry after ms".
+    fn check(rate: Rate, calls: &[(u64, Option<u64>)]) {
+        let start = Instant::now();
+        let mut bucket = Bucket::new(rate);
+        for &(at, expect) in calls {
+            let got = bucket.check_at(start + MS * at as u32).err().map(|r| r.0.as_millis() as u64);
+            assert_eq!(got, expect, "{rate:?} call at {at} ms");
+        }
+    }
+
+    #[test]
+    fn bucket_table() {
+        // A burst of 3, then one call every 500 ms.
+        check(
+            Rate::per_second(2).with_burst(3),
+            &[(0, None), (0, None), (0, None), (0, Some(500)), (100, Some(400)), (500, None), (500, Some(500)), (3000, None)],
+        );
+        // 50 per second with bursts of 100: the session default.
+        let burst: Vec<_> = (0..100).map(|_| (0, None)).chain([(0, Some(20)), (20, None), (20, Some(20))]).collect();
+        check(Rate::per_second(50).with_burst(100), &burst);
+        // 5 codes per hour: five at once, then one every 12 minutes.
+        let hour: Vec<_> = (0..5).map(|_| (0, None)).chain([(0, Some(720_000)), (720_000, None), (720_001, Some(719_999))]).collect();
+        check(Rate::per_hour(5), &hour);
+        // A quiet spell refills the bucket, but never beyond the burst.
+        check(Rate::per_second(1), &[(0, None), (10_000, None), (10_000, Some(1000))]);
+        // A zero count is one.
+        check(Rate::new(0, Duration::from_secs(1)), &[(0, None), (0, Some(1000))]);
+    }
+
+    #[test]
+    fn retry_after_rounds_up_to_whole_seconds() {
+        for (wait, secs) in [(Duration::ZERO, 1), (MS, 1), (Duration::from_secs(1), 1), (Duration::from_millis(1001), 2), (Duration::from_secs(720), 720)] {
+            assert_eq!(RetryAfter(wait).secs(), secs, "{wait:?}");
+        }
+    }
+
+    #[test]
+    fn keys_are_limited_independently() {
+        let limiter = KeyedLimiter::<String>::new(Rate::per_hour(2), 100);
+        let now = Instant::now();
+        assert!(limiter.check_at("+14155550100", now).is_ok());
+        assert!(limiter.check_at("+14155550100", now).is_ok());
+        assert_eq!(limiter.check_at("+14155550100", now).map_err(RetryAfter::secs), Err(1800));
+        assert!(limiter.check_at("+14155550101", now).is_ok());
+    }
+
+    #[test]
+    fn a_full_limiter_refuses_new_keys_until_one_goes_idle() {
+        let limiter = KeyedLimiter::<u64>::new(Rate::per_second(1), 2);
+        let start = Instant::now();
+        assert!(limiter.check_at(&1, start).is_ok());
+        assert!(limiter.check_at(&2, start).is_ok());
+        // Both keys are active for one more second: a third waits, and is not tracked.
+        assert_eq!(limiter.check_at(&3, start), Err(RetryAfter(Duration::from_secs(1))));
+        assert_eq!(limiter.check_at(&3, start + MS * 400), Err(RetryAfter(MS * 600)));
+        assert_eq!(limiter.len(), 2);
+        // Known keys keep their own limits meanwhile.
+        assert!(limiter.check_at(&1, start).is_err());
+        // Once key 2 is idle, it is forgotten and key 3 takes its place.
+        assert!(limiter.check_at(&1, start + MS * 1000).is_ok());
+        assert!(limiter.check_at(&3, start + MS * 1000).is_ok());
+        assert_eq!(limiter.len(), 2);
+    }
+
+    #[test]
+    fn idle_keys_are_forgotten_periodically() {
+        let limiter = KeyedLimiter::<i64>::new(Rate::per_second(50).with_burst(100), 1000);
+        let start = Instant::now();
+        for session in 0..10 {
+            assert!(limiter.check_at(&session, start).is_ok());
+        }
+        assert_eq!(limiter.len(), 10);
+        assert!(limiter.check_at(&99, start + SWEEP_EVERY).is_ok());
+        assert_eq!(limiter.len(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn limits_follow_tokios_clock() {
+        let limiter = KeyedLimiter::<i64>::new(Rate::per_second(1), 10);
+        let mut bucket = Bucket::new(Rate::per_second(1));
+        assert!(limiter.check(&7).is_ok() && bucket.check().is_ok());
+        assert!(limiter.check(&7).is_err() && bucket.check().is_err());
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(limiter.check(&7).is_ok() && bucket.check().is_ok());
+    }
+}

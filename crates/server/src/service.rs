@@ -1,0 +1,506 @@
+//! Request handling: one function per protocol method, each parsing its untrusted parameters
+//! into checked values, calling the store (which authorizes), and rendering the result for
+//! the caller. Transport-agnostic: the WebSocket gateway calls [`Service::call`]; tests can too.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use heliograph_bus::{Bus, Notice, Topic};
+use heliograph_core::*;
+use heliograph_proto::{self as proto, frame::{MAX_IDS_PER_REQUEST, MAX_PAGE}, method::Direction, ErrorCode, Request};
+use heliograph_store::{self as store, Store};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::codes::{self, CodeSender};
+use crate::config::Config;
+use crate::convert;
+use crate::errors::{bad_params, flood_wait};
+use crate::limits::KeyedLimiter;
+
+/// A failed request, ready for the wire.
+#[derive(Debug)]
+pub struct Failure(pub proto::Error);
+
+type Outcome<T = Value> = Result<T, Failure>;
+
+/// Seconds a login code stays valid.
+pub const CODE_TTL_SECS: i64 = 300;
+/// Wrong guesses allowed per code.
+pub const CODE_ATTEMPTS: u32 = 5;
+const DEFAULT_PAGE: u32 = 50;
+
+/// Who is calling: their address, and their session once signed in.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub addr: IpAddr,
+    pub session: Option<SignedIn>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignedIn {
+    pub user: UserId,
+    pub session: SessionId,
+}
+
+/// What a request did to the connection's own state, beyond its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    None,
+    /// The connection is now signed in.
+    SignedIn(SignedIn),
+    /// The connection's session ended.
+    SignedOut,
+}
+
+pub struct Service {
+    pub store: Arc<dyn Store>,
+    pub bus: Arc<dyn Bus>,
+    pub config: Arc<Config>,
+    codes: Arc<dyn CodeSender>,
+    codes_per_phone: KeyedLimiter<String>,
+    codes_per_address: KeyedLimiter<IpAddr>,
+    requests_per_session: KeyedLimiter<i64>,
+}
+
+fn ok<T: Serialize>(value: T) -> Outcome {
+    serde_json::to_value(value).map_err(|e| Failure(proto::Error::new(ErrorCode::Internal, format!("cannot encode the result: {e}"))))
+}
+
+fn page(limit: Option<u32>) -> u32 {
+    limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE)
+}
+
+fn ids<T>(ids: &[i64], wrap: fn(i64) -> T) -> Outcome<Vec<T>> {
+    if ids.len() > MAX_IDS_PER_REQUEST {
+        return Err(Failure(bad_params(format!("at most {MAX_IDS_PER_REQUEST} ids per request; got {}", ids.len()))));
+    }
+    Ok(ids.iter().copied().map(wrap).collect())
+}
+
+impl Service {
+    pub fn new(store: Arc<dyn Store>, bus: Arc<dyn Bus>, config: Arc<Config>, codes: Arc<dyn CodeSender>) -> Service {
+        let limits = &config.limits;
+        Service {
+            codes_per_phone: KeyedLimiter::new(limits.code_rate_per_phone(), 100_000),
+            codes_per_address: KeyedLimiter::new(limits.code_rate_per_address(), 100_000),
+            requests_per_session: KeyedLimiter::new(limits.request_rate(), 1_000_000),
+            store,
+            bus,
+            config,
+            codes,
+        }
+    }
+
+    fn test_numbers(&self) -> bool {
+        self.config.test_numbers_enabled()
+    }
+
+    /// Handles one request. Methods other than sign-in need `caller.session`.
+    pub async fn call(&self, caller: &Caller, request: Request) -> Result<(Value, Effect), proto::Error> {
+        let method = request.method();
+        let started = std::time::Instant::now();
+        let result = self.dispatch(caller, request).await;
+        let outcome = match &result {
+            Ok(_) => "OK",
+            Err(Failure(e)) => e.code.as_str(),
+        };
+        crate::metrics::record_request(method, outcome, started.elapsed());
+        result.map_err(|Failure(e)| e)
+    }
+
+    async fn dispatch(&self, caller: &Caller, request: Request) -> Outcome<(Value, Effect)> {
+        let me = match (&caller.session, request.is_public()) {
+            (_, true) => return self.sign_in_methods(caller, request).await,
+            (Some(s), false) => *s,
+            (None, false) => {
+                return Err(Failure(proto::Error::new(ErrorCode::AuthRequired, "sign in first: auth.sign_in, or auth.authorize with a session token")))
+            }
+        };
+        if let Err(wait) = self.requests_per_session.check(&me.session.0) {
+            return Err(Failure(flood_wait(wait.secs(), "requests")));
+        }
+        let value = self.signed_in(me, request).await?;
+        let effect = if value.1 { Effect::SignedOut } else { Effect::None };
+        Ok((value.0, effect))
+    }
+
+    async fn sign_in_methods(&self, caller: &Caller, request: Request) -> Outcome<(Value, Effect)> {
+        match request {
+            Request::SendCode { phone } => {
+                let phone = Phone::parse(&phone)?;
+                if let Err(wait) = self.codes_per_address.check(&caller.addr) {
+                    return Err(Failure(flood_wait(wait.secs(), "login codes from this address")));
+                }
+                if let Err(wait) = self.codes_per_phone.check(phone.as_str()) {
+                    return Err(Failure(flood_wait(wait.secs(), "login codes for this number")));
+                }
+                let test_code = if self.test_numbers() { phone.test_code() } else { None };
+                let code = test_code.clone().unwrap_or_else(codes::generate_code);
+                let salt = codes::new_salt();
+                let hash = codes::hash_code(&salt, &code);
+                self.store
+                    .save_login_code(&phone, store::LoginCodeHash { salt: salt.to_vec(), hash, expires: store::now() + CODE_TTL_SECS, attempts: 0 })
+                    .await?;
+                if test_code.is_none() {
+                    self.codes.send(&phone, &code).await.map_err(|e| {
+                        tracing::warn!(error = %e, "login code delivery failed");
+                        Failure(proto::Error::new(ErrorCode::Internal, "the login code could not be delivered; try again later"))
+                    })?;
+                }
+                Ok((ok(proto::SentCode { length: LoginCode::LEN as u32, expires_in: CODE_TTL_SECS as u32 })?, Effect::None))
+            }
+            Request::SignIn { phone, code, name, device } => {
+                let phone = Phone::parse(&phone)?;
+                let code = LoginCode::parse(&code)?;
+                let pending = self.store.login_attempt(&phone).await?;
+                let expired = || Failure(proto::Error::new(ErrorCode::PhoneCodeExpired, "the code expired or was never sent; request a new one with auth.send_code"));
+                let Some(pending) = pending else { return Err(expired()) };
+                if pending.expires < store::now() || pending.attempts > CODE_ATTEMPTS {
+                    self.store.delete_login_code(&phone).await?;
+                    return Err(expired());
+                }
+                if !codes::code_matches(&pending.salt, code.as_str(), &pending.hash) {
+                    let left = CODE_ATTEMPTS - pending.attempts;
+                    return Err(Failure(proto::Error::new(ErrorCode::PhoneCodeInvalid, format!("wrong code; {left} attempts left"))));
+                }
+                let (user, new_account) = match self.store.user_by_phone(&phone).await? {
+                    Some(user) => (user, false),
+                    None => {
+                        let name = name.as_deref().ok_or_else(|| {
+                            Failure(proto::Error::new(ErrorCode::NameRequired, "this number has no account yet: repeat auth.sign_in with a `name`"))
+                        })?;
+                        let name = DisplayName::parse(name)?;
+                        (self.store.create_user(&phone, &name).await?, true)
+                    }
+                };
+                self.store.delete_login_code(&phone).await?;
+                let token = codes::new_token();
+                let device = device.map(|d| d.chars().take(64).collect::<String>()).unwrap_or_else(|| "unknown device".into());
+                let session = self.store.create_session(user.id, &codes::hash_token(&token), &device).await?;
+                let signed = SignedIn { user: user.id, session: session.id };
+                let auth = proto::Authorization {
+                    token,
+                    session_id: session.id.0,
+                    user: convert::user(user.id, &user, Default::default()),
+                    new_account,
+                };
+                Ok((ok(auth)?, Effect::SignedIn(signed)))
+            }
+            Request::Authorize { token } => {
+                let session = self.store.session_by_token(&codes::hash_token(&token)).await?.ok_or_else(|| {
+                    Failure(proto::Error::new(ErrorCode::SessionRevoked, "this session ended or never existed; sign in again"))
+                })?;
+                let user = self.store.users(&[session.user]).await?.pop().ok_or_else(|| Failure(proto::Error::new(ErrorCode::SessionRevoked, "the account is gone")))?;
+                let signed = SignedIn { user: user.id, session: session.id };
+                Ok((ok(convert::user(user.id, &user, Default::default()))?, Effect::SignedIn(signed)))
+            }
+            other => Err(Failure(proto::Error::new(ErrorCode::Internal, format!("`{}` is not a sign-in method", other.method())))),
+        }
+    }
+
+    /// Renders users as `viewer` sees them.
+    pub async fn users_for(&self, viewer: UserId, users: &[store::User]) -> Outcome<Vec<proto::User>> {
+        let ids: Vec<UserId> = users.iter().map(|u| u.id).collect();
+        let relations = self.store.relations(viewer, &ids).await?;
+        Ok(users.iter().zip(relations).map(|(u, r)| convert::user(viewer, u, r)).collect())
+    }
+
+    async fn user_for(&self, viewer: UserId, id: UserId) -> Outcome<proto::User> {
+        let users = self.store.users(&[id]).await?;
+        self.users_for(viewer, &users).await?.pop().ok_or(Failure(crate::errors::from_store(store::Error::UserNotFound)))
+    }
+
+    /// Renders a chat as the member in `view` sees it.
+    pub async fn chat_for(&self, viewer: UserId, view: &store::View) -> Outcome<proto::Chat> {
+        let peer = match view.peer {
+            Some(p) => Some(self.user_for(viewer, p).await?),
+            None => None,
+        };
+        Ok(convert::chat(view, peer))
+    }
+
+    async fn chat_of(&self, viewer: UserId, chat: ChatId) -> Outcome<proto::Chat> {
+        let view = self.store.chat(viewer, chat).await?;
+        self.chat_for(viewer, &view).await
+    }
+
+    /// Renders a logged event for the owner of the log it sits in (`None`: a chat's own log).
+    pub async fn update_for(&self, owner: Option<UserId>, logged: &store::Logged) -> Option<proto::Update> {
+        let changed = match (&logged.event, owner) {
+            (store::Event::ChatChanged { chat }, Some(user)) => self.chat_of(user, *chat).await.ok(),
+            (store::Event::ChatChanged { chat }, None) => self.store.chat_info(*chat).await.ok().flatten().map(|c| convert::chat_public(&c)),
+            _ => None,
+        };
+        convert::update(logged, changed)
+    }
+
+    async fn difference(&self, owner: Option<UserId>, diff: store::Difference) -> Outcome<proto::Difference> {
+        let render = |events: Vec<store::Logged>| async move {
+            let mut out = Vec::with_capacity(events.len());
+            for e in &events {
+                if let Some(u) = self.update_for(owner, e).await {
+                    out.push(u);
+                }
+            }
+            out
+        };
+        Ok(match diff {
+            store::Difference::Empty { pts } => proto::Difference::Empty { pts },
+            store::Difference::TooLong { pts } => proto::Difference::TooLong { pts },
+            store::Difference::Complete { events, pts } => proto::Difference::Complete { updates: render(events).await, pts },
+            store::Difference::Slice { events, pts } => proto::Difference::Slice { updates: render(events).await, pts },
+        })
+    }
+
+    fn sent(sent: &store::Sent) -> proto::Sent {
+        proto::Sent { message: convert::message(&sent.message), pts: sent.pts }
+    }
+
+    /// Every method that needs a signed-in caller. The bool says the session ended.
+    async fn signed_in(&self, me: SignedIn, request: Request) -> Outcome<(Value, bool)> {
+        let user = me.user;
+        let value = match request {
+            Request::SendCode { .. } | Request::SignIn { .. } | Request::Authorize { .. } => {
+                return Err(Failure(proto::Error::new(ErrorCode::Internal, "sign-in methods are handled before the session check")))
+            }
+            Request::LogOut {} => {
+                self.store.revoke_session(user, me.session).await?;
+                self.bus.publish(Topic::Session(me.session.0), Notice::SessionRevoked { session_id: me.session.0 });
+                return Ok((ok(proto::Ok {})?, true));
+            }
+            Request::GetSessions {} => {
+                let sessions = self.store.sessions(user).await?;
+                ok(sessions
+                    .iter()
+                    .map(|s| proto::Session { id: s.id.0, device: s.device.clone(), created: s.created, last_active: s.last_active, current: s.id == me.session })
+                    .collect::<Vec<_>>())?
+            }
+            Request::RevokeSession { session_id } => {
+                if !self.store.revoke_session(user, SessionId(session_id)).await? {
+                    return Err(Failure(bad_params("you have no session with that id")));
+                }
+                self.bus.publish(Topic::Session(session_id), Notice::SessionRevoked { session_id });
+                return Ok((ok(proto::Ok {})?, session_id == me.session.0));
+            }
+            Request::UpdateProfile { name, bio } => {
+                let name = name.as_deref().map(DisplayName::parse).transpose()?;
+                let bio = bio.as_deref().map(Bio::parse).transpose()?;
+                let updated = self.store.update_profile(user, name, bio).await?;
+                ok(convert::user(user, &updated, Default::default()))?
+            }
+            Request::SetUsername { username } => {
+                let username = username.as_deref().filter(|u| !u.is_empty()).map(Username::parse).transpose()?;
+                let updated = self.store.set_username(user, username).await?;
+                ok(convert::user(user, &updated, Default::default()))?
+            }
+            Request::GetMe {} => ok(self.user_for(user, user).await?)?,
+            Request::GetUsers { ids: wanted } => {
+                let users = self.store.users(&ids(&wanted, UserId)?).await?;
+                ok(self.users_for(user, &users).await?)?
+            }
+            Request::Resolve { username } => {
+                let name = Username::parse(&username)?;
+                match self.store.resolve(&name).await? {
+                    Some(store::Resolved::User(u)) => ok(proto::Peer::User { user: self.users_for(user, &[u]).await?.remove(0) })?,
+                    Some(store::Resolved::Chat(c)) => {
+                        let chat = match self.store.chat(user, c.id).await {
+                            Ok(view) => self.chat_for(user, &view).await?,
+                            Err(_) => convert::chat_public(&c),
+                        };
+                        ok(proto::Peer::Chat { chat })?
+                    }
+                    None => return Err(Failure(proto::Error::new(ErrorCode::UserNotFound, format!("nobody is called @{}", name.as_str())))),
+                }
+            }
+            Request::GetContacts {} => {
+                let contacts = self.store.contacts(user).await?;
+                ok(self.users_for(user, &contacts).await?)?
+            }
+            Request::AddContact { phone, username } => {
+                let target = match (phone, username) {
+                    (Some(phone), None) => self.store.user_by_phone(&Phone::parse(&phone)?).await?,
+                    (None, Some(name)) => match self.store.resolve(&Username::parse(&name)?).await? {
+                        Some(store::Resolved::User(u)) => Some(u),
+                        _ => None,
+                    },
+                    _ => return Err(Failure(bad_params("give exactly one of `phone` or `username`"))),
+                };
+                let target = target.ok_or_else(|| Failure(proto::Error::new(ErrorCode::UserNotFound, "no account has that phone number or username")))?;
+                self.store.add_contact(user, target.id).await?;
+                ok(self.user_for(user, target.id).await?)?
+            }
+            Request::RemoveContact { user_id } => {
+                self.store.remove_contact(user, UserId(user_id)).await?;
+                ok(proto::Ok {})?
+            }
+            Request::Block { user_id } => {
+                self.store.set_blocked(user, UserId(user_id), true).await?;
+                ok(proto::Ok {})?
+            }
+            Request::Unblock { user_id } => {
+                self.store.set_blocked(user, UserId(user_id), false).await?;
+                ok(proto::Ok {})?
+            }
+            Request::GetBlocked {} => {
+                let blocked = self.store.blocked(user).await?;
+                ok(self.users_for(user, &blocked).await?)?
+            }
+            Request::GetDialogs { limit, offset } => {
+                let limit = page(limit);
+                let dialogs = self.store.dialogs(user, offset.map(|o| (o.activity, ChatId(o.chat_id))), limit).await?;
+                let next = (dialogs.len() as u32 == limit)
+                    .then(|| dialogs.last().map(|d| proto::DialogCursor { activity: d.view.chat.activity, chat_id: d.view.chat.id.0 }))
+                    .flatten();
+                let mut out = Vec::with_capacity(dialogs.len());
+                for d in &dialogs {
+                    out.push(proto::Dialog {
+                        chat: self.chat_for(user, &d.view).await?,
+                        last_message: d.last_message.as_ref().map(convert::message),
+                        unread_count: d.unread,
+                        read_inbox_max_id: d.view.membership.read_inbox.0,
+                        read_outbox_max_id: d.view.membership.read_outbox.0,
+                    });
+                }
+                ok(proto::Dialogs { dialogs: out, next })?
+            }
+            Request::GetChat { chat_id } => ok(self.chat_of(user, ChatId(chat_id)).await?)?,
+            Request::OpenPrivate { user_id } => {
+                let chat = self.store.open_private(user, UserId(user_id)).await?;
+                ok(self.chat_of(user, chat.id).await?)?
+            }
+            Request::CreateGroup { title, user_ids } => {
+                let title = Title::parse(&title)?;
+                let members = ids(&user_ids, UserId)?;
+                let chat = self.store.create_chat(user, ChatKind::Group, &title, None, &members).await?;
+                ok(self.chat_of(user, chat.id).await?)?
+            }
+            Request::CreateChannel { title, username } => {
+                let title = Title::parse(&title)?;
+                let username = username.as_deref().map(Username::parse).transpose()?;
+                let chat = self.store.create_chat(user, ChatKind::Channel, &title, username.as_ref(), &[]).await?;
+                ok(self.chat_of(user, chat.id).await?)?
+            }
+            Request::AddMembers { chat_id, user_ids } => {
+                let chat = self.store.add_members(user, ChatId(chat_id), &ids(&user_ids, UserId)?).await?;
+                ok(self.chat_of(user, chat.id).await?)?
+            }
+            Request::RemoveMember { chat_id, user_id } => {
+                self.store.remove_member(user, ChatId(chat_id), UserId(user_id)).await?;
+                ok(proto::Ok {})?
+            }
+            Request::Leave { chat_id } => {
+                self.store.remove_member(user, ChatId(chat_id), user).await?;
+                ok(proto::Ok {})?
+            }
+            Request::SetTitle { chat_id, title } => {
+                let chat = self.store.set_title(user, ChatId(chat_id), &Title::parse(&title)?).await?;
+                ok(self.chat_of(user, chat.id).await?)?
+            }
+            Request::SetAdmin { chat_id, user_id, admin } => {
+                self.store.set_admin(user, ChatId(chat_id), UserId(user_id), admin).await?;
+                ok(proto::Ok {})?
+            }
+            Request::GetMembers { chat_id, offset, limit } => {
+                let members = self.store.members(user, ChatId(chat_id), offset, page(limit)).await?;
+                let ids: Vec<UserId> = members.iter().map(|m| m.user).collect();
+                let users = self.store.users(&ids).await?;
+                let users = self.users_for(user, &users).await?;
+                ok(members
+                    .iter()
+                    .zip(users)
+                    .map(|(m, u)| proto::Member { user: u, role: convert::role(m.role), joined: m.joined })
+                    .collect::<Vec<_>>())?
+            }
+            Request::ExportInvite { chat_id } => {
+                let token = self.store.export_invite(user, ChatId(chat_id)).await?;
+                ok(proto::InviteLink { link: format!("http://{}/+{token}", self.config.listen) })?
+            }
+            Request::Join { invite, username } => {
+                let how = match (invite, username) {
+                    (Some(link), None) => store::JoinBy::Invite(invite_token(&link).ok_or_else(|| {
+                        Failure(proto::Error::new(ErrorCode::InviteInvalid, "an invite link looks like https://host/+TOKEN"))
+                    })?),
+                    (None, Some(name)) => store::JoinBy::Username(Username::parse(&name)?),
+                    _ => return Err(Failure(bad_params("give exactly one of `invite` or `username`"))),
+                };
+                let chat = self.store.join(user, how).await?;
+                ok(self.chat_of(user, chat.id).await?)?
+            }
+            Request::SendMessage { chat_id, random_id, text, reply_to } => {
+                let text = MessageText::parse(text)?;
+                let sent = self.store.send(user, ChatId(chat_id), random_id, Content::Text(text), reply_to.map(MessageId)).await?;
+                ok(Self::sent(&sent))?
+            }
+            Request::Forward { from_chat_id, ids: msg_ids, to_chat_id, random_ids } => {
+                let msg_ids = ids(&msg_ids, MessageId)?;
+                if random_ids.len() != msg_ids.len() {
+                    return Err(Failure(bad_params("give one random_id per forwarded message")));
+                }
+                let sent = self.store.forward(user, ChatId(from_chat_id), &msg_ids, ChatId(to_chat_id), &random_ids).await?;
+                ok(sent.iter().map(Self::sent).collect::<Vec<_>>())?
+            }
+            Request::Edit { chat_id, id, text } => {
+                let text = MessageText::parse(text)?;
+                let message = self.store.edit(user, ChatId(chat_id), MessageId(id), text).await?;
+                ok(convert::message(&message))?
+            }
+            Request::Delete { chat_id, ids: msg_ids, for_everyone } => {
+                let msg_ids = ids(&msg_ids, MessageId)?;
+                if msg_ids.is_empty() {
+                    return Err(Failure(bad_params("name at least one message id")));
+                }
+                self.store.delete(user, ChatId(chat_id), &msg_ids, for_everyone).await?;
+                ok(proto::Ok {})?
+            }
+            Request::Pin { chat_id, id } => {
+                self.store.pin(user, ChatId(chat_id), id.map(MessageId)).await?;
+                ok(proto::Ok {})?
+            }
+            Request::ReadHistory { chat_id, max_id } => {
+                self.store.read(user, ChatId(chat_id), max_id.map(MessageId)).await?;
+                ok(proto::Ok {})?
+            }
+            Request::SetTyping { chat_id } => {
+                let notice = Notice::Typing { chat_id, user_id: user.0 };
+                match self.store.typing_audience(user, ChatId(chat_id)).await? {
+                    Some(audience) => {
+                        for member in audience {
+                            self.bus.publish(Topic::User(member.0), notice.clone());
+                        }
+                    }
+                    None => self.bus.publish(Topic::Chat(chat_id), notice),
+                }
+                ok(proto::Ok {})?
+            }
+            Request::GetHistory { chat_id, from_id, direction, limit } => {
+                let limit = page(limit);
+                let page = match direction {
+                    Direction::Older => store::Page::Older { before: from_id.map(MessageId), limit },
+                    Direction::Newer => store::Page::Newer { after: from_id.map(MessageId), limit },
+                };
+                let messages = self.store.history(user, ChatId(chat_id), page).await?;
+                ok(messages.iter().map(convert::message).collect::<Vec<_>>())?
+            }
+            Request::GetState {} => ok(proto::State { pts: self.store.state(user).await?, date: store::now() })?,
+            Request::GetDifference { pts, limit } => {
+                let limit = limit.unwrap_or(self.config.limits.difference_limit).clamp(1, self.config.limits.difference_limit);
+                let diff = self.store.difference(user, pts, limit).await?;
+                ok(self.difference(Some(user), diff).await?)?
+            }
+            Request::GetChatDifference { chat_id, pts, limit } => {
+                let limit = limit.unwrap_or(self.config.limits.difference_limit).clamp(1, self.config.limits.difference_limit);
+                let diff = self.store.chat_difference(user, ChatId(chat_id), pts, limit).await?;
+                ok(self.difference(None, diff).await?)?
+            }
+        };
+        Ok((value, false))
+    }
+}
+
+/// The token of an invite link: `https://host/+TOKEN`, `+TOKEN` or `TOKEN`.
+pub fn invite_token(link: &str) -> Option<String> {
+    let tail = link.trim().rsplit('/').next()?;
+    let token = tail.strip_prefix('+').unwrap_or(tail);
+    (!token.is_empty() && token.len() <= 64 && token.chars().all(|c| c.is_ascii_alphanumeric())).then(|| token.to_string())
+}
