@@ -226,10 +226,7 @@ mod tests {
 
         let (auth, body) = seen.recv().await.expect("the gateway was called");
         assert_eq!(auth.as_deref(), Some("Bearer t0ken"));
-        assert_eq!(
-            body,
-            serde_json::json!({"phone": "+14155550100", "code": "12345", "text": "Your Heliograph code is 12345"})
-        );
+        assert_eq!(body, serde_json::json!({"phone": "+14155550100", "code": "12345", "text": "Your Heliograph code is 12345"}));
 
         let anonymous = http_sender(format!("{base}/ok"), None, 5000);
         anonymous.send(&phone(), "54321").await.expect("delivered");

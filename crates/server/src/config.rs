@@ -340,11 +340,11 @@ mod tests {
         jail(|jail| {
             let load = |toml: &str| -> String {
                 let written = jail.create_file("bad.toml", toml).map(drop);
-                written.map_err(|e| e.to_string()).and_then(|()| {
-                    Config::load(Some(Path::new("bad.toml")), Overrides::default()).map(drop).map_err(|e| e.to_string())
-                })
-                .err()
-                .unwrap_or_default()
+                written
+                    .map_err(|e| e.to_string())
+                    .and_then(|()| Config::load(Some(Path::new("bad.toml")), Overrides::default()).map(drop).map_err(|e| e.to_string()))
+                    .err()
+                    .unwrap_or_default()
             };
             for (toml, expect) in [
                 ("lsiten = \"0.0.0.0:1\"", "lsiten"),

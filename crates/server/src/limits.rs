@@ -240,7 +240,9 @@ mod tests {
 
     #[test]
     fn retry_after_rounds_up_to_whole_seconds() {
-        for (wait, secs) in [(Duration::ZERO, 1), (MS, 1), (Duration::from_secs(1), 1), (Duration::from_millis(1001), 2), (Duration::from_secs(720), 720)] {
+        for (wait, secs) in
+            [(Duration::ZERO, 1), (MS, 1), (Duration::from_secs(1), 1), (Duration::from_millis(1001), 2), (Duration::from_secs(720), 720)]
+        {
             assert_eq!(RetryAfter(wait).secs(), secs, "{wait:?}");
         }
     }

@@ -124,9 +124,7 @@ mod tests {
 
     /// The value of one series in a rendered page (0 when absent).
     fn value(page: &str, series: &str) -> f64 {
-        page.lines()
-            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-            .unwrap_or(0.0)
+        page.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok()).unwrap_or(0.0)
     }
 
     /// Other tests in this process may record too: only this test's own label values are
