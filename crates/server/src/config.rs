@@ -39,6 +39,11 @@ use crate::limits::Rate;
 /// Prefix of the environment variables read as configuration.
 pub const ENV_PREFIX: &str = "HELIOGRAPH_";
 
+/// Keys whose environment values are taken as written. Figment reads other values as TOML
+/// scalars, so a token `12345` would become a number (and be refused) and `0123` would become
+/// `123`.
+const VERBATIM_KEYS: [&str; 3] = ["data_dir", "code_provider.url", "code_provider.bearer_token"];
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -241,10 +246,18 @@ impl Config {
             }
             figment = figment.merge(Toml::file_exact(file));
         }
-        let config: Config = figment
-            .merge(Env::prefixed(ENV_PREFIX).split("__").filter(|key| Config::is_key(key.as_str())))
-            .merge(Serialized::defaults(overrides))
-            .extract()?;
+        figment = figment.merge(
+            Env::prefixed(ENV_PREFIX)
+                .split("__")
+                .filter(|key| Config::is_key(key.as_str()) && !VERBATIM_KEYS.iter().any(|v| key.as_str().eq_ignore_ascii_case(v))),
+        );
+        for key in VERBATIM_KEYS {
+            let name = format!("{ENV_PREFIX}{}", key.to_ascii_uppercase().replace('.', "__"));
+            if let Ok(value) = std::env::var(&name) {
+                figment = figment.merge(Serialized::default(key, value));
+            }
+        }
+        let config: Config = figment.merge(Serialized::defaults(overrides)).extract()?;
         config.validate()?;
         Ok(config)
     }
@@ -280,6 +293,7 @@ mod tests {
 
     /// Runs `f` in a figment jail (its own directory and environment, one at a time), turning
     /// our errors into the jail's.
+    #[allow(clippy::result_large_err)] // the error type is figment's, fixed by `Jail`
     fn jail(f: impl FnOnce(&mut Jail) -> Result<(), Box<dyn std::error::Error>>) {
         Jail::expect_with(|jail| f(jail).map_err(|e| figment::Error::from(e.to_string())));
     }
@@ -303,7 +317,7 @@ mod tests {
                 "heliograph.toml",
                 r#"
                     listen = "0.0.0.0:9000"
-                    data_dir = "/srv/heliograph"
+                    test_numbers = false
                     [limits]
                     send_queue = 10
                     difference_limit = 50
@@ -314,23 +328,24 @@ mod tests {
             )?;
             jail.set_env("HELIOGRAPH_LIMITS__SEND_QUEUE", "7");
             jail.set_env("HELIOGRAPH_DEV", "true");
-            jail.set_env("HELIOGRAPH_CODE_PROVIDER__BEARER_TOKEN", "s3cret");
+            jail.set_env("HELIOGRAPH_DATA_DIR", "2024");
+            jail.set_env("HELIOGRAPH_CODE_PROVIDER__BEARER_TOKEN", "0123");
             jail.set_env("HELIOGRAPH_CONFIG", "heliograph.toml"); // not a key: ignored
             let flags = Overrides { listen: Some("127.0.0.1:7000".parse()?), ..Overrides::default() };
 
             let config = Config::load(Some(Path::new("heliograph.toml")), flags)?;
 
             assert_eq!(config.listen.to_string(), "127.0.0.1:7000", "flags beat the file");
-            assert_eq!(config.data_dir, PathBuf::from("/srv/heliograph"), "the file beats defaults");
+            assert_eq!(config.data_dir, PathBuf::from("2024"), "a path of digits stays a path");
             assert_eq!(config.limits.send_queue, 7, "the environment beats the file");
-            assert_eq!(config.limits.difference_limit, 50);
+            assert_eq!(config.limits.difference_limit, 50, "the file beats defaults");
             assert_eq!(config.limits.requests_per_second, 50, "unset keys keep their defaults");
             assert!(config.dev && config.test_numbers_enabled());
             let CodeProvider::Http(http) = &config.code_provider else { panic!("{:?}", config.code_provider) };
             assert_eq!(http.url, "https://sms.example.net/send");
-            assert_eq!(http.bearer_token.as_deref(), Some("s3cret"));
+            assert_eq!(http.bearer_token.as_deref(), Some("0123"), "secrets are read as written");
             assert_eq!(http.timeout(), Duration::from_secs(5));
-            assert!(!format!("{config:?}").contains("s3cret"), "the token stays out of Debug output");
+            assert!(!format!("{config:?}").contains("0123"), "the token stays out of Debug output");
             Ok(())
         });
     }
