@@ -230,3 +230,57 @@ async fn verify(port: u16, tokens: &[String], _ids: &[i64], chats: &[i64], acked
         assert_eq!(state["pts"].as_i64(), Some(pts), "difference reaches the current state");
     }
 }
+
+/// SIGTERM: the server stops accepting, answers what is in flight, closes connections with
+/// 1001, and exits 0; everything acknowledged is there after a restart.
+#[tokio::test]
+async fn sigterm_shuts_down_gracefully() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let port = free_port();
+    let mut node = start(data.path(), port).await;
+    let mut c = Conn::open(port).await.expect("connect");
+    let (phone, code) = test_phone(200);
+    c.ok("auth.send_code", json!({"phone": phone})).await;
+    let auth = c.ok("auth.sign_in", json!({"phone": phone, "code": code, "name": "Term"})).await;
+    let token = auth["token"].as_str().expect("token").to_string();
+    let chat = c.ok("chats.create_group", json!({"title": "t"})).await["id"].as_i64().expect("id");
+    // Fire a batch of sends without waiting, then SIGTERM.
+    for i in 0..20 {
+        let frame = json!({"id": 1000 + i, "method": "messages.send", "params": {"chat_id": chat, "random_id": i, "text": format!("t{i}")}});
+        c.ws.send(Message::Text(frame.to_string().into())).await.expect("send");
+    }
+    let status = Command::new("kill").args(["-TERM", &node.child.id().to_string()]).status().expect("kill runs");
+    assert!(status.success());
+    let mut answered = 0;
+    let mut close = None;
+    while let Ok(Some(Ok(msg))) = tokio::time::timeout(Duration::from_secs(10), c.ws.next()).await {
+        match msg {
+            Message::Text(t) => {
+                let v: Value = serde_json::from_str(&t).expect("json");
+                if v["type"] == "result" {
+                    answered += 1;
+                }
+            }
+            Message::Close(frame) => {
+                close = frame.map(|f| u16::from(f.code));
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(close, Some(1001), "closed with 'going away'");
+    let exit = tokio::task::spawn_blocking(move || {
+        let status = node.child.wait().expect("wait");
+        (node, status)
+    })
+    .await
+    .expect("join");
+    assert!(exit.1.success(), "exit status {:?}", exit.1);
+    drop(exit.0);
+    // Restart: every answered send is stored.
+    let _node = start(data.path(), port).await;
+    let mut c = Conn::open(port).await.expect("reconnect");
+    c.ok("auth.authorize", json!({"token": token})).await;
+    let history = c.ok("messages.history", json!({"chat_id": chat, "limit": 100})).await;
+    assert!(history.as_array().expect("list").len() >= answered, "answered {answered}, stored {history}");
+}

@@ -161,3 +161,81 @@ async fn health_and_metrics() {
         assert!(metrics.contains(name), "{name} missing from:\n{metrics}");
     }
 }
+
+/// Flooding gets FLOOD_WAIT with a retry_after, per session and per number for login codes.
+#[tokio::test]
+async fn floods_are_told_how_long_to_wait() {
+    let server = TestServer::start_with(|c| {
+        c.limits.requests_per_second = 5;
+        c.limits.requests_burst = 5;
+        c.limits.codes_per_phone_per_hour = 2;
+    })
+    .await;
+    let mut ws = signed_in(&server, 6).await;
+    let mut flood = None;
+    for i in 0..20 {
+        let got = call(&mut ws, 100 + i, "users.get_me", json!({})).await;
+        if got["type"] == "error" {
+            flood = Some(got);
+            break;
+        }
+    }
+    let flood = flood.expect("a flood is refused");
+    assert_eq!(code(&flood), "FLOOD_WAIT");
+    assert!(flood["error"]["retry_after"].as_u64().is_some_and(|s| s >= 1), "{flood}");
+    let mut other = connect(&server).await;
+    let (phone, _) = test_phone(7);
+    // signed_in() used one code for number 6; number 7 gets two, then waits.
+    assert_eq!(call(&mut other, 1, "auth.send_code", json!({"phone": phone})).await["type"], "result");
+    assert_eq!(call(&mut other, 2, "auth.send_code", json!({"phone": phone})).await["type"], "result");
+    let third = call(&mut other, 3, "auth.send_code", json!({"phone": phone})).await;
+    assert_eq!(code(&third), "FLOOD_WAIT", "{third}");
+}
+
+/// A real (non-test) number: the code goes out through the `http` provider to the operator's
+/// SMS gateway (mocked here: it is outside our control), and signs in.
+#[tokio::test]
+async fn http_code_provider_delivers_codes() {
+    use std::sync::{Arc, Mutex};
+    let received: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let sink = received.clone();
+    let gateway = axum::Router::new().route(
+        "/sms",
+        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+            let sink = sink.clone();
+            async move {
+                sink.lock().expect("lock").push(body);
+                "queued"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}/sms", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, gateway).await });
+    let server = TestServer::start_with(|c| {
+        c.dev = false;
+        c.code_provider = heliograph_server::config::CodeProvider::Http(heliograph_server::config::HttpCodeProvider {
+            url,
+            bearer_token: None,
+            timeout_ms: 5000,
+        });
+    })
+    .await;
+    let mut ws = connect(&server).await;
+    // Without --dev, test numbers are ordinary numbers: their code is sent, not XXXXX.
+    let phone = "+14155550123";
+    assert_eq!(call(&mut ws, 1, "auth.send_code", json!({"phone": phone})).await["type"], "result");
+    let sms = received.lock().expect("lock").pop().expect("the gateway got a request");
+    assert_eq!(sms["phone"], phone);
+    let code = sms["code"].as_str().expect("code").to_string();
+    assert_eq!(code.len(), 5);
+    let auth = call(&mut ws, 2, "auth.sign_in", json!({"phone": phone, "code": code, "name": "Real"})).await;
+    assert_eq!(auth["type"], "result", "{auth}");
+    let (test_phone_number, test_code) = test_phone(8);
+    call(&mut ws, 3, "auth.send_code", json!({"phone": test_phone_number})).await;
+    let refused = call(&mut ws, 4, "auth.sign_in", json!({"phone": test_phone_number, "code": test_code, "name": "T"})).await;
+    assert!(received.lock().expect("lock").len() == 1, "the test number's code was sent too");
+    // The XXXXX code is refused outside --dev (unless the random code happened to be it: one
+    // chance in 100,000).
+    assert_eq!(code(&refused), "PHONE_CODE_INVALID", "{refused}");
+}
