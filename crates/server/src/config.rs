@@ -56,6 +56,9 @@ pub struct Config {
     /// Accept Telegram-style test numbers (`+99966XYYYY`, code `XXXXX`). Always on in `dev`;
     /// see [`Config::test_numbers_enabled`].
     pub test_numbers: bool,
+    /// The address people reach this server at, for links it hands out (invite links), e.g.
+    /// `https://chat.example.org`. Defaults to `http://` + `listen`.
+    pub public_url: Option<String>,
     /// How login codes reach people.
     pub code_provider: CodeProvider,
     pub limits: Limits,
@@ -68,6 +71,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./heliograph-data"),
             dev: false,
             test_numbers: false,
+            public_url: None,
             code_provider: CodeProvider::default(),
             limits: Limits::default(),
         }
@@ -265,6 +269,14 @@ impl Config {
     /// Whether test phone numbers may sign in.
     pub fn test_numbers_enabled(&self) -> bool {
         self.dev || self.test_numbers
+    }
+
+    /// The base of links this server hands out, without a trailing `/`.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.listen),
+        }
     }
 
     /// Whether an environment key (after the prefix, `__` already turned into `.`) names a

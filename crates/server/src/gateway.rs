@@ -129,6 +129,12 @@ async fn connection(app: Arc<App>, socket: WebSocket, addr: IpAddr) {
                 break;
             }
             if effect == Effect::SignedOut {
+                // Only now, with the answer queued ahead of it, tell every connection of this
+                // session (this one included) that it ended.
+                if let Some(signed) = caller.session {
+                    let session_id = signed.session.0;
+                    app.service.bus.publish(heliograph_bus::Topic::Session(session_id), Notice::SessionRevoked { session_id });
+                }
                 closing = (CLOSE_REVOKED, "SESSION_REVOKED: signed out".into());
                 break;
             }
@@ -149,6 +155,17 @@ async fn connection(app: Arc<App>, socket: WebSocket, addr: IpAddr) {
     let _ = out.send(Out::Close(closing.0, closing.1)).await;
     drop(out);
     let _ = writer.await;
+    // Wait (briefly) for the client's close: closing a socket with unread input makes the
+    // kernel reset it, and the client would lose our close frame and last answers. Requests
+    // read now are not answered, and so were never acknowledged.
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        while let Some(Ok(frame)) = stream.next().await {
+            if matches!(frame, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 fn frame_of(id: u64, answer: Result<(serde_json::Value, Effect), Error>) -> (ServerFrame, Effect) {

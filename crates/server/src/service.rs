@@ -265,8 +265,8 @@ impl Service {
                 return Err(Failure(proto::Error::new(ErrorCode::Internal, "sign-in methods are handled before the session check")))
             }
             Request::LogOut {} => {
+                // The gateway tells the session's connections once this answer is queued.
                 self.store.revoke_session(user, me.session).await?;
-                self.bus.publish(Topic::Session(me.session.0), Notice::SessionRevoked { session_id: me.session.0 });
                 return Ok((ok(proto::Ok {})?, true));
             }
             Request::GetSessions {} => {
@@ -280,8 +280,11 @@ impl Service {
                 if !self.store.revoke_session(user, SessionId(session_id)).await? {
                     return Err(Failure(bad_params("you have no session with that id")));
                 }
-                self.bus.publish(Topic::Session(session_id), Notice::SessionRevoked { session_id });
-                return Ok((ok(proto::Ok {})?, session_id == me.session.0));
+                let own = session_id == me.session.0;
+                if !own {
+                    self.bus.publish(Topic::Session(session_id), Notice::SessionRevoked { session_id });
+                }
+                return Ok((ok(proto::Ok {})?, own));
             }
             Request::UpdateProfile { name, bio } => {
                 let name = name.as_deref().map(DisplayName::parse).transpose()?;
@@ -414,7 +417,7 @@ impl Service {
             }
             Request::ExportInvite { chat_id } => {
                 let token = self.store.export_invite(user, ChatId(chat_id)).await?;
-                ok(proto::InviteLink { link: format!("http://{}/+{token}", self.config.listen) })?
+                ok(proto::InviteLink { link: format!("{}/+{token}", self.config.public_url()) })?
             }
             Request::Join { invite, username } => {
                 let how = match (invite, username) {

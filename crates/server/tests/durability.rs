@@ -253,7 +253,12 @@ async fn sigterm_shuts_down_gracefully() {
     assert!(status.success());
     let mut answered = 0;
     let mut close = None;
-    while let Ok(Some(Ok(msg))) = tokio::time::timeout(Duration::from_secs(10), c.ws.next()).await {
+    loop {
+        let next = tokio::time::timeout(Duration::from_secs(10), c.ws.next()).await;
+        let Ok(Some(Ok(msg))) = next else {
+            eprintln!("stream ended: {next:?}");
+            break;
+        };
         match msg {
             Message::Text(t) => {
                 let v: Value = serde_json::from_str(&t).expect("json");

@@ -227,9 +227,9 @@ async fn http_code_provider_delivers_codes() {
     assert_eq!(call(&mut ws, 1, "auth.send_code", json!({"phone": phone})).await["type"], "result");
     let sms = received.lock().expect("lock").pop().expect("the gateway got a request");
     assert_eq!(sms["phone"], phone);
-    let code = sms["code"].as_str().expect("code").to_string();
-    assert_eq!(code.len(), 5);
-    let auth = call(&mut ws, 2, "auth.sign_in", json!({"phone": phone, "code": code, "name": "Real"})).await;
+    let sent_code = sms["code"].as_str().expect("code").to_string();
+    assert_eq!(sent_code.len(), 5);
+    let auth = call(&mut ws, 2, "auth.sign_in", json!({"phone": phone, "code": sent_code, "name": "Real"})).await;
     assert_eq!(auth["type"], "result", "{auth}");
     let (test_phone_number, test_code) = test_phone(8);
     call(&mut ws, 3, "auth.send_code", json!({"phone": test_phone_number})).await;
