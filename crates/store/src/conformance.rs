@@ -1,1 +1,1327 @@
-pub fn placeholder() {}
+//! The conformance suite: the checks every [`Store`] engine passes, written once against the
+//! trait so the SQLite engine and any later engine (PostgreSQL) are held to the same contract.
+//!
+//! An engine's test file provides a [`Harness`] (where its databases live) and instantiates
+//! every check as its own test with one line:
+//!
+//! ```ignore
+//! heliograph_store::conformance_tests!(|| async { MyHarness::new() });
+//! ```
+//!
+//! Each check is a `pub async fn` that panics with a message saying what broke. Most take a
+//! freshly opened, empty store (opened with [`Limits::default`]); the few that need other
+//! limits or a reopen take the [`Harness`] itself.
+//!
+//! The checks go through the [`Store`] trait only and assert the contract (DESIGN.md,
+//! invariants 1-5), not an engine's table layout.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use heliograph_core::*;
+
+use crate::{model::*, Error, Limits, Result, Store};
+
+/// Where an engine's test databases live.
+#[async_trait]
+pub trait Harness: Send {
+    /// Opens this harness's database with `limits`: empty on the first call, and the same
+    /// database again, with everything committed so far, on every later call (the caller
+    /// drops the stores it opened before). Panics when the engine cannot open it.
+    async fn open(&mut self, limits: Limits) -> Arc<dyn Store>;
+}
+
+/// Instantiates every conformance check as a separate `#[tokio::test]` (multi-thread runtime,
+/// 4 workers). The argument is a factory: a closure returning a future of a fresh
+/// [`Harness`], called once per test. The calling crate must depend on `tokio`.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($harness:expr) => {
+        $crate::conformance_tests!(@store $harness;
+            accounts,
+            login_codes,
+            usernames,
+            contacts_and_blocks,
+            private_chat,
+            idempotent_send,
+            concurrent_sends,
+            non_member_sees_nothing,
+            roles,
+            edit_delete_pin_forward,
+            read_receipts,
+            dialogs,
+            groups,
+            channel_fan_out,
+            sync_pages,
+            commit_feed,
+        );
+        $crate::conformance_tests!(@harness $harness;
+            large_group_own_log,
+            sync_too_long,
+            reopen_keeps_everything,
+        );
+    };
+    (@store $harness:expr; $($check:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $check() {
+            let mut harness = ($harness)().await;
+            let store = $crate::conformance::Harness::open(&mut harness, $crate::Limits::default()).await;
+            $crate::conformance::within(stringify!($check), $crate::conformance::$check(store)).await;
+        }
+    )*};
+    (@harness $harness:expr; $($check:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $check() {
+            let mut harness = ($harness)().await;
+            $crate::conformance::within(stringify!($check), $crate::conformance::$check(&mut harness)).await;
+        }
+    )*};
+}
+
+/// Runs a check with a deadline, so a deadlocked engine fails instead of hanging the run.
+pub async fn within(name: &str, check: impl std::future::Future<Output = ()>) {
+    if tokio::time::timeout(Duration::from_secs(60), check).await.is_err() {
+        panic!("conformance check `{name}` did not finish within 60 s: the engine is stuck (deadlock?)");
+    }
+}
+
+// --- helpers -------------------------------------------------------------------------------
+
+trait Must<T> {
+    fn must(self, what: &str) -> T;
+}
+
+impl<T> Must<T> for Result<T> {
+    #[track_caller]
+    fn must(self, what: &str) -> T {
+        match self {
+            Ok(v) => v,
+            Err(e) => panic!("{what}: unexpected error {e:?} ({e})"),
+        }
+    }
+}
+
+#[track_caller]
+fn refused<T: Debug>(result: Result<T>, want: Error, what: &str) {
+    match result {
+        Err(e) if e == want => {}
+        other => panic!("{what}: expected Err({want:?}), got {other:?}"),
+    }
+}
+
+fn phone(n: u32) -> Phone {
+    Phone::parse(&format!("+1555{n:07}")).expect("test phone numbers are valid")
+}
+
+fn name(s: &str) -> DisplayName {
+    DisplayName::parse(s).expect("test names are valid")
+}
+
+fn title(s: &str) -> Title {
+    Title::parse(s).expect("test titles are valid")
+}
+
+fn uname(s: &str) -> Username {
+    Username::parse(s).expect("test usernames are valid")
+}
+
+fn mtext(s: &str) -> MessageText {
+    MessageText::parse(s.to_string()).expect("test texts are valid")
+}
+
+fn text(s: &str) -> Content {
+    Content::Text(mtext(s))
+}
+
+#[allow(unreachable_patterns)]
+fn body(m: &Message) -> &str {
+    match &m.content {
+        Content::Text(t) => t.as_str(),
+        _ => "",
+    }
+}
+
+/// Creates the user numbered `n`.
+async fn person(store: &dyn Store, n: u32, who: &str) -> UserId {
+    store.create_user(&phone(n), &name(who)).await.must("create_user").id
+}
+
+/// Creates users `first..first + count` concurrently (one group commit or a few), in order.
+async fn crowd(store: &Arc<dyn Store>, first: u32, count: u32) -> Vec<UserId> {
+    let mut tasks = Vec::new();
+    for n in first..first + count {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move { person(&*store, n, &format!("User {n}")).await }));
+    }
+    let mut ids = Vec::new();
+    for t in tasks {
+        ids.push(t.await.expect("a create_user task panicked"));
+    }
+    ids
+}
+
+async fn state(store: &dyn Store, user: UserId) -> Pts {
+    store.state(user).await.must("state")
+}
+
+/// Pages `pages` (a difference call from a pts) to the end; checks the pages chain.
+async fn drain<F, Fut>(what: &str, from: Pts, mut pages: F) -> Vec<Logged>
+where
+    F: FnMut(Pts) -> Fut,
+    Fut: std::future::Future<Output = Result<Difference>>,
+{
+    let mut pts = from;
+    let mut out: Vec<Logged> = Vec::new();
+    for _ in 0..100_000 {
+        match pages(pts).await.must(what) {
+            Difference::Empty { .. } => return out,
+            Difference::Complete { events, pts: top } => {
+                check_chain(what, pts, &events, top);
+                out.extend(events);
+                return out;
+            }
+            Difference::Slice { events, pts: next } => {
+                check_chain(what, pts, &events, next);
+                assert!(next > pts, "{what}: a Slice must move forward (from {pts}, got {next})");
+                out.extend(events);
+                pts = next;
+            }
+            Difference::TooLong { pts: top } => panic!("{what}: unexpected TooLong (top {top}) from {pts}"),
+        }
+    }
+    panic!("{what}: the difference never completed");
+}
+
+#[track_caller]
+fn check_chain(what: &str, from: Pts, events: &[Logged], to: Pts) {
+    let mut last = from;
+    for e in events {
+        assert!(e.pts > last, "{what}: pts not strictly increasing after {from}: {:?}", events.iter().map(|e| e.pts).collect::<Vec<_>>());
+        last = e.pts;
+    }
+    assert!(last <= to, "{what}: a page's pts ({to}) is below its last event ({last})");
+}
+
+/// Every event in `user`'s own log after `from`.
+async fn log_of(store: &dyn Store, user: UserId, from: Pts) -> Vec<Logged> {
+    drain("difference", from, |pts| store.difference(user, pts, 50)).await
+}
+
+/// Every event in `chat`'s own log after `from`, as `user` reads it.
+async fn chat_log_of(store: &dyn Store, user: UserId, chat: ChatId, from: Pts) -> Vec<Logged> {
+    drain("chat_difference", from, |pts| store.chat_difference(user, chat, pts, 50)).await
+}
+
+fn events(log: &[Logged]) -> Vec<Event> {
+    log.iter().map(|l| l.event.clone()).collect()
+}
+
+/// Ids of the NewMessage events in `log` for `chat`, in log order.
+fn new_ids(log: &[Logged], chat: ChatId) -> Vec<MessageId> {
+    log.iter()
+        .filter_map(|l| match &l.event {
+            Event::NewMessage(m) if m.chat == chat => Some(m.id),
+            _ => None,
+        })
+        .collect()
+}
+
+fn ids(range: std::ops::RangeInclusive<i64>) -> Vec<MessageId> {
+    range.map(MessageId).collect()
+}
+
+fn msg_ids(ms: &[Message]) -> Vec<MessageId> {
+    ms.iter().map(|m| m.id).collect()
+}
+
+async fn send(store: &dyn Store, who: UserId, chat: ChatId, random_id: i64, s: &str) -> Sent {
+    store.send(who, chat, random_id, text(s), None).await.must("send")
+}
+
+async fn history_all(store: &dyn Store, who: UserId, chat: ChatId) -> Vec<Message> {
+    store.history(who, chat, Page::Newer { after: None, limit: 10_000 }).await.must("history")
+}
+
+async fn view(store: &dyn Store, who: UserId, chat: ChatId) -> View {
+    store.chat(who, chat).await.must("chat")
+}
+
+// --- accounts ------------------------------------------------------------------------------
+
+/// Accounts are one per phone (create_user is idempotent) and sessions are created, listed, found by token hash and revoked only by their owner.
+pub async fn accounts(store: Arc<dyn Store>) {
+    let s = &*store;
+    assert_eq!(s.user_by_phone(&phone(1)).await.must("user_by_phone"), None, "no user before sign-up");
+    let alice = s.create_user(&phone(1), &name("Alice")).await.must("create_user");
+    assert_eq!(alice.phone, phone(1).as_str());
+    assert_eq!(alice.name, "Alice");
+    assert_eq!(alice.username, None);
+    let again = s.create_user(&phone(1), &name("Somebody Else")).await.must("create_user again");
+    assert_eq!(again, alice, "create_user for an existing phone must return the account unchanged");
+    let bob = s.create_user(&phone(2), &name("Bob")).await.must("create_user bob");
+    assert_ne!(bob.id, alice.id, "two phones are two accounts");
+    assert_eq!(s.user_by_phone(&phone(1)).await.must("user_by_phone"), Some(alice.clone()));
+    let listed = s.users(&[bob.id, UserId(987_654_321), alice.id]).await.must("users");
+    assert_eq!(listed, vec![bob.clone(), alice.clone()], "users() returns those that exist, in the order asked");
+
+    let updated = s.update_profile(alice.id, Some(name("Alice A.")), Some(Bio::parse("hi there").expect("bio"))).await.must("update_profile");
+    assert_eq!((updated.name.as_str(), updated.bio.as_str()), ("Alice A.", "hi there"));
+    let updated = s.update_profile(alice.id, None, Some(Bio::parse("").expect("bio"))).await.must("update_profile");
+    assert_eq!((updated.name.as_str(), updated.bio.as_str()), ("Alice A.", ""), "None leaves a field alone; an empty bio clears it");
+    refused(s.update_profile(UserId(987_654_321), Some(name("X")), None).await, Error::UserNotFound, "update_profile of a nonexistent user");
+
+    // Sessions.
+    let laptop = s.create_session(alice.id, &[1; 32], "laptop").await.must("create_session");
+    let phone_s = s.create_session(alice.id, &[2; 32], "phone").await.must("create_session");
+    let bobs = s.create_session(bob.id, &[3; 32], "bob's").await.must("create_session");
+    assert_eq!((laptop.user, laptop.device.as_str()), (alice.id, "laptop"));
+    assert_ne!(laptop.id, phone_s.id);
+    let mine = s.sessions(alice.id).await.must("sessions");
+    assert_eq!(mine.iter().map(|x| x.id).collect::<Vec<_>>(), vec![laptop.id, phone_s.id], "sessions lists the user's own sessions");
+    let found = s.session_by_token(&[2; 32]).await.must("session_by_token").expect("a live session is found by its token hash");
+    assert_eq!((found.id, found.user, found.device.as_str()), (phone_s.id, alice.id, "phone"));
+    assert!(found.last_active >= phone_s.created);
+    assert_eq!(s.session_by_token(&[9; 32]).await.must("session_by_token"), None, "an unknown token finds nothing");
+
+    assert!(!s.revoke_session(bob.id, laptop.id).await.must("revoke_session"), "revoking someone else's session answers false");
+    assert!(s.session_by_token(&[1; 32]).await.must("session_by_token").is_some(), "a failed revoke leaves the session alive");
+    assert!(s.revoke_session(alice.id, laptop.id).await.must("revoke_session"), "revoking one's own session answers true");
+    assert_eq!(s.session_by_token(&[1; 32]).await.must("session_by_token"), None, "a revoked token is no longer found");
+    assert!(!s.revoke_session(alice.id, laptop.id).await.must("revoke_session"), "revoking twice answers false");
+    assert_eq!(s.sessions(alice.id).await.must("sessions").iter().map(|x| x.id).collect::<Vec<_>>(), vec![phone_s.id]);
+    assert_eq!(s.sessions(bob.id).await.must("sessions").iter().map(|x| x.id).collect::<Vec<_>>(), vec![bobs.id]);
+}
+
+/// Login codes are saved (replacing any pending one), count their attempts, and are deleted.
+pub async fn login_codes(store: Arc<dyn Store>) {
+    let s = &*store;
+    let p = phone(10);
+    assert_eq!(s.login_attempt(&p).await.must("login_attempt"), None, "no code pending");
+    let code = LoginCodeHash { salt: vec![1, 2, 3], hash: vec![4, 5, 6], expires: 2_000_000_000, attempts: 0 };
+    s.save_login_code(&p, code.clone()).await.must("save_login_code");
+    for n in 1..=3 {
+        let got = s.login_attempt(&p).await.must("login_attempt").expect("the pending code");
+        assert_eq!(got, LoginCodeHash { attempts: n, ..code.clone() }, "attempt {n} returns the code with the new count");
+    }
+    let other = phone(11);
+    assert_eq!(s.login_attempt(&other).await.must("login_attempt"), None, "codes are per phone");
+    let fresh = LoginCodeHash { salt: vec![7], hash: vec![8], expires: 2_000_000_100, attempts: 0 };
+    s.save_login_code(&p, fresh.clone()).await.must("save_login_code");
+    assert_eq!(
+        s.login_attempt(&p).await.must("login_attempt"),
+        Some(LoginCodeHash { attempts: 1, ..fresh }),
+        "a new code replaces the old one and its attempts"
+    );
+    s.delete_login_code(&p).await.must("delete_login_code");
+    assert_eq!(s.login_attempt(&p).await.must("login_attempt"), None, "a deleted code is gone");
+    s.delete_login_code(&p).await.must("deleting a missing code is fine");
+}
+
+/// Usernames are unique case-insensitively across users and public chats, clearing one frees it, and resolve finds both kinds.
+pub async fn usernames(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, 1, "Alice").await;
+    let bob = person(s, 2, "Bob").await;
+    assert_eq!(s.resolve(&uname("alice_w")).await.must("resolve"), None);
+
+    let a = s.set_username(alice, Some(uname("Alice_W"))).await.must("set_username");
+    assert_eq!(a.username.as_deref(), Some("Alice_W"), "the username is kept as typed");
+    match s.resolve(&uname("aLiCe_w")).await.must("resolve") {
+        Some(Resolved::User(u)) => assert_eq!(u.id, alice),
+        other => panic!("resolve is case-insensitive and finds the user, got {other:?}"),
+    }
+    refused(s.set_username(bob, Some(uname("ALICE_W"))).await, Error::UsernameOccupied, "another case of a taken username");
+    assert_eq!(s.users(&[bob]).await.must("users")[0].username, None, "a refused set_username changes nothing");
+    // Re-setting one's own name in another case is allowed.
+    let a = s.set_username(alice, Some(uname("alice_w"))).await.must("set_username own name, other case");
+    assert_eq!(a.username.as_deref(), Some("alice_w"));
+
+    // Channels share the namespace.
+    let bob_before = state(s, bob).await;
+    refused(
+        s.create_chat(bob, ChatKind::Channel, &title("News"), Some(&uname("ALICE_w")), &[]).await,
+        Error::UsernameOccupied,
+        "a channel cannot take a user's username",
+    );
+    assert_eq!(s.dialogs(bob, None, 10).await.must("dialogs").len(), 0, "a refused create_chat leaves no chat behind");
+    assert_eq!(state(s, bob).await, bob_before, "a refused create_chat logs nothing");
+    let news = s.create_chat(bob, ChatKind::Channel, &title("News"), Some(&uname("HelioNews")), &[]).await.must("create public channel");
+    assert_eq!(news.username.as_deref(), Some("HelioNews"));
+    refused(s.set_username(alice, Some(uname("helionews"))).await, Error::UsernameOccupied, "a user cannot take a channel's username");
+    refused(
+        s.create_chat(alice, ChatKind::Channel, &title("News 2"), Some(&uname("HELIONEWS")), &[]).await,
+        Error::UsernameOccupied,
+        "two channels cannot share a username",
+    );
+    match s.resolve(&uname("helioNEWS")).await.must("resolve") {
+        Some(Resolved::Chat(c)) => {
+            assert_eq!(c.id, news.id);
+            assert_eq!(c.kind, ChatKind::Channel);
+        }
+        other => panic!("resolve finds a public channel (the resolver need not be a member), got {other:?}"),
+    }
+    assert_eq!(s.resolve(&uname("nobody_here")).await.must("resolve"), None);
+
+    // Changing or clearing frees the old name.
+    s.set_username(alice, Some(uname("alice_two"))).await.must("change username");
+    assert_eq!(s.resolve(&uname("alice_w")).await.must("resolve"), None, "a changed username no longer resolves");
+    let b = s.set_username(bob, Some(uname("Alice_W"))).await.must("take a freed username");
+    assert_eq!(b.username.as_deref(), Some("Alice_W"));
+    let a = s.set_username(alice, None).await.must("clear username");
+    assert_eq!(a.username, None);
+    assert_eq!(s.resolve(&uname("alice_two")).await.must("resolve"), None, "a cleared username no longer resolves");
+    s.set_username(bob, Some(uname("ALICE_TWO"))).await.must("a cleared username is free");
+    match s.resolve(&uname("alice_two")).await.must("resolve") {
+        Some(Resolved::User(u)) => assert_eq!(u.id, bob),
+        other => panic!("resolve after reuse: {other:?}"),
+    }
+    assert_eq!(s.resolve(&uname("alice_w")).await.must("resolve"), None, "bob's change from Alice_W to ALICE_TWO freed Alice_W");
+}
+
+/// Contacts and blocks show in relations() and their lists; a block stops private sends both ways until it is lifted.
+pub async fn contacts_and_blocks(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, 1, "Alice").await;
+    let bob = person(s, 2, "Bob").await;
+    let carol = person(s, 3, "Carol").await;
+    let nobody = UserId(987_654_321);
+
+    let none = Relation::default();
+    assert_eq!(s.relations(alice, &[bob, carol]).await.must("relations"), vec![none, none]);
+    s.add_contact(alice, bob).await.must("add_contact");
+    s.add_contact(alice, bob).await.must("add_contact twice is fine");
+    refused(s.add_contact(alice, nobody).await, Error::UserNotFound, "add a nonexistent contact");
+    let r = s.relations(alice, &[bob, carol]).await.must("relations");
+    assert_eq!(r[0], Relation { contact: true, contact_of: false, blocked: false });
+    assert!(!r[0].mutual());
+    assert_eq!(r[1], none);
+    assert_eq!(s.relations(bob, &[alice]).await.must("relations")[0], Relation { contact: false, contact_of: true, blocked: false });
+    s.add_contact(bob, alice).await.must("add_contact");
+    assert!(s.relations(alice, &[bob]).await.must("relations")[0].mutual(), "both directions make a mutual contact");
+    assert!(s.relations(bob, &[alice]).await.must("relations")[0].mutual());
+    s.add_contact(alice, carol).await.must("add_contact");
+    let list: Vec<UserId> = s.contacts(alice).await.must("contacts").iter().map(|u| u.id).collect();
+    assert_eq!(list.len(), 2);
+    assert!(list.contains(&bob) && list.contains(&carol), "contacts lists every contact: {list:?}");
+    s.remove_contact(alice, carol).await.must("remove_contact");
+    assert_eq!(s.contacts(alice).await.must("contacts").iter().map(|u| u.id).collect::<Vec<_>>(), vec![bob]);
+    assert_eq!(s.relations(alice, &[carol]).await.must("relations")[0], none);
+
+    // Blocks.
+    let chat = s.open_private(alice, bob).await.must("open_private").id;
+    send(s, alice, chat, 1, "hello").await;
+    s.set_blocked(bob, alice, true).await.must("block");
+    assert_eq!(s.blocked(bob).await.must("blocked").iter().map(|u| u.id).collect::<Vec<_>>(), vec![alice]);
+    assert!(s.relations(bob, &[alice]).await.must("relations")[0].blocked);
+    assert!(!s.relations(alice, &[bob]).await.must("relations")[0].blocked, "`blocked` is the viewer's own block");
+    let (a0, b0) = (state(s, alice).await, state(s, bob).await);
+    refused(s.send(alice, chat, 2, text("are you there?"), None).await, Error::Blocked, "the blocked user sends");
+    refused(s.send(bob, chat, 3, text("go away"), None).await, Error::Blocked, "the blocker sends");
+    assert_eq!(view(s, alice, chat).await.chat.top_message, MessageId(1), "a refused send assigns no id");
+    assert_eq!((state(s, alice).await, state(s, bob).await), (a0, b0), "a refused send logs nothing");
+    // A block does not reach into groups.
+    let group = s.create_chat(carol, ChatKind::Group, &title("Both"), None, &[alice, bob]).await.must("create_chat").id;
+    send(s, alice, group, 4, "in a group").await;
+
+    s.set_blocked(bob, alice, false).await.must("unblock");
+    assert!(s.blocked(bob).await.must("blocked").is_empty());
+    let sent = send(s, alice, chat, 2, "are you there?").await;
+    assert_eq!(sent.message.id, MessageId(2), "after unblocking, sends work again and the sequence has no gap");
+    send(s, bob, chat, 3, "yes").await;
+    refused(s.set_blocked(alice, nobody, true).await, Error::UserNotFound, "block a nonexistent user");
+}
+
+// --- private chats and sequencing ----------------------------------------------------------
+
+/// A private chat is one chat for both people, its ids run 1,2,3 with no gap, both logs get every message with rising pts, and history pages both ways oldest first.
+pub async fn private_chat(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, 1, "Alice").await;
+    let bob = person(s, 2, "Bob").await;
+    let chat = s.open_private(alice, bob).await.must("open_private");
+    assert_eq!(chat.kind, ChatKind::Private);
+    assert_eq!(chat.member_count, 2);
+    assert_eq!(chat.top_message, MessageId(0));
+    assert!(!chat.own_log, "a private chat never keeps its own log");
+    assert_eq!(s.open_private(alice, bob).await.must("open_private again").id, chat.id, "open_private is idempotent");
+    assert_eq!(s.open_private(bob, alice).await.must("open_private reversed").id, chat.id, "both people get the same chat");
+    refused(s.open_private(alice, UserId(987_654_321)).await, Error::UserNotFound, "a private chat with nobody");
+    let v = view(s, alice, chat.id).await;
+    assert_eq!((v.peer, v.membership.user), (Some(bob), alice));
+    assert_eq!(s.chat_info(chat.id).await.must("chat_info"), Some(v.chat.clone()), "chat_info is the chat without a viewer");
+    assert_eq!(s.chat_info(ChatId(987_654_321)).await.must("chat_info"), None, "chat_info of a nonexistent chat");
+    assert_eq!(view(s, bob, chat.id).await.peer, Some(alice));
+
+    let (a0, b0) = (state(s, alice).await, state(s, bob).await);
+    let mut sents = Vec::new();
+    for i in 1..=10 {
+        let who = if i % 3 == 0 { bob } else { alice };
+        let sent = send(s, who, chat.id, i, &format!("message {i}")).await;
+        assert_eq!(sent.message.id, MessageId(i), "message ids are the chat's gapless sequence from 1");
+        assert_eq!((sent.message.chat, sent.message.from, body(&sent.message)), (chat.id, who, format!("message {i}").as_str()));
+        sents.push(sent);
+    }
+    assert_eq!(view(s, bob, chat.id).await.chat.top_message, MessageId(10));
+    for (who, from) in [(alice, a0), (bob, b0)] {
+        let log = log_of(s, who, from).await;
+        assert_eq!(new_ids(&log, chat.id), ids(1..=10), "each member's log has every message once, in order");
+        for sent in sents.iter().filter(|x| x.message.from == who) {
+            let at = log.iter().find(|l| matches!(&l.event, Event::NewMessage(m) if m.id == sent.message.id)).expect("logged");
+            assert_eq!(at.pts, sent.pts, "Sent.pts is the sender's log position of the message");
+            assert_eq!(at.log, Log::User(who));
+            assert_eq!(at.event, Event::NewMessage(sent.message.clone()), "the logged message is the one sent");
+        }
+        assert_eq!(log.last().map(|l| l.pts), Some(state(s, who).await), "state() is the last pts");
+    }
+
+    // A reply must point at a message that exists.
+    let reply = s.send(bob, chat.id, 11, text("re"), Some(MessageId(2))).await.must("reply");
+    assert_eq!((reply.message.id, reply.message.reply_to), (MessageId(11), Some(MessageId(2))));
+    refused(s.send(bob, chat.id, 12, text("re"), Some(MessageId(99))).await, Error::MessageNotFound, "reply to a missing message");
+
+    // History, both directions, always oldest first.
+    let older = |before: Option<i64>, limit| s.history(alice, chat.id, Page::Older { before: before.map(MessageId), limit });
+    assert_eq!(msg_ids(&older(None, 3).await.must("history")), ids(9..=11));
+    assert_eq!(msg_ids(&older(Some(9), 3).await.must("history")), ids(6..=8));
+    assert_eq!(msg_ids(&older(Some(3), 3).await.must("history")), ids(1..=2));
+    assert_eq!(msg_ids(&older(Some(1), 3).await.must("history")), vec![]);
+    let newer = |after: Option<i64>, limit| s.history(bob, chat.id, Page::Newer { after: after.map(MessageId), limit });
+    assert_eq!(msg_ids(&newer(None, 4).await.must("history")), ids(1..=4));
+    assert_eq!(msg_ids(&newer(Some(4), 4).await.must("history")), ids(5..=8));
+    assert_eq!(msg_ids(&newer(Some(8), 4).await.must("history")), ids(9..=11));
+    assert_eq!(msg_ids(&newer(Some(11), 4).await.must("history")), vec![]);
+    let all = history_all(s, alice, chat.id).await;
+    assert_eq!(all[..10], sents.iter().map(|x| x.message.clone()).collect::<Vec<_>>()[..], "history returns the messages as sent");
+}
+
+/// A repeated (user, random_id) returns the original message and pts and changes nothing; the same random_id from another user is another message.
+pub async fn idempotent_send(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, 1, "Alice").await;
+    let bob = person(s, 2, "Bob").await;
+    let chat = s.open_private(alice, bob).await.must("open_private").id;
+    let first = send(s, alice, chat, 42, "once").await;
+    let (a0, b0) = (state(s, alice).await, state(s, bob).await);
+    for i in 0..4 {
+        let again = s.send(alice, chat, 42, text(&format!("retry {i}")), None).await.must("retry");
+        assert_eq!(again, first, "retry {i} must return the original message and pts");
+    }
+    assert_eq!(view(s, alice, chat).await.chat.top_message, MessageId(1), "retries add no message");
+    assert_eq!((state(s, alice).await, state(s, bob).await), (a0, b0), "retries log nothing");
+    assert_eq!(history_all(s, bob, chat).await.len(), 1);
+    let bobs = send(s, bob, chat, 42, "mine").await;
+    assert_eq!(bobs.message.id, MessageId(2), "the same random_id from another user is a new message");
+    assert_eq!(bobs.message.from, bob);
+    assert_eq!(send(s, alice, chat, 43, "next").await.message.id, MessageId(3));
+    assert_eq!(s.send(alice, chat, 42, text("late retry"), None).await.must("late retry"), first, "a late retry still answers the original");
+}
+
+/// 8 tasks x 50 concurrent sends into one group get ids exactly 1..=400 and every member's log holds all 400 in order; concurrent retries of one random_id make one message.
+pub async fn concurrent_sends(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, 1, "Alice").await;
+    let bob = person(s, 2, "Bob").await;
+    let carol = person(s, 3, "Carol").await;
+    let members = [alice, bob, carol];
+    let chat = s.create_chat(alice, ChatKind::Group, &title("Busy"), None, &[bob, carol]).await.must("create_chat").id;
+    let before: Vec<Pts> = [state(s, alice).await, state(s, bob).await, state(s, carol).await].to_vec();
+
+    let mut tasks = Vec::new();
+    for t in 0..8i64 {
+        let store = store.clone();
+        let who = members[t as usize % 3];
+        tasks.push(tokio::spawn(async move {
+            let mut sent = Vec::new();
+            for i in 0..50 {
+                let random_id = t * 1_000 + i;
+                sent.push(store.send(who, chat, random_id, text(&format!("{t}/{i}")), None).await.must("concurrent send"));
+            }
+            sent
+        }));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.expect("a sending task panicked"));
+    }
+    let mut got: Vec<i64> = all.iter().map(|x| x.message.id.0).collect();
+    got.sort();
+    assert_eq!(got, (1..=400).collect::<Vec<_>>(), "400 concurrent sends get ids 1..=400, no gap, no duplicate");
+    assert_eq!(view(s, bob, chat).await.chat.top_message, MessageId(400));
+    assert_eq!(msg_ids(&history_all(s, carol, chat).await), ids(1..=400));
+
+    for (i, &m) in members.iter().enumerate() {
+        let log = log_of(s, m, before[i]).await;
+        assert_eq!(new_ids(&log, chat), ids(1..=400), "member {m}'s log has the 400 messages in id order (pts order is commit order)");
+        let by_id: BTreeMap<MessageId, Pts> =
+            log.iter().filter_map(|l| if let Event::NewMessage(x) = &l.event { Some((x.id, l.pts)) } else { None }).collect();
+        for sent in all.iter().filter(|x| x.message.from == m) {
+            assert_eq!(by_id.get(&sent.message.id), Some(&sent.pts), "Sent.pts matches the sender's log");
+        }
+    }
+
+    // Concurrent retries of one random_id.
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move { store.send(bob, chat, 777_777, text("only once"), None).await.must("concurrent retry") }));
+    }
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.expect("a retrying task panicked"));
+    }
+    assert!(answers.iter().all(|a| *a == answers[0]), "every concurrent retry answers the same message and pts: {answers:?}");
+    assert_eq!(answers[0].message.id, MessageId(401));
+    assert_eq!(view(s, alice, chat).await.chat.top_message, MessageId(401), "concurrent retries make exactly one message");
+}
+
+// --- authorization -------------------------------------------------------------------------
+
+/// A non-member gets ChatNotFound from every chat-taking method, exactly as for a nonexistent chat, and nothing changes.
+pub async fn non_member_sees_nothing(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, 1, "Alice").await;
+    let bob = person(s, 2, "Bob").await;
+    let mallory = person(s, 3, "Mallory").await;
+    let leaver = person(s, 4, "Leaver").await;
+    let private = s.open_private(alice, bob).await.must("open_private").id;
+    let group = s.create_chat(alice, ChatKind::Group, &title("Secret"), None, &[bob, leaver]).await.must("create group").id;
+    let channel = s.create_chat(alice, ChatKind::Channel, &title("Closed"), None, &[bob, leaver]).await.must("create channel").id;
+    for chat in [private, group, channel] {
+        send(s, alice, chat, chat.0 * 100 + 1, "secret 1").await;
+        send(s, alice, chat, chat.0 * 100 + 2, "secret 2").await;
+        s.pin(alice, chat, Some(MessageId(1))).await.must("pin");
+    }
+    s.remove_member(leaver, group, leaver).await.must("leave group");
+    s.remove_member(leaver, channel, leaver).await.must("leave channel");
+    // Mallory's own chat, with a message she could forward.
+    let own = s.create_chat(mallory, ChatKind::Group, &title("Mine"), None, &[]).await.must("create own").id;
+    send(s, mallory, own, 1, "mine").await;
+
+    let snapshot = move || async move {
+        let mut out = Vec::new();
+        for chat in [private, group, channel] {
+            let v = view(s, alice, chat).await;
+            out.push(format!("{:?} {:?}", v.chat, history_all(s, alice, chat).await));
+            out.push(format!("{:?}", s.members(alice, chat, 0, 100).await.must("members")));
+        }
+        for u in [alice, bob, mallory, leaver] {
+            out.push(format!("{u}: pts {}", state(s, u).await));
+        }
+        out.push(format!("{:?}", view(s, mallory, own).await.chat));
+        out
+    };
+    let before = snapshot().await;
+
+    let unknown = ChatId(987_654_321);
+    let m1 = MessageId(1);
+    let mut rid = 10_000;
+    for (who, label) in [(mallory, "a stranger"), (leaver, "a former member")] {
+        for (chat, what) in [(private, "private chat"), (group, "group"), (channel, "channel"), (unknown, "nonexistent chat"), (ChatId(0), "chat 0")] {
+            if who == leaver && chat == private {
+                continue;
+            }
+            let ctx = |method: &str| format!("{label} calls {method} on a {what}");
+            let nf = || Error::ChatNotFound;
+            rid += 10;
+            refused(s.chat(who, chat).await, nf(), &ctx("chat"));
+            refused(s.send(who, chat, rid, text("hi"), None).await, nf(), &ctx("send"));
+            refused(s.send(who, chat, rid + 1, text("hi"), Some(m1)).await, nf(), &ctx("send with reply"));
+            refused(s.forward(who, chat, &[m1], own, &[rid + 2]).await, nf(), &ctx("forward from"));
+            if who == mallory {
+                refused(s.forward(who, own, &[m1], chat, &[rid + 3]).await, nf(), &ctx("forward to"));
+            }
+            refused(s.edit(who, chat, m1, mtext("changed")).await, nf(), &ctx("edit"));
+            refused(s.delete(who, chat, &[m1], true).await, nf(), &ctx("delete for everyone"));
+            refused(s.delete(who, chat, &[m1], false).await, nf(), &ctx("delete for me"));
+            refused(s.pin(who, chat, Some(m1)).await, nf(), &ctx("pin"));
+            refused(s.pin(who, chat, None).await, nf(), &ctx("unpin"));
+            refused(s.read(who, chat, None).await, nf(), &ctx("read"));
+            refused(s.read(who, chat, Some(m1)).await, nf(), &ctx("read up to"));
+            refused(s.history(who, chat, Page::Older { before: None, limit: 10 }).await, nf(), &ctx("history older"));
+            refused(s.history(who, chat, Page::Newer { after: None, limit: 10 }).await, nf(), &ctx("history newer"));
+            refused(s.members(who, chat, 0, 10).await, nf(), &ctx("members"));
+            refused(s.add_members(who, chat, &[who]).await, nf(), &ctx("add_members (self)"));
+            refused(s.add_members(who, chat, &[bob]).await, nf(), &ctx("add_members (other)"));
+            refused(s.remove_member(who, chat, alice).await, nf(), &ctx("remove_member"));
+            refused(s.remove_member(who, chat, who).await, nf(), &ctx("remove_member (leave)"));
+            refused(s.set_title(who, chat, &title("Owned")).await, nf(), &ctx("set_title"));
+            refused(s.set_admin(who, chat, who, true).await, nf(), &ctx("set_admin"));
+            refused(s.set_admin(who, chat, bob, false).await, nf(), &ctx("set_admin (other)"));
+            refused(s.export_invite(who, chat).await, nf(), &ctx("export_invite"));
+            refused(s.typing_audience(who, chat).await, nf(), &ctx("typing_audience"));
+            refused(s.chat_difference(who, chat, 0, 10).await, nf(), &ctx("chat_difference"));
+        }
+    }
+    // The forward origin must be readable too: a member cannot forward out of a chat they are not in.
+    refused(s.forward(mallory, group, &[m1], own, &[99_999]).await, Error::ChatNotFound, "forward out of a foreign group into one's own chat");
+
+    let after = snapshot().await;
+    assert_eq!(before, after, "refused calls must change nothing (chats, histories, members, logs)");
+    for u in [mallory, leaver] {
+        let seen: Vec<ChatId> = s.dialogs(u, None, 100).await.must("dialogs").iter().map(|d| d.view.chat.id).collect();
+        assert!(
+            !seen.contains(&private) && !seen.contains(&group) && !seen.contains(&channel),
+            "dialogs of {u} must not list chats they are not in: {seen:?}"
+        );
+        assert!(!s.own_log_chats(u).await.must("own_log_chats").iter().any(|(c, _)| *c == channel), "own_log_chats lists only the user's chats");
+    }
+}
+
+/// Roles decide: subscribers cannot post, only admins manage, only authors edit, only admins delete others' messages, nobody removes the creator.
+pub async fn roles(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, 1, "Alice").await;
+    let bob = person(s, 2, "Bob").await;
+    let carol = person(s, 3, "Carol").await;
+    let dave = person(s, 4, "Dave").await;
+
+    // Channel: admins post, subscribers read.
+    let channel = s.create_chat(alice, ChatKind::Channel, &title("Announcements"), None, &[bob]).await.must("create channel").id;
+    let top = view(s, alice, channel).await.chat.top_message;
+    refused(s.send(bob, channel, 1, text("me too"), None).await, Error::WriteForbidden, "a subscriber posts");
+    assert_eq!(view(s, alice, channel).await.chat.top_message, top);
+    refused(s.members(bob, channel, 0, 10).await, Error::AdminRequired, "a subscriber lists subscribers");
+    send(s, alice, channel, 2, "news").await;
+    s.set_admin(alice, channel, bob, true).await.must("promote in channel");
+    assert_eq!(send(s, bob, channel, 3, "admin news").await.message.id, MessageId(2), "a channel admin may post");
+    refused(s.set_admin(bob, channel, carol, true).await, Error::AdminRequired, "only the creator appoints admins");
+
+    // Group.
+    let group = s.create_chat(alice, ChatKind::Group, &title("Team"), None, &[bob, carol]).await.must("create group").id;
+    let roles_of = move |chat| async move {
+        let mut r: Vec<(UserId, Role)> = s.members(alice, chat, 0, 100).await.must("members").iter().map(|m| (m.user, m.role)).collect();
+        r.sort();
+        r
+    };
+    assert_eq!(roles_of(group).await, vec![(alice, Role::Creator), (bob, Role::Member), (carol, Role::Member)]);
+    let before = format!("{:?}", view(s, alice, group).await.chat);
+    refused(s.add_members(bob, group, &[dave]).await, Error::AdminRequired, "a member adds someone");
+    refused(s.set_title(bob, group, &title("Mine now")).await, Error::AdminRequired, "a member renames");
+    refused(s.export_invite(bob, group).await, Error::AdminRequired, "a member exports the invite");
+    refused(s.remove_member(bob, group, carol).await, Error::AdminRequired, "a member removes another member");
+    refused(s.set_admin(bob, group, bob, true).await, Error::AdminRequired, "a member promotes themself");
+    refused(s.pin(bob, group, None).await, Error::AdminRequired, "a member pins in a group");
+    assert_eq!(format!("{:?}", view(s, alice, group).await.chat), before, "refused management changes nothing");
+
+    let m_alice = send(s, alice, group, 10, "by alice").await.message.id;
+    let m_bob = send(s, bob, group, 11, "by bob").await.message.id;
+    refused(s.edit(bob, group, m_alice, mtext("by bob now")).await, Error::AuthorRequired, "edit someone else's message");
+    refused(s.edit(alice, group, m_bob, mtext("by alice now")).await, Error::AuthorRequired, "even the creator cannot edit others' messages");
+    refused(s.delete(bob, group, &[m_alice], true).await, Error::AdminRequired, "a member deletes another's message for everyone");
+    assert_eq!(history_all(s, carol, group).await.len(), 2, "a refused delete hides nothing");
+    s.delete(bob, group, &[m_bob], true).await.must("a member deletes their own message for everyone");
+
+    s.set_admin(alice, group, carol, true).await.must("promote carol");
+    assert_eq!(roles_of(group).await, vec![(alice, Role::Creator), (bob, Role::Member), (carol, Role::Admin)]);
+    s.delete(carol, group, &[m_alice], true).await.must("an admin deletes another's message for everyone");
+    assert!(history_all(s, bob, group).await.is_empty());
+    s.set_title(carol, group, &title("Team 2")).await.must("an admin renames");
+    s.add_members(carol, group, &[dave]).await.must("an admin adds");
+    s.set_admin(alice, group, dave, true).await.must("promote dave");
+    refused(s.remove_member(carol, group, dave).await, Error::AdminRequired, "an admin removes another admin");
+    refused(s.remove_member(carol, group, alice).await, Error::AdminRequired, "an admin removes the creator");
+    refused(s.set_admin(carol, group, alice, false).await, Error::AdminRequired, "an admin demotes the creator");
+    assert!(s.set_admin(alice, group, alice, false).await.is_err(), "the creator's role cannot change");
+    s.remove_member(carol, group, bob).await.must("an admin removes a member");
+    s.remove_member(alice, group, dave).await.must("the creator removes an admin");
+    assert_eq!(roles_of(group).await, vec![(alice, Role::Creator), (carol, Role::Admin)], "the creator is still there");
+    s.set_admin(alice, group, carol, false).await.must("demote carol");
+    refused(s.set_title(carol, group, &title("Team 3")).await, Error::AdminRequired, "a demoted admin is a member again");
+
+    // Private chats have no admins: each may delete only their own messages for everyone.
+    let private = s.open_private(alice, bob).await.must("open_private").id;
+    let m = send(s, alice, private, 20, "mine").await.message.id;
+    assert!(s.delete(bob, private, &[m], true).await.is_err(), "in a private chat nobody deletes the other's message for everyone");
+    assert!(s.add_members(alice, private, &[carol]).await.is_err(), "a private chat takes no members");
+    assert_eq!(view(s, bob, private).await.chat.member_count, 2);
+}
+
+/// Edit sets edit_date and logs EditMessage; delete for everyone hides from all and logs DeleteMessages; delete for me hides and logs for the actor only; pin logs Pinned; forward keeps the origin.
+pub async fn edit_delete_pin_forward(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, 1, "Alice").await;
+    let bob = person(s, 2, "Bob").await;
+    let chat = s.open_private(alice, bob).await.must("open_private").id;
+    for i in 1..=4 {
+        send(s, alice, chat, i, &format!("text {i}")).await;
+    }
+    let sent_date = history_all(s, bob, chat).await[0].date;
+
+    // Edit.
+    let (a0, b0) = (state(s, alice).await, state(s, bob).await);
+    let edited = s.edit(alice, chat, MessageId(1), mtext("text 1, fixed")).await.must("edit");
+    assert_eq!((edited.id, body(&edited), edited.from, edited.date), (MessageId(1), "text 1, fixed", alice, sent_date), "edit keeps id, author and date");
+    let edit_date = edited.edit_date.expect("edit sets edit_date");
+    assert!(edit_date >= sent_date);
+    assert_eq!(history_all(s, bob, chat).await[0], edited, "history shows the edit");
+    for (who, from) in [(alice, a0), (bob, b0)] {
+        assert_eq!(events(&log_of(s, who, from).await), vec![Event::EditMessage(edited.clone())], "an edit is logged once for every member");
+    }
+    refused(s.edit(alice, chat, MessageId(99), mtext("nope")).await, Error::MessageNotFound, "edit a missing message");
+
+    // Delete for everyone.
+    let (a0, b0) = (state(s, alice).await, state(s, bob).await);
+    s.delete(alice, chat, &[MessageId(2)], true).await.must("delete for everyone");
+    for (who, from) in [(alice, a0), (bob, b0)] {
+        assert_eq!(msg_ids(&history_all(s, who, chat).await), vec![MessageId(1), MessageId(3), MessageId(4)]);
+        assert_eq!(
+            events(&log_of(s, who, from).await),
+            vec![Event::DeleteMessages { chat, ids: vec![MessageId(2)] }],
+            "a delete for everyone is logged for every member"
+        );
+    }
+    refused(s.edit(alice, chat, MessageId(2), mtext("back")).await, Error::MessageNotFound, "edit a deleted message");
+    refused(s.delete(alice, chat, &[MessageId(2)], true).await, Error::MessageNotFound, "delete a deleted message");
+    refused(s.send(bob, chat, 50, text("re"), Some(MessageId(2))).await, Error::MessageNotFound, "reply to a deleted message");
+
+    // Delete for me.
+    let unread = move |who| async move {
+        s.dialogs(who, None, 10).await.must("dialogs").iter().find(|d| d.view.chat.id == chat).expect("the chat is listed").unread
+    };
+    assert_eq!(unread(bob).await, 3, "a message deleted for everyone is not unread");
+    let (a0, b0) = (state(s, alice).await, state(s, bob).await);
+    s.delete(bob, chat, &[MessageId(3)], false).await.must("delete for me");
+    assert_eq!(unread(bob).await, 2, "a message deleted for me is not unread");
+    assert_eq!(msg_ids(&history_all(s, bob, chat).await), vec![MessageId(1), MessageId(4)], "hidden for the actor");
+    assert_eq!(msg_ids(&history_all(s, alice, chat).await), vec![MessageId(1), MessageId(3), MessageId(4)], "still there for the other");
+    assert_eq!(events(&log_of(s, bob, b0).await), vec![Event::DeleteMessages { chat, ids: vec![MessageId(3)] }]);
+    assert_eq!(state(s, alice).await, a0, "a delete for me is logged only for the actor");
+    refused(s.edit(bob, chat, MessageId(3), mtext("x")).await, Error::MessageNotFound, "a message deleted for me is gone for me");
+
+    // Pin and unpin (both may pin in a private chat).
+    let (a0, b0) = (state(s, alice).await, state(s, bob).await);
+    s.pin(bob, chat, Some(MessageId(4))).await.must("pin");
+    assert_eq!(view(s, alice, chat).await.chat.pinned, Some(MessageId(4)));
+    s.pin(alice, chat, None).await.must("unpin");
+    assert_eq!(view(s, bob, chat).await.chat.pinned, None);
+    for (who, from) in [(alice, a0), (bob, b0)] {
+        assert_eq!(
+            events(&log_of(s, who, from).await),
+            vec![Event::Pinned { chat, id: Some(MessageId(4)) }, Event::Pinned { chat, id: None }],
+            "pin and unpin are logged for every member"
+        );
+    }
+    refused(s.pin(alice, chat, Some(MessageId(2))).await, Error::MessageNotFound, "pin a deleted message");
+
+    // Forward keeps the origin, and forwarding a forward keeps the first origin.
+    let group = s.create_chat(bob, ChatKind::Group, &title("Fwd"), None, &[alice]).await.must("create_chat").id;
+    let fwd = s.forward(alice, chat, &[MessageId(1), MessageId(4)], group, &[70, 71]).await.must("forward");
+    assert_eq!(fwd.iter().map(|f| f.message.id).collect::<Vec<_>>(), ids(1..=2), "forwards take the next ids of the target");
+    let origin = fwd[0].message.forward.expect("a forward records its origin");
+    assert_eq!((origin.from_user, origin.from_chat, origin.message, origin.date), (alice, chat, MessageId(1), sent_date));
+    assert_eq!((fwd[0].message.from, body(&fwd[0].message)), (alice, "text 1, fixed"));
+    let again = s.forward(bob, group, &[MessageId(1)], chat, &[72]).await.must("forward a forward");
+    assert_eq!(again[0].message.forward, Some(origin), "forwarding a forward keeps the original origin");
+    assert_eq!(s.forward(alice, chat, &[MessageId(1), MessageId(4)], group, &[70, 71]).await.must("forward retry"), fwd, "forwards are idempotent");
+    refused(s.forward(bob, chat, &[MessageId(3)], group, &[73]).await, Error::MessageNotFound, "forward a message deleted for me");
+    assert!(s.forward(alice, chat, &[MessageId(1)], group, &[]).await.is_err(), "forward needs one random_id per message");
+    let (a0, b0) = (state(s, alice).await, state(s, bob).await);
+    refused(s.forward(alice, chat, &[MessageId(4), MessageId(2)], group, &[74, 75]).await, Error::MessageNotFound, "a forward with a deleted message");
+    assert_eq!(view(s, bob, group).await.chat.top_message, MessageId(2), "a failed forward is all or nothing");
+    assert_eq!((state(s, alice).await, state(s, bob).await), (a0, b0), "a failed forward logs nothing");
+}
+
+/// read() moves read_inbox forward only, unread counts follow, and authors get ReadOutbox.
+pub async fn read_receipts(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, 1, "Alice").await;
+    let bob = person(s, 2, "Bob").await;
+    let chat = s.open_private(alice, bob).await.must("open_private").id;
+    for i in 1..=5 {
+        send(s, alice, chat, i, &format!("m{i}")).await;
+    }
+    let unread = move |who| async move {
+        let ds = s.dialogs(who, None, 100).await.must("dialogs");
+        ds.iter().find(|d| d.view.chat.id == chat).expect("the chat is in the dialogs").unread
+    };
+    assert_eq!(unread(bob).await, 5);
+    assert_eq!(unread(alice).await, 0, "one's own messages are never unread");
+
+    let (a0, b0) = (state(s, alice).await, state(s, bob).await);
+    s.read(bob, chat, Some(MessageId(3))).await.must("read");
+    assert_eq!(view(s, bob, chat).await.membership.read_inbox, MessageId(3));
+    assert_eq!(unread(bob).await, 2);
+    assert_eq!(events(&log_of(s, alice, a0).await), vec![Event::ReadOutbox { chat, max_id: MessageId(3) }], "the author learns their messages were read");
+    assert_eq!(view(s, alice, chat).await.membership.read_outbox, MessageId(3));
+    assert_eq!(events(&log_of(s, bob, b0).await), vec![Event::ReadInbox { chat, max_id: MessageId(3) }], "the reader's other devices learn it too");
+
+    let (a1, b1) = (state(s, alice).await, state(s, bob).await);
+    s.read(bob, chat, Some(MessageId(2))).await.must("read backwards");
+    assert_eq!(view(s, bob, chat).await.membership.read_inbox, MessageId(3), "read_inbox never moves backwards");
+    assert_eq!((state(s, alice).await, state(s, bob).await), (a1, b1), "a read that moves nothing logs nothing");
+
+    s.read(bob, chat, None).await.must("read all");
+    assert_eq!(view(s, bob, chat).await.membership.read_inbox, MessageId(5));
+    assert_eq!(unread(bob).await, 0);
+    assert_eq!(events(&log_of(s, alice, a1).await), vec![Event::ReadOutbox { chat, max_id: MessageId(5) }]);
+
+    send(s, bob, chat, 6, "reply").await;
+    assert_eq!(unread(bob).await, 0);
+    assert_eq!(unread(alice).await, 1);
+    s.read(alice, chat, None).await.must("alice reads");
+    assert_eq!(unread(alice).await, 0);
+    assert!(view(s, alice, chat).await.membership.read_inbox >= MessageId(6));
+    assert_eq!(view(s, bob, chat).await.membership.read_outbox, MessageId(6));
+
+    // Groups: every author whose messages were read is told.
+    let carol = person(s, 3, "Carol").await;
+    let group = s.create_chat(alice, ChatKind::Group, &title("G"), None, &[bob, carol]).await.must("create_chat").id;
+    send(s, alice, group, 10, "a").await;
+    send(s, bob, group, 11, "b").await;
+    let (a0, b0) = (state(s, alice).await, state(s, bob).await);
+    s.read(carol, group, None).await.must("carol reads");
+    assert!(events(&log_of(s, alice, a0).await).contains(&Event::ReadOutbox { chat: group, max_id: MessageId(2) }), "alice is told");
+    assert!(events(&log_of(s, bob, b0).await).contains(&Event::ReadOutbox { chat: group, max_id: MessageId(2) }), "bob is told");
+}
+
+/// dialogs() orders chats by last activity, pages with the (activity, chat id) cursor, and shows the right last message and unread count.
+pub async fn dialogs(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, 1, "Alice").await;
+    let bob = person(s, 2, "Bob").await;
+    let carol = person(s, 3, "Carol").await;
+    let dave = person(s, 4, "Dave").await;
+    let tick = || tokio::time::sleep(Duration::from_millis(5));
+    let quiet = s.create_chat(alice, ChatKind::Group, &title("Quiet"), None, &[bob]).await.must("create_chat").id;
+    tick().await;
+    let with_bob = s.open_private(alice, bob).await.must("open_private").id;
+    send(s, alice, with_bob, 1, "to bob").await;
+    tick().await;
+    let with_carol = s.open_private(carol, alice).await.must("open_private").id;
+    send(s, alice, with_carol, 2, "to carol").await;
+    tick().await;
+    let team = s.create_chat(alice, ChatKind::Group, &title("Team"), None, &[bob, carol]).await.must("create_chat").id;
+    send(s, bob, team, 3, "team news").await;
+    tick().await;
+    let with_dave = s.open_private(dave, alice).await.must("open_private").id;
+    send(s, dave, with_dave, 4, "from dave").await;
+
+    let all = s.dialogs(alice, None, 100).await.must("dialogs");
+    let order: Vec<ChatId> = all.iter().map(|d| d.view.chat.id).collect();
+    assert_eq!(order, vec![with_dave, team, with_carol, with_bob, quiet], "dialogs run from the most recent activity");
+    let lasts: Vec<Option<&str>> = all.iter().map(|d| d.last_message.as_ref().map(body)).collect();
+    assert_eq!(lasts, vec![Some("from dave"), Some("team news"), Some("to carol"), Some("to bob"), None], "last_message");
+    assert_eq!(all.iter().map(|d| d.unread).collect::<Vec<_>>(), vec![1, 1, 0, 0, 0], "unread counts");
+    assert_eq!(all[0].view.peer, Some(dave));
+    assert_eq!(all[1].view.peer, None);
+    assert!(all.iter().all(|d| d.view.membership.user == alice && d.view.membership.chat == d.view.chat.id));
+    assert_eq!(all[0].last_message.as_ref().map(|m| (m.id, m.from)), Some((MessageId(1), dave)));
+
+    // Paging with the cursor.
+    let mut paged = Vec::new();
+    let mut cursor = None;
+    for round in 0..10 {
+        let page = s.dialogs(alice, cursor, 2).await.must("dialogs page");
+        assert!(page.len() <= 2, "a page holds at most `limit` dialogs");
+        let Some(last) = page.last() else { break };
+        cursor = Some((last.view.chat.activity, last.view.chat.id));
+        paged.extend(page.iter().map(|d| d.view.chat.id));
+        assert!(round < 5, "paging never ends");
+    }
+    assert_eq!(paged, order, "pages chain without gap or duplicate");
+
+    tick().await;
+    send(s, alice, with_bob, 5, "again").await;
+    let order: Vec<ChatId> = s.dialogs(alice, None, 100).await.must("dialogs").iter().map(|d| d.view.chat.id).collect();
+    assert_eq!(order, vec![with_bob, with_dave, team, with_carol, quiet], "a new message moves its chat to the top");
+    let bobs: Vec<ChatId> = s.dialogs(bob, None, 100).await.must("dialogs").iter().map(|d| d.view.chat.id).collect();
+    assert_eq!(bobs, vec![with_bob, team, quiet], "each user sees only their own chats");
+}
+
+// --- groups and channels -------------------------------------------------------------------
+
+/// Groups are created with members; add, remove and leave log Participant events; invites and public usernames let people join.
+pub async fn groups(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, 1, "Alice").await;
+    let bob = person(s, 2, "Bob").await;
+    let carol = person(s, 3, "Carol").await;
+    let dave = person(s, 4, "Dave").await;
+    let erin = person(s, 5, "Erin").await;
+    let frank = person(s, 6, "Frank").await;
+
+    refused(s.create_chat(alice, ChatKind::Group, &title("X"), None, &[bob, UserId(987_654_321)]).await, Error::UserNotFound, "create with a nonexistent member");
+    let marks = [state(s, alice).await, state(s, bob).await, state(s, carol).await];
+    let g = s.create_chat(alice, ChatKind::Group, &title("Friends"), None, &[bob, carol, bob, alice]).await.must("create_chat");
+    assert_eq!((g.kind, g.title.as_str(), g.creator, g.member_count, g.own_log), (ChatKind::Group, "Friends", alice, 3, false));
+    let chat = g.id;
+    for (i, who) in [alice, bob, carol].into_iter().enumerate() {
+        assert_eq!(events(&log_of(s, who, marks[i]).await), vec![Event::ChatChanged { chat }], "every first member is told of the new chat");
+        assert_eq!(view(s, who, chat).await.chat, g);
+    }
+    assert_eq!(s.members(bob, chat, 0, 10).await.must("members").len(), 3);
+    let page: Vec<UserId> = s.members(bob, chat, 1, 1).await.must("members").iter().map(|m| m.user).collect();
+    assert_eq!(page.len(), 1, "members() pages");
+    send(s, bob, chat, 1, "before dave").await;
+
+    // Add.
+    let marks = [state(s, alice).await, state(s, bob).await, state(s, carol).await, state(s, dave).await];
+    let grown = s.add_members(alice, chat, &[dave]).await.must("add_members");
+    assert_eq!(grown.member_count, 4);
+    let joined = Event::Participant { chat, user: dave, role: Some(Role::Member), by: alice };
+    for (i, who) in [alice, bob, carol].into_iter().enumerate() {
+        assert_eq!(events(&log_of(s, who, marks[i]).await), vec![joined.clone()], "members are told who joined");
+    }
+    let dave_log = events(&log_of(s, dave, marks[3]).await);
+    assert!(!dave_log.is_empty() && dave_log.iter().all(|e| matches!(e, Event::ChatChanged { chat: c } | Event::Participant { chat: c, .. } if *c == chat)), "the new member is told: {dave_log:?}");
+    assert_eq!(view(s, dave, chat).await.membership.role, Role::Member);
+    let d = s.dialogs(dave, None, 10).await.must("dialogs");
+    assert_eq!(d.iter().map(|d| (d.view.chat.id, d.unread)).collect::<Vec<_>>(), vec![(chat, 0)], "nothing from before joining is unread");
+    s.add_members(alice, chat, &[dave]).await.must("adding a member again is harmless");
+    assert_eq!(view(s, alice, chat).await.chat.member_count, 4);
+
+    // Remove and leave.
+    let marks = [state(s, alice).await, state(s, bob).await, state(s, carol).await, state(s, dave).await];
+    s.remove_member(alice, chat, carol).await.must("remove_member");
+    let removed = Event::Participant { chat, user: carol, role: None, by: alice };
+    for (i, who) in [alice, bob, carol, dave].into_iter().enumerate() {
+        assert_eq!(events(&log_of(s, who, marks[i]).await), vec![removed.clone()], "everyone, the removed one included, is told");
+    }
+    refused(s.chat(carol, chat).await, Error::ChatNotFound, "a removed member no longer sees the chat");
+    let marks = [state(s, alice).await, state(s, bob).await, state(s, dave).await];
+    s.remove_member(bob, chat, bob).await.must("leave");
+    let left = Event::Participant { chat, user: bob, role: None, by: bob };
+    for (i, who) in [alice, bob, dave].into_iter().enumerate() {
+        assert_eq!(events(&log_of(s, who, marks[i]).await), vec![left.clone()], "everyone, the leaver included, is told");
+    }
+    assert_eq!(view(s, alice, chat).await.chat.member_count, 2);
+    let c0 = state(s, carol).await;
+    send(s, alice, chat, 2, "after they left").await;
+    assert_eq!(state(s, carol).await, c0, "a former member's log gets nothing more");
+
+    // Invites.
+    let invite = s.export_invite(alice, chat).await.must("export_invite");
+    assert!(!invite.is_empty());
+    assert_eq!(s.export_invite(alice, chat).await.must("export_invite again"), invite, "the invite is stable");
+    refused(s.join(erin, JoinBy::Invite(format!("{invite}x"))).await, Error::InviteInvalid, "a wrong invite");
+    let a0 = state(s, alice).await;
+    let joined = s.join(erin, JoinBy::Invite(invite.clone())).await.must("join by invite");
+    assert_eq!((joined.id, joined.member_count), (chat, 3));
+    assert_eq!(events(&log_of(s, alice, a0).await), vec![Event::Participant { chat, user: erin, role: Some(Role::Member), by: erin }]);
+    assert_eq!(s.join(erin, JoinBy::Invite(invite)).await.must("join twice").member_count, 3, "joining twice is harmless");
+    assert_eq!(msg_ids(&history_all(s, erin, chat).await).last(), Some(&MessageId(2)));
+
+    // Public channel by username.
+    let channel = s.create_chat(alice, ChatKind::Channel, &title("Helio News"), Some(&uname("HelioNews")), &[]).await.must("create channel");
+    assert!(channel.own_log, "a channel always keeps its own log");
+    send(s, alice, channel.id, 3, "first post").await;
+    let joined = s.join(frank, JoinBy::Username(uname("helionews"))).await.must("join by username");
+    assert_eq!((joined.id, joined.member_count), (channel.id, 2));
+    assert_eq!(view(s, frank, channel.id).await.membership.role, Role::Member);
+    assert_eq!(msg_ids(&history_all(s, frank, channel.id).await), vec![MessageId(1)], "a subscriber reads the channel's history");
+    refused(s.send(frank, channel.id, 4, text("hi"), None).await, Error::WriteForbidden, "a subscriber posts");
+    refused(s.join(frank, JoinBy::Username(uname("nobody_here"))).await, Error::ChatNotFound, "join an unknown username");
+    s.set_username(bob, Some(uname("bob_the_user"))).await.must("set_username");
+    refused(s.join(frank, JoinBy::Username(uname("bob_the_user"))).await, Error::ChatNotFound, "join a user's username");
+    s.remove_member(frank, channel.id, frank).await.must("unsubscribe");
+    refused(s.chat(frank, channel.id).await, Error::ChatNotFound, "after leaving a channel");
+}
+
+/// A group that grows past large_group_threshold switches to its own log (members told via ChatChanged) and later messages go to chat_difference, not member logs.
+pub async fn large_group_own_log(h: &mut dyn Harness) {
+    let store = h.open(Limits { large_group_threshold: 3, ..Limits::default() }).await;
+    let s = &*store;
+    let alice = person(s, 1, "Alice").await;
+    let bob = person(s, 2, "Bob").await;
+    let carol = person(s, 3, "Carol").await;
+    let dave = person(s, 4, "Dave").await;
+    let erin = person(s, 5, "Erin").await;
+
+    let g = s.create_chat(alice, ChatKind::Group, &title("Growing"), None, &[bob]).await.must("create_chat");
+    assert!(!g.own_log, "2 members <= threshold 3");
+    let chat = g.id;
+    send(s, alice, chat, 1, "small").await;
+    assert_eq!(s.typing_audience(alice, chat).await.must("typing_audience"), Some(vec![bob]), "a small group's typing goes to its members");
+    let small = s.chat_difference(alice, chat, 0, 10).await;
+    assert!(matches!(small, Err(Error::Invalid(_))), "a small group has no log of its own to ask for: {small:?}");
+    let with_carol = s.add_members(alice, chat, &[carol]).await.must("add to 3");
+    assert!(!with_carol.own_log, "3 members is not past threshold 3");
+
+    let marks = [state(s, alice).await, state(s, bob).await, state(s, carol).await, state(s, dave).await];
+    let big = s.add_members(alice, chat, &[dave]).await.must("add the 4th");
+    assert!(big.own_log, "4 members is past threshold 3: the group keeps its own log");
+    assert!(view(s, bob, chat).await.chat.own_log, "every member sees the switch");
+    for (i, who) in [alice, bob, carol, dave].into_iter().enumerate() {
+        let log = events(&log_of(s, who, marks[i]).await);
+        assert!(log.contains(&Event::ChatChanged { chat }), "member {i} is told the chat changed: {log:?}");
+    }
+    assert_eq!(s.typing_audience(bob, chat).await.must("typing_audience"), None, "a large group's typing goes to its topic");
+    for who in [alice, bob, carol, dave] {
+        let listed = s.own_log_chats(who).await.must("own_log_chats");
+        assert_eq!(listed.iter().map(|(c, _)| *c).collect::<Vec<_>>(), vec![chat], "own_log_chats lists the grown group");
+    }
+
+    let marks = [state(s, alice).await, state(s, bob).await, state(s, carol).await, state(s, dave).await];
+    let cpts = view(s, alice, chat).await.chat.pts;
+    let sent = send(s, bob, chat, 2, "large now").await;
+    assert_eq!(sent.message.id, MessageId(2), "the sequence continues across the switch");
+    for (i, who) in [alice, bob, carol, dave].into_iter().enumerate() {
+        assert_eq!(state(s, who).await, marks[i], "after the switch a message adds nothing to member logs");
+        let log = chat_log_of(s, who, chat, cpts).await;
+        assert_eq!(events(&log), vec![Event::NewMessage(sent.message.clone())], "the message is in the chat's own log");
+        assert_eq!(log[0].log, Log::Chat(chat));
+        assert_eq!(log[0].pts, sent.pts, "Sent.pts is the position in the log the message went to");
+    }
+    assert_eq!(view(s, carol, chat).await.chat.pts, sent.pts);
+    assert_eq!(s.own_log_chats(dave).await.must("own_log_chats"), vec![(chat, sent.pts)], "own_log_chats reports the chat's pts");
+
+    // Joining and leaving a large group is logged in the chat's log.
+    let cpts = sent.pts;
+    let e0 = state(s, erin).await;
+    s.add_members(alice, chat, &[erin]).await.must("add erin");
+    let log = events(&chat_log_of(s, alice, chat, cpts).await);
+    assert!(log.contains(&Event::Participant { chat, user: erin, role: Some(Role::Member), by: alice }), "a join is in the chat's log: {log:?}");
+    assert!(state(s, erin).await > e0, "the new member is told in their own log");
+    assert_eq!(marks[0], state(s, alice).await, "existing members' logs get nothing");
+    let m = send(s, erin, chat, 3, "hello all").await;
+    assert!(chat_log_of(s, erin, chat, 0).await.iter().any(|l| l.event == Event::NewMessage(m.message.clone())));
+
+    // Created large: own log from the start.
+    let big2 = s.create_chat(alice, ChatKind::Group, &title("Big from the start"), None, &[bob, carol, dave]).await.must("create large");
+    assert!(big2.own_log, "a group created with more than the threshold keeps its own log");
+}
+
+/// A channel post costs one row in the channel's log and none in any subscriber's log.
+pub async fn channel_fan_out(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, 1, "Alice").await;
+    let subscribers = crowd(&store, 100, 50).await;
+    let channel = s.create_chat(alice, ChatKind::Channel, &title("Broadcast"), None, &subscribers).await.must("create channel");
+    assert_eq!((channel.member_count, channel.own_log), (51, true));
+    let before: Vec<Pts> = {
+        let mut v = Vec::new();
+        for &u in subscribers.iter().chain([alice].iter()) {
+            v.push(state(s, u).await);
+        }
+        v
+    };
+    let cpts = view(s, alice, channel.id).await.chat.pts;
+    let post = send(s, alice, channel.id, 1, "to everyone").await;
+    for (i, &u) in subscribers.iter().chain([alice].iter()).enumerate() {
+        assert_eq!(state(s, u).await, before[i], "a channel post adds no row to user {u}'s log");
+    }
+    for &u in [subscribers[0], subscribers[49], alice].iter() {
+        let log = chat_log_of(s, u, channel.id, cpts).await;
+        assert_eq!(events(&log), vec![Event::NewMessage(post.message.clone())], "exactly one new event in the channel's log");
+        assert_eq!(log[0].pts, cpts + 1);
+    }
+    assert_eq!(view(s, subscribers[7], channel.id).await.chat.pts, cpts + 1);
+    assert!(s.own_log_chats(subscribers[3]).await.must("own_log_chats").contains(&(channel.id, cpts + 1)));
+    // Edits, pins and deletes are one row each too.
+    s.edit(alice, channel.id, post.message.id, mtext("to everyone!")).await.must("edit post");
+    s.pin(alice, channel.id, Some(post.message.id)).await.must("pin post");
+    s.delete(alice, channel.id, &[post.message.id], true).await.must("delete post");
+    for (i, &u) in subscribers.iter().enumerate() {
+        assert_eq!(state(s, u).await, before[i], "edit/pin/delete add no rows to subscriber logs");
+    }
+    let log = chat_log_of(s, subscribers[1], channel.id, cpts + 1).await;
+    let kinds: Vec<bool> = log.iter().map(|l| matches!(l.event, Event::EditMessage(_) | Event::Pinned { .. } | Event::DeleteMessages { .. })).collect();
+    assert!(kinds.iter().all(|k| *k) && log.len() >= 3, "the channel log has the edit, pin and delete: {log:?}");
+    assert!(history_all(s, subscribers[2], channel.id).await.is_empty(), "a deleted post is gone for every subscriber");
+}
+
+// --- sync ----------------------------------------------------------------------------------
+
+/// difference() from 0 returns everything, small limits give Slice pages then Complete that chain with no gap or duplicate, and the current pts answers Empty.
+pub async fn sync_pages(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, 1, "Alice").await;
+    let bob = person(s, 2, "Bob").await;
+    assert_eq!(state(s, alice).await, 0, "a new user's log is empty");
+    assert_eq!(s.difference(alice, 0, 10).await.must("difference"), Difference::Empty { pts: 0 });
+    refused(s.state(UserId(987_654_321)).await, Error::UserNotFound, "state of nobody");
+    let chat = s.open_private(alice, bob).await.must("open_private").id;
+    for i in 1..=23 {
+        send(s, if i % 2 == 0 { alice } else { bob }, chat, i, &format!("n{i}")).await;
+    }
+    s.read(alice, chat, None).await.must("read");
+    let top = state(s, alice).await;
+    assert!(top >= 24, "23 messages and a read mark are at least 24 events");
+
+    let whole = match s.difference(alice, 0, 1_000).await.must("difference") {
+        Difference::Complete { events, pts } => {
+            assert_eq!(pts, top, "a Complete difference ends at the current pts");
+            events
+        }
+        other => panic!("a difference that fits answers Complete, got {other:?}"),
+    };
+    assert_eq!(whole.iter().map(|l| l.pts).collect::<Vec<_>>(), (1..=top).collect::<Vec<_>>(), "the log is gapless from 1");
+    assert!(whole.iter().all(|l| l.log == Log::User(alice)));
+    assert_eq!(new_ids(&whole, chat), ids(1..=23));
+    assert_eq!(whole.last().map(|l| &l.event), Some(&Event::ReadInbox { chat, max_id: MessageId(23) }));
+
+    let mut pages = Vec::new();
+    let mut pts = 0;
+    loop {
+        match s.difference(alice, pts, 7).await.must("difference page") {
+            Difference::Slice { events, pts: next } => {
+                assert_eq!(events.len(), 7, "a Slice is a full page");
+                assert_eq!(events.last().map(|l| l.pts), Some(next), "a Slice ends at its last event");
+                pages.extend(events);
+                pts = next;
+            }
+            Difference::Complete { events, pts: next } => {
+                assert!(events.len() <= 7);
+                assert_eq!(next, top);
+                pages.extend(events);
+                break;
+            }
+            other => panic!("paging: unexpected {other:?}"),
+        }
+    }
+    assert_eq!(pages, whole, "pages chain into the whole log without gap or duplicate");
+    assert_eq!(s.difference(alice, top, 7).await.must("difference"), Difference::Empty { pts: top }, "nothing new answers Empty");
+    match s.difference(alice, 0, 0).await {
+        Ok(Difference::Slice { pts, .. }) => assert!(pts > 0, "a limit of 0 must not answer a Slice that stands still (clients would loop)"),
+        Ok(Difference::Complete { .. }) | Err(Error::Invalid(_)) => {}
+        other => panic!("difference with limit 0: {other:?}"),
+    }
+    match s.difference(alice, top - 1, 7).await.must("difference") {
+        Difference::Complete { events, pts } => {
+            assert_eq!((events.len(), pts), (1, top));
+            assert_eq!(events[0], whole[whole.len() - 1]);
+        }
+        other => panic!("one behind: {other:?}"),
+    }
+    // Bob's log is his own.
+    let bobs = log_of(s, bob, 0).await;
+    assert_eq!(new_ids(&bobs, chat), ids(1..=23));
+    assert!(bobs.iter().all(|l| l.log == Log::User(bob)));
+    assert_eq!(bobs.last().map(|l| l.pts), Some(state(s, bob).await));
+}
+
+/// A pts further behind than difference_horizon answers TooLong, for user logs and chat logs.
+pub async fn sync_too_long(h: &mut dyn Harness) {
+    let store = h.open(Limits { difference_horizon: 10, ..Limits::default() }).await;
+    let s = &*store;
+    let alice = person(s, 1, "Alice").await;
+    let bob = person(s, 2, "Bob").await;
+    let chat = s.open_private(alice, bob).await.must("open_private").id;
+    let channel = s.create_chat(alice, ChatKind::Channel, &title("C"), None, &[bob]).await.must("create channel").id;
+    let c0 = view(s, bob, channel).await.chat.pts;
+    for i in 1..=20 {
+        send(s, alice, chat, i, "x").await;
+        send(s, alice, channel, 100 + i, "y").await;
+    }
+    let top = state(s, bob).await;
+    assert_eq!(s.difference(bob, 0, 100).await.must("difference"), Difference::TooLong { pts: top }, "too far behind answers TooLong with the current pts");
+    assert_eq!(s.difference(bob, top - 11, 100).await.must("difference"), Difference::TooLong { pts: top });
+    match s.difference(bob, top - 10, 100).await.must("difference") {
+        Difference::Complete { events, pts } => assert_eq!((events.len(), pts), (10, top), "within the horizon is a normal difference"),
+        other => panic!("within the horizon: {other:?}"),
+    }
+    let ctop = view(s, bob, channel).await.chat.pts;
+    assert!(ctop - c0 >= 20);
+    assert_eq!(s.chat_difference(bob, channel, c0, 100).await.must("chat_difference"), Difference::TooLong { pts: ctop });
+    match s.chat_difference(bob, channel, ctop - 3, 100).await.must("chat_difference") {
+        Difference::Complete { events, pts } => assert_eq!((events.len(), pts), (3, ctop)),
+        other => panic!("chat log within the horizon: {other:?}"),
+    }
+}
+
+/// take_commit_feed() answers once; the feed carries exactly the committed log entries in pts order per log, and nothing from failed commands.
+pub async fn commit_feed(store: Arc<dyn Store>) {
+    let s = &*store;
+    let mut feed = store.take_commit_feed().expect("the first take_commit_feed returns the feed");
+    assert!(store.take_commit_feed().is_none(), "the feed can be taken only once");
+    let alice = person(s, 1, "Alice").await;
+    let bob = person(s, 2, "Bob").await;
+    let mallory = person(s, 3, "Mallory").await;
+    let chat = s.open_private(alice, bob).await.must("open_private").id;
+
+    // Failing commands, alone and mixed into the same group commits as good ones. A forward
+    // of [existing, missing] fails after it has written and logged its first copy.
+    send(s, alice, chat, 1, "first").await;
+    refused(s.send(mallory, chat, 2, text("FAILED-SEND"), None).await, Error::ChatNotFound, "non-member send");
+    refused(s.edit(alice, chat, MessageId(5), mtext("FAILED-EDIT")).await, Error::MessageNotFound, "edit of a missing message");
+    refused(s.forward(alice, chat, &[MessageId(1), MessageId(99)], chat, &[3, 4]).await, Error::MessageNotFound, "a forward failing halfway");
+    assert_eq!(view(s, alice, chat).await.chat.top_message, MessageId(1), "a failed forward leaves no copy behind");
+    let mut tasks = Vec::new();
+    for i in 0..30i64 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            match i % 3 {
+                0 => store.send(alice, chat, 100 + i, text(&format!("ok {i}")), None).await.map(|_| ()),
+                1 => store.send(mallory, chat, 100 + i, text("FAILED-SEND"), None).await.map(|_| ()),
+                _ => store.forward(bob, chat, &[MessageId(1), MessageId(999)], chat, &[100 + i, 200 + i]).await.map(|_| ()),
+            }
+        }));
+    }
+    for (i, t) in tasks.into_iter().enumerate() {
+        let r = t.await.expect("task panicked");
+        assert_eq!(r.is_ok(), i % 3 == 0, "task {i}: {r:?}");
+    }
+    send(s, bob, chat, 1, "last").await;
+    s.read(alice, chat, None).await.must("read");
+
+    let tops: BTreeMap<UserId, Pts> = [(alice, state(s, alice).await), (bob, state(s, bob).await), (mallory, state(s, mallory).await)].into();
+    let mut got: BTreeMap<UserId, Vec<Logged>> = BTreeMap::new();
+    let caught_up = |got: &BTreeMap<UserId, Vec<Logged>>| tops.iter().all(|(u, top)| got.get(u).and_then(|v| v.last()).map_or(0, |l| l.pts) >= *top);
+    while !caught_up(&got) {
+        let batch = tokio::time::timeout(Duration::from_secs(10), feed.recv())
+            .await
+            .expect("committed events reach the feed within 10 s")
+            .expect("the feed stays open while the store is");
+        for l in batch {
+            match l.log {
+                Log::User(u) => got.entry(u).or_default().push(l),
+                Log::Chat(c) => panic!("no chat log is involved here, got an event for {c}"),
+            }
+        }
+    }
+    if let Ok(Some(extra)) = tokio::time::timeout(Duration::from_millis(100), feed.recv()).await {
+        panic!("the feed carried more than was committed: {extra:?}");
+    }
+    for (u, top) in &tops {
+        let fed = got.remove(u).unwrap_or_default();
+        let logged = log_of(s, *u, 0).await;
+        assert_eq!(fed, logged, "the feed carries exactly user {u}'s log, in pts order (up to {top})");
+    }
+    assert!(got.is_empty(), "events for users who had none: {got:?}");
+    let history = history_all(s, alice, chat).await;
+    assert_eq!(msg_ids(&history), ids(1..=12), "failed commands left no message and no gap");
+    assert!(history.iter().all(|m| !body(m).starts_with("FAILED") && m.forward.is_none()), "failed commands left nothing");
+}
+
+/// After the store is dropped and the same database reopened, users, sessions, messages, logs and idempotency records are all there.
+pub async fn reopen_keeps_everything(h: &mut dyn Harness) {
+    let store = h.open(Limits::default()).await;
+    let alice = person(&*store, 1, "Alice").await;
+    let bob = person(&*store, 2, "Bob").await;
+    store.set_username(alice, Some(uname("alice_keeps"))).await.must("set_username");
+    let session = store.create_session(alice, &[7; 32], "laptop").await.must("create_session");
+    let chat = store.open_private(alice, bob).await.must("open_private").id;
+    let group = store.create_chat(alice, ChatKind::Group, &title("Kept"), None, &[bob]).await.must("create_chat").id;
+    let mut sents = Vec::new();
+    for i in 1..=5 {
+        sents.push(send(&*store, alice, chat, i, &format!("kept {i}")).await);
+    }
+    send(&*store, bob, group, 1, "group kept").await;
+    store.read(bob, chat, Some(MessageId(3))).await.must("read");
+    let before_history = history_all(&*store, bob, chat).await;
+    let before_logs = (log_of(&*store, alice, 0).await, log_of(&*store, bob, 0).await);
+    let before_view = view(&*store, bob, chat).await;
+    drop(store);
+
+    let store = h.open(Limits::default()).await;
+    let s = &*store;
+    assert!(store.take_commit_feed().is_some(), "a reopened store has its own feed");
+    assert_eq!(s.user_by_phone(&phone(1)).await.must("user_by_phone").map(|u| (u.id, u.username)), Some((alice, Some("alice_keeps".to_string()))));
+    match s.resolve(&uname("ALICE_KEEPS")).await.must("resolve") {
+        Some(Resolved::User(u)) => assert_eq!(u.id, alice),
+        other => panic!("the username survives a reopen: {other:?}"),
+    }
+    let found = s.session_by_token(&[7; 32]).await.must("session_by_token").expect("the session survives a reopen");
+    assert_eq!(found.id, session.id);
+    assert_eq!(history_all(s, bob, chat).await, before_history, "messages survive a reopen");
+    assert_eq!((log_of(s, alice, 0).await, log_of(s, bob, 0).await), before_logs, "logs survive a reopen");
+    assert_eq!(view(s, bob, chat).await, before_view, "chat and membership survive a reopen");
+    assert_eq!(s.send(alice, chat, 3, text("retry"), None).await.must("retry after reopen"), sents[2], "idempotency survives a reopen");
+    let next = send(s, bob, chat, 6, "after reopen").await;
+    assert_eq!(next.message.id, MessageId(6), "the sequence continues after a reopen");
+    assert_eq!(next.pts, before_logs.1.last().map_or(0, |l| l.pts) + 1, "the log continues after a reopen");
+    assert_eq!(s.open_private(bob, alice).await.must("open_private").id, chat);
+}

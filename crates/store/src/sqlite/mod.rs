@@ -12,6 +12,7 @@
 mod ops;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -66,6 +67,8 @@ pub struct SqliteStore {
     path: PathBuf,
     limits: Arc<Limits>,
     feed: Mutex<Option<CommitFeed>>,
+    /// Set once the feed is taken: until then the writer never waits on it.
+    feed_taken: Arc<AtomicBool>,
 }
 
 impl SqliteStore {
@@ -80,9 +83,11 @@ impl SqliteStore {
         let limits = Arc::new(options.limits.clone());
         let max_batch = options.max_batch.max(1);
         let on_commit = options.on_commit.clone();
+        let feed_taken = Arc::new(AtomicBool::new(false));
+        let taken = feed_taken.clone();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || writer(conn, rx, feed_tx, max_batch, on_commit))
+            .spawn(move || writer(conn, rx, feed_tx, taken, max_batch, on_commit))
             .map_err(|e| Error::Internal(format!("cannot start the writer thread: {e}")))?;
         Ok(SqliteStore {
             jobs,
@@ -91,6 +96,7 @@ impl SqliteStore {
             path: path.to_path_buf(),
             limits,
             feed: Mutex::new(Some(feed_rx)),
+            feed_taken,
         })
     }
 
@@ -110,7 +116,7 @@ impl SqliteStore {
             (ok, finish)
         });
         self.jobs.send(job).await.map_err(|_| Error::Internal("the store is shut down".into()))?;
-        rx.await.map_err(|_| Error::Internal("the writer stopped before answering".into()))?
+        rx.await.map_err(|_| Error::Internal("the write was not committed: the writer could not begin a transaction, or stopped".into()))?
     }
 
     /// Runs `op` on a read connection.
@@ -171,7 +177,14 @@ fn migrate(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
-fn writer(conn: Connection, mut rx: mpsc::Receiver<Job>, feed: mpsc::Sender<Vec<Logged>>, max_batch: usize, on_commit: Option<CommitObserver>) {
+fn writer(
+    conn: Connection,
+    mut rx: mpsc::Receiver<Job>,
+    feed: mpsc::Sender<Vec<Logged>>,
+    feed_taken: Arc<AtomicBool>,
+    max_batch: usize,
+    on_commit: Option<CommitObserver>,
+) {
     let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
@@ -187,11 +200,11 @@ fn writer(conn: Connection, mut rx: mpsc::Receiver<Job>, feed: mpsc::Sender<Vec<
         let mut committed_events = Vec::new();
         let begun = conn.execute_batch("BEGIN IMMEDIATE");
         if let Err(e) = begun {
-            let err = Error::from(e);
-            for job in batch.drain(..) {
-                let (_, finish) = run_job(&conn, job, &mut Vec::new());
-                finish(Err(err.clone()));
-            }
+            // Never run a job outside a transaction: each statement would commit on its own
+            // and the caller, told it failed, would find it half done. Dropping a job answers
+            // its caller with an error.
+            tracing::error!(error = %e, commands = size, "could not begin a group commit; its commands were refused");
+            batch.clear();
             continue;
         }
         let mut failed = false;
@@ -222,8 +235,14 @@ fn writer(conn: Connection, mut rx: mpsc::Receiver<Job>, feed: mpsc::Sender<Vec<
             observe(size, started.elapsed());
         }
         if !committed_events.is_empty() {
-            // Blocks the writer when the fan-out falls behind: back-pressure, not memory.
-            let _ = feed.blocking_send(committed_events);
+            if feed_taken.load(Ordering::Acquire) {
+                // Blocks the writer when the fan-out falls behind: back-pressure, not memory.
+                let _ = feed.blocking_send(committed_events);
+            } else {
+                // Nobody took the feed (yet): keep what fits for a late taker, never wait for
+                // one. The update logs, not the feed, are the record.
+                let _ = feed.try_send(committed_events);
+            }
         }
         for finish in finishes {
             finish(commit.clone());
@@ -245,7 +264,11 @@ fn run_job(conn: &Connection, job: Job, events: &mut Vec<Logged>) -> (bool, Fini
 #[async_trait]
 impl Store for SqliteStore {
     fn take_commit_feed(&self) -> Option<CommitFeed> {
-        self.feed.lock().ok()?.take()
+        let feed = self.feed.lock().ok()?.take();
+        if feed.is_some() {
+            self.feed_taken.store(true, Ordering::Release);
+        }
+        feed
     }
 
     async fn save_login_code(&self, phone: &Phone, code: LoginCodeHash) -> Result<()> {

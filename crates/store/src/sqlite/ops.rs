@@ -884,7 +884,11 @@ pub fn dialogs(c: &Connection, user: UserId, before: Option<(i64, ChatId)>, limi
         let chat = load_chat(c, membership.chat)?.ok_or(Error::ChatNotFound)?;
         let peer = private_peer(c, &chat, user)?;
         let last_message = history(c, user, chat.id, Page::Older { before: None, limit: 1 })?.pop();
-        let unread: i64 = c.prepare_cached("SELECT COUNT(*) FROM messages WHERE chat_id = ?1 AND id > ?2 AND from_id <> ?3 AND deleted = 0")?
+        let unread: i64 = c
+            .prepare_cached(
+                "SELECT COUNT(*) FROM messages WHERE chat_id = ?1 AND id > ?2 AND from_id <> ?3 AND deleted = 0
+                 AND NOT EXISTS (SELECT 1 FROM hidden h WHERE h.user_id = ?3 AND h.chat_id = ?1 AND h.msg_id = messages.id)",
+            )?
             .query_row(params![chat.id.0, membership.read_inbox.0, user.0], |r| r.get(0))?;
         out.push(Dialog { view: View { chat, membership, peer }, last_message, unread: unread as u64 });
     }
@@ -899,6 +903,8 @@ pub fn state(c: &Connection, user: UserId) -> Result<Pts> {
 
 fn page_of(c: &Connection, sql: &str, owner: i64, log: Log, from: Pts, top: Pts, limit: u32, limits: &Limits) -> Result<Difference> {
     let from = from.max(0);
+    // A page of nothing would answer a Slice that does not move, and a client would loop.
+    let limit = limit.max(1);
     if from >= top {
         return Ok(Difference::Empty { pts: top });
     }
