@@ -346,8 +346,10 @@ impl Sync {
         };
         let mut actions = vec![Action::Deliver(Delivery { event: Some(Event::Update(update)), change: Some(change) })];
         match chat {
-            // No role: we left, or were removed.
-            Some(chat) if chat.role.is_none() => actions.extend(self.untrack(chat.id)),
+            // No role in our own log: we left, or were removed.
+            Some(chat) if chat.role.is_none() && log.is_none() => actions.extend(self.untrack(chat.id)),
+            // A chat's own log shows the chat to every member alike, without a role.
+            Some(_) if log.is_some() => {}
             Some(chat) => {
                 // A `Chat` in the log may be a snapshot from when it was written: when it makes
                 // us follow a new chat, catch up on that chat rather than trust its `chat_pts`.
@@ -657,7 +659,9 @@ mod tests {
                 (Live(up(Some(11), 4, 1)), &[]),
                 (Diff(Some(11), Difference::Empty { pts: 3 }), &["update c11:4"]),
                 // Removed: the Chat update without a role stops following it.
-                (Live(chat_up(None, 2, chat(11, Some(4), None))), &["update u:2", "untrack c11"]),
+                // A title change in the chat's own log carries no role: still followed.
+                (Live(chat_up(Some(11), 5, chat(11, Some(5), None))), &["update c11:5"]),
+                (Live(chat_up(None, 2, chat(11, Some(5), None))), &["update u:2", "untrack c11"]),
             ],
         );
         assert_eq!(sync.state(), &state(2, &[(7, 52)]));

@@ -228,7 +228,11 @@ impl Service {
     /// Renders a logged event for the owner of the log it sits in (`None`: a chat's own log).
     pub async fn update_for(&self, owner: Option<UserId>, logged: &store::Logged) -> Option<proto::Update> {
         let changed = match (&logged.event, owner) {
-            (store::Event::ChatChanged { chat }, Some(user)) => self.chat_of(user, *chat).await.ok(),
+            // A former member gets the chat without a role: the sign that they are out.
+            (store::Event::ChatChanged { chat }, Some(user)) => match self.chat_of(user, *chat).await {
+                Ok(c) => Some(c),
+                Err(_) => self.store.chat_info(*chat).await.ok().flatten().map(|c| convert::chat_public(&c)),
+            },
             (store::Event::ChatChanged { chat }, None) => self.store.chat_info(*chat).await.ok().flatten().map(|c| convert::chat_public(&c)),
             _ => None,
         };

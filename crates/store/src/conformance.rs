@@ -730,6 +730,12 @@ pub async fn roles(store: Arc<dyn Store>) {
     assert_eq!(roles_of(group).await, vec![(alice, Role::Creator), (carol, Role::Admin)], "the creator is still there");
     s.set_admin(alice, group, carol, false).await.must("demote carol");
     refused(s.set_title(carol, group, &title("Team 3")).await, Error::AdminRequired, "a demoted admin is a member again");
+    // A creator who leaves hands the chat on, so it is never left without one.
+    s.set_admin(alice, group, carol, true).await.must("promote carol again");
+    s.remove_member(alice, group, alice).await.must("the creator leaves");
+    let left: Vec<(UserId, Role)> = s.members(carol, group, 0, 100).await.must("members").iter().map(|m| (m.user, m.role)).collect();
+    assert_eq!(left, vec![(carol, Role::Creator)], "the admin became the creator");
+    s.set_title(carol, group, &title("Carol's")).await.must("the new creator manages the chat");
 
     // Private chats have no admins: each may delete only their own messages for everyone.
     let private = s.open_private(alice, bob).await.must("open_private").id;

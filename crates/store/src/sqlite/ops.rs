@@ -566,6 +566,31 @@ pub fn remove_member(c: &Connection, out: &mut Vec<Logged>, actor: UserId, chat:
     }
     c.execute("DELETE FROM members WHERE chat_id = ?1 AND user_id = ?2", params![chat.0, user.0])?;
     c.execute("UPDATE chats SET member_count = member_count - 1 WHERE id = ?1", [chat.0])?;
+    if target.role == Role::Creator {
+        hand_over(c, out, &v.chat, user)?;
+    }
+    Ok(())
+}
+
+/// A creator who leaves hands the chat to the longest-standing admin, or else the
+/// longest-standing member, so someone can always manage it.
+fn hand_over(c: &Connection, out: &mut Vec<Logged>, chat: &Chat, leaver: UserId) -> Result<()> {
+    let heir: Option<i64> = c
+        .query_row(
+            "SELECT user_id FROM members WHERE chat_id = ?1 ORDER BY role = 'admin' DESC, joined, user_id LIMIT 1",
+            [chat.id.0],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(heir) = heir.map(UserId) else { return Ok(()) };
+    c.execute("UPDATE members SET role = 'creator' WHERE chat_id = ?1 AND user_id = ?2", params![chat.id.0, heir.0])?;
+    c.execute("UPDATE chats SET creator = ?2 WHERE id = ?1", params![chat.id.0, heir.0])?;
+    let event = Event::Participant { chat: chat.id, user: heir, role: Some(Role::Creator), by: leaver };
+    if chat.kind == ChatKind::Channel {
+        log_user(c, out, heir, event)?;
+    } else {
+        log_for_chat(c, out, chat, leaver, event)?;
+    }
     Ok(())
 }
 
@@ -705,7 +730,7 @@ pub fn send(
         .query_row(params![actor.0, random_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
     if let Some((chat, id, pts)) = earlier {
-        // A retry: answer with the original, even if it was edited since.
+        // A retry: answer with that message as it is now (edited or deleted since, maybe).
         let message = c
             .prepare_cached(&format!("SELECT {MESSAGE_COLS} FROM messages WHERE chat_id = ?1 AND id = ?2"))?
             .query_row(params![chat, id], message_row)?;
@@ -769,6 +794,12 @@ pub fn edit(c: &Connection, out: &mut Vec<Logged>, actor: UserId, chat: ChatId, 
     let original = visible_message(c, actor, chat, id)?;
     if original.from != actor {
         return Err(Error::AuthorRequired);
+    }
+    if original.forward.is_some() {
+        return Err(Error::Invalid("a forwarded message keeps its author's words: it cannot be edited".into()));
+    }
+    if !can_post(v.chat.kind, v.membership.role) {
+        return Err(Error::WriteForbidden);
     }
     let edited = now();
     c.execute("UPDATE messages SET text = ?3, edit_date = ?4 WHERE chat_id = ?1 AND id = ?2", params![chat.0, id.0, text.as_str(), edited])?;
