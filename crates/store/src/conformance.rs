@@ -4,7 +4,7 @@
 //! An engine's test file provides a [`Harness`] (where its databases live) and instantiates
 //! every check as its own test with one line:
 //!
-//! ```ignore
+//! ```text
 //! heliograph_store::conformance_tests!(|| async { MyHarness::new() });
 //! ```
 //!
