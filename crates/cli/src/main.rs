@@ -1,0 +1,870 @@
+//! `helio`: the Heliograph terminal client, built on the `heliograph-client` SDK.
+//!
+//! - `main.rs`: the command line (clap) and one function per command.
+//! - [`profile`]: the profile folder and its `session.json`.
+//! - [`output`]: `--json` objects and plain lines.
+//! - [`error`]: `error: CODE: message` and exit codes.
+
+mod error;
+mod output;
+mod profile;
+
+use std::collections::HashMap;
+use std::io::{BufRead, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use heliograph_client::proto::method::Direction;
+use heliograph_client::proto::{ErrorCode, Peer};
+use heliograph_client::{Client, Config, Event, SyncState, Updates};
+use serde_json::Value;
+
+use crate::error::CliError;
+use crate::profile::Session;
+
+const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
+
+const JSON_HELP: &str = "\
+JSON OUTPUT (--json): one object per line; absent optional fields are omitted.
+  message   (history, send --json, watch new_message/edit_message):
+            id, chat, from (user id), text, date (unix seconds), reply_to?, edit_date?, forward_from?
+  dialog    (chats): chat, kind (private|group|channel), title, username?, peer? (the other user
+            of a private chat), members, role?, pinned?, unread, last_id?, last_from?, last_text?, last_date?
+  user      (me, contacts, profile set, username set): id, name, username?, bio?, phone?, contact, blocked
+  session   (sessions): id, device, created, last_active, current
+  update    (watch): type, plus by type:
+            new_message, edit_message: the message fields
+            delete_messages: chat, ids, date
+            read_inbox, read_outbox: chat, max_id, date
+            pinned_message: chat, id (null = unpinned), date
+            participant: chat, user, role (null = left/removed), by, date
+            chat: the dialog's chat fields (chat, kind, title, ...), date
+            typing: chat, from
+            too_long: log (null = your own log, else a chat id): reload, something was skipped
+ERRORS: one line `error: CODE: message` on stderr, exit code 1 (2 for usage errors).
+  CODE is the server's error code (CHAT_NOT_FOUND, USER_NOT_FOUND, PHONE_CODE_INVALID, ...) or
+  UNREACHABLE, TIMEOUT, DISCONNECTED, NOT_LOGGED_IN, BAD_ARGUMENT, PROFILE_IO.
+See docs/cli.md for details.";
+
+/// The Heliograph terminal client.
+#[derive(Debug, Parser)]
+#[command(name = "helio", version, about, after_long_help = JSON_HELP)]
+struct Cli {
+    /// Server URL (default: the profile's server, else http://127.0.0.1:8080).
+    #[arg(long, global = true, env = "HELIO_SERVER", value_name = "URL")]
+    server: Option<String>,
+    /// Profile folder holding session.json (default: $HOME/.config/helio).
+    #[arg(long, global = true, env = "HELIO_PROFILE", value_name = "DIR")]
+    profile: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Sign in with a phone number (asks for the code when --code is absent).
+    Login {
+        phone: String,
+        #[arg(long)]
+        code: Option<String>,
+        /// Your name, needed on a phone's first sign-in (asked for when absent).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// End this session and forget it.
+    Logout,
+    /// List your signed-in devices, or revoke one.
+    Sessions {
+        #[command(subcommand)]
+        action: Option<SessionsAction>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show yourself.
+    Me {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change your profile.
+    Profile {
+        #[command(subcommand)]
+        action: ProfileAction,
+    },
+    /// Set or clear your @username.
+    Username {
+        #[command(subcommand)]
+        action: UsernameAction,
+    },
+    /// Send a message; prints its id once the server stored it durably.
+    Send {
+        /// @username, @channel or a chat id.
+        chat: String,
+        /// The text; `-` reads it from stdin.
+        text: String,
+        #[arg(long, value_name = "ID")]
+        reply_to: Option<i64>,
+        /// Print the stored message as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Messages of a chat, oldest to newest.
+    History {
+        chat: String,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Only messages older than this id.
+        #[arg(long, value_name = "ID")]
+        before: Option<i64>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Your dialog list with unread counts, most recent first.
+    Chats {
+        #[arg(long)]
+        json: bool,
+    },
+    /// List your contacts, or add one.
+    Contacts {
+        #[command(subcommand)]
+        action: Option<ContactsAction>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Block a user.
+    Block { user: String },
+    /// Unblock a user.
+    Unblock { user: String },
+    /// Edit one of your messages.
+    Edit { chat: String, id: i64, text: String },
+    /// Delete a message (for you, or for everyone).
+    Delete {
+        chat: String,
+        id: i64,
+        #[arg(long)]
+        for_everyone: bool,
+    },
+    /// Pin a message (or unpin with --unpin).
+    Pin {
+        chat: String,
+        #[arg(required_unless_present = "unpin")]
+        id: Option<i64>,
+        #[arg(long)]
+        unpin: bool,
+    },
+    /// Mark a chat read up to its newest message.
+    Read { chat: String },
+    /// Groups: create, add/remove members, invite links.
+    Group {
+        #[command(subcommand)]
+        action: GroupAction,
+    },
+    /// Join a group by invite link or a public channel by @name.
+    Join { target: String },
+    /// Leave a group or channel.
+    Leave { chat: String },
+    /// Channels: create, post.
+    Channel {
+        #[command(subcommand)]
+        action: ChannelAction,
+    },
+    /// Print incoming updates as they arrive until interrupted; resumes where it stopped.
+    Watch {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SessionsAction {
+    /// End one of your sessions by id.
+    Revoke { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+enum ProfileAction {
+    /// Set your name and/or bio (an empty bio clears it).
+    Set {
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        bio: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UsernameAction {
+    /// Set your @username.
+    Set {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove your @username.
+    Clear,
+}
+
+#[derive(Debug, Subcommand)]
+enum ContactsAction {
+    /// Add a contact by phone number or @username.
+    Add {
+        who: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum GroupAction {
+    /// Create a group with these members; prints its chat id.
+    Create { title: String, members: Vec<String> },
+    /// Add a member (admins).
+    Add { chat: String, user: String },
+    /// Remove a member (admins).
+    Remove { chat: String, user: String },
+    /// Print an invite link (admins).
+    InviteLink { chat: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum ChannelAction {
+    /// Create a channel (public with --public NAME); prints its chat id.
+    Create {
+        title: String,
+        #[arg(long, value_name = "NAME")]
+        public: Option<String>,
+    },
+    /// Post to a channel (admins); prints the message id.
+    Post { chat: String, text: String },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// What every command has: where the profile is and which server to use.
+struct Ctx {
+    profile: PathBuf,
+    server_flag: Option<String>,
+}
+
+impl Ctx {
+    fn server(&self, session: Option<&Session>) -> String {
+        self.server_flag
+            .clone()
+            .or_else(|| session.map(|s| s.server.clone()))
+            .unwrap_or_else(|| DEFAULT_SERVER.to_owned())
+    }
+
+    /// Connects with the stored session. The update stream is returned for `watch`; other
+    /// commands let [`drain`] read it so the client never stalls on a full buffer.
+    async fn connect(&self) -> Result<(Client, Updates, Session), CliError> {
+        let Some(mut session) = profile::load(&self.profile)? else {
+            return Err(CliError::new(
+                "NOT_LOGGED_IN",
+                format!(
+                    "no session in {}: run `helio login PHONE` first",
+                    self.profile.display()
+                ),
+            ));
+        };
+        let url = self.server(Some(&session));
+        let mut config = Config::new(url.clone());
+        config.token = Some(session.token.clone());
+        config.state = session.state.clone();
+        let (client, updates) = connect(config, &url).await?;
+        session.server = url;
+        Ok((client, updates, session))
+    }
+
+    async fn client(&self) -> Result<Client, CliError> {
+        let (client, updates, _) = self.connect().await?;
+        tokio::spawn(drain(updates));
+        Ok(client)
+    }
+}
+
+async fn connect(config: Config, url: &str) -> Result<(Client, Updates), CliError> {
+    Client::connect(config).await.map_err(|e| {
+        let e = CliError::from(e);
+        CliError::new(
+            &e.code,
+            format!("cannot reach the server at {url}: {}", e.message),
+        )
+    })
+}
+
+/// Reads and discards events (one-shot commands do not show updates).
+async fn drain(mut updates: Updates) {
+    while updates.recv().await.is_some() {}
+}
+
+async fn run(cli: Cli) -> Result<(), CliError> {
+    let ctx = Ctx {
+        profile: profile::dir(cli.profile.as_deref())?,
+        server_flag: cli.server,
+    };
+    match cli.command {
+        Command::Login { phone, code, name } => login(&ctx, &phone, code, name).await,
+        Command::Logout => {
+            let (client, updates, _) = ctx.connect().await?;
+            tokio::spawn(drain(updates));
+            match client.log_out().await {
+                Ok(()) => {}
+                // Already ended elsewhere: forgetting it locally is all that is left.
+                Err(e)
+                    if matches!(
+                        e.code(),
+                        Some(ErrorCode::AuthRequired | ErrorCode::SessionRevoked)
+                    ) => {}
+                Err(e) => return Err(e.into()),
+            }
+            profile::remove(&ctx.profile)?;
+            println!("logged out");
+            Ok(())
+        }
+        Command::Sessions { action: None, json } => {
+            let client = ctx.client().await?;
+            for s in client.sessions().await? {
+                if json {
+                    output::line(&output::session(&s));
+                } else {
+                    let current = if s.current { " (this one)" } else { "" };
+                    println!(
+                        "{}\t{}\tlast active {}{current}",
+                        s.id,
+                        s.device,
+                        output::date(s.last_active)
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::Sessions {
+            action: Some(SessionsAction::Revoke { id }),
+            ..
+        } => {
+            ctx.client().await?.revoke_session(id).await?;
+            println!("revoked session {id}");
+            Ok(())
+        }
+        Command::Me { json } => {
+            let me = ctx.client().await?.get_me().await?;
+            print_user(&me, json);
+            Ok(())
+        }
+        Command::Profile {
+            action: ProfileAction::Set { name, bio, json },
+        } => {
+            if name.is_none() && bio.is_none() {
+                return Err(CliError::new(
+                    "BAD_ARGUMENT",
+                    "nothing to change: pass --name and/or --bio",
+                ));
+            }
+            let me = ctx
+                .client()
+                .await?
+                .update_profile(name.as_deref(), bio.as_deref())
+                .await?;
+            print_user(&me, json);
+            Ok(())
+        }
+        Command::Username { action } => {
+            let (name, json) = match &action {
+                UsernameAction::Set { name, json } => (Some(name.trim_start_matches('@')), *json),
+                UsernameAction::Clear => (None, false),
+            };
+            let me = ctx.client().await?.set_username(name).await?;
+            print_user(&me, json);
+            Ok(())
+        }
+        Command::Send {
+            chat,
+            text,
+            reply_to,
+            json,
+        } => {
+            let client = ctx.client().await?;
+            let chat_id = resolve_chat(&client, &chat).await?;
+            send(&client, chat_id, &text, reply_to, json).await
+        }
+        Command::History {
+            chat,
+            limit,
+            before,
+            json,
+        } => {
+            let client = ctx.client().await?;
+            let chat_id = resolve_chat(&client, &chat).await?;
+            let messages = client
+                .history(chat_id, before, Direction::Older, Some(limit))
+                .await?;
+            let names = if json {
+                HashMap::new()
+            } else {
+                names(&client, messages.iter().map(|m| m.from)).await?
+            };
+            for m in &messages {
+                if json {
+                    output::line(&Value::Object(output::message(m)));
+                } else {
+                    println!("{}", output::message_text(m, &name_of(&names, m.from)));
+                }
+            }
+            Ok(())
+        }
+        Command::Chats { json } => {
+            let client = ctx.client().await?;
+            let mut offset = None;
+            loop {
+                let page = client.get_dialogs(Some(100), offset).await?;
+                for d in &page.dialogs {
+                    if json {
+                        output::line(&output::dialog(d));
+                    } else {
+                        let name = d
+                            .chat
+                            .username
+                            .as_ref()
+                            .map(|u| format!(" @{u}"))
+                            .unwrap_or_default();
+                        let last = d
+                            .last_message
+                            .as_ref()
+                            .and_then(|m| m.content.text())
+                            .unwrap_or("");
+                        println!(
+                            "{}\t{}\t{}{name}\tunread {}\t{last}",
+                            d.chat.id,
+                            output::kind(d.chat.kind),
+                            d.chat.title,
+                            d.unread_count
+                        );
+                    }
+                }
+                match page.next {
+                    Some(next) if !page.dialogs.is_empty() => offset = Some(next),
+                    _ => break,
+                }
+            }
+            Ok(())
+        }
+        Command::Contacts { action: None, json } => {
+            for u in ctx.client().await?.get_contacts().await? {
+                print_user(&u, json);
+            }
+            Ok(())
+        }
+        Command::Contacts {
+            action: Some(ContactsAction::Add { who, json }),
+            ..
+        } => {
+            let client = ctx.client().await?;
+            let user = match who.strip_prefix('@') {
+                Some(name) => client.add_contact_by_username(name).await?,
+                None => client.add_contact_by_phone(&who).await?,
+            };
+            print_user(&user, json);
+            Ok(())
+        }
+        Command::Block { user } => {
+            let client = ctx.client().await?;
+            client.block(resolve_user(&client, &user).await?).await?;
+            println!("blocked {user}");
+            Ok(())
+        }
+        Command::Unblock { user } => {
+            let client = ctx.client().await?;
+            client.unblock(resolve_user(&client, &user).await?).await?;
+            println!("unblocked {user}");
+            Ok(())
+        }
+        Command::Edit { chat, id, text } => {
+            let client = ctx.client().await?;
+            let chat_id = resolve_chat(&client, &chat).await?;
+            let text = read_text(&text)?;
+            let m = client.edit_message(chat_id, id, &text).await?;
+            println!("{}", m.id);
+            Ok(())
+        }
+        Command::Delete {
+            chat,
+            id,
+            for_everyone,
+        } => {
+            let client = ctx.client().await?;
+            let chat_id = resolve_chat(&client, &chat).await?;
+            if for_everyone {
+                client.delete_messages_for_everyone(chat_id, &[id]).await?;
+            } else {
+                client.delete_messages_for_me(chat_id, &[id]).await?;
+            }
+            println!("deleted {id}");
+            Ok(())
+        }
+        Command::Pin { chat, id, unpin } => {
+            let client = ctx.client().await?;
+            let chat_id = resolve_chat(&client, &chat).await?;
+            let id = if unpin { None } else { id };
+            client.pin_message(chat_id, id).await?;
+            match id {
+                Some(id) => println!("pinned {id}"),
+                None => println!("unpinned"),
+            }
+            Ok(())
+        }
+        Command::Read { chat } => {
+            let client = ctx.client().await?;
+            let chat_id = resolve_chat(&client, &chat).await?;
+            client.read_history(chat_id, None).await?;
+            Ok(())
+        }
+        Command::Group { action } => group(&ctx, action).await,
+        Command::Join { target } => {
+            let client = ctx.client().await?;
+            let chat = match target.strip_prefix('@') {
+                Some(name) => client.join_by_username(name).await?,
+                None => client.join_by_invite(&target).await?,
+            };
+            println!("{}", chat.id);
+            Ok(())
+        }
+        Command::Leave { chat } => {
+            let client = ctx.client().await?;
+            let chat_id = resolve_chat(&client, &chat).await?;
+            client.leave(chat_id).await?;
+            println!("left {chat_id}");
+            Ok(())
+        }
+        Command::Channel {
+            action: ChannelAction::Create { title, public },
+        } => {
+            let client = ctx.client().await?;
+            let chat = client
+                .create_channel(&title, public.as_deref().map(|p| p.trim_start_matches('@')))
+                .await?;
+            println!("{}", chat.id);
+            Ok(())
+        }
+        Command::Channel {
+            action: ChannelAction::Post { chat, text },
+        } => {
+            let client = ctx.client().await?;
+            let chat_id = resolve_chat(&client, &chat).await?;
+            send(&client, chat_id, &text, None, false).await
+        }
+        Command::Watch { json } => watch(&ctx, json).await,
+    }
+}
+
+async fn login(
+    ctx: &Ctx,
+    phone: &str,
+    code: Option<String>,
+    name: Option<String>,
+) -> Result<(), CliError> {
+    let previous = profile::load(&ctx.profile).ok().flatten();
+    let url = ctx.server(previous.as_ref());
+    let (client, updates) = connect(Config::new(url.clone()), &url).await?;
+    tokio::spawn(drain(updates));
+    client.send_code(phone).await?;
+    let code = match code {
+        Some(code) => code,
+        None => prompt(&format!("code sent to {phone}; enter it: "))?,
+    };
+    let auth = match client.sign_in(phone, &code, None, Some("helio")).await {
+        Err(e) if e.code() == Some(ErrorCode::NameRequired) => {
+            let name = match name {
+                Some(name) => name,
+                None => prompt("new account; your name: ")?,
+            };
+            client
+                .sign_in(phone, &code, Some(&name), Some("helio"))
+                .await?
+        }
+        other => other?,
+    };
+    // `watch` starts from now, not from the beginning of the account.
+    let state = client.get_state().await?;
+    let session = Session {
+        server: url,
+        token: auth.token,
+        user_id: auth.user.id,
+        session_id: auth.session_id,
+        phone: phone.to_owned(),
+        state: SyncState {
+            pts: state.pts,
+            ..SyncState::new()
+        },
+    };
+    profile::save(&ctx.profile, &session)?;
+    println!("logged in as {} (user {})", auth.user.name, auth.user.id);
+    Ok(())
+}
+
+async fn group(ctx: &Ctx, action: GroupAction) -> Result<(), CliError> {
+    let client = ctx.client().await?;
+    match action {
+        GroupAction::Create { title, members } => {
+            let mut ids = Vec::with_capacity(members.len());
+            for m in &members {
+                ids.push(resolve_user(&client, m).await?);
+            }
+            let chat = client.create_group(&title, &ids).await?;
+            println!("{}", chat.id);
+        }
+        GroupAction::Add { chat, user } => {
+            let chat_id = resolve_chat(&client, &chat).await?;
+            let user_id = resolve_user(&client, &user).await?;
+            client.add_members(chat_id, &[user_id]).await?;
+            println!("added {user}");
+        }
+        GroupAction::Remove { chat, user } => {
+            let chat_id = resolve_chat(&client, &chat).await?;
+            let user_id = resolve_user(&client, &user).await?;
+            client.remove_member(chat_id, user_id).await?;
+            println!("removed {user}");
+        }
+        GroupAction::InviteLink { chat } => {
+            let chat_id = resolve_chat(&client, &chat).await?;
+            println!("{}", client.export_invite(chat_id).await?.link);
+        }
+    }
+    Ok(())
+}
+
+async fn send(
+    client: &Client,
+    chat_id: i64,
+    text: &str,
+    reply_to: Option<i64>,
+    json: bool,
+) -> Result<(), CliError> {
+    let text = read_text(text)?;
+    // Returns only once the server has the message durably stored.
+    let sent = client.send_message(chat_id, &text, reply_to).await?;
+    if json {
+        output::line(&Value::Object(output::message(&sent.message)));
+    } else {
+        println!("{}", sent.message.id);
+    }
+    Ok(())
+}
+
+async fn watch(ctx: &Ctx, json: bool) -> Result<(), CliError> {
+    let (client, mut updates, mut session) = ctx.connect().await?;
+    // Seeing the dialogs makes the SDK follow the channels and large groups among them.
+    let lister = client.clone();
+    tokio::spawn(async move {
+        let mut offset = None;
+        while let Ok(page) = lister.get_dialogs(Some(100), offset).await {
+            match page.next {
+                Some(next) if !page.dialogs.is_empty() => offset = Some(next),
+                _ => break,
+            }
+        }
+    });
+    let mut names: HashMap<i64, String> = HashMap::new();
+    // One future for the whole run, so an interrupt that arrives while the state is being
+    // saved is not missed. The state is saved before the next event is read, so stopping
+    // here never loses or repeats one.
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
+    loop {
+        let event = tokio::select! {
+            event = updates.recv() => event,
+            _ = &mut interrupted => return Ok(()),
+        };
+        let Some(event) = event else {
+            return Err(CliError::new("DISCONNECTED", "the client stopped"));
+        };
+        match event {
+            Event::Update(u) => {
+                if json {
+                    output::line(&output::update(&u));
+                } else {
+                    let mut ids = vec![u.kind.chat_id()];
+                    use heliograph_client::proto::UpdateKind as K;
+                    match &u.kind {
+                        K::NewMessage { message } | K::EditMessage { message } => {
+                            ids.push(message.from)
+                        }
+                        K::Participant { user_id, by, .. } => ids.extend([*user_id, *by]),
+                        _ => {}
+                    }
+                    let missing: Vec<i64> = ids
+                        .into_iter()
+                        .filter(|id| !names.contains_key(id))
+                        .collect();
+                    if !missing.is_empty() {
+                        if let Ok(found) = names_of(&client, missing).await {
+                            names.extend(found);
+                        }
+                    }
+                    println!("{}", output::update_text(&u, |id| name_of(&names, id)));
+                }
+            }
+            Event::Typing { chat_id, user_id } => {
+                if json {
+                    output::line(
+                        &serde_json::json!({"type": "typing", "chat": chat_id, "from": user_id}),
+                    );
+                } else {
+                    println!("[chat {chat_id}] {} is typing…", name_of(&names, user_id));
+                }
+            }
+            Event::TooLong { log } => {
+                if json {
+                    output::line(&serde_json::json!({"type": "too_long", "log": log}));
+                } else {
+                    println!("(some updates were too old to replay; run `helio chats` and `helio history` to reload)");
+                }
+            }
+            Event::Connected => eprintln!("connected to {}", session.server),
+            Event::Disconnected => eprintln!("disconnected; reconnecting…"),
+            Event::SignedOut { error } => {
+                return Err(CliError::new(
+                    error.code.as_str(),
+                    format!("{}: log in again with `helio login PHONE`", error.message),
+                ));
+            }
+            _ => {}
+        }
+        let _ = std::io::stdout().flush();
+        session.state = client.state();
+        profile::save(&ctx.profile, &session)?;
+    }
+}
+
+/// CHAT: `@username` (a user: the private chat with them; a public channel: that chat) or a
+/// numeric chat id.
+async fn resolve_chat(client: &Client, chat: &str) -> Result<i64, CliError> {
+    if let Some(name) = chat.strip_prefix('@') {
+        return match client.resolve(name).await? {
+            Peer::User { user } => Ok(client.open_private(user.id).await?.id),
+            Peer::Chat { chat } => Ok(chat.id),
+        };
+    }
+    chat.parse().map_err(|_| {
+        CliError::new(
+            "BAD_ARGUMENT",
+            format!("`{chat}` is not a chat: use @username or a numeric chat id"),
+        )
+    })
+}
+
+/// USER: `@username` or a numeric user id.
+async fn resolve_user(client: &Client, user: &str) -> Result<i64, CliError> {
+    if let Some(name) = user.strip_prefix('@') {
+        return match client.resolve(name).await? {
+            Peer::User { user } => Ok(user.id),
+            Peer::Chat { .. } => Err(CliError::new(
+                "USER_NOT_FOUND",
+                format!("{user} is a chat, not a user"),
+            )),
+        };
+    }
+    user.parse().map_err(|_| {
+        CliError::new(
+            "BAD_ARGUMENT",
+            format!("`{user}` is not a user: use @username or a numeric user id"),
+        )
+    })
+}
+
+async fn names(
+    client: &Client,
+    ids: impl Iterator<Item = i64>,
+) -> Result<HashMap<i64, String>, CliError> {
+    let mut ids: Vec<i64> = ids.collect();
+    ids.sort_unstable();
+    ids.dedup();
+    names_of(client, ids).await
+}
+
+async fn names_of(client: &Client, ids: Vec<i64>) -> Result<HashMap<i64, String>, CliError> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(client
+        .get_users(&ids)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u.name))
+        .collect())
+}
+
+fn name_of(names: &HashMap<i64, String>, id: i64) -> String {
+    names
+        .get(&id)
+        .cloned()
+        .unwrap_or_else(|| format!("user {id}"))
+}
+
+fn print_user(u: &heliograph_client::proto::User, json: bool) {
+    if json {
+        output::line(&output::user(u));
+    } else {
+        let username = u
+            .username
+            .as_ref()
+            .map(|n| format!(" @{n}"))
+            .unwrap_or_default();
+        let phone = u
+            .phone
+            .as_ref()
+            .map(|p| format!(" {p}"))
+            .unwrap_or_default();
+        let bio = u
+            .bio
+            .as_ref()
+            .map(|b| format!(" — {b}"))
+            .unwrap_or_default();
+        println!("{}\t{}{username}{phone}{bio}", u.id, u.name);
+    }
+}
+
+/// TEXT, or all of stdin when it is `-` (one trailing newline dropped).
+fn read_text(text: &str) -> Result<String, CliError> {
+    if text != "-" {
+        return Ok(text.to_owned());
+    }
+    let mut buf = String::new();
+    std::io::stdin()
+        .read_to_string(&mut buf)
+        .map_err(|e| CliError::new("BAD_ARGUMENT", format!("reading stdin: {e}")))?;
+    if buf.ends_with('\n') {
+        buf.pop();
+        if buf.ends_with('\r') {
+            buf.pop();
+        }
+    }
+    Ok(buf)
+}
+
+/// Asks on stderr, reads one line from stdin.
+fn prompt(question: &str) -> Result<String, CliError> {
+    eprint!("{question}");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    let n = std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| CliError::new("BAD_ARGUMENT", format!("reading stdin: {e}")))?;
+    let answer = line.trim();
+    if n == 0 || answer.is_empty() {
+        return Err(CliError::new("BAD_ARGUMENT", "no answer on stdin"));
+    }
+    Ok(answer.to_owned())
+}
