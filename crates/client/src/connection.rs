@@ -212,7 +212,7 @@ impl Connection {
     /// Opens a WebSocket to `urls[url]`, serving controls meanwhile.
     async fn open(&mut self, url: usize) -> Result<Ws, Stop> {
         let target = self.urls[url].clone();
-        let connecting = tokio::time::timeout(self.request_timeout, tokio_tungstenite::connect_async(target));
+        let connecting = tokio::time::timeout(self.request_timeout, tokio_tungstenite::connect_async_with_config(target, None, true));
         tokio::pin!(connecting);
         loop {
             tokio::select! {

@@ -34,9 +34,10 @@ async fn main() -> anyhow::Result<()> {
     let mut tasks = Vec::new();
     let started = Instant::now();
     let mut it = people.into_iter();
-    while let (Some((sender, _su, _)), Some((_rc, mut updates, receiver_id))) = (it.next(), it.next()) {
+    while let (Some((sender, _, _)), Some((receiver, mut updates, receiver_id))) = (it.next(), it.next()) {
         let chat = sender.open_private(receiver_id).await?.id;
         let receive = tokio::spawn(async move {
+            let _keep = receiver; // the update stream lives as long as a client handle does
             let mut got = 0;
             while got < per_sender {
                 match tokio::time::timeout(Duration::from_secs(60), updates.recv()).await {

@@ -121,6 +121,13 @@ pub async fn start_with(config: Config, store: Arc<dyn Store>, bus: Arc<dyn Bus>
     });
     let tracker = TaskTracker::new();
     tracker.spawn(crate::fanout::run(service.clone(), feed));
+    // Small frames must leave at once: with Nagle's algorithm each answer waits for the
+    // peer's delayed ACK (about 40 ms).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     let routes = router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let stop = shutdown.clone();
     let done = tokio::spawn(async move {
