@@ -14,6 +14,8 @@
 //!   the set of topics it follows, which can change over its lifetime. Dropping it unsubscribes.
 //! - [`Inbox`] and [`Topics`]: the two halves a bus engine builds a [`Subscription`] from.
 //! - [`InProcessBus`]: the single-node engine.
+//! - [`nats::NatsBus`]: the cluster engine: notices travel between nodes over NATS subjects,
+//!   and each node fans out locally through an [`InProcessBus`].
 //!
 //! Architecture Invariant: [`Bus::publish`] never waits and never buffers beyond each
 //! subscriber's own fixed capacity. A slow subscriber costs itself its notices, never the
@@ -22,8 +24,12 @@
 //! Architecture Invariant: publishing to a topic costs one queue push per subscriber *online
 //! and following it*; the bus knows nothing of chat membership in the database.
 
+pub mod nats;
+
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -100,6 +106,13 @@ pub trait Bus: Send + Sync + 'static {
     /// A new subscriber following no topic yet, whose queue holds at most `capacity` notices
     /// (at least 1).
     fn subscribe(&self, capacity: usize) -> Subscription;
+
+    /// Resolves once every `follow` made so far is in effect, so that a notice published
+    /// after this returns reaches those followers. Immediate for the in-process bus; a round
+    /// trip to the server for a network bus.
+    fn ready(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(std::future::ready(()))
+    }
 }
 
 /// State shared by both ends of one subscriber's queue, for what cannot wait in it.
@@ -267,6 +280,12 @@ impl InProcessBus {
         followers.map_or(0, |f| lock(&f).len())
     }
 
+    /// A topic set delivering into `inbox`: for engines that fan out locally through this one.
+    pub(crate) fn topics(&self, inbox: Inbox) -> InProcessTopics {
+        let id = self.registry.next_id.fetch_add(1, Ordering::Relaxed);
+        InProcessTopics { registry: Arc::clone(&self.registry), id, inbox, following: HashSet::new() }
+    }
+
     /// How many topics have at least one follower.
     pub fn topic_count(&self) -> usize {
         lock(&self.registry.topics).len()
@@ -286,9 +305,7 @@ impl Bus for InProcessBus {
     }
 
     fn subscribe(&self, capacity: usize) -> Subscription {
-        let id = self.registry.next_id.fetch_add(1, Ordering::Relaxed);
-        let registry = Arc::clone(&self.registry);
-        Subscription::new(capacity, |inbox| Box::new(InProcessTopics { registry, id, inbox, following: HashSet::new() }))
+        Subscription::new(capacity, |inbox| Box::new(self.topics(inbox)))
     }
 }
 
@@ -317,7 +334,7 @@ impl Registry {
 
 /// One subscriber's topics in an [`InProcessBus`].
 #[derive(Debug)]
-struct InProcessTopics {
+pub(crate) struct InProcessTopics {
     registry: Arc<Registry>,
     id: u64,
     inbox: Inbox,

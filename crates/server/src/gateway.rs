@@ -274,6 +274,9 @@ async fn follow(app: &App, signed: SignedIn) -> Subscription {
         }
         Err(e) => tracing::warn!(error = %e, "cannot list chats to follow; the client will catch up by difference"),
     }
+    // The sign-in answer goes out after this: anything committed once the client has it
+    // reaches this connection live (a network bus needs a round trip for that).
+    app.service.bus.ready().await;
     sub
 }
 
