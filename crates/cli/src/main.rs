@@ -4,10 +4,12 @@
 //! - [`profile`]: the profile folder and its `session.json`.
 //! - [`output`]: `--json` objects and plain lines.
 //! - [`error`]: `error: CODE: message` and exit codes.
+//! - [`tui`]: `helio tui`, the full-screen chat.
 
 mod error;
 mod output;
 mod profile;
+mod tui;
 
 use std::collections::HashMap;
 use std::io::{BufRead, Read, Write};
@@ -173,6 +175,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A full-screen chat: dialogs, history, live updates (press F1 inside for the keys).
+    Tui,
 }
 
 #[derive(Debug, Subcommand)]
@@ -565,6 +569,10 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             send(&client, chat_id, &text, None, false).await
         }
         Command::Watch { json } => watch(&ctx, json).await,
+        Command::Tui => {
+            let (client, updates, session) = ctx.connect().await?;
+            tui::run(client, updates, session, &ctx.profile).await
+        }
     }
 }
 

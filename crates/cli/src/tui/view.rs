@@ -1,0 +1,390 @@
+//! Draws a [`Model`] into a ratatui frame. Reads the model only; the cost of a frame follows
+//! the screen's size, not the chat's length: the history pane formats messages from the
+//! bottom up and stops when the pane is full.
+
+use std::time::Instant;
+
+use heliograph_client::proto::{ChatKind, Message};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style, Stylize};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph};
+use ratatui::Frame;
+use unicode_width::UnicodeWidthChar;
+
+use super::model::{Compose, DialogRow, Focus, History, Model};
+use crate::output;
+
+/// The help overlay's text.
+pub const HELP: &[(&str, &str)] = &[
+    (
+        "Up/Down, j/k",
+        "choose a chat (list); select a message (chat)",
+    ),
+    ("Ctrl-N / Ctrl-P", "next / previous chat, from anywhere"),
+    ("Tab, Enter", "switch between the list and the chat"),
+    (
+        "PageUp/PageDown",
+        "scroll 10 messages (older pages load on demand)",
+    ),
+    ("End", "back to the newest message"),
+    ("Enter", "send the input line"),
+    ("Ctrl-R", "reply to the selected message"),
+    ("Ctrl-E", "edit the selected message (yours)"),
+    ("Ctrl-D", "delete the selected message for everyone (yours)"),
+    (
+        "Esc",
+        "cancel reply/edit, then the selection, then to the list",
+    ),
+    ("Esc, q (in the list)", "quit"),
+    ("Ctrl-C", "quit from anywhere"),
+    ("? (list), F1", "this help; any key closes it"),
+];
+
+pub fn draw(frame: &mut Frame, model: &Model, now: Instant) {
+    let area = frame.area();
+    let list_width = (area.width / 3).clamp(12, 32);
+    let [left, right] =
+        Layout::horizontal([Constraint::Length(list_width), Constraint::Min(1)]).areas(area);
+    dialog_list(frame, model, left);
+    chat(frame, model, right, now);
+    if model.help {
+        help(frame, area);
+    }
+}
+
+fn focus_style(focused: bool) -> Style {
+    if focused {
+        Style::new().fg(Color::Cyan)
+    } else {
+        Style::new().fg(Color::DarkGray)
+    }
+}
+
+fn dialog_list(frame: &mut Frame, model: &Model, area: Rect) {
+    let focused = model.focus == Focus::Dialogs && !model.help;
+    let block = Block::bordered()
+        .title(" Chats ")
+        .border_style(focus_style(focused));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let height = inner.height as usize;
+    if model.dialogs.is_empty() {
+        let text = if model.dialogs_loaded {
+            "no chats yet"
+        } else {
+            "loading…"
+        };
+        frame.render_widget(Paragraph::new(text).dark_gray(), inner);
+        return;
+    }
+    let selected = model.selected();
+    // Keep the selected row on screen; draw only the rows that fit.
+    let first = selected.map_or(0, |s| s.saturating_sub(height.saturating_sub(1)));
+    let lines: Vec<Line> = model
+        .dialogs
+        .iter()
+        .enumerate()
+        .skip(first)
+        .take(height)
+        .map(|(i, row)| dialog_line(row, inner.width as usize, Some(i) == selected, focused))
+        .collect();
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+fn dialog_line(row: &DialogRow, width: usize, selected: bool, focused: bool) -> Line<'static> {
+    let badge = if row.unread > 0 {
+        format!(" {}", row.unread)
+    } else {
+        String::new()
+    };
+    let mark = match row.chat.kind {
+        ChatKind::Private => "",
+        ChatKind::Group => "# ",
+        ChatKind::Channel => "» ",
+    };
+    let title = fit(
+        &format!("{mark}{}", row.chat.title),
+        width.saturating_sub(badge.chars().count()),
+    );
+    let pad = width.saturating_sub(str_width(&title) + badge.chars().count());
+    let mut style = Style::new();
+    if row.unread > 0 {
+        style = style.add_modifier(Modifier::BOLD);
+    }
+    if selected {
+        style = if focused {
+            style.add_modifier(Modifier::REVERSED)
+        } else {
+            style.add_modifier(Modifier::UNDERLINED)
+        };
+    }
+    Line::from(vec![
+        Span::styled(format!("{title}{}", " ".repeat(pad)), style),
+        Span::styled(badge, style.fg(Color::Green)),
+    ])
+}
+
+fn chat(frame: &mut Frame, model: &Model, area: Rect, now: Instant) {
+    let [history_area, status_area, input_area] = Layout::vertical([
+        Constraint::Min(3),
+        Constraint::Length(1),
+        Constraint::Length(3),
+    ])
+    .areas(area);
+    let focused = model.focus == Focus::Chat && !model.help;
+    let Some(row) = model.open_row() else {
+        frame.render_widget(
+            Paragraph::new("Start a chat with `helio send @user TEXT`; it shows up here.")
+                .block(Block::bordered()),
+            area,
+        );
+        return;
+    };
+    let mut title = format!(" {} ", row.chat.title);
+    match row.chat.kind {
+        ChatKind::Private => {}
+        ChatKind::Group => title.push_str(&format!("· group, {} members ", row.chat.member_count)),
+        ChatKind::Channel => title.push_str(&format!(
+            "· channel, {} subscribers ",
+            row.chat.member_count
+        )),
+    }
+    if let Some(pin) = row.chat.pinned_message_id {
+        title.push_str(&format!("· pinned #{pin} "));
+    }
+    let block = Block::bordered()
+        .title(title)
+        .border_style(focus_style(focused));
+    let inner = block.inner(history_area);
+    frame.render_widget(block, history_area);
+    if let Some(h) = model.open_history() {
+        let lines = history_lines(model, row, h, inner.width as usize, inner.height as usize);
+        frame.render_widget(Paragraph::new(lines), inner);
+    }
+
+    // The status line: typing first, then what Enter will do, then connection and errors.
+    let status = if let Some(t) = model.typing_line(row.chat.id, now) {
+        Line::from(t).italic().green()
+    } else {
+        match model.compose {
+            Compose::Reply(id) => Line::from(format!("↩ replying to #{id}: Esc cancels")).yellow(),
+            Compose::Edit(id) => {
+                Line::from(format!("✎ editing #{id}: Enter saves, Esc cancels")).yellow()
+            }
+            Compose::New => Line::from(format!("{}   F1 help", model.status)).dark_gray(),
+        }
+    };
+    frame.render_widget(Paragraph::new(status), status_area);
+
+    let input_title = match model.compose {
+        Compose::New => " Message ".to_owned(),
+        Compose::Reply(id) => format!(" Reply to #{id} "),
+        Compose::Edit(id) => format!(" Edit #{id} "),
+    };
+    let block = Block::bordered()
+        .title(input_title)
+        .border_style(focus_style(focused));
+    let inner = block.inner(input_area);
+    frame.render_widget(block, input_area);
+    // Show the end of a long input.
+    let room = (inner.width as usize).saturating_sub(1);
+    let shown = tail(&model.input, room);
+    let shown_width = str_width(&shown) as u16;
+    frame.render_widget(Paragraph::new(shown), inner);
+    if focused {
+        frame.set_cursor_position((inner.x + shown_width, inner.y));
+    }
+}
+
+/// The lines of the history pane, bottom-up from the selected (or newest) message until the
+/// pane is full: O(visible lines), whatever the number of messages loaded.
+pub fn history_lines(
+    model: &Model,
+    row: &DialogRow,
+    h: &History,
+    width: usize,
+    height: usize,
+) -> Vec<Line<'static>> {
+    if width == 0 || height == 0 {
+        return Vec::new();
+    }
+    let len = h.messages.len();
+    let end = match h.cursor {
+        Some(c) if len > 0 => len - c.min(len - 1),
+        _ => len,
+    };
+    let mut lines: Vec<Line<'static>> = Vec::with_capacity(height);
+    for (i, m) in h.messages[..end].iter().enumerate().rev() {
+        if lines.len() >= height {
+            break;
+        }
+        let selected = h.cursor.is_some() && i + 1 == end;
+        let mut ml = message_lines(model, row, m, width, selected);
+        ml.reverse();
+        lines.extend(ml);
+    }
+    if lines.len() < height {
+        if h.loading {
+            lines.push(Line::from("… loading").dark_gray());
+        } else if h.more_older {
+            lines.push(Line::from("↑ older messages").dark_gray());
+        } else if h.loaded && h.messages.is_empty() {
+            lines.push(Line::from("no messages yet").dark_gray());
+        }
+    }
+    // Like a chat: a short history sits at the bottom, next to the input line.
+    lines.resize(height, Line::default());
+    lines.reverse();
+    lines
+}
+
+/// `HH:MM Name ↩#3 ✓✓: text`, wrapped to `width`; the prefix styled on the first line.
+fn message_lines(
+    model: &Model,
+    row: &DialogRow,
+    m: &Message,
+    width: usize,
+    selected: bool,
+) -> Vec<Line<'static>> {
+    let date = output::date(m.date);
+    let mut prefix = format!("{} {}", &date[11..], model.name(m.from));
+    if let Some(r) = m.reply_to {
+        prefix.push_str(&format!(" ↩#{r}"));
+    }
+    if m.edit_date.is_some() {
+        prefix.push_str(" (edited)");
+    }
+    if m.from == model.me && row.chat.kind != ChatKind::Channel {
+        prefix.push_str(if m.id <= row.read_outbox {
+            " ✓✓"
+        } else {
+            " ✓"
+        });
+    }
+    prefix.push_str(": ");
+    let text = format!("{prefix}{}", m.content.text().unwrap_or(""));
+    let base = if selected {
+        Style::new().add_modifier(Modifier::REVERSED)
+    } else {
+        Style::new()
+    };
+    let name_style = if m.from == model.me {
+        base.fg(Color::Cyan)
+    } else {
+        base.fg(Color::Yellow)
+    };
+    wrap(&text, width)
+        .into_iter()
+        .enumerate()
+        .map(|(n, line)| {
+            let plen = prefix.len();
+            if n == 0 && line.len() >= plen && line.is_char_boundary(plen) {
+                let (p, rest) = line.split_at(plen);
+                Line::from(vec![
+                    Span::styled(p.to_owned(), name_style),
+                    Span::styled(rest.to_owned(), base),
+                ])
+            } else {
+                Line::from(Span::styled(line, base))
+            }
+        })
+        .collect()
+}
+
+/// Breaks `text` into lines at most `width` columns wide: at newlines, at the last space
+/// that fits, or inside a word longer than a line.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut out = Vec::new();
+    for paragraph in text.split('\n') {
+        let mut line = String::new();
+        let mut line_width = 0;
+        for ch in paragraph.chars() {
+            let w = ch.width().unwrap_or(0);
+            if line_width + w > width && !line.is_empty() {
+                match line.rfind(' ') {
+                    Some(at) if at > 0 && ch != ' ' => {
+                        let rest = line[at + 1..].to_owned();
+                        line.truncate(at);
+                        out.push(std::mem::replace(&mut line, rest));
+                    }
+                    _ => out.push(std::mem::take(&mut line)),
+                }
+                line_width = str_width(&line);
+                if ch == ' ' && line.is_empty() {
+                    continue;
+                }
+            }
+            line.push(ch);
+            line_width += w;
+        }
+        out.push(line);
+    }
+    out
+}
+
+fn str_width(s: &str) -> usize {
+    s.chars().map(|c| c.width().unwrap_or(0)).sum()
+}
+
+/// The start of `s` within `width` columns, with `…` when cut.
+fn fit(s: &str, width: usize) -> String {
+    if str_width(s) <= width {
+        return s.to_owned();
+    }
+    let mut out = String::new();
+    let mut w = 0;
+    for ch in s.chars() {
+        let cw = ch.width().unwrap_or(0);
+        if w + cw + 1 > width {
+            break;
+        }
+        out.push(ch);
+        w += cw;
+    }
+    out.push('…');
+    out
+}
+
+/// The end of `s` within `width` columns.
+fn tail(s: &str, width: usize) -> String {
+    let mut w = 0;
+    let mut start = s.len();
+    for (i, ch) in s.char_indices().rev() {
+        let cw = ch.width().unwrap_or(0);
+        if w + cw > width {
+            break;
+        }
+        w += cw;
+        start = i;
+    }
+    s[start..].to_owned()
+}
+
+fn help(frame: &mut Frame, area: Rect) {
+    let width = area.width.min(80);
+    let height = area.height.min(HELP.len() as u16 + 4);
+    let popup = Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    };
+    let mut lines: Vec<Line> = HELP
+        .iter()
+        .map(|(keys, what)| {
+            Line::from(vec![
+                Span::styled(format!("{keys:>20}  "), Style::new().bold()),
+                Span::raw(*what),
+            ])
+        })
+        .collect();
+    lines.push(Line::from(""));
+    lines.push(Line::from("any key closes this help").dark_gray());
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(" Help: helio tui ").cyan()),
+        popup,
+    );
+}
