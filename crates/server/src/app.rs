@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::Router;
 use heliograph_bus::{Bus, InProcessBus};
+use heliograph_store::postgres::PostgresStore;
 use heliograph_store::sqlite::{Options, SqliteStore};
 use heliograph_store::Store;
 use tokio::sync::Semaphore;
@@ -81,8 +82,8 @@ fn code_sender(config: &Config) -> anyhow::Result<Arc<dyn CodeSender>> {
     })
 }
 
-/// Opens the store under `config.data_dir`, binds `config.listen`, and serves until shut
-/// down.
+/// Opens the store (`config.database`, or SQLite under `config.data_dir`), binds
+/// `config.listen`, and serves until shut down.
 pub async fn start(config: Config) -> anyhow::Result<Server> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| anyhow::anyhow!("cannot create the data folder {}: {e}", config.data_dir.display()))?;
@@ -96,7 +97,14 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         on_commit: Some(Arc::new(crate::metrics::record_commit)),
         ..Options::default()
     };
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path, options).map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?);
+    let store: Arc<dyn Store> = match &config.database {
+        Some(url) => {
+            let options = heliograph_store::postgres::Options { limits: options.limits, on_commit: options.on_commit, ..Default::default() };
+            let store = PostgresStore::connect(url.as_str(), options).await.map_err(|e| anyhow::anyhow!("cannot open the PostgreSQL database: {e}"))?;
+            Arc::new(store)
+        }
+        None => Arc::new(SqliteStore::open(&path, options).map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?),
+    };
     let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new());
     start_with(config, store, bus).await
 }

@@ -42,7 +42,7 @@ pub const ENV_PREFIX: &str = "HELIOGRAPH_";
 /// Keys whose environment values are taken as written. Figment reads other values as TOML
 /// scalars, so a token `12345` would become a number (and be refused) and `0123` would become
 /// `123`.
-const VERBATIM_KEYS: [&str; 3] = ["data_dir", "code_provider.url", "code_provider.bearer_token"];
+const VERBATIM_KEYS: [&str; 4] = ["data_dir", "database", "code_provider.url", "code_provider.bearer_token"];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -51,6 +51,9 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Where the database and uploaded files live.
     pub data_dir: PathBuf,
+    /// The database: `None` keeps the embedded SQLite under `data_dir`; a `postgres://` URL
+    /// selects PostgreSQL, which several nodes may share.
+    pub database: Option<DatabaseUrl>,
     /// Development mode: test phone numbers are accepted. Never on a public server.
     pub dev: bool,
     /// Accept Telegram-style test numbers (`+99966XYYYY`, code `XXXXX`). Always on in `dev`;
@@ -69,11 +72,38 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./heliograph-data"),
+            database: None,
             dev: false,
             test_numbers: false,
             public_url: None,
             code_provider: CodeProvider::default(),
             limits: Limits::default(),
+        }
+    }
+}
+
+/// A PostgreSQL URL (`postgres://user:password@host:port/dbname`).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DatabaseUrl(pub String);
+
+impl DatabaseUrl {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Keeps a password in the URL out of logs.
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match reqwest::Url::parse(&self.0) {
+            Ok(mut url) => {
+                if url.password().is_some() {
+                    let _ = url.set_password(Some("redacted"));
+                }
+                write!(f, "{:?}", url.as_str())
+            }
+            Err(_) => f.write_str("<not a URL>"),
         }
     }
 }
@@ -215,6 +245,8 @@ pub struct Overrides {
     pub listen: Option<SocketAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<DatabaseUrl>,
     /// `--dev` turns development mode on; its absence leaves it to the other layers.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub dev: bool,
@@ -231,6 +263,8 @@ pub enum ConfigError {
     NotPositive(&'static str),
     #[error("invalid configuration: `code_provider.url` must be an http:// or https:// URL, not {0:?}")]
     ProviderUrl(String),
+    #[error("invalid configuration: `database` must be a postgres:// URL (leave it out for the embedded SQLite)")]
+    DatabaseUrl,
 }
 
 impl From<figment::Error> for ConfigError {
@@ -282,12 +316,17 @@ impl Config {
     /// Whether an environment key (after the prefix, `__` already turned into `.`) names a
     /// configuration value.
     fn is_key(key: &str) -> bool {
-        const TOP_LEVEL: [&str; 6] = ["listen", "data_dir", "dev", "test_numbers", "code_provider", "limits"];
+        const TOP_LEVEL: [&str; 7] = ["listen", "data_dir", "database", "dev", "test_numbers", "code_provider", "limits"];
         let top = key.split('.').next().unwrap_or(key);
         TOP_LEVEL.iter().any(|known| known.eq_ignore_ascii_case(top))
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.database {
+            if !(url.as_str().starts_with("postgres://") || url.as_str().starts_with("postgresql://")) {
+                return Err(ConfigError::DatabaseUrl);
+            }
+        }
         if let CodeProvider::Http(http) = &self.code_provider {
             let ok = reqwest::Url::parse(&http.url).is_ok_and(|url| matches!(url.scheme(), "http" | "https"));
             if !ok {
@@ -386,6 +425,23 @@ mod tests {
             }
             let missing = Config::load(Some(Path::new("nope.toml")), Overrides::default());
             assert!(matches!(missing, Err(ConfigError::FileMissing(_))));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn database_url_selects_postgres_and_keeps_its_password_out_of_logs() {
+        jail(|jail| {
+            assert_eq!(Config::load(None, Overrides::default())?.database, None, "SQLite is the default");
+            jail.set_env("HELIOGRAPH_DATABASE", "postgres://heliograph:s3cret@db.internal:5432/heliograph");
+            let config = Config::load(None, Overrides::default())?;
+            let url = config.database.as_ref().map(DatabaseUrl::as_str);
+            assert_eq!(url, Some("postgres://heliograph:s3cret@db.internal:5432/heliograph"), "read from the environment as written");
+            assert!(!format!("{config:?}").contains("s3cret"), "the password stays out of Debug output");
+            let flag = Overrides { database: Some(DatabaseUrl("postgresql://other/db".into())), ..Overrides::default() };
+            assert_eq!(Config::load(None, flag)?.database.map(|u| u.0), Some("postgresql://other/db".into()), "the flag beats the environment");
+            let wrong = Overrides { database: Some(DatabaseUrl("mysql://x/y".into())), ..Overrides::default() };
+            assert!(matches!(Config::load(None, wrong), Err(ConfigError::DatabaseUrl)), "only PostgreSQL URLs are accepted");
             Ok(())
         });
     }

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use heliograph_server::config::{Config, Overrides};
+use heliograph_server::config::{Config, DatabaseUrl, Overrides};
 use tracing_subscriber::EnvFilter;
 
 /// Heliograph: a self-hostable messaging server.
@@ -22,6 +22,10 @@ enum Command {
         /// Folder for the embedded database [default: ./heliograph-data].
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
+        /// PostgreSQL to keep the data in (postgres://user@host:5432/dbname), which several
+        /// nodes may share [default: the embedded SQLite under --data].
+        #[arg(long, value_name = "URL")]
+        database: Option<String>,
         /// Address to listen on [default: 127.0.0.1:8080].
         #[arg(long, value_name = "ADDR")]
         listen: Option<SocketAddr>,
@@ -41,8 +45,8 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
     match Cli::parse().command {
-        Command::Serve { data, listen, config, dev } => {
-            let overrides = Overrides { data_dir: data, listen, dev };
+        Command::Serve { data, database, listen, config, dev } => {
+            let overrides = Overrides { data_dir: data, database: database.map(DatabaseUrl), listen, dev };
             let config = Config::load(config.as_deref(), overrides)?;
             if config.dev {
                 tracing::warn!("development mode: test phone numbers are enabled and login codes are logged");

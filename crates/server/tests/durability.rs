@@ -30,6 +30,9 @@ async fn start(data: &std::path::Path, port: u16) -> Node {
         .args(["serve", "--dev", "--listen", &format!("127.0.0.1:{port}"), "--data"])
         .arg(data)
         .env("RUST_LOG", "warn")
+        // The senders go as fast as the server answers: lift the per-session rate limit.
+        .env("HELIOGRAPH_LIMITS__REQUESTS_PER_SECOND", "1000000")
+        .env("HELIOGRAPH_LIMITS__REQUESTS_BURST", "1000000")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -263,7 +263,8 @@ async fn retried_send_is_idempotent() {
 /// reconnect it receives exactly those, in order, without duplicates.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_client_catches_up_without_gaps_or_duplicates() {
-    let server = TestServer::start().await;
+    // 1,000 sends as fast as the server answers: lift the per-session rate limit.
+    let server = TestServer::start_with(|c| c.limits.requests_burst = 1_000_000).await;
     let bob = Person::sign_in(&server, 2).await;
     let ann = Person::sign_in(&server, 1).await;
     let carol = Person::sign_in(&server, 3).await;

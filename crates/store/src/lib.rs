@@ -11,6 +11,8 @@
 //! - [`Store`]: the contract, written once for every engine.
 //! - [`sqlite`]: the embedded engine (the default): one writer thread doing group commit, a
 //!   small pool of readers.
+//! - [`postgres`]: the engine for several nodes sharing one PostgreSQL: one transaction per
+//!   command, sequencing by row locks, PostgreSQL's own group commit.
 //! - [`conformance`]: the suite every engine passes.
 //!
 //! Architecture Invariant: this crate knows nothing of the wire format or of HTTP. Committed
@@ -19,6 +21,7 @@
 pub mod conformance;
 mod error;
 pub mod model;
+pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;
