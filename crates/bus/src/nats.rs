@@ -119,12 +119,27 @@ async fn subscriptions(client: async_nats::Client, prefix: String, local: InProc
                 }
             }
             Control::Ready(reply) => {
-                if let Err(e) = client.flush().await {
-                    tracing::warn!(error = %e, "NATS flush failed");
-                }
+                round_trip(&client, &prefix).await;
                 let _ = reply.send(());
             }
         }
+    }
+}
+
+/// Waits until the NATS server has processed everything this client sent so far. A flush only
+/// writes to the socket; a message to ourselves coming back proves the server got there,
+/// since it handles one connection's commands in order.
+async fn round_trip(client: &async_nats::Client, prefix: &str) {
+    static PROBES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let subject = format!("{prefix}._ready.{}.{n}", std::process::id());
+    let probe = async {
+        let mut sub = client.subscribe(subject.clone()).await.ok()?;
+        client.publish(subject, Default::default()).await.ok()?;
+        sub.next().await
+    };
+    if tokio::time::timeout(std::time::Duration::from_secs(5), probe).await.ok().flatten().is_none() {
+        tracing::warn!("NATS round trip did not complete; followers will catch up from the log");
     }
 }
 
