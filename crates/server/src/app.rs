@@ -105,7 +105,10 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         }
         None => Arc::new(SqliteStore::open(&path, options).map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?),
     };
-    let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new());
+    let bus: Arc<dyn Bus> = match &config.bus {
+        Some(url) => Arc::new(heliograph_bus::nats::NatsBus::connect(url, "heliograph").await?),
+        None => Arc::new(InProcessBus::new()),
+    };
     start_with(config, store, bus).await
 }
 

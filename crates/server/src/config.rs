@@ -42,7 +42,7 @@ pub const ENV_PREFIX: &str = "HELIOGRAPH_";
 /// Keys whose environment values are taken as written. Figment reads other values as TOML
 /// scalars, so a token `12345` would become a number (and be refused) and `0123` would become
 /// `123`.
-const VERBATIM_KEYS: [&str; 4] = ["data_dir", "database", "code_provider.url", "code_provider.bearer_token"];
+const VERBATIM_KEYS: [&str; 6] = ["data_dir", "database", "bus", "public_url", "code_provider.url", "code_provider.bearer_token"];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -54,6 +54,9 @@ pub struct Config {
     /// The database: `None` keeps the embedded SQLite under `data_dir`; a `postgres://` URL
     /// selects PostgreSQL, which several nodes may share.
     pub database: Option<DatabaseUrl>,
+    /// The fan-out between nodes: `None` keeps it in-process (one node); a `nats://` URL
+    /// carries live notices between the nodes that share one PostgreSQL database.
+    pub bus: Option<String>,
     /// Development mode: test phone numbers are accepted. Never on a public server.
     pub dev: bool,
     /// Accept Telegram-style test numbers (`+99966XYYYY`, code `XXXXX`). Always on in `dev`;
@@ -73,6 +76,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./heliograph-data"),
             database: None,
+            bus: None,
             dev: false,
             test_numbers: false,
             public_url: None,
@@ -247,6 +251,8 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database: Option<DatabaseUrl>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bus: Option<String>,
     /// `--dev` turns development mode on; its absence leaves it to the other layers.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub dev: bool,
@@ -263,6 +269,8 @@ pub enum ConfigError {
     NotPositive(&'static str),
     #[error("invalid configuration: `code_provider.url` must be an http:// or https:// URL, not {0:?}")]
     ProviderUrl(String),
+    #[error("invalid configuration: `bus` must be a nats:// URL (leave it out for the in-process bus); got {0}")]
+    BusUrl(String),
     #[error("invalid configuration: `database` must be a postgres:// URL (leave it out for the embedded SQLite)")]
     DatabaseUrl,
 }
@@ -316,7 +324,7 @@ impl Config {
     /// Whether an environment key (after the prefix, `__` already turned into `.`) names a
     /// configuration value.
     fn is_key(key: &str) -> bool {
-        const TOP_LEVEL: [&str; 7] = ["listen", "data_dir", "database", "dev", "test_numbers", "code_provider", "limits"];
+        const TOP_LEVEL: [&str; 9] = ["listen", "data_dir", "database", "bus", "dev", "test_numbers", "public_url", "code_provider", "limits"];
         let top = key.split('.').next().unwrap_or(key);
         TOP_LEVEL.iter().any(|known| known.eq_ignore_ascii_case(top))
     }
@@ -325,6 +333,11 @@ impl Config {
         if let Some(url) = &self.database {
             if !(url.as_str().starts_with("postgres://") || url.as_str().starts_with("postgresql://")) {
                 return Err(ConfigError::DatabaseUrl);
+            }
+        }
+        if let Some(url) = &self.bus {
+            if !url.starts_with("nats://") {
+                return Err(ConfigError::BusUrl(url.clone()));
             }
         }
         if let CodeProvider::Http(http) = &self.code_provider {

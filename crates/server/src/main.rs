@@ -26,6 +26,10 @@ enum Command {
         /// nodes may share [default: the embedded SQLite under --data].
         #[arg(long, value_name = "URL")]
         database: Option<String>,
+        /// NATS server carrying live updates between nodes (nats://host:4222)
+        /// [default: in-process, one node].
+        #[arg(long, value_name = "URL")]
+        bus: Option<String>,
         /// Address to listen on [default: 127.0.0.1:8080].
         #[arg(long, value_name = "ADDR")]
         listen: Option<SocketAddr>,
@@ -45,8 +49,8 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
     match Cli::parse().command {
-        Command::Serve { data, database, listen, config, dev } => {
-            let overrides = Overrides { data_dir: data, database: database.map(DatabaseUrl), listen, dev };
+        Command::Serve { data, database, bus, listen, config, dev } => {
+            let overrides = Overrides { data_dir: data, database: database.map(DatabaseUrl), bus, listen, dev };
             let config = Config::load(config.as_deref(), overrides)?;
             if config.dev {
                 tracing::warn!("development mode: test phone numbers are enabled and login codes are logged");
