@@ -64,6 +64,10 @@ fn install_once() -> Result<PrometheusHandle, String> {
         .and_then(PrometheusBuilder::install_recorder)
         .map_err(|e| format!("cannot install the metrics recorder: {e}"))?;
     describe();
+    // Series exist from the start, so a scrape of an idle server already shows them.
+    gauge!(CONNECTIONS).set(0.0);
+    counter!(MESSAGES_COMMITTED).absolute(0);
+    counter!(RESYNCS).absolute(0);
     let upkeep = handle.clone();
     std::thread::Builder::new()
         .name("metrics-upkeep".into())
