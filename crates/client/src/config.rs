@@ -27,6 +27,9 @@ pub struct Config {
     /// A ping is sent after this much silence from the server; a connection still silent
     /// `request_timeout` later is considered dead and replaced.
     pub ping_interval: Duration,
+    /// After this long without any update, the client fetches the difference on its own: a
+    /// live push lost on the way (between server nodes) is picked up from the log.
+    pub poll_interval: Duration,
 }
 
 impl Config {
@@ -40,6 +43,7 @@ impl Config {
             reconnect_max: Duration::from_secs(30),
             request_timeout: Duration::from_secs(30),
             ping_interval: Duration::from_secs(30),
+            poll_interval: Duration::from_secs(60),
         }
     }
 }
@@ -54,6 +58,7 @@ impl std::fmt::Debug for Config {
             .field("reconnect_max", &self.reconnect_max)
             .field("request_timeout", &self.request_timeout)
             .field("ping_interval", &self.ping_interval)
+            .field("poll_interval", &self.poll_interval)
             .finish()
     }
 }

@@ -48,6 +48,7 @@ pub(crate) struct Connection {
     reconnect_max: Duration,
     request_timeout: Duration,
     ping_interval: Duration,
+    poll_interval: Duration,
     shared: Arc<Shared>,
     calls: mpsc::Receiver<Call>,
     controls: mpsc::UnboundedReceiver<Control>,
@@ -87,6 +88,10 @@ struct Session {
     signed_in: bool,
     last_heard: Instant,
     last_ping: Instant,
+    /// Last time an update arrived or the logs were checked: after `poll_interval` without
+    /// either, the client asks for the difference itself, so an update whose live push was
+    /// lost (a node that missed a bus notice) still arrives.
+    last_sync: Instant,
 }
 
 /// A request sent on this connection, waiting for its answer.
@@ -157,6 +162,7 @@ impl Connection {
             reconnect_max: config.reconnect_max,
             request_timeout: config.request_timeout,
             ping_interval: config.ping_interval,
+            poll_interval: config.poll_interval,
             shared,
             calls,
             controls,
@@ -278,6 +284,7 @@ impl Connection {
             signed_in: false,
             last_heard: now,
             last_ping: now,
+            last_sync: now,
         };
         let stop = match self.drive(&mut session, &mut stream, first).await {
             Err(stop) => stop,
@@ -401,6 +408,7 @@ impl Connection {
                 Ok(())
             }
             ServerFrame::Update { update } => {
+                s.last_sync = Instant::now();
                 let actions = self.sync.on_update(update);
                 self.execute(s, actions).await
             }
@@ -582,6 +590,11 @@ impl Connection {
         let silent = now.duration_since(s.last_heard);
         if silent >= self.ping_interval + self.request_timeout {
             return Err(Stop::Dropped(ClientError::Timeout));
+        }
+        if s.ready && s.signed_in && now.duration_since(s.last_sync) >= self.poll_interval {
+            s.last_sync = now;
+            let actions = self.sync.resync();
+            self.execute(s, actions).await?;
         }
         if silent >= self.ping_interval && now.duration_since(s.last_ping) >= self.ping_interval {
             s.last_ping = now;

@@ -149,6 +149,7 @@ fn config(urls: Vec<String>, token: Option<&str>, state: SyncState) -> Config {
         reconnect_max: Duration::from_millis(100),
         request_timeout: Duration::from_secs(5),
         ping_interval: Duration::from_secs(5),
+        poll_interval: Duration::from_secs(60),
     }
 }
 
@@ -539,4 +540,22 @@ async fn every_protocol_method_has_a_typed_call() {
     let _ = c.get_chat_difference(1, 0, None).await;
     let seen = within(server).await.expect("joins");
     assert_eq!(seen, Request::METHODS.iter().copied().collect::<BTreeSet<_>>());
+}
+
+/// A live push that never came (a server node missed a bus notice): after `poll_interval`
+/// without updates the client fetches the difference itself and delivers what it missed.
+#[tokio::test]
+async fn idle_client_polls_the_log_and_finds_missed_updates() {
+    let mut fake = Fake::start().await;
+    let mut cfg = config(vec![fake.url.clone()], Some("t"), SyncState::new());
+    cfg.poll_interval = Duration::from_millis(200);
+    let connecting = tokio::spawn(Client::connect(cfg));
+    let mut conn = fake.accept().await;
+    conn.authorize("t").await;
+    let (_client, mut updates) = within(connecting).await.expect("joins").expect("connects");
+    conn.difference(0, Difference::Empty { pts: 0 }).await;
+    assert_eq!(events(&mut updates, 1).await, ["connected"]);
+    // No push: the update is only in the log.
+    conn.difference(0, Difference::Complete { updates: vec![upd(None, 1)], pts: 1 }).await;
+    assert_eq!(events(&mut updates, 1).await.len(), 1, "the missed update arrives by polling");
 }
