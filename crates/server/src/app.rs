@@ -35,6 +35,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(|State(app): State<Arc<App>>| async move { app.metrics.render() }))
         .route("/ws", get(crate::gateway::upgrade))
+        .merge(crate::web::routes())
         .with_state(app)
 }
 

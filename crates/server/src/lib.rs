@@ -11,6 +11,7 @@
 //! - [`limits`]: rate limiters.
 //! - [`config`]: configuration (defaults, TOML file, `HELIOGRAPH_*` environment).
 //! - [`metrics`]: every metric, named and documented in one place.
+//! - [`web`]: the web client, embedded at compile time and served at `/`.
 
 pub mod app;
 pub mod codes;
@@ -22,6 +23,7 @@ pub mod gateway;
 pub mod limits;
 pub mod metrics;
 pub mod service;
+pub mod web;
 
 pub use app::{start, start_with, Server};
 pub use config::Config;

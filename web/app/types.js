@@ -1,0 +1,43 @@
+// Wire types of docs/protocol.md, for JSDoc type checking only (this module exports nothing
+// at run time).
+
+/**
+ * @typedef {{id: number, name: string, username?: string, bio?: string, phone?: string,
+ *   contact: boolean, blocked: boolean}} User
+ * @typedef {'creator' | 'admin' | 'member'} Role
+ * @typedef {{id: number, kind: 'private' | 'group' | 'channel', title: string, username?: string,
+ *   peer?: User, member_count: number, role?: Role, pinned_message_id?: number,
+ *   chat_pts?: number, top_message_id: number}} Chat
+ * @typedef {{type: 'text', text: string} | {type: string, text?: string}} Content
+ * @typedef {{from_user: number, from_chat: number, message_id: number, date: number}} ForwardInfo
+ * @typedef {{id: number, chat_id: number, from: number, date: number, content: Content,
+ *   reply_to?: number, forward?: ForwardInfo, edit_date?: number}} Message
+ * @typedef {{chat: Chat, last_message?: Message, unread_count: number,
+ *   read_inbox_max_id: number, read_outbox_max_id: number}} Dialog
+ * @typedef {{activity: number, chat_id: number}} DialogCursor
+ * @typedef {{dialogs: Dialog[], next?: DialogCursor}} Dialogs
+ * @typedef {{token: string, session_id: number, user: User, new_account: boolean}} Authorization
+ * @typedef {{message: Message, pts: number}} Sent
+ * @typedef {{pts: number, date: number}} State
+ * @typedef {{type: 'user', user: User} | {type: 'chat', chat: Chat}} Peer
+ * @typedef {{user: User, role: Role, joined: number}} Member
+ *
+ * @typedef {{log?: number, pts: number, pts_count: number, date: number}} UpdateHead
+ * @typedef {UpdateHead & ({type: 'new_message' | 'edit_message', message: Message}
+ *   | {type: 'delete_messages', chat_id: number, ids: number[]}
+ *   | {type: 'read_inbox' | 'read_outbox', chat_id: number, max_id: number}
+ *   | {type: 'pinned_message', chat_id: number, id?: number}
+ *   | {type: 'participant', chat_id: number, user_id: number, role?: Role, by: number}
+ *   | {type: 'chat', chat: Chat})} Update
+ * @typedef {{type: 'empty' | 'too_long', pts: number}
+ *   | {type: 'complete' | 'slice', pts: number, updates: Update[]}} Difference
+ *
+ * @typedef {{code: string, message: string, retry_after?: number}} WireError
+ * @typedef {{type: 'result', id: number, result: unknown}
+ *   | {type: 'error', id?: number, error: WireError}
+ *   | {type: 'update', update: Update}
+ *   | {type: 'typing', chat_id: number, user_id: number}
+ *   | {type: 'resync', reason: string}} ServerFrame
+ */
+
+export {};

@@ -1,0 +1,157 @@
+// Shared by the browser tests: a real `heliograph` server on a free port with a temporary
+// data folder, and Debian's chromium driven by playwright-core.
+
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** The server binary: $HELIOGRAPH_BIN, or cargo's debug build. */
+function binary() {
+  if (process.env.HELIOGRAPH_BIN) return process.env.HELIOGRAPH_BIN;
+  const target = process.env.CARGO_TARGET_DIR ?? join(repo, 'target');
+  for (const profile of ['debug', 'release']) {
+    const p = join(target, profile, 'heliograph');
+    if (existsSync(p)) return p;
+  }
+  throw new Error('no heliograph binary: run `cargo build --bin heliograph` first (or set HELIOGRAPH_BIN)');
+}
+
+/**
+ * Starts `heliograph serve --dev` on 127.0.0.1:0 and reads the port from its log.
+ * @returns {Promise<{url: string, stop: () => Promise<void>}>}
+ */
+export async function startServer() {
+  const data = mkdtempSync(join(tmpdir(), 'heliograph-web-'));
+  const child = spawn(binary(), ['serve', '--dev', '--listen', '127.0.0.1:0', '--data', data], {
+    env: { ...process.env, RUST_LOG: 'info', NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  const url = await new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`the server did not start:\n${log}`)), 20_000);
+    const onData = (/** @type {Buffer} */ chunk) => {
+      log += chunk.toString();
+      // eslint-disable-next-line no-control-regex
+      const m = log.replace(/\x1b\[[0-9;]*m/g, '').match(/listening addr=(127\.0\.0\.1:\d+)/);
+      if (m) {
+        clearTimeout(timer);
+        ok(`http://${m[1]}`);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => fail(new Error(`the server exited with ${code}:\n${log}`)));
+  });
+  return {
+    url,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+      rmSync(data, { recursive: true, force: true });
+    },
+  };
+}
+
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+}
+
+export const DESKTOP = { width: 1280, height: 800 };
+export const PHONE = { width: 390, height: 780 };
+
+/**
+ * The nth test number and its code (`+99966XYYYY` signs in with `XXXXX`).
+ * @param {number} n
+ */
+export function testPhone(n) {
+  const x = 1 + (n % 9);
+  return { phone: `+99966${x}${String(n).padStart(4, '0')}`, code: String(x).repeat(5) };
+}
+
+/**
+ * Signs in through the form, creating the account with `name` on first use.
+ * @param {import('playwright-core').Page} page
+ * @param {number} n
+ * @param {string} name
+ */
+export async function signIn(page, n, name) {
+  const { phone, code } = testPhone(n);
+  await page.getByLabel('Phone number').fill(phone);
+  await page.getByRole('button', { name: 'Send code' }).click();
+  await page.getByLabel('Code').fill(code);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  const nameField = page.getByLabel('Your name');
+  const search = page.getByRole('searchbox');
+  await Promise.race([nameField.waitFor(), search.waitFor()]);
+  if (await nameField.isVisible()) {
+    await nameField.fill(name);
+    await page.getByRole('button', { name: 'Create account' }).click();
+  }
+  await search.waitFor();
+}
+
+/**
+ * Collects browser-side problems: alert dialogs, page errors, CSP violations.
+ * @param {import('playwright-core').Page} page
+ */
+export function watch(page) {
+  /** @type {string[]} */
+  const problems = [];
+  page.on('dialog', async (d) => {
+    if (d.type() === 'confirm') return d.accept();
+    problems.push(`${d.type()}: ${d.message()}`);
+    await d.dismiss();
+  });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/WebSocket|ERR_INTERNET_DISCONNECTED|net::/.test(m.text())) problems.push(`console: ${m.text()}`);
+  });
+  return problems;
+}
+
+/**
+ * The message bubble in the open chat whose text is exactly `text`.
+ * @param {import('playwright-core').Page} page
+ * @param {string} text
+ */
+export function message(page, text) {
+  return page.locator('#history .row .text').filter({ hasText: text }).first();
+}
+
+/**
+ * @param {import('playwright-core').Page} page
+ * @param {string} title
+ */
+export function dialogButton(page, title) {
+  return page.locator('#dialogs button.dialog').filter({ has: page.locator('.dialog-title', { hasText: title }) }).first();
+}
+
+/**
+ * Types a message in the open chat and sends it with Enter.
+ * @param {import('playwright-core').Page} page
+ * @param {string} text
+ */
+export async function send(page, text) {
+  const box = page.getByRole('textbox', { name: 'Message' });
+  await box.fill(text);
+  await box.press('Enter');
+}
+
+/**
+ * Saves a screenshot under docs/screenshots/.
+ * @param {import('playwright-core').Page} page
+ * @param {string} name
+ */
+export async function screenshot(page, name) {
+  await page.mouse.move(0, 0);
+  await page.evaluate(() => document.fonts.ready);
+  await page.screenshot({ path: join(repo, 'docs', 'screenshots', `${name}.png`) });
+}

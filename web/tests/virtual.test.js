@@ -1,0 +1,69 @@
+// History is virtualized: a chat of 10,000 messages keeps only a screenful in the DOM and
+// scrolls in well under a frame.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, launchBrowser, DESKTOP } from './harness.js';
+
+/** @type {Awaited<ReturnType<typeof startServer>>} */
+let server;
+/** @type {import('playwright-core').Browser} */
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+test('10,000 messages: few rendered, bottom-anchored, cheap to scroll', async () => {
+  const page = await (await browser.newContext({ viewport: DESKTOP })).newPage();
+  await page.goto(server.url);
+  await page.getByLabel('Phone number').waitFor();
+  const src = await page.evaluate(() => /** @type {HTMLLinkElement} */ (document.querySelector('link[href$="history.js"]')).href);
+  const result = await page.evaluate(async (src) => {
+    const { VirtualList } = await import(src);
+    const scroller = document.createElement('div');
+    scroller.className = 'history';
+    scroller.style.height = '600px';
+    scroller.style.overflowY = 'auto';
+    document.body.replaceChildren(scroller);
+    const items = Array.from({ length: 10_000 }, (_, i) => ({ key: `m${i}`, version: '', text: `message ${i} `.repeat(1 + (i % 7)) }));
+    const list = new VirtualList(scroller, {
+      render: (/** @type {{text: string}} */ it) => {
+        const el = document.createElement('div');
+        el.className = 'row';
+        const b = document.createElement('div');
+        b.className = 'bubble';
+        b.textContent = it.text;
+        el.append(b);
+        return el;
+      },
+      estimate: () => 60,
+    });
+    let t = performance.now();
+    list.setItems(items);
+    const first = performance.now() - t;
+    const atBottom = Math.abs(scroller.scrollTop + scroller.clientHeight - scroller.scrollHeight) < 2;
+    const lastShown = scroller.querySelector('.vlist-body')?.lastElementChild?.textContent ?? '';
+    /** @type {number[]} */
+    const times = [];
+    for (let i = 0; i < 60; i++) {
+      scroller.scrollTop = (scroller.scrollHeight * i) / 60;
+      t = performance.now();
+      list.layout();
+      times.push(performance.now() - t);
+    }
+    times.sort((a, b) => a - b);
+    return { first, atBottom, lastShown, rendered: list.rendered, p95: times[Math.floor(times.length * 0.95)] };
+  }, src);
+  assert.ok(result.atBottom, 'opens at the newest message');
+  assert.match(result.lastShown, /message 9999/);
+  assert.ok(result.rendered < 120, `${result.rendered} items in the DOM`);
+  assert.ok(result.first < 500, `first layout took ${result.first} ms`);
+  assert.ok(result.p95 < 16, `a scroll step took ${result.p95} ms (p95)`);
+});
