@@ -5,10 +5,12 @@
 //! - [`output`]: `--json` objects and plain lines.
 //! - [`error`]: `error: CODE: message` and exit codes.
 //! - [`tui`]: `helio tui`, the full-screen chat.
+//! - [`transfer`]: `helio upload` and `helio download`.
 
 mod error;
 mod output;
 mod profile;
+mod transfer;
 mod tui;
 
 use std::collections::HashMap;
@@ -53,8 +55,9 @@ See docs/cli.md for details.";
 #[derive(Debug, Parser)]
 #[command(name = "helio", version, about, after_long_help = JSON_HELP)]
 struct Cli {
-    /// Server URL (default: the profile's server, else http://127.0.0.1:8080).
-    #[arg(long, global = true, env = "HELIO_SERVER", value_name = "URL")]
+    /// Server URL, or several nodes of one cluster separated by commas, tried in order
+    /// (default: the profile's server, else http://127.0.0.1:8080).
+    #[arg(long, global = true, env = "HELIO_SERVER", value_name = "URL[,URL...]")]
     server: Option<String>,
     /// Profile folder holding session.json (default: $HOME/.config/helio).
     #[arg(long, global = true, env = "HELIO_PROFILE", value_name = "DIR")]
@@ -109,6 +112,26 @@ enum Command {
         /// Print the stored message as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Upload a file and send it; prints the message id. Run it again to resume an
+    /// interrupted upload. Shows a progress bar on a terminal.
+    Upload {
+        /// @username, @channel or a chat id.
+        chat: String,
+        file: PathBuf,
+        #[arg(long)]
+        caption: Option<String>,
+        /// Print {id, chat, file_id, size, sha256} as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Download the file of a message; prints where it went.
+    Download {
+        chat: String,
+        message_id: i64,
+        /// Where to write it (default: the file's name in the current folder).
+        #[arg(short = 'o', long = "output", value_name = "PATH")]
+        output: Option<PathBuf>,
     },
     /// Messages of a chat, oldest to newest.
     History {
@@ -283,7 +306,7 @@ impl Ctx {
             ));
         };
         let url = self.server(Some(&session));
-        let mut config = Config::new(url.clone());
+        let mut config = client_config(&url);
         config.token = Some(session.token.clone());
         config.state = session.state.clone();
         let (client, updates) = connect(config, &url).await?;
@@ -296,6 +319,35 @@ impl Ctx {
         tokio::spawn(drain(updates));
         Ok(client)
     }
+}
+
+/// The SDK config for a `--server` value: every comma-separated URL, in order, so the client
+/// moves to the next node of a cluster when one is down.
+fn client_config(servers: &str) -> Config {
+    let mut config = Config::new(DEFAULT_SERVER);
+    config.urls = server_urls(servers);
+    config
+}
+
+/// `URL1,URL2,...` as a list (blank entries dropped); at least the default server.
+fn server_urls(servers: &str) -> Vec<String> {
+    let urls: Vec<String> = servers
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if urls.is_empty() {
+        vec![DEFAULT_SERVER.to_owned()]
+    } else {
+        urls
+    }
+}
+
+/// The `/files` client of a session: its first server URL and its token.
+fn files_client(session: &Session) -> Result<heliograph_client::files::Files, CliError> {
+    let url = server_urls(&session.server).remove(0);
+    Ok(heliograph_client::files::Files::new(&url, &session.token)?)
 }
 
 async fn connect(config: Config, url: &str) -> Result<(Client, Updates), CliError> {
@@ -402,6 +454,20 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             let client = ctx.client().await?;
             let chat_id = resolve_chat(&client, &chat).await?;
             send(&client, chat_id, &text, reply_to, json).await
+        }
+        Command::Upload { chat, file, caption, json } => {
+            let (client, updates, session) = ctx.connect().await?;
+            tokio::spawn(drain(updates));
+            let files = files_client(&session)?;
+            let chat_id = resolve_chat(&client, &chat).await?;
+            transfer::upload(&client, &files, &ctx.profile, chat_id, &file, caption.as_deref(), json).await
+        }
+        Command::Download { chat, message_id, output } => {
+            let (client, updates, session) = ctx.connect().await?;
+            tokio::spawn(drain(updates));
+            let files = files_client(&session)?;
+            let chat_id = resolve_chat(&client, &chat).await?;
+            transfer::download(&client, &files, chat_id, message_id, output).await
         }
         Command::History {
             chat,
@@ -584,7 +650,7 @@ async fn login(
 ) -> Result<(), CliError> {
     let previous = profile::load(&ctx.profile).ok().flatten();
     let url = ctx.server(previous.as_ref());
-    let (client, updates) = connect(Config::new(url.clone()), &url).await?;
+    let (client, updates) = connect(client_config(&url), &url).await?;
     tokio::spawn(drain(updates));
     client.send_code(phone).await?;
     let code = match code {
@@ -875,4 +941,20 @@ fn prompt(question: &str) -> Result<String, CliError> {
         return Err(CliError::new("BAD_ARGUMENT", "no answer on stdin"));
     }
     Ok(answer.to_owned())
+}
+
+#[cfg(test)]
+mod server_list_tests {
+    use super::*;
+
+    #[test]
+    fn server_accepts_a_comma_separated_list() {
+        assert_eq!(server_urls("http://a:1"), vec!["http://a:1"]);
+        assert_eq!(
+            server_urls("http://a:1, http://b:2,,http://c:3 ,"),
+            vec!["http://a:1", "http://b:2", "http://c:3"]
+        );
+        assert_eq!(server_urls(" , "), vec![DEFAULT_SERVER]);
+        assert_eq!(client_config("http://a:1,http://b:2").urls, vec!["http://a:1", "http://b:2"]);
+    }
 }

@@ -28,6 +28,9 @@ pub enum ClientError {
     /// The [`crate::Config`] cannot work (no URL, a URL this SDK cannot use, ...).
     #[error("bad client config: {0}")]
     Config(String),
+    /// An HTTP request (`/files`) failed below the protocol: connection, timeout, body.
+    #[error("HTTP: {0}")]
+    Http(String),
 }
 
 impl ClientError {

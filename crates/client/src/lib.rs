@@ -34,6 +34,7 @@
 //! - `connection` (private): the background task that owns the WebSocket, matches answers
 //!   to requests, reconnects and drives [`sync`].
 //! - [`config`]: [`Config`], server URLs and reconnect timing.
+//! - [`files`]: [`files::Files`], resumable uploads and streaming downloads over HTTP.
 //! - [`error`]: [`ClientError`], what can go wrong.
 //!
 //! Architecture Invariant: this crate depends on `heliograph-proto` only; it speaks the wire
@@ -44,6 +45,7 @@ pub mod config;
 mod connection;
 pub mod error;
 pub mod event;
+pub mod files;
 pub mod methods;
 pub mod sync;
 

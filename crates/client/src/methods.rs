@@ -227,6 +227,19 @@ impl Client {
         self.call_as(Request::SendMessage { chat_id, random_id, text: text.into(), reply_to }).await
     }
 
+    /// `messages.send_media`: sends an uploaded file (see [`crate::files`]). Retrying with the
+    /// same `random_id` returns the original message.
+    pub async fn send_media(
+        &self,
+        chat_id: i64,
+        random_id: i64,
+        file_id: i64,
+        kind: heliograph_proto::MediaKind,
+        caption: Option<&str>,
+    ) -> Result<Sent, ClientError> {
+        self.call_as(Request::SendMedia { chat_id, random_id, file_id, kind, caption: caption.map(str::to_string), reply_to: None }).await
+    }
+
     /// `messages.forward` with fresh random ids (one per message).
     pub async fn forward_messages(&self, from_chat_id: i64, ids: &[i64], to_chat_id: i64) -> Result<Vec<Sent>, ClientError> {
         let random_ids: Vec<i64> = ids.iter().map(|_| random_id()).collect();

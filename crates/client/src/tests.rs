@@ -525,6 +525,7 @@ async fn every_protocol_method_has_a_typed_call() {
     let _ = c.join_by_invite("i").await;
     let _ = c.join_by_username("u").await;
     let _ = c.send_message(1, "hi", None).await;
+    let _ = c.send_media(1, 2, 3, heliograph_proto::MediaKind::Document, None).await;
     let _ = c.send_message_with_random_id(1, 5, "hi", None).await;
     let _ = c.forward_messages(1, &[1], 2).await;
     let _ = c.forward_messages_with_random_ids(1, &[1], 2, &[9]).await;

@@ -22,7 +22,9 @@ id! {
     /// A message's place in its chat: the chat's gapless sequence number, from 1.
     MessageId,
     /// A signed-in device.
-    SessionId
+    SessionId,
+    /// An uploaded file (its metadata; identical bytes are stored once, by hash).
+    FileId
 }
 
 /// A position in an update log (a user's, or a chat's own).

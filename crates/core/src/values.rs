@@ -1,5 +1,7 @@
 //! Checked values. Each constructor is the only way in, so holding one means it is valid.
 
+use crate::ids::FileId;
+
 use thiserror::Error;
 
 /// Why a value was refused.
@@ -165,10 +167,69 @@ impl MessageText {
     }
 }
 
-/// What a message carries. Media and end-to-end ciphertext join as variants later.
+/// What a message carries. End-to-end ciphertext joins as a variant later.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Content {
     Text(MessageText),
+    Media(Media),
+}
+
+impl Content {
+    /// The text a person typed: the message itself, or a media caption.
+    pub fn text(&self) -> Option<&MessageText> {
+        match self {
+            Content::Text(t) => Some(t),
+            Content::Media(m) => m.caption.as_ref(),
+        }
+    }
+}
+
+/// How a file is shown in a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MediaKind {
+    Photo,
+    Video,
+    Audio,
+    Voice,
+    Document,
+}
+
+impl MediaKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaKind::Photo => "photo",
+            MediaKind::Video => "video",
+            MediaKind::Audio => "audio",
+            MediaKind::Voice => "voice",
+            MediaKind::Document => "document",
+        }
+    }
+    pub fn parse(s: &str) -> Option<MediaKind> {
+        Some(match s {
+            "photo" => MediaKind::Photo,
+            "video" => MediaKind::Video,
+            "audio" => MediaKind::Audio,
+            "voice" => MediaKind::Voice,
+            "document" => MediaKind::Document,
+            _ => return None,
+        })
+    }
+}
+
+/// A file attached to a message, with what a client needs to show it before downloading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Media {
+    pub kind: MediaKind,
+    pub file: FileId,
+    pub name: String,
+    pub mime: String,
+    pub size: u64,
+    /// Pixel size, for images the server could decode within its limits.
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    /// A small JPEG preview (images only).
+    pub thumb: Option<FileId>,
+    pub caption: Option<MessageText>,
 }
 
 /// A one-time login code as typed by a person: exactly 5 digits.

@@ -45,6 +45,23 @@ pub enum ErrorCode {
     InviteInvalid,
     /// Too many requests: wait `retry_after` seconds.
     FloodWait,
+    /// The file does not exist, or you may not see it.
+    FileNotFound,
+    /// The file is larger than the server accepts (`max_size` in the message).
+    FileTooLarge,
+    /// A part number or a part's size is wrong: every part is `UPLOAD_PART_SIZE` bytes
+    /// except the last.
+    FilePartInvalid,
+    /// Parts are missing: upload them (`GET /files/uploads/{id}` lists what arrived) and
+    /// complete again.
+    FilePartsMissing,
+    /// The parts do not add up to the SHA-256 given; the upload is discarded.
+    FileHashMismatch,
+    /// `photo` needs an image the server could decode within its limits; send it as a
+    /// `document`.
+    PhotoInvalid,
+    /// Your storage quota is full.
+    QuotaExceeded,
     Internal,
 }
 
@@ -79,6 +96,13 @@ impl ErrorCode {
             ErrorCode::TooManyMembers => "TOO_MANY_MEMBERS",
             ErrorCode::InviteInvalid => "INVITE_INVALID",
             ErrorCode::FloodWait => "FLOOD_WAIT",
+            ErrorCode::FileNotFound => "FILE_NOT_FOUND",
+            ErrorCode::FileTooLarge => "FILE_TOO_LARGE",
+            ErrorCode::FilePartInvalid => "FILE_PART_INVALID",
+            ErrorCode::FilePartsMissing => "FILE_PARTS_MISSING",
+            ErrorCode::FileHashMismatch => "FILE_HASH_MISMATCH",
+            ErrorCode::PhotoInvalid => "PHOTO_INVALID",
+            ErrorCode::QuotaExceeded => "QUOTA_EXCEEDED",
             ErrorCode::Internal => "INTERNAL",
         }
     }
@@ -119,7 +143,7 @@ mod tests {
 
     #[test]
     fn codes_match_serde() {
-        for code in [ErrorCode::BadRequest, ErrorCode::MessageAuthorRequired, ErrorCode::FloodWait, ErrorCode::Internal] {
+        for code in [ErrorCode::BadRequest, ErrorCode::MessageAuthorRequired, ErrorCode::FloodWait, ErrorCode::FilePartsMissing, ErrorCode::QuotaExceeded, ErrorCode::Internal] {
             assert_eq!(serde_json::to_value(code).unwrap(), serde_json::Value::from(code.as_str()));
         }
     }

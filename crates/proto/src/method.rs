@@ -128,6 +128,17 @@ requests! {
         text: String,
         #[serde(default)] reply_to: Option<i64>
     }
+    /// Sends an uploaded file (`POST /files/uploads/{id}/complete` gave `file_id`) as `kind`
+    /// (`photo` needs an image the server could read). You may send your own files and files
+    /// you can see in your chats. Idempotent by `random_id` like `messages.send`. Result: `Sent`.
+    "messages.send_media" => SendMedia {
+        chat_id: i64,
+        random_id: i64,
+        file_id: i64,
+        kind: crate::types::MediaKind,
+        #[serde(default)] caption: Option<String>,
+        #[serde(default)] reply_to: Option<i64>
+    }
     /// Forwards messages, keeping their original author. One `random_id` per message.
     /// Result: `[Sent]`.
     "messages.forward" => Forward { from_chat_id: i64, ids: Vec<i64>, to_chat_id: i64, random_ids: Vec<i64> }

@@ -69,15 +69,87 @@ pub struct Chat {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Content {
     Text { text: String },
+    /// A file shown as `kind`, with an optional caption.
+    Media(Media),
 }
 
 impl Content {
-    /// The text of the message, if it has one.
+    /// The text of the message (or the caption of its media), if it has one.
     pub fn text(&self) -> Option<&str> {
         match self {
             Content::Text { text } => Some(text),
+            Content::Media(m) => m.caption.as_deref(),
         }
     }
+}
+
+/// How a file is shown in a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaKind {
+    Photo,
+    Video,
+    Audio,
+    Voice,
+    Document,
+}
+
+/// A file in a message. Download it (and `thumb_file_id`) with `GET /files/{file_id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Media {
+    pub kind: MediaKind,
+    pub file_id: i64,
+    pub name: String,
+    pub mime: String,
+    pub size: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// A small JPEG preview (images).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumb_file_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caption: Option<String>,
+}
+
+/// An uploaded file: the answer to `POST /files/uploads/{upload_id}/complete`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct File {
+    pub id: i64,
+    pub name: String,
+    pub mime: String,
+    pub size: u64,
+    /// Hex SHA-256 of the content.
+    pub sha256: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumb_file_id: Option<i64>,
+}
+
+/// Every upload is cut into parts of exactly this many bytes, except the last (1 to this many).
+pub const UPLOAD_PART_SIZE: u64 = 512 * 1024;
+
+/// What the server holds of an unfinished upload: `GET /files/uploads/{upload_id}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadState {
+    /// Part numbers received (from 0), ascending.
+    pub parts: Vec<u64>,
+    pub part_size: u64,
+}
+
+/// The body of `POST /files/uploads/{upload_id}/complete`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompleteUpload {
+    pub size: u64,
+    /// Hex SHA-256 of the whole file.
+    pub sha256: String,
+    pub name: String,
+    #[serde(default)]
+    pub mime: Option<String>,
 }
 
 /// Where a forwarded message first came from.

@@ -17,6 +17,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::codes::{CodeSender, HttpSender, LogSender};
 use crate::config::{CodeProvider, Config};
+use crate::limits::{ConnectionsPerAddress, KeyedLimiter};
 use crate::service::Service;
 
 /// Shared by every request and connection.
@@ -24,8 +25,14 @@ pub struct App {
     pub service: Arc<Service>,
     /// One permit per open WebSocket: the connection cap.
     pub connections: Arc<Semaphore>,
+    /// Open WebSockets per client address: one address cannot take every slot.
+    pub connections_per_address: Arc<ConnectionsPerAddress>,
+    /// Requests per client address, signed in or not, across its connections.
+    pub requests_per_address: KeyedLimiter<std::net::IpAddr>,
     /// Cancelled once on shutdown; every connection watches a child of it.
     pub shutdown: CancellationToken,
+    /// Uploads in progress and the object store behind `/files`.
+    pub files: Arc<crate::files::Files>,
     metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
@@ -35,6 +42,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(|State(app): State<Arc<App>>| async move { app.metrics.render() }))
         .route("/ws", get(crate::gateway::upgrade))
+        .merge(crate::files::routes())
         .merge(crate::web::routes())
         .with_state(app)
 }
@@ -122,31 +130,27 @@ pub async fn start_with(config: Config, store: Arc<dyn Store>, bus: Arc<dyn Bus>
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
     let addr = listener.local_addr()?;
+    let files = Arc::new(crate::files::Files::open(&config)?);
     let config = Arc::new(config);
     let service = Arc::new(Service::new(store, bus, config.clone(), codes));
     let shutdown = CancellationToken::new();
     let app = Arc::new(App {
         service: service.clone(),
         connections: Arc::new(Semaphore::new(config.limits.max_connections)),
+        connections_per_address: Arc::default(),
+        requests_per_address: KeyedLimiter::new(config.limits.request_rate_per_address(), 100_000),
         shutdown: shutdown.clone(),
+        files: files.clone(),
         metrics,
     });
     let tracker = TaskTracker::new();
     tracker.spawn(crate::fanout::run(service.clone(), feed));
-    // Small frames must leave at once: with Nagle's algorithm each answer waits for the
-    // peer's delayed ACK (about 40 ms).
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
-    let routes = router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    tracker.spawn(files.sweep_until(shutdown.clone()));
+    let routes = router(app.clone());
     let stop = shutdown.clone();
+    let header_timeout = config.limits.header_read_timeout();
     let done = tokio::spawn(async move {
-        let served = axum::serve(listener, routes).with_graceful_shutdown(async move { stop.cancelled().await }).await;
-        if let Err(e) = served {
-            tracing::error!(error = %e, "the HTTP server failed");
-        }
+        serve(listener, routes, stop, header_timeout).await;
         // Upgraded WebSockets outlive the HTTP server: wait until every one has closed.
         let max_connections = config.limits.max_connections as u32;
         let all = tokio::time::timeout(Duration::from_secs(30), app.connections.acquire_many(max_connections.min(u32::MAX)));
@@ -157,4 +161,46 @@ pub async fn start_with(config: Config, store: Arc<dyn Store>, bus: Arc<dyn Bus>
     });
     tracing::info!(%addr, "listening");
     Ok(Server { addr, shutdown, done })
+}
+
+/// Serves HTTP/1.1 and HTTP/2 (with WebSocket upgrades) on `listener` until `stop` is
+/// cancelled, then waits for every HTTP connection to finish. This is `axum::serve` plus one
+/// thing it lacks: a timer, so hyper enforces `header_timeout` on request headers and a
+/// client that sends them byte by byte (slowloris) is dropped.
+async fn serve(listener: tokio::net::TcpListener, routes: Router, stop: CancellationToken, header_timeout: Duration) {
+    use axum::extract::connect_info::ConnectInfo;
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    http.http1().timer(TokioTimer::new()).header_read_timeout(header_timeout);
+    http.http2().timer(TokioTimer::new()).enable_connect_protocol();
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors, usually: wait for some to close.
+                    tracing::warn!(error = %e, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = stop.cancelled() => break,
+        };
+        // Small frames must leave at once: with Nagle's algorithm each answer waits for the
+        // peer's delayed ACK (about 40 ms).
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+        let service = hyper_util::service::TowerToHyperService::new(routes.clone().layer(axum::Extension(ConnectInfo(peer))));
+        let connection = graceful.watch(http.serve_connection_with_upgrades(TokioIo::new(tcp), service).into_owned());
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "HTTP connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
 }

@@ -42,7 +42,7 @@ pub const ENV_PREFIX: &str = "HELIOGRAPH_";
 /// Keys whose environment values are taken as written. Figment reads other values as TOML
 /// scalars, so a token `12345` would become a number (and be refused) and `0123` would become
 /// `123`.
-const VERBATIM_KEYS: [&str; 6] = ["data_dir", "database", "bus", "public_url", "code_provider.url", "code_provider.bearer_token"];
+const VERBATIM_KEYS: [&str; 8] = ["data_dir", "database", "bus", "public_url", "code_provider.url", "code_provider.bearer_token", "files.storage.bucket", "files.storage.endpoint"];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -68,6 +68,8 @@ pub struct Config {
     /// How login codes reach people.
     pub code_provider: CodeProvider,
     pub limits: Limits,
+    /// Uploads, storage and quotas.
+    pub files: Files,
 }
 
 impl Default for Config {
@@ -82,6 +84,7 @@ impl Default for Config {
             public_url: None,
             code_provider: CodeProvider::default(),
             limits: Limits::default(),
+            files: Files::default(),
         }
     }
 }
@@ -177,6 +180,20 @@ pub struct Limits {
     pub codes_per_address_per_hour: u32,
     /// Open WebSocket connections, all clients together.
     pub max_connections: usize,
+    /// Open WebSocket connections from one client address. Behind a reverse proxy every client
+    /// has the proxy's address: raise this (and the per-address rate) there.
+    pub max_connections_per_address: usize,
+    /// Sustained requests per second from one client address, all its connections and
+    /// sessions together (signed in or not). Past it a request gets `FLOOD_WAIT` and the
+    /// connection is not read until the wait is over.
+    pub requests_per_address_per_second: u32,
+    /// A connection that sends no complete frame (a request, or a WebSocket ping) for this
+    /// many seconds is closed: it catches clients that start a frame and never finish it.
+    /// Clients keep an idle connection open by pinging (the SDK polls every 60 s).
+    pub idle_timeout_secs: u64,
+    /// Seconds a client may take to send the headers of an HTTP request (including the
+    /// WebSocket upgrade); a slower one is disconnected (slowloris).
+    pub header_read_timeout_secs: u64,
     /// A group with more members than this keeps its own update log, like a channel.
     pub large_group_threshold: u64,
     /// Most updates in one page of a difference.
@@ -197,6 +214,10 @@ impl Default for Limits {
             codes_per_phone_per_hour: 5,
             codes_per_address_per_hour: 20,
             max_connections: 100_000,
+            max_connections_per_address: 1_000,
+            requests_per_address_per_second: 1_000,
+            idle_timeout_secs: 180,
+            header_read_timeout_secs: 10,
             large_group_threshold: 200,
             difference_limit: 1000,
             difference_horizon: 100_000,
@@ -221,8 +242,21 @@ impl Limits {
         Rate::per_hour(self.codes_per_address_per_hour)
     }
 
+    /// Requests per client address: bursts of up to two seconds' worth.
+    pub fn request_rate_per_address(&self) -> Rate {
+        Rate::per_second(self.requests_per_address_per_second).with_burst(self.requests_per_address_per_second.saturating_mul(2))
+    }
+
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout_secs)
+    }
+
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout_secs)
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
-        let positive: [(&'static str, u64); 10] = [
+        let positive: [(&'static str, u64); 14] = [
             ("limits.max_frame_bytes", self.max_frame_bytes as u64),
             ("limits.send_queue", self.send_queue as u64),
             ("limits.requests_per_second", self.requests_per_second.into()),
@@ -230,6 +264,10 @@ impl Limits {
             ("limits.codes_per_phone_per_hour", self.codes_per_phone_per_hour.into()),
             ("limits.codes_per_address_per_hour", self.codes_per_address_per_hour.into()),
             ("limits.max_connections", self.max_connections as u64),
+            ("limits.max_connections_per_address", self.max_connections_per_address as u64),
+            ("limits.requests_per_address_per_second", self.requests_per_address_per_second.into()),
+            ("limits.idle_timeout_secs", self.idle_timeout_secs),
+            ("limits.header_read_timeout_secs", self.header_read_timeout_secs),
             ("limits.difference_limit", self.difference_limit.into()),
             ("limits.difference_horizon", self.difference_horizon.max(0) as u64),
             ("limits.group_commit_max_batch", self.group_commit_max_batch as u64),
@@ -239,6 +277,61 @@ impl Limits {
             None => Ok(()),
         }
     }
+}
+
+/// Files: how large, how much per person, where the bytes live.
+///
+/// ```toml
+/// [files]
+/// max_size = 2147483648        # bytes per file
+/// quota = 10737418240          # bytes per user; absent: no quota
+/// upload_ttl_secs = 86400      # unfinished uploads are removed after this long untouched
+///
+/// [files.storage]              # default: kind = "local" (under data_dir/files)
+/// kind = "s3"
+/// bucket = "heliograph"
+/// region = "us-east-1"
+/// endpoint = "http://127.0.0.1:9000"   # S3-compatible stores (MinIO, ...)
+/// ```
+///
+/// S3 credentials come from the usual `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`
+/// environment variables, never from the config file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Files {
+    /// Largest file accepted, in bytes.
+    pub max_size: u64,
+    /// Bytes each user may store (the sizes of their uploads, counted once per upload).
+    pub quota: Option<u64>,
+    /// An upload nobody touched for this long is removed, parts and all.
+    pub upload_ttl_secs: u64,
+    pub storage: FileStorage,
+}
+
+impl Default for Files {
+    fn default() -> Files {
+        Files { max_size: 2 * 1024 * 1024 * 1024, quota: None, upload_ttl_secs: 24 * 3600, storage: FileStorage::default() }
+    }
+}
+
+/// Where file contents live (uploads in progress always stay under `data_dir/uploads`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FileStorage {
+    /// `data_dir/files`.
+    #[default]
+    Local,
+    /// An S3 bucket, or an S3-compatible store at `endpoint`.
+    S3 {
+        bucket: String,
+        #[serde(default)]
+        region: Option<String>,
+        #[serde(default)]
+        endpoint: Option<String>,
+        /// Allow `http://` endpoints (a local MinIO).
+        #[serde(default)]
+        allow_http: bool,
+    },
 }
 
 /// Command-line flags, which beat every other layer. `None` leaves the value to the layers
@@ -324,7 +417,7 @@ impl Config {
     /// Whether an environment key (after the prefix, `__` already turned into `.`) names a
     /// configuration value.
     fn is_key(key: &str) -> bool {
-        const TOP_LEVEL: [&str; 9] = ["listen", "data_dir", "database", "bus", "dev", "test_numbers", "public_url", "code_provider", "limits"];
+        const TOP_LEVEL: [&str; 10] = ["listen", "data_dir", "database", "bus", "dev", "test_numbers", "public_url", "code_provider", "limits", "files"];
         let top = key.split('.').next().unwrap_or(key);
         TOP_LEVEL.iter().any(|known| known.eq_ignore_ascii_case(top))
     }
@@ -345,6 +438,12 @@ impl Config {
             if !ok {
                 return Err(ConfigError::ProviderUrl(http.url.clone()));
             }
+        }
+        if self.files.max_size == 0 {
+            return Err(ConfigError::NotPositive("files.max_size"));
+        }
+        if self.files.upload_ttl_secs == 0 {
+            return Err(ConfigError::NotPositive("files.upload_ttl_secs"));
         }
         self.limits.validate()
     }

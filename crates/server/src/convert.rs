@@ -38,6 +38,17 @@ pub fn user(viewer: UserId, user: &store::User, relation: Relation) -> proto::Us
 pub fn content(c: &heliograph_core::Content) -> proto::Content {
     match c {
         heliograph_core::Content::Text(t) => proto::Content::Text { text: t.as_str().to_string() },
+        heliograph_core::Content::Media(m) => proto::Content::Media(proto::Media {
+            kind: media_kind(m.kind),
+            file_id: m.file.0,
+            name: m.name.clone(),
+            mime: m.mime.clone(),
+            size: m.size,
+            width: m.width,
+            height: m.height,
+            thumb_file_id: m.thumb.map(|t| t.0),
+            caption: m.caption.as_ref().map(|c| c.as_str().to_string()),
+        }),
     }
 }
 
@@ -105,4 +116,26 @@ pub fn update(logged: &Logged, changed_chat: Option<proto::Chat>) -> Option<prot
         date: logged.date,
         kind,
     })
+}
+
+pub fn media_kind(k: heliograph_core::MediaKind) -> proto::MediaKind {
+    use heliograph_core::MediaKind as K;
+    match k {
+        K::Photo => proto::MediaKind::Photo,
+        K::Video => proto::MediaKind::Video,
+        K::Audio => proto::MediaKind::Audio,
+        K::Voice => proto::MediaKind::Voice,
+        K::Document => proto::MediaKind::Document,
+    }
+}
+
+pub fn media_kind_from_wire(k: proto::MediaKind) -> heliograph_core::MediaKind {
+    use heliograph_core::MediaKind as K;
+    match k {
+        proto::MediaKind::Photo => K::Photo,
+        proto::MediaKind::Video => K::Video,
+        proto::MediaKind::Audio => K::Audio,
+        proto::MediaKind::Voice => K::Voice,
+        proto::MediaKind::Document => K::Document,
+    }
 }

@@ -17,6 +17,8 @@ pub fn from_store(e: heliograph_store::Error) -> Error {
         S::UsernameOccupied => ErrorCode::UsernameOccupied,
         S::TooManyMembers => ErrorCode::TooManyMembers,
         S::InviteInvalid => ErrorCode::InviteInvalid,
+        S::FileNotFound => ErrorCode::FileNotFound,
+        S::QuotaExceeded { .. } => ErrorCode::QuotaExceeded,
         S::Invalid(_) => ErrorCode::BadParams,
         S::Internal(detail) => {
             tracing::error!(%detail, "storage failure");
@@ -65,4 +67,18 @@ pub fn bad_params(message: impl Into<String>) -> Error {
 
 pub fn flood_wait(retry_after: u32, what: &str) -> Error {
     Error { code: ErrorCode::FloodWait, message: format!("too many {what}; wait {retry_after} s"), retry_after: Some(retry_after) }
+}
+
+/// The HTTP status of an error answered over HTTP (`/files`); the body is the `proto::Error`.
+pub fn http_status(code: ErrorCode) -> axum::http::StatusCode {
+    use axum::http::StatusCode as H;
+    match code {
+        ErrorCode::AuthRequired | ErrorCode::SessionRevoked => H::UNAUTHORIZED,
+        ErrorCode::FileNotFound => H::NOT_FOUND,
+        ErrorCode::FileTooLarge | ErrorCode::QuotaExceeded => H::PAYLOAD_TOO_LARGE,
+        ErrorCode::FilePartsMissing => H::CONFLICT,
+        ErrorCode::FloodWait => H::TOO_MANY_REQUESTS,
+        ErrorCode::Internal => H::INTERNAL_SERVER_ERROR,
+        _ => H::BAD_REQUEST,
+    }
 }

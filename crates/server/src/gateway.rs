@@ -34,12 +34,16 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 const CLOSE_TOO_BIG: u16 = 1009;
 const CLOSE_GOING_AWAY: u16 = 1001;
 const CLOSE_REVOKED: u16 = 4001;
+const CLOSE_IDLE: u16 = 4002;
 
 /// What the reader asks the writer to do, in order.
 enum Out {
     Frame(ServerFrame),
     /// The connection signed in: follow this user's topics from now on.
     Follow(SignedIn),
+    /// The caller just got access to a chat with its own log (joined, created, added): follow
+    /// its topic before the answer goes out, so a post made right after reaches them live.
+    FollowChat(i64),
     Close(u16, String),
 }
 
@@ -48,6 +52,11 @@ pub async fn upgrade(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo
     let Ok(permit) = app.connections.clone().try_acquire_owned() else {
         return (StatusCode::SERVICE_UNAVAILABLE, "the server has reached its connection limit; try again later").into_response();
     };
+    let per_address = app.service.config.limits.max_connections_per_address;
+    let Some(address_permit) = app.connections_per_address.try_acquire(peer.ip(), per_address) else {
+        let message = format!("too many connections from your address (at most {per_address}); close some and try again");
+        return (StatusCode::TOO_MANY_REQUESTS, message).into_response();
+    };
     let max = app.service.config.limits.max_frame_bytes;
     ws.max_message_size(max)
         .max_frame_size(max)
@@ -55,7 +64,7 @@ pub async fn upgrade(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo
         .read_buffer_size(4 * 1024)
         .write_buffer_size(0)
         .on_upgrade(move |socket| async move {
-            let _permit = permit;
+            let _permits = (permit, address_permit);
             crate::metrics::connection_opened();
             connection(app, socket, peer.ip()).await;
             crate::metrics::connection_closed();
@@ -72,12 +81,22 @@ async fn connection(app: Arc<App>, socket: WebSocket, addr: IpAddr) {
     let mut requests = JoinSet::new();
     let mut caller = Caller { addr, session: None };
     let mut closing = (CLOSE_GOING_AWAY, "server shutting down".to_string());
+    let idle_timeout = app.service.config.limits.idle_timeout();
 
     loop {
         // Reap finished requests so the set stays small.
         while requests.try_join_next().is_some() {}
+        // A client must finish a frame (any frame, pings included) within the idle timeout:
+        // one that starts a frame and never completes it is dropped here.
         let frame = tokio::select! {
-            frame = stream.next() => frame,
+            frame = tokio::time::timeout(idle_timeout, stream.next()) => match frame {
+                Ok(frame) => frame,
+                Err(_) => {
+                    let secs = idle_timeout.as_secs();
+                    closing = (CLOSE_IDLE, format!("IDLE_TIMEOUT: no complete frame in {secs} s; send a ping to keep a connection open"));
+                    break;
+                }
+            },
             () = done.cancelled() => break,
         };
         let text = match frame {
@@ -113,6 +132,21 @@ async fn connection(app: Arc<App>, socket: WebSocket, addr: IpAddr) {
                 continue;
             }
         };
+        // One address's requests, all connections together. Past the limit the request is
+        // refused and this connection is not read until the wait is over, so a flood costs
+        // the server a timer, and the flooder's own TCP window does the rest.
+        if let Err(wait) = app.requests_per_address.check(&addr) {
+            crate::metrics::record_request(request.method(), ErrorCode::FloodWait.as_str(), Duration::ZERO);
+            let error = crate::errors::flood_wait(wait.secs(), "requests from your address");
+            if out.send(Out::Frame(ServerFrame::Error { id: Some(id), error })).await.is_err() {
+                break;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(wait.0) => {}
+                () = done.cancelled() => break,
+            }
+            continue;
+        }
         // Requests that change the connection's own session run in line, in order.
         let in_line = request.is_public() || matches!(request, heliograph_proto::Request::LogOut {} | heliograph_proto::Request::RevokeSession { .. });
         if in_line {
@@ -144,6 +178,9 @@ async fn connection(app: Arc<App>, socket: WebSocket, addr: IpAddr) {
         let (app, caller, out) = (app.clone(), caller.clone(), out.clone());
         requests.spawn(async move {
             let answer = app.service.call(&caller, request).await;
+            if let Some(chat) = answer.as_ref().ok().and_then(|(result, _)| own_log_chat(result)) {
+                let _ = out.send(Out::FollowChat(chat)).await;
+            }
             let (frame, _) = frame_of(id, answer);
             let _ = out.send(Out::Frame(frame)).await;
             drop(permit);
@@ -166,6 +203,12 @@ async fn connection(app: Arc<App>, socket: WebSocket, addr: IpAddr) {
         }
     })
     .await;
+}
+
+/// A result that is a chat the caller is a member of and that keeps its own log.
+fn own_log_chat(result: &serde_json::Value) -> Option<i64> {
+    let has = |field: &str| result.get(field).is_some_and(|v| !v.is_null());
+    (has("chat_pts") && has("role") && has("kind")).then(|| result.get("id").and_then(serde_json::Value::as_i64)).flatten()
 }
 
 fn frame_of(id: u64, answer: Result<(serde_json::Value, Effect), Error>) -> (ServerFrame, Effect) {
@@ -211,6 +254,12 @@ async fn writer(app: Arc<App>, mut sink: Sink, mut out: mpsc::Receiver<Out>, don
                 Some(Out::Frame(frame)) => {
                     if !send(&mut sink, &frame).await {
                         break;
+                    }
+                }
+                Some(Out::FollowChat(chat)) => {
+                    if let Some(sub) = sub.as_mut() {
+                        sub.follow(Topic::Chat(chat));
+                        app.service.bus.ready().await;
                     }
                 }
                 Some(Out::Follow(signed)) => {

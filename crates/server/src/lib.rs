@@ -5,6 +5,7 @@
 //! - [`gateway`]: `GET /ws`, one WebSocket per device: framing, limits, live pushes.
 //! - [`service`]: one handler per protocol method; parses input, calls the store, renders.
 //! - [`fanout`]: committed events from the store, published on the bus.
+//! - [`files`]: `/files/...`: resumable uploads, content-addressed storage, downloads.
 //! - [`convert`]: store records to wire types, as one viewer may see them.
 //! - [`errors`]: the one mapping from internal failures to wire error codes.
 //! - [`codes`]: login codes and session tokens (generation, hashing, delivery providers).
@@ -19,6 +20,7 @@ pub mod config;
 pub mod convert;
 pub mod errors;
 pub mod fanout;
+pub mod files;
 pub mod gateway;
 pub mod limits;
 pub mod metrics;

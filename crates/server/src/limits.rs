@@ -197,6 +197,50 @@ impl<K: Hash + Eq> KeyedState<K> {
     }
 }
 
+/// Open connections per client address, each held as an [`AddressPermit`].
+#[derive(Debug, Default)]
+pub struct ConnectionsPerAddress {
+    open: Mutex<HashMap<std::net::IpAddr, usize>>,
+}
+
+impl ConnectionsPerAddress {
+    /// One more connection from `addr`, unless it already has `max` open.
+    pub fn try_acquire(self: &std::sync::Arc<Self>, addr: std::net::IpAddr, max: usize) -> Option<AddressPermit> {
+        let mut open = lock(&self.open);
+        let count = open.entry(addr).or_insert(0);
+        if *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(AddressPermit { counts: self.clone(), addr })
+    }
+
+    /// Connections open from `addr` now.
+    pub fn open(&self, addr: std::net::IpAddr) -> usize {
+        lock(&self.open).get(&addr).copied().unwrap_or(0)
+    }
+}
+
+/// One open connection from an address; dropping it frees the slot (and forgets the address
+/// once it has none, so the map holds only addresses with open connections).
+#[derive(Debug)]
+pub struct AddressPermit {
+    counts: std::sync::Arc<ConnectionsPerAddress>,
+    addr: std::net::IpAddr,
+}
+
+impl Drop for AddressPermit {
+    fn drop(&mut self) {
+        let mut open = lock(&self.counts.open);
+        if let Some(count) = open.get_mut(&self.addr) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.addr);
+            }
+        }
+    }
+}
+
 /// The state is a map of timestamps, consistent after any panic, so poisoning is ignored.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
@@ -285,6 +329,22 @@ mod tests {
         assert_eq!(limiter.len(), 10);
         assert!(limiter.check_at(&99, start + SWEEP_EVERY).is_ok());
         assert_eq!(limiter.len(), 1);
+    }
+
+    #[test]
+    fn connections_per_address_are_capped_and_freed() {
+        let counts = std::sync::Arc::new(ConnectionsPerAddress::default());
+        let (a, b): (std::net::IpAddr, std::net::IpAddr) = ("192.0.2.1".parse().expect("ip"), "192.0.2.2".parse().expect("ip"));
+        let first = counts.try_acquire(a, 2);
+        let second = counts.try_acquire(a, 2);
+        assert!(first.is_some() && second.is_some());
+        assert!(counts.try_acquire(a, 2).is_none(), "a third from the same address is refused");
+        assert!(counts.try_acquire(b, 2).is_some(), "other addresses are not affected");
+        drop(first);
+        assert_eq!(counts.open(a), 1);
+        assert!(counts.try_acquire(a, 2).is_some(), "a closed connection frees its slot");
+        drop(second);
+        assert_eq!(counts.open(b), 0, "addresses without connections are forgotten");
     }
 
     #[tokio::test(start_paused = true)]

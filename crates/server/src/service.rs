@@ -439,6 +439,30 @@ impl Service {
                 let sent = self.store.send(user, ChatId(chat_id), random_id, Content::Text(text), reply_to.map(MessageId)).await?;
                 ok(Self::sent(&sent))?
             }
+            Request::SendMedia { chat_id, random_id, file_id, kind, caption, reply_to } => {
+                let caption = caption.filter(|c| !c.trim().is_empty()).map(MessageText::parse).transpose()?;
+                let file = self.store.file(user, FileId(file_id)).await?;
+                let kind = convert::media_kind_from_wire(kind);
+                if kind == MediaKind::Photo && file.width.is_none() {
+                    return Err(Failure(proto::Error::new(
+                        ErrorCode::PhotoInvalid,
+                        "the server could not read this file as an image (or it is too large to decode); send it as a document",
+                    )));
+                }
+                let media = Media {
+                    kind,
+                    file: file.id,
+                    name: file.name,
+                    mime: file.mime,
+                    size: file.size,
+                    width: file.width,
+                    height: file.height,
+                    thumb: file.thumb,
+                    caption,
+                };
+                let sent = self.store.send(user, ChatId(chat_id), random_id, Content::Media(media), reply_to.map(MessageId)).await?;
+                ok(Self::sent(&sent))?
+            }
             Request::Forward { from_chat_id, ids: msg_ids, to_chat_id, random_ids } => {
                 let msg_ids = ids(&msg_ids, MessageId)?;
                 if random_ids.len() != msg_ids.len() {

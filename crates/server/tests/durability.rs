@@ -33,6 +33,8 @@ async fn start(data: &std::path::Path, port: u16) -> Node {
         // The senders go as fast as the server answers: lift the per-session rate limit.
         .env("HELIOGRAPH_LIMITS__REQUESTS_PER_SECOND", "1000000")
         .env("HELIOGRAPH_LIMITS__REQUESTS_BURST", "1000000")
+        .env("HELIOGRAPH_LIMITS__REQUESTS_PER_ADDRESS_PER_SECOND", "100000000")
+        .env("HELIOGRAPH_LIMITS__MAX_CONNECTIONS_PER_ADDRESS", "1000000")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

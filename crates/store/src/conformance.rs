@@ -57,6 +57,7 @@ macro_rules! conformance_tests {
             channel_fan_out,
             sync_pages,
             commit_feed,
+            files_and_media,
         );
         $crate::conformance_tests!(@harness $harness;
             large_group_own_log,
@@ -1330,4 +1331,79 @@ pub async fn reopen_keeps_everything(h: &mut dyn Harness) {
     assert_eq!(next.message.id, MessageId(6), "the sequence continues after a reopen");
     assert_eq!(next.pts, before_logs.1.last().map_or(0, |l| l.pts) + 1, "the log continues after a reopen");
     assert_eq!(s.open_private(bob, alice).await.must("open_private").id, chat);
+}
+
+// --- files ---------------------------------------------------------------------------------
+
+/// Files are recorded per uploader against a quota; a file is visible to its uploader and to
+/// members of chats where a live message carries it (or its thumbnail), and to nobody else,
+/// exactly as if it did not exist; media messages keep their details through history, edits
+/// (caption), forwards and deletes.
+pub async fn files_and_media(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, 1, "Alice").await;
+    let bob = person(s, 2, "Bob").await;
+    let mallory = person(s, 3, "Mallory").await;
+    let new = |size: u64, thumb: Option<FileId>| NewFile {
+        sha256: [7; 32],
+        size,
+        name: "cat.png".into(),
+        mime: "image/png".into(),
+        width: Some(640),
+        height: Some(480),
+        thumb,
+    };
+    let thumb = s.create_file(alice, NewFile { name: "thumb.jpg".into(), mime: "image/jpeg".into(), ..new(100, None) }, 10_000).await.must("create thumb");
+    let photo = s.create_file(alice, new(5_000, Some(thumb.id)), 10_000).await.must("create file");
+    assert_eq!((photo.owner, photo.size, photo.sha256, photo.thumb), (alice, 5_000, [7; 32], Some(thumb.id)), "the file as recorded");
+    assert_eq!(s.file_usage(alice).await.must("usage"), 5_100, "usage counts every file of the owner");
+    refused(s.create_file(alice, new(4_901, None), 10_000).await, Error::QuotaExceeded { used: 5_100, quota: 10_000 }, "over quota");
+    assert_eq!(s.file_usage(alice).await.must("usage"), 5_100, "a refused file is not recorded");
+    assert_eq!(s.file(alice, photo.id).await.must("owner sees"), photo, "the owner sees their file");
+    for who in [bob, mallory] {
+        refused(s.file(who, photo.id).await, Error::FileNotFound, "not yet shared");
+    }
+    refused(s.file(alice, FileId(987_654)).await, Error::FileNotFound, "no such file");
+
+    let chat = s.open_private(alice, bob).await.must("open_private").id;
+    let media = Media {
+        kind: MediaKind::Photo,
+        file: photo.id,
+        name: photo.name.clone(),
+        mime: photo.mime.clone(),
+        size: photo.size,
+        width: photo.width,
+        height: photo.height,
+        thumb: photo.thumb,
+        caption: Some(mtext("look")),
+    };
+    let sent = s.send(alice, chat, 1, Content::Media(media.clone()), None).await.must("send media");
+    assert_eq!(sent.message.content, Content::Media(media.clone()), "the sent message carries the media");
+    let again = s.send(alice, chat, 1, Content::Media(media.clone()), None).await.must("retry media");
+    assert_eq!(again.message.id, sent.message.id, "a retried media send returns the original");
+    let history = history_all(s, bob, chat).await;
+    assert_eq!(history.last().map(|m| &m.content), Some(&Content::Media(media.clone())), "history shows the media");
+    assert_eq!(s.file(bob, photo.id).await.must("member sees").id, photo.id, "a member sees a file sent in their chat");
+    assert_eq!(s.file(bob, thumb.id).await.must("member sees thumb").id, thumb.id, "and its thumbnail");
+    refused(s.file(mallory, photo.id).await, Error::FileNotFound, "a stranger sees nothing");
+
+    let edited = s.edit(alice, chat, sent.message.id, mtext("new caption")).await.must("edit caption");
+    assert_eq!(edited.content, Content::Media(Media { caption: Some(mtext("new caption")), ..media.clone() }), "an edit changes the caption only");
+
+    // Without a caption.
+    let bare = Media { caption: None, ..media.clone() };
+    let sent2 = s.send(alice, chat, 2, Content::Media(bare.clone()), None).await.must("send bare media");
+    assert_eq!(history_all(s, alice, chat).await.last().map(|m| &m.content), Some(&Content::Media(bare)), "no caption stays none");
+
+    // Forwarded into Mallory's group, Mallory sees it there.
+    let group = s.create_chat(bob, ChatKind::Group, &title("G"), None, &[mallory]).await.must("create group").id;
+    s.forward(bob, chat, &[sent.message.id], group, &[50]).await.must("forward media");
+    assert_eq!(s.file(mallory, photo.id).await.must("forwarded").id, photo.id, "a forward shares the file");
+
+    // Deleted for everyone everywhere: nobody but the owner sees it any more.
+    s.delete(bob, group, &[MessageId(1)], true).await.must("delete in group");
+    refused(s.file(mallory, photo.id).await, Error::FileNotFound, "deleted: not visible");
+    s.delete(alice, chat, &[sent.message.id, sent2.message.id], true).await.must("delete in private");
+    refused(s.file(bob, photo.id).await, Error::FileNotFound, "deleted: not visible to the member");
+    assert!(s.file(alice, photo.id).await.is_ok(), "the owner still sees it");
 }

@@ -24,6 +24,11 @@ pub enum Error {
     TooManyMembers,
     #[error("the invite link is not valid")]
     InviteInvalid,
+    /// Also the answer for files the user may not see.
+    #[error("no such file")]
+    FileNotFound,
+    #[error("storing this file would exceed your storage quota of {quota} bytes ({used} used)")]
+    QuotaExceeded { used: u64, quota: u64 },
     #[error("{0}")]
     Invalid(String),
     #[error("storage failure: {0}")]

@@ -129,6 +129,18 @@ pub trait Store: Send + Sync + 'static {
     async fn history(&self, actor: UserId, chat: ChatId, page: Page) -> Result<Vec<Message>>;
     async fn dialogs(&self, user: UserId, before: Option<(i64, ChatId)>, limit: u32) -> Result<Vec<Dialog>>;
 
+    // --- files -----------------------------------------------------------------------------
+
+    /// Records a file `owner` uploaded. Refuses with [`Error::QuotaExceeded`] when the sizes
+    /// of `owner`'s files would pass `quota` bytes (checked in the same transaction).
+    async fn create_file(&self, owner: UserId, file: NewFile, quota: u64) -> Result<File>;
+    /// The file, when `user` may see it: they uploaded it, or it (or its thumbnail) is in a
+    /// message of a chat they are a member of. Otherwise [`Error::FileNotFound`], exactly as
+    /// for a file that does not exist.
+    async fn file(&self, user: UserId, id: FileId) -> Result<File>;
+    /// Bytes of the files `user` uploaded (what the quota counts).
+    async fn file_usage(&self, user: UserId) -> Result<u64>;
+
     // --- sync ------------------------------------------------------------------------------
 
     async fn state(&self, user: UserId) -> Result<Pts>;

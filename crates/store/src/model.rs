@@ -122,6 +122,34 @@ pub struct Message {
     pub edit_date: Option<i64>,
 }
 
+/// What the server learned about an uploaded file before recording it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewFile {
+    /// SHA-256 of the content: where the bytes live in the object store (stored once).
+    pub sha256: [u8; 32],
+    pub size: u64,
+    pub name: String,
+    pub mime: String,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub thumb: Option<FileId>,
+}
+
+/// An uploaded file as recorded: one row per upload, owned by its uploader.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct File {
+    pub id: FileId,
+    pub owner: UserId,
+    pub sha256: [u8; 32],
+    pub size: u64,
+    pub name: String,
+    pub mime: String,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub thumb: Option<FileId>,
+    pub created: i64,
+}
+
 /// A committed send: the message and the sender's log position of its update.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sent {

@@ -62,7 +62,7 @@ pub use crate::sqlite::CommitObserver;
 use crate::{model::*, CommitFeed, Error, Limits, Result, Store};
 
 /// Schema migrations, applied in order; the index + 1 is the schema version.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_initial.sql"), include_str!("migrations/0002_files.sql")];
 
 /// The advisory lock key that serializes migrations across nodes ("Heliogra").
 const MIGRATION_LOCK: i64 = 0x4865_6c69_6f67_7261;
@@ -577,6 +577,19 @@ impl Store for PostgresStore {
     }
     async fn dialogs(&self, user: UserId, before: Option<(i64, ChatId)>, limit: u32) -> Result<Vec<Dialog>> {
         self.query(move |c, _| Box::pin(ops::dialogs(c, user, before, limit))).await
+    }
+    async fn create_file(&self, owner: UserId, file: NewFile, quota: u64) -> Result<File> {
+        self.write(move |c, _, _| {
+            let file = file.clone();
+            Box::pin(async move { ops::create_file(c, owner, &file, quota).await })
+        })
+        .await
+    }
+    async fn file(&self, user: UserId, id: FileId) -> Result<File> {
+        self.query(move |c, _| Box::pin(ops::file(c, user, id))).await
+    }
+    async fn file_usage(&self, user: UserId) -> Result<u64> {
+        self.query(move |c, _| Box::pin(ops::file_usage(c, user))).await
     }
     async fn state(&self, user: UserId) -> Result<Pts> {
         self.query(move |c, _| Box::pin(ops::state(c, user))).await

@@ -108,7 +108,7 @@ fn member_row(r: &Row) -> Membership {
     }
 }
 
-const MESSAGE_COLS: &str = "chat_id, id, from_id, date, kind, text, reply_to, fwd_user, fwd_chat, fwd_msg, fwd_date, edit_date";
+const MESSAGE_COLS: &str = "chat_id, id, from_id, date, kind, text, reply_to, fwd_user, fwd_chat, fwd_msg, fwd_date, edit_date, media_file, media_name, media_mime, media_size, media_width, media_height, media_thumb";
 
 fn message_row(r: &Row) -> Message {
     let text: Option<String> = r.get(5);
@@ -121,8 +121,27 @@ fn message_row(r: &Row) -> Message {
     });
     // Stored text was checked when it was written; a row that fails the check again is
     // shown as it is rather than hidden.
-    let text = text.unwrap_or_default();
-    let content = Content::Text(MessageText::parse(text.clone()).unwrap_or_else(|_| stored_text(text)));
+    let media_file: Option<i64> = r.get(12);
+    let content = match media_file {
+        Some(file) => {
+            let kind: String = r.get(4);
+            Content::Media(Media {
+                kind: MediaKind::parse(&kind).unwrap_or(MediaKind::Document),
+                file: FileId(file),
+                name: r.get::<_, Option<String>>(13).unwrap_or_default(),
+                mime: r.get::<_, Option<String>>(14).unwrap_or_default(),
+                size: r.get::<_, Option<i64>>(15).unwrap_or(0) as u64,
+                width: r.get::<_, Option<i64>>(16).map(|w| w as u32),
+                height: r.get::<_, Option<i64>>(17).map(|h| h as u32),
+                thumb: r.get::<_, Option<i64>>(18).map(FileId),
+                caption: text.filter(|t| !t.is_empty()).map(|t| MessageText::parse(t.clone()).unwrap_or_else(|_| stored_text(t))),
+            })
+        }
+        None => {
+            let text = text.unwrap_or_default();
+            Content::Text(MessageText::parse(text.clone()).unwrap_or_else(|_| stored_text(text)))
+        }
+    };
     Message {
         chat: ChatId(r.get(0)),
         id: MessageId(r.get(1)),
@@ -914,21 +933,34 @@ pub async fn send(
     }
     let id = MessageId(v.chat.top_message.0 + 1);
     let date = now();
-    let Content::Text(text) = content;
+    let (kind, media) = match content {
+        Content::Text(_) => ("text", None),
+        Content::Media(m) => (m.kind.as_str(), Some(m)),
+    };
     execute(
         c,
-        "INSERT INTO messages (chat_id, id, from_id, date, kind, text, reply_to, fwd_user, fwd_chat, fwd_msg, fwd_date) VALUES ($1, $2, $3, $4, 'text', $5, $6, $7, $8, $9, $10)",
+        "INSERT INTO messages (chat_id, id, from_id, date, kind, text, reply_to, fwd_user, fwd_chat, fwd_msg, fwd_date,
+            media_file, media_name, media_mime, media_size, media_width, media_height, media_thumb)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
         &[
             &chat.0,
             &id.0,
             &actor.0,
             &date,
-            &text.as_str(),
+            &kind,
+            &content.text().map(MessageText::as_str),
             &reply_to.map(|r| r.0),
             &forward.map(|f| f.from_user.0),
             &forward.map(|f| f.from_chat.0),
             &forward.map(|f| f.message.0),
             &forward.map(|f| f.date),
+            &media.map(|m| m.file.0),
+            &media.map(|m| m.name.as_str()),
+            &media.map(|m| m.mime.as_str()),
+            &media.map(|m| m.size as i64),
+            &media.and_then(|m| m.width.map(i64::from)),
+            &media.and_then(|m| m.height.map(i64::from)),
+            &media.and_then(|m| m.thumb.map(|t| t.0)),
         ],
     )
     .await?;
@@ -970,7 +1002,11 @@ pub async fn edit(c: &Db, out: &mut Vec<Logged>, actor: UserId, chat: ChatId, id
     }
     let edited = now();
     execute(c, "UPDATE messages SET text = $3, edit_date = $4 WHERE chat_id = $1 AND id = $2", &[&chat.0, &id.0, &text.as_str(), &edited]).await?;
-    let message = Message { content: Content::Text(text.clone()), edit_date: Some(edited), ..original };
+    let content = match original.content {
+        Content::Text(_) => Content::Text(text.clone()),
+        Content::Media(m) => Content::Media(Media { caption: Some(text.clone()), ..m }),
+    };
+    let message = Message { content, edit_date: Some(edited), ..original };
     log_for_chat(c, out, &v.chat, actor, Event::EditMessage(message.clone())).await?;
     Ok(message)
 }
@@ -997,7 +1033,7 @@ pub async fn delete(c: &Db, out: &mut Vec<Logged>, actor: UserId, chat: ChatId, 
     }
     for &id in &ids {
         // The text goes with the message: a deleted message keeps only its place in the sequence.
-        execute(c, "UPDATE messages SET deleted = TRUE, text = NULL WHERE chat_id = $1 AND id = $2", &[&chat.0, &id.0]).await?;
+        execute(c, "UPDATE messages SET deleted = TRUE, text = NULL, media_file = NULL, media_thumb = NULL WHERE chat_id = $1 AND id = $2", &[&chat.0, &id.0]).await?;
     }
     if v.chat.pinned.is_some_and(|p| ids.contains(&p)) {
         execute(c, "UPDATE chats SET pinned = NULL WHERE id = $1", &[&chat.0]).await?;
@@ -1169,4 +1205,90 @@ pub async fn chat_difference(c: &Db, limits: &Limits, user: UserId, chat: ChatId
         limits,
     )
     .await
+}
+
+// --- files ---------------------------------------------------------------------------------
+
+const FILE_COLS: &str = "id, owner, sha256, size, name, mime, width, height, thumb, created";
+
+fn file_row(r: &Row) -> File {
+    let hash: Vec<u8> = r.get(2);
+    File {
+        id: FileId(r.get(0)),
+        owner: UserId(r.get(1)),
+        sha256: hash.try_into().unwrap_or([0; 32]),
+        size: r.get::<_, i64>(3) as u64,
+        name: r.get(4),
+        mime: r.get(5),
+        width: r.get::<_, Option<i64>>(6).map(|w| w as u32),
+        height: r.get::<_, Option<i64>>(7).map(|h| h as u32),
+        thumb: r.get::<_, Option<i64>>(8).map(FileId),
+        created: r.get(9),
+    }
+}
+
+pub async fn file_usage(c: &Db, user: UserId) -> R<u64> {
+    let used: i64 = query_one(c, "SELECT COALESCE(SUM(size), 0)::BIGINT FROM files WHERE owner = $1", &[&user.0]).await?.get(0);
+    Ok(used as u64)
+}
+
+pub async fn create_file(c: &Db, owner: UserId, f: &NewFile, quota: u64) -> R<File> {
+    // The owner's row serializes concurrent uploads of one user, so two cannot both pass the
+    // quota check.
+    query_opt(c, "SELECT id FROM users WHERE id = $1 FOR UPDATE", &[&owner.0]).await?;
+    let used = file_usage(c, owner).await?;
+    if used.saturating_add(f.size) > quota {
+        return Err(Error::QuotaExceeded { used, quota }.into());
+    }
+    let created = now();
+    let row = query_one(
+        c,
+        "INSERT INTO files (owner, sha256, size, name, mime, width, height, thumb, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        &[
+            &owner.0,
+            &&f.sha256[..],
+            &(f.size as i64),
+            &f.name,
+            &f.mime,
+            &f.width.map(i64::from),
+            &f.height.map(i64::from),
+            &f.thumb.map(|t| t.0),
+            &created,
+        ],
+    )
+    .await?;
+    Ok(File {
+        id: FileId(row.get(0)),
+        owner,
+        sha256: f.sha256,
+        size: f.size,
+        name: f.name.clone(),
+        mime: f.mime.clone(),
+        width: f.width,
+        height: f.height,
+        thumb: f.thumb,
+        created,
+    })
+}
+
+pub async fn file(c: &Db, user: UserId, id: FileId) -> R<File> {
+    let Some(row) = query_opt(c, &format!("SELECT {FILE_COLS} FROM files WHERE id = $1"), &[&id.0]).await? else {
+        return Err(Error::FileNotFound.into());
+    };
+    let f = file_row(&row);
+    if f.owner == user {
+        return Ok(f);
+    }
+    // Shared with `user`: a live message with it (or its thumbnail) in a chat they belong to.
+    let shared = query_opt(
+        c,
+        "SELECT 1 FROM messages m JOIN members mem ON mem.chat_id = m.chat_id AND mem.user_id = $2
+         WHERE (m.media_file = $1 OR m.media_thumb = $1) AND NOT m.deleted LIMIT 1",
+        &[&id.0, &user.0],
+    )
+    .await?;
+    match shared {
+        Some(_) => Ok(f),
+        None => Err(Error::FileNotFound.into()),
+    }
 }

@@ -24,7 +24,7 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 use crate::{model::*, CommitFeed, Error, Limits, Result, Store};
 
 /// Schema migrations, applied in order; the index + 1 is the schema version.
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("0002_files.sql")];
 
 /// How hard a commit works to be durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -405,6 +405,15 @@ impl Store for SqliteStore {
     }
     async fn dialogs(&self, user: UserId, before: Option<(i64, ChatId)>, limit: u32) -> Result<Vec<Dialog>> {
         self.query(move |c, _| ops::dialogs(c, user, before, limit)).await
+    }
+    async fn create_file(&self, owner: UserId, file: NewFile, quota: u64) -> Result<File> {
+        self.write(move |c, _, _| ops::create_file(c, owner, &file, quota)).await
+    }
+    async fn file(&self, user: UserId, id: FileId) -> Result<File> {
+        self.query(move |c, _| ops::file(c, user, id)).await
+    }
+    async fn file_usage(&self, user: UserId) -> Result<u64> {
+        self.query(move |c, _| ops::file_usage(c, user)).await
     }
     async fn state(&self, user: UserId) -> Result<Pts> {
         self.query(move |c, _| ops::state(c, user)).await

@@ -1,0 +1,99 @@
+//! `heliograph-bench`: the load generator. Every scenario spawns the real release
+//! `heliograph` binary over a fresh temporary data folder (or, for the baseline, this
+//! binary's own `relay`), drives it through the Rust SDK, reads the server's CPU time and
+//! memory from `/proc`, and writes a JSON result (machine, git commit, every repetition and
+//! the median) under `--out` (default `bench/results`).
+//!
+//! Scenarios: `pairs`, `idle`, `channel`, `group`, `catchup`, `coldstart`; `relay` runs the
+//! bare baseline server; `plot` draws the latency CDF from `pairs.json` as an SVG.
+
+mod plot;
+mod proc;
+mod relay;
+mod scenarios;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "heliograph-bench",
+    about = "Heliograph load generator and baseline relay"
+)]
+struct Cli {
+    #[command(flatten)]
+    common: Common,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Args, Clone)]
+pub struct Common {
+    /// The `heliograph` binary to measure (default: next to this binary).
+    #[arg(long, global = true)]
+    pub server_bin: Option<PathBuf>,
+    /// Folder for the JSON results.
+    #[arg(long, global = true, default_value = "bench/results")]
+    pub out: PathBuf,
+    /// Repetitions; figures are reported per repetition and as the median.
+    #[arg(long, global = true, default_value_t = 3)]
+    pub reps: usize,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// The bare in-memory WebSocket relay (the limit baseline).
+    Relay {
+        #[arg(long, default_value = "127.0.0.1:9100")]
+        listen: String,
+    },
+    /// N pairs exchange 1:1 messages: delivered messages/s and send-to-receive latency.
+    Pairs(scenarios::PairsArgs),
+    /// C authenticated idle WebSockets: server memory per connection.
+    Idle(scenarios::IdleArgs),
+    /// A channel with S subscribers, O online: time from a post to its last online delivery.
+    Channel(scenarios::ChannelArgs),
+    /// A large group, some members sending: deliveries/s and latency.
+    Group(scenarios::GroupArgs),
+    /// A client offline while N messages arrive: time to resync.
+    Catchup(scenarios::CatchupArgs),
+    /// Time from process start to /healthz with a pre-filled database.
+    Coldstart(scenarios::ColdstartArgs),
+    /// Draws `pairs.json`'s latency CDF as SVG.
+    Plot {
+        #[arg(long, default_value = "bench/results/pairs.json")]
+        input: PathBuf,
+        #[arg(long, default_value = "bench/latency-cdf.svg")]
+        output: PathBuf,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let common = cli.common;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        match cli.command {
+            Cmd::Relay { listen } => relay::serve(&listen).await,
+            Cmd::Pairs(a) => scenarios::pairs(&common, a).await,
+            Cmd::Idle(a) => scenarios::idle(&common, a).await,
+            Cmd::Channel(a) => scenarios::channel(&common, a).await,
+            Cmd::Group(a) => scenarios::group(&common, a).await,
+            Cmd::Catchup(a) => scenarios::catchup(&common, a).await,
+            Cmd::Coldstart(a) => scenarios::coldstart(&common, a).await,
+            Cmd::Plot { input, output } => plot::latency_cdf(&input, &output),
+        }
+    })
+}
+
+impl Common {
+    pub fn server_bin(&self) -> PathBuf {
+        self.server_bin
+            .clone()
+            .unwrap_or_else(proc::default_server_bin)
+    }
+}

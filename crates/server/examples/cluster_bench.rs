@@ -1,0 +1,311 @@
+//! The same 1:1 workload against single-node SQLite and against 1, 2 and 3 nodes sharing one
+//! PostgreSQL and one NATS, in one run. The nodes are real `heliograph` processes (release
+//! build, started here as children); the load is N pairs of SDK clients, each sender sending
+//! its messages one after another (waiting for each acknowledgement), its receiver on another
+//! node whenever there are several. Reports messages/s (delivered to the receivers), and ack
+//! and send-to-receive latency percentiles.
+//!
+//! ```sh
+//! cargo build --release --bin heliograph
+//! cargo run --release -p heliograph-server --example cluster_bench -- \
+//!     --postgres postgres://postgres:postgres@127.0.0.1:5432/postgres --nats nats://127.0.0.1:4222
+//! ```
+//!
+//! Options: `--pairs N` (50), `--messages M` per sender (200), `--setups LIST` (comma-separated
+//! from `sqlite,pg1local,pg1,pg2,pg3`, all by default; `pg1local` is one PostgreSQL node with
+//! the in-process bus; `pg*` need `--postgres`, an admin URL through which a fresh database is
+//! created per setup and dropped afterwards, and all but `pg1local` need `--nats`),
+//! `--binary PATH` (default: `heliograph` next to this example's folder). `--postgres` and
+//! `--nats` default to `HELIOGRAPH_TEST_POSTGRES` and `HELIOGRAPH_TEST_NATS`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use heliograph_client::proto::{self, UpdateKind};
+use heliograph_client::{Client, Config, Event};
+use tokio_postgres::NoTls;
+
+struct Options {
+    pairs: u32,
+    messages: u32,
+    setups: Vec<String>,
+    postgres: Option<String>,
+    nats: Option<String>,
+    binary: PathBuf,
+}
+
+fn options() -> anyhow::Result<Options> {
+    let default_binary = std::env::current_exe()?.parent().and_then(Path::parent).map(|d| d.join("heliograph")).context("no folder for the binary")?;
+    let mut o = Options {
+        pairs: 50,
+        messages: 200,
+        setups: ["sqlite", "pg1local", "pg1", "pg2", "pg3"].map(String::from).to_vec(),
+        postgres: std::env::var("HELIOGRAPH_TEST_POSTGRES").ok().filter(|v| !v.is_empty()),
+        nats: std::env::var("HELIOGRAPH_TEST_NATS").ok().filter(|v| !v.is_empty()),
+        binary: default_binary,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--pairs" => o.pairs = value()?.parse()?,
+            "--messages" => o.messages = value()?.parse()?,
+            "--setups" => o.setups = value()?.split(',').map(str::to_owned).collect(),
+            "--postgres" => o.postgres = Some(value()?),
+            "--nats" => o.nats = Some(value()?),
+            "--binary" => o.binary = value()?.into(),
+            other => bail!("unknown argument {other}; see the top of examples/cluster_bench.rs"),
+        }
+    }
+    if !o.binary.exists() {
+        bail!("{} not found: run `cargo build --release --bin heliograph` first, or pass --binary", o.binary.display());
+    }
+    Ok(o)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let o = options()?;
+    println!("workload: {} pairs, {} messages per sender, sequential sends (each waits for its ack)", o.pairs, o.messages);
+    println!("{:<32} {:>9} {:>10} {:>9} {:>9} {:>11} {:>11}", "setup", "delivered", "msg/s", "ack p50", "ack p99", "deliv. p50", "deliv. p99");
+    for setup in &o.setups {
+        let (nodes, postgres) = match setup.as_str() {
+            "sqlite" => (1, false),
+            "pg1local" => (1, true),
+            "pg1" => (1, true),
+            "pg2" => (2, true),
+            "pg3" => (3, true),
+            other => bail!("unknown setup {other}"),
+        };
+        let label = match setup.as_str() {
+            "sqlite" => "1 node, SQLite".to_owned(),
+            "pg1local" => "1 node, PostgreSQL, no NATS".to_owned(),
+            _ => format!("{nodes} node{}, PostgreSQL + NATS", if nodes > 1 { "s" } else { "" }),
+        };
+        let dir = tempfile::tempdir()?;
+        let db = match postgres {
+            true => {
+                let admin = o.postgres.as_deref().context("pg setups need --postgres URL (or HELIOGRAPH_TEST_POSTGRES)")?;
+                Some(Database::create(admin).await?)
+            }
+            false => None,
+        };
+        let bus = match postgres && setup != "pg1local" {
+            true => Some(o.nats.clone().context("pg setups need --nats URL (or HELIOGRAPH_TEST_NATS)")?),
+            false => None,
+        };
+        let mut children = Vec::new();
+        for n in 0..nodes {
+            let node = spawn(&o.binary, db.as_ref().map(|d| d.url.as_str()), bus.as_deref(), &dir.path().join(format!("node{n}")))?;
+            healthy(&node).await?; // one at a time: the first applies the migrations
+            children.push(node);
+        }
+        let urls: Vec<String> = children.iter().map(|n| format!("http://127.0.0.1:{}", n.port)).collect();
+        let result = tokio::time::timeout(Duration::from_secs(300), run(&urls, o.pairs, o.messages)).await;
+        drop(children);
+        drop(db);
+        match result {
+            Ok(Ok(r)) => println!(
+                "{label:<32} {:>9} {:>10.0} {:>7.2}ms {:>7.2}ms {:>9.2}ms {:>9.2}ms",
+                r.delivered,
+                r.rate,
+                r.ack.0,
+                r.ack.1,
+                r.delivery.0,
+                r.delivery.1
+            ),
+            Ok(Err(e)) => println!("{label:<32} failed: {e:#}"),
+            Err(_) => println!("{label:<32} did not finish within 300 s"),
+        }
+    }
+    Ok(())
+}
+
+struct Outcome {
+    delivered: u64,
+    rate: f64,
+    /// p50, p99 in milliseconds.
+    ack: (f64, f64),
+    delivery: (f64, f64),
+}
+
+/// Signs in 2 x `pairs` people (sender of pair i on node i, its receiver on node i + 1), then
+/// every sender sends `messages` messages to its receiver.
+async fn run(urls: &[String], pairs: u32, messages: u32) -> anyhow::Result<Outcome> {
+    let k = urls.len();
+    let config = |node: usize| {
+        let mut c = Config::new(urls[node % k].clone());
+        c.urls = (0..k).map(|i| urls[(node + i) % k].clone()).collect();
+        c
+    };
+    let mut pairs_of = Vec::new();
+    for i in 0..pairs {
+        let mut pair = Vec::new();
+        for side in 0..2u32 {
+            let n = 2 * i + side;
+            let (client, updates) = Client::connect(config(i as usize + side as usize)).await?;
+            let x = 1 + n % 9;
+            let phone = format!("+99966{x}{:04}", n);
+            client.send_code(&phone).await?;
+            let me = client.sign_in(&phone, &x.to_string().repeat(5), Some(&format!("p{n}")), None).await?.user;
+            pair.push((client, updates, me.id));
+        }
+        pairs_of.push(pair);
+    }
+    let epoch = Instant::now();
+    let mut tasks = Vec::new();
+    let started = Instant::now();
+    for mut pair in pairs_of {
+        let (receiver, mut updates, receiver_id) = pair.pop().context("pair")?;
+        let (sender, _sender_updates, _) = pair.pop().context("pair")?;
+        let chat = sender.open_private(receiver_id).await?.id;
+        let receive = tokio::spawn(async move {
+            let _keep = receiver; // the update stream lives as long as a client handle does
+            let mut latencies = Vec::with_capacity(messages as usize);
+            while (latencies.len() as u32) < messages {
+                match tokio::time::timeout(Duration::from_secs(60), updates.recv()).await {
+                    Ok(Some(Event::Update(proto::Update { kind: UpdateKind::NewMessage { message }, .. }))) => {
+                        // The text is the send time, in microseconds since `epoch`.
+                        let sent: u64 = message.content.text().and_then(|t| t.parse().ok()).unwrap_or(0);
+                        latencies.push(epoch.elapsed().saturating_sub(Duration::from_micros(sent)));
+                    }
+                    Ok(Some(_)) => {}
+                    _ => break,
+                }
+            }
+            (latencies, Instant::now())
+        });
+        let send = tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(messages as usize);
+            for _ in 0..messages {
+                let t = Instant::now();
+                let text = epoch.elapsed().as_micros().to_string();
+                sender.send_message(chat, &text, None).await?;
+                latencies.push(t.elapsed());
+            }
+            anyhow::Ok((latencies, _sender_updates))
+        });
+        tasks.push((send, receive));
+    }
+    let mut acks = Vec::new();
+    let mut deliveries = Vec::new();
+    let mut last = started;
+    let mut keep = Vec::new();
+    for (send, receive) in tasks {
+        let (latencies, updates) = send.await??;
+        acks.extend(latencies);
+        keep.push(updates);
+        let (latencies, done) = receive.await?;
+        deliveries.extend(latencies);
+        last = last.max(done);
+    }
+    let expected = u64::from(pairs) * u64::from(messages);
+    if deliveries.len() as u64 != expected {
+        bail!("{} of {expected} messages delivered", deliveries.len());
+    }
+    let elapsed = (last - started).as_secs_f64();
+    Ok(Outcome { delivered: expected, rate: expected as f64 / elapsed, ack: percentiles(&mut acks), delivery: percentiles(&mut deliveries) })
+}
+
+fn percentiles(v: &mut [Duration]) -> (f64, f64) {
+    v.sort();
+    let at = |p: f64| v[((v.len() as f64 * p) as usize).min(v.len() - 1)].as_secs_f64() * 1000.0;
+    (at(0.5), at(0.99))
+}
+
+// --- nodes and databases ---
+
+struct Node {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        // SIGTERM would be gentler; the benchmark's data is thrown away anyway.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn(binary: &Path, database: Option<&str>, bus: Option<&str>, data: &Path) -> anyhow::Result<Node> {
+    std::fs::create_dir_all(data)?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let log = data.join("heliograph.log");
+    let mut command = Command::new(binary);
+    command.args(["serve", "--dev", "--listen", &format!("127.0.0.1:{port}"), "--data"]).arg(data);
+    if let Some(url) = database {
+        command.args(["--database", url]);
+    }
+    if let Some(url) = bus {
+        command.args(["--bus", url]);
+    }
+    let child = command
+        .env("RUST_LOG", "warn")
+        .env("HELIOGRAPH_LIMITS__REQUESTS_PER_SECOND", "1000000")
+        .env("HELIOGRAPH_LIMITS__REQUESTS_BURST", "1000000")
+        .env("HELIOGRAPH_LIMITS__REQUESTS_PER_ADDRESS_PER_SECOND", "100000000")
+        .env("HELIOGRAPH_LIMITS__MAX_CONNECTIONS_PER_ADDRESS", "1000000")
+        .env("HELIOGRAPH_LIMITS__CODES_PER_ADDRESS_PER_HOUR", "1000000")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log)?)
+        .spawn()
+        .with_context(|| format!("start {}", binary.display()))?;
+    Ok(Node { child, port, log })
+}
+
+async fn healthy(node: &Node) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(r) = reqwest::get(format!("http://127.0.0.1:{}/healthz", node.port)).await {
+            if r.status().is_success() {
+                return Ok(());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("node on port {} not healthy within 20 s; log:\n{}", node.port, std::fs::read_to_string(&node.log).unwrap_or_default())
+}
+
+struct Database {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl Database {
+    async fn create(admin: &str) -> anyhow::Result<Database> {
+        tokio_postgres::Config::from_str(admin).context("--postgres is not a PostgreSQL URL")?;
+        let name = format!("heliograph_bench_{:016x}", rand::random::<u64>());
+        let (client, conn) = tokio_postgres::connect(admin, NoTls).await.with_context(|| format!("connect to {admin}"))?;
+        tokio::spawn(conn);
+        client.batch_execute(&format!("CREATE DATABASE {name}")).await?;
+        let (base, query) = admin.split_once('?').map_or((admin, None), |(b, q)| (b, Some(q)));
+        let (scheme, rest) = base.split_once("://").context("a postgres:// URL")?;
+        let authority = rest.split_once('/').map_or(rest, |(a, _)| a);
+        let url = match query {
+            Some(q) => format!("{scheme}://{authority}/{name}?{q}"),
+            None => format!("{scheme}://{authority}/{name}"),
+        };
+        Ok(Database { admin: admin.to_owned(), name, url })
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            runtime.block_on(async {
+                let (client, conn) = tokio_postgres::connect(&admin, NoTls).await.ok()?;
+                tokio::spawn(conn);
+                client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.ok()
+            })
+        })
+        .join();
+    }
+}

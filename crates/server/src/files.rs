@@ -1,0 +1,630 @@
+//! Files over HTTP: resumable uploads in parts, content-addressed storage, downloads with
+//! `Range`.
+//!
+//! - `PUT  /files/uploads/{upload_id}/parts/{n}`: one part (body = its bytes). Every part is
+//!   [`UPLOAD_PART_SIZE`] bytes except the last; parts may come in any order and be sent again.
+//! - `GET  /files/uploads/{upload_id}`: which parts the server has ([`proto::UploadState`]).
+//! - `POST /files/uploads/{upload_id}/complete`: checks size and SHA-256, stores the content
+//!   once per hash, records the file; answers [`proto::File`].
+//! - `GET  /files/{file_id}`: the content, for its uploader and for members of chats where it
+//!   was sent; `Range: bytes=...` answers 206.
+//!
+//! Every route takes `Authorization: Bearer <session token>` (the token of `auth.authorize`).
+//! `upload_id` is chosen by the client (1 to 64 of `A-Z a-z 0-9 _ -`) and is private to the
+//! user: two users' uploads never meet.
+//!
+//! Parts are streamed to `data_dir/uploads/<user>/<upload_id>/<n>.part` (written to a temporary
+//! name, then renamed, so a part is either whole or absent); nothing holds a whole file in
+//! memory. Completing hashes the parts from disk, then streams them into the object store under
+//! `sha256/<xx>/<hash>` unless that object already exists (identical content is stored once).
+//! [`Files::sweep`] removes uploads untouched for `files.upload_ttl_secs`.
+//!
+//! Images (`image/*`, up to [`MAX_IMAGE_BYTES`]) are decoded with bounded dimensions and
+//! allocation, so a decompression bomb is refused rather than obeyed; a decoded image gets its
+//! width and height and a JPEG thumbnail of at most [`THUMB_SIDE`] pixels a side.
+
+use std::io::{Read, Seek};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use axum::body::Body;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use futures_util::StreamExt;
+use heliograph_core::{FileId, UserId};
+use heliograph_proto::{self as proto, ErrorCode, UPLOAD_PART_SIZE};
+use heliograph_store::NewFile;
+use object_store::path::Path as ObjectPath;
+use object_store::{GetOptions, GetRange, ObjectStore, WriteMultipart};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::Semaphore;
+
+use crate::app::App;
+use crate::config::{Config, FileStorage};
+
+/// Images larger than this are stored as they are, without size or thumbnail.
+pub const MAX_IMAGE_BYTES: u64 = 32 * 1024 * 1024;
+/// Longest side of a thumbnail, in pixels.
+pub const THUMB_SIDE: u32 = 320;
+/// Decoder bounds: a larger image (or one that needs more memory) is not decoded.
+const MAX_IMAGE_SIDE: u32 = 12_000;
+const MAX_IMAGE_ALLOC: u64 = 256 * 1024 * 1024;
+/// Bytes per request the object store receives while a file is streamed in.
+const STORE_CHUNK: usize = 8 * 1024 * 1024;
+
+/// Uploads in progress, the object store, and the limits on both.
+pub struct Files {
+    uploads: PathBuf,
+    objects: Arc<dyn ObjectStore>,
+    max_size: u64,
+    quota: u64,
+    ttl: Duration,
+    /// Image decoding is the one memory-hungry step: at most two at once.
+    decoders: Semaphore,
+}
+
+/// A refusal, ready for HTTP: the status decided by `errors::http_status`, the body a
+/// `proto::Error`.
+#[derive(Debug)]
+pub struct Refusal(pub proto::Error);
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        (crate::errors::http_status(self.0.code), Json(self.0)).into_response()
+    }
+}
+
+impl From<heliograph_store::Error> for Refusal {
+    fn from(e: heliograph_store::Error) -> Self {
+        Refusal(crate::errors::from_store(e))
+    }
+}
+
+fn refuse(code: ErrorCode, message: impl Into<String>) -> Refusal {
+    Refusal(proto::Error::new(code, message))
+}
+
+fn internal(what: &str, e: impl std::fmt::Display) -> Refusal {
+    tracing::error!(error = %e, "{what}");
+    refuse(ErrorCode::Internal, "the server could not store or read the file; try again")
+}
+
+type Outcome<T> = Result<T, Refusal>;
+
+impl Files {
+    /// Opens the configured object store and the upload folder under `data_dir`.
+    pub fn open(config: &Config) -> anyhow::Result<Files> {
+        let objects: Arc<dyn ObjectStore> = match &config.files.storage {
+            FileStorage::Local => {
+                let dir = config.data_dir.join("files");
+                std::fs::create_dir_all(&dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+                Arc::new(object_store::local::LocalFileSystem::new_with_prefix(&dir)?.with_automatic_cleanup(true))
+            }
+            FileStorage::S3 { bucket, region, endpoint, allow_http } => {
+                let mut s3 = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket).with_allow_http(*allow_http);
+                if let Some(region) = region {
+                    s3 = s3.with_region(region);
+                }
+                if let Some(endpoint) = endpoint {
+                    s3 = s3.with_endpoint(endpoint);
+                }
+                Arc::new(s3.build()?)
+            }
+        };
+        let uploads = config.data_dir.join("uploads");
+        std::fs::create_dir_all(&uploads).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", uploads.display()))?;
+        Ok(Files {
+            uploads,
+            objects,
+            max_size: config.files.max_size,
+            quota: config.files.quota.unwrap_or(u64::MAX),
+            ttl: Duration::from_secs(config.files.upload_ttl_secs),
+            decoders: Semaphore::new(2),
+        })
+    }
+
+    /// Where `user`'s upload `id` keeps its parts.
+    fn upload_dir(&self, user: UserId, id: &UploadId) -> PathBuf {
+        self.uploads.join(user.0.to_string()).join(&id.0)
+    }
+
+    fn max_parts(&self) -> u64 {
+        self.max_size.div_ceil(UPLOAD_PART_SIZE)
+    }
+
+    /// Removes uploads nobody touched for the configured time. Returns how many.
+    pub fn sweep(&self) -> usize {
+        sweep(&self.uploads, self.ttl)
+    }
+
+    /// Sweeps every so often until `stop`.
+    pub async fn sweep_until(self: Arc<Self>, stop: tokio_util::sync::CancellationToken) {
+        let every = (self.ttl / 4).clamp(Duration::from_secs(1), Duration::from_secs(600));
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(every) => {}
+            }
+            let files = self.clone();
+            match tokio::task::spawn_blocking(move || files.sweep()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(removed = n, "removed abandoned uploads"),
+                Err(e) => tracing::warn!(error = %e, "the upload sweep failed"),
+            }
+        }
+    }
+}
+
+/// Removes every `root/<user>/<upload>` whose folder was last changed more than `ttl` ago
+/// (receiving a part renames a file into it, which touches it).
+pub fn sweep(root: &Path, ttl: Duration) -> usize {
+    let now = SystemTime::now();
+    let mut removed = 0;
+    let Ok(users) = std::fs::read_dir(root) else { return 0 };
+    for user in users.flatten() {
+        let Ok(uploads) = std::fs::read_dir(user.path()) else { continue };
+        for upload in uploads.flatten() {
+            let old = upload.metadata().and_then(|m| m.modified()).map(|t| now.duration_since(t).unwrap_or_default() >= ttl).unwrap_or(false);
+            if old && std::fs::remove_dir_all(upload.path()).is_ok() {
+                removed += 1;
+            }
+        }
+    }
+    removed
+}
+
+/// A client-chosen upload id: 1 to 64 of `A-Z a-z 0-9 _ -` (safe as a folder name).
+#[derive(Debug, Clone)]
+struct UploadId(String);
+
+impl UploadId {
+    fn parse(s: &str) -> Outcome<UploadId> {
+        if (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+            Ok(UploadId(s.to_string()))
+        } else {
+            Err(refuse(ErrorCode::BadParams, "an upload id is 1 to 64 letters, digits, `_` or `-`"))
+        }
+    }
+}
+
+pub fn routes() -> Router<Arc<App>> {
+    Router::new()
+        .route("/files/uploads/{upload_id}", get(upload_state))
+        .route("/files/uploads/{upload_id}/parts/{n}", put(put_part))
+        .route("/files/uploads/{upload_id}/complete", post(complete))
+        .route("/files/{file_id}", get(download))
+}
+
+/// The signed-in user behind `Authorization: Bearer <token>`.
+async fn user(app: &App, headers: &HeaderMap) -> Outcome<UserId> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| refuse(ErrorCode::AuthRequired, "send `Authorization: Bearer <session token>`"))?;
+    let session = app
+        .service
+        .store
+        .session_by_token(&crate::codes::hash_token(token.trim()))
+        .await?
+        .ok_or_else(|| refuse(ErrorCode::SessionRevoked, "this session ended or never existed; sign in again"))?;
+    Ok(session.user)
+}
+
+/// Part numbers present in an upload folder, ascending, with their sizes.
+async fn parts(dir: &Path) -> Outcome<Vec<(u64, u64)>> {
+    let mut out = Vec::new();
+    let mut entries = match tokio::fs::read_dir(dir).await {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(internal("cannot list an upload", e)),
+    };
+    while let Some(entry) = entries.next_entry().await.map_err(|e| internal("cannot list an upload", e))? {
+        let name = entry.file_name();
+        let Some(n) = name.to_str().and_then(|n| n.strip_suffix(".part")).and_then(|n| n.parse::<u64>().ok()) else { continue };
+        let len = entry.metadata().await.map_err(|e| internal("cannot list an upload", e))?.len();
+        out.push((n, len));
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
+/// `GET /files/uploads/{upload_id}`: the parts received so far (none for an unknown upload).
+async fn upload_state(State(app): State<Arc<App>>, UrlPath(id): UrlPath<String>, headers: HeaderMap) -> Outcome<Json<proto::UploadState>> {
+    let user = user(&app, &headers).await?;
+    let id = UploadId::parse(&id)?;
+    let parts = parts(&app.files.upload_dir(user, &id)).await?;
+    Ok(Json(proto::UploadState { parts: parts.into_iter().map(|(n, _)| n).collect(), part_size: UPLOAD_PART_SIZE }))
+}
+
+/// `PUT /files/uploads/{upload_id}/parts/{n}`: stores part `n` (from 0). Idempotent: sending a
+/// part again replaces it. A part larger than the part size, or empty, is refused and nothing
+/// is kept; a part beyond the largest file is `FILE_TOO_LARGE`.
+async fn put_part(State(app): State<Arc<App>>, UrlPath((id, n)): UrlPath<(String, String)>, headers: HeaderMap, body: Body) -> Outcome<Json<proto::Ok>> {
+    let user = user(&app, &headers).await?;
+    let id = UploadId::parse(&id)?;
+    let n: u64 = n.parse().map_err(|_| refuse(ErrorCode::FilePartInvalid, "a part number is a whole number from 0"))?;
+    if n >= app.files.max_parts() {
+        return Err(refuse(ErrorCode::FileTooLarge, format!("files are at most {} bytes: part {n} is past the end", app.files.max_size)));
+    }
+    let dir = app.files.upload_dir(user, &id);
+    tokio::fs::create_dir_all(&dir).await.map_err(|e| internal("cannot create an upload folder", e))?;
+    let tmp = dir.join(format!("{n}.{:016x}.tmp", rand::random::<u64>()));
+    let written = receive(body, &tmp).await;
+    match written {
+        Ok(len) if len > 0 => {
+            tokio::fs::rename(&tmp, dir.join(format!("{n}.part"))).await.map_err(|e| internal("cannot keep a part", e))?;
+            Ok(Json(proto::Ok {}))
+        }
+        other => {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            Err(match other {
+                Ok(_) => refuse(ErrorCode::FilePartInvalid, "a part cannot be empty"),
+                Err(e) => e,
+            })
+        }
+    }
+}
+
+/// Streams a request body into `path`, refusing more than one part's worth.
+async fn receive(body: Body, path: &Path) -> Outcome<u64> {
+    let mut file = tokio::fs::File::create(path).await.map_err(|e| internal("cannot write a part", e))?;
+    let mut stream = body.into_data_stream();
+    let mut len = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| refuse(ErrorCode::BadRequest, format!("the part did not arrive whole: {e}")))?;
+        len += chunk.len() as u64;
+        if len > UPLOAD_PART_SIZE {
+            return Err(refuse(ErrorCode::FilePartInvalid, format!("a part is at most {UPLOAD_PART_SIZE} bytes")));
+        }
+        file.write_all(&chunk).await.map_err(|e| internal("cannot write a part", e))?;
+    }
+    file.flush().await.map_err(|e| internal("cannot write a part", e))?;
+    Ok(len)
+}
+
+/// A file name as shown to people: its last path component, without control characters,
+/// at most 255 characters.
+fn clean_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    let clean: String = base.chars().filter(|c| !c.is_control()).take(255).collect();
+    if clean.trim().is_empty() {
+        "file".to_string()
+    } else {
+        clean
+    }
+}
+
+/// `type/subtype` made of token characters, lower-cased; none means octet-stream.
+fn clean_mime(mime: Option<&str>) -> Outcome<String> {
+    let Some(mime) = mime.map(str::trim).filter(|m| !m.is_empty()) else { return Ok("application/octet-stream".into()) };
+    let token = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b));
+    match mime.split_once('/') {
+        Some((a, b)) if mime.len() <= 127 && token(a) && token(b) => Ok(mime.to_ascii_lowercase()),
+        _ => Err(refuse(ErrorCode::BadParams, format!("{mime:?} is not a MIME type like `image/png`"))),
+    }
+}
+
+fn object_path(sha256: &[u8; 32]) -> ObjectPath {
+    let hex = hex::encode(sha256);
+    ObjectPath::from(format!("sha256/{}/{hex}", &hex[..2]))
+}
+
+/// `POST /files/uploads/{upload_id}/complete`: see the module documentation. Refusals:
+/// `FILE_TOO_LARGE`, `QUOTA_EXCEEDED`, `FILE_HASH_MISMATCH` (each discards the upload);
+/// `FILE_PARTS_MISSING`, `FILE_PART_INVALID` (the upload stays, to be fixed and completed).
+async fn complete(
+    State(app): State<Arc<App>>,
+    UrlPath(id): UrlPath<String>,
+    headers: HeaderMap,
+    Json(req): Json<proto::CompleteUpload>,
+) -> Outcome<Json<proto::File>> {
+    let user = user(&app, &headers).await?;
+    let id = UploadId::parse(&id)?;
+    let files = &app.files;
+    let dir = files.upload_dir(user, &id);
+    let discard = || async { let _ = tokio::fs::remove_dir_all(&dir).await; };
+    let sha256: [u8; 32] = hex::decode(req.sha256.trim())
+        .ok()
+        .and_then(|h| h.try_into().ok())
+        .ok_or_else(|| refuse(ErrorCode::BadParams, "`sha256` is 64 hex digits"))?;
+    let name = clean_name(&req.name);
+    let mime = clean_mime(req.mime.as_deref())?;
+    if req.size == 0 {
+        return Err(refuse(ErrorCode::BadParams, "a file cannot be empty"));
+    }
+    if req.size > files.max_size {
+        discard().await;
+        return Err(refuse(ErrorCode::FileTooLarge, format!("files are at most {} bytes; this one has {}", files.max_size, req.size)));
+    }
+    let used = app.service.store.file_usage(user).await?;
+    if used.saturating_add(req.size) > files.quota {
+        discard().await;
+        return Err(refuse(ErrorCode::QuotaExceeded, format!("storing this file would exceed your quota of {} bytes ({used} used)", files.quota)));
+    }
+
+    // Every part present, each of the right size.
+    let count = req.size.div_ceil(UPLOAD_PART_SIZE);
+    let have = parts(&dir).await?;
+    let missing: Vec<u64> = (0..count).filter(|n| have.binary_search_by_key(n, |&(p, _)| p).is_err()).collect();
+    if !missing.is_empty() {
+        let shown: Vec<String> = missing.iter().take(20).map(u64::to_string).collect();
+        let more = if missing.len() > 20 { format!(" and {} more", missing.len() - 20) } else { String::new() };
+        return Err(refuse(ErrorCode::FilePartsMissing, format!("{} of {count} parts are missing: {}{more}", missing.len(), shown.join(", "))));
+    }
+    for &(n, len) in &have {
+        let want = if n + 1 < count { UPLOAD_PART_SIZE } else if n + 1 == count { req.size - (count - 1) * UPLOAD_PART_SIZE } else { 0 };
+        if len != want {
+            return Err(refuse(
+                ErrorCode::FilePartInvalid,
+                format!("part {n} has {len} bytes; a file of {} bytes has {count} parts, part {n} of {want} bytes", req.size),
+            ));
+        }
+    }
+
+    // The hash, from disk, before anything is stored.
+    let paths: Vec<PathBuf> = (0..count).map(|n| dir.join(format!("{n}.part"))).collect();
+    let to_hash = paths.clone();
+    let actual = tokio::task::spawn_blocking(move || hash_parts(&to_hash)).await.map_err(|e| internal("hashing failed", e))?;
+    let actual = actual.map_err(|e| internal("cannot read an upload", e))?;
+    if actual != sha256 {
+        discard().await;
+        return Err(refuse(ErrorCode::FileHashMismatch, format!("the parts hash to {}, not {}; upload the file again", hex::encode(actual), req.sha256)));
+    }
+
+    let location = object_path(&sha256);
+    if files.objects.head(&location).await.is_err() {
+        store_parts(&*files.objects, &location, &paths).await?;
+    }
+
+    let (width, height, thumb) = if mime.starts_with("image/") && req.size <= MAX_IMAGE_BYTES {
+        image_details(&app, user, &paths).await
+    } else {
+        (None, None, None)
+    };
+    let new = NewFile { sha256, size: req.size, name, mime, width, height, thumb };
+    let recorded = app.service.store.create_file(user, new, files.quota).await;
+    discard().await;
+    let file = recorded?;
+    Ok(Json(file_wire(&file)))
+}
+
+pub fn file_wire(f: &heliograph_store::File) -> proto::File {
+    proto::File {
+        id: f.id.0,
+        name: f.name.clone(),
+        mime: f.mime.clone(),
+        size: f.size,
+        sha256: hex::encode(f.sha256),
+        width: f.width,
+        height: f.height,
+        thumb_file_id: f.thumb.map(|t| t.0),
+    }
+}
+
+fn hash_parts(paths: &[PathBuf]) -> std::io::Result<[u8; 32]> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    for path in paths {
+        let mut file = std::fs::File::open(path)?;
+        loop {
+            let n = file.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+    }
+    Ok(hasher.finalize().into())
+}
+
+/// Streams the parts, in order, into one object.
+async fn store_parts(objects: &dyn ObjectStore, location: &ObjectPath, paths: &[PathBuf]) -> Outcome<()> {
+    let upload = objects.put_multipart(location).await.map_err(|e| internal("cannot start storing a file", e))?;
+    let mut writer = WriteMultipart::new_with_chunk_size(upload, STORE_CHUNK);
+    let mut buf = vec![0u8; 256 * 1024];
+    for path in paths {
+        let mut file = tokio::fs::File::open(path).await.map_err(|e| internal("cannot read an upload", e))?;
+        loop {
+            let n = tokio::io::AsyncReadExt::read(&mut file, &mut buf).await.map_err(|e| internal("cannot read an upload", e))?;
+            if n == 0 {
+                break;
+            }
+            writer.wait_for_capacity(2).await.map_err(|e| internal("cannot store a file", e))?;
+            writer.write(&buf[..n]);
+        }
+    }
+    writer.finish().await.map_err(|e| internal("cannot store a file", e))?;
+    Ok(())
+}
+
+/// Width, height and a stored thumbnail, for an image the bounded decoder accepts; nothing
+/// otherwise (a bomb, a broken file, an unknown format).
+async fn image_details(app: &App, user: UserId, paths: &[PathBuf]) -> (Option<u32>, Option<u32>, Option<FileId>) {
+    let Ok(_permit) = app.files.decoders.acquire().await else { return (None, None, None) };
+    let paths = paths.to_vec();
+    let decoded = tokio::task::spawn_blocking(move || decode_image(&paths)).await;
+    let Ok(Ok((width, height, jpeg))) = decoded else {
+        if let Ok(Err(e)) = decoded {
+            tracing::debug!(error = %e, "image not decoded");
+        }
+        return (None, None, None);
+    };
+    let sha256: [u8; 32] = Sha256::digest(&jpeg).into();
+    let size = jpeg.len() as u64;
+    let location = object_path(&sha256);
+    if app.files.objects.head(&location).await.is_err() {
+        if let Err(e) = app.files.objects.put(&location, jpeg.into()).await {
+            tracing::warn!(error = %e, "cannot store a thumbnail");
+            return (Some(width), Some(height), None);
+        }
+    }
+    let thumb = NewFile { sha256, size, name: "thumbnail.jpg".into(), mime: "image/jpeg".into(), width: None, height: None, thumb: None };
+    let thumb = app.service.store.create_file(user, thumb, u64::MAX).await.ok().map(|f| f.id);
+    (Some(width), Some(height), thumb)
+}
+
+/// Decodes an image split over part files, within the decoder limits, and makes a thumbnail.
+pub fn decode_image(paths: &[PathBuf]) -> anyhow::Result<(u32, u32, Vec<u8>)> {
+    let mut bytes = Vec::new();
+    for path in paths {
+        std::fs::File::open(path)?.read_to_end(&mut bytes)?;
+    }
+    decode_image_bytes(&bytes)
+}
+
+/// Decodes `bytes` within the decoder limits and makes a JPEG thumbnail.
+pub fn decode_image_bytes(bytes: &[u8]) -> anyhow::Result<(u32, u32, Vec<u8>)> {
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format()?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_IMAGE_SIDE);
+    limits.max_image_height = Some(MAX_IMAGE_SIDE);
+    limits.max_alloc = Some(MAX_IMAGE_ALLOC);
+    reader.limits(limits);
+    let image = reader.decode()?;
+    let (width, height) = (image.width(), image.height());
+    let thumb = image.thumbnail(THUMB_SIDE, THUMB_SIDE).to_rgb8();
+    let mut jpeg = std::io::Cursor::new(Vec::new());
+    thumb.write_to(&mut jpeg, image::ImageFormat::Jpeg)?;
+    let _ = jpeg.rewind();
+    Ok((width, height, jpeg.into_inner()))
+}
+
+/// A parsed `Range: bytes=...` against a file of `size` bytes.
+#[derive(Debug, PartialEq, Eq)]
+enum Wanted {
+    All,
+    Part(u64, u64),
+    Unsatisfiable,
+}
+
+/// One range (`a-b`, `a-`, `-n`); several ranges or a malformed header mean the whole file.
+fn wanted(range: Option<&str>, size: u64) -> Wanted {
+    let Some(spec) = range.and_then(|r| r.trim().strip_prefix("bytes=")) else { return Wanted::All };
+    if spec.contains(',') {
+        return Wanted::All;
+    }
+    let Some((a, b)) = spec.split_once('-') else { return Wanted::All };
+    let (a, b) = (a.trim(), b.trim());
+    let parsed = match (a.is_empty(), b.is_empty()) {
+        (true, false) => b.parse::<u64>().ok().map(|n| (size.saturating_sub(n), size.saturating_sub(1), n == 0)),
+        (false, true) => a.parse::<u64>().ok().map(|a| (a, size.saturating_sub(1), false)),
+        (false, false) => match (a.parse::<u64>(), b.parse::<u64>()) {
+            (Ok(a), Ok(b)) if a <= b => Some((a, b.min(size.saturating_sub(1)), false)),
+            _ => None,
+        },
+        (true, true) => None,
+    };
+    match parsed {
+        None => Wanted::All,
+        Some((_, _, true)) => Wanted::Unsatisfiable,
+        Some((a, _, _)) if a >= size => Wanted::Unsatisfiable,
+        Some((a, b, _)) => Wanted::Part(a, b),
+    }
+}
+
+/// `Content-Disposition: attachment` with an ASCII fallback and the UTF-8 name (RFC 6266).
+fn disposition(name: &str) -> HeaderValue {
+    let ascii: String = name.chars().map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' }).collect();
+    let mut encoded = String::new();
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            encoded.push(b as char);
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    HeaderValue::from_str(&format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"))
+        .unwrap_or_else(|_| HeaderValue::from_static("attachment"))
+}
+
+/// `GET /files/{file_id}`: the content, streamed. Only for the uploader and members of a chat
+/// with a message carrying the file; everyone else gets `FILE_NOT_FOUND`, as for a file that
+/// does not exist. `Range: bytes=a-b` answers `206 Partial Content`.
+async fn download(State(app): State<Arc<App>>, UrlPath(id): UrlPath<String>, headers: HeaderMap) -> Outcome<Response> {
+    let user = user(&app, &headers).await?;
+    let id: i64 = id.parse().map_err(|_| refuse(ErrorCode::FileNotFound, "no such file"))?;
+    let file = app.service.store.file(user, FileId(id)).await?;
+    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let (status, start, end) = match wanted(range, file.size) {
+        Wanted::All => (StatusCode::OK, 0, file.size - 1),
+        Wanted::Part(a, b) => (StatusCode::PARTIAL_CONTENT, a, b),
+        Wanted::Unsatisfiable => {
+            return Ok((StatusCode::RANGE_NOT_SATISFIABLE, [(header::CONTENT_RANGE, format!("bytes */{}", file.size))]).into_response());
+        }
+    };
+    let options = GetOptions { range: Some(GetRange::Bounded(start..end + 1)), ..Default::default() };
+    let got = app.files.objects.get_opts(&object_path(&file.sha256), options).await.map_err(|e| internal("cannot read a stored file", e))?;
+    let body = Body::from_stream(got.into_stream());
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    let h = response.headers_mut();
+    let mime = HeaderValue::from_str(&file.mime).unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
+    h.insert(header::CONTENT_TYPE, mime);
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(end + 1 - start));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(header::CONTENT_DISPOSITION, disposition(&file.name));
+    // The content is the uploader's: never sniffed, never run as a page of this origin.
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=31536000, immutable"));
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", hex::encode(file.sha256))) {
+        h.insert(header::ETAG, etag);
+    }
+    if status == StatusCode::PARTIAL_CONTENT {
+        if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{}", file.size)) {
+            h.insert(header::CONTENT_RANGE, v);
+        }
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        for (header, size, expect) in [
+            (None, 10, Wanted::All),
+            (Some("bytes=0-4"), 10, Wanted::Part(0, 4)),
+            (Some("bytes=5-"), 10, Wanted::Part(5, 9)),
+            (Some("bytes=-3"), 10, Wanted::Part(7, 9)),
+            (Some("bytes=-30"), 10, Wanted::Part(0, 9)),
+            (Some("bytes=8-100"), 10, Wanted::Part(8, 9)),
+            (Some("bytes=10-"), 10, Wanted::Unsatisfiable),
+            (Some("bytes=-0"), 10, Wanted::Unsatisfiable),
+            (Some("bytes=4-2"), 10, Wanted::All),
+            (Some("bytes=0-1,4-5"), 10, Wanted::All),
+            (Some("items=0-1"), 10, Wanted::All),
+        ] {
+            assert_eq!(wanted(header, size), expect, "{header:?}");
+        }
+    }
+
+    #[test]
+    fn names_and_types() {
+        assert_eq!(clean_name("../../etc/passwd"), "passwd");
+        assert_eq!(clean_name("a\u{0}b.txt"), "ab.txt");
+        assert_eq!(clean_name(""), "file");
+        assert_eq!(clean_mime(Some("Image/PNG")).ok().as_deref(), Some("image/png"));
+        assert_eq!(clean_mime(None).ok().as_deref(), Some("application/octet-stream"));
+        assert!(clean_mime(Some("text/html\r\nX: y")).is_err());
+        assert_eq!(disposition("résumé \"1\".pdf").to_str().ok(), Some("attachment; filename=\"r_sum_ _1_.pdf\"; filename*=UTF-8''r%C3%A9sum%C3%A9%20%221%22.pdf"));
+    }
+
+    #[test]
+    fn sweep_removes_only_old_uploads() {
+        let root = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(root.path().join("1/a")).expect("mkdir");
+        std::fs::write(root.path().join("1/a/0.part"), b"x").expect("write");
+        assert_eq!(sweep(root.path(), Duration::from_secs(3600)), 0, "a fresh upload stays");
+        assert_eq!(sweep(root.path(), Duration::ZERO), 1, "an old one goes");
+        assert!(!root.path().join("1/a").exists());
+    }
+}
