@@ -24,7 +24,7 @@ use tokio_tungstenite::tungstenite::Message;
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// The nth test phone number and its code (the same rule as `common::test_phone`).
-fn phone(n: u32) -> (String, String) {
+pub fn phone(n: u32) -> (String, String) {
     let x = 1 + n % 9;
     (format!("+99966{x}{:04}", n), x.to_string().repeat(5))
 }
