@@ -17,6 +17,14 @@ import { h, replace, byId, announce, icon } from './dom.js';
 /** @typedef {import('./types.js').Authorization} Authorization */
 /** @typedef {import('./types.js').Peer} Peer */
 /** @typedef {import('./types.js').Sent} Sent */
+/** @typedef {import('./types.js').Media} Media */
+/** @typedef {import('./types.js').MediaKind} MediaKind */
+/** @typedef {import('./types.js').UploadedFile} UploadedFile */
+
+/** Parts of an upload, as docs/protocol.md §10.1 asks. */
+const PART_SIZE = 524_288;
+/** The largest file the client hashes in memory (crypto.subtle has no incremental digest). */
+const MAX_UPLOAD = 200 * 1024 * 1024;
 
 const TOKEN_KEY = 'helio.token';
 const PAGE = 50;
@@ -79,7 +87,26 @@ function shortTime(unix) {
 
 /** @param {Message} m */
 function messageText(m) {
+  const media = mediaOf(m);
+  if (media) return media.caption || (media.kind === 'photo' ? 'Photo' : media.name);
   return m.content.type === 'text' ? (m.content.text ?? '') : 'Unsupported message';
+}
+
+/**
+ * The media a message carries, if any.
+ * @param {Message} m
+ * @returns {Media | null}
+ */
+function mediaOf(m) {
+  return m.content.type === 'media' ? /** @type {Media} */ (/** @type {unknown} */ (m.content)) : null;
+}
+
+/** @param {number} n bytes */
+function formatSize(n) {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  if (n < 1024 * 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)} MB`;
+  return `${(n / 1024 / 1024 / 1024).toFixed(2)} GB`;
 }
 
 /** @param {string} name */
@@ -286,7 +313,29 @@ class App {
       onkeydown: /** @type {EventListener} */ ((ev) => this.onComposerKey(/** @type {KeyboardEvent} */ (ev))),
       oninput: () => this.onComposerInput() });
     this.sendButton = h('button', { type: 'submit', class: 'send', 'aria-label': 'Send' }, icon('send'));
-    this.composer = h('form', { class: 'composer', onsubmit: /** @type {EventListener} */ ((ev) => { ev.preventDefault(); this.submitComposer(); }) }, this.input, this.sendButton);
+    this.fileInput = h('input', { type: 'file', id: 'attach-input', class: 'visually-hidden', tabindex: -1, 'aria-hidden': 'true',
+      onchange: () => {
+        const f = this.fileInput.files?.[0];
+        this.fileInput.value = '';
+        if (f) this.sendFile(f);
+      } });
+    this.attachButton = h('button', { type: 'button', class: 'icon attach', id: 'attach', title: 'Attach a file', 'aria-label': 'Attach a file', onclick: () => this.fileInput.click() }, icon('attach'));
+    this.composer = h('form', { class: 'composer', onsubmit: /** @type {EventListener} */ ((ev) => { ev.preventDefault(); this.submitComposer(); }) }, this.attachButton, this.fileInput, this.input, this.sendButton);
+    this.input.addEventListener('paste', (ev) => {
+      const f = ev.clipboardData?.files?.[0];
+      if (f) {
+        ev.preventDefault();
+        this.sendFile(f);
+      }
+    });
+    /** The upload in progress: its bar in the compose area, and how to cancel it. */
+    this.uploadBar = h('div', { class: 'upload-bar', id: 'upload-bar', hidden: true });
+    /** @type {AbortController | null} */
+    this.uploadAbort = null;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.uploadBarTimer = undefined;
+    /** Blob URLs of downloaded files, by file id (fetched once per session). @type {Map<number, Promise<string>>} */
+    this.blobs = new Map();
     this.readOnlyBar = h('div', { class: 'readonly-bar', hidden: true });
     this.chatPane = h('section', { class: 'chat', 'aria-labelledby': 'chat-title' },
       h('header', { class: 'chat-header' },
@@ -294,7 +343,16 @@ class App {
         h('div', { class: 'chat-heading' }, this.chatTitle, this.chatSub),
         this.chatActions),
       this.historyEl,
-      h('div', { class: 'compose-area' }, this.composeBar, this.composer, this.readOnlyBar));
+      h('div', { class: 'compose-area' }, this.composeBar, this.uploadBar, this.composer, this.readOnlyBar));
+    this.chatPane.addEventListener('dragover', (ev) => {
+      if (ev.dataTransfer?.types.includes('Files') && !this.composer.hidden) ev.preventDefault();
+    });
+    this.chatPane.addEventListener('drop', (ev) => {
+      const f = ev.dataTransfer?.files?.[0];
+      if (!f || this.composer.hidden) return;
+      ev.preventDefault();
+      this.sendFile(f);
+    });
     this.empty = h('section', { class: 'empty-pane' }, h('p', {}, 'Select a chat to start messaging'));
     replace(root, h('div', { class: 'layout' }, sidebar, this.chatPane, this.empty));
     this.chatPane.hidden = true;
@@ -581,7 +639,7 @@ class App {
     }
     if (msg.from === this.me?.id && cs.pending.length > 0) {
       // Our own send, announced by its update before its answer: stop showing it as pending.
-      const i = cs.pending.findIndex((p) => p.text === messageText(msg));
+      const i = msg.content.type === 'text' ? cs.pending.findIndex((p) => p.text === messageText(msg)) : -1;
       if (i >= 0) cs.pending.splice(i, 1);
     }
     const isNew = msg.id > cs.top || !cs.last || msg.id > cs.last.id;
@@ -944,6 +1002,7 @@ class App {
     const read = own && cs !== undefined && m.id <= cs.readOut;
     const canDeleteForAll = own || c?.role === 'admin' || c?.role === 'creator';
     const time = new Date(m.date * 1000);
+    const media = mediaOf(m);
     const tick = !own || c?.kind === 'channel' ? null
       : item.pending ? h('span', { class: 'tick', 'aria-label': 'sending', title: 'Sending' }, icon('clock'))
       : h('span', { class: `tick${read ? ' read' : ''}`, 'aria-label': read ? 'read' : 'sent', title: read ? 'Read' : 'Sent' }, read ? '✓✓' : '✓');
@@ -958,12 +1017,208 @@ class App {
         m.reply_to !== undefined ? h('div', { class: 'reply-quote' },
           h('span', { class: 'reply-author' }, replied ? this.userName(replied.from) : 'Reply'),
           h('span', { class: 'reply-text' }, replied ? messageText(replied).slice(0, 200) : `to message #${m.reply_to}`)) : null,
-        h('div', { class: 'text' }, messageText(m)),
+        media ? this.renderMedia(media) : null,
+        media ? (media.caption ? h('div', { class: 'text caption' }, media.caption) : null) : h('div', { class: 'text' }, messageText(m)),
         h('div', { class: 'meta' },
           m.edit_date ? h('span', { class: 'edited' }, 'edited') : null,
           h('time', { datetime: time.toISOString(), title: time.toLocaleString() }, timeFmt.format(time)),
           tick),
         actions));
+  }
+
+  // ----- media -----
+
+  /**
+   * A request to the file endpoints (docs/protocol.md §10) with the session token; the
+   * server's `{code, message}` errors become `RpcError`s.
+   * @param {string} path
+   * @param {RequestInit} [init]
+   * @returns {Promise<Response>}
+   */
+  async fileFetch(path, init = {}) {
+    const headers = new Headers(init.headers);
+    headers.set('Authorization', `Bearer ${this.token}`);
+    const res = await fetch(path, { ...init, headers, credentials: 'omit', cache: 'no-store' });
+    if (!res.ok) {
+      let code = `HTTP_${res.status}`;
+      let message = `The server answered ${res.status}`;
+      try {
+        const body = await res.json();
+        if (typeof body.code === 'string') code = body.code;
+        if (typeof body.message === 'string') message = body.message;
+      } catch {
+        // Not JSON: keep the status.
+      }
+      throw new RpcError(code, message);
+    }
+    return res;
+  }
+
+  /**
+   * A blob: URL for a file's content, fetched once and kept for the session.
+   * @param {number} fileId
+   * @returns {Promise<string>}
+   */
+  blobUrl(fileId) {
+    let p = this.blobs.get(fileId);
+    if (!p) {
+      p = this.fileFetch(`/files/${fileId}`).then((r) => r.blob()).then((b) => URL.createObjectURL(b));
+      p.catch(() => this.blobs.delete(fileId));
+      this.blobs.set(fileId, p);
+    }
+    return p;
+  }
+
+  /** @param {Media} media */
+  async download(media) {
+    try {
+      const url = await this.blobUrl(media.file_id);
+      const a = h('a', { href: url, download: media.name || 'file', class: 'visually-hidden' });
+      document.body.append(a);
+      a.click();
+      a.remove();
+    } catch (e) {
+      toast(`Could not download ${media.name}: ${errorText(e)}`);
+    }
+  }
+
+  /**
+   * An image preview (the thumbnail, or the file itself) or a download button.
+   * @param {Media} media
+   */
+  renderMedia(media) {
+    const label = `${media.name} · ${formatSize(media.size)}`;
+    if (media.kind === 'photo') {
+      // Reserve the box before the image arrives, so the history does not jump.
+      const w = media.width ?? 320;
+      const ht = media.height ?? 240;
+      const scale = Math.min(1, 320 / w, 320 / ht);
+      const img = h('img', { class: 'media-photo', alt: media.caption || media.name, width: Math.max(1, Math.round(w * scale)), height: Math.max(1, Math.round(ht * scale)) });
+      this.blobUrl(media.thumb_file_id ?? media.file_id).then((url) => { img.src = url; }, () => img.classList.add('broken'));
+      return h('button', { type: 'button', class: 'media-photo-button', title: `Download ${label}`, 'aria-label': `Photo ${label}, download`, onclick: () => this.download(media) }, img);
+    }
+    return h('button', { type: 'button', class: 'media-doc', title: `Download ${media.name}`, 'aria-label': `Download ${label}`, onclick: () => this.download(media) },
+      h('span', { class: 'media-doc-icon' }, icon('file')),
+      h('span', { class: 'media-doc-text' },
+        h('span', { class: 'media-doc-name' }, media.name || 'file'),
+        h('span', { class: 'media-doc-size' }, formatSize(media.size))));
+  }
+
+  /**
+   * Shows the upload bar.
+   * @param {string} name
+   * @param {number} sent bytes
+   * @param {number} total bytes
+   * @param {string} status
+   * @param {boolean} cancellable
+   */
+  showUpload(name, sent, total, status, cancellable) {
+    clearTimeout(this.uploadBarTimer);
+    this.uploadBar.hidden = false;
+    const bar = h('progress', { id: 'upload-progress', max: Math.max(total, 1), value: sent, 'aria-label': `Uploading ${name}` });
+    replace(this.uploadBar,
+      h('div', { class: 'upload-text' },
+        h('span', { class: 'upload-name' }, name),
+        h('span', { class: 'upload-status', id: 'upload-status' }, status)),
+      bar,
+      cancellable ? h('button', { type: 'button', class: 'icon', 'aria-label': 'Cancel upload', onclick: () => this.uploadAbort?.abort() }, icon('close')) : null);
+  }
+
+  /** @param {number} [after] ms */
+  hideUpload(after = 0) {
+    clearTimeout(this.uploadBarTimer);
+    this.uploadBarTimer = setTimeout(() => {
+      this.uploadBar.hidden = true;
+      replace(this.uploadBar);
+    }, after);
+  }
+
+  /**
+   * Uploads a file in parts, then sends it to the open chat with the composer's text as its
+   * caption.
+   * @param {File} file
+   */
+  async sendFile(file) {
+    const chatId = this.openId;
+    if (chatId === null || !this.chats.has(chatId)) return;
+    if (this.uploadAbort) {
+      toast('Wait for the current upload to finish.');
+      return;
+    }
+    if (file.size === 0) {
+      toast(`${file.name} is empty.`);
+      return;
+    }
+    if (file.size > MAX_UPLOAD) {
+      toast(`${file.name} is too large: the web client sends files up to ${formatSize(MAX_UPLOAD)}.`);
+      return;
+    }
+    if (!crypto.subtle) {
+      toast('Sending files needs a secure (HTTPS) connection.');
+      return;
+    }
+    const abort = new AbortController();
+    this.uploadAbort = abort;
+    const name = file.name || 'file';
+    const mime = file.type || 'application/octet-stream';
+    const total = file.size;
+    const mode = this.composeMode?.kind === 'reply' ? this.composeMode : null;
+    const caption = this.composeMode?.kind === 'edit' ? '' : this.input.value.trim();
+    try {
+      this.showUpload(name, 0, total, 'Preparing…', true);
+      const data = await file.arrayBuffer();
+      const digest = await crypto.subtle.digest('SHA-256', data);
+      const sha256 = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+      const uploadId = `w${randomId()}`;
+      let sent = 0;
+      this.showUpload(name, 0, total, `0 / ${formatSize(total)}`, true);
+      for (let n = 0; n * PART_SIZE < total; n++) {
+        const part = data.slice(n * PART_SIZE, Math.min(total, (n + 1) * PART_SIZE));
+        for (let attempt = 0; ; attempt++) {
+          try {
+            await this.fileFetch(`/files/uploads/${uploadId}/parts/${n}`, { method: 'PUT', body: part, signal: abort.signal });
+            break;
+          } catch (e) {
+            // A dropped connection: retry the part (repeats are safe); server errors are final.
+            if (abort.signal.aborted || e instanceof RpcError || attempt >= 4) throw e;
+            await new Promise((r) => setTimeout(r, 500 * 2 ** attempt));
+          }
+        }
+        sent += part.byteLength;
+        this.showUpload(name, sent, total, `${formatSize(sent)} / ${formatSize(total)}`, true);
+      }
+      this.showUpload(name, total, total, 'Finishing…', false);
+      /** @type {UploadedFile} */
+      const uploaded = await (await this.fileFetch(`/files/uploads/${uploadId}/complete`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ size: total, sha256, name, mime }),
+      })).json();
+      // Only an image the server could decode (it has a size) may be a photo.
+      /** @type {MediaKind} */
+      const kind = mime.startsWith('image/') && uploaded.width ? 'photo' : 'document';
+      if (caption && this.openId === chatId && this.input.value.trim() === caption) {
+        this.input.value = '';
+        this.autoGrow();
+      }
+      if (mode && this.composeMode === mode) this.setComposeMode(null);
+      /** @type {Sent} */
+      const result = await this.conn.callRetrying('messages.send_media', { chat_id: chatId, random_id: randomId(), file_id: uploaded.id, kind, caption: caption || undefined, reply_to: mode?.msg.id });
+      this.list.stuck = true;
+      this.addMessage(result.message);
+      this.showUpload(name, total, total, 'Sent', false);
+      this.hideUpload(3000);
+    } catch (e) {
+      if (abort.signal.aborted) {
+        this.showUpload(name, 0, total, 'Cancelled', false);
+      } else {
+        this.showUpload(name, 0, total, 'Failed', false);
+        toast(`Could not send ${name}: ${errorText(e)}`);
+      }
+      this.hideUpload(3000);
+    } finally {
+      this.uploadAbort = null;
+    }
   }
 
   // ----- composer -----

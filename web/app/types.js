@@ -8,7 +8,13 @@
  * @typedef {{id: number, kind: 'private' | 'group' | 'channel', title: string, username?: string,
  *   peer?: User, member_count: number, role?: Role, pinned_message_id?: number,
  *   chat_pts?: number, top_message_id: number}} Chat
- * @typedef {{type: 'text', text: string} | {type: string, text?: string}} Content
+ * @typedef {'photo' | 'video' | 'audio' | 'voice' | 'document'} MediaKind
+ * @typedef {{kind: MediaKind, file_id: number, name: string, mime: string, size: number,
+ *   width?: number, height?: number, thumb_file_id?: number, caption?: string}} Media
+ * @typedef {{type: 'text', text: string} | ({type: 'media'} & Media)
+ *   | {type: string, text?: string}} Content
+ * @typedef {{id: number, name: string, mime: string, size: number, sha256: string,
+ *   width?: number, height?: number, thumb_file_id?: number}} UploadedFile
  * @typedef {{from_user: number, from_chat: number, message_id: number, date: number}} ForwardInfo
  * @typedef {{id: number, chat_id: number, from: number, date: number, content: Content,
  *   reply_to?: number, forward?: ForwardInfo, edit_date?: number}} Message

@@ -3,6 +3,8 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { deflateSync } from 'node:zlib';
 import { startServer, launchBrowser, signIn, watch, message, dialogButton, send, screenshot, DESKTOP, PHONE } from './harness.js';
 
 /** @type {Awaited<ReturnType<typeof startServer>>} */
@@ -21,6 +23,49 @@ let aliceProblems;
 let bobProblems;
 
 const XSS = '<img src=x onerror=alert(1)>';
+
+/**
+ * A valid RGB PNG of `w`×`h` pixels, a colour gradient.
+ * @param {number} w
+ * @param {number} h
+ */
+function makePng(w, h) {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (/** @type {Buffer} */ b) => {
+    let c = 0xffffffff;
+    for (const x of b) c = crcTable[(c ^ x) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (/** @type {string} */ type, /** @type {Buffer} */ data) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const sum = Buffer.alloc(4);
+    sum.writeUInt32BE(crc(body));
+    return Buffer.concat([len, body, sum]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 2; // RGB
+  const raw = Buffer.alloc((w * 3 + 1) * h);
+  for (let y = 0; y < h; y++) {
+    raw[y * (w * 3 + 1)] = 0; // filter: none
+    for (let x = 0; x < w; x++) {
+      const o = y * (w * 3 + 1) + 1 + x * 3;
+      raw[o] = (x * 255) / w;
+      raw[o + 1] = (y * 255) / h;
+      raw[o + 2] = 160;
+    }
+  }
+  const sig = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  return Buffer.concat([sig, chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+}
 
 before(async () => {
   server = await startServer();
@@ -138,6 +183,46 @@ test('reply, edit and delete', async () => {
   await mine.hover();
   await mine.getByRole('button', { name: 'Delete' }).click();
   await bob.locator('#history .row').filter({ hasText: 'an edited message' }).waitFor({ state: 'detached' });
+});
+
+test('attachments: a photo shows a preview, a document downloads', async () => {
+  // Alice attaches a picture with a caption from the composer; the upload bar runs to the end.
+  await alice.getByRole('textbox', { name: 'Message' }).fill('a tiny picture');
+  await alice.locator('#attach-input').setInputFiles({ name: 'gradient.png', mimeType: 'image/png', buffer: makePng(48, 32) });
+  await alice.locator('#upload-status', { hasText: 'Sent' }).waitFor();
+  assert.ok(await alice.locator('#upload-progress').evaluate((el) => {
+    const p = /** @type {HTMLProgressElement} */ (el);
+    return p.max > 1 && p.value === p.max;
+  }), 'the progress bar is full');
+  assert.equal(await alice.getByRole('textbox', { name: 'Message' }).inputValue(), '');
+
+  // Bob sees the preview (fetched with his token into a blob: URL) and the caption.
+  await message(bob, 'a tiny picture').waitFor();
+  const preview = bob.locator('#history .row.other img.media-photo').first();
+  await preview.waitFor();
+  await bob.waitForFunction(() => {
+    const img = /** @type {HTMLImageElement | null} */ (document.querySelector('#history .row.other img.media-photo'));
+    return !!img && img.src.startsWith('blob:') && img.complete && img.naturalWidth > 0;
+  });
+  await alice.waitForFunction(() => {
+    const img = /** @type {HTMLImageElement | null} */ (document.querySelector('#history .row.own img.media-photo'));
+    return !!img && img.src.startsWith('blob:') && img.naturalWidth > 0;
+  });
+
+  // A document: Bob sees its name and size, and downloads the exact bytes.
+  const text = 'meeting notes: bring the lamp\n';
+  await alice.locator('#attach-input').setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from(text) });
+  const doc = bob.locator('#history .row.other .media-doc').filter({ hasText: 'notes.txt' });
+  await doc.waitFor();
+  await doc.filter({ hasText: `${text.length} B` }).waitFor();
+  const [download] = await Promise.all([bob.waitForEvent('download'), doc.click()]);
+  assert.equal(download.suggestedFilename(), 'notes.txt');
+  const path = await download.path();
+  assert.ok(path);
+  assert.equal(readFileSync(path, 'utf8'), text);
+  await dialogButton(bob, 'Alice Liddell').locator('.dialog-preview', { hasText: 'notes.txt' }).waitFor();
+  assert.deepEqual(bobProblems, []);
+  assert.deepEqual(aliceProblems, []);
 });
 
 test('a group: create, add by username, chat live', async () => {
