@@ -1,0 +1,289 @@
+//! Upload and download throughput of one large file through loopback, and the server's memory
+//! while it moves (issue 4: at least 500 MiB/s each way, peak memory growth under 64 MiB).
+//!
+//! The server is the real `heliograph` binary (release build, started here as a child over a
+//! temporary data folder, rate limits lifted); the client is the SDK's
+//! `heliograph_client::files::Files` (upload in parts, then complete; streamed download).
+//!
+//! ```sh
+//! cargo build --release --bin heliograph
+//! cargo run --release -p heliograph-server --example files_bench -- [SIZE_MIB]   # 1024 by default
+//! ```
+//!
+//! The binary is `heliograph` in the target folder of this example (`target/release`), or
+//! `HELIOGRAPH_BIN`. Writing the test file and hashing it are not timed. The upload time
+//! includes `complete` (the server hashes the parts and moves them into the object store); the
+//! download time ends when the last byte is written to disk. The server's VmRSS is sampled
+//! every 50 ms during both transfers; growth is measured against its VmRSS just before the
+//! upload (also reported: VmHWM, the kernel's high-water mark, against the same baseline).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use heliograph_client::files::{hash_file, Files};
+use heliograph_client::{Client, Config};
+
+const MIB: f64 = 1024.0 * 1024.0;
+const TARGET_MIB_S: f64 = 500.0;
+const TARGET_GROWTH_MIB: f64 = 64.0;
+
+struct Server {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn binary() -> anyhow::Result<PathBuf> {
+    let path = match std::env::var_os("HELIOGRAPH_BIN").filter(|v| !v.is_empty()) {
+        Some(p) => PathBuf::from(p),
+        // target/release/examples/files_bench -> target/release/heliograph
+        None => std::env::current_exe()?
+            .parent()
+            .and_then(Path::parent)
+            .map(|d| d.join("heliograph"))
+            .context("no folder for the binary")?,
+    };
+    if !path.exists() {
+        bail!("{} not found: run `cargo build --release --bin heliograph` first, or set HELIOGRAPH_BIN", path.display());
+    }
+    Ok(path)
+}
+
+fn spawn(binary: &Path, data: &Path) -> anyhow::Result<Server> {
+    std::fs::create_dir_all(data)?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let log = data.join("heliograph.log");
+    let child = Command::new(binary)
+        .args([
+            "serve",
+            "--dev",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data",
+        ])
+        .arg(data)
+        .env("RUST_LOG", "warn")
+        .env("HELIOGRAPH_LIMITS__REQUESTS_PER_SECOND", "1000000")
+        .env("HELIOGRAPH_LIMITS__REQUESTS_BURST", "1000000")
+        .env(
+            "HELIOGRAPH_LIMITS__REQUESTS_PER_ADDRESS_PER_SECOND",
+            "1000000",
+        )
+        .env("HELIOGRAPH_LIMITS__MAX_CONNECTIONS_PER_ADDRESS", "1000000")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log)?)
+        .spawn()
+        .with_context(|| format!("start {}", binary.display()))?;
+    Ok(Server { child, port, log })
+}
+
+async fn healthy(server: &mut Server) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(r) = reqwest::get(format!("http://127.0.0.1:{}/healthz", server.port)).await {
+            if r.status().is_success() {
+                return Ok(());
+            }
+        }
+        if let Some(status) = server.child.try_wait()? {
+            bail!(
+                "server exited ({status}); log:\n{}",
+                std::fs::read_to_string(&server.log).unwrap_or_default()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!(
+        "server not healthy within 30 s; log:\n{}",
+        std::fs::read_to_string(&server.log).unwrap_or_default()
+    )
+}
+
+/// VmRSS and VmHWM of `pid`, in KiB.
+fn memory(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Samples VmRSS of `pid` every 50 ms until stopped; answers the largest sample (KiB).
+struct Sampler {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<(u64, usize)>,
+}
+
+impl Sampler {
+    fn start(pid: u32) -> Sampler {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let (mut max, mut samples) = (0u64, 0usize);
+            loop {
+                max = max.max(memory(pid).0);
+                samples += 1;
+                if flag.load(Ordering::Relaxed) {
+                    return (max, samples);
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        Sampler { stop, thread }
+    }
+
+    fn finish(self) -> (u64, usize) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap_or((0, 0))
+    }
+}
+
+/// `size` bytes of cheap pseudo-random data (xorshift), so nothing along the way can compress
+/// or deduplicate it.
+fn write_file(path: &Path, size: u64) -> anyhow::Result<()> {
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15 ^ rand::random::<u64>();
+    let mut buf = vec![0u8; 8 << 20];
+    let mut left = size;
+    while left > 0 {
+        for word in buf.chunks_exact_mut(8) {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            word.copy_from_slice(&state.to_le_bytes());
+        }
+        let n = left.min(buf.len() as u64) as usize;
+        out.write_all(&buf[..n])?;
+        left -= n as u64;
+    }
+    out.flush()?;
+    out.get_ref().sync_all()?;
+    Ok(())
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let size_mib: u64 = match std::env::args().nth(1) {
+        Some(a) => a
+            .parse()
+            .with_context(|| format!("SIZE_MIB must be a whole number, not {a:?}"))?,
+        None => 1024,
+    };
+    if size_mib == 0 {
+        bail!("SIZE_MIB must be at least 1");
+    }
+    let size = size_mib * 1024 * 1024;
+    let binary = binary()?;
+    let dir = tempfile::tempdir()?;
+    let mut server = spawn(&binary, &dir.path().join("data"))?;
+    healthy(&mut server).await?;
+    let pid = server.child.id();
+    let url = format!("http://127.0.0.1:{}", server.port);
+
+    let (client, _updates) = Client::connect(Config::new(url.clone())).await?;
+    let phone = "+9996670001"; // +99966XYYYY signs in with code XXXXX
+    client.send_code(phone).await?;
+    let me = client
+        .sign_in(phone, "77777", Some("files bench"), None)
+        .await?;
+    let files = Files::new(&url, &me.token)?;
+
+    let source = dir.path().join("source.bin");
+    let target = dir.path().join("downloaded.bin");
+    write_file(&source, size)?;
+    let (sha256, len) = hash_file(&source).await?;
+    if len != size {
+        bail!("wrote {len} bytes, wanted {size}");
+    }
+
+    let (baseline, hwm_before) = memory(pid);
+    println!(
+        "file: {size_mib} MiB, server pid {pid}, VmRSS before: {:.1} MiB (VmHWM {:.1} MiB)",
+        mib(baseline),
+        mib(hwm_before)
+    );
+
+    // Upload (parts, then complete).
+    let sampler = Sampler::start(pid);
+    let started = Instant::now();
+    let stored = files
+        .upload(
+            &source,
+            "files-bench",
+            &sha256,
+            size,
+            Some("application/octet-stream"),
+            |_| {},
+        )
+        .await?;
+    let up_secs = started.elapsed().as_secs_f64();
+    let (up_peak, up_samples) = sampler.finish();
+    let up_hwm = memory(pid).1;
+
+    // Download (the uploader may read its own file; no chat needed).
+    let sampler = Sampler::start(pid);
+    let started = Instant::now();
+    let mut out = tokio::fs::File::create(&target).await?;
+    let total = files.download(stored.id, 0, &mut out, |_, _| {}).await?;
+    drop(out);
+    let down_secs = started.elapsed().as_secs_f64();
+    let (down_peak, down_samples) = sampler.finish();
+    let (_, down_hwm) = memory(pid);
+
+    let (got, got_len) = hash_file(&target).await?;
+    let same = got == sha256 && got_len == size && total == size;
+
+    let rate = |secs: f64| size as f64 / MIB / secs;
+    let growth = |peak: u64| mib(peak.saturating_sub(baseline));
+    let (up_rate, down_rate) = (rate(up_secs), rate(down_secs));
+    println!(
+        "upload:   {size_mib} MiB in {up_secs:.2} s = {up_rate:.0} MiB/s; server VmRSS peak growth {:.1} MiB ({up_samples} samples), VmHWM growth {:.1} MiB",
+        growth(up_peak),
+        growth(up_hwm)
+    );
+    println!(
+        "download: {size_mib} MiB in {down_secs:.2} s = {down_rate:.0} MiB/s; server VmRSS peak growth {:.1} MiB ({down_samples} samples), VmHWM growth {:.1} MiB",
+        growth(down_peak),
+        growth(down_hwm)
+    );
+    println!(
+        "sha256 {}: {sha256}",
+        if same { "matches" } else { "DIFFERS" }
+    );
+    let peak_growth = growth(up_peak.max(down_peak)).max(growth(down_hwm));
+    let fast = up_rate >= TARGET_MIB_S && down_rate >= TARGET_MIB_S;
+    let small = peak_growth < TARGET_GROWTH_MIB;
+    println!(
+        "verdict: throughput {} (target >= {TARGET_MIB_S:.0} MiB/s each way), memory {} (peak growth {peak_growth:.1} MiB, target < {TARGET_GROWTH_MIB:.0} MiB), content {}",
+        if fast { "MET" } else { "NOT MET" },
+        if small { "MET" } else { "NOT MET" },
+        if same { "OK" } else { "CORRUPT" },
+    );
+    drop(server);
+    if !same {
+        bail!("downloaded content differs from the upload");
+    }
+    Ok(())
+}
