@@ -18,10 +18,7 @@ use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(
-    name = "heliograph-bench",
-    about = "Heliograph load generator and baseline relay"
-)]
+#[command(name = "heliograph-bench", about = "Heliograph load generator and baseline relay")]
 struct Cli {
     #[command(flatten)]
     common: Common,
@@ -73,9 +70,7 @@ enum Cmd {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     let common = cli.common;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
         match cli.command {
             Cmd::Relay { listen } => relay::serve(&listen).await,
@@ -92,8 +87,6 @@ fn main() -> Result<()> {
 
 impl Common {
     pub fn server_bin(&self) -> PathBuf {
-        self.server_bin
-            .clone()
-            .unwrap_or_else(proc::default_server_bin)
+        self.server_bin.clone().unwrap_or_else(proc::default_server_bin)
     }
 }

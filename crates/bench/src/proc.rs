@@ -16,9 +16,7 @@ pub struct Server {
 }
 
 pub fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 /// The `heliograph` binary next to this one (both are built into the same target dir).
@@ -32,24 +30,16 @@ impl Server {
     pub async fn heliograph(bin: &Path, data: &Path) -> Result<Server> {
         let port = free_port()?;
         let mut cmd = Command::new(bin);
-        cmd.args([
-            "serve",
-            "--dev",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data",
-        ])
-        .arg(data)
-        .env("RUST_LOG", "warn")
-        .env("HELIOGRAPH_LIMITS__REQUESTS_PER_SECOND", "100000000")
-        .env("HELIOGRAPH_LIMITS__REQUESTS_BURST", "100000000")
-        .env("HELIOGRAPH_LIMITS__REQUESTS_PER_ADDRESS_PER_SECOND", "100000000")
-        .env("HELIOGRAPH_LIMITS__MAX_CONNECTIONS_PER_ADDRESS", "1000000")
-        .env("HELIOGRAPH_LIMITS__CODES_PER_ADDRESS_PER_HOUR", "100000000")
-        .env("HELIOGRAPH_LIMITS__CODES_PER_PHONE_PER_HOUR", "100000000");
-        Self::spawn(cmd, port, true)
-            .await
-            .with_context(|| format!("starting {}", bin.display()))
+        cmd.args(["serve", "--dev", "--listen", &format!("127.0.0.1:{port}"), "--data"])
+            .arg(data)
+            .env("RUST_LOG", "warn")
+            .env("HELIOGRAPH_LIMITS__REQUESTS_PER_SECOND", "100000000")
+            .env("HELIOGRAPH_LIMITS__REQUESTS_BURST", "100000000")
+            .env("HELIOGRAPH_LIMITS__REQUESTS_PER_ADDRESS_PER_SECOND", "100000000")
+            .env("HELIOGRAPH_LIMITS__MAX_CONNECTIONS_PER_ADDRESS", "1000000")
+            .env("HELIOGRAPH_LIMITS__CODES_PER_ADDRESS_PER_HOUR", "100000000")
+            .env("HELIOGRAPH_LIMITS__CODES_PER_PHONE_PER_HOUR", "100000000");
+        Self::spawn(cmd, port, true).await.with_context(|| format!("starting {}", bin.display()))
     }
 
     /// Starts the bare relay (this binary's `relay` subcommand) on a free port.
@@ -63,22 +53,14 @@ impl Server {
     async fn spawn(mut cmd: Command, port: u16, http: bool) -> Result<Server> {
         let started = Instant::now();
         let child = cmd.stdout(Stdio::null()).stderr(Stdio::inherit()).spawn()?;
-        let mut server = Server {
-            child,
-            port,
-            ready_after: Duration::ZERO,
-        };
-        let http_client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(2))
-            .build()?;
+        let mut server = Server { child, port, ready_after: Duration::ZERO };
+        let http_client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build()?;
         let deadline = started + Duration::from_secs(120);
         while Instant::now() < deadline {
             let ok = if http {
                 matches!(http_client.get(format!("http://127.0.0.1:{port}/healthz")).send().await, Ok(r) if r.status().is_success())
             } else {
-                tokio::net::TcpStream::connect(("127.0.0.1", port))
-                    .await
-                    .is_ok()
+                tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok()
             };
             if ok {
                 server.ready_after = started.elapsed();
@@ -106,12 +88,7 @@ impl Server {
 
     /// Prometheus `/metrics`, as name -> value for unlabelled samples.
     pub async fn metric(&self, name: &str) -> Option<f64> {
-        let text = reqwest::get(format!("{}/metrics", self.url()))
-            .await
-            .ok()?
-            .text()
-            .await
-            .ok()?;
+        let text = reqwest::get(format!("{}/metrics", self.url())).await.ok()?.text().await.ok()?;
         text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
             let (k, v) = l.rsplit_once(' ')?;
             (k == name).then(|| v.parse().ok()).flatten()
@@ -120,9 +97,7 @@ impl Server {
 
     /// SIGTERM, then wait (up to 30 s; SIGKILL after).
     pub fn stop(mut self) -> Result<()> {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
-            .status();
+        let _ = Command::new("kill").args(["-TERM", &self.pid().to_string()]).status();
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if self.child.try_wait()?.is_some() {
@@ -160,19 +135,13 @@ impl ProcStats {
             if let Some((_, rest)) = stat.rsplit_once(')') {
                 let f: Vec<&str> = rest.split_whitespace().collect();
                 // After the command name: state is field 3, utime 14, stime 15.
-                let ticks: u64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
-                    + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+                let ticks: u64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0) + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
                 s.cpu_seconds = ticks as f64 / clock_ticks();
             }
         }
         if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
             for line in status.lines() {
-                let kib = || {
-                    line.split_whitespace()
-                        .nth(1)
-                        .and_then(|v| v.parse().ok())
-                        .unwrap_or(0)
-                };
+                let kib = || line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0);
                 if line.starts_with("VmRSS:") {
                     s.rss_kib = kib();
                 } else if line.starts_with("VmHWM:") {
@@ -214,11 +183,8 @@ pub fn dir_bytes(dir: &Path) -> u64 {
 /// The machine and the code measured.
 pub fn machine() -> serde_json::Value {
     let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    let mem_kib: u64 = meminfo
-        .lines()
-        .find(|l| l.starts_with("MemTotal:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .unwrap_or(0);
+    let mem_kib: u64 =
+        meminfo.lines().find(|l| l.starts_with("MemTotal:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()).unwrap_or(0);
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .unwrap_or_default()
         .lines()
@@ -226,12 +192,7 @@ pub fn machine() -> serde_json::Value {
         .and_then(|l| l.split_once(':').map(|(_, v)| v.trim().to_string()))
         .unwrap_or_default();
     let git = |args: &[&str]| {
-        Command::new("git")
-            .args(args)
-            .output()
-            .ok()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .unwrap_or_default()
+        Command::new("git").args(args).output().ok().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default()
     };
     let dirty = !git(&["status", "--porcelain", "--untracked-files=no"]).is_empty();
     serde_json::json!({

@@ -54,21 +54,14 @@ pub async fn serve(listen: &str) -> Result<()> {
                 };
                 if head == "hello" {
                     let id: u64 = text[6..].trim().parse().unwrap_or(0);
-                    peers
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .insert(id, tx.clone());
+                    peers.lock().unwrap_or_else(|e| e.into_inner()).insert(id, tx.clone());
                     me = Some(id);
                     continue;
                 }
                 let Ok(to) = head.parse::<u64>() else {
                     continue;
                 };
-                let target = peers
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .get(&to)
-                    .cloned();
+                let target = peers.lock().unwrap_or_else(|e| e.into_inner()).get(&to).cloned();
                 if let Some(target) = target {
                     let _ = target.send(Message::Text(text)).await;
                 }
@@ -84,8 +77,7 @@ pub async fn serve(listen: &str) -> Result<()> {
     }
 }
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// The sending side of one relay connection: sends wait for their `ok`.
 pub struct RelaySender {
@@ -96,8 +88,7 @@ pub struct RelaySender {
 pub async fn connect(url: &str, id: u64) -> Result<(SplitSink<Ws, Message>, SplitStream<Ws>)> {
     let (ws, _) = tokio_tungstenite::connect_async(url).await?;
     let (mut sink, stream) = ws.split();
-    sink.send(Message::Text(format!("hello {id}").into()))
-        .await?;
+    sink.send(Message::Text(format!("hello {id}").into())).await?;
     Ok((sink, stream))
 }
 
@@ -109,32 +100,21 @@ impl RelaySender {
         tokio::spawn(async move {
             while let Some(Ok(msg)) = stream.next().await {
                 if matches!(&msg, Message::Text(t) if t.as_str() == "ok") {
-                    if let Some(ack) = reader_acks
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .pop_front()
-                    {
+                    if let Some(ack) = reader_acks.lock().unwrap_or_else(|e| e.into_inner()).pop_front() {
                         let _ = ack.send(());
                     }
                 }
             }
         });
-        Ok(Arc::new(RelaySender {
-            sink: tokio::sync::Mutex::new(sink),
-            acks,
-        }))
+        Ok(Arc::new(RelaySender { sink: tokio::sync::Mutex::new(sink), acks }))
     }
 
     pub async fn send(&self, to: u64, text: &str) -> Result<()> {
         let (tx, rx) = oneshot::channel();
         {
             let mut sink = self.sink.lock().await;
-            self.acks
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push_back(tx);
-            sink.send(Message::Text(format!("{to} {text}").into()))
-                .await?;
+            self.acks.lock().unwrap_or_else(|e| e.into_inner()).push_back(tx);
+            sink.send(Message::Text(format!("{to} {text}").into())).await?;
         }
         rx.await.map_err(|_| anyhow!("relay connection closed"))
     }

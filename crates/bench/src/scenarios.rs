@@ -28,8 +28,7 @@ fn now_us() -> u64 {
 }
 
 fn at_us(t: Instant) -> u64 {
-    t.saturating_duration_since(*BASE.get_or_init(Instant::now))
-        .as_micros() as u64
+    t.saturating_duration_since(*BASE.get_or_init(Instant::now)).as_micros() as u64
 }
 
 /// The message text: the send timestamp first, then padding to `size` bytes.
@@ -62,33 +61,14 @@ fn lat_json(h: &Histogram<u64>) -> Value {
 
 /// Latency CDF points (ms, quantile) for plotting.
 fn cdf_json(h: &Histogram<u64>) -> Value {
-    let qs = [
-        0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 0.9999,
-        1.0,
-    ];
-    Value::Array(
-        qs.iter()
-            .map(|&q| {
-                json!([
-                    if h.is_empty() {
-                        0.0
-                    } else {
-                        h.value_at_quantile(q) as f64 / 1000.0
-                    },
-                    q
-                ])
-            })
-            .collect(),
-    )
+    let qs = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 0.9999, 1.0];
+    Value::Array(qs.iter().map(|&q| json!([if h.is_empty() { 0.0 } else { h.value_at_quantile(q) as f64 / 1000.0 }, q])).collect())
 }
 
 /// Test phone number `n` (0..90,000) and its code: `+99966XYYYY` signs in with `XXXXX`.
 fn phone(n: u32) -> (String, String) {
     let x = 1 + (n / 10_000) % 9;
-    (
-        format!("+99966{x}{:04}", n % 10_000),
-        x.to_string().repeat(5),
-    )
+    (format!("+99966{x}{:04}", n % 10_000), x.to_string().repeat(5))
 }
 
 struct Account {
@@ -102,15 +82,8 @@ async fn sign_up(url: &str, n: u32) -> Result<Account> {
     let (client, updates) = Client::connect(Config::new(url)).await?;
     let (phone, code) = phone(n);
     client.send_code(&phone).await?;
-    let auth = client
-        .sign_in(&phone, &code, Some(&format!("bench {n}")), Some("bench"))
-        .await?;
-    Ok(Account {
-        client,
-        updates,
-        id: auth.user.id,
-        token: auth.token,
-    })
+    let auth = client.sign_in(&phone, &code, Some(&format!("bench {n}")), Some("bench")).await?;
+    Ok(Account { client, updates, id: auth.user.id, token: auth.token })
 }
 
 /// Signs up accounts `first..first+count`, 32 at a time, in order.
@@ -148,10 +121,7 @@ fn median(runs: &[Value]) -> Value {
                 }
             }
             Value::Object(_) => {
-                out.insert(
-                    key.clone(),
-                    median(&runs.iter().map(|r| r[key].clone()).collect::<Vec<_>>()),
-                );
+                out.insert(key.clone(), median(&runs.iter().map(|r| r[key].clone()).collect::<Vec<_>>()));
             }
             _ => {}
         }
@@ -172,10 +142,7 @@ fn write_result(common: &Common, scenario: &str, params: Value, body: Value) -> 
     }
     let path = common.out.join(format!("{scenario}.json"));
     std::fs::write(&path, serde_json::to_string_pretty(&result)?)?;
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&result["median"]).unwrap_or_default()
-    );
+    println!("{}", serde_json::to_string_pretty(&result["median"]).unwrap_or_default());
     eprintln!("wrote {}", path.display());
     Ok(())
 }
@@ -222,29 +189,15 @@ enum Sender {
 impl Sender {
     async fn send(&self, text: &str) -> Result<()> {
         match self {
-            Sender::Helio(c, chat) => c
-                .send_message(*chat, text, None)
-                .await
-                .map(|_| ())
-                .map_err(Into::into),
+            Sender::Helio(c, chat) => c.send_message(*chat, text, None).await.map(|_| ()).map_err(Into::into),
             Sender::Relay(r, to) => r.send(*to, text).await,
         }
     }
 }
 
 enum Receiver {
-    Helio(
-        Updates,
-        i64,
-        #[allow(dead_code, reason = "keeps the connection open")] Client,
-    ),
-    Relay(
-        futures_util::stream::SplitStream<
-            tokio_tungstenite::WebSocketStream<
-                tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-            >,
-        >,
-    ),
+    Helio(Updates, i64, #[allow(dead_code, reason = "keeps the connection open")] Client),
+    Relay(futures_util::stream::SplitStream<tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>>),
 }
 
 impl Receiver {
@@ -261,9 +214,7 @@ impl Receiver {
                 }
             },
             Receiver::Relay(stream) => loop {
-                if let tokio_tungstenite::tungstenite::Message::Text(t) =
-                    stream.next().await?.ok()?
-                {
+                if let tokio_tungstenite::tungstenite::Message::Text(t) = stream.next().await?.ok()? {
                     return t.as_str().split_once(' ').map(|(_, rest)| rest.to_string());
                 }
             },
@@ -279,10 +230,7 @@ async fn helio_pairs(url: &str, pairs: u32) -> Result<Vec<(Sender, Receiver)>> {
     while let (Some(a), Some(b)) = (it.next(), it.next()) {
         let chat = a.client.open_private(b.id).await?.id;
         drain(a.updates);
-        out.push((
-            Sender::Helio(a.client, chat),
-            Receiver::Helio(b.updates, b.id, b.client),
-        ));
+        out.push((Sender::Helio(a.client, chat), Receiver::Helio(b.updates, b.id, b.client)));
     }
     Ok(out)
 }
@@ -300,21 +248,13 @@ async fn relay_pairs(url: &str, pairs: u32) -> Result<Vec<(Sender, Receiver)>> {
 }
 
 /// Runs the workload over connected pairs: delivered messages/s in the window, latency.
-async fn drive(
-    pairs: Vec<(Sender, Receiver)>,
-    a: &PairsArgs,
-    rate: u64,
-) -> Result<(f64, Histogram<u64>, u64)> {
+async fn drive(pairs: Vec<(Sender, Receiver)>, a: &PairsArgs, rate: u64) -> Result<(f64, Histogram<u64>, u64)> {
     let start = now_us();
     let window_start = start + (a.warmup * 1e6) as u64;
     let window_end = window_start + (a.duration * 1e6) as u64;
     let stop = Arc::new(AtomicBool::new(false));
     let workers = pairs.len() as u64 * a.inflight as u64;
-    let period = if rate > 0 {
-        Some(Duration::from_secs_f64(workers as f64 / rate as f64))
-    } else {
-        None
-    };
+    let period = if rate > 0 { Some(Duration::from_secs_f64(workers as f64 / rate as f64)) } else { None };
     let mut senders = Vec::new();
     let mut receivers = Vec::new();
     let errors = Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -322,8 +262,7 @@ async fn drive(
     for (index, (sender, mut receiver)) in pairs.into_iter().enumerate() {
         let sender = Arc::new(sender);
         for w in 0..a.inflight {
-            let (sender, stop, errors, size) =
-                (sender.clone(), stop.clone(), errors.clone(), a.size);
+            let (sender, stop, errors, size) = (sender.clone(), stop.clone(), errors.clone(), a.size);
             senders.push(tokio::spawn(async move {
                 let mut tick = period.map(|p| {
                     // Spread the workers' phases over one period.
@@ -388,44 +327,16 @@ async fn drive(
         h.add(rh)?;
         delivered += d;
     }
-    Ok((
-        delivered as f64 / a.duration,
-        h,
-        errors.load(Ordering::Relaxed),
-    ))
+    Ok((delivered as f64 / a.duration, h, errors.load(Ordering::Relaxed)))
 }
 
-
-async fn pairs_once(
-    common: &Common,
-    a: &PairsArgs,
-    target: &str,
-    rate: u64,
-) -> Result<(Value, Value)> {
+async fn pairs_once(common: &Common, a: &PairsArgs, target: &str, rate: u64) -> Result<(Value, Value)> {
     let data = tempfile::tempdir()?;
-    let server = if target == "relay" {
-        Server::relay().await?
-    } else {
-        Server::heliograph(&common.server_bin(), data.path()).await?
-    };
-    let url = if target == "relay" {
-        format!("ws://127.0.0.1:{}/", server.port)
-    } else {
-        server.url()
-    };
-    let conns = if target == "relay" {
-        relay_pairs(&url, a.pairs).await?
-    } else {
-        helio_pairs(&url, a.pairs).await?
-    };
-    let commits_before = server
-        .metric("heliograph_commit_seconds_count")
-        .await
-        .unwrap_or(0.0);
-    let committed_before = server
-        .metric("heliograph_messages_committed_total")
-        .await
-        .unwrap_or(0.0);
+    let server = if target == "relay" { Server::relay().await? } else { Server::heliograph(&common.server_bin(), data.path()).await? };
+    let url = if target == "relay" { format!("ws://127.0.0.1:{}/", server.port) } else { server.url() };
+    let conns = if target == "relay" { relay_pairs(&url, a.pairs).await? } else { helio_pairs(&url, a.pairs).await? };
+    let commits_before = server.metric("heliograph_commit_seconds_count").await.unwrap_or(0.0);
+    let committed_before = server.metric("heliograph_messages_committed_total").await.unwrap_or(0.0);
     let cpu_before = server.stats().cpu_seconds;
     let gen_before = crate::proc::ProcStats::read(std::process::id()).cpu_seconds;
     let (rate_got, h, errors) = drive(conns, a, rate).await?;
@@ -440,32 +351,15 @@ async fn pairs_once(
         "load_generator_cpu_seconds": gen_cpu,
     });
     let cpu = run["server"]["cpu_seconds"].as_f64().unwrap_or(0.0);
-    run["cpu_seconds_per_1000_msgs"] =
-        json!(cpu / (rate_got * (a.duration + a.warmup)).max(1.0) * 1000.0);
+    run["cpu_seconds_per_1000_msgs"] = json!(cpu / (rate_got * (a.duration + a.warmup)).max(1.0) * 1000.0);
     if target != "relay" {
-        let commits = server
-            .metric("heliograph_commit_seconds_count")
-            .await
-            .unwrap_or(0.0)
-            - commits_before;
-        let committed = server
-            .metric("heliograph_messages_committed_total")
-            .await
-            .unwrap_or(0.0)
-            - committed_before;
+        let commits = server.metric("heliograph_commit_seconds_count").await.unwrap_or(0.0) - commits_before;
+        let committed = server.metric("heliograph_messages_committed_total").await.unwrap_or(0.0) - committed_before;
         run["messages_committed"] = json!(committed);
-        run["group_commits_per_message"] = json!(if committed > 0.0 {
-            commits / committed
-        } else {
-            0.0
-        });
-        let total_committed = server
-            .metric("heliograph_messages_committed_total")
-            .await
-            .unwrap_or(0.0);
+        run["group_commits_per_message"] = json!(if committed > 0.0 { commits / committed } else { 0.0 });
+        let total_committed = server.metric("heliograph_messages_committed_total").await.unwrap_or(0.0);
         server.stop()?;
-        run["disk_bytes_per_message"] =
-            json!(dir_bytes(data.path()) as f64 / total_committed.max(1.0));
+        run["disk_bytes_per_message"] = json!(dir_bytes(data.path()) as f64 / total_committed.max(1.0));
         run["text_bytes"] = json!(a.size);
     }
     Ok((run, cdf_json(&h)))
@@ -481,9 +375,7 @@ pub async fn pairs(common: &Common, a: PairsArgs) -> Result<()> {
     for &t in &targets {
         let mut runs = Vec::new();
         for rep in 0..common.reps {
-            let (run, cdf) = pairs_once(common, &a, t, a.rate)
-                .await
-                .with_context(|| format!("pairs against {t}"))?;
+            let (run, cdf) = pairs_once(common, &a, t, a.rate).await.with_context(|| format!("pairs against {t}"))?;
             eprintln!(
                 "pairs {t} rep {rep}: {:.0} msg/s, p99 {} ms",
                 run["delivered_per_s"].as_f64().unwrap_or(0.0),
@@ -494,10 +386,7 @@ pub async fn pairs(common: &Common, a: PairsArgs) -> Result<()> {
             }
             runs.push(run);
         }
-        by_target.insert(
-            t.to_string(),
-            json!({"median": median(&runs), "runs": runs}),
-        );
+        by_target.insert(t.to_string(), json!({"median": median(&runs), "runs": runs}));
     }
     let mut summary = Map::new();
     for (t, v) in &by_target {
@@ -506,16 +395,11 @@ pub async fn pairs(common: &Common, a: PairsArgs) -> Result<()> {
     if let (Some(h), Some(r)) = (by_target.get("heliograph"), by_target.get("relay")) {
         let hr = h["median"]["delivered_per_s"].as_f64().unwrap_or(0.0);
         let rr = r["median"]["delivered_per_s"].as_f64().unwrap_or(1.0);
-        summary.insert(
-            "heliograph_pct_of_relay".into(),
-            json!(100.0 * hr / rr.max(1.0)),
-        );
+        summary.insert("heliograph_pct_of_relay".into(), json!(100.0 * hr / rr.max(1.0)));
     }
     // Latency at half of the measured peak (open loop, fixed rate).
     if a.half_load && a.rate == 0 && targets.contains(&"heliograph") {
-        let peak = summary["heliograph"]["delivered_per_s"]
-            .as_f64()
-            .unwrap_or(0.0);
+        let peak = summary["heliograph"]["delivered_per_s"].as_f64().unwrap_or(0.0);
         let half = (peak / 2.0) as u64;
         let mut runs = Vec::new();
         for rep in 0..common.reps {
@@ -537,24 +421,13 @@ pub async fn pairs(common: &Common, a: PairsArgs) -> Result<()> {
                 rruns.push(pairs_once(common, &a, "relay", half).await?.0);
             }
             summary.insert("relay_at_same_rate".into(), median(&rruns));
-            by_target.insert(
-                "relay_at_same_rate".into(),
-                json!({"median": median(&rruns), "runs": rruns, "relay_peak": relay_peak}),
-            );
+            by_target.insert("relay_at_same_rate".into(), json!({"median": median(&rruns), "runs": rruns, "relay_peak": relay_peak}));
         }
         summary.insert("heliograph_half_load".into(), median(&runs));
-        by_target.insert(
-            "heliograph_half_load".into(),
-            json!({"median": median(&runs), "runs": runs}),
-        );
+        by_target.insert("heliograph_half_load".into(), json!({"median": median(&runs), "runs": runs}));
     }
     let params = json!({"pairs": a.pairs, "inflight": a.inflight, "rate": a.rate, "duration_s": a.duration, "warmup_s": a.warmup, "size": a.size, "reps": common.reps});
-    write_result(
-        common,
-        "pairs",
-        params,
-        json!({"median": summary, "targets": by_target, "cdf": cdfs}),
-    )
+    write_result(common, "pairs", params, json!({"median": summary, "targets": by_target, "cdf": cdfs}))
 }
 
 // ---------------------------------------------------------------- idle
@@ -575,11 +448,7 @@ pub async fn idle(common: &Common, a: IdleArgs) -> Result<()> {
         let data = tempfile::tempdir()?;
         // Accounts first, then a fresh server process, so sign-up garbage is not counted.
         let server = Server::heliograph(&common.server_bin(), data.path()).await?;
-        let tokens: Vec<String> = sign_up_many(&server.url(), 0, a.connections)
-            .await?
-            .into_iter()
-            .map(|acc| acc.token)
-            .collect();
+        let tokens: Vec<String> = sign_up_many(&server.url(), 0, a.connections).await?.into_iter().map(|acc| acc.token).collect();
         server.stop()?;
         let server = Server::heliograph(&common.server_bin(), data.path()).await?;
         let url = server.url();
@@ -605,10 +474,7 @@ pub async fn idle(common: &Common, a: IdleArgs) -> Result<()> {
         tokio::time::sleep(Duration::from_secs_f64(a.settle)).await;
         let after = server.stats();
         let per_conn = (after.rss_kib as f64 - before.rss_kib as f64) / clients.len() as f64;
-        eprintln!(
-            "idle rep {rep}: {} connections, {per_conn:.1} KiB each",
-            clients.len()
-        );
+        eprintln!("idle rep {rep}: {} connections, {per_conn:.1} KiB each", clients.len());
         runs.push(json!({
             "connections": clients.len(),
             "rss_before_mib": before.rss_kib as f64 / 1024.0,
@@ -618,12 +484,7 @@ pub async fn idle(common: &Common, a: IdleArgs) -> Result<()> {
         }));
         drop(clients);
     }
-    write_result(
-        common,
-        "idle",
-        json!({"connections": a.connections, "reps": common.reps}),
-        json!({"median": median(&runs), "runs": runs}),
-    )
+    write_result(common, "idle", json!({"connections": a.connections, "reps": common.reps}), json!({"median": median(&runs), "runs": runs}))
 }
 
 // ---------------------------------------------------------------- channel
@@ -642,20 +503,15 @@ pub struct ChannelArgs {
 }
 
 fn count_rows(db: &std::path::Path) -> Result<i64> {
-    let conn =
-        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let conn = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let tables: Vec<String> = {
-        let mut st = conn.prepare(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
-        )?;
+        let mut st = conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")?;
         let rows = st.query_map([], |r| r.get(0))?;
         rows.collect::<Result<_, _>>()?
     };
     let mut total = 0;
     for t in tables {
-        total += conn.query_row(&format!("SELECT count(*) FROM \"{t}\""), [], |r| {
-            r.get::<_, i64>(0)
-        })?;
+        total += conn.query_row(&format!("SELECT count(*) FROM \"{t}\""), [], |r| r.get::<_, i64>(0))?;
     }
     Ok(total)
 }
@@ -691,11 +547,8 @@ pub async fn channel(common: &Common, a: ChannelArgs) -> Result<()> {
                             if let Event::Update(u) = ev {
                                 if let UpdateKind::NewMessage { message } = u.kind {
                                     if message.chat_id == chat {
-                                        if let Some(post) = message
-                                            .content
-                                            .text()
-                                            .and_then(|t| t.strip_prefix("post "))
-                                            .and_then(|t| t.parse().ok())
+                                        if let Some(post) =
+                                            message.content.text().and_then(|t| t.strip_prefix("post ")).and_then(|t| t.parse().ok())
                                         {
                                             let _ = tx.send((post, now_us()));
                                         }
@@ -710,12 +563,7 @@ pub async fn channel(common: &Common, a: ChannelArgs) -> Result<()> {
             .buffer_unordered(32)
             .collect()
             .await;
-        let subs: Vec<Online> = subs
-            .into_iter()
-            .collect::<Result<Vec<_>>>()?
-            .into_iter()
-            .flatten()
-            .collect();
+        let subs: Vec<Online> = subs.into_iter().collect::<Result<Vec<_>>>()?.into_iter().flatten().collect();
         let setup_s = setup.elapsed().as_secs_f64();
         tokio::time::sleep(Duration::from_secs(1)).await;
         let db = data.path().join("heliograph.db");
@@ -725,10 +573,7 @@ pub async fn channel(common: &Common, a: ChannelArgs) -> Result<()> {
         let mut incomplete = 0;
         for post in 0..a.posts {
             let t0 = now_us();
-            owner
-                .client
-                .send_message(chat, &format!("post {post}"), None)
-                .await?;
+            owner.client.send_message(chat, &format!("post {post}"), None).await?;
             let mut got = 0;
             let mut last = t0;
             let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -767,12 +612,7 @@ pub async fn channel(common: &Common, a: ChannelArgs) -> Result<()> {
         drop(subs);
     }
     let params = json!({"subscribers": a.subscribers, "online": a.online, "posts": a.posts, "reps": common.reps});
-    write_result(
-        common,
-        "channel",
-        params,
-        json!({"median": median(&runs), "runs": runs}),
-    )
+    write_result(common, "channel", params, json!({"median": median(&runs), "runs": runs}))
 }
 
 // ---------------------------------------------------------------- group
@@ -797,11 +637,7 @@ pub async fn group(common: &Common, a: GroupArgs) -> Result<()> {
         let url = server.url();
         let accounts = sign_up_many(&url, 0, a.members).await?;
         let ids: Vec<i64> = accounts.iter().map(|acc| acc.id).collect();
-        let chat = accounts[0]
-            .client
-            .create_group("bench group", &ids[1..ids.len().min(100)])
-            .await?
-            .id;
+        let chat = accounts[0].client.create_group("bench group", &ids[1..ids.len().min(100)]).await?.id;
         for chunk in ids[ids.len().min(100)..].chunks(100) {
             accounts[0].client.add_members(chat, chunk).await?;
         }
@@ -814,12 +650,7 @@ pub async fn group(common: &Common, a: GroupArgs) -> Result<()> {
         let mut senders = Vec::new();
         let cpu_before = server.stats().cpu_seconds;
         for (i, acc) in accounts.into_iter().enumerate() {
-            let Account {
-                client,
-                mut updates,
-                id,
-                ..
-            } = acc;
+            let Account { client, mut updates, id, .. } = acc;
             let stop2 = stop.clone();
             receivers.push(tokio::spawn(async move {
                 let mut h = histogram();
@@ -830,8 +661,7 @@ pub async fn group(common: &Common, a: GroupArgs) -> Result<()> {
                             if let UpdateKind::NewMessage { message } = u.kind {
                                 let now = now_us();
                                 if message.from != id && message.chat_id == chat {
-                                    if let Some(sent) = message.content.text().and_then(parse_stamp)
-                                    {
+                                    if let Some(sent) = message.content.text().and_then(parse_stamp) {
                                         if now >= window_start && now < window_end {
                                             delivered += 1;
                                         }
@@ -858,12 +688,7 @@ pub async fn group(common: &Common, a: GroupArgs) -> Result<()> {
                     let mut sent = 0u64;
                     while now_us() < window_end {
                         let ts = now_us();
-                        if client
-                            .send_message(chat, &stamp(ts, 64), None)
-                            .await
-                            .is_ok()
-                            && ts >= window_start
-                        {
+                        if client.send_message(chat, &stamp(ts, 64), None).await.is_ok() && ts >= window_start {
                             sent += 1;
                         }
                     }
@@ -910,12 +735,7 @@ pub async fn group(common: &Common, a: GroupArgs) -> Result<()> {
         }));
     }
     let params = json!({"members": a.members, "senders": a.senders, "duration_s": a.duration, "reps": common.reps});
-    write_result(
-        common,
-        "group",
-        params,
-        json!({"median": median(&runs), "runs": runs}),
-    )
+    write_result(common, "group", params, json!({"median": median(&runs), "runs": runs}))
 }
 
 // ---------------------------------------------------------------- catch-up
@@ -945,15 +765,8 @@ pub async fn catchup(common: &Common, a: CatchupArgs) -> Result<()> {
             drain(s.updates);
         }
         // Let the reader see the chats, then take it offline with its position.
-        let Account {
-            client,
-            mut updates,
-            token,
-            id: reader_id,
-        } = reader;
-        while let Ok(Some(_)) =
-            tokio::time::timeout(Duration::from_millis(500), updates.recv()).await
-        {}
+        let Account { client, mut updates, token, id: reader_id } = reader;
+        while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(500), updates.recv()).await {}
         let state: SyncState = client.state();
         drop(client);
         drop(updates);
@@ -965,9 +778,7 @@ pub async fn catchup(common: &Common, a: CatchupArgs) -> Result<()> {
             let count = per + u32::from((i as u32) < extra);
             tasks.push(tokio::spawn(async move {
                 for n in 0..count {
-                    client
-                        .send_message(chat, &format!("backlog {n}"), None)
-                        .await?;
+                    client.send_message(chat, &format!("backlog {n}"), None).await?;
                 }
                 anyhow::Ok(())
             }));
@@ -1003,11 +814,7 @@ pub async fn catchup(common: &Common, a: CatchupArgs) -> Result<()> {
         }
         let secs = t0.elapsed().as_secs_f64();
         drop(client);
-        eprintln!(
-            "catchup rep {rep}: {got}/{} in {secs:.2} s{}",
-            a.messages,
-            if too_long { " (too_long)" } else { "" }
-        );
+        eprintln!("catchup rep {rep}: {got}/{} in {secs:.2} s{}", a.messages, if too_long { " (too_long)" } else { "" });
         runs.push(json!({
             "messages": a.messages,
             "received": got,
@@ -1018,12 +825,7 @@ pub async fn catchup(common: &Common, a: CatchupArgs) -> Result<()> {
             "server": server_json(&server, cpu_before),
         }));
     }
-    write_result(
-        common,
-        "catchup",
-        json!({"messages": a.messages, "reps": common.reps}),
-        json!({"median": median(&runs), "runs": runs}),
-    )
+    write_result(common, "catchup", json!({"messages": a.messages, "reps": common.reps}), json!({"median": median(&runs), "runs": runs}))
 }
 
 // ---------------------------------------------------------------- cold start
@@ -1080,10 +882,7 @@ pub async fn coldstart(common: &Common, a: ColdstartArgs) -> Result<()> {
     let fill_s = fill.elapsed().as_secs_f64();
     server.stop()?;
     let db_bytes = dir_bytes(data.path());
-    eprintln!(
-        "coldstart: filled {} MiB ({messages} messages) in {fill_s:.0} s",
-        db_bytes / (1 << 20)
-    );
+    eprintln!("coldstart: filled {} MiB ({messages} messages) in {fill_s:.0} s", db_bytes / (1 << 20));
     let mut runs = Vec::new();
     for i in 0..a.starts.max(1) {
         let server = Server::heliograph(&bin, data.path()).await?;
@@ -1093,10 +892,5 @@ pub async fn coldstart(common: &Common, a: ColdstartArgs) -> Result<()> {
         server.stop()?;
     }
     let params = json!({"db_mib_target": a.db_mib, "db_bytes": db_bytes, "messages": messages, "fill_seconds": fill_s, "starts": a.starts});
-    write_result(
-        common,
-        "coldstart",
-        params,
-        json!({"median": median(&runs), "runs": runs}),
-    )
+    write_result(common, "coldstart", params, json!({"median": median(&runs), "runs": runs}))
 }

@@ -14,10 +14,7 @@ pub struct CliError {
 
 impl CliError {
     pub fn new(code: &str, message: impl Into<String>) -> Self {
-        CliError {
-            code: code.to_owned(),
-            message: message.into(),
-        }
+        CliError { code: code.to_owned(), message: message.into() }
     }
 }
 

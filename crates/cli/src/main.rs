@@ -287,23 +287,14 @@ struct Ctx {
 
 impl Ctx {
     fn server(&self, session: Option<&Session>) -> String {
-        self.server_flag
-            .clone()
-            .or_else(|| session.map(|s| s.server.clone()))
-            .unwrap_or_else(|| DEFAULT_SERVER.to_owned())
+        self.server_flag.clone().or_else(|| session.map(|s| s.server.clone())).unwrap_or_else(|| DEFAULT_SERVER.to_owned())
     }
 
     /// Connects with the stored session. The update stream is returned for `watch`; other
     /// commands let [`drain`] read it so the client never stalls on a full buffer.
     async fn connect(&self) -> Result<(Client, Updates, Session), CliError> {
         let Some(mut session) = profile::load(&self.profile)? else {
-            return Err(CliError::new(
-                "NOT_LOGGED_IN",
-                format!(
-                    "no session in {}: run `helio login PHONE` first",
-                    self.profile.display()
-                ),
-            ));
+            return Err(CliError::new("NOT_LOGGED_IN", format!("no session in {}: run `helio login PHONE` first", self.profile.display())));
         };
         let url = self.server(Some(&session));
         let mut config = client_config(&url);
@@ -331,12 +322,7 @@ fn client_config(servers: &str) -> Config {
 
 /// `URL1,URL2,...` as a list (blank entries dropped); at least the default server.
 fn server_urls(servers: &str) -> Vec<String> {
-    let urls: Vec<String> = servers
-        .split(',')
-        .map(str::trim)
-        .filter(|u| !u.is_empty())
-        .map(str::to_owned)
-        .collect();
+    let urls: Vec<String> = servers.split(',').map(str::trim).filter(|u| !u.is_empty()).map(str::to_owned).collect();
     if urls.is_empty() {
         vec![DEFAULT_SERVER.to_owned()]
     } else {
@@ -353,10 +339,7 @@ fn files_client(session: &Session) -> Result<heliograph_client::files::Files, Cl
 async fn connect(config: Config, url: &str) -> Result<(Client, Updates), CliError> {
     Client::connect(config).await.map_err(|e| {
         let e = CliError::from(e);
-        CliError::new(
-            &e.code,
-            format!("cannot reach the server at {url}: {}", e.message),
-        )
+        CliError::new(&e.code, format!("cannot reach the server at {url}: {}", e.message))
     })
 }
 
@@ -366,10 +349,7 @@ async fn drain(mut updates: Updates) {
 }
 
 async fn run(cli: Cli) -> Result<(), CliError> {
-    let ctx = Ctx {
-        profile: profile::dir(cli.profile.as_deref())?,
-        server_flag: cli.server,
-    };
+    let ctx = Ctx { profile: profile::dir(cli.profile.as_deref())?, server_flag: cli.server };
     match cli.command {
         Command::Login { phone, code, name } => login(&ctx, &phone, code, name).await,
         Command::Logout => {
@@ -378,11 +358,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             match client.log_out().await {
                 Ok(()) => {}
                 // Already ended elsewhere: forgetting it locally is all that is left.
-                Err(e)
-                    if matches!(
-                        e.code(),
-                        Some(ErrorCode::AuthRequired | ErrorCode::SessionRevoked)
-                    ) => {}
+                Err(e) if matches!(e.code(), Some(ErrorCode::AuthRequired | ErrorCode::SessionRevoked)) => {}
                 Err(e) => return Err(e.into()),
             }
             profile::remove(&ctx.profile)?;
@@ -396,20 +372,12 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                     output::line(&output::session(&s));
                 } else {
                     let current = if s.current { " (this one)" } else { "" };
-                    println!(
-                        "{}\t{}\tlast active {}{current}",
-                        s.id,
-                        s.device,
-                        output::date(s.last_active)
-                    );
+                    println!("{}\t{}\tlast active {}{current}", s.id, s.device, output::date(s.last_active));
                 }
             }
             Ok(())
         }
-        Command::Sessions {
-            action: Some(SessionsAction::Revoke { id }),
-            ..
-        } => {
+        Command::Sessions { action: Some(SessionsAction::Revoke { id }), .. } => {
             ctx.client().await?.revoke_session(id).await?;
             println!("revoked session {id}");
             Ok(())
@@ -419,20 +387,11 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             print_user(&me, json);
             Ok(())
         }
-        Command::Profile {
-            action: ProfileAction::Set { name, bio, json },
-        } => {
+        Command::Profile { action: ProfileAction::Set { name, bio, json } } => {
             if name.is_none() && bio.is_none() {
-                return Err(CliError::new(
-                    "BAD_ARGUMENT",
-                    "nothing to change: pass --name and/or --bio",
-                ));
+                return Err(CliError::new("BAD_ARGUMENT", "nothing to change: pass --name and/or --bio"));
             }
-            let me = ctx
-                .client()
-                .await?
-                .update_profile(name.as_deref(), bio.as_deref())
-                .await?;
+            let me = ctx.client().await?.update_profile(name.as_deref(), bio.as_deref()).await?;
             print_user(&me, json);
             Ok(())
         }
@@ -445,12 +404,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             print_user(&me, json);
             Ok(())
         }
-        Command::Send {
-            chat,
-            text,
-            reply_to,
-            json,
-        } => {
+        Command::Send { chat, text, reply_to, json } => {
             let client = ctx.client().await?;
             let chat_id = resolve_chat(&client, &chat).await?;
             send(&client, chat_id, &text, reply_to, json).await
@@ -469,22 +423,11 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             let chat_id = resolve_chat(&client, &chat).await?;
             transfer::download(&client, &files, chat_id, message_id, output).await
         }
-        Command::History {
-            chat,
-            limit,
-            before,
-            json,
-        } => {
+        Command::History { chat, limit, before, json } => {
             let client = ctx.client().await?;
             let chat_id = resolve_chat(&client, &chat).await?;
-            let messages = client
-                .history(chat_id, before, Direction::Older, Some(limit))
-                .await?;
-            let names = if json {
-                HashMap::new()
-            } else {
-                names(&client, messages.iter().map(|m| m.from)).await?
-            };
+            let messages = client.history(chat_id, before, Direction::Older, Some(limit)).await?;
+            let names = if json { HashMap::new() } else { names(&client, messages.iter().map(|m| m.from)).await? };
             for m in &messages {
                 if json {
                     output::line(&Value::Object(output::message(m)));
@@ -503,24 +446,9 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                     if json {
                         output::line(&output::dialog(d));
                     } else {
-                        let name = d
-                            .chat
-                            .username
-                            .as_ref()
-                            .map(|u| format!(" @{u}"))
-                            .unwrap_or_default();
-                        let last = d
-                            .last_message
-                            .as_ref()
-                            .and_then(|m| m.content.text())
-                            .unwrap_or("");
-                        println!(
-                            "{}\t{}\t{}{name}\tunread {}\t{last}",
-                            d.chat.id,
-                            output::kind(d.chat.kind),
-                            d.chat.title,
-                            d.unread_count
-                        );
+                        let name = d.chat.username.as_ref().map(|u| format!(" @{u}")).unwrap_or_default();
+                        let last = d.last_message.as_ref().and_then(|m| m.content.text()).unwrap_or("");
+                        println!("{}\t{}\t{}{name}\tunread {}\t{last}", d.chat.id, output::kind(d.chat.kind), d.chat.title, d.unread_count);
                     }
                 }
                 match page.next {
@@ -536,10 +464,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             }
             Ok(())
         }
-        Command::Contacts {
-            action: Some(ContactsAction::Add { who, json }),
-            ..
-        } => {
+        Command::Contacts { action: Some(ContactsAction::Add { who, json }), .. } => {
             let client = ctx.client().await?;
             let user = match who.strip_prefix('@') {
                 Some(name) => client.add_contact_by_username(name).await?,
@@ -568,11 +493,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             println!("{}", m.id);
             Ok(())
         }
-        Command::Delete {
-            chat,
-            id,
-            for_everyone,
-        } => {
+        Command::Delete { chat, id, for_everyone } => {
             let client = ctx.client().await?;
             let chat_id = resolve_chat(&client, &chat).await?;
             if for_everyone {
@@ -617,19 +538,13 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             println!("left {chat_id}");
             Ok(())
         }
-        Command::Channel {
-            action: ChannelAction::Create { title, public },
-        } => {
+        Command::Channel { action: ChannelAction::Create { title, public } } => {
             let client = ctx.client().await?;
-            let chat = client
-                .create_channel(&title, public.as_deref().map(|p| p.trim_start_matches('@')))
-                .await?;
+            let chat = client.create_channel(&title, public.as_deref().map(|p| p.trim_start_matches('@'))).await?;
             println!("{}", chat.id);
             Ok(())
         }
-        Command::Channel {
-            action: ChannelAction::Post { chat, text },
-        } => {
+        Command::Channel { action: ChannelAction::Post { chat, text } } => {
             let client = ctx.client().await?;
             let chat_id = resolve_chat(&client, &chat).await?;
             send(&client, chat_id, &text, None, false).await
@@ -642,12 +557,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
-async fn login(
-    ctx: &Ctx,
-    phone: &str,
-    code: Option<String>,
-    name: Option<String>,
-) -> Result<(), CliError> {
+async fn login(ctx: &Ctx, phone: &str, code: Option<String>, name: Option<String>) -> Result<(), CliError> {
     let previous = profile::load(&ctx.profile).ok().flatten();
     let url = ctx.server(previous.as_ref());
     let (client, updates) = connect(client_config(&url), &url).await?;
@@ -663,9 +573,7 @@ async fn login(
                 Some(name) => name,
                 None => prompt("new account; your name: ")?,
             };
-            client
-                .sign_in(phone, &code, Some(&name), Some("helio"))
-                .await?
+            client.sign_in(phone, &code, Some(&name), Some("helio")).await?
         }
         other => other?,
     };
@@ -677,10 +585,7 @@ async fn login(
         user_id: auth.user.id,
         session_id: auth.session_id,
         phone: phone.to_owned(),
-        state: SyncState {
-            pts: state.pts,
-            ..SyncState::new()
-        },
+        state: SyncState { pts: state.pts, ..SyncState::new() },
     };
     profile::save(&ctx.profile, &session)?;
     println!("logged in as {} (user {})", auth.user.name, auth.user.id);
@@ -718,13 +623,7 @@ async fn group(ctx: &Ctx, action: GroupAction) -> Result<(), CliError> {
     Ok(())
 }
 
-async fn send(
-    client: &Client,
-    chat_id: i64,
-    text: &str,
-    reply_to: Option<i64>,
-    json: bool,
-) -> Result<(), CliError> {
+async fn send(client: &Client, chat_id: i64, text: &str, reply_to: Option<i64>, json: bool) -> Result<(), CliError> {
     let text = read_text(text)?;
     // Returns only once the server has the message durably stored.
     let sent = client.send_message(chat_id, &text, reply_to).await?;
@@ -771,16 +670,11 @@ async fn watch(ctx: &Ctx, json: bool) -> Result<(), CliError> {
                     let mut ids = vec![u.kind.chat_id()];
                     use heliograph_client::proto::UpdateKind as K;
                     match &u.kind {
-                        K::NewMessage { message } | K::EditMessage { message } => {
-                            ids.push(message.from)
-                        }
+                        K::NewMessage { message } | K::EditMessage { message } => ids.push(message.from),
                         K::Participant { user_id, by, .. } => ids.extend([*user_id, *by]),
                         _ => {}
                     }
-                    let missing: Vec<i64> = ids
-                        .into_iter()
-                        .filter(|id| !names.contains_key(id))
-                        .collect();
+                    let missing: Vec<i64> = ids.into_iter().filter(|id| !names.contains_key(id)).collect();
                     if !missing.is_empty() {
                         if let Ok(found) = names_of(&client, missing).await {
                             names.extend(found);
@@ -791,9 +685,7 @@ async fn watch(ctx: &Ctx, json: bool) -> Result<(), CliError> {
             }
             Event::Typing { chat_id, user_id } => {
                 if json {
-                    output::line(
-                        &serde_json::json!({"type": "typing", "chat": chat_id, "from": user_id}),
-                    );
+                    output::line(&serde_json::json!({"type": "typing", "chat": chat_id, "from": user_id}));
                 } else {
                     println!("[chat {chat_id}] {} is typing…", name_of(&names, user_id));
                 }
@@ -808,10 +700,7 @@ async fn watch(ctx: &Ctx, json: bool) -> Result<(), CliError> {
             Event::Connected => eprintln!("connected to {}", session.server),
             Event::Disconnected => eprintln!("disconnected; reconnecting…"),
             Event::SignedOut { error } => {
-                return Err(CliError::new(
-                    error.code.as_str(),
-                    format!("{}: log in again with `helio login PHONE`", error.message),
-                ));
+                return Err(CliError::new(error.code.as_str(), format!("{}: log in again with `helio login PHONE`", error.message)));
             }
             _ => {}
         }
@@ -830,12 +719,7 @@ async fn resolve_chat(client: &Client, chat: &str) -> Result<i64, CliError> {
             Peer::Chat { chat } => Ok(chat.id),
         };
     }
-    chat.parse().map_err(|_| {
-        CliError::new(
-            "BAD_ARGUMENT",
-            format!("`{chat}` is not a chat: use @username or a numeric chat id"),
-        )
-    })
+    chat.parse().map_err(|_| CliError::new("BAD_ARGUMENT", format!("`{chat}` is not a chat: use @username or a numeric chat id")))
 }
 
 /// USER: `@username` or a numeric user id.
@@ -843,24 +727,13 @@ async fn resolve_user(client: &Client, user: &str) -> Result<i64, CliError> {
     if let Some(name) = user.strip_prefix('@') {
         return match client.resolve(name).await? {
             Peer::User { user } => Ok(user.id),
-            Peer::Chat { .. } => Err(CliError::new(
-                "USER_NOT_FOUND",
-                format!("{user} is a chat, not a user"),
-            )),
+            Peer::Chat { .. } => Err(CliError::new("USER_NOT_FOUND", format!("{user} is a chat, not a user"))),
         };
     }
-    user.parse().map_err(|_| {
-        CliError::new(
-            "BAD_ARGUMENT",
-            format!("`{user}` is not a user: use @username or a numeric user id"),
-        )
-    })
+    user.parse().map_err(|_| CliError::new("BAD_ARGUMENT", format!("`{user}` is not a user: use @username or a numeric user id")))
 }
 
-async fn names(
-    client: &Client,
-    ids: impl Iterator<Item = i64>,
-) -> Result<HashMap<i64, String>, CliError> {
+async fn names(client: &Client, ids: impl Iterator<Item = i64>) -> Result<HashMap<i64, String>, CliError> {
     let mut ids: Vec<i64> = ids.collect();
     ids.sort_unstable();
     ids.dedup();
@@ -871,40 +744,20 @@ async fn names_of(client: &Client, ids: Vec<i64>) -> Result<HashMap<i64, String>
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    Ok(client
-        .get_users(&ids)
-        .await?
-        .into_iter()
-        .map(|u| (u.id, u.name))
-        .collect())
+    Ok(client.get_users(&ids).await?.into_iter().map(|u| (u.id, u.name)).collect())
 }
 
 fn name_of(names: &HashMap<i64, String>, id: i64) -> String {
-    names
-        .get(&id)
-        .cloned()
-        .unwrap_or_else(|| format!("user {id}"))
+    names.get(&id).cloned().unwrap_or_else(|| format!("user {id}"))
 }
 
 fn print_user(u: &heliograph_client::proto::User, json: bool) {
     if json {
         output::line(&output::user(u));
     } else {
-        let username = u
-            .username
-            .as_ref()
-            .map(|n| format!(" @{n}"))
-            .unwrap_or_default();
-        let phone = u
-            .phone
-            .as_ref()
-            .map(|p| format!(" {p}"))
-            .unwrap_or_default();
-        let bio = u
-            .bio
-            .as_ref()
-            .map(|b| format!(" — {b}"))
-            .unwrap_or_default();
+        let username = u.username.as_ref().map(|n| format!(" @{n}")).unwrap_or_default();
+        let phone = u.phone.as_ref().map(|p| format!(" {p}")).unwrap_or_default();
+        let bio = u.bio.as_ref().map(|b| format!(" — {b}")).unwrap_or_default();
         println!("{}\t{}{username}{phone}{bio}", u.id, u.name);
     }
 }
@@ -915,9 +768,7 @@ fn read_text(text: &str) -> Result<String, CliError> {
         return Ok(text.to_owned());
     }
     let mut buf = String::new();
-    std::io::stdin()
-        .read_to_string(&mut buf)
-        .map_err(|e| CliError::new("BAD_ARGUMENT", format!("reading stdin: {e}")))?;
+    std::io::stdin().read_to_string(&mut buf).map_err(|e| CliError::new("BAD_ARGUMENT", format!("reading stdin: {e}")))?;
     if buf.ends_with('\n') {
         buf.pop();
         if buf.ends_with('\r') {
@@ -932,10 +783,7 @@ fn prompt(question: &str) -> Result<String, CliError> {
     eprint!("{question}");
     let _ = std::io::stderr().flush();
     let mut line = String::new();
-    let n = std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .map_err(|e| CliError::new("BAD_ARGUMENT", format!("reading stdin: {e}")))?;
+    let n = std::io::stdin().lock().read_line(&mut line).map_err(|e| CliError::new("BAD_ARGUMENT", format!("reading stdin: {e}")))?;
     let answer = line.trim();
     if n == 0 || answer.is_empty() {
         return Err(CliError::new("BAD_ARGUMENT", "no answer on stdin"));
@@ -950,10 +798,7 @@ mod server_list_tests {
     #[test]
     fn server_accepts_a_comma_separated_list() {
         assert_eq!(server_urls("http://a:1"), vec!["http://a:1"]);
-        assert_eq!(
-            server_urls("http://a:1, http://b:2,,http://c:3 ,"),
-            vec!["http://a:1", "http://b:2", "http://c:3"]
-        );
+        assert_eq!(server_urls("http://a:1, http://b:2,,http://c:3 ,"), vec!["http://a:1", "http://b:2", "http://c:3"]);
         assert_eq!(server_urls(" , "), vec![DEFAULT_SERVER]);
         assert_eq!(client_config("http://a:1,http://b:2").urls, vec!["http://a:1", "http://b:2"]);
     }

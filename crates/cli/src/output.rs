@@ -1,9 +1,7 @@
 //! What `helio` prints: one JSON object per line with `--json` (stable field names, see
 //! `docs/cli.md`), or one plain line per item for people.
 
-use heliograph_client::proto::{
-    Chat, ChatKind, Dialog, Message, Role, Session, Update, UpdateKind, User,
-};
+use heliograph_client::proto::{Chat, ChatKind, Dialog, Message, Role, Session, Update, UpdateKind, User};
 use serde_json::{json, Map, Value};
 
 /// Prints one JSON object as one line.
@@ -27,11 +25,7 @@ pub fn message(m: &Message) -> Map<String, Value> {
     map.insert("date".into(), m.date.into());
     insert_some(&mut map, "reply_to", m.reply_to);
     insert_some(&mut map, "edit_date", m.edit_date);
-    insert_some(
-        &mut map,
-        "forward_from",
-        m.forward.as_ref().map(|f| f.from_user),
-    );
+    insert_some(&mut map, "forward_from", m.forward.as_ref().map(|f| f.from_user));
     map
 }
 
@@ -95,9 +89,7 @@ pub fn session(s: &Session) -> Value {
 /// One update as `{type, chat, ...}`; see `docs/cli.md` for each type's fields.
 pub fn update(u: &Update) -> Value {
     let mut map = match &u.kind {
-        UpdateKind::NewMessage { message: m } | UpdateKind::EditMessage { message: m } => {
-            message(m)
-        }
+        UpdateKind::NewMessage { message: m } | UpdateKind::EditMessage { message: m } => message(m),
         UpdateKind::DeleteMessages { chat_id, ids } => {
             let mut map = Map::new();
             map.insert("chat".into(), (*chat_id).into());
@@ -116,12 +108,7 @@ pub fn update(u: &Update) -> Value {
             map.insert("id".into(), id.map_or(Value::Null, Value::from));
             map
         }
-        UpdateKind::Participant {
-            chat_id,
-            user_id,
-            role: r,
-            by,
-        } => {
+        UpdateKind::Participant { chat_id, user_id, role: r, by } => {
             let mut map = Map::new();
             map.insert("chat".into(), (*chat_id).into());
             map.insert("user".into(), (*user_id).into());
@@ -142,10 +129,7 @@ pub fn update(u: &Update) -> Value {
         UpdateKind::Chat { .. } => "chat",
     };
     map.insert("type".into(), kind.into());
-    if !matches!(
-        &u.kind,
-        UpdateKind::NewMessage { .. } | UpdateKind::EditMessage { .. }
-    ) {
+    if !matches!(&u.kind, UpdateKind::NewMessage { .. } | UpdateKind::EditMessage { .. }) {
         map.entry("date").or_insert(u.date.into());
     }
     Value::Object(map)
@@ -157,11 +141,7 @@ pub fn update_text(u: &Update, name_of: impl Fn(i64) -> String) -> String {
         UpdateKind::NewMessage { message: m } => {
             format!("[chat {}] {}", m.chat_id, message_text(m, &name_of(m.from)))
         }
-        UpdateKind::EditMessage { message: m } => format!(
-            "[chat {}] (edited) {}",
-            m.chat_id,
-            message_text(m, &name_of(m.from))
-        ),
+        UpdateKind::EditMessage { message: m } => format!("[chat {}] (edited) {}", m.chat_id, message_text(m, &name_of(m.from))),
         UpdateKind::DeleteMessages { chat_id, ids } => format!("[chat {chat_id}] deleted {ids:?}"),
         UpdateKind::ReadInbox { chat_id, max_id } => {
             format!("[chat {chat_id}] you read up to #{max_id}")
@@ -169,34 +149,13 @@ pub fn update_text(u: &Update, name_of: impl Fn(i64) -> String) -> String {
         UpdateKind::ReadOutbox { chat_id, max_id } => {
             format!("[chat {chat_id}] read by the other side up to #{max_id}")
         }
-        UpdateKind::PinnedMessage {
-            chat_id,
-            id: Some(id),
-        } => format!("[chat {chat_id}] pinned #{id}"),
+        UpdateKind::PinnedMessage { chat_id, id: Some(id) } => format!("[chat {chat_id}] pinned #{id}"),
         UpdateKind::PinnedMessage { chat_id, id: None } => format!("[chat {chat_id}] unpinned"),
-        UpdateKind::Participant {
-            chat_id,
-            user_id,
-            role: Some(_),
-            by,
-        } => {
-            format!(
-                "[chat {chat_id}] {} joined (by {})",
-                name_of(*user_id),
-                name_of(*by)
-            )
+        UpdateKind::Participant { chat_id, user_id, role: Some(_), by } => {
+            format!("[chat {chat_id}] {} joined (by {})", name_of(*user_id), name_of(*by))
         }
-        UpdateKind::Participant {
-            chat_id,
-            user_id,
-            role: None,
-            by,
-        } => {
-            format!(
-                "[chat {chat_id}] {} left (by {})",
-                name_of(*user_id),
-                name_of(*by)
-            )
+        UpdateKind::Participant { chat_id, user_id, role: None, by } => {
+            format!("[chat {chat_id}] {} left (by {})", name_of(*user_id), name_of(*by))
         }
         UpdateKind::Chat { chat: c } => {
             format!("[chat {}] {} \"{}\" updated", c.id, kind(c.kind), c.title)
@@ -232,11 +191,7 @@ pub fn date(unix: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
-        secs / 3600,
-        secs % 3600 / 60
-    )
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", secs / 3600, secs % 3600 / 60)
 }
 
 #[cfg(test)]
@@ -245,11 +200,7 @@ mod tests {
 
     #[test]
     fn dates() {
-        for (unix, want) in [
-            (0, "1970-01-01 00:00"),
-            (951_782_400, "2000-02-29 00:00"),
-            (1_764_466_552, "2025-11-30 01:35"),
-        ] {
+        for (unix, want) in [(0, "1970-01-01 00:00"), (951_782_400, "2000-02-29 00:00"), (1_764_466_552, "2025-11-30 01:35")] {
             assert_eq!(date(unix), want, "{unix}");
         }
     }

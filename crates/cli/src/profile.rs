@@ -31,10 +31,7 @@ pub fn dir(explicit: Option<&Path>) -> Result<PathBuf, CliError> {
     }
     match std::env::var_os("HOME") {
         Some(home) if !home.is_empty() => Ok(PathBuf::from(home).join(".config").join("helio")),
-        _ => Err(CliError::new(
-            "NO_PROFILE",
-            "no profile folder: pass --profile DIR or set HELIO_PROFILE (HOME is not set)",
-        )),
+        _ => Err(CliError::new("NO_PROFILE", "no profile folder: pass --profile DIR or set HELIO_PROFILE (HOME is not set)")),
     }
 }
 
@@ -46,17 +43,11 @@ fn file(dir: &Path) -> PathBuf {
 pub fn load(dir: &Path) -> Result<Option<Session>, CliError> {
     let path = file(dir);
     match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-            CliError::new(
-                "PROFILE_CORRUPT",
-                format!("{}: {e}; log in again", path.display()),
-            )
-        }),
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| CliError::new("PROFILE_CORRUPT", format!("{}: {e}; log in again", path.display()))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(CliError::new(
-            "PROFILE_IO",
-            format!("{}: {e}", path.display()),
-        )),
+        Err(e) => Err(CliError::new("PROFILE_IO", format!("{}: {e}", path.display()))),
     }
 }
 
@@ -65,8 +56,7 @@ pub fn save(dir: &Path, session: &Session) -> Result<(), CliError> {
     let io = |e: std::io::Error| CliError::new("PROFILE_IO", format!("{}: {e}", dir.display()));
     create_dir(dir).map_err(io)?;
     let tmp = dir.join("session.json.tmp");
-    let bytes = serde_json::to_vec_pretty(session)
-        .map_err(|e| CliError::new("PROFILE_IO", e.to_string()))?;
+    let bytes = serde_json::to_vec_pretty(session).map_err(|e| CliError::new("PROFILE_IO", e.to_string()))?;
     {
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create(true).truncate(true);
@@ -80,8 +70,7 @@ pub fn save(dir: &Path, session: &Session) -> Result<(), CliError> {
         {
             // The mode above only applies to a new file.
             use std::os::unix::fs::PermissionsExt;
-            f.set_permissions(std::fs::Permissions::from_mode(0o600))
-                .map_err(io)?;
+            f.set_permissions(std::fs::Permissions::from_mode(0o600)).map_err(io)?;
         }
         f.write_all(&bytes).map_err(io)?;
         f.sync_all().map_err(io)?;
@@ -94,10 +83,7 @@ pub fn remove(dir: &Path) -> Result<(), CliError> {
     match std::fs::remove_file(file(dir)) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(CliError::new(
-            "PROFILE_IO",
-            format!("{}: {e}", dir.display()),
-        )),
+        Err(e) => Err(CliError::new("PROFILE_IO", format!("{}: {e}", dir.display()))),
     }
 }
 

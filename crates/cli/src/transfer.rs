@@ -68,7 +68,15 @@ fn save_uploads(profile: &Path, uploads: &HashMap<String, String>) -> Result<(),
 }
 
 /// `helio upload CHAT FILE [--caption TEXT]`: prints the message id.
-pub async fn upload(client: &Client, files: &Files, profile: &Path, chat_id: i64, path: &Path, caption: Option<&str>, json: bool) -> Result<(), CliError> {
+pub async fn upload(
+    client: &Client,
+    files: &Files,
+    profile: &Path,
+    chat_id: i64,
+    path: &Path,
+    caption: Option<&str>,
+    json: bool,
+) -> Result<(), CliError> {
     let (sha256, size) = hash_file(path).await.map_err(|e| io(&path.display().to_string(), e))?;
     let key = format!("{sha256}:{size}");
     let mut uploads = load_uploads(profile);
@@ -89,7 +97,9 @@ pub async fn upload(client: &Client, files: &Files, profile: &Path, chat_id: i64
     // returns the message already sent.
     let random_id = i64::from_str_radix(&sha256[..15], 16).unwrap_or(0) ^ chat_id;
     let sent = match client.send_media(chat_id, random_id, file.id, kind, caption).await {
-        Err(e) if e.code() == Some(ErrorCode::PhotoInvalid) => client.send_media(chat_id, random_id, file.id, MediaKind::Document, caption).await?,
+        Err(e) if e.code() == Some(ErrorCode::PhotoInvalid) => {
+            client.send_media(chat_id, random_id, file.id, MediaKind::Document, caption).await?
+        }
         other => other?,
     };
     uploads.remove(&key);
@@ -105,14 +115,19 @@ pub async fn upload(client: &Client, files: &Files, profile: &Path, chat_id: i64
 /// `helio download CHAT MESSAGE_ID [-o PATH]`: prints where the file went.
 pub async fn download(client: &Client, files: &Files, chat_id: i64, message_id: i64, output: Option<PathBuf>) -> Result<(), CliError> {
     let page = client.history(chat_id, Some(message_id + 1), Direction::Older, Some(1)).await?;
-    let message = page.into_iter().find(|m| m.id == message_id).ok_or_else(|| CliError::new("MESSAGE_NOT_FOUND", format!("no message {message_id} in this chat")))?;
+    let message = page
+        .into_iter()
+        .find(|m| m.id == message_id)
+        .ok_or_else(|| CliError::new("MESSAGE_NOT_FOUND", format!("no message {message_id} in this chat")))?;
     let Content::Media(media) = message.content else {
         return Err(CliError::new("NO_FILE", format!("message {message_id} has no file")));
     };
-    let target = output.unwrap_or_else(|| PathBuf::from(Path::new(&media.name).file_name().map(|n| n.to_os_string()).unwrap_or_else(|| "file".into())));
+    let target = output
+        .unwrap_or_else(|| PathBuf::from(Path::new(&media.name).file_name().map(|n| n.to_os_string()).unwrap_or_else(|| "file".into())));
     let partial = PathBuf::from(format!("{}.part", target.display()));
     let offset = std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0).min(media.size);
-    let mut out = tokio::fs::OpenOptions::new().create(true).append(true).open(&partial).await.map_err(|e| io(&partial.display().to_string(), e))?;
+    let mut out =
+        tokio::fs::OpenOptions::new().create(true).append(true).open(&partial).await.map_err(|e| io(&partial.display().to_string(), e))?;
     let progress = bar(media.size);
     progress.set_position(offset);
     if offset < media.size {

@@ -9,11 +9,7 @@ use common::{Person, TestServer};
 
 /// A loopback URL where nothing listens.
 fn dead_url() -> String {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
     format!("http://127.0.0.1:{port}")
 }
 
@@ -41,11 +37,7 @@ async fn several_servers_in_flag_and_environment() {
     .await
     .expect("helio finishes in time")
     .expect("helio runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("alicelist"));
 
     // Only dead nodes: a clear failure naming what was tried.
@@ -65,9 +57,6 @@ async fn several_servers_in_flag_and_environment() {
     .expect("helio runs");
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains(&dead) && stderr.contains(&other),
-        "{stderr}"
-    );
+    assert!(stderr.contains(&dead) && stderr.contains(&other), "{stderr}");
     server.stop().await;
 }

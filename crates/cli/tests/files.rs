@@ -23,7 +23,8 @@ async fn upload_resumes_and_download_is_identical() {
 
     // An interrupted earlier run: the profile remembers the upload, the server holds part 1.
     std::fs::write(alice.profile.path().join("uploads.json"), format!(r#"{{"{sha256}:{size}":"earlier-run"}}"#)).expect("uploads.json");
-    let session: serde_json::Value = serde_json::from_slice(&std::fs::read(alice.profile.path().join("session.json")).expect("session")).expect("json");
+    let session: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(alice.profile.path().join("session.json")).expect("session")).expect("json");
     let files = Files::new(&alice.server, session["token"].as_str().expect("token")).expect("files");
     files.put_part("earlier-run", 1, data[UPLOAD_PART_SIZE as usize..2 * UPLOAD_PART_SIZE as usize].to_vec()).await.expect("part 1");
 

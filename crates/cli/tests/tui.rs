@@ -21,19 +21,12 @@ struct Tui {
 }
 
 fn size(rows: u16, cols: u16) -> PtySize {
-    PtySize {
-        rows,
-        cols,
-        pixel_width: 0,
-        pixel_height: 0,
-    }
+    PtySize { rows, cols, pixel_width: 0, pixel_height: 0 }
 }
 
 impl Tui {
     fn start(person: &Person, rows: u16, cols: u16) -> Tui {
-        let pair = native_pty_system()
-            .openpty(size(rows, cols))
-            .expect("a pty");
+        let pair = native_pty_system().openpty(size(rows, cols)).expect("a pty");
         let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_helio"));
         cmd.args(["--server", &person.server, "--profile"]);
         cmd.arg(person.profile.path());
@@ -56,12 +49,7 @@ impl Tui {
             }
         });
         let writer = pair.master.take_writer().expect("pty writer");
-        Tui {
-            master: pair.master,
-            writer,
-            child,
-            terminal,
-        }
+        Tui { master: pair.master, writer, child, terminal }
     }
 
     fn screen(&self) -> String {
@@ -81,18 +69,13 @@ impl Tui {
             if ok(&self.rows()) {
                 return self.screen();
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "no {what} on screen within 15 s:\n{}",
-                self.screen()
-            );
+            assert!(tokio::time::Instant::now() < deadline, "no {what} on screen within 15 s:\n{}", self.screen());
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
     async fn wait_for(&self, text: &str) -> String {
-        self.wait_until(text, |rows| rows.iter().any(|r| r.contains(text)))
-            .await
+        self.wait_until(text, |rows| rows.iter().any(|r| r.contains(text))).await
     }
 
     /// Sends what a terminal sends for these keys.
@@ -138,9 +121,7 @@ async fn tui_chat_in_a_pseudo_terminal() {
     alice.login("alice31").await;
     bob.login("bob32").await;
     let group = alice.ok(&["group", "create", "Friends", "@bob32"]).await;
-    alice
-        .ok(&["send", group.trim(), "welcome to Friends"])
-        .await;
+    alice.ok(&["send", group.trim(), "welcome to Friends"]).await;
     alice.ok(&["send", "@bob32", "hello from alice"]).await;
     let pts_before = session(&bob)["state"]["pts"].as_i64().expect("pts");
 
@@ -149,10 +130,7 @@ async fn tui_chat_in_a_pseudo_terminal() {
     let mut tui = Tui::start(&bob, 24, 90);
     tui.wait_for("Alice: hello from alice").await;
     for chat in ["│Alice", "│# Friends"] {
-        tui.wait_until(chat, |rows| {
-            rows.iter().any(|r| r.contains(chat) && r.contains(" 1│"))
-        })
-        .await;
+        tui.wait_until(chat, |rows| rows.iter().any(|r| r.contains(chat) && r.contains(" 1│"))).await;
     }
 
     // Enter opens the chat (and reads it); typing tells Alice; Enter sends.
@@ -174,12 +152,7 @@ async fn tui_chat_in_a_pseudo_terminal() {
     tui.wait_for(": hi from bob").await;
     let history = alice.json(&["history", "@bob32", "--json"]).await;
     assert_eq!(Person::texts(&history), ["hello from alice", "hi from bob"]);
-    assert_eq!(
-        alice
-            .dialog(history[0]["chat"].as_i64().expect("chat"))
-            .await["unread"],
-        1
-    );
+    assert_eq!(alice.dialog(history[0]["chat"].as_i64().expect("chat")).await["unread"], 1);
 
     // Alice types, then answers: the indicator shows, then her reply arrives live.
     let chat = history[0]["chat"].as_i64().expect("chat");
@@ -187,10 +160,7 @@ async fn tui_chat_in_a_pseudo_terminal() {
     tui.wait_for("Alice is typing…").await;
     alice.ok(&["send", "@bob32", "reply from alice"]).await;
     tui.wait_for("Alice: reply from alice").await;
-    tui.wait_until("the typing line gone", |rows| {
-        !rows.iter().any(|r| r.contains("is typing"))
-    })
-    .await;
+    tui.wait_until("the typing line gone", |rows| !rows.iter().any(|r| r.contains("is typing"))).await;
 
     // Up selects her message, Ctrl-R answers it.
     tui.keys("\x1b[A\x12");
@@ -221,10 +191,7 @@ async fn tui_chat_in_a_pseudo_terminal() {
     tui.keys("\x1bOP");
     tui.wait_for("Help: helio tui").await;
     tui.keys("x");
-    tui.wait_until("the help closed", |rows| {
-        !rows.iter().any(|r| r.contains("Help: helio tui"))
-    })
-    .await;
+    tui.wait_until("the help closed", |rows| !rows.iter().any(|r| r.contains("Help: helio tui"))).await;
 
     // Ctrl-C quits cleanly and the sync state moved on in the profile.
     tui.keys("\x03");

@@ -101,7 +101,14 @@ impl Files {
 
     /// Finishes an upload: the server checks size and hash and answers the stored file.
     pub async fn complete(&self, upload_id: &str, req: &CompleteUpload) -> Result<proto::File, ClientError> {
-        let r = self.http.post(self.url(&format!("/files/uploads/{upload_id}/complete"))).bearer_auth(&self.token).json(req).send().await.map_err(http)?;
+        let r = self
+            .http
+            .post(self.url(&format!("/files/uploads/{upload_id}/complete")))
+            .bearer_auth(&self.token)
+            .json(req)
+            .send()
+            .await
+            .map_err(http)?;
         if !r.status().is_success() {
             return Err(failure(r).await);
         }

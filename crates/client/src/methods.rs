@@ -4,8 +4,8 @@
 
 use heliograph_proto::method::Direction;
 use heliograph_proto::{
-    Authorization, Chat, DialogCursor, Dialogs, Difference, InviteLink, Member, Message, Peer, Request, Sent, SentCode,
-    Session, State, User,
+    Authorization, Chat, DialogCursor, Dialogs, Difference, InviteLink, Member, Message, Peer, Request, Sent, SentCode, Session, State,
+    User,
 };
 
 use crate::client::Client;

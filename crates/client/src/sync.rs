@@ -241,10 +241,8 @@ impl Sync {
             }
             Difference::TooLong { pts } => {
                 self.state.apply(&StateChange::Pts { log, pts });
-                actions.push(Action::Deliver(Delivery {
-                    event: Some(Event::TooLong { log }),
-                    change: Some(StateChange::Pts { log, pts }),
-                }));
+                actions
+                    .push(Action::Deliver(Delivery { event: Some(Event::TooLong { log }), change: Some(StateChange::Pts { log, pts }) }));
                 actions.extend(self.end_fetch(log));
             }
         }
@@ -543,7 +541,10 @@ mod tests {
                 (Start, &["fetch u"]),
                 (Live(up(None, 3, 1)), &[]),
                 (Live(up(None, 4, 1)), &[]),
-                (Diff(None, complete(vec![up(None, 1, 1), up(None, 2, 1), up(None, 3, 1)], 3)), &["update u:1", "update u:2", "update u:3", "update u:4"]),
+                (
+                    Diff(None, complete(vec![up(None, 1, 1), up(None, 2, 1), up(None, 3, 1)], 3)),
+                    &["update u:1", "update u:2", "update u:3", "update u:4"],
+                ),
                 (Live(up(None, 4, 1)), &[]),
                 (Live(up(None, 5, 1)), &["update u:5"]),
             ],
@@ -570,7 +571,10 @@ mod tests {
             vec![
                 (Start, &["fetch u"]),
                 (Live(up(None, 5, 1)), &[]),
-                (Diff(None, Difference::Slice { updates: vec![up(None, 1, 1), up(None, 2, 1)], pts: 2 }), &["update u:1", "update u:2", "fetch u"]),
+                (
+                    Diff(None, Difference::Slice { updates: vec![up(None, 1, 1), up(None, 2, 1)], pts: 2 }),
+                    &["update u:1", "update u:2", "fetch u"],
+                ),
                 (Diff(None, Difference::Slice { updates: vec![up(None, 3, 1)], pts: 3 }), &["update u:3", "fetch u"]),
                 (Diff(None, complete(vec![up(None, 4, 1), up(None, 5, 1)], 5)), &["update u:4", "update u:5"]),
             ],
@@ -671,11 +675,7 @@ mod tests {
     fn unknown_chat_log_is_adopted_from_its_first_update() {
         check(
             state(0, &[]),
-            vec![
-                (Start, &["fetch u"]),
-                (Live(up(Some(5), 20, 1)), &["update c5:20"]),
-                (Live(up(Some(5), 21, 1)), &["update c5:21"]),
-            ],
+            vec![(Start, &["fetch u"]), (Live(up(Some(5), 20, 1)), &["update c5:20"]), (Live(up(Some(5), 21, 1)), &["update c5:21"])],
         );
     }
 

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use heliograph_proto::{
-    Authorization, Chat, ChatKind, ClientFrame, Dialog, Dialogs, Difference, Error, ErrorCode, Request, Role, ServerFrame,
-    Update, UpdateKind, User,
+    Authorization, Chat, ChatKind, ClientFrame, Dialog, Dialogs, Difference, Error, ErrorCode, Request, Role, ServerFrame, Update,
+    UpdateKind, User,
 };
 use serde::Serialize;
 use tokio::net::{TcpListener, TcpStream};
@@ -314,9 +314,7 @@ async fn updates_stay_gapless_and_unique_across_a_reconnect() {
 #[tokio::test]
 async fn sign_in_token_and_followed_chats_survive_a_reconnect() {
     let mut fake = Fake::start().await;
-    let (client, mut updates) = within(Client::connect(config(vec![fake.url.clone()], None, SyncState::new())))
-        .await
-        .expect("connects");
+    let (client, mut updates) = within(Client::connect(config(vec![fake.url.clone()], None, SyncState::new()))).await.expect("connects");
     let mut conn = fake.accept().await;
 
     let signing_in = tokio::spawn({
@@ -324,10 +322,7 @@ async fn sign_in_token_and_followed_chats_survive_a_reconnect() {
         async move { client.sign_in("+99966100000", "11111", Some("Ann"), None).await }
     });
     let (id, request) = conn.expect("auth.sign_in").await;
-    assert_eq!(
-        request,
-        Request::SignIn { phone: "+99966100000".into(), code: "11111".into(), name: Some("Ann".into()), device: None }
-    );
+    assert_eq!(request, Request::SignIn { phone: "+99966100000".into(), code: "11111".into(), name: Some("Ann".into()), device: None });
     conn.reply(id, Authorization { token: "secret".into(), session_id: 1, user: user(1), new_account: true });
     assert_eq!(within(signing_in).await.expect("joins").expect("signs in").token, "secret");
     assert_eq!(client.token().as_deref(), Some("secret"));
@@ -476,9 +471,7 @@ async fn unread_events_block_instead_of_dropping() {
 #[tokio::test]
 async fn every_protocol_method_has_a_typed_call() {
     let mut fake = Fake::start().await;
-    let (client, _updates) = within(Client::connect(config(vec![fake.url.clone()], None, SyncState::new())))
-        .await
-        .expect("connects");
+    let (client, _updates) = within(Client::connect(config(vec![fake.url.clone()], None, SyncState::new()))).await.expect("connects");
     let mut conn = fake.accept().await;
     let server = tokio::spawn(async move {
         let mut seen = BTreeSet::new();

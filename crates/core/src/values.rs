@@ -275,7 +275,8 @@ mod tests {
 
     #[test]
     fn test_numbers() {
-        for (input, code) in [("+9996612345", Some("11111")), ("+9996652222", Some("55555")), ("+999661234", None), ("+14155550100", None)] {
+        for (input, code) in [("+9996612345", Some("11111")), ("+9996652222", Some("55555")), ("+999661234", None), ("+14155550100", None)]
+        {
             let phone = Phone::parse(input).expect(input);
             assert_eq!(phone.test_code().as_deref(), code, "{input}");
         }

@@ -143,7 +143,14 @@ mod tests {
 
     #[test]
     fn codes_match_serde() {
-        for code in [ErrorCode::BadRequest, ErrorCode::MessageAuthorRequired, ErrorCode::FloodWait, ErrorCode::FilePartsMissing, ErrorCode::QuotaExceeded, ErrorCode::Internal] {
+        for code in [
+            ErrorCode::BadRequest,
+            ErrorCode::MessageAuthorRequired,
+            ErrorCode::FloodWait,
+            ErrorCode::FilePartsMissing,
+            ErrorCode::QuotaExceeded,
+            ErrorCode::Internal,
+        ] {
             assert_eq!(serde_json::to_value(code).unwrap(), serde_json::Value::from(code.as_str()));
         }
     }

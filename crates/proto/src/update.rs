@@ -26,13 +26,26 @@ pub struct Update {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum UpdateKind {
-    NewMessage { message: Message },
-    EditMessage { message: Message },
-    DeleteMessages { chat_id: i64, ids: Vec<i64> },
+    NewMessage {
+        message: Message,
+    },
+    EditMessage {
+        message: Message,
+    },
+    DeleteMessages {
+        chat_id: i64,
+        ids: Vec<i64>,
+    },
     /// You (on any device) read the chat up to `max_id`.
-    ReadInbox { chat_id: i64, max_id: i64 },
+    ReadInbox {
+        chat_id: i64,
+        max_id: i64,
+    },
     /// Someone else read your messages up to `max_id`.
-    ReadOutbox { chat_id: i64, max_id: i64 },
+    ReadOutbox {
+        chat_id: i64,
+        max_id: i64,
+    },
     /// A pinned message changed; `id` absent means unpinned.
     PinnedMessage {
         chat_id: i64,
@@ -48,7 +61,9 @@ pub enum UpdateKind {
         by: i64,
     },
     /// A chat's details changed, or you just got access to it; the current state as you see it.
-    Chat { chat: Chat },
+    Chat {
+        chat: Chat,
+    },
 }
 
 impl UpdateKind {

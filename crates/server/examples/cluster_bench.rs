@@ -38,7 +38,8 @@ struct Options {
 }
 
 fn options() -> anyhow::Result<Options> {
-    let default_binary = std::env::current_exe()?.parent().and_then(Path::parent).map(|d| d.join("heliograph")).context("no folder for the binary")?;
+    let default_binary =
+        std::env::current_exe()?.parent().and_then(Path::parent).map(|d| d.join("heliograph")).context("no folder for the binary")?;
     let mut o = Options {
         pairs: 50,
         messages: 200,
@@ -70,7 +71,10 @@ fn options() -> anyhow::Result<Options> {
 async fn main() -> anyhow::Result<()> {
     let o = options()?;
     println!("workload: {} pairs, {} messages per sender, sequential sends (each waits for its ack)", o.pairs, o.messages);
-    println!("{:<32} {:>9} {:>10} {:>9} {:>9} {:>11} {:>11}", "setup", "delivered", "msg/s", "ack p50", "ack p99", "deliv. p50", "deliv. p99");
+    println!(
+        "{:<32} {:>9} {:>10} {:>9} {:>9} {:>11} {:>11}",
+        "setup", "delivered", "msg/s", "ack p50", "ack p99", "deliv. p50", "deliv. p99"
+    );
     for setup in &o.setups {
         let (nodes, postgres) = match setup.as_str() {
             "sqlite" => (1, false),
@@ -110,12 +114,7 @@ async fn main() -> anyhow::Result<()> {
         match result {
             Ok(Ok(r)) => println!(
                 "{label:<32} {:>9} {:>10.0} {:>7.2}ms {:>7.2}ms {:>9.2}ms {:>9.2}ms",
-                r.delivered,
-                r.rate,
-                r.ack.0,
-                r.ack.1,
-                r.delivery.0,
-                r.delivery.1
+                r.delivered, r.rate, r.ack.0, r.ack.1, r.delivery.0, r.delivery.1
             ),
             Ok(Err(e)) => println!("{label:<32} failed: {e:#}"),
             Err(_) => println!("{label:<32} did not finish within 300 s"),
@@ -207,7 +206,12 @@ async fn run(urls: &[String], pairs: u32, messages: u32) -> anyhow::Result<Outco
         bail!("{} of {expected} messages delivered", deliveries.len());
     }
     let elapsed = (last - started).as_secs_f64();
-    Ok(Outcome { delivered: expected, rate: expected as f64 / elapsed, ack: percentiles(&mut acks), delivery: percentiles(&mut deliveries) })
+    Ok(Outcome {
+        delivered: expected,
+        rate: expected as f64 / elapsed,
+        ack: percentiles(&mut acks),
+        delivery: percentiles(&mut deliveries),
+    })
 }
 
 fn percentiles(v: &mut [Duration]) -> (f64, f64) {

@@ -60,7 +60,14 @@ async fn main() -> anyhow::Result<()> {
         harness.round(delay).await;
         let r = &harness.report;
         if r.kills % 10 == 0 {
-            println!("{} kills, {} acknowledged, {} retried ({} had committed), {:.0?} elapsed", r.kills, r.acknowledged, r.retried, r.retried_committed, started.elapsed());
+            println!(
+                "{} kills, {} acknowledged, {} retried ({} had committed), {:.0?} elapsed",
+                r.kills,
+                r.acknowledged,
+                r.retried,
+                r.retried_committed,
+                started.elapsed()
+            );
         }
     }
     let r = &harness.report;

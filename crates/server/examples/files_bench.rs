@@ -49,11 +49,9 @@ fn binary() -> anyhow::Result<PathBuf> {
     let path = match std::env::var_os("HELIOGRAPH_BIN").filter(|v| !v.is_empty()) {
         Some(p) => PathBuf::from(p),
         // target/release/examples/files_bench -> target/release/heliograph
-        None => std::env::current_exe()?
-            .parent()
-            .and_then(Path::parent)
-            .map(|d| d.join("heliograph"))
-            .context("no folder for the binary")?,
+        None => {
+            std::env::current_exe()?.parent().and_then(Path::parent).map(|d| d.join("heliograph")).context("no folder for the binary")?
+        }
     };
     if !path.exists() {
         bail!("{} not found: run `cargo build --release --bin heliograph` first, or set HELIOGRAPH_BIN", path.display());
@@ -63,26 +61,15 @@ fn binary() -> anyhow::Result<PathBuf> {
 
 fn spawn(binary: &Path, data: &Path) -> anyhow::Result<Server> {
     std::fs::create_dir_all(data)?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let log = data.join("heliograph.log");
     let child = Command::new(binary)
-        .args([
-            "serve",
-            "--dev",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data",
-        ])
+        .args(["serve", "--dev", "--listen", &format!("127.0.0.1:{port}"), "--data"])
         .arg(data)
         .env("RUST_LOG", "warn")
         .env("HELIOGRAPH_LIMITS__REQUESTS_PER_SECOND", "1000000")
         .env("HELIOGRAPH_LIMITS__REQUESTS_BURST", "1000000")
-        .env(
-            "HELIOGRAPH_LIMITS__REQUESTS_PER_ADDRESS_PER_SECOND",
-            "1000000",
-        )
+        .env("HELIOGRAPH_LIMITS__REQUESTS_PER_ADDRESS_PER_SECOND", "1000000")
         .env("HELIOGRAPH_LIMITS__MAX_CONNECTIONS_PER_ADDRESS", "1000000")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log)?)
@@ -100,29 +87,18 @@ async fn healthy(server: &mut Server) -> anyhow::Result<()> {
             }
         }
         if let Some(status) = server.child.try_wait()? {
-            bail!(
-                "server exited ({status}); log:\n{}",
-                std::fs::read_to_string(&server.log).unwrap_or_default()
-            );
+            bail!("server exited ({status}); log:\n{}", std::fs::read_to_string(&server.log).unwrap_or_default());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    bail!(
-        "server not healthy within 30 s; log:\n{}",
-        std::fs::read_to_string(&server.log).unwrap_or_default()
-    )
+    bail!("server not healthy within 30 s; log:\n{}", std::fs::read_to_string(&server.log).unwrap_or_default())
 }
 
 /// VmRSS and VmHWM of `pid`, in KiB.
 fn memory(pid: u32) -> (u64, u64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-            .unwrap_or(0)
-    };
+    let field =
+        |name: &str| status.lines().find(|l| l.starts_with(name)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()).unwrap_or(0);
     (field("VmRSS:"), field("VmHWM:"))
 }
 
@@ -186,9 +162,7 @@ fn mib(kib: u64) -> f64 {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let size_mib: u64 = match std::env::args().nth(1) {
-        Some(a) => a
-            .parse()
-            .with_context(|| format!("SIZE_MIB must be a whole number, not {a:?}"))?,
+        Some(a) => a.parse().with_context(|| format!("SIZE_MIB must be a whole number, not {a:?}"))?,
         None => 1024,
     };
     if size_mib == 0 {
@@ -205,9 +179,7 @@ async fn main() -> anyhow::Result<()> {
     let (client, _updates) = Client::connect(Config::new(url.clone())).await?;
     let phone = "+9996670001"; // +99966XYYYY signs in with code XXXXX
     client.send_code(phone).await?;
-    let me = client
-        .sign_in(phone, "77777", Some("files bench"), None)
-        .await?;
+    let me = client.sign_in(phone, "77777", Some("files bench"), None).await?;
     let files = Files::new(&url, &me.token)?;
 
     let source = dir.path().join("source.bin");
@@ -219,25 +191,12 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let (baseline, hwm_before) = memory(pid);
-    println!(
-        "file: {size_mib} MiB, server pid {pid}, VmRSS before: {:.1} MiB (VmHWM {:.1} MiB)",
-        mib(baseline),
-        mib(hwm_before)
-    );
+    println!("file: {size_mib} MiB, server pid {pid}, VmRSS before: {:.1} MiB (VmHWM {:.1} MiB)", mib(baseline), mib(hwm_before));
 
     // Upload (parts, then complete).
     let sampler = Sampler::start(pid);
     let started = Instant::now();
-    let stored = files
-        .upload(
-            &source,
-            "files-bench",
-            &sha256,
-            size,
-            Some("application/octet-stream"),
-            |_| {},
-        )
-        .await?;
+    let stored = files.upload(&source, "files-bench", &sha256, size, Some("application/octet-stream"), |_| {}).await?;
     let up_secs = started.elapsed().as_secs_f64();
     let (up_peak, up_samples) = sampler.finish();
     let up_hwm = memory(pid).1;
@@ -268,10 +227,7 @@ async fn main() -> anyhow::Result<()> {
         growth(down_peak),
         growth(down_hwm)
     );
-    println!(
-        "sha256 {}: {sha256}",
-        if same { "matches" } else { "DIFFERS" }
-    );
+    println!("sha256 {}: {sha256}", if same { "matches" } else { "DIFFERS" });
     let peak_growth = growth(up_peak.max(down_peak)).max(growth(down_hwm));
     let fast = up_rate >= TARGET_MIB_S && down_rate >= TARGET_MIB_S;
     let small = peak_growth < TARGET_GROWTH_MIB;

@@ -15,7 +15,8 @@ async fn main() -> anyhow::Result<()> {
     let pairs: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(50);
     let per_sender: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(200);
     let dir = tempfile::tempdir()?;
-    let mut config = ServerConfig { dev: true, listen: "127.0.0.1:0".parse()?, data_dir: dir.path().to_path_buf(), ..ServerConfig::default() };
+    let mut config =
+        ServerConfig { dev: true, listen: "127.0.0.1:0".parse()?, data_dir: dir.path().to_path_buf(), ..ServerConfig::default() };
     config.limits.requests_per_second = 1_000_000;
     config.limits.requests_burst = 1_000_000;
     config.limits.codes_per_address_per_hour = 1_000_000;

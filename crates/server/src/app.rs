@@ -108,8 +108,11 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     };
     let store: Arc<dyn Store> = match &config.database {
         Some(url) => {
-            let options = heliograph_store::postgres::Options { limits: options.limits, on_commit: options.on_commit, ..Default::default() };
-            let store = PostgresStore::connect(url.as_str(), options).await.map_err(|e| anyhow::anyhow!("cannot open the PostgreSQL database: {e}"))?;
+            let options =
+                heliograph_store::postgres::Options { limits: options.limits, on_commit: options.on_commit, ..Default::default() };
+            let store = PostgresStore::connect(url.as_str(), options)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot open the PostgreSQL database: {e}"))?;
             Arc::new(store)
         }
         None => Arc::new(SqliteStore::open(&path, options).map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?),
@@ -126,9 +129,8 @@ pub async fn start_with(config: Config, store: Arc<dyn Store>, bus: Arc<dyn Bus>
     let metrics = crate::metrics::install();
     let feed = store.take_commit_feed().ok_or_else(|| anyhow::anyhow!("the store's commit feed is already taken"))?;
     let codes = code_sender(&config)?;
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+    let listener =
+        tokio::net::TcpListener::bind(config.listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
     let addr = listener.local_addr()?;
     let files = Arc::new(crate::files::Files::open(&config)?);
     let config = Arc::new(config);

@@ -42,7 +42,16 @@ pub const ENV_PREFIX: &str = "HELIOGRAPH_";
 /// Keys whose environment values are taken as written. Figment reads other values as TOML
 /// scalars, so a token `12345` would become a number (and be refused) and `0123` would become
 /// `123`.
-const VERBATIM_KEYS: [&str; 8] = ["data_dir", "database", "bus", "public_url", "code_provider.url", "code_provider.bearer_token", "files.storage.bucket", "files.storage.endpoint"];
+const VERBATIM_KEYS: [&str; 8] = [
+    "data_dir",
+    "database",
+    "bus",
+    "public_url",
+    "code_provider.url",
+    "code_provider.bearer_token",
+    "files.storage.bucket",
+    "files.storage.endpoint",
+];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -417,7 +426,8 @@ impl Config {
     /// Whether an environment key (after the prefix, `__` already turned into `.`) names a
     /// configuration value.
     fn is_key(key: &str) -> bool {
-        const TOP_LEVEL: [&str; 10] = ["listen", "data_dir", "database", "bus", "dev", "test_numbers", "public_url", "code_provider", "limits", "files"];
+        const TOP_LEVEL: [&str; 10] =
+            ["listen", "data_dir", "database", "bus", "dev", "test_numbers", "public_url", "code_provider", "limits", "files"];
         let top = key.split('.').next().unwrap_or(key);
         TOP_LEVEL.iter().any(|known| known.eq_ignore_ascii_case(top))
     }
@@ -551,7 +561,11 @@ mod tests {
             assert_eq!(url, Some("postgres://heliograph:s3cret@db.internal:5432/heliograph"), "read from the environment as written");
             assert!(!format!("{config:?}").contains("s3cret"), "the password stays out of Debug output");
             let flag = Overrides { database: Some(DatabaseUrl("postgresql://other/db".into())), ..Overrides::default() };
-            assert_eq!(Config::load(None, flag)?.database.map(|u| u.0), Some("postgresql://other/db".into()), "the flag beats the environment");
+            assert_eq!(
+                Config::load(None, flag)?.database.map(|u| u.0),
+                Some("postgresql://other/db".into()),
+                "the flag beats the environment"
+            );
             let wrong = Overrides { database: Some(DatabaseUrl("mysql://x/y".into())), ..Overrides::default() };
             assert!(matches!(Config::load(None, wrong), Err(ConfigError::DatabaseUrl)), "only PostgreSQL URLs are accepted");
             Ok(())

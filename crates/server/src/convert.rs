@@ -60,7 +60,12 @@ pub fn message(m: &store::Message) -> proto::Message {
         date: m.date,
         content: content(&m.content),
         reply_to: m.reply_to.map(|r| r.0),
-        forward: m.forward.map(|f| proto::ForwardInfo { from_user: f.from_user.0, from_chat: f.from_chat.0, message_id: f.message.0, date: f.date }),
+        forward: m.forward.map(|f| proto::ForwardInfo {
+            from_user: f.from_user.0,
+            from_chat: f.from_chat.0,
+            message_id: f.message.0,
+            date: f.date,
+        }),
         edit_date: m.edit_date,
     }
 }

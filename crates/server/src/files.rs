@@ -169,7 +169,8 @@ pub fn sweep(root: &Path, ttl: Duration) -> usize {
     for user in users.flatten() {
         let Ok(uploads) = std::fs::read_dir(user.path()) else { continue };
         for upload in uploads.flatten() {
-            let old = upload.metadata().and_then(|m| m.modified()).map(|t| now.duration_since(t).unwrap_or_default() >= ttl).unwrap_or(false);
+            let old =
+                upload.metadata().and_then(|m| m.modified()).map(|t| now.duration_since(t).unwrap_or_default() >= ttl).unwrap_or(false);
             if old && std::fs::remove_dir_all(upload.path()).is_ok() {
                 removed += 1;
             }
@@ -245,7 +246,12 @@ async fn upload_state(State(app): State<Arc<App>>, UrlPath(id): UrlPath<String>,
 /// `PUT /files/uploads/{upload_id}/parts/{n}`: stores part `n` (from 0). Idempotent: sending a
 /// part again replaces it. A part larger than the part size, or empty, is refused and nothing
 /// is kept; a part beyond the largest file is `FILE_TOO_LARGE`.
-async fn put_part(State(app): State<Arc<App>>, UrlPath((id, n)): UrlPath<(String, String)>, headers: HeaderMap, body: Body) -> Outcome<Json<proto::Ok>> {
+async fn put_part(
+    State(app): State<Arc<App>>,
+    UrlPath((id, n)): UrlPath<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Outcome<Json<proto::Ok>> {
     let user = user(&app, &headers).await?;
     let id = UploadId::parse(&id)?;
     let n: u64 = n.parse().map_err(|_| refuse(ErrorCode::FilePartInvalid, "a part number is a whole number from 0"))?;
@@ -328,7 +334,9 @@ async fn complete(
     let id = UploadId::parse(&id)?;
     let files = &app.files;
     let dir = files.upload_dir(user, &id);
-    let discard = || async { let _ = tokio::fs::remove_dir_all(&dir).await; };
+    let discard = || async {
+        let _ = tokio::fs::remove_dir_all(&dir).await;
+    };
     let sha256: [u8; 32] = hex::decode(req.sha256.trim())
         .ok()
         .and_then(|h| h.try_into().ok())
@@ -345,7 +353,10 @@ async fn complete(
     let used = app.service.store.file_usage(user).await?;
     if used.saturating_add(req.size) > files.quota {
         discard().await;
-        return Err(refuse(ErrorCode::QuotaExceeded, format!("storing this file would exceed your quota of {} bytes ({used} used)", files.quota)));
+        return Err(refuse(
+            ErrorCode::QuotaExceeded,
+            format!("storing this file would exceed your quota of {} bytes ({used} used)", files.quota),
+        ));
     }
 
     // Every part present, each of the right size.
@@ -355,10 +366,19 @@ async fn complete(
     if !missing.is_empty() {
         let shown: Vec<String> = missing.iter().take(20).map(u64::to_string).collect();
         let more = if missing.len() > 20 { format!(" and {} more", missing.len() - 20) } else { String::new() };
-        return Err(refuse(ErrorCode::FilePartsMissing, format!("{} of {count} parts are missing: {}{more}", missing.len(), shown.join(", "))));
+        return Err(refuse(
+            ErrorCode::FilePartsMissing,
+            format!("{} of {count} parts are missing: {}{more}", missing.len(), shown.join(", ")),
+        ));
     }
     for &(n, len) in &have {
-        let want = if n + 1 < count { UPLOAD_PART_SIZE } else if n + 1 == count { req.size - (count - 1) * UPLOAD_PART_SIZE } else { 0 };
+        let want = if n + 1 < count {
+            UPLOAD_PART_SIZE
+        } else if n + 1 == count {
+            req.size - (count - 1) * UPLOAD_PART_SIZE
+        } else {
+            0
+        };
         if len != want {
             return Err(refuse(
                 ErrorCode::FilePartInvalid,
@@ -374,7 +394,10 @@ async fn complete(
     let actual = actual.map_err(|e| internal("cannot read an upload", e))?;
     if actual != sha256 {
         discard().await;
-        return Err(refuse(ErrorCode::FileHashMismatch, format!("the parts hash to {}, not {}; upload the file again", hex::encode(actual), req.sha256)));
+        return Err(refuse(
+            ErrorCode::FileHashMismatch,
+            format!("the parts hash to {}, not {}; upload the file again", hex::encode(actual), req.sha256),
+        ));
     }
 
     let location = object_path(&sha256);
@@ -559,7 +582,8 @@ async fn download(State(app): State<Arc<App>>, UrlPath(id): UrlPath<String>, hea
         }
     };
     let options = GetOptions { range: Some(GetRange::Bounded(start..end + 1)), ..Default::default() };
-    let got = app.files.objects.get_opts(&object_path(&file.sha256), options).await.map_err(|e| internal("cannot read a stored file", e))?;
+    let got =
+        app.files.objects.get_opts(&object_path(&file.sha256), options).await.map_err(|e| internal("cannot read a stored file", e))?;
     let body = Body::from_stream(got.into_stream());
     let mut response = Response::new(body);
     *response.status_mut() = status;
@@ -615,7 +639,10 @@ mod tests {
         assert_eq!(clean_mime(Some("Image/PNG")).ok().as_deref(), Some("image/png"));
         assert_eq!(clean_mime(None).ok().as_deref(), Some("application/octet-stream"));
         assert!(clean_mime(Some("text/html\r\nX: y")).is_err());
-        assert_eq!(disposition("résumé \"1\".pdf").to_str().ok(), Some("attachment; filename=\"r_sum_ _1_.pdf\"; filename*=UTF-8''r%C3%A9sum%C3%A9%20%221%22.pdf"));
+        assert_eq!(
+            disposition("résumé \"1\".pdf").to_str().ok(),
+            Some("attachment; filename=\"r_sum_ _1_.pdf\"; filename*=UTF-8''r%C3%A9sum%C3%A9%20%221%22.pdf")
+        );
     }
 
     #[test]

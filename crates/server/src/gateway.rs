@@ -148,7 +148,8 @@ async fn connection(app: Arc<App>, socket: WebSocket, addr: IpAddr) {
             continue;
         }
         // Requests that change the connection's own session run in line, in order.
-        let in_line = request.is_public() || matches!(request, heliograph_proto::Request::LogOut {} | heliograph_proto::Request::RevokeSession { .. });
+        let in_line = request.is_public()
+            || matches!(request, heliograph_proto::Request::LogOut {} | heliograph_proto::Request::RevokeSession { .. });
         if in_line {
             let answer = app.service.call(&caller, request).await;
             let (frame, effect) = frame_of(id, answer);

@@ -7,7 +7,12 @@ use std::sync::Arc;
 
 use heliograph_bus::{Bus, Notice, Topic};
 use heliograph_core::*;
-use heliograph_proto::{self as proto, frame::{MAX_IDS_PER_REQUEST, MAX_PAGE}, method::Direction, ErrorCode, Request};
+use heliograph_proto::{
+    self as proto,
+    frame::{MAX_IDS_PER_REQUEST, MAX_PAGE},
+    method::Direction,
+    ErrorCode, Request,
+};
 use heliograph_store::{self as store, Store};
 use serde::Serialize;
 use serde_json::Value;
@@ -114,7 +119,10 @@ impl Service {
             (_, true) => return self.sign_in_methods(caller, request).await,
             (Some(s), false) => *s,
             (None, false) => {
-                return Err(Failure(proto::Error::new(ErrorCode::AuthRequired, "sign in first: auth.sign_in, or auth.authorize with a session token")))
+                return Err(Failure(proto::Error::new(
+                    ErrorCode::AuthRequired,
+                    "sign in first: auth.sign_in, or auth.authorize with a session token",
+                )))
             }
         };
         if let Err(wait) = self.requests_per_session.check(&me.session.0) {
@@ -140,7 +148,10 @@ impl Service {
                 let salt = codes::new_salt();
                 let hash = codes::hash_code(&salt, &code);
                 self.store
-                    .save_login_code(&phone, store::LoginCodeHash { salt: salt.to_vec(), hash, expires: store::now() + CODE_TTL_SECS, attempts: 0 })
+                    .save_login_code(
+                        &phone,
+                        store::LoginCodeHash { salt: salt.to_vec(), hash, expires: store::now() + CODE_TTL_SECS, attempts: 0 },
+                    )
                     .await?;
                 if test_code.is_none() {
                     self.codes.send(&phone, &code).await.map_err(|e| {
@@ -154,7 +165,12 @@ impl Service {
                 let phone = Phone::parse(&phone)?;
                 let code = LoginCode::parse(&code)?;
                 let pending = self.store.login_attempt(&phone).await?;
-                let expired = || Failure(proto::Error::new(ErrorCode::PhoneCodeExpired, "the code expired or was never sent; request a new one with auth.send_code"));
+                let expired = || {
+                    Failure(proto::Error::new(
+                        ErrorCode::PhoneCodeExpired,
+                        "the code expired or was never sent; request a new one with auth.send_code",
+                    ))
+                };
                 let Some(pending) = pending else { return Err(expired()) };
                 if pending.expires < store::now() || pending.attempts > CODE_ATTEMPTS {
                     self.store.delete_login_code(&phone).await?;
@@ -168,7 +184,10 @@ impl Service {
                     Some(user) => (user, false),
                     None => {
                         let name = name.as_deref().ok_or_else(|| {
-                            Failure(proto::Error::new(ErrorCode::NameRequired, "this number has no account yet: repeat auth.sign_in with a `name`"))
+                            Failure(proto::Error::new(
+                                ErrorCode::NameRequired,
+                                "this number has no account yet: repeat auth.sign_in with a `name`",
+                            ))
                         })?;
                         let name = DisplayName::parse(name)?;
                         (self.store.create_user(&phone, &name).await?, true)
@@ -191,7 +210,12 @@ impl Service {
                 let session = self.store.session_by_token(&codes::hash_token(&token)).await?.ok_or_else(|| {
                     Failure(proto::Error::new(ErrorCode::SessionRevoked, "this session ended or never existed; sign in again"))
                 })?;
-                let user = self.store.users(&[session.user]).await?.pop().ok_or_else(|| Failure(proto::Error::new(ErrorCode::SessionRevoked, "the account is gone")))?;
+                let user = self
+                    .store
+                    .users(&[session.user])
+                    .await?
+                    .pop()
+                    .ok_or_else(|| Failure(proto::Error::new(ErrorCode::SessionRevoked, "the account is gone")))?;
                 let signed = SignedIn { user: user.id, session: session.id };
                 Ok((ok(convert::user(user.id, &user, Default::default()))?, Effect::SignedIn(signed)))
             }
@@ -233,7 +257,9 @@ impl Service {
                 Ok(c) => Some(c),
                 Err(_) => self.store.chat_info(*chat).await.ok().flatten().map(|c| convert::chat_public(&c)),
             },
-            (store::Event::ChatChanged { chat }, None) => self.store.chat_info(*chat).await.ok().flatten().map(|c| convert::chat_public(&c)),
+            (store::Event::ChatChanged { chat }, None) => {
+                self.store.chat_info(*chat).await.ok().flatten().map(|c| convert::chat_public(&c))
+            }
             _ => None,
         };
         convert::update(logged, changed)
@@ -277,7 +303,13 @@ impl Service {
                 let sessions = self.store.sessions(user).await?;
                 ok(sessions
                     .iter()
-                    .map(|s| proto::Session { id: s.id.0, device: s.device.clone(), created: s.created, last_active: s.last_active, current: s.id == me.session })
+                    .map(|s| proto::Session {
+                        id: s.id.0,
+                        device: s.device.clone(),
+                        created: s.created,
+                        last_active: s.last_active,
+                        current: s.id == me.session,
+                    })
                     .collect::<Vec<_>>())?
             }
             Request::RevokeSession { session_id } => {
@@ -317,7 +349,9 @@ impl Service {
                         };
                         ok(proto::Peer::Chat { chat })?
                     }
-                    None => return Err(Failure(proto::Error::new(ErrorCode::UserNotFound, format!("nobody is called @{}", name.as_str())))),
+                    None => {
+                        return Err(Failure(proto::Error::new(ErrorCode::UserNotFound, format!("nobody is called @{}", name.as_str()))))
+                    }
                 }
             }
             Request::GetContacts {} => {
@@ -333,7 +367,8 @@ impl Service {
                     },
                     _ => return Err(Failure(bad_params("give exactly one of `phone` or `username`"))),
                 };
-                let target = target.ok_or_else(|| Failure(proto::Error::new(ErrorCode::UserNotFound, "no account has that phone number or username")))?;
+                let target = target
+                    .ok_or_else(|| Failure(proto::Error::new(ErrorCode::UserNotFound, "no account has that phone number or username")))?;
                 self.store.add_contact(user, target.id).await?;
                 ok(self.user_for(user, target.id).await?)?
             }

@@ -22,8 +22,7 @@ use sha2::{Digest, Sha256};
 
 /// What an HTML page may load: its own scripts, styles and images, and a WebSocket to its own
 /// origin. No inline scripts or styles, no plugins, no framing, no foreign form targets.
-pub const CONTENT_SECURITY_POLICY: &str =
-    "default-src 'none'; script-src 'self'; style-src 'self'; \
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
 img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; manifest-src 'self'; \
 base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'";
 
@@ -36,10 +35,7 @@ struct Asset {
 
 macro_rules! asset {
     ($path:literal) => {
-        Asset {
-            path: $path,
-            body: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../web/", $path)),
-        }
+        Asset { path: $path, body: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../web/", $path)) }
     };
 }
 
@@ -92,59 +88,29 @@ fn content_type(path: &str) -> &'static str {
 
 /// The web client's routes; merged into the app's router.
 pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    Router::new()
-        .route("/", get(index))
-        .route("/+{invite}", get(index))
-        .route("/app/{version}/{*path}", get(asset))
+    Router::new().route("/", get(index)).route("/+{invite}", get(index)).route("/app/{version}/{*path}", get(asset))
 }
 
 /// `GET /`: the single page of the client.
 async fn index() -> Response {
     let mut headers = HeaderMap::new();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     (headers, site().index.clone()).into_response()
 }
 
 /// `GET /app/{version}/{*path}`: one embedded file.
 async fn asset(Path((version, path)): Path<(String, String)>) -> Response {
-    let Some(asset) = ASSETS
-        .iter()
-        .find(|a| a.path.strip_prefix("app/") == Some(path.as_str()))
-    else {
-        return (
-            StatusCode::NOT_FOUND,
-            [(header::X_CONTENT_TYPE_OPTIONS, "nosniff")],
-            "no such file\n",
-        )
-            .into_response();
+    let Some(asset) = ASSETS.iter().find(|a| a.path.strip_prefix("app/") == Some(path.as_str())) else {
+        return (StatusCode::NOT_FOUND, [(header::X_CONTENT_TYPE_OPTIONS, "nosniff")], "no such file\n").into_response();
     };
-    let cache = if version == site().version {
-        "public, max-age=31536000, immutable"
-    } else {
-        "no-cache"
-    };
-    let headers = [
-        (header::CONTENT_TYPE, content_type(asset.path)),
-        (header::CACHE_CONTROL, cache),
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-    ];
+    let cache = if version == site().version { "public, max-age=31536000, immutable" } else { "no-cache" };
+    let headers =
+        [(header::CONTENT_TYPE, content_type(asset.path)), (header::CACHE_CONTROL, cache), (header::X_CONTENT_TYPE_OPTIONS, "nosniff")];
     (headers, asset.body).into_response()
 }
 
@@ -183,29 +149,16 @@ mod tests {
     /// Assets have their type; the current version is cached for good, a stale one not at all.
     #[tokio::test]
     async fn assets_are_typed_and_cached_by_version() {
-        let fetch =
-            |version: &str, path: &str| asset(Path((version.to_string(), path.to_string())));
+        let fetch = |version: &str, path: &str| asset(Path((version.to_string(), path.to_string())));
         let current = fetch(&site().version, "main.js").await;
         assert_eq!(current.status(), StatusCode::OK);
-        assert_eq!(
-            current.headers()[header::CONTENT_TYPE],
-            "text/javascript; charset=utf-8"
-        );
-        assert_eq!(
-            current.headers()[header::CACHE_CONTROL],
-            "public, max-age=31536000, immutable"
-        );
+        assert_eq!(current.headers()[header::CONTENT_TYPE], "text/javascript; charset=utf-8");
+        assert_eq!(current.headers()[header::CACHE_CONTROL], "public, max-age=31536000, immutable");
         assert_eq!(current.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
         let stale = fetch("0000", "style.css").await;
-        assert_eq!(
-            stale.headers()[header::CONTENT_TYPE],
-            "text/css; charset=utf-8"
-        );
+        assert_eq!(stale.headers()[header::CONTENT_TYPE], "text/css; charset=utf-8");
         assert_eq!(stale.headers()[header::CACHE_CONTROL], "no-cache");
-        assert_eq!(
-            fetch(&site().version, "../Cargo.toml").await.status(),
-            StatusCode::NOT_FOUND
-        );
+        assert_eq!(fetch(&site().version, "../Cargo.toml").await.status(), StatusCode::NOT_FOUND);
     }
 
     /// The index page points at the versioned asset folder.
@@ -213,8 +166,6 @@ mod tests {
     fn index_names_the_current_version() {
         let site = site();
         assert!(!site.index.contains("{{ASSETS}}"));
-        assert!(site
-            .index
-            .contains(&format!("/app/{}/main.js", site.version)));
+        assert!(site.index.contains(&format!("/app/{}/main.js", site.version)));
     }
 }

@@ -252,7 +252,9 @@ async fn flood_trial(server: &TestServer, clients: &mut [Ws], chats: &[i64], tri
         flood.push(tokio::spawn(async move {
             // One frame, written again and again: the flood costs this process almost nothing.
             let frame: tokio_tungstenite::tungstenite::Utf8Bytes =
-                json!({"id": 10, "method": "messages.send", "params": {"chat_id": chat, "random_id": 10, "text": "flood"}}).to_string().into();
+                json!({"id": 10, "method": "messages.send", "params": {"chat_id": chat, "random_id": 10, "text": "flood"}})
+                    .to_string()
+                    .into();
             while !stop_w.is_cancelled() {
                 let write = tx.send(Message::Text(frame.clone()));
                 tokio::select! {

@@ -38,7 +38,8 @@ fn switches() -> Option<(String, String)> {
     match (get(POSTGRES), get(NATS)) {
         (Some(pg), Some(nats)) => Some((pg, nats)),
         (pg, nats) => {
-            let missing: Vec<&str> = [(POSTGRES, pg.is_none()), (NATS, nats.is_none())].into_iter().filter(|(_, m)| *m).map(|(n, _)| n).collect();
+            let missing: Vec<&str> =
+                [(POSTGRES, pg.is_none()), (NATS, nats.is_none())].into_iter().filter(|(_, m)| *m).map(|(n, _)| n).collect();
             println!("{} not set: cluster test not run (it needs PostgreSQL and NATS)", missing.join(" and "));
             None
         }
@@ -66,7 +67,10 @@ impl Database {
         let base = 1_000_000 + rand::random_range(0..1_000_000i64) * 1_000_000;
         let client = pg(&self.url).await;
         for table in ["users", "chats", "sessions"] {
-            client.batch_execute(&format!("ALTER TABLE {table} ALTER COLUMN id RESTART WITH {base}")).await.unwrap_or_else(|e| panic!("restart {table} ids: {e:?}"));
+            client
+                .batch_execute(&format!("ALTER TABLE {table} ALTER COLUMN id RESTART WITH {base}"))
+                .await
+                .unwrap_or_else(|e| panic!("restart {table} ids: {e:?}"));
         }
     }
 }
@@ -89,7 +93,9 @@ impl Drop for Database {
 
 /// Connects, or fails loudly: a switch naming an unreachable server is a failure.
 async fn pg(url: &str) -> tokio_postgres::Client {
-    let (client, conn) = tokio_postgres::connect(url, NoTls).await.unwrap_or_else(|e| panic!("{POSTGRES} is set but PostgreSQL at {url} cannot be reached: {e:?}"));
+    let (client, conn) = tokio_postgres::connect(url, NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("{POSTGRES} is set but PostgreSQL at {url} cannot be reached: {e:?}"));
     tokio::spawn(conn);
     client
 }
@@ -262,20 +268,28 @@ impl Person {
 
     async fn expect_message(&mut self, chat: i64, text: &str) -> proto::Message {
         self.expect(&format!("message {text:?} in chat {chat}"), |e| match e {
-            Event::Update(proto::Update { kind: UpdateKind::NewMessage { message }, .. }) if message.chat_id == chat && message.content.text() == Some(text) => Some(message.clone()),
+            Event::Update(proto::Update { kind: UpdateKind::NewMessage { message }, .. })
+                if message.chat_id == chat && message.content.text() == Some(text) =>
+            {
+                Some(message.clone())
+            }
             _ => None,
         })
         .await
     }
 
     async fn expect_typing(&mut self, chat: i64, user: i64) {
-        self.expect(&format!("typing by {user} in chat {chat}"), |e| matches!(e, Event::Typing { chat_id, user_id } if *chat_id == chat && *user_id == user).then_some(()))
-            .await
+        self.expect(&format!("typing by {user} in chat {chat}"), |e| {
+            matches!(e, Event::Typing { chat_id, user_id } if *chat_id == chat && *user_id == user).then_some(())
+        })
+        .await
     }
 
     async fn expect_read_outbox(&mut self, chat: i64, max: i64) {
         self.expect(&format!("read receipt up to {max} in chat {chat}"), |e| match e {
-            Event::Update(proto::Update { kind: UpdateKind::ReadOutbox { chat_id, max_id }, .. }) if *chat_id == chat && *max_id >= max => Some(()),
+            Event::Update(proto::Update { kind: UpdateKind::ReadOutbox { chat_id, max_id }, .. }) if *chat_id == chat && *max_id >= max => {
+                Some(())
+            }
             _ => None,
         })
         .await
@@ -328,7 +342,11 @@ async fn users_on_different_nodes_chat_live() {
         // connection sees its own `chat` update, which can come after the join's answer: a
         // post committed in between reaches the joiner only with the channel's next update
         // or reconnect. So wait for that update, as a client showing the channel would.
-        person.expect("the joined channel", |e| matches!(e, Event::Update(proto::Update { kind: UpdateKind::Chat { chat }, .. }) if chat.id == channel).then_some(())).await;
+        person
+            .expect("the joined channel", |e| {
+                matches!(e, Event::Update(proto::Update { kind: UpdateKind::Chat { chat }, .. }) if chat.id == channel).then_some(())
+            })
+            .await;
     }
     alice.client.send_message(channel, "post seen on every node", None).await.expect("post");
     bob.expect_message(channel, "post seen on every node").await;
@@ -336,7 +354,14 @@ async fn users_on_different_nodes_chat_live() {
 
     // History is the same whichever node answers.
     for person in [&alice, &bob, &carol] {
-        let texts: Vec<String> = person.client.history(group, None, Direction::Newer, Some(100)).await.expect("history").into_iter().filter_map(|m| m.content.text().map(str::to_owned)).collect();
+        let texts: Vec<String> = person
+            .client
+            .history(group, None, Direction::Newer, Some(100))
+            .await
+            .expect("history")
+            .into_iter()
+            .filter_map(|m| m.content.text().map(str::to_owned))
+            .collect();
         assert!(texts.ends_with(&["carol on node 2".to_owned(), "bob on node 1".to_owned()]), "{texts:?}");
     }
     drop(cluster);
@@ -464,7 +489,8 @@ async fn node_loss_under_load_loses_and_duplicates_nothing() {
     }
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let missing: usize = (0..PEOPLE).map(|p| expected[p].iter().filter(|k| !received[p].lock().expect("lock").count.contains_key(k)).count()).sum();
+        let missing: usize =
+            (0..PEOPLE).map(|p| expected[p].iter().filter(|k| !received[p].lock().expect("lock").count.contains_key(k)).count()).sum();
         if missing == 0 {
             break;
         }
@@ -494,7 +520,10 @@ async fn node_loss_under_load_loses_and_duplicates_nothing() {
     let reader = &clients[1];
     let mut by_chat: BTreeMap<i64, BTreeMap<i64, String>> = BTreeMap::new();
     for (_, chat, id, text) in &acked {
-        assert!(by_chat.entry(*chat).or_default().insert(*id, text.clone()).is_none(), "two sends acknowledged as message {id} of chat {chat}");
+        assert!(
+            by_chat.entry(*chat).or_default().insert(*id, text.clone()).is_none(),
+            "two sends acknowledged as message {id} of chat {chat}"
+        );
     }
     for (chat, want) in &by_chat {
         let reader = if members[chat].contains(&1) { reader } else { &clients[members[chat][0]] };
@@ -505,7 +534,11 @@ async fn node_loss_under_load_loses_and_duplicates_nothing() {
             let Some(last) = page.last() else { break };
             from = Some(last.id);
             for m in page {
-                assert!(stored.insert(m.id, m.content.text().unwrap_or_default().to_owned()).is_none(), "message {} twice in chat {chat}", m.id);
+                assert!(
+                    stored.insert(m.id, m.content.text().unwrap_or_default().to_owned()).is_none(),
+                    "message {} twice in chat {chat}",
+                    m.id
+                );
             }
         }
         let ids: Vec<i64> = stored.keys().copied().collect();
@@ -529,7 +562,10 @@ async fn node_loss_under_load_loses_and_duplicates_nothing() {
         let mut worst = Duration::ZERO;
         for p in people {
             let times = received[*p].lock().expect("lock").times.clone();
-            let around: Vec<Instant> = times.into_iter().filter(|t| *t + Duration::from_secs(1) >= killed_at && *t <= killed_at + Duration::from_secs(5)).collect();
+            let around: Vec<Instant> = times
+                .into_iter()
+                .filter(|t| *t + Duration::from_secs(1) >= killed_at && *t <= killed_at + Duration::from_secs(5))
+                .collect();
             for w in around.windows(2) {
                 worst = worst.max(w[1] - w[0]);
             }

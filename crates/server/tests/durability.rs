@@ -32,7 +32,8 @@ async fn sigterm_shuts_down_gracefully() {
     let chat = c.ok("chats.create_group", json!({"title": "t"})).await["id"].as_i64().expect("id");
     // Fire a batch of sends without waiting, then SIGTERM.
     for i in 0..20 {
-        let frame = json!({"id": 1000 + i, "method": "messages.send", "params": {"chat_id": chat, "random_id": i, "text": format!("t{i}")}});
+        let frame =
+            json!({"id": 1000 + i, "method": "messages.send", "params": {"chat_id": chat, "random_id": i, "text": format!("t{i}")}});
         c.ws.send(Message::Text(frame.to_string().into())).await.expect("send");
     }
     let status = Command::new("kill").args(["-TERM", &node.child.id().to_string()]).status().expect("kill runs");

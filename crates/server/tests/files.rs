@@ -71,7 +71,10 @@ async fn big_upload_in_shuffled_repeated_parts_arrives_identical() {
     drop(data);
     assert_eq!(up.upload_state("big-1").await.expect("state").parts, (0..count).collect::<Vec<_>>());
     let file = up
-        .complete("big-1", &CompleteUpload { size, sha256: sha256.clone(), name: "big.bin".into(), mime: Some("application/x-test".into()) })
+        .complete(
+            "big-1",
+            &CompleteUpload { size, sha256: sha256.clone(), name: "big.bin".into(), mime: Some("application/x-test".into()) },
+        )
         .await
         .expect("complete");
     assert_eq!((file.size, file.sha256.as_str()), (size, sha256.as_str()));
@@ -135,7 +138,8 @@ async fn interrupted_upload_resumes() {
         })
         .await
         .expect("resumed upload");
-    let held: u64 = (0..count).filter(|n| n % 2 == 0).map(|n| if n + 1 < count { UPLOAD_PART_SIZE } else { size - n * UPLOAD_PART_SIZE }).sum();
+    let held: u64 =
+        (0..count).filter(|n| n % 2 == 0).map(|n| if n + 1 < count { UPLOAD_PART_SIZE } else { size - n * UPLOAD_PART_SIZE }).sum();
     assert_eq!(first_progress, Some(held), "the parts already sent are not sent again");
     assert_eq!((file.size, file.sha256, file.mime.as_str()), (size, sha256, "video/mp4"));
 }

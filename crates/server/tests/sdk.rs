@@ -190,7 +190,8 @@ async fn groups_membership_and_roles() {
     assert_eq!(code_of(bob.client.add_members(group.id, &[carol.id()]).await), E::ChatAdminRequired);
     assert_eq!(code_of(bob.client.export_invite(group.id).await), E::ChatAdminRequired);
     ann.client.add_members(group.id, &[carol.id()]).await.expect("add");
-    bob.expect_update("participant", |k| matches!(k, K::Participant { user_id, role: Some(Role::Member), .. } if *user_id == carol.id())).await;
+    bob.expect_update("participant", |k| matches!(k, K::Participant { user_id, role: Some(Role::Member), .. } if *user_id == carol.id()))
+        .await;
     ann.client.set_admin(group.id, bob.id(), true).await.expect("promote");
     let link = bob.client.export_invite(group.id).await.expect("admin exports").link;
     assert!(link.contains("/+"), "{link}");
@@ -228,7 +229,11 @@ async fn channels_broadcast_through_their_own_log() {
         let joined = r.client.join_by_username("@Daily_News").await.expect("join by name");
         assert_eq!((joined.id, joined.role), (channel.id, Some(Role::Member)));
     }
-    let before: Vec<i64> = futures_util::future::join_all(readers.iter().map(|r| r.client.get_state())).await.into_iter().map(|s| s.expect("state").pts).collect();
+    let before: Vec<i64> = futures_util::future::join_all(readers.iter().map(|r| r.client.get_state()))
+        .await
+        .into_iter()
+        .map(|s| s.expect("state").pts)
+        .collect();
     assert_eq!(code_of(readers[0].client.send_message(channel.id, "can I post?", None).await), E::ChatWriteForbidden);
     let post = ann.client.send_message(channel.id, "first post", None).await.expect("post");
     for r in readers.iter_mut() {
@@ -236,7 +241,11 @@ async fn channels_broadcast_through_their_own_log() {
         assert_eq!(u.log, Some(channel.id), "delivered from the channel's own log");
         assert_eq!(u.pts, post.pts);
     }
-    let after: Vec<i64> = futures_util::future::join_all(readers.iter().map(|r| r.client.get_state())).await.into_iter().map(|s| s.expect("state").pts).collect();
+    let after: Vec<i64> = futures_util::future::join_all(readers.iter().map(|r| r.client.get_state()))
+        .await
+        .into_iter()
+        .map(|s| s.expect("state").pts)
+        .collect();
     assert_eq!(before, after, "a post writes nothing into subscribers' own logs");
     let diff = readers[0].client.get_chat_difference(channel.id, post.pts - 1, None).await.expect("chat difference");
     assert!(matches!(diff, heliograph_client::proto::Difference::Complete { ref updates, .. } if updates.len() == 1), "{diff:?}");

@@ -17,7 +17,11 @@ async fn connect(server: &TestServer) -> Ws {
 /// Reads frames until one answers `id` (updates may arrive in between).
 async fn answer(ws: &mut Ws, id: u64) -> Value {
     loop {
-        let msg = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next()).await.expect("answer in time").expect("open").expect("frame");
+        let msg = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next())
+            .await
+            .expect("answer in time")
+            .expect("open")
+            .expect("frame");
         if let Message::Text(t) = msg {
             let v: Value = serde_json::from_str(&t).expect("server sends JSON");
             if v["id"] == json!(id) || (v["type"] == "error" && v.get("id").is_none()) {
@@ -103,7 +107,8 @@ async fn methods_need_a_session() {
 async fn oversized_frame_closes_with_a_reason() {
     let server = TestServer::start().await;
     let mut ws = signed_in(&server, 2).await;
-    let huge = json!({"id": 1, "method": "messages.send", "params": {"chat_id": 1, "random_id": 1, "text": "y".repeat(70_000)}}).to_string();
+    let huge =
+        json!({"id": 1, "method": "messages.send", "params": {"chat_id": 1, "random_id": 1, "text": "y".repeat(70_000)}}).to_string();
     let _ = ws.send(Message::Text(huge.into())).await;
     let mut reason = None;
     while let Ok(Some(msg)) = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next()).await {

@@ -268,11 +268,16 @@ pub async fn accounts(store: Arc<dyn Store>) {
     let listed = s.users(&[bob.id, UserId(987_654_321), alice.id]).await.must("users");
     assert_eq!(listed, vec![bob.clone(), alice.clone()], "users() returns those that exist, in the order asked");
 
-    let updated = s.update_profile(alice.id, Some(name("Alice A.")), Some(Bio::parse("hi there").expect("bio"))).await.must("update_profile");
+    let updated =
+        s.update_profile(alice.id, Some(name("Alice A.")), Some(Bio::parse("hi there").expect("bio"))).await.must("update_profile");
     assert_eq!((updated.name.as_str(), updated.bio.as_str()), ("Alice A.", "hi there"));
     let updated = s.update_profile(alice.id, None, Some(Bio::parse("").expect("bio"))).await.must("update_profile");
     assert_eq!((updated.name.as_str(), updated.bio.as_str()), ("Alice A.", ""), "None leaves a field alone; an empty bio clears it");
-    refused(s.update_profile(UserId(987_654_321), Some(name("X")), None).await, Error::UserNotFound, "update_profile of a nonexistent user");
+    refused(
+        s.update_profile(UserId(987_654_321), Some(name("X")), None).await,
+        Error::UserNotFound,
+        "update_profile of a nonexistent user",
+    );
 
     // Sessions.
     let laptop = s.create_session(alice.id, &[1; 32], "laptop").await.must("create_session");
@@ -517,7 +522,11 @@ pub async fn idempotent_send(store: Arc<dyn Store>) {
     assert_eq!(bobs.message.id, MessageId(2), "the same random_id from another user is a new message");
     assert_eq!(bobs.message.from, bob);
     assert_eq!(send(s, alice, chat, 43, "next").await.message.id, MessageId(3));
-    assert_eq!(s.send(alice, chat, 42, text("late retry"), None).await.must("late retry"), first, "a late retry still answers the original");
+    assert_eq!(
+        s.send(alice, chat, 42, text("late retry"), None).await.must("late retry"),
+        first,
+        "a late retry still answers the original"
+    );
 }
 
 /// 8 tasks x 50 concurrent sends into one group get ids exactly 1..=400 and every member's log holds all 400 in order; concurrent retries of one random_id make one message.
@@ -620,7 +629,9 @@ pub async fn non_member_sees_nothing(store: Arc<dyn Store>) {
     let m1 = MessageId(1);
     let mut rid = 10_000;
     for (who, label) in [(mallory, "a stranger"), (leaver, "a former member")] {
-        for (chat, what) in [(private, "private chat"), (group, "group"), (channel, "channel"), (unknown, "nonexistent chat"), (ChatId(0), "chat 0")] {
+        for (chat, what) in
+            [(private, "private chat"), (group, "group"), (channel, "channel"), (unknown, "nonexistent chat"), (ChatId(0), "chat 0")]
+        {
             if who == leaver && chat == private {
                 continue;
             }
@@ -657,7 +668,11 @@ pub async fn non_member_sees_nothing(store: Arc<dyn Store>) {
         }
     }
     // The forward origin must be readable too: a member cannot forward out of a chat they are not in.
-    refused(s.forward(mallory, group, &[m1], own, &[99_999]).await, Error::ChatNotFound, "forward out of a foreign group into one's own chat");
+    refused(
+        s.forward(mallory, group, &[m1], own, &[99_999]).await,
+        Error::ChatNotFound,
+        "forward out of a foreign group into one's own chat",
+    );
 
     let after = snapshot().await;
     assert_eq!(before, after, "refused calls must change nothing (chats, histories, members, logs)");
@@ -667,7 +682,10 @@ pub async fn non_member_sees_nothing(store: Arc<dyn Store>) {
             !seen.contains(&private) && !seen.contains(&group) && !seen.contains(&channel),
             "dialogs of {u} must not list chats they are not in: {seen:?}"
         );
-        assert!(!s.own_log_chats(u).await.must("own_log_chats").iter().any(|(c, _)| *c == channel), "own_log_chats lists only the user's chats");
+        assert!(
+            !s.own_log_chats(u).await.must("own_log_chats").iter().any(|(c, _)| *c == channel),
+            "own_log_chats lists only the user's chats"
+        );
     }
 }
 
@@ -710,7 +728,11 @@ pub async fn roles(store: Arc<dyn Store>) {
     let m_alice = send(s, alice, group, 10, "by alice").await.message.id;
     let m_bob = send(s, bob, group, 11, "by bob").await.message.id;
     refused(s.edit(bob, group, m_alice, mtext("by bob now")).await, Error::AuthorRequired, "edit someone else's message");
-    refused(s.edit(alice, group, m_bob, mtext("by alice now")).await, Error::AuthorRequired, "even the creator cannot edit others' messages");
+    refused(
+        s.edit(alice, group, m_bob, mtext("by alice now")).await,
+        Error::AuthorRequired,
+        "even the creator cannot edit others' messages",
+    );
     refused(s.delete(bob, group, &[m_alice], true).await, Error::AdminRequired, "a member deletes another's message for everyone");
     assert_eq!(history_all(s, carol, group).await.len(), 2, "a refused delete hides nothing");
     s.delete(bob, group, &[m_bob], true).await.must("a member deletes their own message for everyone");
@@ -760,12 +782,20 @@ pub async fn edit_delete_pin_forward(store: Arc<dyn Store>) {
     // Edit.
     let (a0, b0) = (state(s, alice).await, state(s, bob).await);
     let edited = s.edit(alice, chat, MessageId(1), mtext("text 1, fixed")).await.must("edit");
-    assert_eq!((edited.id, body(&edited), edited.from, edited.date), (MessageId(1), "text 1, fixed", alice, sent_date), "edit keeps id, author and date");
+    assert_eq!(
+        (edited.id, body(&edited), edited.from, edited.date),
+        (MessageId(1), "text 1, fixed", alice, sent_date),
+        "edit keeps id, author and date"
+    );
     let edit_date = edited.edit_date.expect("edit sets edit_date");
     assert!(edit_date >= sent_date);
     assert_eq!(history_all(s, bob, chat).await[0], edited, "history shows the edit");
     for (who, from) in [(alice, a0), (bob, b0)] {
-        assert_eq!(events(&log_of(s, who, from).await), vec![Event::EditMessage(edited.clone())], "an edit is logged once for every member");
+        assert_eq!(
+            events(&log_of(s, who, from).await),
+            vec![Event::EditMessage(edited.clone())],
+            "an edit is logged once for every member"
+        );
     }
     refused(s.edit(alice, chat, MessageId(99), mtext("nope")).await, Error::MessageNotFound, "edit a missing message");
 
@@ -822,11 +852,19 @@ pub async fn edit_delete_pin_forward(store: Arc<dyn Store>) {
     assert_eq!((fwd[0].message.from, body(&fwd[0].message)), (alice, "text 1, fixed"));
     let again = s.forward(bob, group, &[MessageId(1)], chat, &[72]).await.must("forward a forward");
     assert_eq!(again[0].message.forward, Some(origin), "forwarding a forward keeps the original origin");
-    assert_eq!(s.forward(alice, chat, &[MessageId(1), MessageId(4)], group, &[70, 71]).await.must("forward retry"), fwd, "forwards are idempotent");
+    assert_eq!(
+        s.forward(alice, chat, &[MessageId(1), MessageId(4)], group, &[70, 71]).await.must("forward retry"),
+        fwd,
+        "forwards are idempotent"
+    );
     refused(s.forward(bob, chat, &[MessageId(3)], group, &[73]).await, Error::MessageNotFound, "forward a message deleted for me");
     assert!(s.forward(alice, chat, &[MessageId(1)], group, &[]).await.is_err(), "forward needs one random_id per message");
     let (a0, b0) = (state(s, alice).await, state(s, bob).await);
-    refused(s.forward(alice, chat, &[MessageId(4), MessageId(2)], group, &[74, 75]).await, Error::MessageNotFound, "a forward with a deleted message");
+    refused(
+        s.forward(alice, chat, &[MessageId(4), MessageId(2)], group, &[74, 75]).await,
+        Error::MessageNotFound,
+        "a forward with a deleted message",
+    );
     assert_eq!(view(s, bob, group).await.chat.top_message, MessageId(2), "a failed forward is all or nothing");
     assert_eq!((state(s, alice).await, state(s, bob).await), (a0, b0), "a failed forward logs nothing");
 }
@@ -851,9 +889,17 @@ pub async fn read_receipts(store: Arc<dyn Store>) {
     s.read(bob, chat, Some(MessageId(3))).await.must("read");
     assert_eq!(view(s, bob, chat).await.membership.read_inbox, MessageId(3));
     assert_eq!(unread(bob).await, 2);
-    assert_eq!(events(&log_of(s, alice, a0).await), vec![Event::ReadOutbox { chat, max_id: MessageId(3) }], "the author learns their messages were read");
+    assert_eq!(
+        events(&log_of(s, alice, a0).await),
+        vec![Event::ReadOutbox { chat, max_id: MessageId(3) }],
+        "the author learns their messages were read"
+    );
     assert_eq!(view(s, alice, chat).await.membership.read_outbox, MessageId(3));
-    assert_eq!(events(&log_of(s, bob, b0).await), vec![Event::ReadInbox { chat, max_id: MessageId(3) }], "the reader's other devices learn it too");
+    assert_eq!(
+        events(&log_of(s, bob, b0).await),
+        vec![Event::ReadInbox { chat, max_id: MessageId(3) }],
+        "the reader's other devices learn it too"
+    );
 
     let (a1, b1) = (state(s, alice).await, state(s, bob).await);
     s.read(bob, chat, Some(MessageId(2))).await.must("read backwards");
@@ -950,13 +996,21 @@ pub async fn groups(store: Arc<dyn Store>) {
     let erin = person(s, 5, "Erin").await;
     let frank = person(s, 6, "Frank").await;
 
-    refused(s.create_chat(alice, ChatKind::Group, &title("X"), None, &[bob, UserId(987_654_321)]).await, Error::UserNotFound, "create with a nonexistent member");
+    refused(
+        s.create_chat(alice, ChatKind::Group, &title("X"), None, &[bob, UserId(987_654_321)]).await,
+        Error::UserNotFound,
+        "create with a nonexistent member",
+    );
     let marks = [state(s, alice).await, state(s, bob).await, state(s, carol).await];
     let g = s.create_chat(alice, ChatKind::Group, &title("Friends"), None, &[bob, carol, bob, alice]).await.must("create_chat");
     assert_eq!((g.kind, g.title.as_str(), g.creator, g.member_count, g.own_log), (ChatKind::Group, "Friends", alice, 3, false));
     let chat = g.id;
     for (i, who) in [alice, bob, carol].into_iter().enumerate() {
-        assert_eq!(events(&log_of(s, who, marks[i]).await), vec![Event::ChatChanged { chat }], "every first member is told of the new chat");
+        assert_eq!(
+            events(&log_of(s, who, marks[i]).await),
+            vec![Event::ChatChanged { chat }],
+            "every first member is told of the new chat"
+        );
         assert_eq!(view(s, who, chat).await.chat, g);
     }
     assert_eq!(s.members(bob, chat, 0, 10).await.must("members").len(), 3);
@@ -973,7 +1027,11 @@ pub async fn groups(store: Arc<dyn Store>) {
         assert_eq!(events(&log_of(s, who, marks[i]).await), vec![joined.clone()], "members are told who joined");
     }
     let dave_log = events(&log_of(s, dave, marks[3]).await);
-    assert!(!dave_log.is_empty() && dave_log.iter().all(|e| matches!(e, Event::ChatChanged { chat: c } | Event::Participant { chat: c, .. } if *c == chat)), "the new member is told: {dave_log:?}");
+    assert!(
+        !dave_log.is_empty()
+            && dave_log.iter().all(|e| matches!(e, Event::ChatChanged { chat: c } | Event::Participant { chat: c, .. } if *c == chat)),
+        "the new member is told: {dave_log:?}"
+    );
     assert_eq!(view(s, dave, chat).await.membership.role, Role::Member);
     let d = s.dialogs(dave, None, 10).await.must("dialogs");
     assert_eq!(d.iter().map(|d| (d.view.chat.id, d.unread)).collect::<Vec<_>>(), vec![(chat, 0)], "nothing from before joining is unread");
@@ -1012,7 +1070,8 @@ pub async fn groups(store: Arc<dyn Store>) {
     assert_eq!(msg_ids(&history_all(s, erin, chat).await).last(), Some(&MessageId(2)));
 
     // Public channel by username.
-    let channel = s.create_chat(alice, ChatKind::Channel, &title("Helio News"), Some(&uname("HelioNews")), &[]).await.must("create channel");
+    let channel =
+        s.create_chat(alice, ChatKind::Channel, &title("Helio News"), Some(&uname("HelioNews")), &[]).await.must("create channel");
     assert!(channel.own_log, "a channel always keeps its own log");
     send(s, alice, channel.id, 3, "first post").await;
     let joined = s.join(frank, JoinBy::Username(uname("helionews"))).await.must("join by username");
@@ -1080,7 +1139,10 @@ pub async fn large_group_own_log(h: &mut dyn Harness) {
     let e0 = state(s, erin).await;
     s.add_members(alice, chat, &[erin]).await.must("add erin");
     let log = events(&chat_log_of(s, alice, chat, cpts).await);
-    assert!(log.contains(&Event::Participant { chat, user: erin, role: Some(Role::Member), by: alice }), "a join is in the chat's log: {log:?}");
+    assert!(
+        log.contains(&Event::Participant { chat, user: erin, role: Some(Role::Member), by: alice }),
+        "a join is in the chat's log: {log:?}"
+    );
     assert!(state(s, erin).await > e0, "the new member is told in their own log");
     assert_eq!(marks[0], state(s, alice).await, "existing members' logs get nothing");
     let m = send(s, erin, chat, 3, "hello all").await;
@@ -1125,7 +1187,8 @@ pub async fn channel_fan_out(store: Arc<dyn Store>) {
         assert_eq!(state(s, u).await, before[i], "edit/pin/delete add no rows to subscriber logs");
     }
     let log = chat_log_of(s, subscribers[1], channel.id, cpts + 1).await;
-    let kinds: Vec<bool> = log.iter().map(|l| matches!(l.event, Event::EditMessage(_) | Event::Pinned { .. } | Event::DeleteMessages { .. })).collect();
+    let kinds: Vec<bool> =
+        log.iter().map(|l| matches!(l.event, Event::EditMessage(_) | Event::Pinned { .. } | Event::DeleteMessages { .. })).collect();
     assert!(kinds.iter().all(|k| *k) && log.len() >= 3, "the channel log has the edit, pin and delete: {log:?}");
     assert!(history_all(s, subscribers[2], channel.id).await.is_empty(), "a deleted post is gone for every subscriber");
 }
@@ -1182,7 +1245,9 @@ pub async fn sync_pages(store: Arc<dyn Store>) {
     assert_eq!(pages, whole, "pages chain into the whole log without gap or duplicate");
     assert_eq!(s.difference(alice, top, 7).await.must("difference"), Difference::Empty { pts: top }, "nothing new answers Empty");
     match s.difference(alice, 0, 0).await {
-        Ok(Difference::Slice { pts, .. }) => assert!(pts > 0, "a limit of 0 must not answer a Slice that stands still (clients would loop)"),
+        Ok(Difference::Slice { pts, .. }) => {
+            assert!(pts > 0, "a limit of 0 must not answer a Slice that stands still (clients would loop)")
+        }
         Ok(Difference::Complete { .. }) | Err(Error::Invalid(_)) => {}
         other => panic!("difference with limit 0: {other:?}"),
     }
@@ -1214,7 +1279,11 @@ pub async fn sync_too_long(h: &mut dyn Harness) {
         send(s, alice, channel, 100 + i, "y").await;
     }
     let top = state(s, bob).await;
-    assert_eq!(s.difference(bob, 0, 100).await.must("difference"), Difference::TooLong { pts: top }, "too far behind answers TooLong with the current pts");
+    assert_eq!(
+        s.difference(bob, 0, 100).await.must("difference"),
+        Difference::TooLong { pts: top },
+        "too far behind answers TooLong with the current pts"
+    );
     assert_eq!(s.difference(bob, top - 11, 100).await.must("difference"), Difference::TooLong { pts: top });
     match s.difference(bob, top - 10, 100).await.must("difference") {
         Difference::Complete { events, pts } => assert_eq!((events.len(), pts), (10, top), "within the horizon is a normal difference"),
@@ -1244,7 +1313,11 @@ pub async fn commit_feed(store: Arc<dyn Store>) {
     send(s, alice, chat, 1, "first").await;
     refused(s.send(mallory, chat, 2, text("FAILED-SEND"), None).await, Error::ChatNotFound, "non-member send");
     refused(s.edit(alice, chat, MessageId(5), mtext("FAILED-EDIT")).await, Error::MessageNotFound, "edit of a missing message");
-    refused(s.forward(alice, chat, &[MessageId(1), MessageId(99)], chat, &[3, 4]).await, Error::MessageNotFound, "a forward failing halfway");
+    refused(
+        s.forward(alice, chat, &[MessageId(1), MessageId(99)], chat, &[3, 4]).await,
+        Error::MessageNotFound,
+        "a forward failing halfway",
+    );
     assert_eq!(view(s, alice, chat).await.chat.top_message, MessageId(1), "a failed forward leaves no copy behind");
     let mut tasks = Vec::new();
     for i in 0..30i64 {
@@ -1264,9 +1337,11 @@ pub async fn commit_feed(store: Arc<dyn Store>) {
     send(s, bob, chat, 1, "last").await;
     s.read(alice, chat, None).await.must("read");
 
-    let tops: BTreeMap<UserId, Pts> = [(alice, state(s, alice).await), (bob, state(s, bob).await), (mallory, state(s, mallory).await)].into();
+    let tops: BTreeMap<UserId, Pts> =
+        [(alice, state(s, alice).await), (bob, state(s, bob).await), (mallory, state(s, mallory).await)].into();
     let mut got: BTreeMap<UserId, Vec<Logged>> = BTreeMap::new();
-    let caught_up = |got: &BTreeMap<UserId, Vec<Logged>>| tops.iter().all(|(u, top)| got.get(u).and_then(|v| v.last()).map_or(0, |l| l.pts) >= *top);
+    let caught_up =
+        |got: &BTreeMap<UserId, Vec<Logged>>| tops.iter().all(|(u, top)| got.get(u).and_then(|v| v.last()).map_or(0, |l| l.pts) >= *top);
     while !caught_up(&got) {
         let batch = tokio::time::timeout(Duration::from_secs(10), feed.recv())
             .await
@@ -1316,7 +1391,10 @@ pub async fn reopen_keeps_everything(h: &mut dyn Harness) {
     let store = h.open(Limits::default()).await;
     let s = &*store;
     assert!(store.take_commit_feed().is_some(), "a reopened store has its own feed");
-    assert_eq!(s.user_by_phone(&phone(1)).await.must("user_by_phone").map(|u| (u.id, u.username)), Some((alice, Some("alice_keeps".to_string()))));
+    assert_eq!(
+        s.user_by_phone(&phone(1)).await.must("user_by_phone").map(|u| (u.id, u.username)),
+        Some((alice, Some("alice_keeps".to_string())))
+    );
     match s.resolve(&uname("ALICE_KEEPS")).await.must("resolve") {
         Some(Resolved::User(u)) => assert_eq!(u.id, alice),
         other => panic!("the username survives a reopen: {other:?}"),
@@ -1353,7 +1431,10 @@ pub async fn files_and_media(store: Arc<dyn Store>) {
         height: Some(480),
         thumb,
     };
-    let thumb = s.create_file(alice, NewFile { name: "thumb.jpg".into(), mime: "image/jpeg".into(), ..new(100, None) }, 10_000).await.must("create thumb");
+    let thumb = s
+        .create_file(alice, NewFile { name: "thumb.jpg".into(), mime: "image/jpeg".into(), ..new(100, None) }, 10_000)
+        .await
+        .must("create thumb");
     let photo = s.create_file(alice, new(5_000, Some(thumb.id)), 10_000).await.must("create file");
     assert_eq!((photo.owner, photo.size, photo.sha256, photo.thumb), (alice, 5_000, [7; 32], Some(thumb.id)), "the file as recorded");
     assert_eq!(s.file_usage(alice).await.must("usage"), 5_100, "usage counts every file of the owner");
@@ -1388,7 +1469,11 @@ pub async fn files_and_media(store: Arc<dyn Store>) {
     refused(s.file(mallory, photo.id).await, Error::FileNotFound, "a stranger sees nothing");
 
     let edited = s.edit(alice, chat, sent.message.id, mtext("new caption")).await.must("edit caption");
-    assert_eq!(edited.content, Content::Media(Media { caption: Some(mtext("new caption")), ..media.clone() }), "an edit changes the caption only");
+    assert_eq!(
+        edited.content,
+        Content::Media(Media { caption: Some(mtext("new caption")), ..media.clone() }),
+        "an edit changes the caption only"
+    );
 
     // Without a caption.
     let bare = Media { caption: None, ..media.clone() };

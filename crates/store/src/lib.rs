@@ -93,7 +93,14 @@ pub trait Store: Send + Sync + 'static {
     /// The private chat of `user` and `peer`, created on first use.
     async fn open_private(&self, user: UserId, peer: UserId) -> Result<Chat>;
     /// Creates a group or channel with `creator` as its creator and `members` added.
-    async fn create_chat(&self, creator: UserId, kind: ChatKind, title: &Title, username: Option<&Username>, members: &[UserId]) -> Result<Chat>;
+    async fn create_chat(
+        &self,
+        creator: UserId,
+        kind: ChatKind,
+        title: &Title,
+        username: Option<&Username>,
+        members: &[UserId],
+    ) -> Result<Chat>;
     /// A chat's public details, with no viewer (for rendering a chat's own log).
     async fn chat_info(&self, chat: ChatId) -> Result<Option<Chat>>;
     /// The chat as `user` sees it, and their membership: the one authorization choke point

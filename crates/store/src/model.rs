@@ -185,14 +185,33 @@ pub enum Log {
 pub enum Event {
     NewMessage(Message),
     EditMessage(Message),
-    DeleteMessages { chat: ChatId, ids: Vec<MessageId> },
-    ReadInbox { chat: ChatId, max_id: MessageId },
-    ReadOutbox { chat: ChatId, max_id: MessageId },
-    Pinned { chat: ChatId, id: Option<MessageId> },
+    DeleteMessages {
+        chat: ChatId,
+        ids: Vec<MessageId>,
+    },
+    ReadInbox {
+        chat: ChatId,
+        max_id: MessageId,
+    },
+    ReadOutbox {
+        chat: ChatId,
+        max_id: MessageId,
+    },
+    Pinned {
+        chat: ChatId,
+        id: Option<MessageId>,
+    },
     /// `role: None` means `user` is no longer a member.
-    Participant { chat: ChatId, user: UserId, role: Option<Role>, by: UserId },
+    Participant {
+        chat: ChatId,
+        user: UserId,
+        role: Option<Role>,
+        by: UserId,
+    },
     /// The chat's details changed, or the log's owner got access to it.
-    ChatChanged { chat: ChatId },
+    ChatChanged {
+        chat: ChatId,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -218,8 +237,5 @@ pub fn now() -> i64 {
 
 /// Unix milliseconds now.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }

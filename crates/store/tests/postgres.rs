@@ -38,7 +38,11 @@ impl Postgres {
     async fn new() -> Postgres {
         let admin = std::env::var(SWITCH).unwrap_or_else(|_| panic!("{SWITCH} must name a PostgreSQL admin URL to run this suite"));
         let name = format!("heliograph_test_{:016x}", rand::random::<u64>());
-        admin_client(&admin).await.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap_or_else(|e| panic!("create database {name}: {e:?}"));
+        admin_client(&admin)
+            .await
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap_or_else(|e| panic!("create database {name}: {e:?}"));
         let url = with_dbname(&admin, &name);
         Postgres { admin, name, url }
     }
@@ -132,7 +136,9 @@ async fn newer_schema(h: Postgres) {
     let mut starts = Vec::new();
     for _ in 0..4 {
         let url = fresh.url.clone();
-        starts.push(tokio::spawn(async move { PostgresStore::connect(&url, Options { pool_size: 1, ..Options::default() }).await.map(|_| ()) }));
+        starts.push(tokio::spawn(
+            async move { PostgresStore::connect(&url, Options { pool_size: 1, ..Options::default() }).await.map(|_| ()) },
+        ));
     }
     for s in starts {
         s.await.expect("start task").expect("concurrent starts all succeed");
@@ -158,7 +164,11 @@ async fn two_nodes(h: Postgres) {
     for n in 1..=4 {
         members.push(s.create_user(&phone(n), &name).await.expect("create_user").id);
     }
-    let chat = s.create_chat(members[0], ChatKind::Group, &Title::parse("Busy").expect("title"), None, &members[1..]).await.expect("create_chat").id;
+    let chat = s
+        .create_chat(members[0], ChatKind::Group, &Title::parse("Busy").expect("title"), None, &members[1..])
+        .await
+        .expect("create_chat")
+        .id;
     // A second chat sharing members, so user-row locks of two chats interleave.
     let side = s.open_private(members[3], members[1]).await.expect("open_private").id;
     let before: Vec<i64> = {
@@ -199,7 +209,8 @@ async fn two_nodes(h: Postgres) {
         loop {
             match s.difference(m, pts, 1_000).await.expect("difference") {
                 heliograph_store::Difference::Empty { .. } => break,
-                heliograph_store::Difference::Complete { events, pts: next } | heliograph_store::Difference::Slice { events, pts: next } => {
+                heliograph_store::Difference::Complete { events, pts: next }
+                | heliograph_store::Difference::Slice { events, pts: next } => {
                     for e in &events {
                         assert_eq!(e.pts, pts + 1, "member {m}'s log is gapless");
                         pts = e.pts;
@@ -245,7 +256,8 @@ async fn two_nodes(h: Postgres) {
         answers.push(r.await.expect("a racing task panicked"));
     }
     assert!(answers.iter().all(|a| *a == answers[0]), "every racing send answers the one message that won: {answers:?}");
-    let tops = (s.chat(members[1], chat).await.expect("chat").chat.top_message, s.chat(members[1], side).await.expect("chat").chat.top_message);
+    let tops =
+        (s.chat(members[1], chat).await.expect("chat").chat.top_message, s.chat(members[1], side).await.expect("chat").chat.top_message);
     let won = answers[0].message.id;
     assert!(
         (answers[0].message.chat == chat && tops.0 == won) || (answers[0].message.chat == side && tops.1 == won),
@@ -283,6 +295,8 @@ async fn untaken_feed(h: Postgres) {
             t.await.expect("a sending task panicked");
         }
     };
-    tokio::time::timeout(std::time::Duration::from_secs(120), all).await.expect("5000 sends finish: writes must not block on an untaken feed");
+    tokio::time::timeout(std::time::Duration::from_secs(120), all)
+        .await
+        .expect("5000 sends finish: writes must not block on an untaken feed");
     assert_eq!(store.chat(alice, chat).await.expect("chat").chat.top_message, MessageId(5_000));
 }

@@ -64,8 +64,10 @@ async fn untaken_feed_does_not_stall_writes() {
     let h = Sqlite::new();
     let options = Options { durability: heliograph_store::sqlite::Durability::Normal, ..Options::default() };
     let store = SqliteStore::open(&h.path(), options).expect("open");
-    let alice = store.create_user(&Phone::parse("+15550000001").expect("phone"), &DisplayName::parse("A").expect("name")).await.expect("user").id;
-    let bob = store.create_user(&Phone::parse("+15550000002").expect("phone"), &DisplayName::parse("B").expect("name")).await.expect("user").id;
+    let alice =
+        store.create_user(&Phone::parse("+15550000001").expect("phone"), &DisplayName::parse("A").expect("name")).await.expect("user").id;
+    let bob =
+        store.create_user(&Phone::parse("+15550000002").expect("phone"), &DisplayName::parse("B").expect("name")).await.expect("user").id;
     let chat = store.open_private(alice, bob).await.expect("chat").id;
     let text = Content::Text(MessageText::parse("x".into()).expect("text"));
     // Each awaited send is its own group commit with events: more commits than the feed holds.
@@ -74,7 +76,9 @@ async fn untaken_feed_does_not_stall_writes() {
             store.send(alice, chat, i, text.clone(), None).await.expect("send");
         }
     };
-    tokio::time::timeout(std::time::Duration::from_secs(30), all).await.expect("5000 sequential sends finish: the writer must not block on an untaken feed");
+    tokio::time::timeout(std::time::Duration::from_secs(30), all)
+        .await
+        .expect("5000 sequential sends finish: the writer must not block on an untaken feed");
 }
 
 /// A write refused because the database stayed locked (BEGIN failed) leaves nothing behind.

@@ -29,14 +29,8 @@ use model::{Effect, Input, Model, PAGE};
 /// Frames are drawn at most this often; a burst of updates costs one frame.
 const FRAME: Duration = Duration::from_millis(16);
 
-pub async fn run(
-    client: Client,
-    mut updates: Updates,
-    mut session: Session,
-    profile_dir: &Path,
-) -> Result<(), CliError> {
-    let mut terminal = ratatui::try_init()
-        .map_err(|e| CliError::new("TERMINAL", format!("cannot start the full-screen UI: {e}")))?;
+pub async fn run(client: Client, mut updates: Updates, mut session: Session, profile_dir: &Path) -> Result<(), CliError> {
+    let mut terminal = ratatui::try_init().map_err(|e| CliError::new("TERMINAL", format!("cannot start the full-screen UI: {e}")))?;
     let (tx, mut rx) = mpsc::channel::<Input>(1024);
     // Keys come from a blocking reader thread; it ends with the process.
     let keys = tx.clone();
@@ -54,11 +48,7 @@ pub async fn run(
     let writes = writer(client.clone(), tx.clone());
 
     let mut model = Model::new(session.user_id);
-    let runner = Runner {
-        client: client.clone(),
-        tx,
-        writes,
-    };
+    let runner = Runner { client: client.clone(), tx, writes };
     runner.perform(Effect::LoadDialogs);
 
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -117,10 +107,7 @@ struct Runner {
 
 impl Runner {
     fn perform(&self, effect: Effect) {
-        if matches!(
-            effect,
-            Effect::Send { .. } | Effect::Edit { .. } | Effect::Delete { .. } | Effect::Read { .. }
-        ) {
+        if matches!(effect, Effect::Send { .. } | Effect::Edit { .. } | Effect::Delete { .. } | Effect::Read { .. }) {
             let _ = self.writes.send(effect);
             return;
         }
@@ -136,10 +123,7 @@ impl Runner {
 }
 
 fn failed(chat_id: Option<i64>, what: &str, e: ClientError) -> Input {
-    Input::Failed {
-        chat_id,
-        error: format!("{what}: {}", CliError::from(e)),
-    }
+    Input::Failed { chat_id, error: format!("{what}: {}", CliError::from(e)) }
 }
 
 /// Reads: their answers come back as inputs.
@@ -162,19 +146,10 @@ async fn read(client: &Client, effect: Effect) -> Option<Input> {
                 }
             }
         }
-        Effect::LoadHistory { chat_id, before } => {
-            match client
-                .history(chat_id, before, Direction::Older, Some(PAGE))
-                .await
-            {
-                Ok(messages) => Input::History {
-                    chat_id,
-                    before,
-                    messages,
-                },
-                Err(e) => failed(Some(chat_id), "loading messages", e),
-            }
-        }
+        Effect::LoadHistory { chat_id, before } => match client.history(chat_id, before, Direction::Older, Some(PAGE)).await {
+            Ok(messages) => Input::History { chat_id, before, messages },
+            Err(e) => failed(Some(chat_id), "loading messages", e),
+        },
         Effect::LoadUsers(ids) => match client.get_users(&ids).await {
             Ok(users) => Input::Users(users),
             Err(e) => failed(None, "loading names", e),
@@ -188,9 +163,7 @@ async fn read(client: &Client, effect: Effect) -> Option<Input> {
             let _ = client.set_typing(chat_id).await;
             return None;
         }
-        Effect::Send { .. } | Effect::Edit { .. } | Effect::Delete { .. } | Effect::Read { .. } => {
-            return None
-        }
+        Effect::Send { .. } | Effect::Edit { .. } | Effect::Delete { .. } | Effect::Read { .. } => return None,
     })
 }
 
@@ -200,23 +173,14 @@ fn writer(client: Client, tx: mpsc::Sender<Input>) -> mpsc::UnboundedSender<Effe
     tokio::spawn(async move {
         while let Some(effect) = queue.recv().await {
             let input = match effect {
-                Effect::Send {
-                    chat_id,
-                    text,
-                    reply_to,
-                } => match client.send_message(chat_id, &text, reply_to).await {
+                Effect::Send { chat_id, text, reply_to } => match client.send_message(chat_id, &text, reply_to).await {
                     Ok(sent) => Some(Input::Sent(sent.message)),
-                    Err(e) => Some(Input::SendFailed {
-                        text,
-                        error: CliError::from(e).to_string(),
-                    }),
+                    Err(e) => Some(Input::SendFailed { text, error: CliError::from(e).to_string() }),
                 },
-                Effect::Edit { chat_id, id, text } => {
-                    match client.edit_message(chat_id, id, &text).await {
-                        Ok(m) => Some(Input::Edited(m)),
-                        Err(e) => Some(failed(None, "not edited", e)),
-                    }
-                }
+                Effect::Edit { chat_id, id, text } => match client.edit_message(chat_id, id, &text).await {
+                    Ok(m) => Some(Input::Edited(m)),
+                    Err(e) => Some(failed(None, "not edited", e)),
+                },
                 Effect::Delete { chat_id, id } => {
                     match client.delete_messages_for_everyone(chat_id, &[id]).await {
                         // The server's delete update removes it from the screen.
@@ -224,12 +188,10 @@ fn writer(client: Client, tx: mpsc::Sender<Input>) -> mpsc::UnboundedSender<Effe
                         Err(e) => Some(failed(None, "not deleted", e)),
                     }
                 }
-                Effect::Read { chat_id, max_id } => {
-                    match client.read_history(chat_id, Some(max_id)).await {
-                        Ok(()) => None,
-                        Err(e) => Some(failed(None, "marking read", e)),
-                    }
-                }
+                Effect::Read { chat_id, max_id } => match client.read_history(chat_id, Some(max_id)).await {
+                    Ok(()) => None,
+                    Err(e) => Some(failed(None, "marking read", e)),
+                },
                 _ => None,
             };
             if let Some(input) = input {

@@ -72,10 +72,7 @@ impl History {
     /// The selected message.
     pub fn selected(&self) -> Option<&Message> {
         let c = self.cursor?;
-        self.messages
-            .len()
-            .checked_sub(c + 1)
-            .map(|i| &self.messages[i])
+        self.messages.len().checked_sub(c + 1).map(|i| &self.messages[i])
     }
 
     /// Inserts or replaces `m` in id order. Returns false when it is older than the loaded
@@ -260,20 +257,13 @@ impl Model {
         if user == self.me {
             return "you".into();
         }
-        self.names
-            .get(&user)
-            .cloned()
-            .unwrap_or_else(|| format!("user {user}"))
+        self.names.get(&user).cloned().unwrap_or_else(|| format!("user {user}"))
     }
 
     /// "Bob is typing…" for `chat`, or nothing.
     pub fn typing_line(&self, chat: i64, now: Instant) -> Option<String> {
-        let mut who: Vec<String> = self
-            .typing
-            .iter()
-            .filter(|((c, _), until)| *c == chat && **until > now)
-            .map(|((_, u), _)| self.name(*u))
-            .collect();
+        let mut who: Vec<String> =
+            self.typing.iter().filter(|((c, _), until)| *c == chat && **until > now).map(|((_, u), _)| self.name(*u)).collect();
         who.sort();
         match who.as_slice() {
             [] => None,
@@ -288,11 +278,7 @@ impl Model {
             Input::Key(key) => self.key(key, now),
             Input::Event(event) => self.event(event, now),
             Input::Dialogs(dialogs) => self.dialogs(dialogs),
-            Input::History {
-                chat_id,
-                before,
-                messages,
-            } => self.history(chat_id, before, messages),
+            Input::History { chat_id, before, messages } => self.history(chat_id, before, messages),
             Input::Users(users) => {
                 self.names.extend(users.into_iter().map(|u| (u.id, u.name)));
                 Vec::new()
@@ -399,11 +385,7 @@ impl Model {
                         self.input.clear();
                     }
                     self.compose = Compose::New;
-                } else if self
-                    .histories
-                    .get(&chat_id)
-                    .is_some_and(|h| h.cursor.is_some())
-                {
+                } else if self.histories.get(&chat_id).is_some_and(|h| h.cursor.is_some()) {
                     self.scroll(chat_id, isize::MIN / 2);
                 } else {
                     self.focus = Focus::Dialogs;
@@ -476,16 +458,8 @@ impl Model {
         }
         let text = std::mem::take(&mut self.input);
         let effect = match self.compose {
-            Compose::New => Effect::Send {
-                chat_id,
-                text,
-                reply_to: None,
-            },
-            Compose::Reply(id) => Effect::Send {
-                chat_id,
-                text,
-                reply_to: Some(id),
-            },
+            Compose::New => Effect::Send { chat_id, text, reply_to: None },
+            Compose::Reply(id) => Effect::Send { chat_id, text, reply_to: Some(id) },
             Compose::Edit(id) => Effect::Edit { chat_id, id, text },
         };
         if !matches!(self.compose, Compose::Edit(_)) {
@@ -515,10 +489,7 @@ impl Model {
         match h.cursor {
             Some(c) if c + PREFETCH >= h.messages.len() && h.more_older && !h.loading => {
                 h.loading = true;
-                vec![Effect::LoadHistory {
-                    chat_id,
-                    before: h.messages.first().map(|m| m.id),
-                }]
+                vec![Effect::LoadHistory { chat_id, before: h.messages.first().map(|m| m.id) }]
             }
             _ => Vec::new(),
         }
@@ -529,9 +500,7 @@ impl Model {
             return Vec::new();
         }
         let at = self.selected().unwrap_or(0) as isize;
-        let to = at
-            .saturating_add(delta)
-            .clamp(0, self.dialogs.len() as isize - 1) as usize;
+        let to = at.saturating_add(delta).clamp(0, self.dialogs.len() as isize - 1) as usize;
         self.choose(to)
     }
 
@@ -547,10 +516,7 @@ impl Model {
         let h = self.histories.entry(chat_id).or_default();
         if !h.loaded && !h.loading {
             h.loading = true;
-            effects.push(Effect::LoadHistory {
-                chat_id,
-                before: None,
-            });
+            effects.push(Effect::LoadHistory { chat_id, before: None });
         }
         if self.focus == Focus::Chat {
             effects.extend(self.mark_read(index));
@@ -571,10 +537,7 @@ impl Model {
         match &row.last {
             Some(last) if row.unread > 0 => {
                 row.unread = 0;
-                vec![Effect::Read {
-                    chat_id: row.chat.id,
-                    max_id: last.id,
-                }]
+                vec![Effect::Read { chat_id: row.chat.id, max_id: last.id }]
             }
             _ => Vec::new(),
         }
@@ -588,20 +551,10 @@ impl Model {
                 if let Some(peer) = &d.chat.peer {
                     self.names.insert(peer.id, peer.name.clone());
                 }
-                DialogRow {
-                    unread: d.unread_count,
-                    last: d.last_message,
-                    read_outbox: d.read_outbox_max_id,
-                    chat: d.chat,
-                }
+                DialogRow { unread: d.unread_count, last: d.last_message, read_outbox: d.read_outbox_max_id, chat: d.chat }
             })
             .collect();
-        let mut effects = self.ask_names(
-            self.dialogs
-                .iter()
-                .filter_map(|d| d.last.as_ref().map(|m| m.from))
-                .collect(),
-        );
+        let mut effects = self.ask_names(self.dialogs.iter().filter_map(|d| d.last.as_ref().map(|m| m.from)).collect());
         match self.selected() {
             Some(i) if self.focus == Focus::Chat => effects.extend(self.mark_read(i)),
             Some(_) => {}
@@ -669,10 +622,7 @@ impl Model {
                         if let Some(h) = self.histories.get_mut(&chat_id) {
                             h.remove(&ids);
                         }
-                        let newest = self
-                            .histories
-                            .get(&chat_id)
-                            .and_then(|h| h.messages.last().cloned());
+                        let newest = self.histories.get(&chat_id).and_then(|h| h.messages.last().cloned());
                         if let Some(row) = self.dialogs.iter_mut().find(|d| d.chat.id == chat_id) {
                             if row.last.as_ref().is_some_and(|l| ids.contains(&l.id)) {
                                 row.last = newest;
@@ -686,11 +636,7 @@ impl Model {
                                 row.unread = 0;
                             } else if let Some(h) = self.histories.get(&chat_id) {
                                 if h.messages.first().is_some_and(|m| m.id <= max_id + 1) {
-                                    row.unread =
-                                        h.messages
-                                            .iter()
-                                            .filter(|m| m.id > max_id && m.from != self.me)
-                                            .count() as u64;
+                                    row.unread = h.messages.iter().filter(|m| m.id > max_id && m.from != self.me).count() as u64;
                                 }
                             }
                         }
@@ -708,12 +654,7 @@ impl Model {
                         }
                         Vec::new()
                     }
-                    UpdateKind::Participant {
-                        chat_id,
-                        user_id,
-                        role,
-                        ..
-                    } => {
+                    UpdateKind::Participant { chat_id, user_id, role, .. } => {
                         let known = self.dialogs.iter().any(|d| d.chat.id == chat_id);
                         if user_id == self.me && role.is_none() {
                             self.forget(chat_id);
@@ -764,11 +705,7 @@ impl Model {
                 Vec::new()
             }
             Event::SignedOut { error } => {
-                self.exit_error = Some(format!(
-                    "{}: {}: log in again with `helio login PHONE`",
-                    error.code.as_str(),
-                    error.message
-                ));
+                self.exit_error = Some(format!("{}: {}: log in again with `helio login PHONE`", error.code.as_str(), error.message));
                 self.quit = true;
                 Vec::new()
             }
@@ -814,10 +751,7 @@ impl Model {
         let viewing = self.open == Some(chat_id) && self.focus == Focus::Chat;
         if m.from != self.me {
             if viewing {
-                effects.push(Effect::Read {
-                    chat_id,
-                    max_id: m.id,
-                });
+                effects.push(Effect::Read { chat_id, max_id: m.id });
             } else {
                 row.unread += 1;
             }

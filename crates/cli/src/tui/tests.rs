@@ -3,9 +3,7 @@
 use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use heliograph_client::proto::{
-    Chat, ChatKind, Content, Dialog, Message, Role, Update, UpdateKind,
-};
+use heliograph_client::proto::{Chat, ChatKind, Content, Dialog, Message, Role, Update, UpdateKind};
 use heliograph_client::Event;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
@@ -45,13 +43,7 @@ fn chat(id: i64, title: &str) -> Chat {
 }
 
 fn dialog(id: i64, title: &str, unread: u64, last: Option<Message>) -> Dialog {
-    Dialog {
-        chat: chat(id, title),
-        last_message: last,
-        unread_count: unread,
-        read_inbox_max_id: 0,
-        read_outbox_max_id: 0,
-    }
+    Dialog { chat: chat(id, title), last_message: last, unread_count: unread, read_inbox_max_id: 0, read_outbox_max_id: 0 }
 }
 
 fn key(code: KeyCode) -> Input {
@@ -63,13 +55,7 @@ fn ctrl(c: char) -> Input {
 }
 
 fn update(kind: UpdateKind) -> Input {
-    Input::Event(Event::Update(Update {
-        log: None,
-        pts: 1,
-        pts_count: 1,
-        date: 0,
-        kind,
-    }))
+    Input::Event(Event::Update(Update { log: None, pts: 1, pts_count: 1, date: 0, kind }))
 }
 
 /// A model with chats 10 ("Bob", 2 unread) and 20 ("Carol"), chat 10 open with `n` messages
@@ -78,36 +64,11 @@ fn model_with(n: i64) -> (Model, Instant) {
     let now = Instant::now();
     let mut m = Model::new(ME);
     let last = (n > 0).then(|| msg(10, n, BOB, "last"));
-    let fx = m.update(
-        Input::Dialogs(vec![
-            dialog(10, "Bob", 2, last),
-            dialog(20, "Carol", 0, Some(msg(20, 1, 3, "hi"))),
-        ]),
-        now,
-    );
-    assert!(fx.contains(&Effect::LoadHistory {
-        chat_id: 10,
-        before: None
-    }));
+    let fx = m.update(Input::Dialogs(vec![dialog(10, "Bob", 2, last), dialog(20, "Carol", 0, Some(msg(20, 1, 3, "hi")))]), now);
+    assert!(fx.contains(&Effect::LoadHistory { chat_id: 10, before: None }));
     let first = (n - i64::from(PAGE) + 1).max(1);
-    let page = (first..=n)
-        .map(|id| {
-            msg(
-                10,
-                id,
-                if id % 2 == 1 { BOB } else { ME },
-                &format!("message {id}"),
-            )
-        })
-        .collect();
-    m.update(
-        Input::History {
-            chat_id: 10,
-            before: None,
-            messages: page,
-        },
-        now,
-    );
+    let page = (first..=n).map(|id| msg(10, id, if id % 2 == 1 { BOB } else { ME }, &format!("message {id}"))).collect();
+    m.update(Input::History { chat_id: 10, before: None, messages: page }, now);
     (m, now)
 }
 
@@ -121,72 +82,28 @@ fn keys_move_between_chats_and_focus() {
     let cases: Vec<(Vec<Input>, i64, Focus, bool)> = vec![
         (vec![], 10, Focus::Dialogs, false),
         (vec![key(KeyCode::Down)], 20, Focus::Dialogs, false),
-        (
-            vec![key(KeyCode::Down), key(KeyCode::Down)],
-            20,
-            Focus::Dialogs,
-            false,
-        ),
-        (
-            vec![key(KeyCode::Down), key(KeyCode::Up)],
-            10,
-            Focus::Dialogs,
-            false,
-        ),
+        (vec![key(KeyCode::Down), key(KeyCode::Down)], 20, Focus::Dialogs, false),
+        (vec![key(KeyCode::Down), key(KeyCode::Up)], 10, Focus::Dialogs, false),
         (vec![key(KeyCode::Char('j'))], 20, Focus::Dialogs, false),
         (vec![key(KeyCode::Enter)], 10, Focus::Chat, false),
         (vec![key(KeyCode::Tab)], 10, Focus::Chat, false),
-        (
-            vec![key(KeyCode::Tab), key(KeyCode::Tab)],
-            10,
-            Focus::Dialogs,
-            false,
-        ),
+        (vec![key(KeyCode::Tab), key(KeyCode::Tab)], 10, Focus::Dialogs, false),
         (vec![key(KeyCode::Enter), ctrl('n')], 20, Focus::Chat, false),
-        (
-            vec![key(KeyCode::Enter), ctrl('n'), ctrl('p')],
-            10,
-            Focus::Chat,
-            false,
-        ),
-        (
-            vec![key(KeyCode::Enter), key(KeyCode::Esc)],
-            10,
-            Focus::Dialogs,
-            false,
-        ),
+        (vec![key(KeyCode::Enter), ctrl('n'), ctrl('p')], 10, Focus::Chat, false),
+        (vec![key(KeyCode::Enter), key(KeyCode::Esc)], 10, Focus::Dialogs, false),
         (vec![key(KeyCode::Esc)], 10, Focus::Dialogs, true),
         (vec![key(KeyCode::Char('q'))], 10, Focus::Dialogs, true),
         (vec![key(KeyCode::Enter), ctrl('c')], 10, Focus::Chat, true),
         // In the chat, q is text, not quit.
-        (
-            vec![key(KeyCode::Enter), key(KeyCode::Char('q'))],
-            10,
-            Focus::Chat,
-            false,
-        ),
+        (vec![key(KeyCode::Enter), key(KeyCode::Char('q'))], 10, Focus::Chat, false),
         // Help swallows the next key.
-        (
-            vec![key(KeyCode::F(1)), key(KeyCode::Esc)],
-            10,
-            Focus::Dialogs,
-            false,
-        ),
-        (
-            vec![key(KeyCode::Char('?')), key(KeyCode::Char('q'))],
-            10,
-            Focus::Dialogs,
-            false,
-        ),
+        (vec![key(KeyCode::F(1)), key(KeyCode::Esc)], 10, Focus::Dialogs, false),
+        (vec![key(KeyCode::Char('?')), key(KeyCode::Char('q'))], 10, Focus::Dialogs, false),
     ];
     for (i, (keys, open, focus, quit)) in cases.into_iter().enumerate() {
         let (mut m, now) = model_with(5);
         run(&mut m, keys, now);
-        assert_eq!(
-            (m.open, m.focus, m.quit),
-            (Some(open), focus, quit),
-            "case {i}"
-        );
+        assert_eq!((m.open, m.focus, m.quit), (Some(open), focus, quit), "case {i}");
         assert!(!m.help, "case {i}: help stays closed");
     }
 }
@@ -195,22 +112,10 @@ fn keys_move_between_chats_and_focus() {
 fn opening_a_chat_marks_it_read_and_loads_its_history_once() {
     let (mut m, now) = model_with(5);
     let fx = m.update(key(KeyCode::Enter), now);
-    assert_eq!(
-        fx,
-        [Effect::Read {
-            chat_id: 10,
-            max_id: 5
-        }]
-    );
+    assert_eq!(fx, [Effect::Read { chat_id: 10, max_id: 5 }]);
     assert_eq!(m.dialogs[0].unread, 0);
     let fx = m.update(ctrl('n'), now);
-    assert_eq!(
-        fx,
-        [Effect::LoadHistory {
-            chat_id: 20,
-            before: None
-        }]
-    );
+    assert_eq!(fx, [Effect::LoadHistory { chat_id: 20, before: None }]);
     let fx = run(&mut m, [ctrl('p'), ctrl('n')], now);
     assert!(fx.is_empty(), "{fx:?}: chat 20 is already loading");
 }
@@ -230,19 +135,10 @@ fn new_messages_count_as_unread_unless_the_chat_is_in_view() {
         if focus {
             m.update(key(KeyCode::Enter), now);
         }
-        let fx = m.update(
-            update(UpdateKind::NewMessage {
-                message: msg(chat_id, 6, from, "new"),
-            }),
-            now,
-        );
+        let fx = m.update(update(UpdateKind::NewMessage { message: msg(chat_id, 6, from, "new") }), now);
         let unread = |id| m.dialogs.iter().find(|d| d.chat.id == id).map(|d| d.unread);
         assert_eq!((unread(10), unread(20)), (Some(u10), Some(u20)), "case {i}");
-        assert_eq!(
-            fx.contains(&Effect::Read { chat_id, max_id: 6 }),
-            read,
-            "case {i}: {fx:?}"
-        );
+        assert_eq!(fx.contains(&Effect::Read { chat_id, max_id: 6 }), read, "case {i}: {fx:?}");
         assert_eq!(m.dialogs[0].chat.id, chat_id, "case {i}: most recent first");
         assert!(m.state_dirty);
     }
@@ -252,12 +148,7 @@ fn new_messages_count_as_unread_unless_the_chat_is_in_view() {
 fn a_replayed_message_is_not_counted_twice() {
     let (mut m, now) = model_with(5);
     // Catch-up delivers #5 again, which the dialog list already counted.
-    m.update(
-        update(UpdateKind::NewMessage {
-            message: msg(10, 5, BOB, "last"),
-        }),
-        now,
-    );
+    m.update(update(UpdateKind::NewMessage { message: msg(10, 5, BOB, "last") }), now);
     assert_eq!(m.dialogs[0].unread, 2);
     assert_eq!(m.open_history().map(|h| h.messages.len()), Some(5));
 }
@@ -268,27 +159,9 @@ fn live_edit_delete_and_read_marks() {
     let mut edited = msg(10, 4, BOB, "changed");
     edited.edit_date = Some(1);
     m.update(update(UpdateKind::EditMessage { message: edited }), now);
-    m.update(
-        update(UpdateKind::DeleteMessages {
-            chat_id: 10,
-            ids: vec![5],
-        }),
-        now,
-    );
-    m.update(
-        update(UpdateKind::ReadOutbox {
-            chat_id: 10,
-            max_id: 3,
-        }),
-        now,
-    );
-    m.update(
-        update(UpdateKind::ReadInbox {
-            chat_id: 10,
-            max_id: 4,
-        }),
-        now,
-    );
+    m.update(update(UpdateKind::DeleteMessages { chat_id: 10, ids: vec![5] }), now);
+    m.update(update(UpdateKind::ReadOutbox { chat_id: 10, max_id: 3 }), now);
+    m.update(update(UpdateKind::ReadInbox { chat_id: 10, max_id: 4 }), now);
     let h = m.open_history().expect("history");
     let texts: Vec<_> = h.messages.iter().filter_map(|m| m.content.text()).collect();
     assert_eq!(texts, ["message 1", "message 2", "message 3", "changed"]);
@@ -300,12 +173,7 @@ fn live_edit_delete_and_read_marks() {
 #[test]
 fn a_message_in_an_unknown_chat_reloads_the_dialogs() {
     let (mut m, now) = model_with(5);
-    let fx = m.update(
-        update(UpdateKind::NewMessage {
-            message: msg(30, 1, 4, "hello"),
-        }),
-        now,
-    );
+    let fx = m.update(update(UpdateKind::NewMessage { message: msg(30, 1, 4, "hello") }), now);
     assert!(fx.contains(&Effect::LoadDialogs), "{fx:?}");
     assert!(fx.contains(&Effect::LoadUsers(vec![4])), "{fx:?}");
 }
@@ -313,22 +181,11 @@ fn a_message_in_an_unknown_chat_reloads_the_dialogs() {
 #[test]
 fn send_reply_edit_and_delete() {
     let (mut m, now) = model_with(5);
-    let type_text = |text: &str| {
-        text.chars()
-            .map(|c| key(KeyCode::Char(c)))
-            .collect::<Vec<_>>()
-    };
+    let type_text = |text: &str| text.chars().map(|c| key(KeyCode::Char(c))).collect::<Vec<_>>();
     m.update(key(KeyCode::Enter), now);
     run(&mut m, type_text("hi"), now);
     let fx = m.update(key(KeyCode::Enter), now);
-    assert_eq!(
-        fx,
-        [Effect::Send {
-            chat_id: 10,
-            text: "hi".into(),
-            reply_to: None
-        }]
-    );
+    assert_eq!(fx, [Effect::Send { chat_id: 10, text: "hi".into(), reply_to: None }]);
     assert_eq!(m.input, "");
 
     // Up selects the newest (#5, Bob's); Ctrl-R replies to it.
@@ -336,14 +193,7 @@ fn send_reply_edit_and_delete() {
     assert_eq!(m.compose, Compose::Reply(5));
     run(&mut m, type_text("yes"), now);
     let fx = m.update(key(KeyCode::Enter), now);
-    assert_eq!(
-        fx,
-        [Effect::Send {
-            chat_id: 10,
-            text: "yes".into(),
-            reply_to: Some(5)
-        }]
-    );
+    assert_eq!(fx, [Effect::Send { chat_id: 10, text: "yes".into(), reply_to: Some(5) }]);
     assert_eq!(m.compose, Compose::New);
 
     // Bob's message (#5) can be neither edited nor deleted; mine (#4) can.
@@ -352,24 +202,10 @@ fn send_reply_edit_and_delete() {
     assert!(m.status.contains("only your own"), "{}", m.status);
     assert_eq!(m.update(ctrl('d'), now), []);
     run(&mut m, [key(KeyCode::Up), ctrl('e')], now);
-    assert_eq!(
-        (m.compose, m.input.as_str()),
-        (Compose::Edit(4), "message 4")
-    );
-    run(
-        &mut m,
-        [key(KeyCode::Backspace), key(KeyCode::Char('!'))],
-        now,
-    );
+    assert_eq!((m.compose, m.input.as_str()), (Compose::Edit(4), "message 4"));
+    run(&mut m, [key(KeyCode::Backspace), key(KeyCode::Char('!'))], now);
     let fx = m.update(key(KeyCode::Enter), now);
-    assert_eq!(
-        fx,
-        [Effect::Edit {
-            chat_id: 10,
-            id: 4,
-            text: "message !".into()
-        }]
-    );
+    assert_eq!(fx, [Effect::Edit { chat_id: 10, id: 4, text: "message !".into() }]);
     let fx = m.update(ctrl('d'), now);
     assert_eq!(fx, [Effect::Delete { chat_id: 10, id: 4 }]);
 
@@ -383,13 +219,7 @@ fn send_reply_edit_and_delete() {
     assert_eq!(m.focus, Focus::Dialogs);
 
     // A failed send puts the text back.
-    m.update(
-        Input::SendFailed {
-            text: "lost?".into(),
-            error: "DISCONNECTED".into(),
-        },
-        now,
-    );
+    m.update(Input::SendFailed { text: "lost?".into(), error: "DISCONNECTED".into() }, now);
     assert_eq!(m.input, "lost?");
 }
 
@@ -399,50 +229,22 @@ fn typing_is_sent_at_most_every_few_seconds_and_shown_for_five() {
     m.update(key(KeyCode::Enter), t0);
     let typing = Effect::Typing { chat_id: 10 };
     // (seconds after t0, effects expected)
-    for (secs, sent) in [
-        (0, true),
-        (1, false),
-        (3, false),
-        (4, true),
-        (5, false),
-        (9, true),
-    ] {
+    for (secs, sent) in [(0, true), (1, false), (3, false), (4, true), (5, false), (9, true)] {
         let fx = m.update(key(KeyCode::Char('x')), t0 + Duration::from_secs(secs));
         assert_eq!(fx.contains(&typing), sent, "at {secs} s");
     }
 
-    m.update(
-        Input::Event(Event::Typing {
-            chat_id: 10,
-            user_id: BOB,
-        }),
-        t0,
-    );
+    m.update(Input::Event(Event::Typing { chat_id: 10, user_id: BOB }), t0);
     m.names.insert(BOB, "Bob".into());
     // (seconds after the event, what the status line shows)
-    for (secs, want) in [
-        (0, Some("Bob is typing…")),
-        (4, Some("Bob is typing…")),
-        (5, None),
-    ] {
+    for (secs, want) in [(0, Some("Bob is typing…")), (4, Some("Bob is typing…")), (5, None)] {
         let at = t0 + Duration::from_secs(secs);
         m.update(Input::Tick, at);
         assert_eq!(m.typing_line(10, at).as_deref(), want, "at {secs} s");
     }
     // A message from them ends it at once.
-    m.update(
-        Input::Event(Event::Typing {
-            chat_id: 10,
-            user_id: BOB,
-        }),
-        t0,
-    );
-    m.update(
-        update(UpdateKind::NewMessage {
-            message: msg(10, 6, BOB, "done"),
-        }),
-        t0,
-    );
+    m.update(Input::Event(Event::Typing { chat_id: 10, user_id: BOB }), t0);
+    m.update(update(UpdateKind::NewMessage { message: msg(10, 6, BOB, "done") }), t0);
     assert_eq!(m.typing_line(10, t0), None);
     assert!(TYPING_EVERY < Duration::from_secs(5));
 }
@@ -451,94 +253,40 @@ fn typing_is_sent_at_most_every_few_seconds_and_shown_for_five() {
 fn scrolling_back_loads_older_pages_and_returning_drops_them() {
     let (mut m, now) = model_with(10_000);
     m.update(key(KeyCode::Enter), now);
-    assert_eq!(
-        m.open_history().map(|h| h.messages.len()),
-        Some(PAGE as usize)
-    );
+    assert_eq!(m.open_history().map(|h| h.messages.len()), Some(PAGE as usize));
     // Scroll up to near the oldest loaded: one request, not one per key.
     let mut fx = Vec::new();
     for _ in 0..8 {
         fx.extend(m.update(key(KeyCode::PageUp), now));
     }
-    assert_eq!(
-        fx,
-        [Effect::LoadHistory {
-            chat_id: 10,
-            before: Some(9_901)
-        }]
-    );
+    assert_eq!(fx, [Effect::LoadHistory { chat_id: 10, before: Some(9_901) }]);
     let older: Vec<Message> = (9_801..9_901).map(|id| msg(10, id, BOB, "old")).collect();
-    m.update(
-        Input::History {
-            chat_id: 10,
-            before: Some(9_901),
-            messages: older,
-        },
-        now,
-    );
+    m.update(Input::History { chat_id: 10, before: Some(9_901), messages: older }, now);
     let h = m.open_history().expect("history");
     assert_eq!(h.messages.len(), 200);
-    assert_eq!(
-        h.selected().map(|s| s.id),
-        Some(10_000 - 79),
-        "selection stays put"
-    );
+    assert_eq!(h.selected().map(|s| s.id), Some(10_000 - 79), "selection stays put");
     assert!(h.more_older);
 
     // Keep going back: many pages, then End returns to the newest and keeps KEEP of them.
     for page in 0..5 {
-        let before = m
-            .open_history()
-            .and_then(|h| h.messages.first())
-            .map(|x| x.id)
-            .expect("id");
-        let older = (before - 100..before)
-            .map(|id| msg(10, id, BOB, "old"))
-            .collect();
-        m.update(
-            Input::History {
-                chat_id: 10,
-                before: Some(before),
-                messages: older,
-            },
-            now,
-        );
-        assert_eq!(
-            m.open_history().map(|h| h.messages.len()),
-            Some(300 + page * 100)
-        );
+        let before = m.open_history().and_then(|h| h.messages.first()).map(|x| x.id).expect("id");
+        let older = (before - 100..before).map(|id| msg(10, id, BOB, "old")).collect();
+        m.update(Input::History { chat_id: 10, before: Some(before), messages: older }, now);
+        assert_eq!(m.open_history().map(|h| h.messages.len()), Some(300 + page * 100));
     }
     m.update(key(KeyCode::End), now);
     let h = m.open_history().expect("history");
-    assert_eq!(
-        (h.messages.len(), h.cursor, h.more_older),
-        (KEEP, None, true)
-    );
+    assert_eq!((h.messages.len(), h.cursor, h.more_older), (KEEP, None, true));
     assert_eq!(h.messages.last().map(|x| x.id), Some(10_000));
 }
 
 #[test]
 fn a_new_message_keeps_the_selection_on_the_same_message() {
     let (mut m, now) = model_with(5);
-    run(
-        &mut m,
-        [key(KeyCode::Enter), key(KeyCode::Up), key(KeyCode::Up)],
-        now,
-    );
-    assert_eq!(
-        m.open_history().and_then(|h| h.selected()).map(|s| s.id),
-        Some(4)
-    );
-    m.update(
-        update(UpdateKind::NewMessage {
-            message: msg(10, 6, BOB, "new"),
-        }),
-        now,
-    );
-    assert_eq!(
-        m.open_history().and_then(|h| h.selected()).map(|s| s.id),
-        Some(4)
-    );
+    run(&mut m, [key(KeyCode::Enter), key(KeyCode::Up), key(KeyCode::Up)], now);
+    assert_eq!(m.open_history().and_then(|h| h.selected()).map(|s| s.id), Some(4));
+    m.update(update(UpdateKind::NewMessage { message: msg(10, 6, BOB, "new") }), now);
+    assert_eq!(m.open_history().and_then(|h| h.selected()).map(|s| s.id), Some(4));
 }
 
 #[test]
@@ -574,27 +322,11 @@ fn screen(terminal: &Terminal<TestBackend>) -> String {
 fn draws_dialogs_history_and_input_and_redraws_on_resize() {
     let (mut m, now) = model_with(5);
     m.names.insert(BOB, "Bob".into());
-    run(
-        &mut m,
-        [
-            key(KeyCode::Enter),
-            key(KeyCode::Char('h')),
-            key(KeyCode::Char('i')),
-        ],
-        now,
-    );
+    run(&mut m, [key(KeyCode::Enter), key(KeyCode::Char('h')), key(KeyCode::Char('i'))], now);
     let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
     terminal.draw(|f| view::draw(f, &m, now)).expect("draw");
     let text = screen(&terminal);
-    for want in [
-        "Chats",
-        "Bob",
-        "Carol",
-        "Bob: message 5",
-        "you ✓: message 4",
-        "Message",
-        "hi",
-    ] {
+    for want in ["Chats", "Bob", "Carol", "Bob: message 5", "you ✓: message 4", "Message", "hi"] {
         assert!(text.contains(want), "{want:?} missing in\n{text}");
     }
     terminal.backend_mut().resize(40, 12);
@@ -615,33 +347,9 @@ fn a_frame_of_a_ten_thousand_message_chat_takes_milliseconds() {
     // All 10,000 loaded at once (worse than the TUI ever keeps) and scrolled to the middle.
     let now = Instant::now();
     let mut m = Model::new(ME);
-    m.update(
-        Input::Dialogs(vec![dialog(
-            10,
-            "Bob",
-            0,
-            Some(msg(10, 10_000, BOB, "last")),
-        )]),
-        now,
-    );
-    let all = (1..=10_000)
-        .map(|id| {
-            msg(
-                10,
-                id,
-                BOB,
-                &"a fairly long message that wraps over lines ".repeat(3),
-            )
-        })
-        .collect();
-    m.update(
-        Input::History {
-            chat_id: 10,
-            before: None,
-            messages: all,
-        },
-        now,
-    );
+    m.update(Input::Dialogs(vec![dialog(10, "Bob", 0, Some(msg(10, 10_000, BOB, "last")))]), now);
+    let all = (1..=10_000).map(|id| msg(10, id, BOB, &"a fairly long message that wraps over lines ".repeat(3))).collect();
+    m.update(Input::History { chat_id: 10, before: None, messages: all }, now);
     m.update(key(KeyCode::Enter), now);
     for _ in 0..500 {
         m.update(key(KeyCode::PageUp), now);
@@ -655,26 +363,14 @@ fn a_frame_of_a_ten_thousand_message_chat_takes_milliseconds() {
     }
     let per_frame = start.elapsed() / frames;
     assert!(screen(&terminal).contains("a fairly long"));
-    assert!(
-        per_frame < Duration::from_millis(5),
-        "{per_frame:?} per frame"
-    );
+    assert!(per_frame < Duration::from_millis(5), "{per_frame:?} per frame");
 
     // A live message into it, and a keystroke, stay cheap too.
     let start = Instant::now();
     for id in 10_001..10_101 {
-        m.update(
-            update(UpdateKind::NewMessage {
-                message: msg(10, id, BOB, "x"),
-            }),
-            now,
-        );
+        m.update(update(UpdateKind::NewMessage { message: msg(10, id, BOB, "x") }), now);
     }
-    assert!(
-        start.elapsed() < Duration::from_millis(50),
-        "{:?}",
-        start.elapsed()
-    );
+    assert!(start.elapsed() < Duration::from_millis(50), "{:?}", start.elapsed());
 }
 
 #[test]
@@ -687,12 +383,7 @@ fn membership_chat_changes_and_resyncs() {
     let cases: Vec<(&str, Input, Check)> = vec![
         (
             "removed from the open chat: it leaves the list",
-            update(UpdateKind::Participant {
-                chat_id: 10,
-                user_id: ME,
-                role: None,
-                by: BOB,
-            }),
+            update(UpdateKind::Participant { chat_id: 10, user_id: ME, role: None, by: BOB }),
             |m, _| {
                 assert_eq!(m.dialogs.len(), 1);
                 assert_eq!((m.open, m.focus), (Some(20), Focus::Dialogs));
@@ -700,60 +391,29 @@ fn membership_chat_changes_and_resyncs() {
         ),
         (
             "someone else joins: the chat is fetched again",
-            update(UpdateKind::Participant {
-                chat_id: 10,
-                user_id: 5,
-                role: Some(Role::Member),
-                by: BOB,
-            }),
+            update(UpdateKind::Participant { chat_id: 10, user_id: 5, role: Some(Role::Member), by: BOB }),
             |_, fx| assert_eq!(fx, [Effect::LoadChat(10)]),
         ),
-        (
-            "a chat update without a role keeps ours",
-            update(UpdateKind::Chat { chat: renamed }),
-            |m, _| {
-                assert_eq!(m.dialogs[0].chat.title, "Bobby");
-                assert_eq!(m.dialogs[0].chat.role, Some(Role::Member));
-            },
-        ),
-        (
-            "pinned",
-            update(UpdateKind::PinnedMessage {
-                chat_id: 10,
-                id: Some(2),
-            }),
-            |m, _| assert_eq!(m.dialogs[0].chat.pinned_message_id, Some(2)),
-        ),
-        (
-            "too long: reload the list and the open chat",
-            Input::Event(Event::TooLong { log: None }),
-            |_, fx| {
-                assert!(fx.contains(&Effect::LoadDialogs), "{fx:?}");
-                assert!(
-                    fx.contains(&Effect::LoadHistory {
-                        chat_id: 10,
-                        before: None
-                    }),
-                    "{fx:?}"
-                );
-            },
-        ),
+        ("a chat update without a role keeps ours", update(UpdateKind::Chat { chat: renamed }), |m, _| {
+            assert_eq!(m.dialogs[0].chat.title, "Bobby");
+            assert_eq!(m.dialogs[0].chat.role, Some(Role::Member));
+        }),
+        ("pinned", update(UpdateKind::PinnedMessage { chat_id: 10, id: Some(2) }), |m, _| {
+            assert_eq!(m.dialogs[0].chat.pinned_message_id, Some(2))
+        }),
+        ("too long: reload the list and the open chat", Input::Event(Event::TooLong { log: None }), |_, fx| {
+            assert!(fx.contains(&Effect::LoadDialogs), "{fx:?}");
+            assert!(fx.contains(&Effect::LoadHistory { chat_id: 10, before: None }), "{fx:?}");
+        }),
         (
             "signed out: quit with a reason",
-            Input::Event(Event::SignedOut {
-                error: Error::new(ErrorCode::SessionRevoked, "revoked"),
-            }),
+            Input::Event(Event::SignedOut { error: Error::new(ErrorCode::SessionRevoked, "revoked") }),
             |m, _| {
                 assert!(m.quit);
-                assert!(m
-                    .exit_error
-                    .as_deref()
-                    .is_some_and(|e| e.contains("log in again")));
+                assert!(m.exit_error.as_deref().is_some_and(|e| e.contains("log in again")));
             },
         ),
-        ("disconnected", Input::Event(Event::Disconnected), |m, _| {
-            assert!(m.status.contains("reconnecting"), "{}", m.status)
-        }),
+        ("disconnected", Input::Event(Event::Disconnected), |m, _| assert!(m.status.contains("reconnecting"), "{}", m.status)),
     ];
     for (what, input, check) in cases {
         let (mut m, now) = model_with(5);

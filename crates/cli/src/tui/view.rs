@@ -17,25 +17,16 @@ use crate::output;
 
 /// The help overlay's text.
 pub const HELP: &[(&str, &str)] = &[
-    (
-        "Up/Down, j/k",
-        "choose a chat (list); select a message (chat)",
-    ),
+    ("Up/Down, j/k", "choose a chat (list); select a message (chat)"),
     ("Ctrl-N / Ctrl-P", "next / previous chat, from anywhere"),
     ("Tab, Enter", "switch between the list and the chat"),
-    (
-        "PageUp/PageDown",
-        "scroll 10 messages (older pages load on demand)",
-    ),
+    ("PageUp/PageDown", "scroll 10 messages (older pages load on demand)"),
     ("End", "back to the newest message"),
     ("Enter", "send the input line"),
     ("Ctrl-R", "reply to the selected message"),
     ("Ctrl-E", "edit the selected message (yours)"),
     ("Ctrl-D", "delete the selected message for everyone (yours)"),
-    (
-        "Esc",
-        "cancel reply/edit, then the selection, then to the list",
-    ),
+    ("Esc", "cancel reply/edit, then the selection, then to the list"),
     ("Esc, q (in the list)", "quit"),
     ("Ctrl-C", "quit from anywhere"),
     ("? (list), F1", "this help; any key closes it"),
@@ -44,8 +35,7 @@ pub const HELP: &[(&str, &str)] = &[
 pub fn draw(frame: &mut Frame, model: &Model, now: Instant) {
     let area = frame.area();
     let list_width = (area.width / 3).clamp(12, 32);
-    let [left, right] =
-        Layout::horizontal([Constraint::Length(list_width), Constraint::Min(1)]).areas(area);
+    let [left, right] = Layout::horizontal([Constraint::Length(list_width), Constraint::Min(1)]).areas(area);
     dialog_list(frame, model, left);
     chat(frame, model, right, now);
     if model.help {
@@ -63,18 +53,12 @@ fn focus_style(focused: bool) -> Style {
 
 fn dialog_list(frame: &mut Frame, model: &Model, area: Rect) {
     let focused = model.focus == Focus::Dialogs && !model.help;
-    let block = Block::bordered()
-        .title(" Chats ")
-        .border_style(focus_style(focused));
+    let block = Block::bordered().title(" Chats ").border_style(focus_style(focused));
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let height = inner.height as usize;
     if model.dialogs.is_empty() {
-        let text = if model.dialogs_loaded {
-            "no chats yet"
-        } else {
-            "loading…"
-        };
+        let text = if model.dialogs_loaded { "no chats yet" } else { "loading…" };
         frame.render_widget(Paragraph::new(text).dark_gray(), inner);
         return;
     }
@@ -93,69 +77,42 @@ fn dialog_list(frame: &mut Frame, model: &Model, area: Rect) {
 }
 
 fn dialog_line(row: &DialogRow, width: usize, selected: bool, focused: bool) -> Line<'static> {
-    let badge = if row.unread > 0 {
-        format!(" {}", row.unread)
-    } else {
-        String::new()
-    };
+    let badge = if row.unread > 0 { format!(" {}", row.unread) } else { String::new() };
     let mark = match row.chat.kind {
         ChatKind::Private => "",
         ChatKind::Group => "# ",
         ChatKind::Channel => "» ",
     };
-    let title = fit(
-        &format!("{mark}{}", row.chat.title),
-        width.saturating_sub(badge.chars().count()),
-    );
+    let title = fit(&format!("{mark}{}", row.chat.title), width.saturating_sub(badge.chars().count()));
     let pad = width.saturating_sub(str_width(&title) + badge.chars().count());
     let mut style = Style::new();
     if row.unread > 0 {
         style = style.add_modifier(Modifier::BOLD);
     }
     if selected {
-        style = if focused {
-            style.add_modifier(Modifier::REVERSED)
-        } else {
-            style.add_modifier(Modifier::UNDERLINED)
-        };
+        style = if focused { style.add_modifier(Modifier::REVERSED) } else { style.add_modifier(Modifier::UNDERLINED) };
     }
-    Line::from(vec![
-        Span::styled(format!("{title}{}", " ".repeat(pad)), style),
-        Span::styled(badge, style.fg(Color::Green)),
-    ])
+    Line::from(vec![Span::styled(format!("{title}{}", " ".repeat(pad)), style), Span::styled(badge, style.fg(Color::Green))])
 }
 
 fn chat(frame: &mut Frame, model: &Model, area: Rect, now: Instant) {
-    let [history_area, status_area, input_area] = Layout::vertical([
-        Constraint::Min(3),
-        Constraint::Length(1),
-        Constraint::Length(3),
-    ])
-    .areas(area);
+    let [history_area, status_area, input_area] =
+        Layout::vertical([Constraint::Min(3), Constraint::Length(1), Constraint::Length(3)]).areas(area);
     let focused = model.focus == Focus::Chat && !model.help;
     let Some(row) = model.open_row() else {
-        frame.render_widget(
-            Paragraph::new("Start a chat with `helio send @user TEXT`; it shows up here.")
-                .block(Block::bordered()),
-            area,
-        );
+        frame.render_widget(Paragraph::new("Start a chat with `helio send @user TEXT`; it shows up here.").block(Block::bordered()), area);
         return;
     };
     let mut title = format!(" {} ", row.chat.title);
     match row.chat.kind {
         ChatKind::Private => {}
         ChatKind::Group => title.push_str(&format!("· group, {} members ", row.chat.member_count)),
-        ChatKind::Channel => title.push_str(&format!(
-            "· channel, {} subscribers ",
-            row.chat.member_count
-        )),
+        ChatKind::Channel => title.push_str(&format!("· channel, {} subscribers ", row.chat.member_count)),
     }
     if let Some(pin) = row.chat.pinned_message_id {
         title.push_str(&format!("· pinned #{pin} "));
     }
-    let block = Block::bordered()
-        .title(title)
-        .border_style(focus_style(focused));
+    let block = Block::bordered().title(title).border_style(focus_style(focused));
     let inner = block.inner(history_area);
     frame.render_widget(block, history_area);
     if let Some(h) = model.open_history() {
@@ -169,9 +126,7 @@ fn chat(frame: &mut Frame, model: &Model, area: Rect, now: Instant) {
     } else {
         match model.compose {
             Compose::Reply(id) => Line::from(format!("↩ replying to #{id}: Esc cancels")).yellow(),
-            Compose::Edit(id) => {
-                Line::from(format!("✎ editing #{id}: Enter saves, Esc cancels")).yellow()
-            }
+            Compose::Edit(id) => Line::from(format!("✎ editing #{id}: Enter saves, Esc cancels")).yellow(),
             Compose::New => Line::from(format!("{}   F1 help", model.status)).dark_gray(),
         }
     };
@@ -182,9 +137,7 @@ fn chat(frame: &mut Frame, model: &Model, area: Rect, now: Instant) {
         Compose::Reply(id) => format!(" Reply to #{id} "),
         Compose::Edit(id) => format!(" Edit #{id} "),
     };
-    let block = Block::bordered()
-        .title(input_title)
-        .border_style(focus_style(focused));
+    let block = Block::bordered().title(input_title).border_style(focus_style(focused));
     let inner = block.inner(input_area);
     frame.render_widget(block, input_area);
     // Show the end of a long input.
@@ -199,13 +152,7 @@ fn chat(frame: &mut Frame, model: &Model, area: Rect, now: Instant) {
 
 /// The lines of the history pane, bottom-up from the selected (or newest) message until the
 /// pane is full: O(visible lines), whatever the number of messages loaded.
-pub fn history_lines(
-    model: &Model,
-    row: &DialogRow,
-    h: &History,
-    width: usize,
-    height: usize,
-) -> Vec<Line<'static>> {
+pub fn history_lines(model: &Model, row: &DialogRow, h: &History, width: usize, height: usize) -> Vec<Line<'static>> {
     if width == 0 || height == 0 {
         return Vec::new();
     }
@@ -240,13 +187,7 @@ pub fn history_lines(
 }
 
 /// `HH:MM Name ↩#3 ✓✓: text`, wrapped to `width`; the prefix styled on the first line.
-fn message_lines(
-    model: &Model,
-    row: &DialogRow,
-    m: &Message,
-    width: usize,
-    selected: bool,
-) -> Vec<Line<'static>> {
+fn message_lines(model: &Model, row: &DialogRow, m: &Message, width: usize, selected: bool) -> Vec<Line<'static>> {
     let date = output::date(m.date);
     let mut prefix = format!("{} {}", &date[11..], model.name(m.from));
     if let Some(r) = m.reply_to {
@@ -256,24 +197,12 @@ fn message_lines(
         prefix.push_str(" (edited)");
     }
     if m.from == model.me && row.chat.kind != ChatKind::Channel {
-        prefix.push_str(if m.id <= row.read_outbox {
-            " ✓✓"
-        } else {
-            " ✓"
-        });
+        prefix.push_str(if m.id <= row.read_outbox { " ✓✓" } else { " ✓" });
     }
     prefix.push_str(": ");
     let text = format!("{prefix}{}", m.content.text().unwrap_or(""));
-    let base = if selected {
-        Style::new().add_modifier(Modifier::REVERSED)
-    } else {
-        Style::new()
-    };
-    let name_style = if m.from == model.me {
-        base.fg(Color::Cyan)
-    } else {
-        base.fg(Color::Yellow)
-    };
+    let base = if selected { Style::new().add_modifier(Modifier::REVERSED) } else { Style::new() };
+    let name_style = if m.from == model.me { base.fg(Color::Cyan) } else { base.fg(Color::Yellow) };
     wrap(&text, width)
         .into_iter()
         .enumerate()
@@ -281,10 +210,7 @@ fn message_lines(
             let plen = prefix.len();
             if n == 0 && line.len() >= plen && line.is_char_boundary(plen) {
                 let (p, rest) = line.split_at(plen);
-                Line::from(vec![
-                    Span::styled(p.to_owned(), name_style),
-                    Span::styled(rest.to_owned(), base),
-                ])
+                Line::from(vec![Span::styled(p.to_owned(), name_style), Span::styled(rest.to_owned(), base)])
             } else {
                 Line::from(Span::styled(line, base))
             }
@@ -365,26 +291,13 @@ fn tail(s: &str, width: usize) -> String {
 fn help(frame: &mut Frame, area: Rect) {
     let width = area.width.min(80);
     let height = area.height.min(HELP.len() as u16 + 4);
-    let popup = Rect {
-        x: area.x + (area.width - width) / 2,
-        y: area.y + (area.height - height) / 2,
-        width,
-        height,
-    };
+    let popup = Rect { x: area.x + (area.width - width) / 2, y: area.y + (area.height - height) / 2, width, height };
     let mut lines: Vec<Line> = HELP
         .iter()
-        .map(|(keys, what)| {
-            Line::from(vec![
-                Span::styled(format!("{keys:>20}  "), Style::new().bold()),
-                Span::raw(*what),
-            ])
-        })
+        .map(|(keys, what)| Line::from(vec![Span::styled(format!("{keys:>20}  "), Style::new().bold()), Span::raw(*what)]))
         .collect();
     lines.push(Line::from(""));
     lines.push(Line::from("any key closes this help").dark_gray());
     frame.render_widget(Clear, popup);
-    frame.render_widget(
-        Paragraph::new(lines).block(Block::bordered().title(" Help: helio tui ").cyan()),
-        popup,
-    );
+    frame.render_widget(Paragraph::new(lines).block(Block::bordered().title(" Help: helio tui ").cyan()), popup);
 }

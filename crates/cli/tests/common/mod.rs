@@ -18,19 +18,10 @@ pub struct TestServer {
 impl TestServer {
     pub async fn start() -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
-        let config = Config {
-            dev: true,
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            data_dir: dir.path().to_path_buf(),
-            ..Config::default()
-        };
-        let server = heliograph_server::start(config)
-            .await
-            .expect("server starts");
-        TestServer {
-            server: Some(server),
-            _dir: dir,
-        }
+        let config =
+            Config { dev: true, listen: "127.0.0.1:0".parse().expect("addr"), data_dir: dir.path().to_path_buf(), ..Config::default() };
+        let server = heliograph_server::start(config).await.expect("server starts");
+        TestServer { server: Some(server), _dir: dir }
     }
 
     pub fn url(&self) -> String {
@@ -70,16 +61,9 @@ impl Person {
 
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_helio"));
-        cmd.arg("--server")
-            .arg(&self.server)
-            .arg("--profile")
-            .arg(self.profile.path())
-            .args(args);
+        cmd.arg("--server").arg(&self.server).arg("--profile").arg(self.profile.path()).args(args);
         cmd.env_remove("HELIO_SERVER").env_remove("HELIO_PROFILE");
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
         cmd
     }
 
@@ -87,15 +71,9 @@ impl Person {
     pub async fn run_with(&self, args: &[&str], stdin: &str) -> Output {
         let mut child = self.command(args).spawn().expect("helio starts");
         let mut input = child.stdin.take().expect("stdin");
-        input
-            .write_all(stdin.as_bytes())
-            .await
-            .expect("write stdin");
+        input.write_all(stdin.as_bytes()).await.expect("write stdin");
         drop(input);
-        tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
-            .await
-            .expect("helio finishes in time")
-            .expect("helio runs")
+        tokio::time::timeout(Duration::from_secs(30), child.wait_with_output()).await.expect("helio finishes in time").expect("helio runs")
     }
 
     /// Runs `helio ARGS`, expects success, returns stdout.
@@ -105,11 +83,7 @@ impl Person {
 
     pub async fn ok_with(&self, args: &[&str], stdin: &str) -> String {
         let out = self.run_with(args, stdin).await;
-        assert!(
-            out.status.success(),
-            "helio {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "helio {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).expect("utf-8 stdout")
     }
 
@@ -118,24 +92,12 @@ impl Person {
         self.ok(args)
             .await
             .lines()
-            .map(|l| {
-                serde_json::from_str(l)
-                    .unwrap_or_else(|e| panic!("{args:?}: bad JSON line {l:?}: {e}"))
-            })
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{args:?}: bad JSON line {l:?}: {e}")))
             .collect()
     }
 
     pub async fn login(&mut self, username: &str) {
-        let out = self
-            .ok(&[
-                "login",
-                &self.phone,
-                "--code",
-                &self.code,
-                "--name",
-                &self.name,
-            ])
-            .await;
+        let out = self.ok(&["login", &self.phone, "--code", &self.code, "--name", &self.name]).await;
         assert!(out.contains(&self.name), "{out}");
         self.ok(&["username", "set", username]).await;
         let me = self.json(&["me", "--json"]).await;
@@ -149,16 +111,10 @@ impl Person {
     /// The dialog of chat `chat` from `chats --json`.
     pub async fn dialog(&self, chat: i64) -> Value {
         let dialogs = self.json(&["chats", "--json"]).await;
-        dialogs
-            .into_iter()
-            .find(|d| d["chat"] == chat)
-            .unwrap_or_else(|| panic!("no dialog {chat}"))
+        dialogs.into_iter().find(|d| d["chat"] == chat).unwrap_or_else(|| panic!("no dialog {chat}"))
     }
 
     pub fn texts(history: &[Value]) -> Vec<&str> {
-        history
-            .iter()
-            .map(|m| m["text"].as_str().expect("text"))
-            .collect()
+        history.iter().map(|m| m["text"].as_str().expect("text")).collect()
     }
 }

@@ -180,7 +180,8 @@ impl Harness {
         }
         let mut admin = Conn::open(port).await.expect("connect");
         admin.ok("auth.authorize", json!({"token": tokens[0]})).await;
-        let group = admin.ok("chats.create_group", json!({"title": "crash test", "user_ids": ids[1..]})).await["id"].as_i64().expect("group id");
+        let group =
+            admin.ok("chats.create_group", json!({"title": "crash test", "user_ids": ids[1..]})).await["id"].as_i64().expect("group id");
         let mut chats = vec![group];
         for &peer in &ids[1..] {
             chats.push(admin.ok("chats.open_private", json!({"user_id": peer})).await["id"].as_i64().expect("chat id"));
@@ -271,7 +272,8 @@ impl Harness {
         for &chat in &self.chats {
             let (mut after, mut expect) = (0, 1);
             loop {
-                let page = conns[0].ok("messages.history", json!({"chat_id": chat, "from_id": after, "direction": "newer", "limit": 1000})).await;
+                let page =
+                    conns[0].ok("messages.history", json!({"chat_id": chat, "from_id": after, "direction": "newer", "limit": 1000})).await;
                 let page = page.as_array().expect("list").clone();
                 if page.is_empty() {
                     break;

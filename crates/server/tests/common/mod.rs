@@ -16,7 +16,8 @@ impl TestServer {
     /// Starts with `tweak` applied to a development config.
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut config = Config { dev: true, listen: "127.0.0.1:0".parse().expect("addr"), data_dir: dir.path().to_path_buf(), ..Config::default() };
+        let mut config =
+            Config { dev: true, listen: "127.0.0.1:0".parse().expect("addr"), data_dir: dir.path().to_path_buf(), ..Config::default() };
         // Every test client comes from 127.0.0.1: per-address limits are tested on their own
         // (tests/abuse.rs), not by accident.
         config.limits.requests_per_address_per_second = 1_000_000;

@@ -351,7 +351,8 @@ async fn migrate(conn: &mut Object) -> Result<()> {
     let tx = conn.transaction().await.map_err(db_error)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await.map_err(db_error)?;
     tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)").await.map_err(db_error)?;
-    let version: i64 = tx.query_opt("SELECT max(version) FROM schema_version", &[]).await.map_err(db_error)?.and_then(|r| r.get(0)).unwrap_or(0);
+    let version: i64 =
+        tx.query_opt("SELECT max(version) FROM schema_version", &[]).await.map_err(db_error)?.and_then(|r| r.get(0)).unwrap_or(0);
     let known = MIGRATIONS.len() as i64;
     if version > known {
         return Err(Error::Internal(format!(
@@ -481,7 +482,14 @@ impl Store for PostgresStore {
     async fn open_private(&self, user: UserId, peer: UserId) -> Result<Chat> {
         self.write(move |c, _, _| Box::pin(ops::open_private(c, user, peer))).await
     }
-    async fn create_chat(&self, creator: UserId, kind: ChatKind, title: &Title, username: Option<&Username>, members: &[UserId]) -> Result<Chat> {
+    async fn create_chat(
+        &self,
+        creator: UserId,
+        kind: ChatKind,
+        title: &Title,
+        username: Option<&Username>,
+        members: &[UserId],
+    ) -> Result<Chat> {
         let (title, username, members) = (title.clone(), username.cloned(), members.to_vec());
         self.write(move |c, l, ev| {
             let (title, username, members) = (title.clone(), username.clone(), members.clone());

@@ -177,7 +177,12 @@ pub async fn save_login_code(c: &Db, phone: &Phone, code: &LoginCodeHash) -> R<(
 }
 
 pub async fn login_attempt(c: &Db, phone: &Phone) -> R<Option<LoginCodeHash>> {
-    let row = query_opt(c, "UPDATE login_codes SET attempts = attempts + 1 WHERE phone = $1 RETURNING salt, hash, expires, attempts", &[&phone.as_str()]).await?;
+    let row = query_opt(
+        c,
+        "UPDATE login_codes SET attempts = attempts + 1 WHERE phone = $1 RETURNING salt, hash, expires, attempts",
+        &[&phone.as_str()],
+    )
+    .await?;
     Ok(row.map(|r| LoginCodeHash { salt: r.get(0), hash: r.get(1), expires: r.get(2), attempts: r.get::<_, i64>(3) as u32 }))
 }
 
@@ -226,7 +231,8 @@ pub async fn session_by_token(c: &Db, token_hash: &[u8]) -> R<Option<Session>> {
 }
 
 pub async fn sessions(c: &Db, user: UserId) -> R<Vec<Session>> {
-    let rows = query(c, "SELECT id, user_id, device, created, last_active FROM sessions WHERE user_id = $1 ORDER BY id", &[&user.0]).await?;
+    let rows =
+        query(c, "SELECT id, user_id, device, created, last_active FROM sessions WHERE user_id = $1 ORDER BY id", &[&user.0]).await?;
     Ok(rows.iter().map(session_row).collect())
 }
 
@@ -394,7 +400,9 @@ fn encode(event: &Event) -> Encoded {
         Event::ReadInbox { chat, max_id } => ("read_inbox", chat.0, Some(max_id.0), None, None),
         Event::ReadOutbox { chat, max_id } => ("read_outbox", chat.0, Some(max_id.0), None, None),
         Event::Pinned { chat, id } => ("pinned", chat.0, id.map(|i| i.0), None, None),
-        Event::Participant { chat, user, role, by } => ("participant", chat.0, Some(user.0), Some(by.0), role.map(|r| r.as_str().to_string())),
+        Event::Participant { chat, user, role, by } => {
+            ("participant", chat.0, Some(user.0), Some(by.0), role.map(|r| r.as_str().to_string()))
+        }
         Event::ChatChanged { chat } => ("chat", chat.0, None, None, None),
     }
 }
@@ -414,12 +422,9 @@ async fn decode(c: &Db, kind: &str, chat: i64, a: Option<i64>, b: Option<i64>, i
         "read_inbox" => Some(Event::ReadInbox { chat, max_id: MessageId(a) }),
         "read_outbox" => Some(Event::ReadOutbox { chat, max_id: MessageId(a) }),
         "pinned" => Some(Event::Pinned { chat, id: (a != 0).then_some(MessageId(a)) }),
-        "participant" => Some(Event::Participant {
-            chat,
-            user: UserId(a),
-            role: ids.as_deref().and_then(Role::parse),
-            by: UserId(b.unwrap_or(0)),
-        }),
+        "participant" => {
+            Some(Event::Participant { chat, user: UserId(a), role: ids.as_deref().and_then(Role::parse), by: UserId(b.unwrap_or(0)) })
+        }
         "chat" => Some(Event::ChatChanged { chat }),
         other => return Err(Error::Internal(format!("unknown update kind `{other}` in the log")).into()),
     })
@@ -862,7 +867,12 @@ pub async fn typing_audience(c: &Db, actor: UserId, chat: ChatId) -> R<Option<Ve
 }
 
 pub async fn own_log_chats(c: &Db, user: UserId) -> R<Vec<(ChatId, Pts)>> {
-    let rows = query(c, "SELECT c.id, c.pts FROM members m JOIN chats c ON c.id = m.chat_id WHERE m.user_id = $1 AND c.own_log ORDER BY c.id", &[&user.0]).await?;
+    let rows = query(
+        c,
+        "SELECT c.id, c.pts FROM members m JOIN chats c ON c.id = m.chat_id WHERE m.user_id = $1 AND c.own_log ORDER BY c.id",
+        &[&user.0],
+    )
+    .await?;
     Ok(rows.iter().map(|r| (ChatId(r.get(0)), r.get(1))).collect())
 }
 
@@ -876,7 +886,9 @@ async fn message(c: &Db, chat: ChatId, id: MessageId) -> R<Option<Message>> {
 }
 
 async fn is_hidden(c: &Db, user: UserId, chat: ChatId, id: MessageId) -> R<bool> {
-    Ok(query_opt(c, "SELECT 1 FROM hidden WHERE user_id = $1 AND chat_id = $2 AND msg_id = $3", &[&user.0, &chat.0, &id.0]).await?.is_some())
+    Ok(query_opt(c, "SELECT 1 FROM hidden WHERE user_id = $1 AND chat_id = $2 AND msg_id = $3", &[&user.0, &chat.0, &id.0])
+        .await?
+        .is_some())
 }
 
 /// A message `user` can see in a chat they are a member of.
@@ -890,7 +902,9 @@ async fn visible_message(c: &Db, user: UserId, chat: ChatId, id: MessageId) -> R
 /// The message an earlier send with this `random_id` made, as it is now (edited or deleted
 /// since, maybe).
 async fn earlier_send(c: &Db, actor: UserId, random_id: i64) -> R<Option<Sent>> {
-    let Some(row) = query_opt(c, "SELECT chat_id, msg_id, pts FROM sends WHERE user_id = $1 AND random_id = $2", &[&actor.0, &random_id]).await? else {
+    let Some(row) =
+        query_opt(c, "SELECT chat_id, msg_id, pts FROM sends WHERE user_id = $1 AND random_id = $2", &[&actor.0, &random_id]).await?
+    else {
         return Ok(None);
     };
     let (chat, id, pts): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
@@ -968,12 +982,24 @@ pub async fn send(
     execute(c, "UPDATE members SET read_inbox = $3 WHERE chat_id = $1 AND user_id = $2", &[&chat.0, &actor.0, &id.0]).await?;
     let message = Message { chat, id, from: actor, date, content: content.clone(), reply_to, forward, edit_date: None };
     let pts = log_for_chat(c, out, &v.chat, actor, Event::NewMessage(message.clone())).await?;
-    execute(c, "INSERT INTO sends (user_id, random_id, chat_id, msg_id, pts) VALUES ($1, $2, $3, $4, $5)", &[&actor.0, &random_id, &chat.0, &id.0, &pts])
-        .await?;
+    execute(
+        c,
+        "INSERT INTO sends (user_id, random_id, chat_id, msg_id, pts) VALUES ($1, $2, $3, $4, $5)",
+        &[&actor.0, &random_id, &chat.0, &id.0, &pts],
+    )
+    .await?;
     Ok(Sent { message, pts })
 }
 
-pub async fn forward(c: &Db, out: &mut Vec<Logged>, actor: UserId, from: ChatId, ids: &[MessageId], to: ChatId, random_ids: &[i64]) -> R<Vec<Sent>> {
+pub async fn forward(
+    c: &Db,
+    out: &mut Vec<Logged>,
+    actor: UserId,
+    from: ChatId,
+    ids: &[MessageId],
+    to: ChatId,
+    random_ids: &[i64],
+) -> R<Vec<Sent>> {
     if ids.len() != random_ids.len() {
         return Err(Error::Invalid("forward needs one random_id per message".into()).into());
     }
@@ -1001,7 +1027,8 @@ pub async fn edit(c: &Db, out: &mut Vec<Logged>, actor: UserId, chat: ChatId, id
         return Err(Error::WriteForbidden.into());
     }
     let edited = now();
-    execute(c, "UPDATE messages SET text = $3, edit_date = $4 WHERE chat_id = $1 AND id = $2", &[&chat.0, &id.0, &text.as_str(), &edited]).await?;
+    execute(c, "UPDATE messages SET text = $3, edit_date = $4 WHERE chat_id = $1 AND id = $2", &[&chat.0, &id.0, &text.as_str(), &edited])
+        .await?;
     let content = match original.content {
         Content::Text(_) => Content::Text(text.clone()),
         Content::Media(m) => Content::Media(Media { caption: Some(text.clone()), ..m }),
@@ -1026,14 +1053,24 @@ pub async fn delete(c: &Db, out: &mut Vec<Logged>, actor: UserId, chat: ChatId, 
     }
     if !for_everyone {
         for &id in &ids {
-            execute(c, "INSERT INTO hidden (user_id, chat_id, msg_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", &[&actor.0, &chat.0, &id.0]).await?;
+            execute(
+                c,
+                "INSERT INTO hidden (user_id, chat_id, msg_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                &[&actor.0, &chat.0, &id.0],
+            )
+            .await?;
         }
         log_user(c, out, actor, Event::DeleteMessages { chat, ids }).await?;
         return Ok(());
     }
     for &id in &ids {
         // The text goes with the message: a deleted message keeps only its place in the sequence.
-        execute(c, "UPDATE messages SET deleted = TRUE, text = NULL, media_file = NULL, media_thumb = NULL WHERE chat_id = $1 AND id = $2", &[&chat.0, &id.0]).await?;
+        execute(
+            c,
+            "UPDATE messages SET deleted = TRUE, text = NULL, media_file = NULL, media_thumb = NULL WHERE chat_id = $1 AND id = $2",
+            &[&chat.0, &id.0],
+        )
+        .await?;
     }
     if v.chat.pinned.is_some_and(|p| ids.contains(&p)) {
         execute(c, "UPDATE chats SET pinned = NULL WHERE id = $1", &[&chat.0]).await?;

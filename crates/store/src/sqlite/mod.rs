@@ -147,9 +147,7 @@ fn configure(conn: &Connection, durability: Durability) -> Result<()> {
         Durability::Full => "FULL",
         Durability::Normal => "NORMAL",
     };
-    conn.execute_batch(&format!(
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA foreign_keys=OFF; PRAGMA busy_timeout=5000;"
-    ))?;
+    conn.execute_batch(&format!("PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA foreign_keys=OFF; PRAGMA busy_timeout=5000;"))?;
     Ok(())
 }
 
@@ -341,7 +339,14 @@ impl Store for SqliteStore {
     async fn open_private(&self, user: UserId, peer: UserId) -> Result<Chat> {
         self.write(move |c, _, ev| ops::open_private(c, ev, user, peer)).await
     }
-    async fn create_chat(&self, creator: UserId, kind: ChatKind, title: &Title, username: Option<&Username>, members: &[UserId]) -> Result<Chat> {
+    async fn create_chat(
+        &self,
+        creator: UserId,
+        kind: ChatKind,
+        title: &Title,
+        username: Option<&Username>,
+        members: &[UserId],
+    ) -> Result<Chat> {
         let (title, username, members) = (title.clone(), username.cloned(), members.to_vec());
         self.write(move |c, l, ev| ops::create_chat(c, l, ev, creator, kind, &title, username.as_ref(), &members)).await
     }

@@ -209,8 +209,9 @@ pub fn relations(c: &Connection, viewer: UserId, others: &[UserId]) -> Result<Ve
 }
 
 pub fn resolve(c: &Connection, username: &Username) -> Result<Option<Resolved>> {
-    let row: Option<(Option<i64>, Option<i64>)> =
-        c.query_row("SELECT user_id, chat_id FROM usernames WHERE key = ?1", [username.key()], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+    let row: Option<(Option<i64>, Option<i64>)> = c
+        .query_row("SELECT user_id, chat_id FROM usernames WHERE key = ?1", [username.key()], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
     Ok(match row {
         Some((Some(u), _)) => Some(Resolved::User(user(c, UserId(u))?)),
         Some((None, Some(ch))) => load_chat(c, ChatId(ch))?.map(Resolved::Chat),
@@ -234,7 +235,10 @@ fn claim_username(c: &Connection, name: &Username, user: Option<UserId>, chat: O
         c.query_row("SELECT user_id, chat_id FROM usernames WHERE key = ?1", [name.key()], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
     match holder {
         None => {
-            c.execute("INSERT INTO usernames (key, user_id, chat_id) VALUES (?1, ?2, ?3)", params![name.key(), user.map(|u| u.0), chat.map(|c| c.0)])?;
+            c.execute(
+                "INSERT INTO usernames (key, user_id, chat_id) VALUES (?1, ?2, ?3)",
+                params![name.key(), user.map(|u| u.0), chat.map(|c| c.0)],
+            )?;
             Ok(())
         }
         Some((u, ch)) if u == user.map(|u| u.0) && ch == chat.map(|c| c.0) => Ok(()),
@@ -311,7 +315,9 @@ fn encode(event: &Event) -> Encoded {
         Event::ReadInbox { chat, max_id } => ("read_inbox", chat.0, Some(max_id.0), None, None),
         Event::ReadOutbox { chat, max_id } => ("read_outbox", chat.0, Some(max_id.0), None, None),
         Event::Pinned { chat, id } => ("pinned", chat.0, id.map(|i| i.0), None, None),
-        Event::Participant { chat, user, role, by } => ("participant", chat.0, Some(user.0), Some(by.0), role.map(|r| r.as_str().to_string())),
+        Event::Participant { chat, user, role, by } => {
+            ("participant", chat.0, Some(user.0), Some(by.0), role.map(|r| r.as_str().to_string()))
+        }
         Event::ChatChanged { chat } => ("chat", chat.0, None, None, None),
     }
 }
@@ -331,12 +337,9 @@ fn decode(c: &Connection, kind: &str, chat: i64, a: Option<i64>, b: Option<i64>,
         "read_inbox" => Some(Event::ReadInbox { chat, max_id: MessageId(a) }),
         "read_outbox" => Some(Event::ReadOutbox { chat, max_id: MessageId(a) }),
         "pinned" => Some(Event::Pinned { chat, id: (a != 0).then_some(MessageId(a)) }),
-        "participant" => Some(Event::Participant {
-            chat,
-            user: UserId(a),
-            role: ids.as_deref().and_then(Role::parse),
-            by: UserId(b.unwrap_or(0)),
-        }),
+        "participant" => {
+            Some(Event::Participant { chat, user: UserId(a), role: ids.as_deref().and_then(Role::parse), by: UserId(b.unwrap_or(0)) })
+        }
         "chat" => Some(Event::ChatChanged { chat }),
         other => return Err(Error::Internal(format!("unknown update kind `{other}` in the log"))),
     })
@@ -393,8 +396,7 @@ pub fn load_chat(c: &Connection, id: ChatId) -> Result<Option<Chat>> {
 }
 
 fn membership(c: &Connection, chat: ChatId, user: UserId) -> Result<Option<Membership>> {
-    Ok(c
-        .prepare_cached(&format!("SELECT {MEMBER_COLS} FROM members WHERE chat_id = ?1 AND user_id = ?2"))?
+    Ok(c.prepare_cached(&format!("SELECT {MEMBER_COLS} FROM members WHERE chat_id = ?1 AND user_id = ?2"))?
         .query_row(params![chat.0, user.0], member_row)
         .optional()?)
 }
@@ -422,7 +424,9 @@ pub fn view(c: &Connection, user: UserId, chat: ChatId) -> Result<View> {
 fn insert_member(c: &Connection, chat: ChatId, user: UserId, role: Role, top: MessageId) -> Result<bool> {
     // A new member has nothing unread from before they joined.
     let added = c
-        .prepare_cached("INSERT OR IGNORE INTO members (chat_id, user_id, role, joined, read_inbox, read_outbox) VALUES (?1, ?2, ?3, ?4, ?5, 0)")?
+        .prepare_cached(
+            "INSERT OR IGNORE INTO members (chat_id, user_id, role, joined, read_inbox, read_outbox) VALUES (?1, ?2, ?3, ?4, ?5, 0)",
+        )?
         .execute(params![chat.0, user.0, role.as_str(), now(), top.0])?
         > 0;
     if added {
@@ -646,7 +650,8 @@ pub fn members(c: &Connection, actor: UserId, chat: ChatId, offset: u32, limit: 
     if v.chat.kind == ChatKind::Channel && !v.membership.role.is_admin() {
         return Err(Error::AdminRequired);
     }
-    let mut stmt = c.prepare(&format!("SELECT {MEMBER_COLS} FROM members WHERE chat_id = ?1 ORDER BY joined, user_id LIMIT ?2 OFFSET ?3"))?;
+    let mut stmt =
+        c.prepare(&format!("SELECT {MEMBER_COLS} FROM members WHERE chat_id = ?1 ORDER BY joined, user_id LIMIT ?2 OFFSET ?3"))?;
     let rows = stmt.query_map(params![chat.0, limit, offset], member_row)?.collect::<rusqlite::Result<_>>()?;
     Ok(rows)
 }
@@ -658,10 +663,12 @@ pub fn export_invite(c: &Connection, actor: UserId, chat: ChatId) -> Result<Stri
     if let Some(token) = existing {
         return Ok(token);
     }
-    let token: String = (0..22).map(|_| {
-        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-        ALPHABET[rand::random_range(0..ALPHABET.len())] as char
-    }).collect();
+    let token: String = (0..22)
+        .map(|_| {
+            const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+            ALPHABET[rand::random_range(0..ALPHABET.len())] as char
+        })
+        .collect();
     c.execute("UPDATE chats SET invite = ?2 WHERE id = ?1", params![chat.0, token])?;
     Ok(token)
 }
@@ -704,7 +711,8 @@ pub fn typing_audience(c: &Connection, actor: UserId, chat: ChatId) -> Result<Op
 }
 
 pub fn own_log_chats(c: &Connection, user: UserId) -> Result<Vec<(ChatId, Pts)>> {
-    let mut stmt = c.prepare("SELECT c.id, c.pts FROM members m JOIN chats c ON c.id = m.chat_id WHERE m.user_id = ?1 AND c.own_log = 1")?;
+    let mut stmt =
+        c.prepare("SELECT c.id, c.pts FROM members m JOIN chats c ON c.id = m.chat_id WHERE m.user_id = ?1 AND c.own_log = 1")?;
     let rows = stmt.query_map([user.0], |r| Ok((ChatId(r.get(0)?), r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
     Ok(rows)
 }
@@ -712,8 +720,7 @@ pub fn own_log_chats(c: &Connection, user: UserId) -> Result<Vec<(ChatId, Pts)>>
 // --- messages ------------------------------------------------------------------------------
 
 fn message(c: &Connection, chat: ChatId, id: MessageId) -> Result<Option<Message>> {
-    Ok(c
-        .prepare_cached(&format!("SELECT {MESSAGE_COLS} FROM messages WHERE chat_id = ?1 AND id = ?2 AND deleted = 0"))?
+    Ok(c.prepare_cached(&format!("SELECT {MESSAGE_COLS} FROM messages WHERE chat_id = ?1 AND id = ?2 AND deleted = 0"))?
         .query_row(params![chat.0, id.0], message_row)
         .optional()?)
 }
@@ -807,7 +814,15 @@ pub fn send(
     Ok(Sent { message, pts })
 }
 
-pub fn forward(c: &Connection, out: &mut Vec<Logged>, actor: UserId, from: ChatId, ids: &[MessageId], to: ChatId, random_ids: &[i64]) -> Result<Vec<Sent>> {
+pub fn forward(
+    c: &Connection,
+    out: &mut Vec<Logged>,
+    actor: UserId,
+    from: ChatId,
+    ids: &[MessageId],
+    to: ChatId,
+    random_ids: &[i64],
+) -> Result<Vec<Sent>> {
     if ids.len() != random_ids.len() {
         return Err(Error::Invalid("forward needs one random_id per message".into()));
     }
@@ -834,7 +849,10 @@ pub fn edit(c: &Connection, out: &mut Vec<Logged>, actor: UserId, chat: ChatId, 
         return Err(Error::WriteForbidden);
     }
     let edited = now();
-    c.execute("UPDATE messages SET text = ?3, edit_date = ?4 WHERE chat_id = ?1 AND id = ?2", params![chat.0, id.0, text.as_str(), edited])?;
+    c.execute(
+        "UPDATE messages SET text = ?3, edit_date = ?4 WHERE chat_id = ?1 AND id = ?2",
+        params![chat.0, id.0, text.as_str(), edited],
+    )?;
     let content = match original.content {
         Content::Text(_) => Content::Text(text.clone()),
         Content::Media(m) => Content::Media(Media { caption: Some(text.clone()), ..m }),
@@ -866,7 +884,10 @@ pub fn delete(c: &Connection, out: &mut Vec<Logged>, actor: UserId, chat: ChatId
     }
     for &id in &ids {
         // The text goes with the message: a deleted message keeps only its place in the sequence.
-        c.execute("UPDATE messages SET deleted = 1, text = NULL, media_file = NULL, media_thumb = NULL WHERE chat_id = ?1 AND id = ?2", params![chat.0, id.0])?;
+        c.execute(
+            "UPDATE messages SET deleted = 1, text = NULL, media_file = NULL, media_thumb = NULL WHERE chat_id = ?1 AND id = ?2",
+            params![chat.0, id.0],
+        )?;
     }
     if v.chat.pinned.is_some_and(|p| ids.contains(&p)) {
         c.execute("UPDATE chats SET pinned = NULL WHERE id = ?1", [chat.0])?;
@@ -907,7 +928,8 @@ pub fn read(c: &Connection, out: &mut Vec<Logged>, actor: UserId, chat: ChatId, 
         "SELECT m.user_id FROM members m WHERE m.chat_id = ?1 AND m.user_id <> ?2 AND m.read_outbox < ?3
          AND EXISTS (SELECT 1 FROM messages g WHERE g.chat_id = ?1 AND g.from_id = m.user_id AND g.id > m.read_outbox AND g.id <= ?3)",
     )?;
-    let authors: Vec<UserId> = stmt.query_map(params![chat.0, actor.0, max.0], |r| Ok(UserId(r.get(0)?)))?.collect::<rusqlite::Result<_>>()?;
+    let authors: Vec<UserId> =
+        stmt.query_map(params![chat.0, actor.0, max.0], |r| Ok(UserId(r.get(0)?)))?.collect::<rusqlite::Result<_>>()?;
     for author in authors {
         c.execute("UPDATE members SET read_outbox = ?3 WHERE chat_id = ?1 AND user_id = ?2", params![chat.0, author.0, max.0])?;
         log_user(c, out, author, Event::ReadOutbox { chat, max_id: max })?;
@@ -940,12 +962,19 @@ pub fn history(c: &Connection, actor: UserId, chat: ChatId, page: Page) -> Resul
 
 pub fn dialogs(c: &Connection, user: UserId, before: Option<(i64, ChatId)>, limit: u32) -> Result<Vec<Dialog>> {
     let (activity, id) = before.map_or((i64::MAX, i64::MAX), |(a, ch)| (a, ch.0));
-    let mut stmt = c.prepare_cached(&format!(
-        "SELECT {MEMBER_COLS} FROM members m JOIN chats c ON c.id = m.chat_id
+    let mut stmt = c.prepare_cached(
+        &format!(
+            "SELECT {MEMBER_COLS} FROM members m JOIN chats c ON c.id = m.chat_id
          WHERE m.user_id = ?1 AND (c.activity < ?2 OR (c.activity = ?2 AND c.id < ?3))
          ORDER BY c.activity DESC, c.id DESC LIMIT ?4"
-    ).replace("SELECT chat_id, user_id, role, joined, read_inbox, read_outbox", "SELECT m.chat_id, m.user_id, m.role, m.joined, m.read_inbox, m.read_outbox"))?;
-    let memberships: Vec<Membership> = stmt.query_map(params![user.0, activity, id, limit], member_row)?.collect::<rusqlite::Result<_>>()?;
+        )
+        .replace(
+            "SELECT chat_id, user_id, role, joined, read_inbox, read_outbox",
+            "SELECT m.chat_id, m.user_id, m.role, m.joined, m.read_inbox, m.read_outbox",
+        ),
+    )?;
+    let memberships: Vec<Membership> =
+        stmt.query_map(params![user.0, activity, id, limit], member_row)?.collect::<rusqlite::Result<_>>()?;
     let mut out = Vec::with_capacity(memberships.len());
     for membership in memberships {
         let chat = load_chat(c, membership.chat)?.ok_or(Error::ChatNotFound)?;
@@ -1055,18 +1084,20 @@ pub fn create_file(c: &Connection, owner: UserId, f: &NewFile, quota: u64) -> Re
         return Err(Error::QuotaExceeded { used, quota });
     }
     let created = now();
-    c.prepare_cached("INSERT INTO files (owner, sha256, size, name, mime, width, height, thumb, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")?
-        .execute(params![
-            owner.0,
-            &f.sha256[..],
-            f.size as i64,
-            f.name,
-            f.mime,
-            f.width.map(i64::from),
-            f.height.map(i64::from),
-            f.thumb.map(|t| t.0),
-            created
-        ])?;
+    c.prepare_cached(
+        "INSERT INTO files (owner, sha256, size, name, mime, width, height, thumb, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        owner.0,
+        &f.sha256[..],
+        f.size as i64,
+        f.name,
+        f.mime,
+        f.width.map(i64::from),
+        f.height.map(i64::from),
+        f.thumb.map(|t| t.0),
+        created
+    ])?;
     Ok(File {
         id: FileId(c.last_insert_rowid()),
         owner,
