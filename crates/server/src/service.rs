@@ -128,9 +128,7 @@ impl Service {
         if let Err(wait) = self.requests_per_session.check(&me.session.0) {
             return Err(Failure(flood_wait(wait.secs(), "requests")));
         }
-        let value = self.signed_in(me, request).await?;
-        let effect = if value.1 { Effect::SignedOut } else { Effect::None };
-        Ok((value.0, effect))
+        self.signed_in(me, request).await
     }
 
     async fn sign_in_methods(&self, caller: &Caller, request: Request) -> Outcome<(Value, Effect)> {
@@ -287,8 +285,8 @@ impl Service {
         proto::Sent { message: convert::message(&sent.message), pts: sent.pts }
     }
 
-    /// Every method that needs a signed-in caller. The bool says the session ended.
-    async fn signed_in(&self, me: SignedIn, request: Request) -> Outcome<(Value, bool)> {
+    /// Every method that needs a signed-in caller.
+    async fn signed_in(&self, me: SignedIn, request: Request) -> Outcome<(Value, Effect)> {
         let user = me.user;
         let value = match request {
             Request::SendCode { .. } | Request::SignIn { .. } | Request::Authorize { .. } => {
@@ -297,7 +295,7 @@ impl Service {
             Request::LogOut {} => {
                 // The gateway tells the session's connections once this answer is queued.
                 self.store.revoke_session(user, me.session).await?;
-                return Ok((ok(proto::Ok {})?, true));
+                return Ok((ok(proto::Ok {})?, Effect::SignedOut));
             }
             Request::GetSessions {} => {
                 let sessions = self.store.sessions(user).await?;
@@ -320,7 +318,7 @@ impl Service {
                 if !own {
                     self.bus.publish(Topic::Session(session_id), Notice::SessionRevoked { session_id });
                 }
-                return Ok((ok(proto::Ok {})?, own));
+                return Ok((ok(proto::Ok {})?, if own { Effect::SignedOut } else { Effect::None }));
             }
             Request::UpdateProfile { name, bio } => {
                 let name = name.as_deref().map(DisplayName::parse).transpose()?;
@@ -560,7 +558,7 @@ impl Service {
                 ok(self.difference(None, diff).await?)?
             }
         };
-        Ok((value, false))
+        Ok((value, Effect::None))
     }
 }
 
