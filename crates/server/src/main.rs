@@ -36,8 +36,8 @@ enum Command {
         /// TOML configuration file; HELIOGRAPH_* environment variables override it.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
-        /// Development mode: test phone numbers (+99966XYYYY signs in with XXXXX) and login
-        /// codes written to the log.
+        /// Development mode: test phone numbers are accepted (+99966XYYYY signs in with
+        /// XXXXX, no code is sent).
         #[arg(long)]
         dev: bool,
     },
@@ -51,7 +51,7 @@ async fn main() -> anyhow::Result<()> {
             let overrides = Overrides { data_dir: data, database: database.map(DatabaseUrl), bus, listen, dev };
             let config = Config::load(config.as_deref(), overrides)?;
             if config.dev {
-                tracing::warn!("development mode: test phone numbers are enabled and login codes are logged");
+                tracing::warn!("development mode: test phone numbers (+99966XYYYY, code XXXXX) are accepted");
             }
             let server = heliograph_server::start(config).await?;
             let stop = server.shutdown_token();
