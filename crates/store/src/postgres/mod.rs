@@ -62,7 +62,8 @@ pub use crate::sqlite::CommitObserver;
 use crate::{model::*, CommitFeed, Error, Limits, Result, Store};
 
 /// Schema migrations, applied in order; the index + 1 is the schema version.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_initial.sql"), include_str!("migrations/0002_files.sql")];
+const MIGRATIONS: &[&str] =
+    &[include_str!("migrations/0001_initial.sql"), include_str!("migrations/0002_files.sql"), include_str!("migrations/0003_bots.sql")];
 
 /// The advisory lock key that serializes migrations across nodes ("Heliogra").
 const MIGRATION_LOCK: i64 = 0x4865_6c69_6f67_7261;
@@ -528,6 +529,12 @@ impl Store for PostgresStore {
     async fn members(&self, actor: UserId, chat: ChatId, offset: u32, limit: u32) -> Result<Vec<Membership>> {
         self.query(move |c, _| Box::pin(ops::members(c, actor, chat, offset, limit))).await
     }
+    async fn member(&self, actor: UserId, chat: ChatId, user: UserId) -> Result<Option<Membership>> {
+        self.query(move |c, _| Box::pin(ops::member(c, actor, chat, user))).await
+    }
+    async fn find_private(&self, user: UserId, peer: UserId) -> Result<Option<Chat>> {
+        self.query(move |c, _| Box::pin(ops::find_private(c, user, peer))).await
+    }
     async fn export_invite(&self, actor: UserId, chat: ChatId) -> Result<String> {
         self.write(move |c, _, _| Box::pin(ops::export_invite(c, actor, chat))).await
     }
@@ -544,10 +551,10 @@ impl Store for PostgresStore {
     async fn own_log_chats(&self, user: UserId) -> Result<Vec<(ChatId, Pts)>> {
         self.query(move |c, _| Box::pin(ops::own_log_chats(c, user))).await
     }
-    async fn send(&self, actor: UserId, chat: ChatId, random_id: i64, content: Content, reply_to: Option<MessageId>) -> Result<Sent> {
+    async fn send(&self, actor: UserId, chat: ChatId, random_id: i64, draft: Draft) -> Result<Sent> {
         self.write(move |c, _, ev| {
-            let content = content.clone();
-            Box::pin(async move { ops::send(c, ev, actor, chat, random_id, &content, reply_to, None).await })
+            let draft = draft.clone();
+            Box::pin(async move { ops::send(c, ev, actor, chat, random_id, &draft, None).await })
         })
         .await
     }
@@ -559,10 +566,10 @@ impl Store for PostgresStore {
         })
         .await
     }
-    async fn edit(&self, actor: UserId, chat: ChatId, id: MessageId, text: MessageText) -> Result<Message> {
+    async fn edit(&self, actor: UserId, chat: ChatId, id: MessageId, edit: Edit) -> Result<Message> {
         self.write(move |c, _, ev| {
-            let text = text.clone();
-            Box::pin(async move { ops::edit(c, ev, actor, chat, id, &text).await })
+            let edit = edit.clone();
+            Box::pin(async move { ops::edit(c, ev, actor, chat, id, &edit).await })
         })
         .await
     }
@@ -585,6 +592,43 @@ impl Store for PostgresStore {
     }
     async fn dialogs(&self, user: UserId, before: Option<(i64, ChatId)>, limit: u32) -> Result<Vec<Dialog>> {
         self.query(move |c, _| Box::pin(ops::dialogs(c, user, before, limit))).await
+    }
+    async fn create_bot(&self, owner: UserId, name: &DisplayName, username: &Username, token_hash: &[u8]) -> Result<User> {
+        let (name, username, hash) = (name.clone(), username.clone(), token_hash.to_vec());
+        self.write(move |c, _, _| {
+            let (name, username, hash) = (name.clone(), username.clone(), hash.clone());
+            Box::pin(async move { ops::create_bot(c, owner, &name, &username, &hash).await })
+        })
+        .await
+    }
+    async fn bots(&self, owner: UserId) -> Result<Vec<User>> {
+        self.query(move |c, _| Box::pin(ops::bots(c, owner))).await
+    }
+    async fn replace_bot_token(&self, owner: UserId, bot: UserId, token_hash: &[u8]) -> Result<()> {
+        let hash = token_hash.to_vec();
+        self.write(move |c, _, _| {
+            let hash = hash.clone();
+            Box::pin(async move { ops::replace_bot_token(c, owner, bot, &hash).await })
+        })
+        .await
+    }
+    async fn bot(&self, bot: UserId) -> Result<Option<Bot>> {
+        self.query(move |c, _| Box::pin(ops::bot(c, bot))).await
+    }
+    async fn update_bot(&self, bot: UserId, change: BotChange) -> Result<Bot> {
+        self.write(move |c, _, _| {
+            let change = change.clone();
+            Box::pin(async move { ops::update_bot(c, bot, &change).await })
+        })
+        .await
+    }
+    async fn press_button(&self, user: UserId, chat: ChatId, message: MessageId, data: &str) -> Result<(UserId, Pts)> {
+        let data = data.to_string();
+        self.write(move |c, _, ev| {
+            let data = data.clone();
+            Box::pin(async move { ops::press_button(c, ev, user, chat, message, &data).await })
+        })
+        .await
     }
     async fn create_file(&self, owner: UserId, file: NewFile, quota: u64) -> Result<File> {
         self.write(move |c, _, _| {

@@ -68,10 +68,21 @@ async fn execute(c: &Db, sql: &str, params: Params<'_>) -> R<u64> {
 
 // --- rows ----------------------------------------------------------------------------------
 
-const USER_COLS: &str = "id, phone, name, username, bio, created";
+const USER_COLS: &str = "id, phone, name, username, bio, created, bot_owner";
+/// [`USER_COLS`] of a `users` table joined as `u`.
+const U_COLS: &str = "u.id, u.phone, u.name, u.username, u.bio, u.created, u.bot_owner";
 
 fn user_row(r: &Row) -> User {
-    User { id: UserId(r.get(0)), phone: r.get(1), name: r.get(2), username: r.get(3), bio: r.get(4), created: r.get(5) }
+    User {
+        id: UserId(r.get(0)),
+        // Bots have no phone.
+        phone: r.get::<_, Option<String>>(1).unwrap_or_default(),
+        name: r.get(2),
+        username: r.get(3),
+        bio: r.get(4),
+        created: r.get(5),
+        bot_owner: r.get::<_, Option<i64>>(6).map(UserId),
+    }
 }
 
 const CHAT_COLS: &str = "id, kind, title, username, creator, member_count, pinned, own_log, pts, top_message, created, activity";
@@ -108,7 +119,7 @@ fn member_row(r: &Row) -> Membership {
     }
 }
 
-const MESSAGE_COLS: &str = "chat_id, id, from_id, date, kind, text, reply_to, fwd_user, fwd_chat, fwd_msg, fwd_date, edit_date, media_file, media_name, media_mime, media_size, media_width, media_height, media_thumb";
+const MESSAGE_COLS: &str = "chat_id, id, from_id, date, kind, text, reply_to, fwd_user, fwd_chat, fwd_msg, fwd_date, edit_date, media_file, media_name, media_mime, media_size, media_width, media_height, media_thumb, entities, markup";
 
 fn message_row(r: &Row) -> Message {
     let text: Option<String> = r.get(5);
@@ -148,10 +159,30 @@ fn message_row(r: &Row) -> Message {
         from: UserId(r.get(2)),
         date: r.get(3),
         content,
+        entities: decode_entities(r.get(19)),
+        keyboard: decode_keyboard(r.get(20)),
         reply_to: r.get::<_, Option<i64>>(6).map(MessageId),
         forward,
         edit_date: r.get(11),
     }
+}
+
+// Entities and keyboards are stored as the codec shared with the SQLite engine encodes them.
+
+fn encode_entities(entities: &[Entity]) -> Option<String> {
+    crate::codec::encode_entities(entities)
+}
+
+fn decode_entities(stored: Option<String>) -> Vec<Entity> {
+    crate::codec::decode_entities(stored.as_deref())
+}
+
+fn encode_keyboard(keyboard: Option<&Keyboard>) -> Option<String> {
+    crate::codec::encode_keyboard(keyboard)
+}
+
+fn decode_keyboard(stored: Option<String>) -> Option<Keyboard> {
+    crate::codec::decode_keyboard(stored.as_deref())
 }
 
 fn stored_text(text: String) -> MessageText {
@@ -251,6 +282,10 @@ async fn user(c: &Db, id: UserId) -> R<User> {
 
 async fn user_exists(c: &Db, id: UserId) -> R<bool> {
     Ok(query_opt(c, "SELECT 1 FROM users WHERE id = $1", &[&id.0]).await?.is_some())
+}
+
+async fn is_bot(c: &Db, id: UserId) -> R<bool> {
+    Ok(query_opt(c, "SELECT 1 FROM users WHERE id = $1 AND bot_owner IS NOT NULL", &[&id.0]).await?.is_some())
 }
 
 pub async fn users(c: &Db, ids: &[UserId]) -> R<Vec<User>> {
@@ -355,7 +390,7 @@ pub async fn remove_contact(c: &Db, owner: UserId, contact: UserId) -> R<()> {
 pub async fn contacts(c: &Db, owner: UserId) -> R<Vec<User>> {
     let rows = query(
         c,
-        "SELECT u.id, u.phone, u.name, u.username, u.bio, u.created FROM contacts k JOIN users u ON u.id = k.contact WHERE k.owner = $1 ORDER BY u.name, u.id",
+        &format!("SELECT {U_COLS} FROM contacts k JOIN users u ON u.id = k.contact WHERE k.owner = $1 ORDER BY u.name, u.id"),
         &[&owner.0],
     )
     .await?;
@@ -377,7 +412,7 @@ pub async fn set_blocked(c: &Db, owner: UserId, target: UserId, blocked: bool) -
 pub async fn blocked(c: &Db, owner: UserId) -> R<Vec<User>> {
     let rows = query(
         c,
-        "SELECT u.id, u.phone, u.name, u.username, u.bio, u.created FROM blocks b JOIN users u ON u.id = b.target WHERE b.owner = $1 ORDER BY u.name, u.id",
+        &format!("SELECT {U_COLS} FROM blocks b JOIN users u ON u.id = b.target WHERE b.owner = $1 ORDER BY u.name, u.id"),
         &[&owner.0],
     )
     .await?;
@@ -404,6 +439,7 @@ fn encode(event: &Event) -> Encoded {
             ("participant", chat.0, Some(user.0), Some(by.0), role.map(|r| r.as_str().to_string()))
         }
         Event::ChatChanged { chat } => ("chat", chat.0, None, None, None),
+        Event::CallbackQuery { chat, message, from, data } => ("callback", chat.0, Some(message.0), Some(from.0), Some(data.clone())),
     }
 }
 
@@ -426,6 +462,9 @@ async fn decode(c: &Db, kind: &str, chat: i64, a: Option<i64>, b: Option<i64>, i
             Some(Event::Participant { chat, user: UserId(a), role: ids.as_deref().and_then(Role::parse), by: UserId(b.unwrap_or(0)) })
         }
         "chat" => Some(Event::ChatChanged { chat }),
+        "callback" => {
+            Some(Event::CallbackQuery { chat, message: MessageId(a), from: UserId(b.unwrap_or(0)), data: ids.unwrap_or_default() })
+        }
         other => return Err(Error::Internal(format!("unknown update kind `{other}` in the log")).into()),
     })
 }
@@ -456,8 +495,15 @@ async fn log_user(c: &Db, out: &mut Vec<Logged>, user: UserId, event: Event) -> 
     Ok(pts)
 }
 
-/// Appends `event` to a chat's own log; returns its pts.
+/// Appends `event` to a chat's own log; returns its pts. A bot follows its own log only, so
+/// the event is also appended to the user log of every bot member (after the chat's row,
+/// their rows in ascending id order).
 async fn log_chat(c: &Db, out: &mut Vec<Logged>, chat: ChatId, event: Event) -> R<Pts> {
+    log_chat_except(c, out, chat, event, None).await
+}
+
+/// [`log_chat`], copying to every bot member but `except` (who is told on their own).
+async fn log_chat_except(c: &Db, out: &mut Vec<Logged>, chat: ChatId, event: Event, except: Option<UserId>) -> R<Pts> {
     let pts: Pts = query_one(c, "UPDATE chats SET pts = pts + 1 WHERE id = $1 RETURNING pts", &[&chat.0]).await?.get(0);
     let date = now();
     let (kind, _, a, b, ids) = encode(&event);
@@ -467,8 +513,19 @@ async fn log_chat(c: &Db, out: &mut Vec<Logged>, chat: ChatId, event: Event) -> 
         &[&chat.0, &pts, &date, &kind, &a, &b, &ids],
     )
     .await?;
-    out.push(Logged { log: Log::Chat(chat), pts, date, event });
+    out.push(Logged { log: Log::Chat(chat), pts, date, event: event.clone() });
+    for bot in bot_member_ids(c, chat).await? {
+        if Some(bot) != except {
+            log_user(c, out, bot, event.clone()).await?;
+        }
+    }
     Ok(pts)
+}
+
+/// The chat's bot members in ascending id order: the order their rows are locked in.
+async fn bot_member_ids(c: &Db, chat: ChatId) -> R<Vec<UserId>> {
+    let rows = query(c, "SELECT user_id FROM members WHERE chat_id = $1 AND bot ORDER BY user_id", &[&chat.0]).await?;
+    Ok(rows.iter().map(|r| UserId(r.get(0))).collect())
 }
 
 /// Members in ascending id order: the order their rows are locked in.
@@ -541,10 +598,12 @@ async fn view_for_update(c: &Db, user: UserId, chat: ChatId) -> R<View> {
 }
 
 async fn insert_member(c: &Db, chat: ChatId, user: UserId, role: Role, top: MessageId) -> R<bool> {
-    // A new member has nothing unread from before they joined.
+    // A new member has nothing unread from before they joined. `bot` marks the members whose
+    // own log also gets the chat's own-log events (see `log_chat`).
     let added = execute(
         c,
-        "INSERT INTO members (chat_id, user_id, role, joined, read_inbox, read_outbox) VALUES ($1, $2, $3, $4, $5, 0) ON CONFLICT DO NOTHING",
+        "INSERT INTO members (chat_id, user_id, role, joined, read_inbox, read_outbox, bot)
+         VALUES ($1, $2, $3, $4, $5, 0, COALESCE((SELECT bot_owner IS NOT NULL FROM users WHERE id = $2), FALSE)) ON CONFLICT DO NOTHING",
         &[&chat.0, &user.0, &role.as_str(), &now(), &top.0],
     )
     .await?
@@ -677,11 +736,14 @@ async fn announce_join(c: &Db, out: &mut Vec<Logged>, chat: &Chat, user: UserId,
 }
 
 /// Locks the user rows a membership change may log to: every member's (and `extra`) while
-/// the chat writes per-member logs, only `extra` once it keeps its own log (a channel's
-/// subscribers are never touched one by one).
+/// the chat writes per-member logs, only `extra` and the bot members (who get copies of the
+/// chat's own log) once it keeps its own log (a channel's subscribers are never touched one
+/// by one).
 async fn lock_for_membership(c: &Db, chat: &Chat, extra: &[UserId]) -> R<()> {
     let mut ids = extra.to_vec();
-    if !chat.own_log {
+    if chat.own_log {
+        ids.extend(bot_member_ids(c, chat.id).await?);
+    } else {
         ids.extend(member_ids(c, chat.id).await?);
     }
     lock_users(c, &ids).await
@@ -729,7 +791,8 @@ pub async fn remove_member(c: &Db, out: &mut Vec<Logged>, actor: UserId, chat: C
     let event = Event::Participant { chat, user, role: None, by: actor };
     if v.chat.own_log {
         if v.chat.kind != ChatKind::Channel {
-            log_chat(c, out, chat, event.clone()).await?;
+            // A leaving bot is told once, below.
+            log_chat_except(c, out, chat, event.clone(), Some(user)).await?;
         }
         log_user(c, out, user, event).await?;
     } else {
@@ -808,6 +871,16 @@ pub async fn members(c: &Db, actor: UserId, chat: ChatId, offset: u32, limit: u3
     )
     .await?;
     Ok(rows.iter().map(member_row).collect())
+}
+
+pub async fn member(c: &Db, actor: UserId, chat: ChatId, user: UserId) -> R<Option<Membership>> {
+    view(c, actor, chat).await?;
+    membership(c, chat, user).await
+}
+
+pub async fn find_private(c: &Db, user: UserId, peer: UserId) -> R<Option<Chat>> {
+    let pair = format!("{}:{}", user.0.min(peer.0), user.0.max(peer.0));
+    Ok(query_opt(c, &format!("SELECT {CHAT_COLS} FROM chats WHERE pair = $1"), &[&pair]).await?.as_ref().map(chat_row))
 }
 
 pub async fn export_invite(c: &Db, actor: UserId, chat: ChatId) -> R<String> {
@@ -919,10 +992,11 @@ pub async fn send(
     actor: UserId,
     chat: ChatId,
     random_id: i64,
-    content: &Content,
-    reply_to: Option<MessageId>,
+    draft: &Draft,
     forward: Option<Forward>,
 ) -> R<Sent> {
+    let Draft { content, entities, keyboard, reply_to } = draft;
+    let reply_to = *reply_to;
     // A retry: answer with the original. Checked again under the chat's lock, because a
     // concurrent retry of the same send may have committed while this one waited for it. (A
     // concurrent retry into another chat collides on the `sends` key instead, and the whole
@@ -935,6 +1009,9 @@ pub async fn send(
         return Ok(sent);
     }
     if !can_post(v.chat.kind, v.membership.role) {
+        return Err(Error::WriteForbidden.into());
+    }
+    if keyboard.is_some() && !is_bot(c, actor).await? {
         return Err(Error::WriteForbidden.into());
     }
     if let Some(peer) = v.peer.filter(|&p| p != actor) {
@@ -954,8 +1031,8 @@ pub async fn send(
     execute(
         c,
         "INSERT INTO messages (chat_id, id, from_id, date, kind, text, reply_to, fwd_user, fwd_chat, fwd_msg, fwd_date,
-            media_file, media_name, media_mime, media_size, media_width, media_height, media_thumb)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+            media_file, media_name, media_mime, media_size, media_width, media_height, media_thumb, entities, markup)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
         &[
             &chat.0,
             &id.0,
@@ -975,12 +1052,25 @@ pub async fn send(
             &media.and_then(|m| m.width.map(i64::from)),
             &media.and_then(|m| m.height.map(i64::from)),
             &media.and_then(|m| m.thumb.map(|t| t.0)),
+            &encode_entities(entities),
+            &encode_keyboard(keyboard.as_ref()),
         ],
     )
     .await?;
     execute(c, "UPDATE chats SET top_message = $2, activity = $3 WHERE id = $1", &[&chat.0, &id.0, &now_ms()]).await?;
     execute(c, "UPDATE members SET read_inbox = $3 WHERE chat_id = $1 AND user_id = $2", &[&chat.0, &actor.0, &id.0]).await?;
-    let message = Message { chat, id, from: actor, date, content: content.clone(), reply_to, forward, edit_date: None };
+    let message = Message {
+        chat,
+        id,
+        from: actor,
+        date,
+        content: content.clone(),
+        entities: entities.clone(),
+        keyboard: keyboard.clone(),
+        reply_to,
+        forward,
+        edit_date: None,
+    };
     let pts = log_for_chat(c, out, &v.chat, actor, Event::NewMessage(message.clone())).await?;
     execute(
         c,
@@ -1009,12 +1099,14 @@ pub async fn forward(
     for (&id, &random_id) in ids.iter().zip(random_ids) {
         let original = visible_message(c, actor, from, id).await?;
         let origin = original.forward.unwrap_or(Forward { from_user: original.from, from_chat: from, message: id, date: original.date });
-        sent.push(send(c, out, actor, to, random_id, &original.content, None, Some(origin)).await?);
+        // The formatting goes along; the buttons stay with the bot's own message.
+        let draft = Draft { content: original.content, entities: original.entities, keyboard: None, reply_to: None };
+        sent.push(send(c, out, actor, to, random_id, &draft, Some(origin)).await?);
     }
     Ok(sent)
 }
 
-pub async fn edit(c: &Db, out: &mut Vec<Logged>, actor: UserId, chat: ChatId, id: MessageId, text: &MessageText) -> R<Message> {
+pub async fn edit(c: &Db, out: &mut Vec<Logged>, actor: UserId, chat: ChatId, id: MessageId, edit: &Edit) -> R<Message> {
     let v = view_for_update(c, actor, chat).await?;
     let original = visible_message(c, actor, chat, id).await?;
     if original.from != actor {
@@ -1026,14 +1118,39 @@ pub async fn edit(c: &Db, out: &mut Vec<Logged>, actor: UserId, chat: ChatId, id
     if !can_post(v.chat.kind, v.membership.role) {
         return Err(Error::WriteForbidden.into());
     }
-    let edited = now();
-    execute(c, "UPDATE messages SET text = $3, edit_date = $4 WHERE chat_id = $1 AND id = $2", &[&chat.0, &id.0, &text.as_str(), &edited])
-        .await?;
-    let content = match original.content {
-        Content::Text(_) => Content::Text(text.clone()),
-        Content::Media(m) => Content::Media(Media { caption: Some(text.clone()), ..m }),
+    if matches!(edit.keyboard, Some(Some(_))) && !is_bot(c, actor).await? {
+        return Err(Error::WriteForbidden.into());
+    }
+    let (content, entities) = match &edit.text {
+        Some((text, entities)) => {
+            let content = match original.content {
+                Content::Text(_) => Content::Text(text.clone()),
+                // A media message's text is its caption.
+                Content::Media(m) => Content::Media(Media { caption: Some(text.clone()), ..m }),
+            };
+            (content, entities.clone())
+        }
+        None => (original.content.clone(), original.entities.clone()),
     };
-    let message = Message { content, edit_date: Some(edited), ..original };
+    let keyboard = match &edit.keyboard {
+        Some(keyboard) => keyboard.clone(),
+        None => original.keyboard.clone(),
+    };
+    let edited = now();
+    execute(
+        c,
+        "UPDATE messages SET text = $3, entities = $4, markup = $5, edit_date = $6 WHERE chat_id = $1 AND id = $2",
+        &[
+            &chat.0,
+            &id.0,
+            &content.text().map(MessageText::as_str),
+            &encode_entities(&entities),
+            &encode_keyboard(keyboard.as_ref()),
+            &edited,
+        ],
+    )
+    .await?;
+    let message = Message { content, entities, keyboard, edit_date: Some(edited), ..original };
     log_for_chat(c, out, &v.chat, actor, Event::EditMessage(message.clone())).await?;
     Ok(message)
 }
@@ -1067,7 +1184,8 @@ pub async fn delete(c: &Db, out: &mut Vec<Logged>, actor: UserId, chat: ChatId, 
         // The text goes with the message: a deleted message keeps only its place in the sequence.
         execute(
             c,
-            "UPDATE messages SET deleted = TRUE, text = NULL, media_file = NULL, media_thumb = NULL WHERE chat_id = $1 AND id = $2",
+            "UPDATE messages SET deleted = TRUE, text = NULL, entities = NULL, markup = NULL, media_file = NULL, media_thumb = NULL
+             WHERE chat_id = $1 AND id = $2",
             &[&chat.0, &id.0],
         )
         .await?;
@@ -1179,6 +1297,125 @@ pub async fn dialogs(c: &Db, user: UserId, before: Option<(i64, ChatId)>, limit:
         out.push(Dialog { view: View { chat, membership, peer }, last_message, unread: unread as u64 });
     }
     Ok(out)
+}
+
+// --- bots ----------------------------------------------------------------------------------
+
+pub async fn create_bot(c: &Db, owner: UserId, name: &DisplayName, username: &Username, token_hash: &[u8]) -> R<User> {
+    if !user_exists(c, owner).await? {
+        return Err(Error::UserNotFound.into());
+    }
+    let created = now();
+    let id: i64 = query_one(
+        c,
+        "INSERT INTO users (phone, name, username, created, bot_owner) VALUES (NULL, $1, $2, $3, $4) RETURNING id",
+        &[&name.as_str(), &username.as_str(), &created, &owner.0],
+    )
+    .await?
+    .get(0);
+    let id = UserId(id);
+    // Refused here rolls back the whole command: no user, no session, no bot row.
+    claim_username(c, username, Some(id), None).await?;
+    create_session(c, id, token_hash, "bot").await?;
+    execute(c, "INSERT INTO bots (user_id, owner) VALUES ($1, $2)", &[&id.0, &owner.0]).await?;
+    user(c, id).await
+}
+
+pub async fn bots(c: &Db, owner: UserId) -> R<Vec<User>> {
+    let rows = query(c, &format!("SELECT {USER_COLS} FROM users WHERE bot_owner = $1 ORDER BY id"), &[&owner.0]).await?;
+    Ok(rows.iter().map(user_row).collect())
+}
+
+pub async fn replace_bot_token(c: &Db, owner: UserId, bot: UserId, token_hash: &[u8]) -> R<()> {
+    // The bot's row serializes two replacements racing: the second sees the first's session.
+    let owned = query_opt(c, "SELECT 1 FROM users WHERE id = $1 AND bot_owner = $2 FOR UPDATE", &[&bot.0, &owner.0]).await?;
+    if owned.is_none() {
+        return Err(Error::UserNotFound.into());
+    }
+    execute(c, "DELETE FROM sessions WHERE user_id = $1", &[&bot.0]).await?;
+    create_session(c, bot, token_hash, "bot").await?;
+    Ok(())
+}
+
+const BOT_COLS: &str = "confirmed, webhook_url, webhook_secret, webhook_max_connections, webhook_set, webhook_error_date, webhook_error, allowed_updates, commands";
+
+fn bot_row(user: User, r: &Row) -> Bot {
+    let url: Option<String> = r.get(1);
+    let webhook = url.map(|url| Webhook {
+        url,
+        secret: r.get(2),
+        max_connections: r.get::<_, Option<i64>>(3).unwrap_or(0) as u32,
+        set: r.get::<_, Option<i64>>(4).unwrap_or(0),
+    });
+    let error_date: Option<i64> = r.get(5);
+    let error: Option<String> = r.get(6);
+    Bot {
+        user,
+        confirmed: r.get(0),
+        webhook,
+        webhook_error: error_date.map(|d| (d, error.unwrap_or_default())),
+        allowed_updates: r.get(7),
+        commands: r.get(8),
+    }
+}
+
+pub async fn bot(c: &Db, id: UserId) -> R<Option<Bot>> {
+    let Some(row) = query_opt(c, &format!("SELECT {BOT_COLS} FROM bots WHERE user_id = $1"), &[&id.0]).await? else {
+        return Ok(None);
+    };
+    Ok(Some(bot_row(user(c, id).await?, &row)))
+}
+
+pub async fn update_bot(c: &Db, id: UserId, change: &BotChange) -> R<Bot> {
+    let changed = match change {
+        // Never down, even when two confirmations race.
+        BotChange::Confirm(pts) => execute(c, "UPDATE bots SET confirmed = GREATEST(confirmed, $2) WHERE user_id = $1", &[&id.0, pts]).await?,
+        BotChange::Webhook(Some(w)) => {
+            execute(
+                c,
+                "UPDATE bots SET webhook_url = $2, webhook_secret = $3, webhook_max_connections = $4, webhook_set = $5,
+                 webhook_error_date = NULL, webhook_error = NULL WHERE user_id = $1",
+                &[&id.0, &w.url, &w.secret, &i64::from(w.max_connections), &w.set],
+            )
+            .await?
+        }
+        BotChange::Webhook(None) => {
+            execute(
+                c,
+                "UPDATE bots SET webhook_url = NULL, webhook_secret = NULL, webhook_max_connections = NULL, webhook_set = NULL WHERE user_id = $1",
+                &[&id.0],
+            )
+            .await?
+        }
+        BotChange::WebhookError(error) => {
+            let (date, text) = match error {
+                Some((date, text)) => (Some(*date), Some(text.as_str())),
+                None => (None, None),
+            };
+            execute(c, "UPDATE bots SET webhook_error_date = $2, webhook_error = $3 WHERE user_id = $1", &[&id.0, &date, &text]).await?
+        }
+        BotChange::AllowedUpdates(allowed) => {
+            execute(c, "UPDATE bots SET allowed_updates = $2 WHERE user_id = $1", &[&id.0, allowed]).await?
+        }
+        BotChange::Commands(commands) => execute(c, "UPDATE bots SET commands = $2 WHERE user_id = $1", &[&id.0, commands]).await?,
+    };
+    if changed == 0 {
+        return Err(Error::UserNotFound.into());
+    }
+    Ok(bot(c, id).await?.ok_or(Error::UserNotFound)?)
+}
+
+pub async fn press_button(c: &Db, out: &mut Vec<Logged>, user: UserId, chat: ChatId, id: MessageId, data: &str) -> R<(UserId, Pts)> {
+    // Authorized like every read of the chat; the only row locked is the bot's (its log).
+    view(c, user, chat).await?;
+    let message = visible_message(c, user, chat, id).await?;
+    let has_button = message.keyboard.as_ref().is_some_and(|k| k.has_callback(data));
+    if !has_button || !is_bot(c, message.from).await? {
+        return Err(Error::ButtonNotFound.into());
+    }
+    let event = Event::CallbackQuery { chat, message: id, from: user, data: data.to_string() };
+    let pts = log_user(c, out, message.from, event).await?;
+    Ok((message.from, pts))
 }
 
 // --- sync ----------------------------------------------------------------------------------
