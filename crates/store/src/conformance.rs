@@ -137,6 +137,14 @@ fn text(s: &str) -> Content {
     Content::Text(mtext(s))
 }
 
+fn draft(content: Content, reply_to: Option<MessageId>) -> Draft {
+    Draft { content, entities: vec![], keyboard: None, reply_to }
+}
+
+fn edit_text(text: MessageText) -> Edit {
+    Edit { text: Some((text, vec![])), keyboard: None }
+}
+
 #[allow(unreachable_patterns)]
 fn body(m: &Message) -> &str {
     match &m.content {
@@ -239,7 +247,7 @@ fn msg_ids(ms: &[Message]) -> Vec<MessageId> {
 }
 
 async fn send(store: &dyn Store, who: UserId, chat: ChatId, random_id: i64, s: &str) -> Sent {
-    store.send(who, chat, random_id, text(s), None).await.must("send")
+    store.send(who, chat, random_id, draft(text(s), None)).await.must("send")
 }
 
 async fn history_all(store: &dyn Store, who: UserId, chat: ChatId) -> Vec<Message> {
@@ -424,8 +432,8 @@ pub async fn contacts_and_blocks(store: Arc<dyn Store>) {
     assert!(s.relations(bob, &[alice]).await.must("relations")[0].blocked);
     assert!(!s.relations(alice, &[bob]).await.must("relations")[0].blocked, "`blocked` is the viewer's own block");
     let (a0, b0) = (state(s, alice).await, state(s, bob).await);
-    refused(s.send(alice, chat, 2, text("are you there?"), None).await, Error::Blocked, "the blocked user sends");
-    refused(s.send(bob, chat, 3, text("go away"), None).await, Error::Blocked, "the blocker sends");
+    refused(s.send(alice, chat, 2, draft(text("are you there?"), None)).await, Error::Blocked, "the blocked user sends");
+    refused(s.send(bob, chat, 3, draft(text("go away"), None)).await, Error::Blocked, "the blocker sends");
     assert_eq!(view(s, alice, chat).await.chat.top_message, MessageId(1), "a refused send assigns no id");
     assert_eq!((state(s, alice).await, state(s, bob).await), (a0, b0), "a refused send logs nothing");
     // A block does not reach into groups.
@@ -484,9 +492,9 @@ pub async fn private_chat(store: Arc<dyn Store>) {
     }
 
     // A reply must point at a message that exists.
-    let reply = s.send(bob, chat.id, 11, text("re"), Some(MessageId(2))).await.must("reply");
+    let reply = s.send(bob, chat.id, 11, draft(text("re"), Some(MessageId(2)))).await.must("reply");
     assert_eq!((reply.message.id, reply.message.reply_to), (MessageId(11), Some(MessageId(2))));
-    refused(s.send(bob, chat.id, 12, text("re"), Some(MessageId(99))).await, Error::MessageNotFound, "reply to a missing message");
+    refused(s.send(bob, chat.id, 12, draft(text("re"), Some(MessageId(99)))).await, Error::MessageNotFound, "reply to a missing message");
 
     // History, both directions, always oldest first.
     let older = |before: Option<i64>, limit| s.history(alice, chat.id, Page::Older { before: before.map(MessageId), limit });
@@ -512,7 +520,7 @@ pub async fn idempotent_send(store: Arc<dyn Store>) {
     let first = send(s, alice, chat, 42, "once").await;
     let (a0, b0) = (state(s, alice).await, state(s, bob).await);
     for i in 0..4 {
-        let again = s.send(alice, chat, 42, text(&format!("retry {i}")), None).await.must("retry");
+        let again = s.send(alice, chat, 42, draft(text(&format!("retry {i}")), None)).await.must("retry");
         assert_eq!(again, first, "retry {i} must return the original message and pts");
     }
     assert_eq!(view(s, alice, chat).await.chat.top_message, MessageId(1), "retries add no message");
@@ -523,7 +531,7 @@ pub async fn idempotent_send(store: Arc<dyn Store>) {
     assert_eq!(bobs.message.from, bob);
     assert_eq!(send(s, alice, chat, 43, "next").await.message.id, MessageId(3));
     assert_eq!(
-        s.send(alice, chat, 42, text("late retry"), None).await.must("late retry"),
+        s.send(alice, chat, 42, draft(text("late retry"), None)).await.must("late retry"),
         first,
         "a late retry still answers the original"
     );
@@ -547,7 +555,7 @@ pub async fn concurrent_sends(store: Arc<dyn Store>) {
             let mut sent = Vec::new();
             for i in 0..50 {
                 let random_id = t * 1_000 + i;
-                sent.push(store.send(who, chat, random_id, text(&format!("{t}/{i}")), None).await.must("concurrent send"));
+                sent.push(store.send(who, chat, random_id, draft(text(&format!("{t}/{i}")), None)).await.must("concurrent send"));
             }
             sent
         }));
@@ -576,7 +584,9 @@ pub async fn concurrent_sends(store: Arc<dyn Store>) {
     let mut tasks = Vec::new();
     for _ in 0..6 {
         let store = store.clone();
-        tasks.push(tokio::spawn(async move { store.send(bob, chat, 777_777, text("only once"), None).await.must("concurrent retry") }));
+        tasks.push(tokio::spawn(
+            async move { store.send(bob, chat, 777_777, draft(text("only once"), None)).await.must("concurrent retry") },
+        ));
     }
     let mut answers = Vec::new();
     for task in tasks {
@@ -639,13 +649,13 @@ pub async fn non_member_sees_nothing(store: Arc<dyn Store>) {
             let nf = || Error::ChatNotFound;
             rid += 10;
             refused(s.chat(who, chat).await, nf(), &ctx("chat"));
-            refused(s.send(who, chat, rid, text("hi"), None).await, nf(), &ctx("send"));
-            refused(s.send(who, chat, rid + 1, text("hi"), Some(m1)).await, nf(), &ctx("send with reply"));
+            refused(s.send(who, chat, rid, draft(text("hi"), None)).await, nf(), &ctx("send"));
+            refused(s.send(who, chat, rid + 1, draft(text("hi"), Some(m1))).await, nf(), &ctx("send with reply"));
             refused(s.forward(who, chat, &[m1], own, &[rid + 2]).await, nf(), &ctx("forward from"));
             if who == mallory {
                 refused(s.forward(who, own, &[m1], chat, &[rid + 3]).await, nf(), &ctx("forward to"));
             }
-            refused(s.edit(who, chat, m1, mtext("changed")).await, nf(), &ctx("edit"));
+            refused(s.edit(who, chat, m1, edit_text(mtext("changed"))).await, nf(), &ctx("edit"));
             refused(s.delete(who, chat, &[m1], true).await, nf(), &ctx("delete for everyone"));
             refused(s.delete(who, chat, &[m1], false).await, nf(), &ctx("delete for me"));
             refused(s.pin(who, chat, Some(m1)).await, nf(), &ctx("pin"));
@@ -700,7 +710,7 @@ pub async fn roles(store: Arc<dyn Store>) {
     // Channel: admins post, subscribers read.
     let channel = s.create_chat(alice, ChatKind::Channel, &title("Announcements"), None, &[bob]).await.must("create channel").id;
     let top = view(s, alice, channel).await.chat.top_message;
-    refused(s.send(bob, channel, 1, text("me too"), None).await, Error::WriteForbidden, "a subscriber posts");
+    refused(s.send(bob, channel, 1, draft(text("me too"), None)).await, Error::WriteForbidden, "a subscriber posts");
     assert_eq!(view(s, alice, channel).await.chat.top_message, top);
     refused(s.members(bob, channel, 0, 10).await, Error::AdminRequired, "a subscriber lists subscribers");
     send(s, alice, channel, 2, "news").await;
@@ -727,9 +737,9 @@ pub async fn roles(store: Arc<dyn Store>) {
 
     let m_alice = send(s, alice, group, 10, "by alice").await.message.id;
     let m_bob = send(s, bob, group, 11, "by bob").await.message.id;
-    refused(s.edit(bob, group, m_alice, mtext("by bob now")).await, Error::AuthorRequired, "edit someone else's message");
+    refused(s.edit(bob, group, m_alice, edit_text(mtext("by bob now"))).await, Error::AuthorRequired, "edit someone else's message");
     refused(
-        s.edit(alice, group, m_bob, mtext("by alice now")).await,
+        s.edit(alice, group, m_bob, edit_text(mtext("by alice now"))).await,
         Error::AuthorRequired,
         "even the creator cannot edit others' messages",
     );
@@ -781,7 +791,7 @@ pub async fn edit_delete_pin_forward(store: Arc<dyn Store>) {
 
     // Edit.
     let (a0, b0) = (state(s, alice).await, state(s, bob).await);
-    let edited = s.edit(alice, chat, MessageId(1), mtext("text 1, fixed")).await.must("edit");
+    let edited = s.edit(alice, chat, MessageId(1), edit_text(mtext("text 1, fixed"))).await.must("edit");
     assert_eq!(
         (edited.id, body(&edited), edited.from, edited.date),
         (MessageId(1), "text 1, fixed", alice, sent_date),
@@ -797,7 +807,7 @@ pub async fn edit_delete_pin_forward(store: Arc<dyn Store>) {
             "an edit is logged once for every member"
         );
     }
-    refused(s.edit(alice, chat, MessageId(99), mtext("nope")).await, Error::MessageNotFound, "edit a missing message");
+    refused(s.edit(alice, chat, MessageId(99), edit_text(mtext("nope"))).await, Error::MessageNotFound, "edit a missing message");
 
     // Delete for everyone.
     let (a0, b0) = (state(s, alice).await, state(s, bob).await);
@@ -810,9 +820,9 @@ pub async fn edit_delete_pin_forward(store: Arc<dyn Store>) {
             "a delete for everyone is logged for every member"
         );
     }
-    refused(s.edit(alice, chat, MessageId(2), mtext("back")).await, Error::MessageNotFound, "edit a deleted message");
+    refused(s.edit(alice, chat, MessageId(2), edit_text(mtext("back"))).await, Error::MessageNotFound, "edit a deleted message");
     refused(s.delete(alice, chat, &[MessageId(2)], true).await, Error::MessageNotFound, "delete a deleted message");
-    refused(s.send(bob, chat, 50, text("re"), Some(MessageId(2))).await, Error::MessageNotFound, "reply to a deleted message");
+    refused(s.send(bob, chat, 50, draft(text("re"), Some(MessageId(2)))).await, Error::MessageNotFound, "reply to a deleted message");
 
     // Delete for me.
     let unread = move |who| async move {
@@ -826,7 +836,11 @@ pub async fn edit_delete_pin_forward(store: Arc<dyn Store>) {
     assert_eq!(msg_ids(&history_all(s, alice, chat).await), vec![MessageId(1), MessageId(3), MessageId(4)], "still there for the other");
     assert_eq!(events(&log_of(s, bob, b0).await), vec![Event::DeleteMessages { chat, ids: vec![MessageId(3)] }]);
     assert_eq!(state(s, alice).await, a0, "a delete for me is logged only for the actor");
-    refused(s.edit(bob, chat, MessageId(3), mtext("x")).await, Error::MessageNotFound, "a message deleted for me is gone for me");
+    refused(
+        s.edit(bob, chat, MessageId(3), edit_text(mtext("x"))).await,
+        Error::MessageNotFound,
+        "a message deleted for me is gone for me",
+    );
 
     // Pin and unpin (both may pin in a private chat).
     let (a0, b0) = (state(s, alice).await, state(s, bob).await);
@@ -1078,7 +1092,7 @@ pub async fn groups(store: Arc<dyn Store>) {
     assert_eq!((joined.id, joined.member_count), (channel.id, 2));
     assert_eq!(view(s, frank, channel.id).await.membership.role, Role::Member);
     assert_eq!(msg_ids(&history_all(s, frank, channel.id).await), vec![MessageId(1)], "a subscriber reads the channel's history");
-    refused(s.send(frank, channel.id, 4, text("hi"), None).await, Error::WriteForbidden, "a subscriber posts");
+    refused(s.send(frank, channel.id, 4, draft(text("hi"), None)).await, Error::WriteForbidden, "a subscriber posts");
     refused(s.join(frank, JoinBy::Username(uname("nobody_here"))).await, Error::ChatNotFound, "join an unknown username");
     s.set_username(bob, Some(uname("bob_the_user"))).await.must("set_username");
     refused(s.join(frank, JoinBy::Username(uname("bob_the_user"))).await, Error::ChatNotFound, "join a user's username");
@@ -1180,7 +1194,7 @@ pub async fn channel_fan_out(store: Arc<dyn Store>) {
     assert_eq!(view(s, subscribers[7], channel.id).await.chat.pts, cpts + 1);
     assert!(s.own_log_chats(subscribers[3]).await.must("own_log_chats").contains(&(channel.id, cpts + 1)));
     // Edits, pins and deletes are one row each too.
-    s.edit(alice, channel.id, post.message.id, mtext("to everyone!")).await.must("edit post");
+    s.edit(alice, channel.id, post.message.id, edit_text(mtext("to everyone!"))).await.must("edit post");
     s.pin(alice, channel.id, Some(post.message.id)).await.must("pin post");
     s.delete(alice, channel.id, &[post.message.id], true).await.must("delete post");
     for (i, &u) in subscribers.iter().enumerate() {
@@ -1311,8 +1325,8 @@ pub async fn commit_feed(store: Arc<dyn Store>) {
     // Failing commands, alone and mixed into the same group commits as good ones. A forward
     // of [existing, missing] fails after it has written and logged its first copy.
     send(s, alice, chat, 1, "first").await;
-    refused(s.send(mallory, chat, 2, text("FAILED-SEND"), None).await, Error::ChatNotFound, "non-member send");
-    refused(s.edit(alice, chat, MessageId(5), mtext("FAILED-EDIT")).await, Error::MessageNotFound, "edit of a missing message");
+    refused(s.send(mallory, chat, 2, draft(text("FAILED-SEND"), None)).await, Error::ChatNotFound, "non-member send");
+    refused(s.edit(alice, chat, MessageId(5), edit_text(mtext("FAILED-EDIT"))).await, Error::MessageNotFound, "edit of a missing message");
     refused(
         s.forward(alice, chat, &[MessageId(1), MessageId(99)], chat, &[3, 4]).await,
         Error::MessageNotFound,
@@ -1324,8 +1338,8 @@ pub async fn commit_feed(store: Arc<dyn Store>) {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
             match i % 3 {
-                0 => store.send(alice, chat, 100 + i, text(&format!("ok {i}")), None).await.map(|_| ()),
-                1 => store.send(mallory, chat, 100 + i, text("FAILED-SEND"), None).await.map(|_| ()),
+                0 => store.send(alice, chat, 100 + i, draft(text(&format!("ok {i}")), None)).await.map(|_| ()),
+                1 => store.send(mallory, chat, 100 + i, draft(text("FAILED-SEND"), None)).await.map(|_| ()),
                 _ => store.forward(bob, chat, &[MessageId(1), MessageId(999)], chat, &[100 + i, 200 + i]).await.map(|_| ()),
             }
         }));
@@ -1404,7 +1418,11 @@ pub async fn reopen_keeps_everything(h: &mut dyn Harness) {
     assert_eq!(history_all(s, bob, chat).await, before_history, "messages survive a reopen");
     assert_eq!((log_of(s, alice, 0).await, log_of(s, bob, 0).await), before_logs, "logs survive a reopen");
     assert_eq!(view(s, bob, chat).await, before_view, "chat and membership survive a reopen");
-    assert_eq!(s.send(alice, chat, 3, text("retry"), None).await.must("retry after reopen"), sents[2], "idempotency survives a reopen");
+    assert_eq!(
+        s.send(alice, chat, 3, draft(text("retry"), None)).await.must("retry after reopen"),
+        sents[2],
+        "idempotency survives a reopen"
+    );
     let next = send(s, bob, chat, 6, "after reopen").await;
     assert_eq!(next.message.id, MessageId(6), "the sequence continues after a reopen");
     assert_eq!(next.pts, before_logs.1.last().map_or(0, |l| l.pts) + 1, "the log continues after a reopen");
@@ -1458,9 +1476,9 @@ pub async fn files_and_media(store: Arc<dyn Store>) {
         thumb: photo.thumb,
         caption: Some(mtext("look")),
     };
-    let sent = s.send(alice, chat, 1, Content::Media(media.clone()), None).await.must("send media");
+    let sent = s.send(alice, chat, 1, draft(Content::Media(media.clone()), None)).await.must("send media");
     assert_eq!(sent.message.content, Content::Media(media.clone()), "the sent message carries the media");
-    let again = s.send(alice, chat, 1, Content::Media(media.clone()), None).await.must("retry media");
+    let again = s.send(alice, chat, 1, draft(Content::Media(media.clone()), None)).await.must("retry media");
     assert_eq!(again.message.id, sent.message.id, "a retried media send returns the original");
     let history = history_all(s, bob, chat).await;
     assert_eq!(history.last().map(|m| &m.content), Some(&Content::Media(media.clone())), "history shows the media");
@@ -1468,7 +1486,7 @@ pub async fn files_and_media(store: Arc<dyn Store>) {
     assert_eq!(s.file(bob, thumb.id).await.must("member sees thumb").id, thumb.id, "and its thumbnail");
     refused(s.file(mallory, photo.id).await, Error::FileNotFound, "a stranger sees nothing");
 
-    let edited = s.edit(alice, chat, sent.message.id, mtext("new caption")).await.must("edit caption");
+    let edited = s.edit(alice, chat, sent.message.id, edit_text(mtext("new caption"))).await.must("edit caption");
     assert_eq!(
         edited.content,
         Content::Media(Media { caption: Some(mtext("new caption")), ..media.clone() }),
@@ -1477,7 +1495,7 @@ pub async fn files_and_media(store: Arc<dyn Store>) {
 
     // Without a caption.
     let bare = Media { caption: None, ..media.clone() };
-    let sent2 = s.send(alice, chat, 2, Content::Media(bare.clone()), None).await.must("send bare media");
+    let sent2 = s.send(alice, chat, 2, draft(Content::Media(bare.clone()), None)).await.must("send bare media");
     assert_eq!(history_all(s, alice, chat).await.last().map(|m| &m.content), Some(&Content::Media(bare)), "no caption stays none");
 
     // Forwarded into Mallory's group, Mallory sees it there.

@@ -29,6 +29,8 @@ pub enum Error {
     FileNotFound,
     #[error("storing this file would exceed your storage quota of {quota} bytes ({used} used)")]
     QuotaExceeded { used: u64, quota: u64 },
+    #[error("the message has no button with that data (it may have been edited): refresh the chat")]
+    ButtonNotFound,
     #[error("{0}")]
     Invalid(String),
     #[error("storage failure: {0}")]

@@ -18,6 +18,7 @@
 //! Architecture Invariant: this crate knows nothing of the wire format or of HTTP. Committed
 //! events leave through [`CommitFeed`], in commit order, for the server to fan out.
 
+mod codec;
 pub mod conformance;
 mod error;
 pub mod model;
@@ -112,6 +113,10 @@ pub trait Store: Send + Sync + 'static {
     async fn set_title(&self, actor: UserId, chat: ChatId, title: &Title) -> Result<Chat>;
     async fn set_admin(&self, actor: UserId, chat: ChatId, user: UserId, admin: bool) -> Result<()>;
     async fn members(&self, actor: UserId, chat: ChatId, offset: u32, limit: u32) -> Result<Vec<Membership>>;
+    /// `user`'s membership of `chat`, as `actor` (a member) sees it; `None` if not a member.
+    async fn member(&self, actor: UserId, chat: ChatId, user: UserId) -> Result<Option<Membership>>;
+    /// The private chat of `user` and `peer` if one of them ever opened it (never creates).
+    async fn find_private(&self, user: UserId, peer: UserId) -> Result<Option<Chat>>;
     /// The chat's invite token, made on first use.
     async fn export_invite(&self, actor: UserId, chat: ChatId) -> Result<String>;
     async fn join(&self, user: UserId, how: JoinBy) -> Result<Chat>;
@@ -125,9 +130,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Durable once this returns. A repeated `random_id` from the same user returns the
     /// original message and changes nothing.
-    async fn send(&self, actor: UserId, chat: ChatId, random_id: i64, content: Content, reply_to: Option<MessageId>) -> Result<Sent>;
+    async fn send(&self, actor: UserId, chat: ChatId, random_id: i64, draft: Draft) -> Result<Sent>;
     async fn forward(&self, actor: UserId, from: ChatId, ids: &[MessageId], to: ChatId, random_ids: &[i64]) -> Result<Vec<Sent>>;
-    async fn edit(&self, actor: UserId, chat: ChatId, id: MessageId, text: MessageText) -> Result<Message>;
+    /// Changes text, formatting or keyboard of `actor`'s own message. Text can change on
+    /// text messages and as a caption on media; only bots may set a keyboard.
+    async fn edit(&self, actor: UserId, chat: ChatId, id: MessageId, edit: Edit) -> Result<Message>;
     async fn delete(&self, actor: UserId, chat: ChatId, ids: &[MessageId], for_everyone: bool) -> Result<()>;
     async fn pin(&self, actor: UserId, chat: ChatId, id: Option<MessageId>) -> Result<()>;
     /// Marks read up to `max_id` (the top message when `None`); never moves backwards.
@@ -135,6 +142,27 @@ pub trait Store: Send + Sync + 'static {
     /// A page of history, oldest first.
     async fn history(&self, actor: UserId, chat: ChatId, page: Page) -> Result<Vec<Message>>;
     async fn dialogs(&self, user: UserId, before: Option<(i64, ChatId)>, limit: u32) -> Result<Vec<Dialog>>;
+
+    // --- bots ------------------------------------------------------------------------------
+
+    /// Creates a bot account owned by `owner`, with `username` and a first token (stored, like
+    /// a session token, only as its hash: the bot's one session, device `"bot"`).
+    async fn create_bot(&self, owner: UserId, name: &DisplayName, username: &Username, token_hash: &[u8]) -> Result<User>;
+    /// The bots `owner` made, oldest first.
+    async fn bots(&self, owner: UserId) -> Result<Vec<User>>;
+    /// Ends every session of `owner`'s bot and gives it one new token. [`Error::UserNotFound`]
+    /// when `bot` is not a bot of `owner`.
+    async fn replace_bot_token(&self, owner: UserId, bot: UserId, token_hash: &[u8]) -> Result<()>;
+    /// A bot's settings; `None` when `bot` is not a bot.
+    async fn bot(&self, bot: UserId) -> Result<Option<Bot>>;
+    async fn update_bot(&self, bot: UserId, change: BotChange) -> Result<Bot>;
+    /// The bots that have a webhook set (delivery resumes for them at startup).
+    async fn webhook_bots(&self) -> Result<Vec<UserId>>;
+    /// `user` pressed the callback button carrying `data` under `message`: logs
+    /// [`Event::CallbackQuery`] in the log of the bot that posted the message. Returns the bot
+    /// and the event's pts there (the query's id). [`Error::ButtonNotFound`] when the message,
+    /// visible to `user`, has no such button.
+    async fn press_button(&self, user: UserId, chat: ChatId, message: MessageId, data: &str) -> Result<(UserId, Pts)>;
 
     // --- files -----------------------------------------------------------------------------
 

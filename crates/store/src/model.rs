@@ -5,11 +5,20 @@ use heliograph_core::*;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
     pub id: UserId,
+    /// Empty for bots.
     pub phone: String,
     pub name: String,
     pub username: Option<String>,
     pub bio: String,
     pub created: i64,
+    /// `Some(owner)` for a bot account, made by `owner` with [`crate::Store::create_bot`].
+    pub bot_owner: Option<UserId>,
+}
+
+impl User {
+    pub fn is_bot(&self) -> bool {
+        self.bot_owner.is_some()
+    }
 }
 
 /// How a viewer relates to another user.
@@ -117,9 +126,76 @@ pub struct Message {
     pub from: UserId,
     pub date: i64,
     pub content: Content,
+    /// Formatting of the text (or caption), checked by [`heliograph_core::check_entities`].
+    pub entities: Vec<Entity>,
+    /// Buttons under the message (bots only).
+    pub keyboard: Option<Keyboard>,
     pub reply_to: Option<MessageId>,
     pub forward: Option<Forward>,
     pub edit_date: Option<i64>,
+}
+
+/// A message to send: what [`crate::Store::send`] stores.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Draft {
+    pub content: Content,
+    pub entities: Vec<Entity>,
+    /// Only bots may attach a keyboard ([`crate::Error::WriteForbidden`] otherwise).
+    pub keyboard: Option<Keyboard>,
+    pub reply_to: Option<MessageId>,
+}
+
+impl Draft {
+    pub fn text(text: MessageText) -> Draft {
+        Draft { content: Content::Text(text), entities: Vec::new(), keyboard: None, reply_to: None }
+    }
+}
+
+/// What [`crate::Store::edit`] changes; `None` leaves a part as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Edit {
+    /// The new text (or caption, for media) and its formatting.
+    pub text: Option<(MessageText, Vec<Entity>)>,
+    /// The new keyboard; `Some(None)` removes it. Only bots may set one.
+    pub keyboard: Option<Option<Keyboard>>,
+}
+
+/// A bot's settings for the Bot API: where its updates go and what it confirmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bot {
+    pub user: User,
+    /// Updates of the bot's log up to this pts were confirmed (getUpdates' `offset`) or
+    /// delivered to its webhook; they are never handed out again.
+    pub confirmed: Pts,
+    pub webhook: Option<Webhook>,
+    /// The last webhook delivery failure: unix seconds and what went wrong.
+    pub webhook_error: Option<(i64, String)>,
+    /// The update kinds the bot asked for, as the Bot API layer encoded them (`None`: all).
+    pub allowed_updates: Option<String>,
+    /// The bot's command lists, as the Bot API layer encoded them.
+    pub commands: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Webhook {
+    pub url: String,
+    /// Sent back in `X-Telegram-Bot-Api-Secret-Token` with each delivery.
+    pub secret: Option<String>,
+    pub max_connections: u32,
+    /// Unix seconds when it was set.
+    pub set: i64,
+}
+
+/// One change to a [`Bot`]'s settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BotChange {
+    /// Moves `confirmed` up to this pts (never down).
+    Confirm(Pts),
+    /// Sets or removes the webhook; setting one clears `webhook_error`.
+    Webhook(Option<Webhook>),
+    WebhookError(Option<(i64, String)>),
+    AllowedUpdates(Option<String>),
+    Commands(String),
 }
 
 /// What the server learned about an uploaded file before recording it.
@@ -211,6 +287,13 @@ pub enum Event {
     /// The chat's details changed, or the log's owner got access to it.
     ChatChanged {
         chat: ChatId,
+    },
+    /// `from` pressed a callback button of `message` (logged for the bot that posted it).
+    CallbackQuery {
+        chat: ChatId,
+        message: MessageId,
+        from: UserId,
+        data: String,
     },
 }
 

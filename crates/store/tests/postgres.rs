@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use heliograph_core::*;
 use heliograph_store::conformance::Harness;
 use heliograph_store::postgres::{Options, PostgresStore};
-use heliograph_store::{Event, Limits, Store};
+use heliograph_store::{Draft, Event, Limits, Store};
 use tokio_postgres::NoTls;
 
 const SWITCH: &str = "HELIOGRAPH_TEST_POSTGRES";
@@ -187,10 +187,10 @@ async fn two_nodes(h: Postgres) {
         let side_sender = if t % 2 == 0 { members[3] } else { members[1] };
         tasks.push(tokio::spawn(async move {
             for i in 0..40 {
-                node.send(who, chat, t * 1_000 + i, text(&format!("{t}/{i}")), None).await.expect("concurrent send");
+                node.send(who, chat, t * 1_000 + i, draft(text(&format!("{t}/{i}")))).await.expect("concurrent send");
                 if i % 5 == 0 {
                     node.read(who, chat, None).await.expect("concurrent read");
-                    node.send(side_sender, side, t * 1_000 + 500 + i, text("side"), None).await.expect("side send");
+                    node.send(side_sender, side, t * 1_000 + 500 + i, draft(text("side"))).await.expect("side send");
                 }
             }
         }));
@@ -233,7 +233,7 @@ async fn two_nodes(h: Postgres) {
     for k in 0..8 {
         let node = nodes[k % 2].clone();
         let who = members[1];
-        retries.push(tokio::spawn(async move { node.send(who, chat, 777_777, text("only once"), None).await.expect("retry") }));
+        retries.push(tokio::spawn(async move { node.send(who, chat, 777_777, draft(text("only once"))).await.expect("retry") }));
     }
     let mut answers = Vec::new();
     for r in retries {
@@ -249,7 +249,7 @@ async fn two_nodes(h: Postgres) {
     for k in 0..8 {
         let node = nodes[k % 2].clone();
         let (to, who) = (if k % 2 == 0 { chat } else { side }, members[1]);
-        racing.push(tokio::spawn(async move { node.send(who, to, 888_888, text("one of two"), None).await.expect("racing send") }));
+        racing.push(tokio::spawn(async move { node.send(who, to, 888_888, draft(text("one of two"))).await.expect("racing send") }));
     }
     let mut answers = Vec::new();
     for r in racing {
@@ -287,7 +287,7 @@ async fn untaken_feed(h: Postgres) {
             tasks.push(tokio::spawn(async move {
                 for i in 0..500 {
                     let text = Content::Text(MessageText::parse("x".into()).expect("text"));
-                    store.send(alice, chat, t * 10_000 + i, text, None).await.expect("send");
+                    store.send(alice, chat, t * 10_000 + i, draft(text)).await.expect("send");
                 }
             }));
         }
@@ -299,4 +299,8 @@ async fn untaken_feed(h: Postgres) {
         .await
         .expect("5000 sends finish: writes must not block on an untaken feed");
     assert_eq!(store.chat(alice, chat).await.expect("chat").chat.top_message, MessageId(5_000));
+}
+
+fn draft(content: Content) -> Draft {
+    Draft { content, entities: vec![], keyboard: None, reply_to: None }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use heliograph_store::conformance::Harness;
 use heliograph_store::sqlite::{Options, SqliteStore};
-use heliograph_store::{Limits, Store};
+use heliograph_store::{Draft, Limits, Store};
 use tempfile::TempDir;
 
 /// A temporary directory holding one database file, deleted after the test.
@@ -73,7 +73,10 @@ async fn untaken_feed_does_not_stall_writes() {
     // Each awaited send is its own group commit with events: more commits than the feed holds.
     let all = async {
         for i in 0..5_000 {
-            store.send(alice, chat, i, text.clone(), None).await.expect("send");
+            store
+                .send(alice, chat, i, Draft { content: text.clone(), entities: vec![], keyboard: None, reply_to: None })
+                .await
+                .expect("send");
         }
     };
     tokio::time::timeout(std::time::Duration::from_secs(30), all)

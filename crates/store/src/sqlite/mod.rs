@@ -24,7 +24,7 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 use crate::{model::*, CommitFeed, Error, Limits, Result, Store};
 
 /// Schema migrations, applied in order; the index + 1 is the schema version.
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("0002_files.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("0002_files.sql"), include_str!("0003_bots.sql")];
 
 /// How hard a commit works to be durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -373,6 +373,12 @@ impl Store for SqliteStore {
     async fn members(&self, actor: UserId, chat: ChatId, offset: u32, limit: u32) -> Result<Vec<Membership>> {
         self.query(move |c, _| ops::members(c, actor, chat, offset, limit)).await
     }
+    async fn member(&self, actor: UserId, chat: ChatId, user: UserId) -> Result<Option<Membership>> {
+        self.query(move |c, _| ops::member(c, actor, chat, user)).await
+    }
+    async fn find_private(&self, user: UserId, peer: UserId) -> Result<Option<Chat>> {
+        self.query(move |c, _| ops::find_private(c, user, peer)).await
+    }
     async fn export_invite(&self, actor: UserId, chat: ChatId) -> Result<String> {
         self.write(move |c, _, _| ops::export_invite(c, actor, chat)).await
     }
@@ -385,15 +391,15 @@ impl Store for SqliteStore {
     async fn own_log_chats(&self, user: UserId) -> Result<Vec<(ChatId, Pts)>> {
         self.query(move |c, _| ops::own_log_chats(c, user)).await
     }
-    async fn send(&self, actor: UserId, chat: ChatId, random_id: i64, content: Content, reply_to: Option<MessageId>) -> Result<Sent> {
-        self.write(move |c, _, ev| ops::send(c, ev, actor, chat, random_id, &content, reply_to, None)).await
+    async fn send(&self, actor: UserId, chat: ChatId, random_id: i64, draft: Draft) -> Result<Sent> {
+        self.write(move |c, _, ev| ops::send(c, ev, actor, chat, random_id, &draft, None)).await
     }
     async fn forward(&self, actor: UserId, from: ChatId, ids: &[MessageId], to: ChatId, random_ids: &[i64]) -> Result<Vec<Sent>> {
         let (ids, random_ids) = (ids.to_vec(), random_ids.to_vec());
         self.write(move |c, _, ev| ops::forward(c, ev, actor, from, &ids, to, &random_ids)).await
     }
-    async fn edit(&self, actor: UserId, chat: ChatId, id: MessageId, text: MessageText) -> Result<Message> {
-        self.write(move |c, _, ev| ops::edit(c, ev, actor, chat, id, &text)).await
+    async fn edit(&self, actor: UserId, chat: ChatId, id: MessageId, edit: Edit) -> Result<Message> {
+        self.write(move |c, _, ev| ops::edit(c, ev, actor, chat, id, &edit)).await
     }
     async fn delete(&self, actor: UserId, chat: ChatId, ids: &[MessageId], for_everyone: bool) -> Result<()> {
         let ids = ids.to_vec();
@@ -410,6 +416,30 @@ impl Store for SqliteStore {
     }
     async fn dialogs(&self, user: UserId, before: Option<(i64, ChatId)>, limit: u32) -> Result<Vec<Dialog>> {
         self.query(move |c, _| ops::dialogs(c, user, before, limit)).await
+    }
+    async fn create_bot(&self, owner: UserId, name: &DisplayName, username: &Username, token_hash: &[u8]) -> Result<User> {
+        let (name, username, hash) = (name.clone(), username.clone(), token_hash.to_vec());
+        self.write(move |c, _, _| ops::create_bot(c, owner, &name, &username, &hash)).await
+    }
+    async fn bots(&self, owner: UserId) -> Result<Vec<User>> {
+        self.query(move |c, _| ops::bots(c, owner)).await
+    }
+    async fn replace_bot_token(&self, owner: UserId, bot: UserId, token_hash: &[u8]) -> Result<()> {
+        let hash = token_hash.to_vec();
+        self.write(move |c, _, _| ops::replace_bot_token(c, owner, bot, &hash)).await
+    }
+    async fn bot(&self, bot: UserId) -> Result<Option<Bot>> {
+        self.query(move |c, _| ops::bot(c, bot)).await
+    }
+    async fn webhook_bots(&self) -> Result<Vec<UserId>> {
+        self.query(move |c, _| ops::webhook_bots(c)).await
+    }
+    async fn update_bot(&self, bot: UserId, change: BotChange) -> Result<Bot> {
+        self.write(move |c, _, _| ops::update_bot(c, bot, &change)).await
+    }
+    async fn press_button(&self, user: UserId, chat: ChatId, message: MessageId, data: &str) -> Result<(UserId, Pts)> {
+        let data = data.to_string();
+        self.write(move |c, _, ev| ops::press_button(c, ev, user, chat, message, &data)).await
     }
     async fn create_file(&self, owner: UserId, file: NewFile, quota: u64) -> Result<File> {
         self.write(move |c, _, _| ops::create_file(c, owner, &file, quota)).await

@@ -4,15 +4,25 @@
 use heliograph_core::*;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use crate::codec::{decode_entities, decode_keyboard, encode_entities, encode_keyboard};
 use crate::model::*;
 use crate::{Error, Limits, Result};
 
 // --- rows ----------------------------------------------------------------------------------
 
-const USER_COLS: &str = "id, phone, name, username, bio, created";
+const USER_COLS: &str = "id, phone, name, username, bio, created, bot_owner";
 
 fn user_row(r: &Row) -> rusqlite::Result<User> {
-    Ok(User { id: UserId(r.get(0)?), phone: r.get(1)?, name: r.get(2)?, username: r.get(3)?, bio: r.get(4)?, created: r.get(5)? })
+    Ok(User {
+        id: UserId(r.get(0)?),
+        // Bots have no phone.
+        phone: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+        name: r.get(2)?,
+        username: r.get(3)?,
+        bio: r.get(4)?,
+        created: r.get(5)?,
+        bot_owner: r.get::<_, Option<i64>>(6)?.map(UserId),
+    })
 }
 
 const CHAT_COLS: &str = "id, kind, title, username, creator, member_count, pinned, own_log, pts, top_message, created, activity";
@@ -49,7 +59,7 @@ fn member_row(r: &Row) -> rusqlite::Result<Membership> {
     })
 }
 
-const MESSAGE_COLS: &str = "chat_id, id, from_id, date, kind, text, reply_to, fwd_user, fwd_chat, fwd_msg, fwd_date, edit_date, media_file, media_name, media_mime, media_size, media_width, media_height, media_thumb";
+const MESSAGE_COLS: &str = "chat_id, id, from_id, date, kind, text, reply_to, fwd_user, fwd_chat, fwd_msg, fwd_date, edit_date, media_file, media_name, media_mime, media_size, media_width, media_height, media_thumb, entities, markup";
 
 fn message_row(r: &Row) -> rusqlite::Result<Message> {
     let text: Option<String> = r.get(5)?;
@@ -87,6 +97,8 @@ fn message_row(r: &Row) -> rusqlite::Result<Message> {
         from: UserId(r.get(2)?),
         date: r.get(3)?,
         content,
+        entities: decode_entities(r.get::<_, Option<String>>(19)?.as_deref()),
+        keyboard: decode_keyboard(r.get::<_, Option<String>>(20)?.as_deref()),
         reply_to: r.get::<_, Option<i64>>(6)?.map(MessageId),
         forward,
         edit_date: r.get(11)?,
@@ -280,7 +292,7 @@ fn user_list(c: &Connection, sql: &str, owner: UserId) -> Result<Vec<User>> {
 }
 
 pub fn contacts(c: &Connection, owner: UserId) -> Result<Vec<User>> {
-    user_list(c, "SELECT u.id, u.phone, u.name, u.username, u.bio, u.created FROM contacts k JOIN users u ON u.id = k.contact WHERE k.owner = ?1 ORDER BY u.name, u.id", owner)
+    user_list(c, "SELECT u.id, u.phone, u.name, u.username, u.bio, u.created, u.bot_owner FROM contacts k JOIN users u ON u.id = k.contact WHERE k.owner = ?1 ORDER BY u.name, u.id", owner)
 }
 
 pub fn set_blocked(c: &Connection, owner: UserId, target: UserId, blocked: bool) -> Result<()> {
@@ -296,7 +308,7 @@ pub fn set_blocked(c: &Connection, owner: UserId, target: UserId, blocked: bool)
 }
 
 pub fn blocked(c: &Connection, owner: UserId) -> Result<Vec<User>> {
-    user_list(c, "SELECT u.id, u.phone, u.name, u.username, u.bio, u.created FROM blocks b JOIN users u ON u.id = b.target WHERE b.owner = ?1 ORDER BY u.name, u.id", owner)
+    user_list(c, "SELECT u.id, u.phone, u.name, u.username, u.bio, u.created, u.bot_owner FROM blocks b JOIN users u ON u.id = b.target WHERE b.owner = ?1 ORDER BY u.name, u.id", owner)
 }
 
 // --- the update logs -----------------------------------------------------------------------
@@ -319,6 +331,7 @@ fn encode(event: &Event) -> Encoded {
             ("participant", chat.0, Some(user.0), Some(by.0), role.map(|r| r.as_str().to_string()))
         }
         Event::ChatChanged { chat } => ("chat", chat.0, None, None, None),
+        Event::CallbackQuery { chat, message, from, data } => ("callback", chat.0, Some(message.0), Some(from.0), Some(data.clone())),
     }
 }
 
@@ -341,6 +354,9 @@ fn decode(c: &Connection, kind: &str, chat: i64, a: Option<i64>, b: Option<i64>,
             Some(Event::Participant { chat, user: UserId(a), role: ids.as_deref().and_then(Role::parse), by: UserId(b.unwrap_or(0)) })
         }
         "chat" => Some(Event::ChatChanged { chat }),
+        "callback" => {
+            Some(Event::CallbackQuery { chat, message: MessageId(a), from: UserId(b.unwrap_or(0)), data: ids.unwrap_or_default() })
+        }
         other => return Err(Error::Internal(format!("unknown update kind `{other}` in the log"))),
     })
 }
@@ -356,15 +372,34 @@ fn log_user(c: &Connection, out: &mut Vec<Logged>, user: UserId, event: Event) -
     Ok(pts)
 }
 
-/// Appends `event` to a chat's own log; returns its pts.
+/// Appends `event` to a chat's own log; returns its pts. A bot follows its own log only (the
+/// Bot API reads nothing else), so the event is also appended to the user log of every bot
+/// member: a channel post costs one row more per bot, none per person.
 fn log_chat(c: &Connection, out: &mut Vec<Logged>, chat: ChatId, event: Event) -> Result<Pts> {
+    log_chat_except(c, out, chat, event, None)
+}
+
+/// [`log_chat`], copying to every bot member but `except` (who is told on their own).
+fn log_chat_except(c: &Connection, out: &mut Vec<Logged>, chat: ChatId, event: Event, except: Option<UserId>) -> Result<Pts> {
     let pts: Pts = c.prepare_cached("UPDATE chats SET pts = pts + 1 WHERE id = ?1 RETURNING pts")?.query_row([chat.0], |r| r.get(0))?;
     let date = now();
     let (kind, _, a, b, ids) = encode(&event);
     c.prepare_cached("INSERT INTO chat_updates (chat_id, pts, date, kind, a, b, ids) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?
         .execute(params![chat.0, pts, date, kind, a, b, ids])?;
+    for bot in bot_member_ids(c, chat)? {
+        if Some(bot) != except {
+            log_user(c, out, bot, event.clone())?;
+        }
+    }
     out.push(Logged { log: Log::Chat(chat), pts, date, event });
     Ok(pts)
+}
+
+/// The chat's bot members (through the partial index `members_bots`).
+fn bot_member_ids(c: &Connection, chat: ChatId) -> Result<Vec<UserId>> {
+    let mut stmt = c.prepare_cached("SELECT user_id FROM members WHERE chat_id = ?1 AND bot = 1 ORDER BY user_id")?;
+    let ids = stmt.query_map([chat.0], |r| Ok(UserId(r.get(0)?)))?.collect::<rusqlite::Result<_>>()?;
+    Ok(ids)
 }
 
 fn member_ids(c: &Connection, chat: ChatId) -> Result<Vec<UserId>> {
@@ -425,7 +460,8 @@ fn insert_member(c: &Connection, chat: ChatId, user: UserId, role: Role, top: Me
     // A new member has nothing unread from before they joined.
     let added = c
         .prepare_cached(
-            "INSERT OR IGNORE INTO members (chat_id, user_id, role, joined, read_inbox, read_outbox) VALUES (?1, ?2, ?3, ?4, ?5, 0)",
+            "INSERT OR IGNORE INTO members (chat_id, user_id, role, joined, read_inbox, read_outbox, bot)
+             VALUES (?1, ?2, ?3, ?4, ?5, 0, COALESCE((SELECT bot_owner IS NOT NULL FROM users WHERE id = ?2), 0))",
         )?
         .execute(params![chat.0, user.0, role.as_str(), now(), top.0])?
         > 0;
@@ -528,7 +564,7 @@ fn announce_join(c: &Connection, out: &mut Vec<Logged>, chat: &Chat, user: UserI
         // Channels do not announce subscribers to each other.
         (ChatKind::Channel, _) => {}
         (_, true) => {
-            log_chat(c, out, chat.id, event)?;
+            log_chat_except(c, out, chat.id, event, Some(user))?;
         }
         (_, false) => {
             for m in member_ids(c, chat.id)? {
@@ -581,7 +617,7 @@ pub fn remove_member(c: &Connection, out: &mut Vec<Logged>, actor: UserId, chat:
     let event = Event::Participant { chat, user, role: None, by: actor };
     if v.chat.own_log {
         if v.chat.kind != ChatKind::Channel {
-            log_chat(c, out, chat, event.clone())?;
+            log_chat_except(c, out, chat, event.clone(), Some(user))?;
         }
         log_user(c, out, user, event)?;
     } else {
@@ -740,17 +776,24 @@ fn visible_message(c: &Connection, user: UserId, chat: ChatId, id: MessageId) ->
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+fn is_bot(c: &Connection, user: UserId) -> Result<bool> {
+    Ok(c.prepare_cached("SELECT bot_owner IS NOT NULL FROM users WHERE id = ?1")?
+        .query_row([user.0], |r| r.get(0))
+        .optional()?
+        .unwrap_or(false))
+}
+
 pub fn send(
     c: &Connection,
     out: &mut Vec<Logged>,
     actor: UserId,
     chat: ChatId,
     random_id: i64,
-    content: &Content,
-    reply_to: Option<MessageId>,
+    draft: &Draft,
     forward: Option<Forward>,
 ) -> Result<Sent> {
+    let Draft { content, entities, keyboard, reply_to } = draft;
+    let reply_to = *reply_to;
     let earlier: Option<(i64, i64, i64)> = c
         .prepare_cached("SELECT chat_id, msg_id, pts FROM sends WHERE user_id = ?1 AND random_id = ?2")?
         .query_row(params![actor.0, random_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
@@ -771,6 +814,9 @@ pub fn send(
             return Err(Error::Blocked);
         }
     }
+    if keyboard.is_some() && !is_bot(c, actor)? {
+        return Err(Error::WriteForbidden);
+    }
     if let Some(reply) = reply_to {
         visible_message(c, actor, chat, reply)?;
     }
@@ -782,8 +828,8 @@ pub fn send(
     };
     c.prepare_cached(
         "INSERT INTO messages (chat_id, id, from_id, date, kind, text, reply_to, fwd_user, fwd_chat, fwd_msg, fwd_date,
-            media_file, media_name, media_mime, media_size, media_width, media_height, media_thumb)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+            media_file, media_name, media_mime, media_size, media_width, media_height, media_thumb, entities, markup)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
     )?
     .execute(params![
         chat.0,
@@ -804,10 +850,23 @@ pub fn send(
         media.and_then(|m| m.width.map(i64::from)),
         media.and_then(|m| m.height.map(i64::from)),
         media.and_then(|m| m.thumb.map(|t| t.0)),
+        encode_entities(entities),
+        encode_keyboard(keyboard.as_ref()),
     ])?;
     c.prepare_cached("UPDATE chats SET top_message = ?2, activity = ?3 WHERE id = ?1")?.execute(params![chat.0, id.0, now_ms()])?;
     c.prepare_cached("UPDATE members SET read_inbox = ?3 WHERE chat_id = ?1 AND user_id = ?2")?.execute(params![chat.0, actor.0, id.0])?;
-    let message = Message { chat, id, from: actor, date, content: content.clone(), reply_to, forward, edit_date: None };
+    let message = Message {
+        chat,
+        id,
+        from: actor,
+        date,
+        content: content.clone(),
+        entities: entities.clone(),
+        keyboard: keyboard.clone(),
+        reply_to,
+        forward,
+        edit_date: None,
+    };
     let pts = log_for_chat(c, out, &v.chat, actor, Event::NewMessage(message.clone()))?;
     c.prepare_cached("INSERT INTO sends (user_id, random_id, chat_id, msg_id, pts) VALUES (?1, ?2, ?3, ?4, ?5)")?
         .execute(params![actor.0, random_id, chat.0, id.0, pts])?;
@@ -831,12 +890,14 @@ pub fn forward(
     for (&id, &random_id) in ids.iter().zip(random_ids) {
         let original = visible_message(c, actor, from, id)?;
         let origin = original.forward.unwrap_or(Forward { from_user: original.from, from_chat: from, message: id, date: original.date });
-        sent.push(send(c, out, actor, to, random_id, &original.content, None, Some(origin))?);
+        // A copy keeps the formatting; buttons belong to the bot that posted the original.
+        let draft = Draft { content: original.content, entities: original.entities, keyboard: None, reply_to: None };
+        sent.push(send(c, out, actor, to, random_id, &draft, Some(origin))?);
     }
     Ok(sent)
 }
 
-pub fn edit(c: &Connection, out: &mut Vec<Logged>, actor: UserId, chat: ChatId, id: MessageId, text: &MessageText) -> Result<Message> {
+pub fn edit(c: &Connection, out: &mut Vec<Logged>, actor: UserId, chat: ChatId, id: MessageId, edit: &Edit) -> Result<Message> {
     let v = view(c, actor, chat)?;
     let original = visible_message(c, actor, chat, id)?;
     if original.from != actor {
@@ -848,16 +909,33 @@ pub fn edit(c: &Connection, out: &mut Vec<Logged>, actor: UserId, chat: ChatId, 
     if !can_post(v.chat.kind, v.membership.role) {
         return Err(Error::WriteForbidden);
     }
+    if matches!(edit.keyboard, Some(Some(_))) && !is_bot(c, actor)? {
+        return Err(Error::WriteForbidden);
+    }
     let edited = now();
+    let mut message = Message { edit_date: Some(edited), ..original };
+    if let Some((text, entities)) = &edit.text {
+        message.content = match message.content {
+            Content::Text(_) => Content::Text(text.clone()),
+            // On media the text is the caption.
+            Content::Media(m) => Content::Media(Media { caption: Some(text.clone()), ..m }),
+        };
+        message.entities = entities.clone();
+    }
+    if let Some(keyboard) = &edit.keyboard {
+        message.keyboard = keyboard.clone();
+    }
     c.execute(
-        "UPDATE messages SET text = ?3, edit_date = ?4 WHERE chat_id = ?1 AND id = ?2",
-        params![chat.0, id.0, text.as_str(), edited],
+        "UPDATE messages SET text = ?3, entities = ?4, markup = ?5, edit_date = ?6 WHERE chat_id = ?1 AND id = ?2",
+        params![
+            chat.0,
+            id.0,
+            message.content.text().map(MessageText::as_str),
+            encode_entities(&message.entities),
+            encode_keyboard(message.keyboard.as_ref()),
+            edited
+        ],
     )?;
-    let content = match original.content {
-        Content::Text(_) => Content::Text(text.clone()),
-        Content::Media(m) => Content::Media(Media { caption: Some(text.clone()), ..m }),
-    };
-    let message = Message { content, edit_date: Some(edited), ..original };
     log_for_chat(c, out, &v.chat, actor, Event::EditMessage(message.clone()))?;
     Ok(message)
 }
@@ -1134,4 +1212,123 @@ pub fn file(c: &Connection, user: UserId, id: FileId) -> Result<File> {
         Some(()) => Ok(f),
         None => Err(Error::FileNotFound),
     }
+}
+
+// --- bots ----------------------------------------------------------------------------------
+
+pub fn member(c: &Connection, actor: UserId, chat: ChatId, user: UserId) -> Result<Option<Membership>> {
+    let v = view(c, actor, chat)?;
+    if user == actor {
+        return Ok(Some(v.membership));
+    }
+    membership(c, chat, user)
+}
+
+pub fn find_private(c: &Connection, user: UserId, peer: UserId) -> Result<Option<Chat>> {
+    let pair = format!("{}:{}", user.0.min(peer.0), user.0.max(peer.0));
+    Ok(c.query_row(&format!("SELECT {CHAT_COLS} FROM chats WHERE pair = ?1"), [&pair], chat_row).optional()?)
+}
+
+pub fn create_bot(c: &Connection, owner: UserId, name: &DisplayName, username: &Username, token_hash: &[u8]) -> Result<User> {
+    if !user_exists(c, owner)? {
+        return Err(Error::UserNotFound);
+    }
+    let created = now();
+    c.execute(
+        "INSERT INTO users (phone, name, username, created, bot_owner) VALUES (NULL, ?1, ?2, ?3, ?4)",
+        params![name.as_str(), username.as_str(), created, owner.0],
+    )?;
+    let id = UserId(c.last_insert_rowid());
+    claim_username(c, username, Some(id), None)?;
+    c.execute("INSERT INTO bots (user_id, owner) VALUES (?1, ?2)", params![id.0, owner.0])?;
+    create_session(c, id, token_hash, "bot")?;
+    user(c, id)
+}
+
+pub fn bots(c: &Connection, owner: UserId) -> Result<Vec<User>> {
+    user_list(c, &format!("SELECT {USER_COLS} FROM users WHERE bot_owner = ?1 ORDER BY id"), owner)
+}
+
+pub fn replace_bot_token(c: &Connection, owner: UserId, bot: UserId, token_hash: &[u8]) -> Result<()> {
+    let theirs = c.query_row("SELECT 1 FROM bots WHERE user_id = ?1 AND owner = ?2", params![bot.0, owner.0], |_| Ok(())).optional()?;
+    if theirs.is_none() {
+        return Err(Error::UserNotFound);
+    }
+    c.execute("DELETE FROM sessions WHERE user_id = ?1", [bot.0])?;
+    create_session(c, bot, token_hash, "bot")?;
+    Ok(())
+}
+
+pub fn webhook_bots(c: &Connection) -> Result<Vec<UserId>> {
+    let mut stmt = c.prepare("SELECT user_id FROM bots WHERE webhook_url IS NOT NULL ORDER BY user_id")?;
+    let ids = stmt.query_map([], |r| Ok(UserId(r.get(0)?)))?.collect::<rusqlite::Result<_>>()?;
+    Ok(ids)
+}
+
+pub fn bot(c: &Connection, id: UserId) -> Result<Option<Bot>> {
+    type Settings = (Pts, Option<String>, Option<String>, Option<i64>, Option<i64>, Option<i64>, Option<String>, Option<String>, String);
+    let row: Option<Settings> = c
+        .query_row(
+            "SELECT confirmed, webhook_url, webhook_secret, webhook_max_connections, webhook_set, webhook_error_date, webhook_error,
+                    allowed_updates, commands FROM bots WHERE user_id = ?1",
+            [id.0],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?)),
+        )
+        .optional()?;
+    let Some((confirmed, url, secret, max_connections, set, error_date, error, allowed_updates, commands)) = row else {
+        return Ok(None);
+    };
+    Ok(Some(Bot {
+        user: user(c, id)?,
+        confirmed,
+        webhook: url.map(|url| Webhook {
+            url,
+            secret,
+            max_connections: max_connections.unwrap_or(0).clamp(0, u32::MAX as i64) as u32,
+            set: set.unwrap_or(0),
+        }),
+        webhook_error: error_date.map(|d| (d, error.unwrap_or_default())),
+        allowed_updates,
+        commands,
+    }))
+}
+
+pub fn update_bot(c: &Connection, id: UserId, change: &BotChange) -> Result<Bot> {
+    let changed = match change {
+        BotChange::Confirm(pts) => {
+            // Never moves down; a bot that exists but is already further along changes nothing.
+            c.execute("UPDATE bots SET confirmed = MAX(confirmed, ?2) WHERE user_id = ?1", params![id.0, pts])?
+        }
+        BotChange::Webhook(Some(w)) => c.execute(
+            "UPDATE bots SET webhook_url = ?2, webhook_secret = ?3, webhook_max_connections = ?4, webhook_set = ?5,
+                 webhook_error_date = NULL, webhook_error = NULL WHERE user_id = ?1",
+            params![id.0, w.url, w.secret, i64::from(w.max_connections), w.set],
+        )?,
+        BotChange::Webhook(None) => c.execute(
+            "UPDATE bots SET webhook_url = NULL, webhook_secret = NULL, webhook_max_connections = NULL, webhook_set = NULL
+             WHERE user_id = ?1",
+            [id.0],
+        )?,
+        BotChange::WebhookError(e) => c.execute(
+            "UPDATE bots SET webhook_error_date = ?2, webhook_error = ?3 WHERE user_id = ?1",
+            params![id.0, e.as_ref().map(|e| e.0), e.as_ref().map(|e| e.1.as_str())],
+        )?,
+        BotChange::AllowedUpdates(a) => c.execute("UPDATE bots SET allowed_updates = ?2 WHERE user_id = ?1", params![id.0, a])?,
+        BotChange::Commands(s) => c.execute("UPDATE bots SET commands = ?2 WHERE user_id = ?1", params![id.0, s])?,
+    };
+    if changed == 0 {
+        return Err(Error::UserNotFound);
+    }
+    bot(c, id)?.ok_or(Error::UserNotFound)
+}
+
+pub fn press_button(c: &Connection, out: &mut Vec<Logged>, user: UserId, chat: ChatId, id: MessageId, data: &str) -> Result<(UserId, Pts)> {
+    view(c, user, chat)?;
+    let message = visible_message(c, user, chat, id)?;
+    let pressable = message.keyboard.as_ref().is_some_and(|k| k.has_callback(data));
+    if !pressable || !is_bot(c, message.from)? {
+        return Err(Error::ButtonNotFound);
+    }
+    let pts = log_user(c, out, message.from, Event::CallbackQuery { chat, message: id, from: user, data: data.to_string() })?;
+    Ok((message.from, pts))
 }
