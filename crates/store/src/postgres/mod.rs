@@ -615,6 +615,9 @@ impl Store for PostgresStore {
     async fn bot(&self, bot: UserId) -> Result<Option<Bot>> {
         self.query(move |c, _| Box::pin(ops::bot(c, bot))).await
     }
+    async fn webhook_bots(&self) -> Result<Vec<UserId>> {
+        self.query(move |c, _| Box::pin(ops::webhook_bots(c))).await
+    }
     async fn update_bot(&self, bot: UserId, change: BotChange) -> Result<Bot> {
         self.write(move |c, _, _| {
             let change = change.clone();

@@ -721,7 +721,8 @@ async fn announce_join(c: &Db, out: &mut Vec<Logged>, chat: &Chat, user: UserId,
         // Channels do not announce subscribers to each other.
         (ChatKind::Channel, _) => {}
         (_, true) => {
-            log_chat(c, out, chat.id, event).await?;
+            // A joining bot learns of the chat below, like every joiner.
+            log_chat_except(c, out, chat.id, event, Some(user)).await?;
         }
         (_, false) => {
             for m in member_ids(c, chat.id).await? {
@@ -874,7 +875,10 @@ pub async fn members(c: &Db, actor: UserId, chat: ChatId, offset: u32, limit: u3
 }
 
 pub async fn member(c: &Db, actor: UserId, chat: ChatId, user: UserId) -> R<Option<Membership>> {
-    view(c, actor, chat).await?;
+    let v = view(c, actor, chat).await?;
+    if user == actor {
+        return Ok(Some(v.membership));
+    }
     membership(c, chat, user).await
 }
 
@@ -1011,13 +1015,13 @@ pub async fn send(
     if !can_post(v.chat.kind, v.membership.role) {
         return Err(Error::WriteForbidden.into());
     }
-    if keyboard.is_some() && !is_bot(c, actor).await? {
-        return Err(Error::WriteForbidden.into());
-    }
     if let Some(peer) = v.peer.filter(|&p| p != actor) {
         if is_blocked(c, peer, actor).await? || is_blocked(c, actor, peer).await? {
             return Err(Error::Blocked.into());
         }
+    }
+    if keyboard.is_some() && !is_bot(c, actor).await? {
+        return Err(Error::WriteForbidden.into());
     }
     if let Some(reply) = reply_to {
         visible_message(c, actor, chat, reply).await?;
@@ -1357,6 +1361,11 @@ fn bot_row(user: User, r: &Row) -> Bot {
         allowed_updates: r.get(7),
         commands: r.get(8),
     }
+}
+
+pub async fn webhook_bots(c: &Db) -> R<Vec<UserId>> {
+    let rows = c.query("SELECT user_id FROM bots WHERE webhook_url IS NOT NULL ORDER BY user_id", &[]).await?;
+    Ok(rows.iter().map(|r| UserId(r.get(0))).collect())
 }
 
 pub async fn bot(c: &Db, id: UserId) -> R<Option<Bot>> {
