@@ -12,6 +12,9 @@
 //! - then users' rows, whose `pts` sequences their logs, always in ascending id order
 //!   (`lock_users`, or `member_ids` sorted by id), so two commands never wait on each other in
 //!   a circle. A command locks at most one chat (`forward` reads its source without a lock).
+//!   Bot members count among them: an event in a chat's own log is also appended to each bot
+//!   member's log (`log_chat`), their rows taken after the chat's, in ascending id order, and
+//!   taken up front with the others' by a membership change (`lock_for_membership`).
 
 use heliograph_core::*;
 use tokio_postgres::types::ToSql;
@@ -282,6 +285,13 @@ async fn user(c: &Db, id: UserId) -> R<User> {
 
 async fn user_exists(c: &Db, id: UserId) -> R<bool> {
     Ok(query_opt(c, "SELECT 1 FROM users WHERE id = $1", &[&id.0]).await?.is_some())
+}
+
+/// How a new member learns of a chat from their own log: people by `ChatChanged` (their
+/// clients load the chat); bots by a `Participant` event naming themselves (the Bot API's
+/// `my_chat_member`).
+async fn joined(c: &Db, chat: ChatId, user: UserId, role: Role, by: UserId) -> R<Event> {
+    Ok(if is_bot(c, user).await? { Event::Participant { chat, user, role: Some(role), by } } else { Event::ChatChanged { chat } })
 }
 
 async fn is_bot(c: &Db, id: UserId) -> R<bool> {
@@ -687,7 +697,8 @@ pub async fn create_chat(
     let mut everyone: Vec<UserId> = std::iter::once(creator).chain(wanted).collect();
     everyone.sort();
     for m in everyone {
-        log_user(c, out, m, Event::ChatChanged { chat: id }).await?;
+        let role = if m == creator { Role::Creator } else { Role::Member };
+        log_user(c, out, m, joined(c, id, m, role, creator).await?).await?;
     }
     chat_or_missing(c, id).await
 }
@@ -732,7 +743,7 @@ async fn announce_join(c: &Db, out: &mut Vec<Logged>, chat: &Chat, user: UserId,
             }
         }
     }
-    log_user(c, out, user, Event::ChatChanged { chat: chat.id }).await?;
+    log_user(c, out, user, joined(c, chat.id, user, Role::Member, by).await?).await?;
     Ok(())
 }
 
