@@ -198,8 +198,59 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Bots you own: create, list, new tokens.
+    Bot {
+        #[command(subcommand)]
+        action: BotAction,
+    },
+    /// Press a button under a bot's message; prints the bot's answer.
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["data", "button", "text"])))]
+    Press {
+        chat: String,
+        message_id: i64,
+        /// The button's callback data.
+        data: Option<String>,
+        /// The Nth button, counted from 1 row by row (as `history` shows them).
+        #[arg(long, value_name = "N")]
+        button: Option<usize>,
+        /// The button labelled LABEL.
+        #[arg(long, value_name = "LABEL")]
+        text: Option<String>,
+        /// Print the answer as {text?, alert, url?}.
+        #[arg(long)]
+        json: bool,
+    },
     /// A full-screen chat: dialogs, history, live updates (press F1 inside for the keys).
     Tui,
+}
+
+#[derive(Debug, Subcommand)]
+enum BotAction {
+    /// Create a bot; prints its details, then its token alone on the last line.
+    Create {
+        /// The bot's display name.
+        name: String,
+        /// Its @username; must end in `bot`.
+        #[arg(long)]
+        username: String,
+    },
+    /// The bots you own.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// The bot's token.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenAction {
+    /// Give the bot (@username or id) a new token; the old one stops working. Prints the new
+    /// token on the last line.
+    Revoke { bot: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -550,6 +601,43 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             send(&client, chat_id, &text, None, false).await
         }
         Command::Watch { json } => watch(&ctx, json).await,
+        Command::Bot { action } => bot(&ctx, action).await,
+        Command::Press { chat, message_id, data, button, text, json } => {
+            let client = ctx.client().await?;
+            let chat_id = resolve_chat(&client, &chat).await?;
+            let which = match (data, button, text) {
+                (Some(data), _, _) => output::Which::Data(data),
+                (_, Some(n), _) => output::Which::Index(n),
+                (_, _, Some(label)) => output::Which::Label(label),
+                _ => return Err(CliError::new("BAD_ARGUMENT", "name the button: DATA, --button N or --text LABEL")),
+            };
+            let data = match which {
+                output::Which::Data(data) => data,
+                which => {
+                    let message = client
+                        .history(chat_id, Some(message_id.saturating_add(1)), Direction::Older, Some(1))
+                        .await?
+                        .into_iter()
+                        .find(|m| m.id == message_id)
+                        .ok_or_else(|| CliError::new("MESSAGE_NOT_FOUND", format!("no message #{message_id} in this chat")))?;
+                    match output::find_button(&message, &which)? {
+                        output::Pick::Data(data) => data,
+                        output::Pick::Url(url) => {
+                            // Nothing to send: a URL button opens its link.
+                            println!("{url}");
+                            return Ok(());
+                        }
+                    }
+                }
+            };
+            let answer = client.press_button(chat_id, message_id, &data).await?;
+            if json {
+                output::line(&serde_json::to_value(&answer).unwrap_or(Value::Null));
+            } else {
+                println!("{}", output::answer_text(&answer));
+            }
+            Ok(())
+        }
         Command::Tui => {
             let (client, updates, session) = ctx.connect().await?;
             tui::run(client, updates, session, &ctx.profile).await
@@ -618,6 +706,34 @@ async fn group(ctx: &Ctx, action: GroupAction) -> Result<(), CliError> {
         GroupAction::InviteLink { chat } => {
             let chat_id = resolve_chat(&client, &chat).await?;
             println!("{}", client.export_invite(chat_id).await?.link);
+        }
+    }
+    Ok(())
+}
+
+async fn bot(ctx: &Ctx, action: BotAction) -> Result<(), CliError> {
+    let (client, updates, session) = ctx.connect().await?;
+    tokio::spawn(drain(updates));
+    match action {
+        BotAction::Create { name, username } => {
+            let created = client.create_bot(&name, username.trim_start_matches('@')).await?;
+            let b = &created.bot;
+            let at = b.username.as_ref().map(|u| format!(" @{u}")).unwrap_or_default();
+            println!("created bot {}\t{}{at}", b.id, b.name);
+            println!("Bot API: POST {}/bot<token>/METHOD", server_urls(&session.server).remove(0).trim_end_matches('/'));
+            println!("token (keep it secret; `helio bot token revoke` replaces it):");
+            println!("{}", created.token);
+        }
+        BotAction::List { json } => {
+            for b in client.bots().await? {
+                print_user(&b, json);
+            }
+        }
+        BotAction::Token { action: TokenAction::Revoke { bot } } => {
+            let id = resolve_user(&client, &bot).await?;
+            let token = client.revoke_bot_token(id).await?;
+            println!("new token for {bot} (the old one no longer works):");
+            println!("{}", token.token);
         }
     }
     Ok(())
@@ -744,7 +860,7 @@ async fn names_of(client: &Client, ids: Vec<i64>) -> Result<HashMap<i64, String>
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    Ok(client.get_users(&ids).await?.into_iter().map(|u| (u.id, u.name)).collect())
+    Ok(client.get_users(&ids).await?.into_iter().map(|u| (u.id, output::display_name(&u))).collect())
 }
 
 fn name_of(names: &HashMap<i64, String>, id: i64) -> String {
@@ -758,7 +874,8 @@ fn print_user(u: &heliograph_client::proto::User, json: bool) {
         let username = u.username.as_ref().map(|n| format!(" @{n}")).unwrap_or_default();
         let phone = u.phone.as_ref().map(|p| format!(" {p}")).unwrap_or_default();
         let bio = u.bio.as_ref().map(|b| format!(" — {b}")).unwrap_or_default();
-        println!("{}\t{}{username}{phone}{bio}", u.id, u.name);
+        let bot = if u.bot { " [bot]" } else { "" };
+        println!("{}\t{}{username}{bot}{phone}{bio}", u.id, u.name);
     }
 }
 

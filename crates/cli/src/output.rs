@@ -1,8 +1,10 @@
 //! What `helio` prints: one JSON object per line with `--json` (stable field names, see
 //! `docs/cli.md`), or one plain line per item for people.
 
-use heliograph_client::proto::{Chat, ChatKind, Dialog, Message, Role, Session, Update, UpdateKind, User};
+use heliograph_client::proto::{CallbackAnswer, Chat, ChatKind, Dialog, Message, MessageEntity, Role, Session, Update, UpdateKind, User};
 use serde_json::{json, Map, Value};
+
+use crate::error::CliError;
 
 /// Prints one JSON object as one line.
 pub fn line(value: &Value) {
@@ -15,7 +17,8 @@ fn insert_some<T: Into<Value>>(map: &mut Map<String, Value>, key: &str, value: O
     }
 }
 
-/// `{id, chat, from, text, date, reply_to?, edit_date?, forward_from?}`.
+/// `{id, chat, from, text, date, reply_to?, edit_date?, forward_from?, entities?, reply_markup?}`
+/// (`entities` and `reply_markup` exactly as the server sent them).
 pub fn message(m: &Message) -> Map<String, Value> {
     let mut map = Map::new();
     map.insert("id".into(), m.id.into());
@@ -26,10 +29,16 @@ pub fn message(m: &Message) -> Map<String, Value> {
     insert_some(&mut map, "reply_to", m.reply_to);
     insert_some(&mut map, "edit_date", m.edit_date);
     insert_some(&mut map, "forward_from", m.forward.as_ref().map(|f| f.from_user));
+    if !m.entities.is_empty() {
+        map.insert("entities".into(), serde_json::to_value(&m.entities).unwrap_or(Value::Null));
+    }
+    if let Some(markup) = &m.reply_markup {
+        map.insert("reply_markup".into(), serde_json::to_value(markup).unwrap_or(Value::Null));
+    }
     map
 }
 
-/// `{id, name, username?, bio?, phone?, contact, blocked}`.
+/// `{id, name, username?, bio?, phone?, contact, blocked, bot}`.
 pub fn user(u: &User) -> Value {
     let mut map = Map::new();
     map.insert("id".into(), u.id.into());
@@ -39,7 +48,127 @@ pub fn user(u: &User) -> Value {
     insert_some(&mut map, "phone", u.phone.clone());
     map.insert("contact".into(), u.contact.into());
     map.insert("blocked".into(), u.blocked.into());
+    map.insert("bot".into(), u.bot.into());
     Value::Object(map)
+}
+
+/// A user's name as plain lines show it: bots are marked `(bot)`.
+pub fn display_name(u: &User) -> String {
+    if u.bot {
+        format!("{} (bot)", u.name)
+    } else {
+        u.name.clone()
+    }
+}
+
+/// The text with its formatting flattened for a plain terminal line: a `text_link` keeps its
+/// words and gets its URL after them in angle brackets (unless the words are the URL).
+pub fn plain_text(text: &str, entities: &[MessageEntity]) -> String {
+    let links: Vec<(u32, &str)> = entities
+        .iter()
+        .filter(|e| e.kind == "text_link")
+        .filter_map(|e| Some((e.offset.checked_add(e.length)?, e.url.as_deref()?)))
+        .filter(|(_, url)| !url.is_empty())
+        .collect();
+    if links.is_empty() {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len() + 32);
+    let mut unit = 0u32;
+    for ch in text.chars() {
+        out.push(ch);
+        unit += ch.len_utf16() as u32;
+        for (_, url) in links.iter().filter(|(end, _)| *end == unit) {
+            out.push_str(&format!(" <{url}>"));
+        }
+    }
+    // A span running past the text (the server never sends one) still shows its link.
+    for (_, url) in links.iter().filter(|(end, _)| *end > unit) {
+        out.push_str(&format!(" <{url}>"));
+    }
+    out
+}
+
+/// The buttons under a message as lines: `  [Yes] [No]`, a URL button as `[Docs <https://…>]`.
+pub fn keyboard_lines(m: &Message) -> Vec<String> {
+    let Some(markup) = &m.reply_markup else { return Vec::new() };
+    markup
+        .inline_keyboard
+        .iter()
+        .filter(|row| !row.is_empty())
+        .map(|row| {
+            let buttons: Vec<String> = row
+                .iter()
+                .map(|b| match &b.url {
+                    Some(url) => format!("[{} <{url}>]", b.text),
+                    None => format!("[{}]", b.text),
+                })
+                .collect();
+            format!("  {}", buttons.join(" "))
+        })
+        .collect()
+}
+
+/// Which button `helio press` means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Which {
+    Data(String),
+    /// Counted from 1, row by row, left to right.
+    Index(usize),
+    Label(String),
+}
+
+/// What pressing the chosen button does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pick {
+    Data(String),
+    Url(String),
+}
+
+/// The button of `m` that `which` names.
+pub fn find_button(m: &Message, which: &Which) -> Result<Pick, CliError> {
+    let buttons: Vec<_> = m.reply_markup.iter().flat_map(|k| k.buttons()).collect();
+    if buttons.is_empty() {
+        return Err(CliError::new("BUTTON_DATA_INVALID", format!("message #{} has no buttons", m.id)));
+    }
+    let found = match which {
+        Which::Data(data) => return Ok(Pick::Data(data.clone())),
+        Which::Index(n) => n.checked_sub(1).and_then(|i| buttons.get(i)).copied(),
+        Which::Label(label) => buttons
+            .iter()
+            .find(|b| b.text == *label)
+            .or_else(|| buttons.iter().find(|b| b.text.trim().eq_ignore_ascii_case(label.trim())))
+            .copied(),
+    };
+    let labels: Vec<String> = buttons.iter().enumerate().map(|(i, b)| format!("{} [{}]", i + 1, b.text)).collect();
+    let Some(b) = found else {
+        return Err(CliError::new("BUTTON_DATA_INVALID", format!("message #{} has no such button; it has {}", m.id, labels.join(", "))));
+    };
+    match (&b.callback_data, &b.url) {
+        (Some(data), _) => Ok(Pick::Data(data.clone())),
+        (None, Some(url)) => Ok(Pick::Url(url.clone())),
+        (None, None) => Err(CliError::new("BUTTON_DATA_INVALID", format!("the button [{}] does nothing", b.text))),
+    }
+}
+
+/// The bot's answer to a press as one line: its text (`alert: TEXT` for an alert), its URL,
+/// or `(no answer)`.
+pub fn answer_text(a: &CallbackAnswer) -> String {
+    let mut out = match a.text.as_deref().filter(|t| !t.is_empty()) {
+        Some(t) if a.alert => format!("alert: {t}"),
+        Some(t) => t.to_owned(),
+        None => String::new(),
+    };
+    if let Some(url) = &a.url {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&format!("<{url}>"));
+    }
+    if out.is_empty() {
+        out.push_str("(no answer)");
+    }
+    out
 }
 
 pub fn kind(k: ChatKind) -> &'static str {
@@ -173,7 +302,11 @@ pub fn message_text(m: &Message, from: &str) -> String {
         out.push_str(" (edited)");
     }
     out.push(' ');
-    out.push_str(m.content.text().unwrap_or(""));
+    out.push_str(&plain_text(m.content.text().unwrap_or(""), &m.entities));
+    for line in keyboard_lines(m) {
+        out.push('\n');
+        out.push_str(&line);
+    }
     out
 }
 
@@ -197,6 +330,102 @@ pub fn date(unix: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use heliograph_client::proto::{Content, InlineButton, ReplyMarkup};
+
+    fn button(text: &str, data: Option<&str>, url: Option<&str>) -> InlineButton {
+        InlineButton { text: text.into(), callback_data: data.map(Into::into), url: url.map(Into::into) }
+    }
+
+    fn bot_message() -> Message {
+        Message {
+            id: 7,
+            chat_id: 3,
+            from: 9,
+            date: 0,
+            content: Content::Text { text: "Pick one".into() },
+            entities: vec![MessageEntity {
+                kind: "bold".into(),
+                offset: 0,
+                length: 4,
+                url: None,
+                user_id: None,
+                language: None,
+                custom_emoji_id: None,
+            }],
+            reply_markup: Some(ReplyMarkup {
+                inline_keyboard: vec![
+                    vec![button("Yes", Some("y"), None), button("No", Some("n"), None)],
+                    vec![button("Docs", None, Some("https://example.org"))],
+                ],
+            }),
+            reply_to: None,
+            forward: None,
+            edit_date: None,
+        }
+    }
+
+    #[test]
+    fn messages_show_their_buttons_and_keep_markup_in_json() {
+        let m = bot_message();
+        assert_eq!(
+            message_text(&m, "Menu (bot)"),
+            "#7 1970-01-01 00:00 Menu (bot): Pick one\n  [Yes] [No]\n  [Docs <https://example.org>]"
+        );
+        let json = Value::Object(message(&m));
+        assert_eq!(json["reply_markup"]["inline_keyboard"][0][1], json!({"text": "No", "callback_data": "n"}));
+        assert_eq!(json["entities"][0], json!({"type": "bold", "offset": 0, "length": 4}));
+        let mut plain = m.clone();
+        plain.reply_markup = None;
+        plain.entities.clear();
+        let json = Value::Object(message(&plain));
+        assert!(json.get("reply_markup").is_none() && json.get("entities").is_none(), "{json}");
+    }
+
+    #[test]
+    fn text_links_show_their_url() {
+        let link = |offset, length, url: &str| MessageEntity {
+            kind: "text_link".into(),
+            offset,
+            length,
+            url: Some(url.into()),
+            user_id: None,
+            language: None,
+            custom_emoji_id: None,
+        };
+        assert_eq!(plain_text("see docs now", &[link(4, 4, "https://d.org")]), "see docs <https://d.org> now");
+        // Offsets count UTF-16 units: the emoji is two.
+        assert_eq!(plain_text("😀 go", &[link(3, 2, "https://g.org")]), "😀 go <https://g.org>");
+        assert_eq!(plain_text("short", &[link(0, 99, "https://x.org")]), "short <https://x.org>");
+        assert_eq!(plain_text("plain", &[]), "plain");
+    }
+
+    #[test]
+    fn press_finds_buttons_by_number_label_or_data() {
+        let m = bot_message();
+        assert_eq!(find_button(&m, &Which::Index(2)).unwrap(), Pick::Data("n".into()));
+        assert_eq!(find_button(&m, &Which::Index(3)).unwrap(), Pick::Url("https://example.org".into()));
+        assert_eq!(find_button(&m, &Which::Label("yes".into())).unwrap(), Pick::Data("y".into()));
+        assert_eq!(find_button(&m, &Which::Data("whatever".into())).unwrap(), Pick::Data("whatever".into()));
+        for bad in [Which::Index(0), Which::Index(4), Which::Label("Maybe".into())] {
+            let e = find_button(&m, &bad).unwrap_err();
+            assert_eq!(e.code, "BUTTON_DATA_INVALID", "{bad:?}");
+            assert!(e.message.contains("1 [Yes], 2 [No], 3 [Docs]"), "{}", e.message);
+        }
+        let mut none = m.clone();
+        none.reply_markup = None;
+        assert!(find_button(&none, &Which::Index(1)).is_err());
+    }
+
+    #[test]
+    fn answers() {
+        let a =
+            |text: Option<&str>, alert, url: Option<&str>| CallbackAnswer { text: text.map(Into::into), alert, url: url.map(Into::into) };
+        assert_eq!(answer_text(&a(None, false, None)), "(no answer)");
+        assert_eq!(answer_text(&a(Some("Done"), false, None)), "Done");
+        assert_eq!(answer_text(&a(Some("Sure?"), true, None)), "alert: Sure?");
+        assert_eq!(answer_text(&a(None, false, Some("https://g.org"))), "<https://g.org>");
+    }
 
     #[test]
     fn dates() {

@@ -4,8 +4,8 @@
 
 use heliograph_proto::method::Direction;
 use heliograph_proto::{
-    Authorization, Chat, DialogCursor, Dialogs, Difference, InviteLink, Member, Message, Peer, Request, Sent, SentCode, Session, State,
-    User,
+    Authorization, BotToken, CallbackAnswer, Chat, CreatedBot, DialogCursor, Dialogs, Difference, InviteLink, Member, Message, Peer,
+    Request, Sent, SentCode, Session, State, User,
 };
 
 use crate::client::Client;
@@ -76,6 +76,24 @@ impl Client {
     /// `account.set_username`: sets your `@username`, or clears it with `None`.
     pub async fn set_username(&self, username: Option<&str>) -> Result<User, ClientError> {
         self.call_as(Request::SetUsername { username: username.map(Into::into) }).await
+    }
+
+    // --- bots ---
+
+    /// `bots.create`: a bot account you own; `username` must end in `bot`. The token in the
+    /// answer (`"<bot id>:<secret>"`) is the bot's identity on the Bot API: keep it secret.
+    pub async fn create_bot(&self, name: &str, username: &str) -> Result<CreatedBot, ClientError> {
+        self.call_as(Request::CreateBot { name: name.into(), username: username.into() }).await
+    }
+
+    /// `bots.list`: the bots you own, oldest first.
+    pub async fn bots(&self) -> Result<Vec<User>, ClientError> {
+        self.call_as(Request::GetBots {}).await
+    }
+
+    /// `bots.revoke_token`: a new token for one of your bots; the old one stops working.
+    pub async fn revoke_bot_token(&self, bot_id: i64) -> Result<BotToken, ClientError> {
+        self.call_as(Request::RevokeBotToken { bot_id }).await
     }
 
     // --- users and contacts ---
@@ -298,6 +316,13 @@ impl Client {
         limit: Option<u32>,
     ) -> Result<Vec<Message>, ClientError> {
         self.call_as(Request::GetHistory { chat_id, from_id, direction, limit }).await
+    }
+
+    /// `messages.press_button`: presses the callback button carrying `data` under a bot's
+    /// message and returns the bot's answer (empty with `alert: false` when the bot did not
+    /// answer within the server's wait, 10 s).
+    pub async fn press_button(&self, chat_id: i64, message_id: i64, data: &str) -> Result<CallbackAnswer, ClientError> {
+        self.call_as(Request::PressButton { chat_id, message_id, data: data.into() }).await
     }
 
     // --- updates (the client already follows these itself; for tools and tests) ---

@@ -154,7 +154,7 @@ fn config(urls: Vec<String>, token: Option<&str>, state: SyncState) -> Config {
 }
 
 fn user(id: i64) -> User {
-    User { id, name: format!("user {id}"), username: None, bio: None, phone: None, contact: false, blocked: false }
+    User { id, name: format!("user {id}"), username: None, bio: None, phone: None, contact: false, blocked: false, bot: false }
 }
 
 fn channel(id: i64, chat_pts: i64) -> Chat {
@@ -493,6 +493,9 @@ async fn every_protocol_method_has_a_typed_call() {
     let _ = c.revoke_session(1).await;
     let _ = c.update_profile(Some("n"), None).await;
     let _ = c.set_username(None).await;
+    let _ = c.create_bot("b", "b_bot").await;
+    let _ = c.bots().await;
+    let _ = c.revoke_bot_token(1).await;
     let _ = c.get_me().await;
     let _ = c.get_users(&[1]).await;
     let _ = c.resolve("x").await;
@@ -529,6 +532,7 @@ async fn every_protocol_method_has_a_typed_call() {
     let _ = c.read_history(1, None).await;
     let _ = c.set_typing(1).await;
     let _ = c.history(1, None, Default::default(), None).await;
+    let _ = c.press_button(1, 1, "d").await;
     let _ = c.get_state().await;
     let _ = c.get_difference(0, None).await;
     let _ = c.get_chat_difference(1, 0, None).await;

@@ -62,6 +62,10 @@ pub enum ErrorCode {
     PhotoInvalid,
     /// Your storage quota is full.
     QuotaExceeded,
+    /// The message has no button with that `callback_data` (it may have been edited).
+    ButtonDataInvalid,
+    /// You own as many bots as allowed (20).
+    BotsTooMuch,
     Internal,
 }
 
@@ -103,6 +107,8 @@ impl ErrorCode {
             ErrorCode::FileHashMismatch => "FILE_HASH_MISMATCH",
             ErrorCode::PhotoInvalid => "PHOTO_INVALID",
             ErrorCode::QuotaExceeded => "QUOTA_EXCEEDED",
+            ErrorCode::ButtonDataInvalid => "BUTTON_DATA_INVALID",
+            ErrorCode::BotsTooMuch => "BOTS_TOO_MUCH",
             ErrorCode::Internal => "INTERNAL",
         }
     }
@@ -149,6 +155,8 @@ mod tests {
             ErrorCode::FloodWait,
             ErrorCode::FilePartsMissing,
             ErrorCode::QuotaExceeded,
+            ErrorCode::ButtonDataInvalid,
+            ErrorCode::BotsTooMuch,
             ErrorCode::Internal,
         ] {
             assert_eq!(serde_json::to_value(code).unwrap(), serde_json::Value::from(code.as_str()));

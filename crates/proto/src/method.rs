@@ -63,6 +63,13 @@ requests! {
     }
     /// Sets or (with `null`) clears your `@username`. Result: `User`.
     "account.set_username" => SetUsername { #[serde(default)] username: Option<String> }
+    /// Creates a bot account you own (`name` as a display name, `username` must end in `bot`).
+    /// Result: `CreatedBot` (the bot and its token, `"<bot id>:<secret>"`).
+    "bots.create" => CreateBot { name: String, username: String }
+    /// The bots you created, oldest first. Result: `[User]`.
+    "bots.list" => GetBots {}
+    /// Gives one of your bots a new token; the old one stops working at once. Result: `BotToken`.
+    "bots.revoke_token" => RevokeBotToken { bot_id: i64 }
     /// Result: `User` (yourself, with phone).
     "users.get_me" => GetMe {}
     /// Result: `[User]` for the ids that exist.
@@ -160,6 +167,10 @@ requests! {
         #[serde(default)] direction: Direction,
         #[serde(default)] limit: Option<u32>
     }
+    /// Presses the callback button carrying `data` under a bot's message, and waits (up to
+    /// 10 s) for the bot's answer. Result: `CallbackAnswer` (`{"alert": false}` when the bot
+    /// did not answer in time).
+    "messages.press_button" => PressButton { chat_id: i64, message_id: i64, data: String }
     /// Result: `State`.
     "updates.get_state" => GetState {}
     /// Everything in your log after `pts`. Result: `Difference`.

@@ -19,6 +19,9 @@ pub struct User {
     /// You blocked this user.
     #[serde(default)]
     pub blocked: bool,
+    /// A bot account (made with `bots.create`), driven through the Bot API.
+    #[serde(default)]
+    pub bot: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -174,6 +177,12 @@ pub struct Message {
     /// Unix seconds.
     pub date: i64,
     pub content: Content,
+    /// Formatting of the text (or caption); absent when it has none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entities: Vec<MessageEntity>,
+    /// Buttons under the message (only bots attach them); absent when none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_markup: Option<ReplyMarkup>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -181,6 +190,86 @@ pub struct Message {
     /// Set once the message was edited (unix seconds of the last edit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub edit_date: Option<i64>,
+}
+
+/// A formatted span of a message's text, with Telegram's `MessageEntity` field names.
+/// `offset` and `length` count UTF-16 code units.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageEntity {
+    /// `bold`, `italic`, `underline`, `strikethrough`, `spoiler`, `code`, `pre`, `text_link`,
+    /// `text_mention`, `mention`, `hashtag`, `cashtag`, `bot_command`, `url`, `email`,
+    /// `phone_number`, `blockquote`, `expandable_blockquote`, `custom_emoji`. Clients show
+    /// kinds they do not know as plain text.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub offset: u32,
+    pub length: u32,
+    /// `text_link`: where it points.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// `text_mention`: the user meant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<i64>,
+    /// `pre`: the code's language.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// `custom_emoji`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_emoji_id: Option<String>,
+}
+
+/// Buttons shown under a message, row by row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyMarkup {
+    pub inline_keyboard: Vec<Vec<InlineButton>>,
+}
+
+/// One button: pressing it sends `callback_data` to the bot (`messages.press_button`) or
+/// opens `url`. Exactly one of the two is present.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InlineButton {
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_data: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+impl ReplyMarkup {
+    /// The buttons in reading order (row by row, left to right).
+    pub fn buttons(&self) -> impl Iterator<Item = &InlineButton> {
+        self.inline_keyboard.iter().flatten()
+    }
+}
+
+/// The answer to `bots.create`: the new bot and its token. Keep the token secret: it is the
+/// bot's whole identity on the Bot API, and it is shown only here (and by `bots.revoke_token`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedBot {
+    pub bot: User,
+    /// `"<bot id>:<secret>"`, as Telegram's bot tokens.
+    pub token: String,
+}
+
+/// The answer to `bots.revoke_token`: the bot's new token (the old one stopped working).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BotToken {
+    pub token: String,
+}
+
+/// The answer to `messages.press_button`: what the bot answered (`answerCallbackQuery`). A
+/// bot that did not answer in time gives `{"alert": false}`: the press still reached it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallbackAnswer {
+    /// A notice to show.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Show `text` as an alert the person dismisses, rather than a passing notice.
+    #[serde(default)]
+    pub alert: bool,
+    /// A URL the bot asks the client to open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 /// One row of the dialog list.

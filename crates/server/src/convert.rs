@@ -1,7 +1,7 @@
 //! Store records to wire types, as one viewer sees them. The only place that decides what a
 //! viewer may learn about another user (phone numbers only for mutual contacts).
 
-use heliograph_core::{ChatKind, Role, UserId};
+use heliograph_core::{Button, ButtonAction, ChatKind, Entity, EntityKind, InvalidMarkup, Keyboard, Role, UserId};
 use heliograph_proto as proto;
 use heliograph_store::{self as store, Event, Log, Logged, Relation};
 
@@ -29,10 +29,85 @@ pub fn user(viewer: UserId, user: &store::User, relation: Relation) -> proto::Us
         name: user.name.clone(),
         username: user.username.clone(),
         bio: (!user.bio.is_empty()).then(|| user.bio.clone()),
-        phone: (me || relation.mutual()).then(|| user.phone.clone()),
+        // Bots have no phone number.
+        phone: (me || relation.mutual()).then(|| user.phone.clone()).filter(|p| !p.is_empty()),
         contact: relation.contact,
         blocked: relation.blocked,
+        bot: user.is_bot(),
     }
+}
+
+/// A formatting entity with Telegram's field names.
+pub fn entity(e: &Entity) -> proto::MessageEntity {
+    let mut out = proto::MessageEntity {
+        kind: e.kind.as_str().to_string(),
+        offset: e.offset,
+        length: e.length,
+        url: None,
+        user_id: None,
+        language: None,
+        custom_emoji_id: None,
+    };
+    match &e.kind {
+        EntityKind::Pre { language } => out.language = language.clone(),
+        EntityKind::TextLink { url } => out.url = Some(url.clone()),
+        EntityKind::TextMention { user } => out.user_id = Some(user.0),
+        EntityKind::CustomEmoji { id } => out.custom_emoji_id = Some(id.clone()),
+        _ => {}
+    }
+    out
+}
+
+/// The inverse of [`entity`]; `None` for an unknown type or a missing field (a `text_link`
+/// without `url`). Entities still need [`heliograph_core::check_entities`] against their text.
+pub fn entity_from_wire(e: &proto::MessageEntity) -> Option<Entity> {
+    let kind = match e.kind.as_str() {
+        "pre" => EntityKind::Pre { language: e.language.clone().filter(|l| !l.is_empty()) },
+        "text_link" => EntityKind::TextLink { url: e.url.clone()? },
+        "text_mention" => EntityKind::TextMention { user: UserId(e.user_id?) },
+        "custom_emoji" => EntityKind::CustomEmoji { id: e.custom_emoji_id.clone()? },
+        other => EntityKind::simple(other)?,
+    };
+    Some(Entity { kind, offset: e.offset, length: e.length })
+}
+
+/// An inline keyboard as `reply_markup`.
+pub fn reply_markup(k: &Keyboard) -> proto::ReplyMarkup {
+    proto::ReplyMarkup {
+        inline_keyboard: k
+            .rows()
+            .iter()
+            .map(|row| {
+                row.iter()
+                    .map(|b| {
+                        let (callback_data, url) = match &b.action {
+                            ButtonAction::Callback(d) => (Some(d.clone()), None),
+                            ButtonAction::Url(u) => (None, Some(u.clone())),
+                        };
+                        proto::InlineButton { text: b.text.clone(), callback_data, url }
+                    })
+                    .collect()
+            })
+            .collect(),
+    }
+}
+
+/// The inverse of [`reply_markup`], checked; `Ok(None)` for a keyboard without buttons.
+pub fn keyboard_from_wire(m: &proto::ReplyMarkup) -> Result<Option<Keyboard>, InvalidMarkup> {
+    let mut rows = Vec::with_capacity(m.inline_keyboard.len());
+    for row in &m.inline_keyboard {
+        let mut out = Vec::with_capacity(row.len());
+        for b in row {
+            let action = match (&b.callback_data, &b.url) {
+                (Some(d), None) => ButtonAction::Callback(d.clone()),
+                (None, Some(u)) => ButtonAction::Url(u.clone()),
+                _ => return Err(InvalidMarkup::ButtonAction),
+            };
+            out.push(Button::new(b.text.clone(), action)?);
+        }
+        rows.push(out);
+    }
+    Keyboard::new(rows)
 }
 
 pub fn content(c: &heliograph_core::Content) -> proto::Content {
@@ -59,6 +134,8 @@ pub fn message(m: &store::Message) -> proto::Message {
         from: m.from.0,
         date: m.date,
         content: content(&m.content),
+        entities: m.entities.iter().map(entity).collect(),
+        reply_markup: m.keyboard.as_ref().map(reply_markup),
         reply_to: m.reply_to.map(|r| r.0),
         forward: m.forward.map(|f| proto::ForwardInfo {
             from_user: f.from_user.0,
@@ -110,6 +187,8 @@ pub fn update(logged: &Logged, changed_chat: Option<proto::Chat>) -> Option<prot
         Event::Pinned { chat, id } => K::PinnedMessage { chat_id: chat.0, id: id.map(|i| i.0) },
         Event::Participant { chat, user, role: r, by } => K::Participant { chat_id: chat.0, user_id: user.0, role: r.map(role), by: by.0 },
         Event::ChatChanged { .. } => K::Chat { chat: changed_chat? },
+        // Only in a bot's log, for the Bot API; the wire protocol has no update for it.
+        Event::CallbackQuery { .. } => return None,
     };
     Some(proto::Update {
         log: match logged.log {
@@ -142,5 +221,58 @@ pub fn media_kind_from_wire(k: proto::MediaKind) -> heliograph_core::MediaKind {
         proto::MediaKind::Audio => K::Audio,
         proto::MediaKind::Voice => K::Voice,
         proto::MediaKind::Document => K::Document,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entities_and_keyboards_round_trip() {
+        let entities = [
+            Entity { kind: EntityKind::Bold, offset: 0, length: 2 },
+            Entity { kind: EntityKind::Pre { language: Some("rust".into()) }, offset: 1, length: 3 },
+            Entity { kind: EntityKind::TextLink { url: "https://example.org".into() }, offset: 0, length: 1 },
+            Entity { kind: EntityKind::TextMention { user: UserId(7) }, offset: 0, length: 1 },
+            Entity { kind: EntityKind::CustomEmoji { id: "5".into() }, offset: 0, length: 2 },
+        ];
+        for e in &entities {
+            let wire = entity(e);
+            assert_eq!(entity_from_wire(&wire).as_ref(), Some(e), "{wire:?}");
+        }
+        let wire = serde_json::to_value(entity(&entities[2])).unwrap();
+        assert_eq!(wire, serde_json::json!({"type": "text_link", "offset": 0, "length": 1, "url": "https://example.org"}));
+        let bad = proto::MessageEntity {
+            kind: "text_link".into(),
+            offset: 0,
+            length: 1,
+            url: None,
+            user_id: None,
+            language: None,
+            custom_emoji_id: None,
+        };
+        assert_eq!(entity_from_wire(&bad), None);
+
+        let k = Keyboard::new(vec![vec![
+            Button::new("Yes".into(), ButtonAction::Callback("y".into())).unwrap(),
+            Button::new("Site".into(), ButtonAction::Url("https://example.org".into())).unwrap(),
+        ]])
+        .unwrap()
+        .unwrap();
+        let wire = reply_markup(&k);
+        assert_eq!(
+            serde_json::to_value(&wire).unwrap(),
+            serde_json::json!({"inline_keyboard": [[{"text": "Yes", "callback_data": "y"}, {"text": "Site", "url": "https://example.org"}]]})
+        );
+        assert_eq!(keyboard_from_wire(&wire), Ok(Some(k)));
+        let both = proto::ReplyMarkup {
+            inline_keyboard: vec![vec![proto::InlineButton {
+                text: "x".into(),
+                callback_data: Some("a".into()),
+                url: Some("https://a.b".into()),
+            }]],
+        };
+        assert_eq!(keyboard_from_wire(&both), Err(InvalidMarkup::ButtonAction));
     }
 }

@@ -19,6 +19,7 @@ pub fn from_store(e: heliograph_store::Error) -> Error {
         S::InviteInvalid => ErrorCode::InviteInvalid,
         S::FileNotFound => ErrorCode::FileNotFound,
         S::QuotaExceeded { .. } => ErrorCode::QuotaExceeded,
+        S::ButtonNotFound => ErrorCode::ButtonDataInvalid,
         S::Invalid(_) => ErrorCode::BadParams,
         S::Internal(detail) => {
             tracing::error!(%detail, "storage failure");

@@ -17,6 +17,7 @@ use heliograph_store::{self as store, Store};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::callbacks::Callbacks;
 use crate::codes::{self, CodeSender};
 use crate::config::Config;
 use crate::convert;
@@ -34,6 +35,8 @@ pub const CODE_TTL_SECS: i64 = 300;
 /// Wrong guesses allowed per code.
 pub const CODE_ATTEMPTS: u32 = 5;
 const DEFAULT_PAGE: u32 = 50;
+/// Bots one person may own.
+pub const MAX_BOTS_PER_OWNER: usize = 20;
 
 /// Who is calling: their address, and their session once signed in.
 #[derive(Debug, Clone)]
@@ -62,6 +65,9 @@ pub struct Service {
     pub store: Arc<dyn Store>,
     pub bus: Arc<dyn Bus>,
     pub config: Arc<Config>,
+    /// Button presses waiting for their bot's answer; the Bot API's `answerCallbackQuery`
+    /// calls [`Callbacks::answer`].
+    pub callbacks: Arc<Callbacks>,
     codes: Arc<dyn CodeSender>,
     codes_per_phone: KeyedLimiter<String>,
     codes_per_address: KeyedLimiter<IpAddr>,
@@ -93,6 +99,7 @@ impl Service {
             store,
             bus,
             config,
+            callbacks: Arc::new(Callbacks::default()),
             codes,
         }
     }
@@ -331,6 +338,45 @@ impl Service {
                 let updated = self.store.set_username(user, username).await?;
                 ok(convert::user(user, &updated, Default::default()))?
             }
+            Request::CreateBot { name, username } => {
+                let name = DisplayName::parse(&name)?;
+                let username = Username::parse(&username)?;
+                if !username.as_str().to_ascii_lowercase().ends_with("bot") {
+                    return Err(Failure(proto::Error::new(
+                        ErrorCode::UsernameInvalid,
+                        "a bot's username must end in `bot` (like weather_bot)",
+                    )));
+                }
+                let me = self.store.users(&[user]).await?.pop().ok_or(Failure(crate::errors::from_store(store::Error::UserNotFound)))?;
+                if me.is_bot() {
+                    return Err(Failure(proto::Error::new(ErrorCode::BotsTooMuch, "bots cannot create bots: ask the bot's owner")));
+                }
+                if self.store.bots(user).await?.len() >= MAX_BOTS_PER_OWNER {
+                    return Err(Failure(proto::Error::new(
+                        ErrorCode::BotsTooMuch,
+                        format!("you already own {MAX_BOTS_PER_OWNER} bots, the most allowed"),
+                    )));
+                }
+                let secret = codes::new_token();
+                let bot = self.store.create_bot(user, &name, &username, &codes::hash_token(&secret)).await?;
+                let token = format!("{}:{secret}", bot.id.0);
+                ok(proto::CreatedBot { bot: self.users_for(user, &[bot]).await?.remove(0), token })?
+            }
+            Request::GetBots {} => {
+                let bots = self.store.bots(user).await?;
+                ok(self.users_for(user, &bots).await?)?
+            }
+            Request::RevokeBotToken { bot_id } => {
+                let bot = UserId(bot_id);
+                // Whatever the bot has open (a WebSocket signed in with the old token) is cut.
+                let old = self.store.sessions(bot).await?;
+                let secret = codes::new_token();
+                self.store.replace_bot_token(user, bot, &codes::hash_token(&secret)).await?;
+                for s in old {
+                    self.bus.publish(Topic::Session(s.id.0), Notice::SessionRevoked { session_id: s.id.0 });
+                }
+                ok(proto::BotToken { token: format!("{bot_id}:{secret}") })?
+            }
             Request::GetMe {} => ok(self.user_for(user, user).await?)?,
             Request::GetUsers { ids: wanted } => {
                 let users = self.store.users(&ids(&wanted, UserId)?).await?;
@@ -469,7 +515,8 @@ impl Service {
             }
             Request::SendMessage { chat_id, random_id, text, reply_to } => {
                 let text = MessageText::parse(text)?;
-                let sent = self.store.send(user, ChatId(chat_id), random_id, Content::Text(text), reply_to.map(MessageId)).await?;
+                let draft = store::Draft { reply_to: reply_to.map(MessageId), ..store::Draft::text(text) };
+                let sent = self.store.send(user, ChatId(chat_id), random_id, draft).await?;
                 ok(Self::sent(&sent))?
             }
             Request::SendMedia { chat_id, random_id, file_id, kind, caption, reply_to } => {
@@ -493,7 +540,13 @@ impl Service {
                     thumb: file.thumb,
                     caption,
                 };
-                let sent = self.store.send(user, ChatId(chat_id), random_id, Content::Media(media), reply_to.map(MessageId)).await?;
+                let draft = store::Draft {
+                    content: Content::Media(media),
+                    entities: Vec::new(),
+                    keyboard: None,
+                    reply_to: reply_to.map(MessageId),
+                };
+                let sent = self.store.send(user, ChatId(chat_id), random_id, draft).await?;
                 ok(Self::sent(&sent))?
             }
             Request::Forward { from_chat_id, ids: msg_ids, to_chat_id, random_ids } => {
@@ -506,7 +559,8 @@ impl Service {
             }
             Request::Edit { chat_id, id, text } => {
                 let text = MessageText::parse(text)?;
-                let message = self.store.edit(user, ChatId(chat_id), MessageId(id), text).await?;
+                let edit = store::Edit { text: Some((text, Vec::new())), keyboard: None };
+                let message = self.store.edit(user, ChatId(chat_id), MessageId(id), edit).await?;
                 ok(convert::message(&message))?
             }
             Request::Delete { chat_id, ids: msg_ids, for_everyone } => {
@@ -545,6 +599,12 @@ impl Service {
                 };
                 let messages = self.store.history(user, ChatId(chat_id), page).await?;
                 ok(messages.iter().map(convert::message).collect::<Vec<_>>())?
+            }
+            Request::PressButton { chat_id, message_id, data } => {
+                let (bot, pts) = self.store.press_button(user, ChatId(chat_id), MessageId(message_id), &data).await?;
+                // The press is durable in the bot's log; the answer is best effort.
+                let answer = self.callbacks.wait(bot, pts).await.unwrap_or_default();
+                ok(proto::CallbackAnswer { text: answer.text.filter(|t| !t.is_empty()), alert: answer.alert, url: answer.url })?
             }
             Request::GetState {} => ok(proto::State { pts: self.store.state(user).await?, date: store::now() })?,
             Request::GetDifference { pts, limit } => {

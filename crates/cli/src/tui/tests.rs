@@ -21,6 +21,8 @@ fn msg(chat: i64, id: i64, from: i64, text: &str) -> Message {
         from,
         date: 1_764_466_752 + id,
         content: Content::Text { text: text.into() },
+        entities: Vec::new(),
+        reply_markup: None,
         reply_to: None,
         forward: None,
         edit_date: None,
