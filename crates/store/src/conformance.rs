@@ -58,11 +58,16 @@ macro_rules! conformance_tests {
             sync_pages,
             commit_feed,
             files_and_media,
+            bot_accounts,
+            bot_settings,
+            message_markup,
+            callback_buttons,
         );
         $crate::conformance_tests!(@harness $harness;
             large_group_own_log,
             sync_too_long,
             reopen_keeps_everything,
+            bots_follow_own_logs,
         );
     };
     (@store $harness:expr; $($check:ident),* $(,)?) => {$(
@@ -1509,4 +1514,325 @@ pub async fn files_and_media(store: Arc<dyn Store>) {
     s.delete(alice, chat, &[sent.message.id, sent2.message.id], true).await.must("delete in private");
     refused(s.file(bob, photo.id).await, Error::FileNotFound, "deleted: not visible to the member");
     assert!(s.file(alice, photo.id).await.is_ok(), "the owner still sees it");
+}
+
+// --- bots ----------------------------------------------------------------------------------
+
+/// A bot owned by `owner`, with a token hash made from `n`.
+async fn make_bot(store: &dyn Store, owner: UserId, n: u8, username: &str) -> UserId {
+    store.create_bot(owner, &name(&format!("Bot {n}")), &uname(username), &token(n)).await.must("create_bot").id
+}
+
+fn token(n: u8) -> Vec<u8> {
+    vec![n; 32]
+}
+
+fn bold(offset: u32, length: u32) -> Entity {
+    Entity { kind: EntityKind::Bold, offset, length }
+}
+
+/// A keyboard of one row with a callback button per `data`.
+fn keyboard(data: &[&str]) -> Keyboard {
+    let row = data.iter().map(|d| Button::new(format!("press {d}"), ButtonAction::Callback(d.to_string())).expect("button")).collect();
+    Keyboard::new(vec![row]).expect("keyboard").expect("not empty")
+}
+
+/// Bots are users with an owner and no phone, in the shared username namespace; their one
+/// session holds the token's hash, which only their owner can replace.
+pub async fn bot_accounts(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, 1, "Alice").await;
+    let bob = person(s, 2, "Bob").await;
+    s.set_username(bob, Some(uname("bob_person"))).await.must("set_username");
+    s.create_chat(bob, ChatKind::Channel, &title("News"), Some(&uname("news_channel")), &[]).await.must("public channel");
+
+    let helper = s.create_bot(alice, &name("Helper"), &uname("helper_bot"), &token(1)).await.must("create_bot");
+    assert_eq!((helper.phone.as_str(), helper.name.as_str(), helper.bot_owner), ("", "Helper", Some(alice)), "a bot has no phone");
+    assert_eq!(helper.username.as_deref(), Some("helper_bot"));
+    assert!(helper.is_bot() && !s.users(&[alice]).await.must("users")[0].is_bot());
+    assert_eq!(s.resolve(&uname("Helper_Bot")).await.must("resolve"), Some(Resolved::User(helper.clone())), "a bot resolves by username");
+    assert_eq!(s.users(&[helper.id]).await.must("users"), vec![helper.clone()]);
+    for (taken, what) in [("helper_bot", "another bot's"), ("BOB_PERSON", "a person's"), ("news_channel", "a channel's")] {
+        refused(s.create_bot(bob, &name("Copy"), &uname(taken), &token(9)).await, Error::UsernameOccupied, &format!("{what} username"));
+    }
+    refused(s.set_username(bob, Some(uname("helper_bot"))).await, Error::UsernameOccupied, "a person takes a bot's username");
+    assert_eq!(s.session_by_token(&token(9)).await.must("session_by_token"), None, "a refused bot leaves no session behind");
+    let second = make_bot(s, alice, 2, "second_bot").await;
+    let bobs = make_bot(s, bob, 3, "bobs_bot").await;
+    let listed = |users: Vec<User>| users.iter().map(|u| u.id).collect::<Vec<_>>();
+    assert_eq!(listed(s.bots(alice).await.must("bots")), vec![helper.id, second], "an owner's bots, oldest first");
+    assert_eq!(listed(s.bots(bob).await.must("bots")), vec![bobs], "only one's own bots");
+    assert_eq!(listed(s.bots(bobs).await.must("bots")), vec![], "a bot owns no bots");
+
+    // The token.
+    let session = s.session_by_token(&token(1)).await.must("session_by_token").expect("the first token works");
+    assert_eq!((session.user, session.device.as_str()), (helper.id, "bot"));
+    for (owner, bot, what) in [(bob, helper.id, "another owner's bot"), (alice, bob, "a person"), (alice, UserId(987_654), "nobody")] {
+        refused(s.replace_bot_token(owner, bot, &token(7)).await, Error::UserNotFound, what);
+    }
+    assert!(s.session_by_token(&token(1)).await.must("session_by_token").is_some(), "a refused replacement changes nothing");
+    s.create_session(helper.id, &token(4), "bot").await.must("a second session");
+    s.replace_bot_token(alice, helper.id, &token(5)).await.must("replace_bot_token");
+    for old in [1, 4] {
+        assert_eq!(s.session_by_token(&token(old)).await.must("session_by_token"), None, "every old token of the bot stops working");
+    }
+    let new = s.session_by_token(&token(5)).await.must("session_by_token").expect("the new token works");
+    assert_eq!(new.user, helper.id);
+    assert_eq!(s.sessions(helper.id).await.must("sessions").len(), 1, "one session after a replacement");
+    assert!(s.session_by_token(&token(2)).await.must("session_by_token").is_some(), "other bots keep their tokens");
+}
+
+/// A bot's settings: `confirmed` never moves down, a new webhook clears the last error.
+pub async fn bot_settings(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, 1, "Alice").await;
+    let bot = make_bot(s, alice, 1, "settings_bot").await;
+    assert_eq!(s.bot(alice).await.must("bot"), None, "a person is not a bot");
+    assert_eq!(s.bot(UserId(987_654)).await.must("bot"), None);
+    let fresh = s.bot(bot).await.must("bot").expect("a bot has settings");
+    assert_eq!(fresh.user.id, bot);
+    assert_eq!(
+        (fresh.confirmed, &fresh.webhook, &fresh.webhook_error, &fresh.allowed_updates, fresh.commands.as_str()),
+        (0, &None, &None, &None, ""),
+        "a new bot's settings"
+    );
+    refused(s.update_bot(alice, BotChange::Confirm(1)).await, Error::UserNotFound, "settings of a person");
+
+    let hook = |url: &str, set: i64| Webhook { url: url.into(), secret: Some("s3cret".into()), max_connections: 40, set };
+    // (change, confirmed, webhook, webhook_error) after it.
+    let cases: Vec<(BotChange, Pts, Option<Webhook>, Option<(i64, String)>)> = vec![
+        (BotChange::Confirm(5), 5, None, None),
+        (BotChange::Confirm(3), 5, None, None),
+        (BotChange::Confirm(5), 5, None, None),
+        (BotChange::WebhookError(Some((100, "no webhook yet".into()))), 5, None, Some((100, "no webhook yet".into()))),
+        (BotChange::Webhook(Some(hook("https://example.org/a", 200))), 5, Some(hook("https://example.org/a", 200)), None),
+        (BotChange::Confirm(9), 9, Some(hook("https://example.org/a", 200)), None),
+        (
+            BotChange::WebhookError(Some((300, "connection refused".into()))),
+            9,
+            Some(hook("https://example.org/a", 200)),
+            Some((300, "connection refused".into())),
+        ),
+        (BotChange::WebhookError(None), 9, Some(hook("https://example.org/a", 200)), None),
+        (
+            BotChange::WebhookError(Some((400, "timeout".into()))),
+            9,
+            Some(hook("https://example.org/a", 200)),
+            Some((400, "timeout".into())),
+        ),
+        (BotChange::Webhook(Some(hook("https://example.org/b", 500))), 9, Some(hook("https://example.org/b", 500)), None),
+        (BotChange::Webhook(None), 9, None, None),
+    ];
+    for (i, (change, confirmed, webhook, error)) in cases.into_iter().enumerate() {
+        let what = format!("case {i}: {change:?}");
+        let returned = s.update_bot(bot, change).await.must(&what);
+        assert_eq!(s.bot(bot).await.must("bot").as_ref(), Some(&returned), "{what}: update_bot returns the settings as stored");
+        assert_eq!((returned.confirmed, returned.webhook, returned.webhook_error), (confirmed, webhook, error), "{what}");
+    }
+    let hook_none = Webhook { secret: None, max_connections: 1, ..hook("https://example.org/c", 600) };
+    let b = s.update_bot(bot, BotChange::Webhook(Some(hook_none.clone()))).await.must("webhook without a secret");
+    assert_eq!(b.webhook, Some(hook_none));
+    let b = s.update_bot(bot, BotChange::AllowedUpdates(Some("[\"message\"]".into()))).await.must("allowed_updates");
+    assert_eq!(b.allowed_updates.as_deref(), Some("[\"message\"]"));
+    let b = s.update_bot(bot, BotChange::Commands("{\"default\":[]}".into())).await.must("commands");
+    assert_eq!((b.commands.as_str(), b.allowed_updates.as_deref(), b.confirmed), ("{\"default\":[]}", Some("[\"message\"]"), 9));
+    let b = s.update_bot(bot, BotChange::AllowedUpdates(None)).await.must("allowed_updates: all");
+    assert_eq!(b.allowed_updates, None);
+}
+
+/// Entities and keyboards are stored with the message and read back everywhere it is read;
+/// only bots attach keyboards; edits change text, keyboard or both; copies keep formatting but
+/// not buttons.
+pub async fn message_markup(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, 1, "Alice").await;
+    let bob = person(s, 2, "Bob").await;
+    let bot = make_bot(s, alice, 1, "markup_bot").await;
+    let chat = s.open_private(alice, bot).await.must("open_private with a bot").id;
+    let a0 = state(s, alice).await;
+
+    let k = keyboard(&["yes", "no"]);
+    let d = Draft { content: text("Hello world"), entities: vec![bold(0, 5), bold(6, 5)], keyboard: Some(k.clone()), reply_to: None };
+    let sent = s.send(bot, chat, 1, d.clone()).await.must("a bot sends a keyboard");
+    assert_eq!((&sent.message.entities, &sent.message.keyboard), (&d.entities, &Some(k.clone())));
+    assert_eq!(s.send(bot, chat, 1, d).await.must("retry").message, sent.message, "a retry answers the stored message");
+    assert_eq!(history_all(s, alice, chat).await, vec![sent.message.clone()], "history has entities and keyboard");
+    assert_eq!(events(&log_of(s, alice, a0).await), vec![Event::NewMessage(sent.message.clone())], "the difference has them too");
+
+    // People format but have no buttons.
+    let mine = Draft { content: text("plain and bold"), entities: vec![bold(10, 4)], keyboard: None, reply_to: Some(sent.message.id) };
+    let own = s.send(alice, chat, 2, mine).await.must("a person sends entities");
+    assert_eq!((own.message.entities.clone(), own.message.keyboard.clone()), (vec![bold(10, 4)], None));
+    let with_keys = Draft { content: text("buttons?"), entities: vec![], keyboard: Some(keyboard(&["x"])), reply_to: None };
+    refused(s.send(alice, chat, 3, with_keys).await, Error::WriteForbidden, "a person's keyboard");
+    refused(
+        s.edit(alice, chat, own.message.id, Edit { text: None, keyboard: Some(Some(keyboard(&["x"]))) }).await,
+        Error::WriteForbidden,
+        "a person's keyboard by edit",
+    );
+    let plain = s.edit(alice, chat, own.message.id, Edit { text: Some((mtext("plain now"), vec![])), keyboard: None }).await.must("edit");
+    assert_eq!((body(&plain), plain.entities.clone()), ("plain now", vec![]), "an edit replaces the entities with its own");
+
+    // Edits: the keyboard alone, the text alone, both, removal.
+    let id = sent.message.id;
+    let k2 = keyboard(&["maybe"]);
+    // (edit, text, entities, keyboard) after it.
+    let cases: Vec<(Edit, &str, Vec<Entity>, Option<Keyboard>)> = vec![
+        (Edit { text: None, keyboard: Some(Some(k2.clone())) }, "Hello world", vec![bold(0, 5), bold(6, 5)], Some(k2.clone())),
+        (Edit { text: Some((mtext("Bye"), vec![bold(0, 3)])), keyboard: None }, "Bye", vec![bold(0, 3)], Some(k2.clone())),
+        (Edit { text: Some((mtext("Hi again"), vec![])), keyboard: Some(Some(k.clone())) }, "Hi again", vec![], Some(k.clone())),
+        (Edit { text: None, keyboard: Some(None) }, "Hi again", vec![], None),
+        (Edit { text: Some((mtext("Hi"), vec![bold(0, 2)])), keyboard: None }, "Hi", vec![bold(0, 2)], None),
+    ];
+    for (i, (edit, want_text, want_entities, want_keyboard)) in cases.into_iter().enumerate() {
+        let what = format!("edit case {i}");
+        let a0 = state(s, alice).await;
+        let edited = s.edit(bot, chat, id, edit).await.must(&what);
+        assert_eq!((body(&edited), &edited.entities, &edited.keyboard), (want_text, &want_entities, &want_keyboard), "{what}");
+        assert!(edited.edit_date.is_some(), "{what}: marked edited");
+        let stored = history_all(s, alice, chat).await.into_iter().find(|m| m.id == id).expect("still there");
+        assert_eq!(stored, edited, "{what}: history reads the edit");
+        assert_eq!(events(&log_of(s, alice, a0).await), vec![Event::EditMessage(edited)], "{what}: the edit is logged");
+    }
+    refused(s.edit(alice, chat, id, edit_text(mtext("mine now"))).await, Error::AuthorRequired, "edit a bot's message");
+
+    // A copy keeps the formatting, never the buttons.
+    let keyed = s.edit(bot, chat, id, Edit { text: None, keyboard: Some(Some(k.clone())) }).await.must("keyboard back");
+    let other = s.open_private(alice, bob).await.must("open_private").id;
+    let copy = s.forward(alice, chat, &[id], other, &[10]).await.must("forward").remove(0).message;
+    assert_eq!((body(&copy), &copy.entities, &copy.keyboard), ("Hi", &keyed.entities, &None), "a forward keeps entities, not buttons");
+    assert_eq!(history_all(s, bob, other).await, vec![copy]);
+}
+
+/// Pressing a callback button logs a CallbackQuery in the log of the bot that posted it, and
+/// only for a button that is there, under a message the presser can see.
+pub async fn callback_buttons(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, 1, "Alice").await;
+    let bob = person(s, 2, "Bob").await;
+    let mallory = person(s, 3, "Mallory").await;
+    let bot = make_bot(s, alice, 1, "buttons_bot").await;
+    let other_bot = make_bot(s, alice, 2, "other_bot").await;
+    let group = s.create_chat(alice, ChatKind::Group, &title("Votes"), None, &[bob, bot, other_bot]).await.must("group").id;
+    let vote = Draft { content: text("Lunch?"), entities: vec![], keyboard: Some(keyboard(&["pizza", "soup"])), reply_to: None };
+    let poll = s.send(bot, group, 1, vote).await.must("bot posts buttons").message.id;
+    let plain = send(s, alice, group, 2, "no buttons here").await.message.id;
+    let unkeyed = s.send(other_bot, group, 3, draft(text("nothing to press"), None)).await.must("a bot without buttons").message.id;
+
+    let b0 = state(s, bot).await;
+    let o0 = state(s, other_bot).await;
+    let people = [state(s, alice).await, state(s, bob).await];
+    let (to, pts) = s.press_button(bob, group, poll, "soup").await.must("press_button");
+    assert_eq!(to, bot, "the query goes to the bot that posted the message");
+    let log = log_of(s, bot, b0).await;
+    assert_eq!(events(&log), vec![Event::CallbackQuery { chat: group, message: poll, from: bob, data: "soup".into() }]);
+    assert_eq!((log[0].log, log[0].pts), (Log::User(bot), pts), "the query's id is its pts in the bot's log");
+    let (_, again) = s.press_button(alice, group, poll, "pizza").await.must("press again");
+    assert_eq!(again, pts + 1, "every press is its own query");
+    assert_eq!(state(s, other_bot).await, o0, "other bots are not told");
+    assert_eq!([state(s, alice).await, state(s, bob).await], people, "people's logs are not touched");
+
+    // (presser, message, data, error)
+    let cases = [
+        (bob, poll, "salad", Error::ButtonNotFound, "data no button carries"),
+        (bob, poll, "", Error::ButtonNotFound, "empty data"),
+        (bob, plain, "pizza", Error::ButtonNotFound, "a person's message"),
+        (bob, unkeyed, "pizza", Error::ButtonNotFound, "a bot's message without buttons"),
+        (bob, MessageId(99), "pizza", Error::MessageNotFound, "a missing message"),
+        (mallory, poll, "pizza", Error::ChatNotFound, "a non-member"),
+    ];
+    for (who, message, data, want, what) in cases {
+        refused(s.press_button(who, group, message, data).await, want, what);
+    }
+    refused(s.press_button(bob, ChatId(987_654), poll, "pizza").await, Error::ChatNotFound, "a missing chat");
+    s.delete(bob, group, &[poll], false).await.must("delete for me");
+    refused(s.press_button(bob, group, poll, "pizza").await, Error::MessageNotFound, "a message deleted for the presser");
+    s.press_button(alice, group, poll, "pizza").await.must("others still see it");
+    s.edit(bot, group, poll, Edit { text: None, keyboard: Some(Some(keyboard(&["pasta"]))) }).await.must("new buttons");
+    refused(s.press_button(alice, group, poll, "pizza").await, Error::ButtonNotFound, "a button edited away");
+    s.press_button(alice, group, poll, "pasta").await.must("the new button");
+    let presses = log_of(s, bot, b0).await.iter().filter(|l| matches!(l.event, Event::CallbackQuery { .. })).count();
+    assert_eq!(presses, 4, "one log row per accepted press");
+}
+
+/// A bot follows its own log only: events of a chat that keeps its own log (channels, large
+/// groups) are also appended to the log of every bot member, while people's logs stay
+/// untouched. Also `member` and `find_private`.
+pub async fn bots_follow_own_logs(h: &mut dyn Harness) {
+    let store = h.open(Limits { large_group_threshold: 3, ..Limits::default() }).await;
+    let s = &*store;
+    let alice = person(s, 1, "Alice").await;
+    let bob = person(s, 2, "Bob").await;
+    let carol = person(s, 3, "Carol").await;
+    let bot = make_bot(s, alice, 1, "follow_bot").await;
+    let bot2 = make_bot(s, alice, 2, "outside_bot").await;
+
+    let channel = s.create_chat(alice, ChatKind::Channel, &title("Posts"), None, &[bob, bot]).await.must("channel").id;
+    let large = s.create_chat(alice, ChatKind::Group, &title("Large"), None, &[bob, carol, bot]).await.must("large group");
+    assert!(large.own_log, "4 members is past threshold 3");
+    let small = s.create_chat(alice, ChatKind::Group, &title("Small"), None, &[bot]).await.must("small group");
+    assert!(!small.own_log);
+    for (rid, (chat, what)) in [(channel, "channel"), (large.id, "large group"), (small.id, "small group")].into_iter().enumerate() {
+        let people = [state(s, alice).await, state(s, bob).await, state(s, carol).await];
+        let (b0, o0) = (state(s, bot).await, state(s, bot2).await);
+        let sent = send(s, alice, chat, rid as i64 + 1, what).await;
+        let log = log_of(s, bot, b0).await;
+        assert_eq!(events(&log), vec![Event::NewMessage(sent.message.clone())], "{what}: the bot member's log has the message");
+        assert_eq!(log[0].log, Log::User(bot));
+        assert_eq!(state(s, bot2).await, o0, "{what}: a bot that is not a member gets nothing");
+        if chat == small.id {
+            assert_eq!(state(s, alice).await, people[0] + 1, "a small group logs per member, as before");
+            continue;
+        }
+        assert_eq!([state(s, alice).await, state(s, bob).await, state(s, carol).await], people, "{what}: people's logs stay untouched");
+        assert_eq!(new_ids(&chat_log_of(s, bob, chat, 0).await, chat), vec![sent.message.id], "{what}: the chat's log has it");
+        // Edits and deletions reach the bot too.
+        let b1 = state(s, bot).await;
+        let edited = s.edit(alice, chat, sent.message.id, edit_text(mtext("changed"))).await.must("edit");
+        assert_eq!(events(&log_of(s, bot, b1).await), vec![Event::EditMessage(edited)], "{what}: edits are copied to the bot");
+        let b2 = state(s, bot).await;
+        s.delete(alice, chat, &[sent.message.id], true).await.must("delete");
+        assert_eq!(
+            events(&log_of(s, bot, b2).await),
+            vec![Event::DeleteMessages { chat, ids: vec![sent.message.id] }],
+            "{what}: deletions are copied to the bot"
+        );
+    }
+
+    // A bot that joins later is followed from then on; one that leaves is not.
+    let b0 = state(s, bot2).await;
+    s.add_members(alice, channel, &[bot2]).await.must("add a bot to the channel");
+    let post = send(s, alice, channel, 12, "for both bots").await;
+    assert!(log_of(s, bot2, b0).await.iter().any(|l| l.event == Event::NewMessage(post.message.clone())), "a bot added later follows");
+    s.remove_member(alice, channel, bot2).await.must("remove the bot");
+    let b1 = state(s, bot2).await;
+    send(s, alice, channel, 13, "after it left").await;
+    assert_eq!(state(s, bot2).await, b1, "a removed bot is no longer followed");
+    // A bot joining a large group is told once, in its own log.
+    let b0 = state(s, bot2).await;
+    s.add_members(alice, large.id, &[bot2]).await.must("add a bot to the large group");
+    let joined = events(&log_of(s, bot2, b0).await);
+    let told = Event::Participant { chat: large.id, user: bot2, role: Some(Role::Member), by: alice };
+    assert_eq!(joined, vec![told], "the joining bot is told once, by a Participant event naming itself");
+
+    // member()
+    let m = s.member(bob, channel, bot).await.must("member").expect("the bot is a member");
+    assert_eq!((m.chat, m.user, m.role), (channel, bot, Role::Member));
+    assert_eq!(s.member(alice, channel, alice).await.must("member").map(|m| m.role), Some(Role::Creator), "oneself");
+    assert_eq!(s.member(bob, channel, carol).await.must("member"), None, "not a member");
+    assert_eq!(s.member(bot, large.id, bot2).await.must("member").map(|m| m.user), Some(bot2));
+    refused(s.member(carol, channel, bob).await, Error::ChatNotFound, "asked by a non-member");
+    refused(s.member(carol, ChatId(987_654), carol).await, Error::ChatNotFound, "a missing chat");
+
+    // find_private never creates.
+    assert_eq!(s.find_private(bob, bot).await.must("find_private"), None, "nobody opened it");
+    assert_eq!(s.find_private(bot, bob).await.must("find_private"), None);
+    assert_eq!(s.find_private(bob, bot).await.must("find_private"), None, "asking does not create it");
+    let opened = s.open_private(bob, bot).await.must("open_private");
+    for (a, b) in [(bob, bot), (bot, bob)] {
+        assert_eq!(s.find_private(a, b).await.must("find_private").map(|c| c.id), Some(opened.id), "found from either side");
+    }
+    assert_eq!(s.open_private(bot, bob).await.must("open again").id, opened.id);
+    let self_chat = s.open_private(carol, carol).await.must("saved messages");
+    assert_eq!(s.find_private(carol, carol).await.must("find_private").map(|c| c.id), Some(self_chat.id));
 }

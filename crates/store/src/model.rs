@@ -277,7 +277,8 @@ pub enum Event {
         chat: ChatId,
         id: Option<MessageId>,
     },
-    /// `role: None` means `user` is no longer a member.
+    /// `role: None` means `user` is no longer a member. A bot added to a chat is told by one
+    /// naming itself, in its own log (people are told by [`Event::ChatChanged`]).
     Participant {
         chat: ChatId,
         user: UserId,

@@ -530,7 +530,8 @@ pub fn create_chat(
     }
     // Everyone in it learns about the chat from their own log.
     for m in std::iter::once(creator).chain(wanted) {
-        log_user(c, out, m, Event::ChatChanged { chat: id })?;
+        let role = if m == creator { Role::Creator } else { Role::Member };
+        log_user(c, out, m, joined(c, id, m, role, creator)?)?;
     }
     load_chat(c, id)?.ok_or(Error::ChatNotFound)
 }
@@ -574,8 +575,15 @@ fn announce_join(c: &Connection, out: &mut Vec<Logged>, chat: &Chat, user: UserI
             }
         }
     }
-    log_user(c, out, user, Event::ChatChanged { chat: chat.id })?;
+    log_user(c, out, user, joined(c, chat.id, user, Role::Member, by)?)?;
     Ok(())
+}
+
+/// How a new member learns of a chat from their own log: people by `ChatChanged` (their
+/// clients load the chat); bots by a `Participant` event naming themselves (the Bot API's
+/// `my_chat_member`).
+fn joined(c: &Connection, chat: ChatId, user: UserId, role: Role, by: UserId) -> Result<Event> {
+    Ok(if is_bot(c, user)? { Event::Participant { chat, user, role: Some(role), by } } else { Event::ChatChanged { chat } })
 }
 
 pub fn add_members(c: &Connection, limits: &Limits, out: &mut Vec<Logged>, actor: UserId, chat: ChatId, users: &[UserId]) -> Result<Chat> {
