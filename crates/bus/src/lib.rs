@@ -77,6 +77,9 @@ pub enum Notice {
     Typing { chat_id: i64, user_id: i64 },
     /// The session was revoked: its connections must close.
     SessionRevoked { session_id: i64 },
+    /// Something clients do not render was appended to the topic's log at `pts` (a button
+    /// press, in a bot's log): it wakes whoever reads that log directly (Bot API long polls).
+    Appended { pts: i64 },
 }
 
 impl Notice {

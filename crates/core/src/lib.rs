@@ -6,14 +6,17 @@
 //! # Layout
 //! - [`ids`]: newtype ids so a user id cannot be passed where a chat id is meant.
 //! - [`values`]: bounded, checked values (phone numbers, usernames, names, message text).
+//! - [`markup`]: formatting entities and inline keyboards.
 //! - [`rules`]: who may do what in which kind of chat.
 //!
 //! Architecture Invariant: no I/O, no serde, no knowledge of the wire format.
 
 pub mod ids;
+pub mod markup;
 pub mod rules;
 pub mod values;
 
 pub use ids::*;
+pub use markup::*;
 pub use rules::*;
 pub use values::*;

@@ -33,6 +33,8 @@ pub struct App {
     pub shutdown: CancellationToken,
     /// Uploads in progress and the object store behind `/files`.
     pub files: Arc<crate::files::Files>,
+    /// The Bot API's checked tokens, long polls and webhook workers.
+    pub bots: crate::botapi::BotApi,
     metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
@@ -43,6 +45,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/metrics", get(|State(app): State<Arc<App>>| async move { app.metrics.render() }))
         .route("/ws", get(crate::gateway::upgrade))
         .merge(crate::files::routes())
+        .merge(crate::botapi::routes())
         .merge(crate::web::routes())
         .with_state(app)
 }
@@ -143,11 +146,14 @@ pub async fn start_with(config: Config, store: Arc<dyn Store>, bus: Arc<dyn Bus>
         requests_per_address: KeyedLimiter::new(config.limits.request_rate_per_address(), 100_000),
         shutdown: shutdown.clone(),
         files: files.clone(),
+        bots: crate::botapi::BotApi::new(&config),
         metrics,
     });
     let tracker = TaskTracker::new();
     tracker.spawn(crate::fanout::run(service.clone(), feed));
     tracker.spawn(files.sweep_until(shutdown.clone()));
+    tracker.spawn(crate::botapi::updates::resume_webhooks(app.clone()));
+    tracker.spawn(crate::botapi::watch_revocations(app.clone()));
     let routes = router(app.clone());
     let stop = shutdown.clone();
     let header_timeout = config.limits.header_read_timeout();

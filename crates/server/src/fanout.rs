@@ -21,8 +21,9 @@ pub async fn run(service: Arc<Service>, mut feed: CommitFeed) {
                     crate::metrics::message_committed();
                 }
             }
-            if let Some(update) = service.update_for(owner, &logged).await {
-                service.bus.publish(topic, Notice::Update(update));
+            match service.update_for(owner, &logged).await {
+                Some(update) => service.bus.publish(topic, Notice::Update(update)),
+                None => service.bus.publish(topic, Notice::Appended { pts: logged.pts }),
             }
         }
     }

@@ -296,7 +296,7 @@ async fn receive(body: Body, path: &Path) -> Outcome<u64> {
 
 /// A file name as shown to people: its last path component, without control characters,
 /// at most 255 characters.
-fn clean_name(name: &str) -> String {
+pub(crate) fn clean_name(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
     let clean: String = base.chars().filter(|c| !c.is_control()).take(255).collect();
     if clean.trim().is_empty() {
@@ -307,7 +307,7 @@ fn clean_name(name: &str) -> String {
 }
 
 /// `type/subtype` made of token characters, lower-cased; none means octet-stream.
-fn clean_mime(mime: Option<&str>) -> Outcome<String> {
+pub(crate) fn clean_mime(mime: Option<&str>) -> Outcome<String> {
     let Some(mime) = mime.map(str::trim).filter(|m| !m.is_empty()) else { return Ok("application/octet-stream".into()) };
     let token = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b));
     match mime.split_once('/') {
@@ -400,21 +400,76 @@ async fn complete(
         ));
     }
 
-    let location = object_path(&sha256);
+    let recorded = ingest(&app, user, &paths, NewFile { sha256, size: req.size, name, mime, width: None, height: None, thumb: None }).await;
+    discard().await;
+    Ok(Json(file_wire(&recorded?)))
+}
+
+/// Stores the content of `paths` (in order; already hashed to `new.sha256`) once per hash,
+/// works out an image's size and thumbnail, and records the file for `user` within their
+/// quota. The caller removes the paths afterwards.
+pub async fn ingest(app: &App, user: UserId, paths: &[PathBuf], mut new: NewFile) -> Outcome<heliograph_store::File> {
+    let files = &app.files;
+    let location = object_path(&new.sha256);
     if files.objects.head(&location).await.is_err() {
-        store_parts(&*files.objects, &location, &paths).await?;
+        store_parts(&*files.objects, &location, paths).await?;
+    }
+    if new.mime.starts_with("image/") && new.size <= MAX_IMAGE_BYTES {
+        (new.width, new.height, new.thumb) = image_details(app, user, paths).await;
+    }
+    Ok(app.service.store.create_file(user, new, files.quota).await?)
+}
+
+/// A file received whole in one request body (the Bot API's multipart uploads), staged on
+/// disk while it is hashed. Removed from disk when dropped.
+pub struct Staged {
+    dir: PathBuf,
+    pub path: PathBuf,
+    pub size: u64,
+    pub sha256: [u8; 32],
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Files {
+    /// Most bytes one file may have.
+    pub fn max_size(&self) -> u64 {
+        self.max_size
     }
 
-    let (width, height, thumb) = if mime.starts_with("image/") && req.size <= MAX_IMAGE_BYTES {
-        image_details(&app, user, &paths).await
-    } else {
-        (None, None, None)
-    };
-    let new = NewFile { sha256, size: req.size, name, mime, width, height, thumb };
-    let recorded = app.service.store.create_file(user, new, files.quota).await;
-    discard().await;
-    let file = recorded?;
-    Ok(Json(file_wire(&file)))
+    /// Streams `chunks` to a staging file of `user`'s, hashing as it goes; refuses more than
+    /// the largest file allowed, and empty files.
+    pub async fn stage<S, E>(&self, user: UserId, mut chunks: S) -> Outcome<Staged>
+    where
+        S: futures_util::Stream<Item = Result<axum::body::Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let dir = self.upload_dir(user, &UploadId(format!("staged-{:016x}", rand::random::<u64>())));
+        tokio::fs::create_dir_all(&dir).await.map_err(|e| internal("cannot create an upload folder", e))?;
+        let path = dir.join("0.part");
+        let mut staged = Staged { dir, path, size: 0, sha256: [0; 32] };
+        let mut file = tokio::fs::File::create(&staged.path).await.map_err(|e| internal("cannot write an upload", e))?;
+        let mut hasher = Sha256::new();
+        while let Some(chunk) = chunks.next().await {
+            let chunk = chunk.map_err(|e| refuse(ErrorCode::BadRequest, format!("the file did not arrive whole: {e}")))?;
+            staged.size += chunk.len() as u64;
+            if staged.size > self.max_size {
+                return Err(refuse(ErrorCode::FileTooLarge, format!("files are at most {} bytes", self.max_size)));
+            }
+            hasher.update(&chunk);
+            file.write_all(&chunk).await.map_err(|e| internal("cannot write an upload", e))?;
+        }
+        file.flush().await.map_err(|e| internal("cannot write an upload", e))?;
+        if staged.size == 0 {
+            return Err(refuse(ErrorCode::BadParams, "a file cannot be empty"));
+        }
+        staged.sha256 = hasher.finalize().into();
+        Ok(staged)
+    }
 }
 
 pub fn file_wire(f: &heliograph_store::File) -> proto::File {
@@ -573,6 +628,11 @@ async fn download(State(app): State<Arc<App>>, UrlPath(id): UrlPath<String>, hea
     let user = user(&app, &headers).await?;
     let id: i64 = id.parse().map_err(|_| refuse(ErrorCode::FileNotFound, "no such file"))?;
     let file = app.service.store.file(user, FileId(id)).await?;
+    serve(&app, &file, &headers).await
+}
+
+/// Streams `file` (which the caller checked the requester may see), honouring `Range`.
+pub async fn serve(app: &App, file: &heliograph_store::File, headers: &HeaderMap) -> Outcome<Response> {
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     let (status, start, end) = match wanted(range, file.size) {
         Wanted::All => (StatusCode::OK, 0, file.size - 1),

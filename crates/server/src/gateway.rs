@@ -293,6 +293,8 @@ async fn writer(app: Arc<App>, mut sink: Sink, mut out: mpsc::Receiver<Out>, don
                                 break;
                             }
                         }
+                        // A log position a client does not render; its next update's pts covers it.
+                        Notice::Appended { .. } => {}
                         Notice::Update(update) => {
                             if let Some(sub) = sub.as_mut() {
                                 track_chat_topics(sub, signed.user, &update.kind);

@@ -5,6 +5,8 @@
 //! - [`gateway`]: `GET /ws`, one WebSocket per device: framing, limits, live pushes.
 //! - [`service`]: one handler per protocol method; parses input, calls the store, renders.
 //! - [`fanout`]: committed events from the store, published on the bus.
+//! - [`botapi`]: the Telegram Bot API (`/bot<token>/<method>`), webhooks, bot file downloads.
+//! - [`callbacks`]: callback queries waiting for a bot's answer.
 //! - [`files`]: `/files/...`: resumable uploads, content-addressed storage, downloads.
 //! - [`convert`]: store records to wire types, as one viewer may see them.
 //! - [`errors`]: the one mapping from internal failures to wire error codes.
@@ -15,6 +17,8 @@
 //! - [`web`]: the web client, embedded at compile time and served at `/`.
 
 pub mod app;
+pub mod botapi;
+pub mod callbacks;
 pub mod codes;
 pub mod config;
 pub mod convert;

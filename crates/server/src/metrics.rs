@@ -26,6 +26,12 @@ pub const COMMIT_SECONDS: &str = "heliograph_commit_seconds";
 pub const REQUEST_SECONDS: &str = "heliograph_request_seconds";
 /// Counter, labels `method` and `outcome` (`ok` or the error code): requests answered.
 pub const REQUESTS: &str = "heliograph_requests_total";
+/// Histogram, label `method`: seconds a Bot API request takes (long polls included).
+pub const BOT_REQUEST_SECONDS: &str = "heliograph_bot_request_seconds";
+/// Counter, labels `method` and `outcome` (`ok` or the HTTP status): Bot API requests.
+pub const BOT_REQUESTS: &str = "heliograph_bot_requests_total";
+/// Counter, label `outcome` (`ok` or `error`): webhook deliveries attempted.
+pub const WEBHOOK_DELIVERIES: &str = "heliograph_webhook_deliveries_total";
 /// Counter: connections told to resync because their live queue overflowed.
 pub const RESYNCS: &str = "heliograph_resyncs_total";
 
@@ -86,6 +92,9 @@ fn describe() {
     describe_histogram!(COMMIT_SECONDS, Unit::Seconds, "Time one group commit takes, fsync included.");
     describe_histogram!(REQUEST_SECONDS, Unit::Seconds, "Time from a request's arrival to its answer, by method.");
     describe_counter!(REQUESTS, Unit::Count, "Requests answered, by method and outcome (ok or error code).");
+    describe_histogram!(BOT_REQUEST_SECONDS, Unit::Seconds, "Time a Bot API request takes (long polls included), by method.");
+    describe_counter!(BOT_REQUESTS, Unit::Count, "Bot API requests answered, by method and outcome (ok or HTTP status).");
+    describe_counter!(WEBHOOK_DELIVERIES, Unit::Count, "Webhook deliveries attempted, by outcome (ok or error).");
     describe_counter!(RESYNCS, Unit::Count, "Connections told to resync because their live queue overflowed.");
 }
 
@@ -115,6 +124,29 @@ pub fn message_committed() {
 pub fn record_request(method: &'static str, outcome: &'static str, elapsed: Duration) {
     histogram!(REQUEST_SECONDS, "method" => method).record(elapsed);
     counter!(REQUESTS, "method" => method, "outcome" => outcome).increment(1);
+}
+
+/// A Bot API request was answered. `method` is a method name from the Bot API's table
+/// (`"unknown"` for others); `status` is 200 or the error code.
+pub fn bot_request(method: &'static str, status: u16, elapsed: Duration) {
+    let outcome = match status {
+        200 => "ok",
+        400 => "400",
+        401 => "401",
+        403 => "403",
+        404 => "404",
+        409 => "409",
+        413 => "413",
+        429 => "429",
+        _ => "500",
+    };
+    histogram!(BOT_REQUEST_SECONDS, "method" => method).record(elapsed);
+    counter!(BOT_REQUESTS, "method" => method, "outcome" => outcome).increment(1);
+}
+
+/// A webhook delivery was attempted.
+pub fn webhook_delivery(ok: bool) {
+    counter!(WEBHOOK_DELIVERIES, "outcome" => if ok { "ok" } else { "error" }).increment(1);
 }
 
 /// A connection was told to resync.

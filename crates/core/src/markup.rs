@@ -1,0 +1,253 @@
+//! What a message carries besides its text: formatting entities and an inline keyboard.
+//!
+//! Both are checked here, once, so storage and rendering only ever see valid values.
+//! Offsets and lengths count UTF-16 code units, as Telegram's do, so a bot library's
+//! entities round-trip unchanged.
+
+use thiserror::Error;
+
+use crate::ids::UserId;
+
+/// Why formatting or a keyboard was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum InvalidMarkup {
+    #[error("an entity must lie within the text: offset {offset} + length {length} passes its {len} UTF-16 units")]
+    EntityOutOfRange { offset: u32, length: u32, len: u32 },
+    #[error("an entity cannot be empty")]
+    EntityEmpty,
+    #[error("a message has at most {max} entities")]
+    TooManyEntities { max: usize },
+    #[error("a text link needs an http, https or tg URL")]
+    LinkUrl,
+    #[error("a keyboard has at most {max_rows} rows of at most {max_per_row} buttons, {max_total} in all")]
+    KeyboardTooLarge { max_rows: usize, max_per_row: usize, max_total: usize },
+    #[error("a button's text is 1 to 64 characters")]
+    ButtonText,
+    #[error("a button's callback_data is 1 to 64 bytes")]
+    CallbackData,
+    #[error("a button needs exactly one of callback_data or url")]
+    ButtonAction,
+}
+
+/// How a span of text is shown or what it refers to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum EntityKind {
+    Mention,
+    Hashtag,
+    Cashtag,
+    BotCommand,
+    Url,
+    Email,
+    PhoneNumber,
+    Bold,
+    Italic,
+    Underline,
+    Strikethrough,
+    Spoiler,
+    Blockquote,
+    ExpandableBlockquote,
+    Code,
+    Pre { language: Option<String> },
+    TextLink { url: String },
+    TextMention { user: UserId },
+    CustomEmoji { id: String },
+}
+
+impl EntityKind {
+    /// Telegram's name for the kind (`"bold"`, `"text_link"`, …).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            EntityKind::Mention => "mention",
+            EntityKind::Hashtag => "hashtag",
+            EntityKind::Cashtag => "cashtag",
+            EntityKind::BotCommand => "bot_command",
+            EntityKind::Url => "url",
+            EntityKind::Email => "email",
+            EntityKind::PhoneNumber => "phone_number",
+            EntityKind::Bold => "bold",
+            EntityKind::Italic => "italic",
+            EntityKind::Underline => "underline",
+            EntityKind::Strikethrough => "strikethrough",
+            EntityKind::Spoiler => "spoiler",
+            EntityKind::Blockquote => "blockquote",
+            EntityKind::ExpandableBlockquote => "expandable_blockquote",
+            EntityKind::Code => "code",
+            EntityKind::Pre { .. } => "pre",
+            EntityKind::TextLink { .. } => "text_link",
+            EntityKind::TextMention { .. } => "text_mention",
+            EntityKind::CustomEmoji { .. } => "custom_emoji",
+        }
+    }
+
+    /// The kinds that carry nothing but their name.
+    pub fn simple(name: &str) -> Option<EntityKind> {
+        Some(match name {
+            "mention" => EntityKind::Mention,
+            "hashtag" => EntityKind::Hashtag,
+            "cashtag" => EntityKind::Cashtag,
+            "bot_command" => EntityKind::BotCommand,
+            "url" => EntityKind::Url,
+            "email" => EntityKind::Email,
+            "phone_number" => EntityKind::PhoneNumber,
+            "bold" => EntityKind::Bold,
+            "italic" => EntityKind::Italic,
+            "underline" => EntityKind::Underline,
+            "strikethrough" => EntityKind::Strikethrough,
+            "spoiler" => EntityKind::Spoiler,
+            "blockquote" => EntityKind::Blockquote,
+            "expandable_blockquote" => EntityKind::ExpandableBlockquote,
+            "code" => EntityKind::Code,
+            _ => return None,
+        })
+    }
+}
+
+/// A formatted span: `length` UTF-16 units from `offset`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Entity {
+    pub kind: EntityKind,
+    pub offset: u32,
+    pub length: u32,
+}
+
+/// At most this many entities per message.
+pub const MAX_ENTITIES: usize = 100;
+
+/// The length of `text` in UTF-16 code units: the unit entity offsets count.
+pub fn utf16_len(text: &str) -> u32 {
+    text.encode_utf16().count() as u32
+}
+
+/// Checks `entities` against the text they format and returns them ordered by offset.
+pub fn check_entities(text: &str, mut entities: Vec<Entity>) -> Result<Vec<Entity>, InvalidMarkup> {
+    if entities.len() > MAX_ENTITIES {
+        return Err(InvalidMarkup::TooManyEntities { max: MAX_ENTITIES });
+    }
+    let len = utf16_len(text);
+    for e in &entities {
+        if e.length == 0 {
+            return Err(InvalidMarkup::EntityEmpty);
+        }
+        if e.offset.checked_add(e.length).is_none_or(|end| end > len) {
+            return Err(InvalidMarkup::EntityOutOfRange { offset: e.offset, length: e.length, len });
+        }
+        if let EntityKind::TextLink { url } = &e.kind {
+            if !["http://", "https://", "tg://"].iter().any(|p| url.starts_with(p)) {
+                return Err(InvalidMarkup::LinkUrl);
+            }
+        }
+    }
+    entities.sort_by_key(|e| (e.offset, std::cmp::Reverse(e.length)));
+    Ok(entities)
+}
+
+/// What pressing a button does.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ButtonAction {
+    /// Sends `data` to the bot that posted the message, as a callback query.
+    Callback(String),
+    /// Opens a URL.
+    Url(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Button {
+    pub text: String,
+    pub action: ButtonAction,
+}
+
+impl Button {
+    pub fn new(text: String, action: ButtonAction) -> Result<Button, InvalidMarkup> {
+        if text.trim().is_empty() || text.chars().count() > 64 {
+            return Err(InvalidMarkup::ButtonText);
+        }
+        match &action {
+            ButtonAction::Callback(data) if data.is_empty() || data.len() > 64 => return Err(InvalidMarkup::CallbackData),
+            ButtonAction::Url(url) if !["http://", "https://", "tg://"].iter().any(|p| url.starts_with(p)) => {
+                return Err(InvalidMarkup::LinkUrl)
+            }
+            _ => {}
+        }
+        Ok(Button { text, action })
+    }
+}
+
+/// Buttons shown under a message, row by row.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Keyboard(Vec<Vec<Button>>);
+
+impl Keyboard {
+    pub const MAX_ROWS: usize = 100;
+    pub const MAX_PER_ROW: usize = 8;
+    pub const MAX_TOTAL: usize = 100;
+
+    /// Empty rows are dropped; a keyboard with no buttons is `None`.
+    pub fn new(rows: Vec<Vec<Button>>) -> Result<Option<Keyboard>, InvalidMarkup> {
+        let rows: Vec<Vec<Button>> = rows.into_iter().filter(|r| !r.is_empty()).collect();
+        let total: usize = rows.iter().map(Vec::len).sum();
+        if rows.len() > Self::MAX_ROWS || rows.iter().any(|r| r.len() > Self::MAX_PER_ROW) || total > Self::MAX_TOTAL {
+            return Err(InvalidMarkup::KeyboardTooLarge {
+                max_rows: Self::MAX_ROWS,
+                max_per_row: Self::MAX_PER_ROW,
+                max_total: Self::MAX_TOTAL,
+            });
+        }
+        Ok((total > 0).then_some(Keyboard(rows)))
+    }
+
+    pub fn rows(&self) -> &[Vec<Button>] {
+        &self.0
+    }
+
+    /// Whether some button sends `data`.
+    pub fn has_callback(&self, data: &str) -> bool {
+        self.0.iter().flatten().any(|b| matches!(&b.action, ButtonAction::Callback(d) if d == data))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(kind: EntityKind, offset: u32, length: u32) -> Entity {
+        Entity { kind, offset, length }
+    }
+
+    #[test]
+    fn entities_are_checked_in_utf16_units() {
+        // "😀" is two UTF-16 units.
+        let text = "😀 hi";
+        assert_eq!(utf16_len(text), 5);
+        let cases = [
+            (vec![e(EntityKind::Bold, 0, 5)], true),
+            (vec![e(EntityKind::Bold, 3, 2)], true),
+            (vec![e(EntityKind::Bold, 3, 3)], false),
+            (vec![e(EntityKind::Bold, 0, 0)], false),
+            (vec![e(EntityKind::Bold, u32::MAX, 2)], false),
+            (vec![e(EntityKind::TextLink { url: "javascript:alert(1)".into() }, 0, 1)], false),
+            (vec![e(EntityKind::TextLink { url: "https://example.org".into() }, 0, 1)], true),
+            ((0..=MAX_ENTITIES as u32).map(|_| e(EntityKind::Italic, 0, 1)).collect(), false),
+        ];
+        for (entities, ok) in cases {
+            assert_eq!(check_entities(text, entities.clone()).is_ok(), ok, "{entities:?}");
+        }
+    }
+
+    #[test]
+    fn keyboards_are_bounded() {
+        let b = |d: &str| Button::new("x".into(), ButtonAction::Callback(d.into()));
+        assert!(b("").is_err());
+        assert!(b(&"a".repeat(65)).is_err());
+        assert!(Button::new(" ".into(), ButtonAction::Callback("a".into())).is_err());
+        assert!(Button::new("x".into(), ButtonAction::Url("file:///etc/passwd".into())).is_err());
+        assert_eq!(Keyboard::new(vec![vec![]]).unwrap(), None);
+        let row = || (0..8).map(|_| b("a").unwrap()).collect::<Vec<_>>();
+        assert!(Keyboard::new(vec![row(); 12]).unwrap().is_some());
+        assert!(Keyboard::new(vec![row(); 13]).is_err());
+        let mut wide = row();
+        wide.push(b("a").unwrap());
+        assert!(Keyboard::new(vec![wide]).is_err());
+        let k = Keyboard::new(vec![vec![b("yes").unwrap(), b("no").unwrap()]]).unwrap().unwrap();
+        assert!(k.has_callback("no") && !k.has_callback("maybe"));
+    }
+}

@@ -1,0 +1,697 @@
+//! One function per Bot API method, and the table that names them ([`find`]).
+//!
+//! Each runs as the bot through the store commands people use, so the store's authorization
+//! applies unchanged: a chat the bot is not in answers `chat not found`.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use heliograph_core::*;
+use heliograph_store::{BotChange, Draft, Edit, Resolved};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::params::Params;
+use super::parse_mode::{self, ParseMode};
+use super::render::{self, Renderer};
+use super::updates;
+use super::{ApiError, ApiResult, Ctx};
+use crate::service::{Caller, SignedIn};
+
+pub type Handler = fn(Ctx, Params) -> Pin<Box<dyn Future<Output = ApiResult> + Send>>;
+
+macro_rules! table {
+    ($($name:literal => $f:path,)*) => {
+        /// Every method this server answers, by Telegram's name.
+        pub const METHODS: &[&str] = &[$($name),*];
+
+        /// The handler of `method` (Telegram matches method names case-insensitively).
+        pub fn find(method: &str) -> Option<(&'static str, Handler)> {
+            $(if method.eq_ignore_ascii_case($name) {
+                return Some(($name, |ctx, params| Box::pin($f(ctx, params))));
+            })*
+            None
+        }
+    };
+}
+
+table! {
+    "getMe" => get_me,
+    "logOut" => log_out,
+    "close" => close,
+    "getUpdates" => updates::get_updates,
+    "setWebhook" => updates::set_webhook,
+    "deleteWebhook" => updates::delete_webhook,
+    "getWebhookInfo" => updates::get_webhook_info,
+    "sendMessage" => send_message,
+    "forwardMessage" => forward_message,
+    "copyMessage" => copy_message,
+    "editMessageText" => edit_message_text,
+    "editMessageCaption" => edit_message_caption,
+    "editMessageReplyMarkup" => edit_message_reply_markup,
+    "deleteMessage" => delete_message,
+    "deleteMessages" => delete_messages,
+    "sendChatAction" => send_chat_action,
+    "sendPhoto" => send_photo,
+    "sendDocument" => send_document,
+    "sendAudio" => send_audio,
+    "sendVideo" => send_video,
+    "sendVoice" => send_voice,
+    "getFile" => get_file,
+    "answerCallbackQuery" => answer_callback_query,
+    "getChat" => get_chat,
+    "getChatMember" => get_chat_member,
+    "getChatMemberCount" => get_chat_member_count,
+    "getChatAdministrators" => get_chat_administrators,
+    "leaveChat" => leave_chat,
+    "pinChatMessage" => pin_chat_message,
+    "unpinChatMessage" => unpin_chat_message,
+    "setChatTitle" => set_chat_title,
+    "setMyCommands" => set_my_commands,
+    "getMyCommands" => get_my_commands,
+    "deleteMyCommands" => delete_my_commands,
+}
+
+// --- the bot itself ------------------------------------------------------------------------
+
+async fn get_me(ctx: Ctx, _: Params) -> ApiResult {
+    Ok(render::me(&ctx.bot))
+}
+
+/// Telegram's `logOut` and `close` hand a bot over between servers; here there is one
+/// server, so both succeed and change nothing (the token stays valid).
+async fn log_out(_: Ctx, _: Params) -> ApiResult {
+    Ok(json!(true))
+}
+
+async fn close(_: Ctx, _: Params) -> ApiResult {
+    Ok(json!(true))
+}
+
+// --- chats ---------------------------------------------------------------------------------
+
+/// The chat a `chat_id` parameter names, for this bot: a person's user id (their private
+/// chat with the bot, which only they can open), a `-100…` group or channel id, or
+/// `@username` of a public group or channel.
+async fn target(ctx: &Ctx, params: &Params, name: &str) -> ApiResult<ChatId> {
+    let raw = params.str(name)?.filter(|s| !s.is_empty()).ok_or_else(|| ApiError::empty(name))?;
+    let store = &*ctx.app.service.store;
+    if let Some(username) = raw.strip_prefix('@') {
+        let username = Username::parse(username).map_err(|_| ApiError::bad_request("chat not found"))?;
+        return match store.resolve(&username).await? {
+            Some(Resolved::Chat(chat)) => Ok(chat.id),
+            _ => Err(ApiError::bad_request("chat not found")),
+        };
+    }
+    let id: i64 = raw.trim().parse().map_err(|_| ApiError::bad_request("chat not found"))?;
+    if let Some(chat) = render::group_id(id) {
+        return Ok(chat);
+    }
+    if id > 0 {
+        return match store.find_private(ctx.bot.id, UserId(id)).await? {
+            Some(chat) => Ok(chat.id),
+            None if store.users(&[UserId(id)]).await?.is_empty() => Err(ApiError::bad_request("chat not found")),
+            None => Err(ApiError::forbidden("bot can't initiate conversation with a user")),
+        };
+    }
+    Err(ApiError::bad_request("chat not found"))
+}
+
+async fn get_chat(ctx: Ctx, params: Params) -> ApiResult {
+    let chat = target(&ctx, &params, "chat_id").await?;
+    let view = ctx.app.service.store.chat(ctx.bot.id, chat).await?;
+    let mut r = Renderer::new(&*ctx.app.service.store, ctx.bot.id);
+    let v = r.chat_json(chat).await?;
+    Ok(render::chat_full(v, view.chat.member_count))
+}
+
+async fn get_chat_member(ctx: Ctx, params: Params) -> ApiResult {
+    let chat = target(&ctx, &params, "chat_id").await?;
+    let user = UserId(params.required_int("user_id")?);
+    let store = &*ctx.app.service.store;
+    let member = store.member(ctx.bot.id, chat, user).await?;
+    let person = store.users(&[user]).await?.into_iter().next().ok_or_else(|| ApiError::bad_request("user not found"))?;
+    Ok(render::chat_member(&person, member.map(|m| m.role)))
+}
+
+async fn get_chat_member_count(ctx: Ctx, params: Params) -> ApiResult {
+    let chat = target(&ctx, &params, "chat_id").await?;
+    Ok(json!(ctx.app.service.store.chat(ctx.bot.id, chat).await?.chat.member_count))
+}
+
+async fn get_chat_administrators(ctx: Ctx, params: Params) -> ApiResult {
+    let chat = target(&ctx, &params, "chat_id").await?;
+    let store = &*ctx.app.service.store;
+    let mut admins = Vec::new();
+    let mut offset = 0;
+    loop {
+        let page = store.members(ctx.bot.id, chat, offset, 1000).await?;
+        let n = page.len() as u32;
+        admins.extend(page.into_iter().filter(|m| matches!(m.role, Role::Creator | Role::Admin)));
+        if n < 1000 || admins.len() >= 200 {
+            break;
+        }
+        offset += n;
+    }
+    let users = store.users(&admins.iter().map(|m| m.user).collect::<Vec<_>>()).await?;
+    Ok(Value::Array(admins.iter().zip(&users).map(|(m, u)| render::chat_member(u, Some(m.role))).collect()))
+}
+
+async fn leave_chat(ctx: Ctx, params: Params) -> ApiResult {
+    let chat = target(&ctx, &params, "chat_id").await?;
+    ctx.app.service.store.remove_member(ctx.bot.id, chat, ctx.bot.id).await?;
+    Ok(json!(true))
+}
+
+async fn pin_chat_message(ctx: Ctx, params: Params) -> ApiResult {
+    let chat = target(&ctx, &params, "chat_id").await?;
+    let id = MessageId(params.required_int("message_id")?);
+    ctx.app.service.store.pin(ctx.bot.id, chat, Some(id)).await?;
+    Ok(json!(true))
+}
+
+async fn unpin_chat_message(ctx: Ctx, params: Params) -> ApiResult {
+    let chat = target(&ctx, &params, "chat_id").await?;
+    ctx.app.service.store.pin(ctx.bot.id, chat, None).await?;
+    Ok(json!(true))
+}
+
+async fn set_chat_title(ctx: Ctx, params: Params) -> ApiResult {
+    let chat = target(&ctx, &params, "chat_id").await?;
+    let title = Title::parse(&params.required_str("title")?).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    ctx.app.service.store.set_title(ctx.bot.id, chat, &title).await?;
+    Ok(json!(true))
+}
+
+async fn send_chat_action(ctx: Ctx, params: Params) -> ApiResult {
+    let chat = target(&ctx, &params, "chat_id").await?;
+    let action = params.required_str("action")?;
+    const ACTIONS: &[&str] = &[
+        "typing",
+        "upload_photo",
+        "record_video",
+        "upload_video",
+        "record_voice",
+        "upload_voice",
+        "upload_document",
+        "choose_sticker",
+        "find_location",
+        "record_video_note",
+        "upload_video_note",
+    ];
+    if !ACTIONS.contains(&action.as_str()) {
+        return Err(ApiError::bad_request("wrong parameter action in request"));
+    }
+    // Every action shows as "typing…": the one activity clients display.
+    let caller = Caller { addr: ctx.addr, session: Some(SignedIn { user: ctx.bot.id, session: ctx.session }) };
+    let request = heliograph_proto::Request::SetTyping { chat_id: chat.0 };
+    ctx.app.service.call(&caller, request).await.map_err(|e| match e.code {
+        heliograph_proto::ErrorCode::ChatNotFound => ApiError::bad_request("chat not found"),
+        heliograph_proto::ErrorCode::FloodWait => ApiError::flood(e.retry_after.unwrap_or(1)),
+        _ => ApiError::bad_request(e.message),
+    })?;
+    Ok(json!(true))
+}
+
+// --- composing -----------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct WireEntity {
+    #[serde(rename = "type")]
+    kind: String,
+    offset: u32,
+    length: u32,
+    url: Option<String>,
+    user: Option<WireUser>,
+    language: Option<String>,
+    custom_emoji_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WireUser {
+    id: i64,
+}
+
+#[derive(Deserialize)]
+struct WireButton {
+    text: String,
+    callback_data: Option<String>,
+    url: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WireMarkup {
+    inline_keyboard: Option<Vec<Vec<WireButton>>>,
+}
+
+#[derive(Deserialize)]
+struct ReplyParameters {
+    message_id: i64,
+    chat_id: Option<Value>,
+    #[serde(default)]
+    allow_sending_without_reply: bool,
+}
+
+/// Text (or a caption) and its entities, from `parse_mode` or an explicit entity list.
+fn formatted(params: &Params, text_field: &str, entities_field: &str) -> ApiResult<Option<(MessageText, Vec<Entity>)>> {
+    let Some(raw) = params.str(text_field)? else { return Ok(None) };
+    let explicit: Option<Vec<WireEntity>> = params.json(entities_field)?;
+    let (text, entities) = match (params.str("parse_mode")?.filter(|m| !m.is_empty()), explicit) {
+        (_, Some(list)) => (raw, list.into_iter().map(entity).collect::<ApiResult<Vec<_>>>()?),
+        (Some(mode), None) => {
+            let mode = ParseMode::parse(&mode).ok_or_else(|| ApiError::bad_request(format!("unsupported parse_mode \"{mode}\"")))?;
+            parse_mode::parse(mode, &raw).map_err(ApiError::bad_request)?
+        }
+        (None, None) => (raw, Vec::new()),
+    };
+    if text.trim().is_empty() {
+        return Err(ApiError::bad_request(if text_field == "text" { "message text is empty" } else { "caption is empty" }));
+    }
+    let entities = check_entities(&text, entities).map_err(|e| ApiError::bad_request(format!("can't parse entities: {e}")))?;
+    let text = MessageText::parse(text).map_err(|e| match e {
+        InvalidValue::TextTooLong { .. } if text_field == "text" => ApiError::bad_request("message is too long"),
+        InvalidValue::TextTooLong { .. } => ApiError::bad_request("message caption is too long"),
+        other => ApiError::bad_request(other.to_string()),
+    })?;
+    Ok(Some((text, entities)))
+}
+
+fn entity(e: WireEntity) -> ApiResult<Entity> {
+    let kind = match e.kind.as_str() {
+        "pre" => EntityKind::Pre { language: e.language.filter(|l| !l.is_empty()) },
+        "text_link" => {
+            EntityKind::TextLink { url: e.url.ok_or_else(|| ApiError::bad_request("can't parse entities: text_link needs a url"))? }
+        }
+        "text_mention" => EntityKind::TextMention {
+            user: UserId(e.user.ok_or_else(|| ApiError::bad_request("can't parse entities: text_mention needs a user"))?.id),
+        },
+        "custom_emoji" => EntityKind::CustomEmoji {
+            id: e.custom_emoji_id.ok_or_else(|| ApiError::bad_request("can't parse entities: custom_emoji needs custom_emoji_id"))?,
+        },
+        other => EntityKind::simple(other)
+            .ok_or_else(|| ApiError::bad_request(format!("can't parse entities: unsupported entity type \"{other}\"")))?,
+    };
+    Ok(Entity { kind, offset: e.offset, length: e.length })
+}
+
+/// `reply_markup`: an inline keyboard (`Some(Some)`), or an empty one or another kind of
+/// markup this server does not show (`Some(None)`: no keyboard); `None` when absent.
+fn keyboard(params: &Params) -> ApiResult<Option<Option<Keyboard>>> {
+    let Some(markup) = params.json::<WireMarkup>("reply_markup")? else { return Ok(None) };
+    let Some(rows) = markup.inline_keyboard else { return Ok(Some(None)) };
+    let rows = rows
+        .into_iter()
+        .map(|row| {
+            row.into_iter()
+                .map(|b| {
+                    let action = match (b.callback_data, b.url) {
+                        (Some(data), None) => ButtonAction::Callback(data),
+                        (None, Some(url)) => ButtonAction::Url(url),
+                        _ => {
+                            return Err(ApiError::bad_request(
+                                "can't parse inline keyboard button: a button needs exactly one of callback_data or url",
+                            ))
+                        }
+                    };
+                    Button::new(b.text, action).map_err(|e| ApiError::bad_request(format!("can't parse inline keyboard button: {e}")))
+                })
+                .collect::<ApiResult<Vec<_>>>()
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    Ok(Some(Keyboard::new(rows).map_err(|e| ApiError::bad_request(format!("can't parse reply keyboard markup: {e}")))?))
+}
+
+/// The message replied to, from `reply_parameters` (or the older `reply_to_message_id`).
+async fn reply_to(ctx: &Ctx, params: &Params, chat: ChatId) -> ApiResult<Option<MessageId>> {
+    let (id, lenient) = match params.json::<ReplyParameters>("reply_parameters")? {
+        Some(p) => {
+            if p.chat_id.as_ref().is_some_and(|c| !c.is_null()) {
+                return Err(ApiError::bad_request("replies to messages of other chats are not supported by this server"));
+            }
+            (Some(p.message_id), p.allow_sending_without_reply)
+        }
+        None => (params.int("reply_to_message_id")?, params.bool("allow_sending_without_reply")?),
+    };
+    let Some(id) = id else { return Ok(None) };
+    let r = Renderer::new(&*ctx.app.service.store, ctx.bot.id);
+    match r.fetch(chat, MessageId(id)).await? {
+        Some(_) => Ok(Some(MessageId(id))),
+        None if lenient => Ok(None),
+        None => Err(ApiError::bad_request("message to be replied not found")),
+    }
+}
+
+async fn sent(ctx: &Ctx, chat: ChatId, draft: Draft) -> ApiResult {
+    let store = &*ctx.app.service.store;
+    // The Bot API has no idempotency key; every call is a new message.
+    let sent = store.send(ctx.bot.id, chat, rand::random::<i64>(), draft).await.map_err(send_error)?;
+    Renderer::new(store, ctx.bot.id).message(&sent.message).await
+}
+
+fn send_error(e: heliograph_store::Error) -> ApiError {
+    match e {
+        heliograph_store::Error::ChatNotFound => ApiError::bad_request("chat not found"),
+        heliograph_store::Error::WriteForbidden => ApiError::bad_request("need administrator rights in the channel chat"),
+        other => other.into(),
+    }
+}
+
+async fn send_message(ctx: Ctx, params: Params) -> ApiResult {
+    let chat = target(&ctx, &params, "chat_id").await?;
+    let (text, entities) = formatted(&params, "text", "entities")?.ok_or_else(|| ApiError::bad_request("message text is empty"))?;
+    let keyboard = keyboard(&params)?.flatten();
+    let reply_to = reply_to(&ctx, &params, chat).await?;
+    sent(&ctx, chat, Draft { content: Content::Text(text), entities, keyboard, reply_to }).await
+}
+
+async fn forward_message(ctx: Ctx, params: Params) -> ApiResult {
+    let to = target(&ctx, &params, "chat_id").await?;
+    let from = target(&ctx, &params, "from_chat_id").await?;
+    let id = MessageId(params.required_int("message_id")?);
+    let store = &*ctx.app.service.store;
+    let sent = store.forward(ctx.bot.id, from, &[id], to, &[rand::random::<i64>()]).await.map_err(|e| match e {
+        heliograph_store::Error::MessageNotFound => ApiError::bad_request("message to forward not found"),
+        other => send_error(other),
+    })?;
+    let message = sent.into_iter().next().ok_or_else(|| ApiError::bad_request("message to forward not found"))?;
+    Renderer::new(store, ctx.bot.id).message(&message.message).await
+}
+
+async fn copy_message(ctx: Ctx, params: Params) -> ApiResult {
+    let to = target(&ctx, &params, "chat_id").await?;
+    let from = target(&ctx, &params, "from_chat_id").await?;
+    let id = MessageId(params.required_int("message_id")?);
+    let original = Renderer::new(&*ctx.app.service.store, ctx.bot.id)
+        .fetch(from, id)
+        .await?
+        .ok_or_else(|| ApiError::bad_request("message to copy not found"))?;
+    let (mut content, mut entities) = (original.content, original.entities);
+    if params.has("caption") {
+        let Content::Media(media) = &mut content else { return Err(ApiError::bad_request("message has no caption to replace")) };
+        let caption = formatted(&params, "caption", "caption_entities")?;
+        entities = caption.as_ref().map(|(_, e)| e.clone()).unwrap_or_default();
+        media.caption = caption.map(|(t, _)| t);
+    }
+    let keyboard = keyboard(&params)?.flatten();
+    let reply_to = reply_to(&ctx, &params, to).await?;
+    let store = &*ctx.app.service.store;
+    let sent =
+        store.send(ctx.bot.id, to, rand::random::<i64>(), Draft { content, entities, keyboard, reply_to }).await.map_err(send_error)?;
+    Ok(json!({ "message_id": sent.message.id.0 }))
+}
+
+/// The message an edit names; inline messages do not exist here.
+async fn edited(ctx: &Ctx, params: &Params) -> ApiResult<(ChatId, MessageId)> {
+    if params.has("inline_message_id") {
+        return Err(ApiError::bad_request("inline messages are not supported by this server"));
+    }
+    let chat = target(ctx, params, "chat_id").await?;
+    Ok((chat, MessageId(params.required_int("message_id")?)))
+}
+
+async fn apply_edit(ctx: &Ctx, chat: ChatId, id: MessageId, edit: Edit) -> ApiResult {
+    let store = &*ctx.app.service.store;
+    let mut r = Renderer::new(store, ctx.bot.id);
+    let current = r.fetch(chat, id).await?.ok_or_else(|| ApiError::bad_request("message to edit not found"))?;
+    let same_text = edit.text.as_ref().is_none_or(|(t, e)| current.content.text() == Some(t) && &current.entities == e);
+    let same_keyboard = edit.keyboard.as_ref().is_none_or(|k| *k == current.keyboard);
+    if same_text && same_keyboard {
+        return Err(ApiError::bad_request(
+            "message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message",
+        ));
+    }
+    let message = store.edit(ctx.bot.id, chat, id, edit).await.map_err(|e| match e {
+        heliograph_store::Error::MessageNotFound => ApiError::bad_request("message to edit not found"),
+        other => other.into(),
+    })?;
+    r.message(&message).await
+}
+
+async fn edit_message_text(ctx: Ctx, params: Params) -> ApiResult {
+    let (chat, id) = edited(&ctx, &params).await?;
+    let text = formatted(&params, "text", "entities")?.ok_or_else(|| ApiError::bad_request("message text is empty"))?;
+    let keyboard = Some(keyboard(&params)?.flatten());
+    apply_edit(&ctx, chat, id, Edit { text: Some(text), keyboard }).await
+}
+
+async fn edit_message_caption(ctx: Ctx, params: Params) -> ApiResult {
+    let (chat, id) = edited(&ctx, &params).await?;
+    let caption = formatted(&params, "caption", "caption_entities")?.ok_or_else(|| ApiError::bad_request("caption is empty"))?;
+    let keyboard = Some(keyboard(&params)?.flatten());
+    apply_edit(&ctx, chat, id, Edit { text: Some(caption), keyboard }).await
+}
+
+async fn edit_message_reply_markup(ctx: Ctx, params: Params) -> ApiResult {
+    let (chat, id) = edited(&ctx, &params).await?;
+    let keyboard = Some(keyboard(&params)?.flatten());
+    apply_edit(&ctx, chat, id, Edit { text: None, keyboard }).await
+}
+
+async fn delete_message(ctx: Ctx, params: Params) -> ApiResult {
+    let chat = target(&ctx, &params, "chat_id").await?;
+    let id = MessageId(params.required_int("message_id")?);
+    delete(&ctx, chat, &[id]).await
+}
+
+async fn delete_messages(ctx: Ctx, params: Params) -> ApiResult {
+    let chat = target(&ctx, &params, "chat_id").await?;
+    let ids: Vec<i64> = params.json("message_ids")?.ok_or_else(|| ApiError::empty("message_ids"))?;
+    if ids.is_empty() || ids.len() > 100 {
+        return Err(ApiError::bad_request("message_ids must list 1 to 100 messages"));
+    }
+    delete(&ctx, chat, &ids.into_iter().map(MessageId).collect::<Vec<_>>()).await
+}
+
+async fn delete(ctx: &Ctx, chat: ChatId, ids: &[MessageId]) -> ApiResult {
+    let store = &*ctx.app.service.store;
+    let r = Renderer::new(store, ctx.bot.id);
+    for &id in ids {
+        if r.fetch(chat, id).await?.is_none() {
+            return Err(ApiError::bad_request("message to delete not found"));
+        }
+    }
+    store.delete(ctx.bot.id, chat, ids, true).await.map_err(|e| match e {
+        heliograph_store::Error::AuthorRequired | heliograph_store::Error::AdminRequired => {
+            ApiError::bad_request("message can't be deleted")
+        }
+        other => other.into(),
+    })?;
+    Ok(json!(true))
+}
+
+// --- files ---------------------------------------------------------------------------------
+
+async fn send_photo(ctx: Ctx, params: Params) -> ApiResult {
+    send_media(ctx, params, "photo", MediaKind::Photo).await
+}
+async fn send_document(ctx: Ctx, params: Params) -> ApiResult {
+    send_media(ctx, params, "document", MediaKind::Document).await
+}
+async fn send_audio(ctx: Ctx, params: Params) -> ApiResult {
+    send_media(ctx, params, "audio", MediaKind::Audio).await
+}
+async fn send_video(ctx: Ctx, params: Params) -> ApiResult {
+    send_media(ctx, params, "video", MediaKind::Video).await
+}
+async fn send_voice(ctx: Ctx, params: Params) -> ApiResult {
+    send_media(ctx, params, "voice", MediaKind::Voice).await
+}
+
+/// The file a media method's `field` names: a file sent in the multipart body (under
+/// `field`, or `attach://<name>`), or the `file_id` of a file the bot may see.
+async fn input_file(ctx: &Ctx, params: &mut Params, field: &str) -> ApiResult<heliograph_store::File> {
+    let upload = match params.str(field)? {
+        Some(s) if s.starts_with("attach://") => params.take_file(&s["attach://".len()..]),
+        Some(s) if s.starts_with("http://") || s.starts_with("https://") => {
+            return Err(ApiError::bad_request("sending files by URL is not supported by this server: upload the file or pass a file_id"));
+        }
+        Some(s) => {
+            let id = render::parse_file_id(&s).ok_or_else(|| ApiError::bad_request("wrong file identifier/HTTP URL specified"))?;
+            return Ok(ctx.app.service.store.file(ctx.bot.id, id).await?);
+        }
+        None => params.take_file(field),
+    };
+    let upload = upload.ok_or_else(|| ApiError::bad_request(format!("there is no {field} in the request")))?;
+    let name = crate::files::clean_name(&upload.name);
+    let mime = match upload.mime.as_deref() {
+        Some(m) if m != "application/octet-stream" => crate::files::clean_mime(Some(m)).map_err(ApiError::from_refusal)?,
+        _ => guess_mime(&name).to_string(),
+    };
+    let staged = &upload.staged;
+    let new = heliograph_store::NewFile { sha256: staged.sha256, size: staged.size, name, mime, width: None, height: None, thumb: None };
+    crate::files::ingest(&ctx.app, ctx.bot.id, std::slice::from_ref(&staged.path), new).await.map_err(ApiError::from_refusal)
+}
+
+/// A type for files sent without one, from their extension.
+fn guess_mime(name: &str) -> &'static str {
+    let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    match ext.as_str() {
+        "jpg" | "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "mp4" => "video/mp4",
+        "mp3" => "audio/mpeg",
+        "ogg" | "oga" => "audio/ogg",
+        "pdf" => "application/pdf",
+        "txt" => "text/plain",
+        "json" => "application/json",
+        "zip" => "application/zip",
+        _ => "application/octet-stream",
+    }
+}
+
+async fn send_media(ctx: Ctx, mut params: Params, field: &str, kind: MediaKind) -> ApiResult {
+    let chat = target(&ctx, &params, "chat_id").await?;
+    let caption = formatted(&params, "caption", "caption_entities")?;
+    let keyboard = keyboard(&params)?.flatten();
+    let reply_to = reply_to(&ctx, &params, chat).await?;
+    let file = input_file(&ctx, &mut params, field).await?;
+    let (caption, entities) = match caption {
+        Some((t, e)) => (Some(t), e),
+        None => (None, Vec::new()),
+    };
+    let media = Media {
+        kind,
+        file: file.id,
+        name: file.name,
+        mime: file.mime,
+        size: file.size,
+        width: file.width,
+        height: file.height,
+        thumb: file.thumb,
+        caption,
+    };
+    sent(&ctx, chat, Draft { content: Content::Media(media), entities, keyboard, reply_to }).await
+}
+
+async fn get_file(ctx: Ctx, params: Params) -> ApiResult {
+    let raw = params.required_str("file_id")?;
+    let id = render::parse_file_id(&raw).ok_or_else(|| ApiError::bad_request("wrong file_id specified"))?;
+    let file = ctx.app.service.store.file(ctx.bot.id, id).await.map_err(|e| match e {
+        heliograph_store::Error::FileNotFound => ApiError::bad_request("wrong file_id specified"),
+        other => other.into(),
+    })?;
+    Ok(render::file(&file))
+}
+
+// --- buttons -------------------------------------------------------------------------------
+
+async fn answer_callback_query(ctx: Ctx, params: Params) -> ApiResult {
+    let raw = params.required_str("callback_query_id")?;
+    let (bot, pts) = crate::callbacks::parse_query_id(&raw)
+        .filter(|(bot, _)| *bot == ctx.bot.id)
+        .ok_or_else(|| ApiError::bad_request("query is too old and response timeout expired or query ID is invalid"))?;
+    let text = params.str("text")?.filter(|t| !t.is_empty());
+    if text.as_ref().is_some_and(|t| t.chars().count() > 200) {
+        return Err(ApiError::bad_request("text is too long (at most 200 characters)"));
+    }
+    let answer = crate::callbacks::Answer { text, alert: params.bool("show_alert")?, url: params.str("url")?.filter(|u| !u.is_empty()) };
+    ctx.app.service.callbacks.answer(bot, pts, answer);
+    Ok(json!(true))
+}
+
+// --- commands ------------------------------------------------------------------------------
+
+#[derive(Deserialize, serde::Serialize)]
+struct BotCommand {
+    command: String,
+    description: String,
+}
+
+/// The key a command list is kept under: its scope and language.
+fn commands_key(params: &Params) -> ApiResult<String> {
+    let scope: Option<Map<String, Value>> = params.json("scope")?;
+    let scope = scope.unwrap_or_default();
+    let kind = scope.get("type").and_then(Value::as_str).unwrap_or("default");
+    const SCOPES: &[&str] =
+        &["default", "all_private_chats", "all_group_chats", "all_chat_administrators", "chat", "chat_administrators", "chat_member"];
+    if !SCOPES.contains(&kind) {
+        return Err(ApiError::bad_request("unsupported bot command scope type"));
+    }
+    let chat = scope.get("chat_id").map(|v| v.to_string().trim_matches('"').to_string()).unwrap_or_default();
+    let user = scope.get("user_id").map(Value::to_string).unwrap_or_default();
+    let lang = params.str("language_code")?.unwrap_or_default();
+    if !lang.is_empty() && (lang.len() != 2 || !lang.bytes().all(|b| b.is_ascii_lowercase())) {
+        return Err(ApiError::bad_request("language_code is a two-letter ISO 639-1 code"));
+    }
+    Ok(format!("{kind}:{chat}:{user}:{lang}"))
+}
+
+async fn commands(ctx: &Ctx) -> ApiResult<Map<String, Value>> {
+    let bot = ctx.app.service.store.bot(ctx.bot.id).await?.ok_or_else(|| ApiError::new(401, "Unauthorized".into()))?;
+    Ok(serde_json::from_str(&bot.commands).unwrap_or_default())
+}
+
+async fn set_my_commands(ctx: Ctx, params: Params) -> ApiResult {
+    let list: Vec<BotCommand> = params.json("commands")?.ok_or_else(|| ApiError::empty("commands"))?;
+    if list.len() > 100 {
+        return Err(ApiError::bad_request("too many commands (at most 100)"));
+    }
+    for c in &list {
+        let name_ok =
+            (1..=32).contains(&c.command.len()) && c.command.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !name_ok {
+            return Err(ApiError::bad_request("BOT_COMMAND_INVALID"));
+        }
+        if !(1..=256).contains(&c.description.chars().count()) {
+            return Err(ApiError::bad_request("BOT_COMMAND_DESCRIPTION_INVALID"));
+        }
+    }
+    let key = commands_key(&params)?;
+    let mut all = commands(&ctx).await?;
+    if list.is_empty() {
+        all.remove(&key);
+    } else {
+        all.insert(key, serde_json::to_value(&list).map_err(|_| ApiError::internal())?);
+    }
+    ctx.app.service.store.update_bot(ctx.bot.id, BotChange::Commands(Value::Object(all).to_string())).await?;
+    Ok(json!(true))
+}
+
+async fn get_my_commands(ctx: Ctx, params: Params) -> ApiResult {
+    let key = commands_key(&params)?;
+    Ok(commands(&ctx).await?.remove(&key).unwrap_or_else(|| json!([])))
+}
+
+async fn delete_my_commands(ctx: Ctx, params: Params) -> ApiResult {
+    let key = commands_key(&params)?;
+    let mut all = commands(&ctx).await?;
+    if all.remove(&key).is_some() {
+        ctx.app.service.store.update_bot(ctx.bot.id, BotChange::Commands(Value::Object(all).to_string())).await?;
+    }
+    Ok(json!(true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_are_found_case_insensitively() {
+        assert_eq!(find("sendmessage").map(|(n, _)| n), Some("sendMessage"));
+        assert_eq!(find("getMe").map(|(n, _)| n), Some("getMe"));
+        assert!(find("sendRocket").is_none());
+        for name in METHODS {
+            assert_eq!(find(name).map(|(n, _)| n), Some(*name));
+        }
+    }
+
+    #[test]
+    fn keyboards_and_entities_are_checked() {
+        let p = Params::from_json(json!({"reply_markup": {"inline_keyboard": [[{"text": "Yes", "callback_data": "y"}]]}}));
+        assert!(keyboard(&p).unwrap().unwrap().unwrap().has_callback("y"));
+        let p = Params::from_json(
+            json!({"reply_markup": {"inline_keyboard": [[{"text": "Both", "callback_data": "y", "url": "https://x.org"}]]}}),
+        );
+        assert!(keyboard(&p).is_err());
+        let p = Params::from_json(json!({"reply_markup": {"remove_keyboard": true}}));
+        assert_eq!(keyboard(&p).unwrap(), Some(None));
+        let p = Params::from_json(json!({"text": "hello", "entities": [{"type": "bold", "offset": 0, "length": 9}]}));
+        assert!(formatted(&p, "text", "entities").is_err());
+        let p = Params::from_json(json!({"text": "hello", "entities": "[{\"type\":\"bold\",\"offset\":0,\"length\":5}]"}));
+        assert_eq!(formatted(&p, "text", "entities").unwrap().unwrap().1.len(), 1);
+        let p = Params::from_json(json!({"text": "   "}));
+        assert_eq!(formatted(&p, "text", "entities").unwrap_err().description, "Bad Request: message text is empty");
+    }
+}

@@ -1,0 +1,306 @@
+//! The Telegram Bot API, served as Telegram serves it, so existing bots and bot libraries run
+//! against Heliograph by changing one base URL.
+//!
+//! - `GET|POST /bot<token>/<method>`: parameters in the query string, a URL-encoded form, a
+//!   JSON body or `multipart/form-data` ([`params`]); answers `{"ok":true,"result":…}` or
+//!   `{"ok":false,"error_code":…,"description":…}` with the HTTP status of `error_code`.
+//! - `GET /file/bot<token>/<file_path>`: the content of a file from `getFile`.
+//!
+//! A bot is a user account with an owner ([`heliograph_store::User::bot_owner`]); its token
+//! is `<bot id>:<secret>`, and the store keeps the secret's hash as the bot's one session.
+//! Everything a bot must see lands in its own update log (the store logs channel and large
+//! group events for bot members too), so `update_id` is the log's pts and `getUpdates` /
+//! webhook delivery are a difference read from the last confirmed pts ([`updates`]).
+//!
+//! # Layout
+//! - [`params`]: reading parameters however they came.
+//! - [`render`]: store records as Bot API objects (User, Chat, Message, Update, File…).
+//! - [`methods`]: one function per method.
+//! - [`updates`]: which log events a bot sees as which updates, `getUpdates`, webhooks.
+//! - [`parse_mode`]: HTML and MarkdownV2 formatting into message entities.
+//!
+//! Architecture Invariant: every method runs as the bot through the same store commands
+//! people use, so a bot can read and write only chats it is a member of.
+
+pub mod methods;
+pub mod params;
+pub mod parse_mode;
+mod render;
+pub mod updates;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, Path as UrlPath, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::{Json, Router};
+use heliograph_bus::{Delivery, Notice, Topic};
+use heliograph_core::SessionId;
+use heliograph_store::User;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use crate::app::App;
+use crate::limits::KeyedLimiter;
+
+/// How long a checked token is trusted without asking the store again. A revoked token
+/// stops working at once: the cache follows each cached session's bus topic and drops the
+/// entry on `SessionRevoked` ([`watch_revocations`]).
+const AUTH_TTL: Duration = Duration::from_secs(30);
+
+/// State the Bot API keeps across requests.
+pub struct BotApi {
+    /// Checked tokens: the secret's hash → the bot, its session, and when it was checked.
+    auth: Mutex<HashMap<Vec<u8>, (User, SessionId, Instant)>>,
+    /// Requests per second per bot.
+    pub(crate) rate: KeyedLimiter<i64>,
+    pub(crate) updates: updates::Pollers,
+    pub(crate) webhooks: updates::Webhooks,
+    /// Sessions newly cached, for [`watch_revocations`] to follow.
+    follow: mpsc::UnboundedSender<SessionId>,
+    followed: Mutex<Option<mpsc::UnboundedReceiver<SessionId>>>,
+}
+
+impl BotApi {
+    pub fn new(config: &crate::Config) -> BotApi {
+        let (follow, followed) = mpsc::unbounded_channel();
+        BotApi {
+            auth: Mutex::new(HashMap::new()),
+            rate: KeyedLimiter::new(config.limits.request_rate(), 100_000),
+            updates: updates::Pollers::default(),
+            webhooks: updates::Webhooks::default(),
+            follow,
+            followed: Mutex::new(Some(followed)),
+        }
+    }
+}
+
+/// Drops cached token checks whose session was revoked (a token replaced with `helio bot
+/// token revoke`, on any node): follows `Topic::Session` of every cached session.
+pub async fn watch_revocations(app: Arc<App>) {
+    let Some(mut followed) = app.bots.followed.lock().expect("bot auth lock").take() else { return };
+    let bus = &app.service.bus;
+    let mut sub = bus.subscribe(64);
+    loop {
+        tokio::select! {
+            session = followed.recv() => match session {
+                Some(session) => sub.follow(Topic::Session(session.0)),
+                None => return,
+            },
+            delivery = sub.recv() => match delivery {
+                Some(Delivery::Notice(notice)) => {
+                    if let Notice::SessionRevoked { session_id } = *notice {
+                        sub.unfollow(Topic::Session(session_id));
+                        app.bots.auth.lock().expect("bot auth lock").retain(|_, (_, s, _)| s.0 != session_id);
+                    }
+                }
+                // A missed notice could be a revocation: check every token again.
+                Some(Delivery::Lagged) => app.bots.auth.lock().expect("bot auth lock").clear(),
+                None => return,
+            },
+            _ = app.shutdown.cancelled() => return,
+        }
+    }
+}
+
+/// A refusal in Telegram's shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub code: u16,
+    pub description: String,
+    pub retry_after: Option<u32>,
+}
+
+impl ApiError {
+    pub fn new(code: u16, description: String) -> ApiError {
+        ApiError { code, description, retry_after: None }
+    }
+    pub fn bad_request(what: impl Into<String>) -> ApiError {
+        ApiError::new(400, format!("Bad Request: {}", what.into()))
+    }
+    pub fn forbidden(what: impl Into<String>) -> ApiError {
+        ApiError::new(403, format!("Forbidden: {}", what.into()))
+    }
+    /// A required parameter is missing, worded as Telegram does (`chat_id is empty`).
+    pub fn empty(name: &str) -> ApiError {
+        ApiError::bad_request(format!("{name} is empty"))
+    }
+    fn unauthorized() -> ApiError {
+        ApiError::new(401, "Unauthorized".into())
+    }
+    fn not_found() -> ApiError {
+        ApiError::new(404, "Not Found".into())
+    }
+    pub fn flood(retry_after: u32) -> ApiError {
+        ApiError { code: 429, description: format!("Too Many Requests: retry after {retry_after}"), retry_after: Some(retry_after) }
+    }
+    pub fn internal() -> ApiError {
+        ApiError::new(500, "Internal Server Error".into())
+    }
+
+    /// A refusal of the file layer (size, quota, a broken body).
+    pub fn from_refusal(r: crate::files::Refusal) -> ApiError {
+        use heliograph_proto::ErrorCode as C;
+        match r.0.code {
+            C::FileTooLarge => ApiError::new(413, "Request Entity Too Large".into()),
+            C::Internal => ApiError::internal(),
+            _ => ApiError::bad_request(r.0.message),
+        }
+    }
+}
+
+/// Store refusals in Telegram's words.
+impl From<heliograph_store::Error> for ApiError {
+    fn from(e: heliograph_store::Error) -> Self {
+        use heliograph_store::Error as S;
+        match e {
+            S::UserNotFound => ApiError::bad_request("user not found"),
+            S::ChatNotFound => ApiError::bad_request("chat not found"),
+            S::MessageNotFound => ApiError::bad_request("message not found"),
+            S::WriteForbidden => ApiError::bad_request("not enough rights to send messages to the chat"),
+            S::AdminRequired => ApiError::bad_request("not enough rights"),
+            S::AuthorRequired => ApiError::bad_request("message can't be edited"),
+            S::Blocked => ApiError::forbidden("bot was blocked by the user"),
+            S::UsernameOccupied => ApiError::bad_request("username is occupied"),
+            S::TooManyMembers => ApiError::bad_request("too many members"),
+            S::InviteInvalid => ApiError::bad_request("invite link is invalid"),
+            S::FileNotFound => ApiError::bad_request("wrong file identifier/HTTP URL specified"),
+            S::QuotaExceeded { .. } => ApiError::bad_request("file storage quota exceeded"),
+            S::ButtonNotFound => ApiError::bad_request("button not found"),
+            S::Invalid(what) => ApiError::bad_request(what),
+            S::Internal(detail) => {
+                tracing::error!(%detail, "storage failure in the Bot API");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({ "ok": false, "error_code": self.code, "description": self.description });
+        if let Some(secs) = self.retry_after {
+            body["parameters"] = json!({ "retry_after": secs });
+        }
+        let status = StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, Json(body)).into_response()
+    }
+}
+
+pub type ApiResult<T = Value> = Result<T, ApiError>;
+
+pub fn routes() -> Router<Arc<App>> {
+    Router::new().route("/{bot_token}/{method}", any(call)).route("/file/{bot_token}/{*path}", get(file))
+}
+
+/// The bot a `bot<id>:<secret>` path segment names, if the token is current.
+async fn authenticate(app: &App, segment: &str) -> ApiResult<(User, SessionId)> {
+    let token = segment.strip_prefix("bot").ok_or_else(ApiError::not_found)?;
+    let (id, secret) = token.split_once(':').ok_or_else(ApiError::unauthorized)?;
+    let id: i64 = id.parse().map_err(|_| ApiError::unauthorized())?;
+    let hash = crate::codes::hash_token(secret);
+    let bots = &app.bots;
+    if let Some((user, session, at)) = bots.auth.lock().expect("bot auth lock").get(&hash).cloned() {
+        if at.elapsed() < AUTH_TTL && user.id.0 == id {
+            return Ok((user, session));
+        }
+    }
+    let store = &app.service.store;
+    let session = store.session_by_token(&hash).await?.filter(|s| s.user.0 == id).ok_or_else(ApiError::unauthorized)?;
+    let user = store.users(&[session.user]).await?.into_iter().next().filter(User::is_bot).ok_or_else(ApiError::unauthorized)?;
+    let mut auth = bots.auth.lock().expect("bot auth lock");
+    if auth.len() > 100_000 {
+        auth.retain(|_, (_, _, at)| at.elapsed() < AUTH_TTL);
+    }
+    if auth.insert(hash, (user.clone(), session.id, Instant::now())).is_none() {
+        let _ = bots.follow.send(session.id);
+    }
+    Ok((user, session.id))
+}
+
+/// The calling bot, for method handlers.
+pub struct Ctx {
+    pub app: Arc<App>,
+    pub bot: User,
+    pub session: SessionId,
+    pub addr: std::net::IpAddr,
+}
+
+async fn call(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    UrlPath((token, method)): UrlPath<(String, String)>,
+    request: Request,
+) -> Response {
+    let started = Instant::now();
+    let found = methods::find(&method);
+    let outcome = run(&app, peer, &token, found, request).await;
+    let name = found.map_or("unknown", |(name, _)| name);
+    crate::metrics::bot_request(name, outcome.as_ref().map_or_else(|e| e.code, |_| 200), started.elapsed());
+    match outcome {
+        Ok(value) => Json(json!({ "ok": true, "result": value })).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn run(
+    app: &Arc<App>,
+    peer: SocketAddr,
+    token: &str,
+    method: Option<(&'static str, methods::Handler)>,
+    request: Request,
+) -> ApiResult {
+    if !token.starts_with("bot") {
+        return Err(ApiError::not_found());
+    }
+    let (bot, session) = authenticate(app, token).await?;
+    // Per address, as for every client, then per bot.
+    if let Err(wait) = app.requests_per_address.check(&peer.ip()) {
+        return Err(ApiError::flood(wait.secs()));
+    }
+    if let Err(wait) = app.bots.rate.check(&bot.id.0) {
+        return Err(ApiError::flood(wait.secs()));
+    }
+    let Some((_, handler)) = method else { return Err(ApiError::not_found()) };
+    let params = params::Params::read(app, bot.id, request).await?;
+    let ctx = Ctx { app: app.clone(), bot, session, addr: peer.ip() };
+    handler(ctx, params).await
+}
+
+/// `GET /file/bot<token>/<file_path>`: what `getFile` pointed at, for a bot that may see it.
+async fn file(State(app): State<Arc<App>>, UrlPath((token, path)): UrlPath<(String, String)>, headers: HeaderMap) -> Response {
+    let outcome = async {
+        let (bot, _) = authenticate(&app, &token).await?;
+        let id = render::file_id_from_path(&path).ok_or_else(ApiError::not_found)?;
+        let file = app.service.store.file(bot.id, id).await.map_err(|_| ApiError::not_found())?;
+        crate::files::serve(&app, &file, &headers).await.map_err(ApiError::from_refusal)
+    }
+    .await;
+    outcome.unwrap_or_else(IntoResponse::into_response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_refusals_read_like_telegram() {
+        use heliograph_store::Error as S;
+        let cases = [
+            (S::ChatNotFound, 400, "Bad Request: chat not found"),
+            (S::Blocked, 403, "Forbidden: bot was blocked by the user"),
+            (S::FileNotFound, 400, "Bad Request: wrong file identifier/HTTP URL specified"),
+            (S::Internal("disk".into()), 500, "Internal Server Error"),
+        ];
+        for (e, code, description) in cases {
+            let got = ApiError::from(e);
+            assert_eq!((got.code, got.description.as_str()), (code, description));
+        }
+        let flood = ApiError::flood(3);
+        assert_eq!((flood.code, flood.retry_after), (429, Some(3)));
+    }
+}

@@ -1,0 +1,492 @@
+//! The Bot API at its boundary: HTTP requests as bot libraries make them, against a real
+//! server, with people on the other side using the SDK.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Person, TestServer};
+use heliograph_client::proto::{self, UpdateKind};
+use serde_json::{json, Value};
+
+/// A bot, as a library sees it: a token and a base URL.
+struct Bot {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+    id: i64,
+}
+
+impl Bot {
+    async fn create(server: &TestServer, owner: &Person, username: &str) -> Bot {
+        let created = owner.client.create_bot("Test Bot", username).await.expect("bots.create");
+        Bot { http: reqwest::Client::new(), base: format!("http://{}", server.addr()), id: created.bot.id, token: created.token }
+    }
+
+    fn url(&self, method: &str) -> String {
+        format!("{}/bot{}/{method}", self.base, self.token)
+    }
+
+    /// The whole answer: `(HTTP status, body)`.
+    async fn raw(&self, method: &str, params: Value) -> (u16, Value) {
+        let r = self.http.post(self.url(method)).json(&params).send().await.expect("request");
+        let status = r.status().as_u16();
+        (status, r.json().await.expect("JSON answer"))
+    }
+
+    /// `result` of a call that must succeed.
+    async fn call(&self, method: &str, params: Value) -> Value {
+        let (status, body) = self.raw(method, params.clone()).await;
+        assert_eq!((status, &body["ok"]), (200, &json!(true)), "{method} {params} → {body}");
+        body["result"].clone()
+    }
+
+    /// `(error_code, description)` of a call that must fail.
+    async fn fail(&self, method: &str, params: Value) -> (i64, String) {
+        let (status, body) = self.raw(method, params.clone()).await;
+        assert_eq!(body["ok"], json!(false), "{method} {params} should fail: {body}");
+        assert_eq!(body["error_code"].as_i64(), Some(status as i64), "status and error_code agree");
+        (status as i64, body["description"].as_str().unwrap_or_default().to_string())
+    }
+
+    /// Long-polls until at least one update arrives, confirming everything before `offset`.
+    async fn updates(&self, offset: i64) -> Vec<Value> {
+        for _ in 0..10 {
+            let got = self.call("getUpdates", json!({ "offset": offset, "timeout": 5 })).await;
+            let list = got.as_array().cloned().unwrap_or_default();
+            if !list.is_empty() {
+                return list;
+            }
+        }
+        panic!("no update within 50 s");
+    }
+}
+
+fn next_offset(updates: &[Value]) -> i64 {
+    updates.last().and_then(|u| u["update_id"].as_i64()).map_or(0, |id| id + 1)
+}
+
+/// A person who opened a private chat with `bot` and said `text` to it.
+async fn say(person: &Person, bot: &Bot, text: &str) -> i64 {
+    let chat = person.client.open_private(bot.id).await.expect("open chat with the bot");
+    person.client.send_message(chat.id, text, None).await.expect("send");
+    chat.id
+}
+
+#[tokio::test]
+async fn tokens_methods_and_parameters_are_checked_like_telegram() {
+    let server = TestServer::start().await;
+    let alice = Person::sign_in(&server, 1).await;
+    let bot = Bot::create(&server, &alice, "checks_bot").await;
+
+    let me = bot.call("getMe", json!({})).await;
+    assert_eq!((me["id"].as_i64(), me["is_bot"].as_bool(), me["username"].as_str()), (Some(bot.id), Some(true), Some("checks_bot")));
+
+    // GET with a query string works as well as POST.
+    let r: Value = reqwest::get(format!("{}?", bot.url("getMe"))).await.unwrap().json().await.unwrap();
+    assert_eq!(r["result"]["id"].as_i64(), Some(bot.id));
+
+    let secret = bot.token.split_once(':').unwrap().1.to_string();
+    for token in [format!("{}:not-the-secret", bot.id), format!("{}:{secret}", bot.id + 1), secret.clone(), format!("{}:", bot.id)] {
+        let wrong = Bot { token, http: bot.http.clone(), base: bot.base.clone(), id: bot.id };
+        assert_eq!(wrong.fail("getMe", json!({})).await, (401, "Unauthorized".to_string()));
+    }
+    assert_eq!(bot.fail("sendRocket", json!({})).await, (404, "Not Found".to_string()));
+
+    let cases = [
+        ("sendMessage", json!({ "text": "hi" }), 400, "Bad Request: chat_id is empty"),
+        ("sendMessage", json!({ "chat_id": alice.id() }), 403, "Forbidden: bot can't initiate conversation with a user"),
+        ("sendMessage", json!({ "chat_id": 999_999 }), 400, "Bad Request: chat not found"),
+        ("sendMessage", json!({ "chat_id": "x", "text": "hi" }), 400, "Bad Request: chat not found"),
+        ("getFile", json!({}), 400, "Bad Request: file_id is empty"),
+        ("getFile", json!({ "file_id": "nope" }), 400, "Bad Request: wrong file_id specified"),
+        ("getUpdates", json!({ "limit": "many" }), 400, "Bad Request: field \"limit\" must be of type Integer"),
+        (
+            "answerCallbackQuery",
+            json!({ "callback_query_id": "1-1" }),
+            400,
+            "Bad Request: query is too old and response timeout expired or query ID is invalid",
+        ),
+        (
+            "setMyCommands",
+            json!({ "commands": "[{\"command\":\"Bad Name\",\"description\":\"x\"}]" }),
+            400,
+            "Bad Request: BOT_COMMAND_INVALID",
+        ),
+    ];
+    for (method, params, code, description) in cases {
+        assert_eq!(bot.fail(method, params.clone()).await, (code, description.to_string()), "{method} {params}");
+    }
+
+    // Once the person said hello, the bot can answer: the chat id is the person's id.
+    say(&alice, &bot, "hello").await;
+    let sent = bot.call("sendMessage", json!({ "chat_id": alice.id(), "text": "hi there" })).await;
+    assert_eq!(sent["chat"]["id"].as_i64(), Some(alice.id()));
+}
+
+#[tokio::test]
+async fn empty_text_is_refused() {
+    let server = TestServer::start().await;
+    let alice = Person::sign_in(&server, 1).await;
+    let bot = Bot::create(&server, &alice, "empty_bot").await;
+    say(&alice, &bot, "hi").await;
+    assert_eq!(
+        bot.fail("sendMessage", json!({ "chat_id": alice.id(), "text": "" })).await,
+        (400, "Bad Request: message text is empty".into())
+    );
+    assert_eq!(
+        bot.fail("sendMessage", json!({ "chat_id": alice.id(), "text": "<b>x", "parse_mode": "HTML" })).await.0,
+        400,
+        "unbalanced HTML is refused"
+    );
+}
+
+#[tokio::test]
+async fn a_bot_polls_answers_and_confirms_updates() {
+    let server = TestServer::start().await;
+    let mut alice = Person::sign_in(&server, 1).await;
+    let bot = Bot::create(&server, &alice, "echo_bot").await;
+
+    // Nothing yet: a short poll answers an empty list.
+    assert_eq!(bot.call("getUpdates", json!({ "timeout": 0 })).await, json!([]));
+
+    // A long poll in flight wakes when the message commits.
+    let poll = {
+        let (url, http) = (bot.url("getUpdates"), bot.http.clone());
+        tokio::spawn(async move { http.post(url).json(&json!({ "timeout": 20 })).send().await.unwrap().json::<Value>().await.unwrap() })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    let chat = say(&alice, &bot, "/start").await;
+    let got = poll.await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(4), "the long poll woke on the commit");
+    let updates = got["result"].as_array().unwrap().clone();
+    assert_eq!(updates.len(), 1, "{got}");
+    let m = &updates[0]["message"];
+    assert_eq!(m["text"], "/start");
+    assert_eq!(m["chat"]["id"].as_i64(), Some(alice.id()), "a private chat is known by the person's id");
+    assert_eq!(m["chat"]["type"], "private");
+    assert_eq!(m["from"]["id"].as_i64(), Some(alice.id()));
+    assert_eq!(m["from"]["is_bot"], false);
+
+    // Unconfirmed updates come again; confirmed ones never do.
+    let again = bot.call("getUpdates", json!({})).await;
+    assert_eq!(again.as_array().unwrap().len(), 1);
+    let offset = next_offset(&updates);
+    assert_eq!(bot.call("getUpdates", json!({ "offset": offset })).await, json!([]));
+    assert_eq!(bot.call("getUpdates", json!({})).await, json!([]), "the confirmation is kept");
+
+    // The bot's echo, formatted: the person sees the text and its entities.
+    let echo = bot
+        .call("sendMessage", json!({ "chat_id": alice.id(), "text": "<b>you</b> said /start", "parse_mode": "HTML", "reply_parameters": { "message_id": m["message_id"] } }))
+        .await;
+    assert_eq!(echo["text"], "you said /start");
+    assert_eq!(echo["entities"], json!([{ "type": "bold", "offset": 0, "length": 3 }]));
+    assert_eq!(echo["reply_to_message"]["text"], "/start");
+    let me = alice.id();
+    let update = alice.expect_update("the echo", |k| matches!(k, UpdateKind::NewMessage { message } if message.from != me)).await;
+    let UpdateKind::NewMessage { message } = update.kind else { unreachable!() };
+    assert_eq!((message.chat_id, message.entities.len()), (chat, 1));
+
+    // Edits reach the bot as edited_message; the bot's own messages never come back.
+    let mine = alice.client.send_message(chat, "typo", None).await.unwrap();
+    alice.client.edit_message(chat, mine.message.id, "fixed").await.unwrap();
+    let updates = bot.updates(offset).await;
+    let kinds: Vec<&str> = updates.iter().map(|u| if u.get("message").is_some() { "message" } else { "edited_message" }).collect();
+    assert_eq!(kinds, ["message", "edited_message"], "{updates:?}");
+    assert_eq!(updates[1]["edited_message"]["text"], "fixed");
+
+    // A second poller ends the first with 409, as in Telegram.
+    let first = {
+        let (url, http) = (bot.url("getUpdates"), bot.http.clone());
+        let offset = next_offset(&updates);
+        tokio::spawn(
+            async move { http.post(url).json(&json!({ "offset": offset, "timeout": 20 })).send().await.unwrap().status().as_u16() },
+        )
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _ = bot.call("getUpdates", json!({ "timeout": 0 })).await;
+    assert_eq!(first.await.unwrap(), 409);
+}
+
+#[tokio::test]
+async fn inline_keyboards_reach_people_and_button_presses_reach_the_bot() {
+    let server = TestServer::start().await;
+    let mut alice = Person::sign_in(&server, 1).await;
+    let bot = Bot::create(&server, &alice, "vote_bot").await;
+    let chat = say(&alice, &bot, "/vote").await;
+    let offset = next_offset(&bot.updates(0).await);
+
+    let keyboard = json!({ "inline_keyboard": [[{ "text": "Yes", "callback_data": "yes" }, { "text": "No", "callback_data": "no" }], [{ "text": "Site", "url": "https://example.org" }]] });
+    // Form-encoded, with the markup as a JSON string: how many libraries send it.
+    let form = [("chat_id", alice.id().to_string()), ("text", "Agree?".to_string()), ("reply_markup", keyboard.to_string())];
+    let r: Value = bot.http.post(bot.url("sendMessage")).form(&form).send().await.unwrap().json().await.unwrap();
+    let question = r["result"].clone();
+    assert_eq!(question["reply_markup"], keyboard, "{r}");
+    let id = question["message_id"].as_i64().unwrap();
+
+    let shown =
+        alice.expect_update("the question", |k| matches!(k, UpdateKind::NewMessage { message } if message.reply_markup.is_some())).await;
+    let UpdateKind::NewMessage { message } = shown.kind else { unreachable!() };
+    assert_eq!(message.id, id);
+
+    // The person presses "No": the bot gets a callback_query, answers it, and edits the text.
+    let press = {
+        let client = alice.client.clone();
+        tokio::spawn(async move { client.press_button(chat, id, "no").await })
+    };
+    let updates = bot.updates(offset).await;
+    let query = &updates[0]["callback_query"];
+    assert_eq!((query["data"].as_str(), query["from"]["id"].as_i64()), (Some("no"), Some(alice.id())), "{updates:?}");
+    assert_eq!(query["message"]["message_id"].as_i64(), Some(id));
+    assert_eq!(
+        bot.call("answerCallbackQuery", json!({ "callback_query_id": query["id"], "text": "Noted", "show_alert": true })).await,
+        json!(true)
+    );
+    let answer = press.await.unwrap().expect("press answered");
+    assert_eq!((answer.text.as_deref(), answer.alert), (Some("Noted"), true));
+
+    let edited = bot.call("editMessageText", json!({ "chat_id": alice.id(), "message_id": id, "text": "You said no" })).await;
+    assert_eq!(edited["text"], "You said no");
+    assert!(edited.get("reply_markup").is_none(), "an edit without reply_markup removes the keyboard");
+    let (code, description) = bot.fail("editMessageText", json!({ "chat_id": alice.id(), "message_id": id, "text": "You said no" })).await;
+    assert_eq!(code, 400);
+    assert!(description.starts_with("Bad Request: message is not modified"), "{description}");
+    alice.expect_update("the edit", |k| matches!(k, UpdateKind::EditMessage { message } if message.id == id)).await;
+
+    // Buttons that are gone, and data that never was, are refused to the person.
+    assert_eq!(common::code_of(alice.client.press_button(chat, id, "no").await), proto::ErrorCode::ButtonDataInvalid);
+    let kb = bot.call("editMessageReplyMarkup", json!({ "chat_id": alice.id(), "message_id": id, "reply_markup": { "inline_keyboard": [[{ "text": "Again", "callback_data": "again" }]] } })).await;
+    assert_eq!(kb["reply_markup"]["inline_keyboard"][0][0]["text"], "Again");
+    assert_eq!(common::code_of(alice.client.press_button(chat, id, "yes").await), proto::ErrorCode::ButtonDataInvalid);
+}
+
+#[tokio::test]
+async fn files_go_both_ways_byte_identical() {
+    let server = TestServer::start().await;
+    let alice = Person::sign_in(&server, 1).await;
+    let bot = Bot::create(&server, &alice, "files_bot").await;
+    let chat = say(&alice, &bot, "/file").await;
+    let offset = next_offset(&bot.updates(0).await);
+
+    // The bot uploads a document in a multipart body.
+    let content: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let form = reqwest::multipart::Form::new()
+        .text("chat_id", alice.id().to_string())
+        .text("caption", "*the* report")
+        .text("parse_mode", "MarkdownV2")
+        .part(
+            "document",
+            reqwest::multipart::Part::bytes(content.clone()).file_name("report.bin").mime_str("application/octet-stream").unwrap(),
+        );
+    let r: Value = bot.http.post(bot.url("sendDocument")).multipart(form).send().await.unwrap().json().await.unwrap();
+    let doc = &r["result"]["document"];
+    assert_eq!((doc["file_name"].as_str(), doc["file_size"].as_u64()), (Some("report.bin"), Some(content.len() as u64)), "{r}");
+    assert_eq!(r["result"]["caption"], "the report");
+    assert_eq!(r["result"]["caption_entities"][0]["type"], "bold");
+
+    // The person downloads it byte-identical.
+    let files = heliograph_client::files::Files::new(&format!("http://{}", server.addr()), &alice.token).unwrap();
+    let file_id: i64 = doc["file_id"].as_str().unwrap().parse().unwrap();
+    let mut got = Vec::new();
+    files.download(file_id, 0, &mut got, |_, _| {}).await.unwrap();
+    assert_eq!(got, content);
+
+    // Sending it again by file_id stores nothing new.
+    let again = bot.call("sendDocument", json!({ "chat_id": alice.id(), "document": doc["file_id"] })).await;
+    assert_eq!(again["document"]["file_id"], doc["file_id"]);
+
+    // The person sends a file; the bot fetches it with getFile.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.txt");
+    let mine: Vec<u8> = b"hello bot\n".repeat(5000);
+    std::fs::write(&path, &mine).unwrap();
+    let (sha, size) = heliograph_client::files::hash_file(&path).await.unwrap();
+    let uploaded = files.upload(&path, "up1", &sha, size, Some("text/plain"), |_| {}).await.unwrap();
+    alice.client.send_media(chat, 7, uploaded.id, proto::MediaKind::Document, None).await.unwrap();
+    let updates = bot.updates(offset).await;
+    let their = &updates[0]["message"]["document"];
+    assert_eq!(their["file_name"], "notes.txt", "{updates:?}");
+    let f = bot.call("getFile", json!({ "file_id": their["file_id"] })).await;
+    assert_eq!(f["file_size"].as_u64(), Some(mine.len() as u64));
+    let path = f["file_path"].as_str().unwrap();
+    let url = format!("{}/file/bot{}/{path}", bot.base, bot.token);
+    let bytes = reqwest::get(&url).await.unwrap().bytes().await.unwrap();
+    assert_eq!(bytes.as_ref(), mine.as_slice());
+
+    // Another bot (or a wrong token) cannot fetch it.
+    let other = Bot::create(&server, &alice, "other_bot").await;
+    assert_eq!(other.fail("getFile", json!({ "file_id": their["file_id"] })).await.0, 400);
+    let denied = reqwest::get(format!("{}/file/bot{}/{path}", other.base, other.token)).await.unwrap();
+    assert_eq!(denied.status().as_u16(), 404);
+    let _ = chat;
+}
+
+#[tokio::test]
+async fn a_bot_cannot_touch_chats_it_is_not_in() {
+    let server = TestServer::start().await;
+    let alice = Person::sign_in(&server, 1).await;
+    let bob = Person::sign_in(&server, 2).await;
+    let bot = Bot::create(&server, &alice, "nosy_bot").await;
+    let group = alice.client.create_group("Private talk", &[bob.id()]).await.unwrap();
+    let m = alice.client.send_message(group.id, "secret", None).await.unwrap();
+    let group_id = -(1_000_000_000_000 + group.id);
+    let private = alice.client.open_private(bob.id()).await.unwrap();
+    for (method, params) in [
+        ("sendMessage", json!({ "chat_id": group_id, "text": "hi" })),
+        ("getChat", json!({ "chat_id": group_id })),
+        ("getChatMember", json!({ "chat_id": group_id, "user_id": alice.id() })),
+        ("getChatMemberCount", json!({ "chat_id": group_id })),
+        ("forwardMessage", json!({ "chat_id": group_id, "from_chat_id": group_id, "message_id": m.message.id })),
+        ("copyMessage", json!({ "chat_id": group_id, "from_chat_id": group_id, "message_id": m.message.id })),
+        ("editMessageText", json!({ "chat_id": group_id, "message_id": m.message.id, "text": "mine" })),
+        ("deleteMessage", json!({ "chat_id": group_id, "message_id": m.message.id })),
+        ("sendChatAction", json!({ "chat_id": group_id, "action": "typing" })),
+        ("sendMessage", json!({ "chat_id": -(1_000_000_000_000 + private.id), "text": "hi" })),
+    ] {
+        let (code, description) = bot.fail(method, params.clone()).await;
+        assert_eq!(code, 400, "{method} {params}: {description}");
+        assert!(description.contains("not found"), "{method}: {description}");
+    }
+    let history = alice.client.history(group.id, None, proto::method::Direction::Older, None).await.unwrap();
+    assert_eq!(history.len(), 1, "nothing changed");
+}
+
+#[tokio::test]
+async fn groups_apply_privacy_mode_and_channels_deliver_posts() {
+    let server = TestServer::start().await;
+    let alice = Person::sign_in(&server, 1).await;
+    let bob = Person::sign_in(&server, 2).await;
+    let bot = Bot::create(&server, &alice, "group_bot").await;
+    let group = alice.client.create_group("Team", &[bob.id(), bot.id]).await.unwrap();
+    let mut offset = 0;
+    let joined = bot.updates(offset).await;
+    offset = next_offset(&joined);
+    let member = &joined[0]["my_chat_member"];
+    assert_eq!(member["new_chat_member"]["status"], "member", "{joined:?}");
+    assert_eq!(member["chat"]["type"], "supergroup");
+
+    bob.client.send_message(group.id, "lunch?", None).await.unwrap();
+    bob.client.send_message(group.id, "/help@group_bot", None).await.unwrap();
+    bob.client.send_message(group.id, "hey @group_bot", None).await.unwrap();
+    let seen = bot.updates(offset).await;
+    let texts: Vec<&str> = seen.iter().filter_map(|u| u["message"]["text"].as_str()).collect();
+    assert_eq!(texts, ["/help@group_bot", "hey @group_bot"], "privacy mode: commands and mentions only");
+    offset = next_offset(&seen);
+
+    let chat_id = -(1_000_000_000_000 + group.id);
+    let count = bot.call("getChatMemberCount", json!({ "chat_id": chat_id })).await;
+    assert_eq!(count, json!(3));
+    let creator = bot.call("getChatMember", json!({ "chat_id": chat_id, "user_id": alice.id() })).await;
+    assert_eq!(creator["status"], "creator");
+
+    // Channels keep their own log; a bot member still gets each post in its own.
+    let channel = alice.client.create_channel("News", None).await.unwrap();
+    alice.client.add_members(channel.id, &[bot.id]).await.unwrap();
+    alice.client.send_message(channel.id, "issue 1", None).await.unwrap();
+    let posts = bot.updates(offset).await;
+    let post = posts.iter().find(|u| u.get("channel_post").is_some()).expect("a channel_post");
+    assert_eq!(post["channel_post"]["text"], "issue 1");
+    assert_eq!(post["channel_post"]["sender_chat"]["type"], "channel");
+}
+
+#[tokio::test]
+async fn webhooks_deliver_with_the_secret_and_retry() {
+    use axum::{extract::State, http::HeaderMap, routing::post, Json, Router};
+    use std::sync::{Arc, Mutex};
+
+    type Seen = Arc<Mutex<(u32, Vec<(Option<String>, Value)>)>>;
+    // The first delivery fails with 500; the retry succeeds.
+    async fn hook(State(seen): State<Seen>, headers: HeaderMap, Json(update): Json<Value>) -> axum::http::StatusCode {
+        let mut seen = seen.lock().unwrap();
+        seen.0 += 1;
+        if seen.0 == 1 {
+            return axum::http::StatusCode::INTERNAL_SERVER_ERROR;
+        }
+        let secret = headers.get("x-telegram-bot-api-secret-token").map(|v| v.to_str().unwrap().to_string());
+        seen.1.push((secret, update));
+        axum::http::StatusCode::OK
+    }
+    let seen: Seen = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook_url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let app = Router::new().route("/hook", post(hook)).with_state(seen.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let server = TestServer::start().await;
+    let alice = Person::sign_in(&server, 1).await;
+    let bot = Bot::create(&server, &alice, "hook_bot").await;
+    assert_eq!(bot.call("setWebhook", json!({ "url": hook_url, "secret_token": "s3cr3t" })).await, json!(true));
+    assert_eq!(bot.fail("getUpdates", json!({})).await.0, 409);
+    assert_eq!(bot.fail("setWebhook", json!({ "url": "ftp://x" })).await.0, 400);
+
+    say(&alice, &bot, "via webhook").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while seen.lock().unwrap().1.is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no webhook delivery within 15 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (attempts, delivered) = seen.lock().unwrap().clone();
+    assert_eq!(attempts, 2, "one failure, one retry");
+    assert_eq!(delivered[0].0.as_deref(), Some("s3cr3t"));
+    assert_eq!(delivered[0].1["message"]["text"], "via webhook");
+
+    let info = bot.call("getWebhookInfo", json!({})).await;
+    assert_eq!(info["url"], hook_url);
+    assert_eq!(info["pending_update_count"], 0, "{info}");
+    assert!(info["last_error_message"].as_str().unwrap().contains("500"), "{info}");
+
+    assert_eq!(bot.call("deleteWebhook", json!({})).await, json!(true));
+    assert_eq!(bot.call("getWebhookInfo", json!({})).await["url"], "");
+    assert_eq!(bot.call("getUpdates", json!({})).await, json!([]), "delivered updates were confirmed");
+}
+
+#[tokio::test]
+async fn commands_are_kept_per_scope_and_language() {
+    let server = TestServer::start().await;
+    let alice = Person::sign_in(&server, 1).await;
+    let bot = Bot::create(&server, &alice, "cmd_bot").await;
+    let list = json!([{ "command": "start", "description": "Start" }, { "command": "help", "description": "Help" }]);
+    assert_eq!(bot.call("setMyCommands", json!({ "commands": list })).await, json!(true));
+    let de = json!([{ "command": "hilfe", "description": "Hilfe" }]);
+    bot.call("setMyCommands", json!({ "commands": de, "language_code": "de", "scope": { "type": "all_private_chats" } })).await;
+    assert_eq!(bot.call("getMyCommands", json!({})).await, list);
+    assert_eq!(bot.call("getMyCommands", json!({ "language_code": "de", "scope": { "type": "all_private_chats" } })).await, de);
+    bot.call("deleteMyCommands", json!({})).await;
+    assert_eq!(bot.call("getMyCommands", json!({})).await, json!([]));
+}
+
+#[tokio::test]
+async fn a_flooding_bot_gets_429_with_retry_after() {
+    let server = TestServer::start_with(|c| {
+        c.limits.requests_per_second = 5;
+        c.limits.requests_burst = 5;
+    })
+    .await;
+    let alice = Person::sign_in(&server, 1).await;
+    let bot = Bot::create(&server, &alice, "flood_bot").await;
+    let mut refused = None;
+    for _ in 0..50 {
+        let (status, body) = bot.raw("getMe", json!({})).await;
+        if status == 429 {
+            refused = Some(body);
+            break;
+        }
+    }
+    let body = refused.expect("429 within 50 requests");
+    let after = body["parameters"]["retry_after"].as_i64().expect("retry_after");
+    assert!(after >= 1, "{body}");
+    assert_eq!(body["description"], format!("Too Many Requests: retry after {after}"));
+}
+
+#[tokio::test]
+async fn a_revoked_token_stops_working_at_once() {
+    let server = TestServer::start().await;
+    let alice = Person::sign_in(&server, 1).await;
+    let bot = Bot::create(&server, &alice, "rotate_bot").await;
+    bot.call("getMe", json!({})).await;
+    let fresh = alice.client.revoke_bot_token(bot.id).await.unwrap();
+    assert_eq!(bot.fail("getMe", json!({})).await.0, 401);
+    let rotated = Bot { token: fresh.token, http: bot.http.clone(), base: bot.base.clone(), id: bot.id };
+    rotated.call("getMe", json!({})).await;
+}
