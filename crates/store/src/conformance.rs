@@ -1600,7 +1600,8 @@ pub async fn bot_settings(store: Arc<dyn Store>) {
 
     let hook = |url: &str, set: i64| Webhook { url: url.into(), secret: Some("s3cret".into()), max_connections: 40, set };
     // (change, confirmed, webhook, webhook_error) after it.
-    let cases: Vec<(BotChange, Pts, Option<Webhook>, Option<(i64, String)>)> = vec![
+    type Case = (BotChange, Pts, Option<Webhook>, Option<(i64, String)>);
+    let cases: Vec<Case> = vec![
         (BotChange::Confirm(5), 5, None, None),
         (BotChange::Confirm(3), 5, None, None),
         (BotChange::Confirm(5), 5, None, None),

@@ -460,3 +460,55 @@ impl Store for SqliteStore {
         self.query(move |c, l| ops::chat_difference(c, l, user, chat, pts, limit)).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database made by the build before bots (schema version 2) upgrades in place: people
+    /// and their messages stay, phones stay unique, and bots (no phone) can be made.
+    #[tokio::test]
+    async fn version_2_upgrades_to_bots() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("v2.db");
+        {
+            let conn = Connection::open(&path).expect("open");
+            for sql in &MIGRATIONS[..2] {
+                conn.execute_batch(sql).expect("old migration");
+            }
+            conn.execute_batch(
+                "PRAGMA user_version = 2;
+                 INSERT INTO users (id, phone, name, username, bio, created, pts) VALUES (1, '+15550000001', 'Alice', 'alice', 'hi', 10, 3);
+                 INSERT INTO users (id, phone, name, created) VALUES (2, '+15550000002', 'Bob', 11);
+                 INSERT INTO usernames (key, user_id) VALUES ('alice', 1);
+                 INSERT INTO chats (id, kind, title, creator, member_count, top_message, created, activity, pair)
+                     VALUES (1, 'private', '', 1, 2, 1, 12, 12, '1:2');
+                 INSERT INTO members (chat_id, user_id, role, joined) VALUES (1, 1, 'member', 12), (1, 2, 'member', 12);
+                 INSERT INTO messages (chat_id, id, from_id, date, kind, text) VALUES (1, 1, 1, 13, 'text', 'before bots');",
+            )
+            .expect("old rows");
+        }
+        let store = SqliteStore::open(&path, Options::default()).expect("upgrade");
+        let alice = store.users(&[UserId(1)]).await.expect("users").remove(0);
+        assert_eq!(
+            (alice.phone.as_str(), alice.name.as_str(), alice.username.as_deref(), alice.bio.as_str(), alice.bot_owner),
+            ("+15550000001", "Alice", Some("alice"), "hi", None)
+        );
+        assert_eq!(store.state(UserId(1)).await.expect("state"), 3, "the log position survives the rebuild");
+        let history = store.history(UserId(2), ChatId(1), Page::Newer { after: None, limit: 10 }).await.expect("history");
+        assert_eq!((history.len(), history[0].entities.len(), history[0].keyboard.is_none()), (1, 0, true));
+        let name = |s: &str| DisplayName::parse(s).expect("name");
+        let username = |s: &str| Username::parse(s).expect("username");
+        let b1 = store.create_bot(UserId(1), &name("One"), &username("one_bot"), &[1; 32]).await.expect("bot");
+        let b2 = store.create_bot(UserId(1), &name("Two"), &username("two_bot"), &[2; 32]).await.expect("a second phoneless user");
+        assert!(b1.id.0 > 2 && b2.id.0 > b1.id.0, "new ids follow the old ones");
+        assert_eq!(b1.phone, "");
+        let phone = Phone::parse("+15550000002").expect("phone");
+        assert_eq!(store.create_user(&phone, &name("Bob again")).await.expect("create_user").id, UserId(2), "phones stay unique");
+        // The new member column is filled for members added from now on.
+        let chat = store.create_chat(UserId(1), ChatKind::Channel, &Title::parse("C").expect("title"), None, &[b1.id]).await.expect("chat");
+        let before = store.state(b1.id).await.expect("state");
+        store.send(UserId(1), chat.id, 1, Draft::text(MessageText::parse("post".into()).expect("text"))).await.expect("post");
+        assert_eq!(store.state(b1.id).await.expect("state"), before + 1, "the bot member follows the channel");
+    }
+}
