@@ -152,7 +152,7 @@ pub async fn start_with(config: Config, store: Arc<dyn Store>, bus: Arc<dyn Bus>
     let tracker = TaskTracker::new();
     tracker.spawn(crate::fanout::run(service.clone(), feed));
     tracker.spawn(files.sweep_until(shutdown.clone()));
-    tracker.spawn(crate::botapi::updates::resume_webhooks(app.clone()));
+    tracker.spawn(crate::botapi::updates::supervise_webhooks(app.clone()));
     tracker.spawn(crate::botapi::watch_revocations(app.clone()));
     let routes = router(app.clone());
     let stop = shutdown.clone();

@@ -79,6 +79,9 @@ pub struct Config {
     pub limits: Limits,
     /// Uploads, storage and quotas.
     pub files: Files,
+    /// Deliver bots' webhooks from this node. Every node accepts `setWebhook`; in a cluster,
+    /// turn this off on all nodes but one, so each update is POSTed once.
+    pub bot_webhooks: bool,
 }
 
 impl Default for Config {
@@ -94,6 +97,7 @@ impl Default for Config {
             code_provider: CodeProvider::default(),
             limits: Limits::default(),
             files: Files::default(),
+            bot_webhooks: true,
         }
     }
 }

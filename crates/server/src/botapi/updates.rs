@@ -32,6 +32,8 @@ const MAX_POLL_SECS: i64 = 50;
 const RECHECK: Duration = Duration::from_secs(5);
 /// Webhook retry backoff: doubling from the first, capped at the second.
 const BACKOFF: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(60));
+/// How often a node looks for webhooks set through other nodes.
+const SUPERVISE: Duration = Duration::from_secs(10);
 /// Time a webhook has to answer one delivery.
 const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -339,11 +341,21 @@ pub struct Webhooks {
 impl Webhooks {
     /// Starts (or restarts, after the webhook changed) `bot`'s worker.
     pub fn start(&self, app: Arc<App>, bot: UserId) {
+        if !app.service.config.bot_webhooks {
+            return;
+        }
         let stop = app.shutdown.child_token();
         if let Some(old) = self.running.lock().expect("webhooks lock").insert(bot, stop.clone()) {
             old.cancel();
         }
         tokio::spawn(deliver(app, bot, stop));
+    }
+
+    /// Starts `bot`'s worker unless one runs.
+    fn ensure(&self, app: Arc<App>, bot: UserId) {
+        if self.running.lock().expect("webhooks lock").get(&bot).is_none_or(CancellationToken::is_cancelled) {
+            self.start(app, bot);
+        }
     }
 
     pub fn stop(&self, bot: UserId) {
@@ -353,15 +365,26 @@ impl Webhooks {
     }
 }
 
-/// Resumes delivery for every bot that has a webhook (at startup).
-pub async fn resume_webhooks(app: Arc<App>) {
-    match app.service.store.webhook_bots().await {
-        Ok(bots) => {
-            for bot in bots {
-                app.bots.webhooks.start(app.clone(), bot);
+/// Keeps a delivery worker running for every bot with a webhook, on a node with
+/// `bot_webhooks` on: at startup, and every [`SUPERVISE`] for webhooks set through other
+/// nodes.
+pub async fn supervise_webhooks(app: Arc<App>) {
+    if !app.service.config.bot_webhooks {
+        return;
+    }
+    loop {
+        match app.service.store.webhook_bots().await {
+            Ok(bots) => {
+                for bot in bots {
+                    app.bots.webhooks.ensure(app.clone(), bot);
+                }
             }
+            Err(e) => tracing::error!(error = %e, "cannot list the bots with webhooks"),
         }
-        Err(e) => tracing::error!(error = %e, "cannot list the bots with webhooks; their deliveries wait for the next setWebhook"),
+        tokio::select! {
+            _ = tokio::time::sleep(SUPERVISE) => {}
+            _ = app.shutdown.cancelled() => return,
+        }
     }
 }
 
@@ -436,6 +459,8 @@ async fn deliver(app: Arc<App>, id: UserId, stop: CancellationToken) {
             }
         }
     }
+    // Forget this worker (a newer one for the same bot has a live token and stays).
+    stop.cancel();
     app.bots.webhooks.running.lock().expect("webhooks lock").retain(|b, t| *b != id || !t.is_cancelled());
 }
 
