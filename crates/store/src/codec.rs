@@ -145,15 +145,15 @@ mod tests {
 
     #[test]
     fn keyboards_round_trip() {
-        let b = |t: &str, a: ButtonAction| Button::new(t.into(), a).unwrap();
+        let b = |t: &str, a: ButtonAction| Button::new(t.into(), a).expect("button");
         let keyboards = [
             None,
-            Keyboard::new(vec![vec![b("Yes ✅", ButtonAction::Callback("y".into()))]]).unwrap(),
+            Keyboard::new(vec![vec![b("Yes ✅", ButtonAction::Callback("y".into()))]]).expect("keyboard"),
             Keyboard::new(vec![
                 vec![b("a", ButtonAction::Callback("1".into())), b("b", ButtonAction::Url("https://example.org".into()))],
                 vec![b("c", ButtonAction::Callback("{\"x\":1}".into()))],
             ])
-            .unwrap(),
+            .expect("keyboard"),
         ];
         for k in keyboards {
             let stored = encode_keyboard(k.as_ref());
