@@ -19,8 +19,8 @@ fn params(target: i64, own: i64, other_user: i64, forward_into_target: bool) -> 
         "chat_id": target,
         "from_chat_id": if forward_into_target { own } else { target },
         "to_chat_id": if forward_into_target { target } else { own },
-        "ids": [1], "id": 1, "max_id": 1, "pts": 0,
-        "user_id": other_user, "user_ids": [other_user],
+        "ids": [1], "id": 1, "message_id": 1, "max_id": 1, "pts": 0, "data": "intruder",
+        "user_id": other_user, "user_ids": [other_user], "bot_id": other_user,
         "random_id": 42, "random_ids": [42],
         "text": "intruder", "title": "pwned", "admin": true,
         "file_id": 1, "kind": "document", "caption": "intruder",
@@ -78,6 +78,7 @@ async fn non_members_cannot_tell_a_chat_exists() {
     let eve = Person::sign_in(&server, 3).await;
     let methods = chat_methods();
     assert!(methods.len() >= 15, "found only {methods:?}");
+    assert!(methods.contains(&"messages.press_button"), "pressing a button names a chat: {methods:?}");
 
     // Secret chats of every kind, each with a message.
     let private = ann.client.open_private(bob.id()).await.expect("open").id;
@@ -161,6 +162,9 @@ const NEEDS_NO_RIGHT: &[(&str, &str)] = &[
     ("account.revoke_session", "only the caller's own sessions: another user's id is SESSION_NOT_FOUND (sdk.rs)"),
     ("account.update_profile", "the caller's own profile"),
     ("account.set_username", "the caller's own username"),
+    ("bots.create", "anyone but a bot; at most MAX_BOTS_PER_OWNER each (sdk.rs)"),
+    ("bots.list", "the caller's own bots"),
+    ("bots.revoke_token", "only the caller's own bots: anyone else's (or a person) is USER_NOT_FOUND (sdk.rs)"),
     ("users.get_me", "the caller"),
     ("users.get", "public profiles; phones only to contacts (convert::user)"),
     ("contacts.resolve", "public usernames"),
@@ -180,6 +184,7 @@ const NEEDS_NO_RIGHT: &[(&str, &str)] = &[
     ("messages.forward", "reading the source (any member) and writing the target (messages.send's right)"),
     ("messages.read", "any member"),
     ("messages.history", "any member"),
+    ("messages.press_button", "any member who sees the message; only a bot's callback buttons (BUTTON_DATA_INVALID, sdk.rs)"),
     ("messages.send_media", "the same right as messages.send"),
     ("updates.get_state", "the caller's own log"),
     ("updates.get_difference", "the caller's own log"),

@@ -328,3 +328,180 @@ async fn offline_client_catches_up_without_gaps_or_duplicates() {
         panic!("unexpected extra update {u:?}");
     }
 }
+
+// --- bots ------------------------------------------------------------------------------------
+
+/// A server whose store the test also holds, to act as a bot where the wire protocol has no
+/// method for it (posting a keyboard is the Bot API's) and to look at a bot's log.
+async fn server_with_store() -> (TestServer, std::sync::Arc<dyn heliograph_store::Store>) {
+    use heliograph_store::sqlite::{Options, SqliteStore};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = heliograph_server::config::Config {
+        dev: true,
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        data_dir: dir.path().to_path_buf(),
+        ..Default::default()
+    };
+    config.limits.requests_per_address_per_second = 1_000_000;
+    config.limits.max_connections_per_address = 1_000_000;
+    let store: std::sync::Arc<dyn heliograph_store::Store> =
+        std::sync::Arc::new(SqliteStore::open(&dir.path().join("heliograph.db"), Options::default()).expect("store"));
+    let bus = std::sync::Arc::new(heliograph_bus::InProcessBus::new());
+    let server = heliograph_server::start_with(config, store.clone(), bus).await.expect("server starts");
+    (TestServer { server: Some(server), dir }, store)
+}
+
+/// `POST /bot<token>/getMe` over plain HTTP/1.1: the status code.
+async fn bot_api_status(server: &TestServer, token: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(server.addr()).await.expect("connect");
+    let request = format!("POST /bot{token}/getMe HTTP/1.1\r\nHost: test\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    tcp.write_all(request.as_bytes()).await.expect("write");
+    let mut response = Vec::new();
+    tcp.read_to_end(&mut response).await.expect("read");
+    let head = String::from_utf8_lossy(&response);
+    head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("not an HTTP answer: {head}"))
+}
+
+/// bots.create (a `User` with `bot: true` and a `"<id>:<secret>"` token whose secret the store
+/// keeps as its hash), bots.list (each owner's own), bots.revoke_token (owner only; the old
+/// token stops working, on the store and on the Bot API).
+#[tokio::test]
+async fn bots_are_created_listed_and_given_new_tokens() {
+    use heliograph_server::codes::hash_token;
+    let (server, store) = server_with_store().await;
+    let ann = Person::sign_in(&server, 1).await;
+    let bob = Person::sign_in(&server, 2).await;
+
+    let created = ann.client.create_bot("Weather", "@Weather_Bot").await.expect("create");
+    let bot = &created.bot;
+    assert!(bot.bot, "{bot:?}");
+    assert_eq!((bot.name.as_str(), bot.username.as_deref(), bot.phone.as_deref()), ("Weather", Some("Weather_Bot"), None));
+    let (id, secret) = created.token.split_once(':').expect("ID:SECRET");
+    assert_eq!(id.parse::<i64>().expect("numeric id"), bot.id);
+    assert!(secret.len() >= 32 && !secret.contains(':'), "{secret}");
+    let session = store.session_by_token(&hash_token(secret)).await.expect("store").expect("the secret's hash is the bot's session");
+    assert_eq!(session.user.0, bot.id);
+    assert_eq!(bot_api_status(&server, &created.token).await, 200, "the token works on the Bot API");
+
+    // Usernames: must end in "bot", and are unique with everyone else's.
+    assert_eq!(code_of(ann.client.create_bot("Weather", "weather_report").await), E::UsernameInvalid);
+    assert_eq!(code_of(ann.client.create_bot("Weather", "wb").await), E::UsernameInvalid);
+    assert_eq!(code_of(bob.client.create_bot("Other", "weather_bot").await), E::UsernameOccupied);
+    assert_eq!(code_of(ann.client.create_bot("", "empty_name_bot").await), E::NameInvalid);
+    let second = ann.client.create_bot("News", "news_bot").await.expect("second bot");
+    // Others see a bot as a bot, without a phone.
+    let seen = bob.client.get_users(&[bot.id]).await.expect("users").remove(0);
+    assert!(seen.bot && seen.phone.is_none(), "{seen:?}");
+    assert!(!bob.client.get_me().await.expect("me").bot);
+    match bob.client.resolve("weather_bot").await.expect("resolve") {
+        Peer::User { user } => assert!(user.bot && user.id == bot.id),
+        other => panic!("{other:?}"),
+    }
+
+    let mine: Vec<i64> = ann.client.bots().await.expect("list").iter().map(|u| u.id).collect();
+    assert_eq!(mine, [bot.id, second.bot.id], "oldest first");
+    assert!(bob.client.bots().await.expect("list").is_empty(), "only the owner's bots");
+
+    // Only the owner gets a new token; the old one dies at once.
+    assert_eq!(code_of(bob.client.revoke_bot_token(bot.id).await), E::UserNotFound);
+    assert_eq!(code_of(ann.client.revoke_bot_token(bob.id()).await), E::UserNotFound, "a person is not a bot");
+    let renewed = ann.client.revoke_bot_token(bot.id).await.expect("revoke");
+    let (new_id, new_secret) = renewed.token.split_once(':').expect("ID:SECRET");
+    assert_eq!(new_id, id);
+    assert_ne!(new_secret, secret);
+    assert!(store.session_by_token(&hash_token(secret)).await.expect("store").is_none(), "the old token is dead");
+    assert!(store.session_by_token(&hash_token(new_secret)).await.expect("store").is_some());
+    assert_eq!(bot_api_status(&server, &created.token).await, 401, "the old token is refused");
+    assert_eq!(bot_api_status(&server, &renewed.token).await, 200, "the new one works");
+    // The second bot's token was not touched.
+    assert_eq!(bot_api_status(&server, &second.token).await, 200);
+}
+
+/// messages.press_button: a bot's keyboard and formatting reach the person; a press is logged
+/// for the bot (durably, whether or not it answers) and, unanswered, returns `{alert: false}`
+/// after the server's wait, without holding up the person's other requests; unknown data is
+/// BUTTON_DATA_INVALID, a non-member gets CHAT_NOT_FOUND.
+#[tokio::test]
+async fn pressing_a_bots_button_reaches_the_bot() {
+    use heliograph_core::{Button, ButtonAction, ChatId, Entity, EntityKind, Keyboard, MessageText, UserId};
+    use heliograph_store::{Difference, Draft, Event as StoreEvent};
+    let (server, store) = server_with_store().await;
+    let mut ann = Person::sign_in(&server, 1).await;
+    let eve = Person::sign_in(&server, 3).await;
+    let bot = ann.client.create_bot("Menu", "menu_bot").await.expect("create").bot;
+    let bot_id = UserId(bot.id);
+
+    // The bot posts a menu to Ann (as the Bot API's sendMessage would).
+    let chat = store.open_private(bot_id, UserId(ann.id())).await.expect("open");
+    let yes = Button::new("Yes".into(), ButtonAction::Callback("yes".into())).expect("button");
+    let no = Button::new("No".into(), ButtonAction::Callback("no".into())).expect("button");
+    let docs = Button::new("Docs".into(), ButtonAction::Url("https://example.org/docs".into())).expect("button");
+    let keyboard = Keyboard::new(vec![vec![yes, no], vec![docs]]).expect("keyboard");
+    let draft = Draft {
+        entities: vec![Entity { kind: EntityKind::Bold, offset: 0, length: 4 }],
+        keyboard,
+        ..Draft::text(MessageText::parse("Pick one".to_string()).expect("text"))
+    };
+    let sent = store.send(bot_id, chat.id, 1, draft).await.expect("the bot posts");
+    let update = ann.expect_update("the bot's menu", |k| matches!(k, K::NewMessage { .. })).await;
+    let K::NewMessage { message } = update.kind else { unreachable!() };
+    assert_eq!((message.id, message.from), (sent.message.id.0, bot.id));
+    let wire = serde_json::to_value(&message).expect("json");
+    assert_eq!(
+        wire["reply_markup"],
+        serde_json::json!({"inline_keyboard": [[{"text": "Yes", "callback_data": "yes"}, {"text": "No", "callback_data": "no"}],
+                                                [{"text": "Docs", "url": "https://example.org/docs"}]]})
+    );
+    assert_eq!(wire["entities"], serde_json::json!([{"type": "bold", "offset": 0, "length": 4}]));
+    let history = ann.client.history(chat.id.0, None, Direction::Older, None).await.expect("history");
+    assert_eq!(history[0].reply_markup, message.reply_markup, "history shows the keyboard too");
+
+    // The bot does not answer: the press returns after the wait, with no text; meanwhile
+    // Ann's other requests on the same connection are answered at once.
+    let started = std::time::Instant::now();
+    let press = tokio::spawn({
+        let client = ann.client.clone();
+        async move { client.press_button(chat.id.0, message.id, "yes").await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let quick = std::time::Instant::now();
+    ann.client.get_me().await.expect("other calls go on");
+    assert!(quick.elapsed() < std::time::Duration::from_secs(2), "a waiting press held up another call");
+    let answer = press.await.expect("join").expect("press");
+    assert_eq!(answer, heliograph_client::proto::CallbackAnswer { text: None, alert: false, url: None });
+    let waited = started.elapsed();
+    assert!(waited >= heliograph_server::callbacks::WAIT - std::time::Duration::from_millis(500), "answered after {waited:?}");
+    assert!(waited < heliograph_server::callbacks::WAIT + std::time::Duration::from_secs(5), "answered after {waited:?}");
+
+    // The press is in the bot's log, for the Bot API to hand out.
+    let presses: Vec<(ChatId, i64, i64, String)> = match store.difference(bot_id, 0, 100).await.expect("bot log") {
+        Difference::Complete { events, .. } | Difference::Slice { events, .. } => events
+            .into_iter()
+            .filter_map(|l| match l.event {
+                StoreEvent::CallbackQuery { chat, message, from, data } => Some((chat, message.0, from.0, data)),
+                _ => None,
+            })
+            .collect(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(presses, [(chat.id, message.id, ann.id(), "yes".to_string())]);
+
+    // Data no button carries, a message without buttons, a message that does not exist.
+    assert_eq!(code_of(ann.client.press_button(chat.id.0, message.id, "maybe").await), E::ButtonDataInvalid);
+    assert_eq!(code_of(ann.client.press_button(chat.id.0, message.id, "").await), E::ButtonDataInvalid);
+    let own = ann.client.send_message(chat.id.0, "no buttons here", None).await.expect("send");
+    assert_eq!(code_of(ann.client.press_button(chat.id.0, own.message.id, "yes").await), E::ButtonDataInvalid);
+    let missing = code_of(ann.client.press_button(chat.id.0, 999, "yes").await);
+    assert!(matches!(missing, E::MessageNotFound | E::ButtonDataInvalid), "{missing:?}");
+    // A non-member learns nothing.
+    assert_eq!(code_of(eve.client.press_button(chat.id.0, message.id, "yes").await), E::ChatNotFound);
+    assert_eq!(code_of(eve.client.press_button(9_999_999, 1, "yes").await), E::ChatNotFound);
+    // None of the refusals reached the bot.
+    match store.difference(bot_id, 0, 100).await.expect("bot log") {
+        Difference::Complete { events, .. } => {
+            assert_eq!(events.iter().filter(|l| matches!(l.event, StoreEvent::CallbackQuery { .. })).count(), 1)
+        }
+        other => panic!("{other:?}"),
+    }
+}

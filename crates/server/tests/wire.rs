@@ -244,3 +244,37 @@ async fn http_code_provider_delivers_codes() {
     // chance in 100,000).
     assert_eq!(code(&refused), "PHONE_CODE_INVALID", "{refused}");
 }
+
+/// The bot methods' frames as `docs/protocol.md` shows them: `bots.create` answers
+/// `{bot, token}` with `"bot": true` and no phone, `bots.list` an array of users,
+/// `bots.revoke_token` `{token}`; `messages.press_button` needs `data`.
+#[tokio::test]
+async fn bot_frames_have_the_documented_shape() {
+    let server = TestServer::start().await;
+    let mut ws = signed_in(&server, 1).await;
+    let v = call(&mut ws, 3, "bots.create", json!({"name": "Weather", "username": "weather_bot"})).await;
+    assert_eq!(v["type"], "result", "{v}");
+    let bot = &v["result"]["bot"];
+    let id = bot["id"].as_i64().expect("id");
+    assert_eq!(bot["bot"], true, "{v}");
+    assert_eq!((bot["name"].as_str(), bot["username"].as_str()), (Some("Weather"), Some("weather_bot")));
+    assert!(bot.get("phone").is_none(), "a bot has no phone: {v}");
+    let token = v["result"]["token"].as_str().expect("token");
+    assert!(token.starts_with(&format!("{id}:")), "{token}");
+
+    let me = call(&mut ws, 4, "users.get_me", json!({})).await;
+    assert_eq!(me["result"]["bot"], false, "a person's `bot` is present and false: {me}");
+    let list = call(&mut ws, 5, "bots.list", Value::Null).await;
+    assert_eq!(list["result"].as_array().map(|a| a.iter().map(|u| u["id"].clone()).collect::<Vec<_>>()), Some(vec![json!(id)]));
+    let renewed = call(&mut ws, 6, "bots.revoke_token", json!({"bot_id": id})).await;
+    let new_token = renewed["result"]["token"].as_str().expect("token");
+    assert!(new_token.starts_with(&format!("{id}:")) && new_token != token, "{renewed}");
+    assert_eq!(renewed["result"].as_object().map(|o| o.len()), Some(1), "{renewed}");
+
+    let v = call(&mut ws, 7, "bots.create", json!({"name": "Weather", "username": "weather"})).await;
+    assert_eq!(code(&v), "USERNAME_INVALID", "{v}");
+    let v = call(&mut ws, 8, "messages.press_button", json!({"chat_id": 1, "message_id": 1})).await;
+    assert_eq!(code(&v), "BAD_PARAMS", "{v}");
+    let v = call(&mut ws, 9, "messages.press_button", json!({"chat_id": 424242, "message_id": 1, "data": "x"})).await;
+    assert_eq!(code(&v), "CHAT_NOT_FOUND", "{v}");
+}
