@@ -22,7 +22,7 @@ use bots::*;
 use teloxide::dispatching::{ShutdownToken, UpdateHandler};
 use teloxide::net::Download;
 use teloxide::prelude::*;
-use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, InputFile, UpdateKind};
+use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, InputFile, MessageEntityKind, UpdateKind};
 use teloxide::update_listeners::webhooks;
 
 type BoxErr = Box<dyn std::error::Error + Send + Sync>;
@@ -88,6 +88,7 @@ fn dispatcher(bot: Bot, handler: UpdateHandler<BoxErr>, trouble: &Trouble) -> Di
     let unhandled = trouble.clone();
     let failed = trouble.clone();
     Dispatcher::builder(bot, handler)
+        .dependencies(dptree::deps![trouble.clone()])
         .default_handler(move |update: Arc<Update>| {
             let trouble = unhandled.clone();
             async move {
@@ -130,8 +131,21 @@ fn start_polling(bot: Bot, handler: UpdateHandler<BoxErr>) -> Running {
 
 // ---- the bots: ordinary teloxide code, as in teloxide's own examples ----
 
-async fn echo(bot: Bot, msg: Message) -> HandlerResult {
+async fn echo(bot: Bot, msg: Message, trouble: Trouble) -> HandlerResult {
     let Some(text) = msg.text() else { return Ok(()) };
+    // A command comes with its bot_command entity, as from Telegram (libraries such as
+    // python-telegram-bot route commands by it; teloxide's own parser reads the text).
+    if let Some(command) = text.strip_prefix('/') {
+        let length = 1 + command.split_whitespace().next().unwrap_or("").encode_utf16().count();
+        let entity = msg
+            .entities()
+            .unwrap_or_default()
+            .iter()
+            .any(|e| e.kind == MessageEntityKind::BotCommand && e.offset == 0 && e.length == length);
+        if !entity {
+            trouble.push(format!("{text:?} came without a bot_command entity at 0..{length}: entities {:?}", msg.entities()));
+        }
+    }
     let reply = if text == "/start" { "Hi! Send me text.".to_owned() } else { text.to_owned() };
     bot.send_message(msg.chat.id, reply).await?;
     Ok(())
