@@ -280,3 +280,143 @@ async fn unreachable_server_names_the_url() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.starts_with("error: UNREACHABLE: ") && stderr.contains(&url), "{stderr}");
 }
+
+/// `POST {server}/bot{token}/{method}` with a JSON body: the Bot API's `result`.
+async fn bot_api(server: &str, token: &str, method: &str, body: Value) -> Value {
+    let answer: Value = reqwest::Client::new()
+        .post(format!("{server}/bot{token}/{method}"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{method}: {e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("{method}: {e}"));
+    assert_eq!(answer["ok"], true, "{method}: {answer}");
+    answer["result"].clone()
+}
+
+/// Runs `helio ARGS`, expecting exit code `code` and `error: CODE_PREFIX` on stderr.
+async fn fails(person: &Person, args: &[&str], code: i32, prefix: &str) {
+    let out = person.run_with(args, "").await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+    assert!(stderr.starts_with(prefix), "{args:?}: {stderr}");
+    assert!(out.stdout.is_empty(), "{args:?} printed {:?}", String::from_utf8_lossy(&out.stdout));
+}
+
+/// `bot create` (the token alone on the last line), `bot list`, `bot token revoke`; a bot's
+/// message with formatting and buttons in `history` (plain and `--json`); `press` by data,
+/// number and label, with the bot's answer (a real `answerCallbackQuery`) or `(no answer)`.
+#[tokio::test(flavor = "multi_thread")]
+async fn bots_created_listed_and_pressed() {
+    let server = TestServer::start().await;
+    let mut pat = Person::new(&server, 7, "Pat");
+    pat.login("pat_person").await;
+
+    let out = pat.ok(&["bot", "create", "Weather", "--username", "@weather_bot"]).await;
+    let token = out.lines().last().expect("output").to_owned();
+    let (id, secret) = token.split_once(':').unwrap_or_else(|| panic!("last line is not ID:SECRET: {out}"));
+    let bot_id: i64 = id.parse().expect("numeric bot id");
+    assert!(!secret.is_empty() && out.contains("@weather_bot"), "{out}");
+    fails(&pat, &["bot", "create", "Weather", "--username", "weather"], 1, "error: USERNAME_INVALID: ").await;
+    fails(&pat, &["bot", "create", "Again", "--username", "weather_bot"], 1, "error: USERNAME_OCCUPIED: ").await;
+
+    let list = pat.json(&["bot", "list", "--json"]).await;
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(
+        (&list[0]["id"], &list[0]["username"], &list[0]["bot"]),
+        (&Value::from(bot_id), &Value::from("weather_bot"), &Value::from(true))
+    );
+    assert!(list[0].get("phone").is_none());
+    let plain = pat.ok(&["bot", "list"]).await;
+    assert!(plain.starts_with(&format!("{bot_id}\tWeather @weather_bot [bot]")), "{plain}");
+
+    // A new token: printed last; the old one no longer works on the Bot API.
+    let out = pat.ok(&["bot", "token", "revoke", "@weather_bot"]).await;
+    let new_token = out.lines().last().expect("output").to_owned();
+    assert!(new_token.starts_with(&format!("{bot_id}:")) && new_token != token, "{out}");
+    let old = reqwest::Client::new().post(format!("{}/bot{token}/getMe", pat.server)).send().await.expect("getMe");
+    assert_eq!(old.status().as_u16(), 401);
+    let me = bot_api(&pat.server, &new_token, "getMe", serde_json::json!({})).await;
+    assert_eq!(me["id"], bot_id);
+    let by_id = pat.ok(&["bot", "token", "revoke", id]).await;
+    let token = by_id.lines().last().expect("output").to_owned();
+    fails(&pat, &["bot", "token", "revoke", "@pat_person"], 1, "error: USER_NOT_FOUND: ").await;
+
+    // Pat starts the bot; the bot answers with a formatted menu.
+    pat.ok(&["send", "@weather_bot", "/start"]).await;
+    let markup = serde_json::json!({"inline_keyboard": [
+        [{"text": "Yes", "callback_data": "yes"}, {"text": "No", "callback_data": "no"}],
+        [{"text": "Docs", "url": "https://example.org/docs"}]]});
+    let sent = bot_api(
+        &pat.server,
+        &token,
+        "sendMessage",
+        serde_json::json!({"chat_id": pat.id, "text": "Pick one, see docs",
+            "entities": [{"type": "bold", "offset": 0, "length": 4}, {"type": "text_link", "offset": 14, "length": 4, "url": "https://example.org/docs"}],
+            "reply_markup": markup}),
+    )
+    .await;
+    let menu_id = sent["message_id"].as_i64().expect("message_id");
+    let menu = menu_id.to_string();
+
+    let history = pat.ok(&["history", "@weather_bot"]).await;
+    let lines: Vec<&str> = history.lines().collect();
+    assert_eq!(lines.len(), 4, "{history}");
+    assert!(lines[1].ends_with("Weather (bot): Pick one, see docs <https://example.org/docs>"), "{history}");
+    assert_eq!(lines[2..], ["  [Yes] [No]", "  [Docs <https://example.org/docs>]"], "{history}");
+    let json = pat.json(&["history", "@weather_bot", "--json"]).await;
+    assert_eq!(json[1]["reply_markup"], markup, "reply_markup as the server sent it");
+    assert_eq!(json[1]["entities"][0], serde_json::json!({"type": "bold", "offset": 0, "length": 4}));
+    assert_eq!(json[1]["text"], "Pick one, see docs");
+    assert!(json[0].get("reply_markup").is_none() && json[0].get("entities").is_none(), "{:?}", json[0]);
+
+    // A press the bot answers: it polls getUpdates and answers the callback query.
+    let press = tokio::spawn({
+        let args = ["press", "@weather_bot", menu.as_str(), "--text", "No"].map(String::from);
+        let cmd = pat.command(&args.iter().map(String::as_str).collect::<Vec<_>>()).output();
+        async move { cmd.await.expect("helio press runs") }
+    });
+    let (server_url, bot_token) = (pat.server.clone(), token.clone());
+    let answered = tokio::time::timeout(Duration::from_secs(20), async move {
+        let mut offset = 0;
+        loop {
+            let updates = bot_api(&server_url, &bot_token, "getUpdates", serde_json::json!({"offset": offset, "timeout": 1})).await;
+            for u in updates.as_array().expect("updates") {
+                offset = u["update_id"].as_i64().expect("update_id") + 1;
+                let q = &u["callback_query"];
+                if q.is_object() {
+                    assert_eq!((&q["data"], &q["message"]["message_id"]), (&Value::from("no"), &Value::from(menu_id)), "{u}");
+                    let text = format!("You chose {}", q["data"].as_str().unwrap_or(""));
+                    bot_api(
+                        &server_url,
+                        &bot_token,
+                        "answerCallbackQuery",
+                        serde_json::json!({"callback_query_id": q["id"], "text": text}),
+                    )
+                    .await;
+                    return offset;
+                }
+            }
+        }
+    })
+    .await
+    .expect("the bot sees the press");
+    let out = press.await.expect("join");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "You chose no\n");
+    let _ = answered;
+
+    // Unanswered (by data, then by number): the press still reaches the bot.
+    assert_eq!(pat.ok(&["press", "@weather_bot", &menu, "yes"]).await, "(no answer)\n");
+    assert_eq!(pat.ok(&["press", "@weather_bot", &menu, "--button", "1", "--json"]).await.trim(), r#"{"alert":false}"#);
+    // A URL button is not sent anywhere: its link is printed.
+    assert_eq!(pat.ok(&["press", "@weather_bot", &menu, "--button", "3"]).await, "https://example.org/docs\n");
+    fails(&pat, &["press", "@weather_bot", &menu, "maybe"], 1, "error: BUTTON_DATA_INVALID: ").await;
+    fails(&pat, &["press", "@weather_bot", &menu, "--button", "4"], 1, "error: BUTTON_DATA_INVALID: ").await;
+    fails(&pat, &["press", "@weather_bot", "1", "--text", "Yes"], 1, "error: BUTTON_DATA_INVALID: ").await;
+    fails(&pat, &["press", "@weather_bot", &menu], 2, "error: ").await;
+    fails(&pat, &["press", "@weather_bot", &menu, "yes", "--button", "1"], 2, "error: ").await;
+    server.stop().await;
+}
