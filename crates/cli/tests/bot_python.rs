@@ -188,6 +188,14 @@ async fn ptb_inline_keyboard_bot() {
     let edited = scene.wait_for(&chat, "the menu again", |m| m["id"] == id && m["text"] == "Pick one" && keyboard(m).len() == 2).await;
     assert_eq!(keyboard(&edited), keyboard(&menu), "{edited}");
 
+    // Press the second button (counted from 1, row by row): "No", answered with an alert.
+    let answer = scene.press(&chat, id, &["--button", "2", "--json"]).await;
+    let answer: serde_json::Value =
+        serde_json::from_str(answer.trim()).unwrap_or_else(|e| panic!("helio press --json printed {answer:?}: {e}"));
+    assert_eq!(answer["text"], "You chose no", "{answer}");
+    assert_eq!(answer["alert"], true, "{answer}");
+    scene.wait_for(&chat, "the menu edited again", |m| m["id"] == id && m["text"] == "Chosen: no").await;
+
     bot.stop().await;
     scene.stop().await;
 }

@@ -180,7 +180,8 @@ async fn menu_press(bot: Bot, q: CallbackQuery) -> HandlerResult {
         bot.answer_callback_query(q.id.clone()).text("Menu again").await?;
         bot.edit_message_text(chat, id, "Pick one").reply_markup(menu()).await?;
     } else {
-        bot.answer_callback_query(q.id.clone()).text(format!("You chose {data}")).await?;
+        // "No" is answered with an alert, "Yes" with a notification.
+        bot.answer_callback_query(q.id.clone()).text(format!("You chose {data}")).show_alert(data == "no").await?;
         let again = InlineKeyboardMarkup::new(vec![vec![InlineKeyboardButton::callback("Again", "again")]]);
         bot.edit_message_text(chat, id, format!("Chosen: {data}")).reply_markup(again).await?;
     }
@@ -260,6 +261,14 @@ async fn teloxide_inline_keyboard_bot() {
     assert!(answer.contains("Menu again"), "helio press printed {answer:?}");
     let edited = scene.wait_for(&chat, "the menu again", |m| m["id"] == id && m["text"] == "Pick one" && keyboard(m).len() == 2).await;
     assert_eq!(keyboard(&edited), keyboard(&menu), "{edited}");
+
+    // Press the second button (counted from 1, row by row): "No", answered with an alert.
+    let answer = scene.press(&chat, id, &["--button", "2", "--json"]).await;
+    let answer: serde_json::Value =
+        serde_json::from_str(answer.trim()).unwrap_or_else(|e| panic!("helio press --json printed {answer:?}: {e}"));
+    assert_eq!(answer["text"], "You chose no", "{answer}");
+    assert_eq!(answer["alert"], true, "{answer}");
+    scene.wait_for(&chat, "the menu edited again", |m| m["id"] == id && m["text"] == "Chosen: no").await;
 
     running.stop().await;
     scene.stop().await;

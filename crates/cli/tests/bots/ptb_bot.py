@@ -73,7 +73,8 @@ async def menu_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         await query.answer(text="Menu again")
         await query.edit_message_text("Pick one", reply_markup=menu())
     else:
-        await query.answer(text=f"You chose {query.data}")
+        # "No" is answered with an alert, "Yes" with a notification.
+        await query.answer(text=f"You chose {query.data}", show_alert=query.data == "no")
         again = InlineKeyboardMarkup([[InlineKeyboardButton("Again", callback_data="again")]])
         await query.edit_message_text(f"Chosen: {query.data}", reply_markup=again)
 
