@@ -158,6 +158,11 @@ async fn read(client: &Client, effect: Effect) -> Option<Input> {
             Ok(chat) => Input::Chat(chat),
             Err(e) => failed(None, "loading chat", e),
         },
+        // Concurrent with everything else: the server waits up to 10 s for the bot's answer.
+        Effect::Press { chat_id, message_id, data } => match client.press_button(chat_id, message_id, &data).await {
+            Ok(answer) => Input::Pressed { answer },
+            Err(e) => failed(None, "not pressed", e),
+        },
         Effect::Typing { chat_id } => {
             // Best effort: a lost typing notice is not worth a word.
             let _ = client.set_typing(chat_id).await;

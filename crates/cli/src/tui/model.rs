@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
-use heliograph_client::proto::{Chat, Dialog, Message, UpdateKind, User};
+use heliograph_client::proto::{CallbackAnswer, Chat, Dialog, InlineButton, Message, UpdateKind, User};
 use heliograph_client::Event;
 
 /// Messages asked for per history request.
@@ -40,6 +40,20 @@ pub enum Compose {
     Edit(i64),
 }
 
+/// Choosing among the buttons under a bot's message (Ctrl-B).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Picking {
+    pub chat_id: i64,
+    pub message_id: i64,
+    /// The chosen button, counted row by row from 0.
+    pub index: usize,
+}
+
+/// The buttons under `m`, row by row, left to right.
+pub fn buttons(m: &Message) -> Vec<&InlineButton> {
+    m.reply_markup.iter().flat_map(|k| k.buttons()).collect()
+}
+
 /// One row of the dialog list.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DialogRow {
@@ -69,6 +83,11 @@ pub struct History {
 }
 
 impl History {
+    /// The loaded message `id`.
+    pub fn message(&self, id: i64) -> Option<&Message> {
+        self.messages.binary_search_by_key(&id, |m| m.id).ok().map(|i| &self.messages[i])
+    }
+
     /// The selected message.
     pub fn selected(&self) -> Option<&Message> {
         let c = self.cursor?;
@@ -138,6 +157,10 @@ pub enum Input {
     /// The server stored our message.
     Sent(Message),
     Edited(Message),
+    /// The bot's answer to a press (answer to [`Effect::Press`]).
+    Pressed {
+        answer: CallbackAnswer,
+    },
     /// A request failed; `chat_id` names the chat whose history request failed.
     Failed {
         chat_id: Option<i64>,
@@ -184,6 +207,13 @@ pub enum Effect {
     Typing {
         chat_id: i64,
     },
+    /// Press the callback button carrying `data` (`messages.press_button`); the answer comes
+    /// back as [`Input::Pressed`].
+    Press {
+        chat_id: i64,
+        message_id: i64,
+        data: String,
+    },
 }
 
 /// Everything the screen shows.
@@ -201,6 +231,8 @@ pub struct Model {
     asked: HashSet<i64>,
     pub input: String,
     pub compose: Compose,
+    /// Choosing a button (Ctrl-B): keys move among the buttons, Enter presses.
+    pub picking: Option<Picking>,
     /// (chat, user) → until when "typing…" shows.
     pub typing: HashMap<(i64, i64), Instant>,
     /// When we last told the server we type, and in which chat.
@@ -228,6 +260,7 @@ impl Model {
             asked: HashSet::from([me]),
             input: String::new(),
             compose: Compose::New,
+            picking: None,
             typing: HashMap::new(),
             typing_sent: None,
             help: false,
@@ -280,7 +313,7 @@ impl Model {
             Input::Dialogs(dialogs) => self.dialogs(dialogs),
             Input::History { chat_id, before, messages } => self.history(chat_id, before, messages),
             Input::Users(users) => {
-                self.names.extend(users.into_iter().map(|u| (u.id, u.name)));
+                self.names.extend(users.into_iter().map(|u| (u.id, if u.bot { format!("{} (bot)", u.name) } else { u.name })));
                 Vec::new()
             }
             Input::Chat(chat) => {
@@ -292,6 +325,17 @@ impl Model {
             Input::Sent(m) => self.message(m),
             Input::Edited(m) => {
                 self.edited(m);
+                Vec::new()
+            }
+            Input::Pressed { answer } => {
+                let text = answer.text.filter(|t| !t.is_empty());
+                self.status = match (text, answer.url) {
+                    (Some(t), _) if answer.alert => format!("⚠ {t}"),
+                    (Some(t), None) => t,
+                    (Some(t), Some(url)) => format!("{t} ({url})"),
+                    (None, Some(url)) => format!("the bot points to {url}"),
+                    (None, None) => "(no answer)".into(),
+                };
                 Vec::new()
             }
             Input::Failed { chat_id, error } => {
@@ -378,7 +422,15 @@ impl Model {
             self.focus = Focus::Dialogs;
             return Vec::new();
         };
+        if let Some(p) = self.picking.filter(|p| p.chat_id == chat_id) {
+            return self.pick_key(key, ctrl, p);
+        }
+        self.picking = None;
         match key.code {
+            KeyCode::Char('b') if ctrl => {
+                self.start_picking(chat_id);
+                Vec::new()
+            }
             KeyCode::Esc => {
                 if self.compose != Compose::New {
                     if matches!(self.compose, Compose::Edit(_)) {
@@ -448,6 +500,68 @@ impl Model {
         }
     }
 
+    /// Ctrl-B: the buttons of the selected message, or else of the newest message that has
+    /// some; that message becomes the selected one, so it is on screen.
+    fn start_picking(&mut self, chat_id: i64) {
+        let Some(h) = self.histories.get_mut(&chat_id) else { return };
+        let selected = h.cursor.and_then(|c| h.messages.len().checked_sub(c + 1)).filter(|&i| !buttons(&h.messages[i]).is_empty());
+        let Some(at) = selected.or_else(|| h.messages.iter().rposition(|m| !buttons(m).is_empty())) else {
+            self.status = "no message with buttons here (bots add them)".into();
+            return;
+        };
+        h.cursor = Some(h.messages.len() - 1 - at);
+        self.picking = Some(Picking { chat_id, message_id: h.messages[at].id, index: 0 });
+    }
+
+    /// A key while choosing a button: arrows move, digits and Enter press, Esc cancels.
+    fn pick_key(&mut self, key: KeyEvent, ctrl: bool, p: Picking) -> Vec<Effect> {
+        let count = self.histories.get(&p.chat_id).and_then(|h| h.message(p.message_id)).map_or(0, |m| buttons(m).len());
+        if count == 0 {
+            self.picking = None;
+            self.status = "the buttons are gone".into();
+            return Vec::new();
+        }
+        let index = p.index.min(count - 1);
+        let moved = |to: usize| Some(Picking { index: to, ..p });
+        match key.code {
+            KeyCode::Esc => self.picking = None,
+            KeyCode::Char('b') if ctrl => self.picking = None,
+            KeyCode::Left | KeyCode::Up | KeyCode::BackTab => self.picking = moved(index.saturating_sub(1)),
+            KeyCode::Right | KeyCode::Down | KeyCode::Tab => self.picking = moved((index + 1).min(count - 1)),
+            KeyCode::Home => self.picking = moved(0),
+            KeyCode::End => self.picking = moved(count - 1),
+            KeyCode::Enter => return self.press(p.chat_id, p.message_id, index),
+            KeyCode::Char(c @ '1'..='9') if !ctrl => {
+                let n = c as usize - '1' as usize;
+                if n < count {
+                    return self.press(p.chat_id, p.message_id, n);
+                }
+                self.status = format!("there are only {count} buttons");
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn press(&mut self, chat_id: i64, message_id: i64, index: usize) -> Vec<Effect> {
+        self.picking = None;
+        let Some(m) = self.histories.get(&chat_id).and_then(|h| h.message(message_id)) else {
+            return Vec::new();
+        };
+        let Some(b) = buttons(m).get(index).copied() else { return Vec::new() };
+        match (&b.callback_data, &b.url) {
+            (Some(data), _) => {
+                self.status = format!("[{}] pressed; waiting for {}…", b.text, self.name(m.from));
+                vec![Effect::Press { chat_id, message_id, data: data.clone() }]
+            }
+            (None, Some(url)) => {
+                self.status = format!("[{}] opens {url}", b.text);
+                Vec::new()
+            }
+            (None, None) => Vec::new(),
+        }
+    }
+
     fn selected_message(&self, chat_id: i64) -> Option<&Message> {
         self.histories.get(&chat_id)?.selected()
     }
@@ -509,6 +623,7 @@ impl Model {
         let chat_id = self.dialogs[index].chat.id;
         if self.open != Some(chat_id) {
             self.open = Some(chat_id);
+            self.picking = None;
             self.compose = Compose::New;
             self.typing_sent = None;
         }
@@ -549,7 +664,8 @@ impl Model {
             .into_iter()
             .map(|d| {
                 if let Some(peer) = &d.chat.peer {
-                    self.names.insert(peer.id, peer.name.clone());
+                    let name = if peer.bot { format!("{} (bot)", peer.name) } else { peer.name.clone() };
+                    self.names.insert(peer.id, name);
                 }
                 DialogRow { unread: d.unread_count, last: d.last_message, read_outbox: d.read_outbox_max_id, chat: d.chat }
             })

@@ -3,7 +3,9 @@
 use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use heliograph_client::proto::{Chat, ChatKind, Content, Dialog, Message, Role, Update, UpdateKind};
+use heliograph_client::proto::{
+    CallbackAnswer, Chat, ChatKind, Content, Dialog, InlineButton, Message, ReplyMarkup, Role, Update, UpdateKind,
+};
 use heliograph_client::Event;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
@@ -424,4 +426,132 @@ fn membership_chat_changes_and_resyncs() {
         check(&m, &fx);
         assert!(!m.quit || what.starts_with("signed out"), "{what}");
     }
+}
+
+// --- a bot's buttons ---
+
+const BOT: i64 = 9;
+
+/// A message from the bot with `[Yes] [No]` and `[Docs ↗]` under it.
+fn menu(chat: i64, id: i64) -> Message {
+    let b = |text: &str, data: Option<&str>, url: Option<&str>| InlineButton {
+        text: text.into(),
+        callback_data: data.map(Into::into),
+        url: url.map(Into::into),
+    };
+    Message {
+        reply_markup: Some(ReplyMarkup {
+            inline_keyboard: vec![
+                vec![b("Yes", Some("yes"), None), b("No", Some("no"), None)],
+                vec![b("Docs", None, Some("https://example.org"))],
+            ],
+        }),
+        ..msg(chat, id, BOT, "Pick one")
+    }
+}
+
+/// Chat 10 open and focused, with the bot's menu as message 4 and a plain message 5 after it.
+fn model_with_menu() -> (Model, Instant) {
+    let (mut m, now) = model_with(3);
+    run(&mut m, [key(KeyCode::Enter), update(UpdateKind::NewMessage { message: menu(10, 4) })], now);
+    run(&mut m, [update(UpdateKind::NewMessage { message: msg(10, 5, BOB, "after") })], now);
+    assert_eq!(m.focus, Focus::Chat);
+    (m, now)
+}
+
+#[test]
+fn ctrl_b_picks_the_newest_buttons_and_enter_presses() {
+    let (mut m, now) = model_with_menu();
+    assert!(run(&mut m, [ctrl('b')], now).is_empty());
+    let p = m.picking.expect("choosing buttons");
+    assert_eq!((p.chat_id, p.message_id, p.index), (10, 4, 0));
+    assert_eq!(m.open_history().and_then(|h| h.selected()).map(|s| s.id), Some(4), "the menu is selected, so on screen");
+    // Keys move among the buttons and never reach the input line; the choice stops at the ends.
+    run(&mut m, [key(KeyCode::Left), key(KeyCode::Right), key(KeyCode::Char('x'))], now);
+    assert_eq!(m.picking.map(|p| p.index), Some(1));
+    assert!(m.input.is_empty());
+    let fx = run(&mut m, [key(KeyCode::Enter)], now);
+    assert_eq!(fx, [Effect::Press { chat_id: 10, message_id: 4, data: "no".into() }]);
+    assert_eq!(m.picking, None);
+    assert!(m.status.contains("[No] pressed"), "{}", m.status);
+    // The answer shows on the status line.
+    run(&mut m, [Input::Pressed { answer: CallbackAnswer { text: Some("You chose no".into()), alert: false, url: None } }], now);
+    assert_eq!(m.status, "You chose no");
+    run(&mut m, [Input::Pressed { answer: CallbackAnswer { text: Some("Sure?".into()), alert: true, url: None } }], now);
+    assert_eq!(m.status, "⚠ Sure?");
+    run(&mut m, [Input::Pressed { answer: CallbackAnswer::default() }], now);
+    assert_eq!(m.status, "(no answer)");
+    // Enter is the input line's again.
+    m.input = "hello".into();
+    assert_eq!(run(&mut m, [key(KeyCode::Enter)], now), [Effect::Send { chat_id: 10, text: "hello".into(), reply_to: None }]);
+}
+
+#[test]
+fn digits_press_directly_links_are_shown_and_esc_cancels() {
+    let (mut m, now) = model_with_menu();
+    let fx = run(&mut m, [ctrl('b'), key(KeyCode::Char('1'))], now);
+    assert_eq!(fx, [Effect::Press { chat_id: 10, message_id: 4, data: "yes".into() }]);
+    // A URL button sends nothing: its link goes to the status line.
+    assert!(run(&mut m, [ctrl('b'), key(KeyCode::End), key(KeyCode::Enter)], now).is_empty());
+    assert_eq!(m.status, "[Docs] opens https://example.org");
+    // Beyond the count, nothing; Esc leaves the buttons, then the selection as before.
+    assert!(run(&mut m, [ctrl('b'), key(KeyCode::Char('7'))], now).is_empty());
+    assert!(m.picking.is_some() && m.status.contains("only 3 buttons"), "{}", m.status);
+    run(&mut m, [key(KeyCode::Esc)], now);
+    assert_eq!(m.picking, None);
+    run(&mut m, [key(KeyCode::Esc)], now);
+    assert_eq!(m.open_history().and_then(|h| h.cursor), None);
+    // Ctrl-B toggles; switching chats drops the choice.
+    run(&mut m, [ctrl('b'), ctrl('b')], now);
+    assert_eq!(m.picking, None);
+    run(&mut m, [ctrl('b'), ctrl('n')], now);
+    assert_eq!(m.picking, None);
+}
+
+#[test]
+fn a_selected_message_with_buttons_is_preferred_and_edits_are_followed() {
+    let (mut m, now) = model_with_menu();
+    // A newer menu; the selected older one is the one picked.
+    run(&mut m, [update(UpdateKind::NewMessage { message: menu(10, 6) })], now);
+    run(&mut m, [key(KeyCode::Up), key(KeyCode::Up), key(KeyCode::Up), ctrl('b')], now);
+    assert_eq!(m.picking.map(|p| p.message_id), Some(4));
+    run(&mut m, [key(KeyCode::Esc), key(KeyCode::Esc), ctrl('b')], now);
+    assert_eq!(m.picking.map(|p| p.message_id), Some(6), "without a selection: the newest with buttons");
+    // The bot edits its buttons away: the choice ends.
+    let mut edited = menu(10, 6);
+    edited.reply_markup = None;
+    run(&mut m, [update(UpdateKind::EditMessage { message: edited })], now);
+    assert!(run(&mut m, [key(KeyCode::Enter)], now).is_empty());
+    assert_eq!((m.picking, m.status.as_str()), (None, "the buttons are gone"));
+    // No buttons anywhere: said so.
+    let (mut plain, now) = model_with(3);
+    run(&mut plain, [key(KeyCode::Enter), ctrl('b')], now);
+    assert_eq!(plain.picking, None);
+    assert!(plain.status.contains("no message with buttons"), "{}", plain.status);
+}
+
+#[test]
+fn buttons_are_drawn_under_their_message() {
+    let (mut m, now) = model_with_menu();
+    m.names.insert(BOT, "Menu (bot)".into());
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
+    terminal.draw(|f| view::draw(f, &m, now)).expect("draw");
+    let text = screen(&terminal);
+    let lines: Vec<&str> = text.lines().collect();
+    let at = lines.iter().position(|l| l.contains("Menu (bot): Pick one")).unwrap_or_else(|| panic!("{text}"));
+    assert!(lines[at + 1].contains("  [Yes] [No]"), "{text}");
+    assert!(lines[at + 2].contains("  [Docs ↗]"), "{text}");
+    assert!(lines[at + 3].contains("after"), "{text}");
+    run(&mut m, [ctrl('b'), key(KeyCode::Right)], now);
+    terminal.draw(|f| view::draw(f, &m, now)).expect("draw");
+    let text = screen(&terminal);
+    assert!(text.contains("[1 Yes] [2 No]") && text.contains("[3 Docs ↗]"), "{text}");
+    assert!(text.contains("Enter or 1-9 press"), "{text}");
+    let buffer = terminal.backend().buffer();
+    let chosen = (0..buffer.area.height)
+        .flat_map(|y| (0..buffer.area.width).map(move |x| (x, y)))
+        .filter(|&(x, y)| buffer[(x, y)].modifier.contains(ratatui::style::Modifier::REVERSED))
+        .map(|(x, y)| buffer[(x, y)].symbol().to_owned())
+        .collect::<String>();
+    assert!(chosen.contains("[2 No]"), "highlighted: {chosen:?}");
 }

@@ -12,7 +12,7 @@ use ratatui::widgets::{Block, Clear, Paragraph};
 use ratatui::Frame;
 use unicode_width::UnicodeWidthChar;
 
-use super::model::{Compose, DialogRow, Focus, History, Model};
+use super::model::{buttons, Compose, DialogRow, Focus, History, Model};
 use crate::output;
 
 /// The help overlay's text.
@@ -26,6 +26,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("Ctrl-R", "reply to the selected message"),
     ("Ctrl-E", "edit the selected message (yours)"),
     ("Ctrl-D", "delete the selected message for everyone (yours)"),
+    ("Ctrl-B", "a bot's buttons: ←/→ choose, Enter or 1-9 press, Esc"),
     ("Esc", "cancel reply/edit, then the selection, then to the list"),
     ("Esc, q (in the list)", "quit"),
     ("Ctrl-C", "quit from anywhere"),
@@ -109,6 +110,9 @@ fn chat(frame: &mut Frame, model: &Model, area: Rect, now: Instant) {
         ChatKind::Group => title.push_str(&format!("· group, {} members ", row.chat.member_count)),
         ChatKind::Channel => title.push_str(&format!("· channel, {} subscribers ", row.chat.member_count)),
     }
+    if row.chat.peer.as_ref().is_some_and(|p| p.bot) {
+        title.push_str("· bot ");
+    }
     if let Some(pin) = row.chat.pinned_message_id {
         title.push_str(&format!("· pinned #{pin} "));
     }
@@ -121,7 +125,9 @@ fn chat(frame: &mut Frame, model: &Model, area: Rect, now: Instant) {
     }
 
     // The status line: typing first, then what Enter will do, then connection and errors.
-    let status = if let Some(t) = model.typing_line(row.chat.id, now) {
+    let status = if model.picking.is_some_and(|p| p.chat_id == row.chat.id) {
+        Line::from("buttons: ←/→ choose, Enter or 1-9 press, Esc cancels").yellow()
+    } else if let Some(t) = model.typing_line(row.chat.id, now) {
         Line::from(t).italic().green()
     } else {
         match model.compose {
@@ -200,7 +206,7 @@ fn message_lines(model: &Model, row: &DialogRow, m: &Message, width: usize, sele
         prefix.push_str(if m.id <= row.read_outbox { " ✓✓" } else { " ✓" });
     }
     prefix.push_str(": ");
-    let text = format!("{prefix}{}", m.content.text().unwrap_or(""));
+    let text = format!("{prefix}{}", output::plain_text(m.content.text().unwrap_or(""), &m.entities));
     let base = if selected { Style::new().add_modifier(Modifier::REVERSED) } else { Style::new() };
     let name_style = if m.from == model.me { base.fg(Color::Cyan) } else { base.fg(Color::Yellow) };
     wrap(&text, width)
@@ -215,7 +221,37 @@ fn message_lines(model: &Model, row: &DialogRow, m: &Message, width: usize, sele
                 Line::from(Span::styled(line, base))
             }
         })
+        .chain(button_lines(model, m))
         .collect()
+}
+
+/// The buttons under a message, a row per line: `  [Yes] [No]`; while choosing (Ctrl-B) they
+/// are numbered and the chosen one is highlighted.
+fn button_lines(model: &Model, m: &Message) -> Vec<Line<'static>> {
+    let Some(markup) = &m.reply_markup else { return Vec::new() };
+    let picking = model.picking.filter(|p| p.chat_id == m.chat_id && p.message_id == m.id);
+    let count = buttons(m).len();
+    let mut n = 0;
+    let mut lines = Vec::with_capacity(markup.inline_keyboard.len());
+    for row in &markup.inline_keyboard {
+        let mut spans = vec![Span::raw("  ")];
+        for b in row {
+            let label = match (&picking, &b.url) {
+                (Some(_), None) => format!("[{} {}]", n + 1, b.text),
+                (Some(_), Some(_)) => format!("[{} {} ↗]", n + 1, b.text),
+                (None, None) => format!("[{}]", b.text),
+                (None, Some(_)) => format!("[{} ↗]", b.text),
+            };
+            let chosen = picking.is_some_and(|p| p.index.min(count.saturating_sub(1)) == n);
+            let style = if chosen { Style::new().fg(Color::Cyan).add_modifier(Modifier::REVERSED) } else { Style::new().fg(Color::Cyan) };
+            spans.push(Span::styled(label, style));
+            spans.push(Span::raw(" "));
+            n += 1;
+        }
+        spans.pop();
+        lines.push(Line::from(spans));
+    }
+    lines
 }
 
 /// Breaks `text` into lines at most `width` columns wide: at newlines, at the last space
