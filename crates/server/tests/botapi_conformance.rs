@@ -1,0 +1,705 @@
+//! `docs/bot-api.md` stays true: its conformance table has one row for every method of
+//! Telegram's specification (`shared/spec/telegram-bot-api.json`), the methods it marks
+//! `supported` or `partial` are exactly the ones the server answers
+//! ([`heliograph_server::botapi::methods::METHODS`]), and a real server answers a valid call
+//! of each with the shape the specification gives its result.
+//!
+//! The specification is read from `HELIOGRAPH_BOT_API_SPEC` if set, else from
+//! `shared/spec/telegram-bot-api.json` next to the repository.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use common::{Person, TestServer};
+use heliograph_client::proto;
+use heliograph_server::botapi::methods::METHODS;
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde_json::{json, Value};
+
+const DOC: &str = include_str!("../../../docs/bot-api.md");
+/// The heading the conformance table sits under, and the one for update kinds.
+const TABLE_HEADING: &str = "## Conformance table";
+const UPDATES_HEADING: &str = "## Updates";
+const STATUSES: &[&str] = &["supported", "partial", "not yet"];
+
+// --- the specification ---------------------------------------------------------------------
+
+/// A JSON object's entries in the order they were written (the spec's order matters).
+struct Ordered(Vec<(String, Value)>);
+
+impl<'de> serde::Deserialize<'de> for Ordered {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Ordered;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Ordered, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry::<String, Value>()? {
+                    entries.push(entry);
+                }
+                Ok(Ordered(entries))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct SpecFile {
+    methods: Ordered,
+    types: serde_json::Map<String, Value>,
+}
+
+struct Spec {
+    /// Method names in the specification's order, and each method's description.
+    methods: Vec<(String, Value)>,
+    types: serde_json::Map<String, Value>,
+}
+
+fn spec() -> &'static Spec {
+    static SPEC: OnceLock<Spec> = OnceLock::new();
+    SPEC.get_or_init(|| {
+        let path = std::env::var("HELIOGRAPH_BOT_API_SPEC")
+            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/spec/telegram-bot-api.json").to_string());
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("the Bot API specification at {path}: {e} (set HELIOGRAPH_BOT_API_SPEC to its path)"));
+        let file: SpecFile = serde_json::from_str(&text).expect("the specification parses");
+        Spec { methods: file.methods.0, types: file.types }
+    })
+}
+
+impl Spec {
+    fn method(&self, name: &str) -> &Value {
+        &self.methods.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("{name} is not in the specification")).1
+    }
+
+    fn returns(&self, method: &str) -> Vec<String> {
+        let returns = self.method(method)["returns"].as_array().cloned().unwrap_or_default();
+        returns.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()
+    }
+
+    /// Why `value` is not one of `types` (alternatives, as the spec lists them); empty if it is.
+    fn mismatches(&self, value: &Value, types: &[String], at: &str) -> Vec<String> {
+        let mut best: Option<Vec<String>> = None;
+        for ty in types {
+            let errors = self.mismatches_one(value, ty, at);
+            if errors.is_empty() {
+                return errors;
+            }
+            if best.as_ref().is_none_or(|b| errors.len() < b.len()) {
+                best = Some(errors);
+            }
+        }
+        best.unwrap_or_else(|| vec![format!("{at}: the specification gives no type")])
+    }
+
+    fn mismatches_one(&self, value: &Value, ty: &str, at: &str) -> Vec<String> {
+        let wrong = || vec![format!("{at}: expected {ty}, got {value}")];
+        if let Some(inner) = ty.strip_prefix("Array of ") {
+            let Some(items) = value.as_array() else { return wrong() };
+            return items.iter().enumerate().flat_map(|(i, v)| self.mismatches_one(v, inner, &format!("{at}[{i}]"))).collect();
+        }
+        let ok = match ty {
+            "Integer" => value.is_i64() || value.is_u64(),
+            "Float" => value.is_number(),
+            "String" => value.is_string(),
+            "Boolean" => value.is_boolean(),
+            "True" => value == &json!(true),
+            _ => return self.mismatches_object(value, ty, at),
+        };
+        if ok {
+            Vec::new()
+        } else {
+            wrong()
+        }
+    }
+
+    fn mismatches_object(&self, value: &Value, ty: &str, at: &str) -> Vec<String> {
+        let Some(def) = self.types.get(ty) else { return vec![format!("{at}: {ty} is not a type of the specification")] };
+        if let Some(subtypes) = def["subtypes"].as_array() {
+            let subtypes: Vec<String> = subtypes.iter().filter_map(|s| s.as_str().map(str::to_string)).collect();
+            let errors = self.mismatches(value, &subtypes, at);
+            return if errors.is_empty() { errors } else { [vec![format!("{at}: matches no kind of {ty}")], errors].concat() };
+        }
+        let Some(object) = value.as_object() else { return vec![format!("{at}: expected a {ty} object, got {value}")] };
+        let fields = def["fields"].as_array().cloned().unwrap_or_default();
+        let mut errors = Vec::new();
+        for key in object.keys() {
+            if !fields.iter().any(|f| f["name"] == key.as_str()) {
+                errors.push(format!("{at}.{key}: {ty} has no such field"));
+            }
+        }
+        for field in &fields {
+            let name = field["name"].as_str().unwrap_or_default();
+            let here = format!("{at}.{name}");
+            match object.get(name) {
+                None if field["required"] == json!(true) => errors.push(format!("{here}: required by {ty}, missing")),
+                None => {}
+                Some(v) => {
+                    let types: Vec<String> =
+                        field["types"].as_array().into_iter().flatten().filter_map(|t| t.as_str().map(str::to_string)).collect();
+                    errors.extend(self.mismatches(v, &types, &here));
+                    if let Some(constant) = constant(field["description"].as_str().unwrap_or_default()) {
+                        if v.as_str() != Some(constant.as_str()) {
+                            errors.push(format!("{here}: always \"{constant}\" in {ty}, got {v}"));
+                        }
+                    }
+                }
+            }
+        }
+        errors
+    }
+}
+
+/// The value a field's description says it always has (`…, always "creator"`).
+fn constant(description: &str) -> Option<String> {
+    let rest = &description[description.find("always ")? + "always ".len()..];
+    let rest = rest.strip_prefix('"').or_else(|| rest.strip_prefix('“'))?;
+    let end = rest.find(['"', '”'])?;
+    Some(rest[..end].to_string())
+}
+
+// --- the document --------------------------------------------------------------------------
+
+/// The rows of the table under `heading`: the cells of each, the header and rule left out.
+fn table(heading: &str) -> Vec<Vec<String>> {
+    let start = DOC.find(heading).unwrap_or_else(|| panic!("docs/bot-api.md has a \"{heading}\" section"));
+    let section = &DOC[start + heading.len()..];
+    let section = &section[..section.find("\n## ").unwrap_or(section.len())];
+    let mut rows: Vec<Vec<String>> = section
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with('|'))
+        .map(|l| l.trim_matches('|').split('|').map(|c| c.trim().trim_matches('`').to_string()).collect())
+        .filter(|cells: &Vec<String>| !cells.iter().all(|c| c.chars().all(|ch| ch == '-' || ch == ':')))
+        .collect();
+    assert!(!rows.is_empty(), "the \"{heading}\" section has a table");
+    rows.remove(0);
+    rows
+}
+
+/// `(method, status)` of each row of the conformance table, in order.
+fn documented() -> Vec<(String, String)> {
+    table(TABLE_HEADING)
+        .into_iter()
+        .map(|cells| {
+            assert_eq!(cells.len(), 3, "a row is | method | status | notes |: {cells:?}");
+            (cells[0].clone(), cells[1].clone())
+        })
+        .collect()
+}
+
+fn answered_by_docs() -> BTreeSet<String> {
+    documented().into_iter().filter(|(_, s)| s != "not yet").map(|(m, _)| m).collect()
+}
+
+#[test]
+fn the_table_lists_every_spec_method_once_in_spec_order() {
+    let rows = documented();
+    let spec_names: Vec<&str> = spec().methods.iter().map(|(n, _)| n.as_str()).collect();
+    let mut problems = Vec::new();
+    for (method, status) in &rows {
+        if !STATUSES.contains(&status.as_str()) {
+            problems.push(format!("{method}: status \"{status}\" is not one of {STATUSES:?}"));
+        }
+        if !spec_names.contains(&method.as_str()) {
+            problems.push(format!("{method}: not a method of the specification"));
+        }
+        if rows.iter().filter(|(m, _)| m == method).count() > 1 {
+            problems.push(format!("{method}: more than one row"));
+        }
+    }
+    for name in &spec_names {
+        if !rows.iter().any(|(m, _)| m == name) {
+            problems.push(format!("{name}: no row"));
+        }
+    }
+    problems.dedup();
+    assert!(problems.is_empty(), "docs/bot-api.md's conformance table:\n{}", problems.join("\n"));
+    let order: Vec<&str> = rows.iter().map(|(m, _)| m.as_str()).collect();
+    assert_eq!(order, spec_names, "rows follow the specification's order");
+}
+
+#[test]
+fn methods_marked_supported_or_partial_are_exactly_the_ones_answered() {
+    let documented = answered_by_docs();
+    let answered: BTreeSet<String> = METHODS.iter().map(|m| m.to_string()).collect();
+    let undocumented: Vec<_> = answered.difference(&documented).collect();
+    let missing: Vec<_> = documented.difference(&answered).collect();
+    assert!(undocumented.is_empty(), "answered by the server but marked \"not yet\" in docs/bot-api.md: {undocumented:?}");
+    assert!(missing.is_empty(), "marked supported or partial in docs/bot-api.md but not answered by the server: {missing:?}");
+}
+
+#[test]
+fn the_update_table_lists_the_kinds_produced() {
+    let spec_fields: Vec<String> = spec().types["Update"]["fields"]
+        .as_array()
+        .expect("Update has fields")
+        .iter()
+        .filter_map(|f| f["name"].as_str().map(str::to_string))
+        .collect();
+    let rows: Vec<String> = table(UPDATES_HEADING).into_iter().map(|cells| cells[0].clone()).collect();
+    for field in &rows {
+        assert!(spec_fields.contains(field), "{field} is not a field of Update");
+    }
+    let produced: BTreeSet<&str> = heliograph_server::botapi::updates::KINDS.iter().copied().chain(["update_id"]).collect();
+    let listed: BTreeSet<&str> = rows.iter().map(String::as_str).collect();
+    assert_eq!(listed, produced, "the Updates table lists update_id and every kind the server produces");
+}
+
+#[test]
+fn the_shape_checker_catches_what_it_should() {
+    let s = spec();
+    let message = json!({ "message_id": 1, "date": 2, "chat": { "id": 3, "type": "private" } });
+    assert!(s.mismatches(&message, &["Message".into()], "r").is_empty());
+    assert!(!s.mismatches(&json!({ "message_id": 1, "date": 2 }), &["Message".into()], "r").is_empty(), "chat is required");
+    assert!(!s
+        .mismatches(&json!({ "message_id": 1, "date": 2, "chat": { "id": 3, "type": "private" }, "colour": 1 }), &["Message".into()], "r")
+        .is_empty());
+    assert!(s.mismatches(&json!(true), &["Message".into(), "Boolean".into()], "r").is_empty());
+    let owner = json!({ "status": "creator", "user": { "id": 1, "is_bot": false, "first_name": "A" }, "is_anonymous": false });
+    assert!(s.mismatches(&owner, &["ChatMember".into()], "r").is_empty());
+    let lying = json!({ "status": "member", "user": { "id": 1, "is_bot": false, "first_name": "A" }, "is_anonymous": false });
+    assert!(!s.mismatches(&lying, &["ChatMember".into()], "r").is_empty(), "the status names the kind");
+    assert!(s.mismatches(&json!([]), &["Array of Update".into()], "r").is_empty());
+    assert_eq!(constant("The member's status in the chat, always \"creator\""), Some("creator".into()));
+}
+
+// --- calling every method ------------------------------------------------------------------
+
+/// A bot, as a library sees it: a token and a base URL.
+struct Bot {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+    id: i64,
+}
+
+impl Bot {
+    async fn create(server: &TestServer, owner: &Person, username: &str) -> Bot {
+        let created = owner.client.create_bot("Conformance Bot", username).await.expect("bots.create");
+        Bot { http: reqwest::Client::new(), base: format!("http://{}", server.addr()), id: created.bot.id, token: created.token }
+    }
+
+    fn url(&self, method: &str) -> String {
+        format!("{}/bot{}/{method}", self.base, self.token)
+    }
+
+    /// The whole answer to `request`: `(HTTP status, body)`.
+    async fn send(&self, method: &str, request: &Request) -> (u16, Value) {
+        let http = self.http.post(self.url(method));
+        let http = match request {
+            Request::Json(params) => http.json(params),
+            Request::Upload { params, field, name, mime, bytes } => {
+                let mut form = reqwest::multipart::Form::new();
+                for (k, v) in params.as_object().into_iter().flatten() {
+                    form = form.text(k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string));
+                }
+                let part = reqwest::multipart::Part::bytes(bytes.clone()).file_name(*name).mime_str(mime).expect("mime");
+                http.multipart(form.part(*field, part))
+            }
+        };
+        let r = http.send().await.expect("request");
+        let status = r.status().as_u16();
+        (status, r.json().await.expect("JSON answer"))
+    }
+
+    /// `result` of a call that must succeed.
+    async fn call(&self, method: &str, params: Value) -> Value {
+        let request = Request::Json(params);
+        let (status, body) = self.send(method, &request).await;
+        assert_eq!((status, &body["ok"]), (200, &json!(true)), "{method} {request:?} → {body}");
+        body["result"].clone()
+    }
+
+    /// Polls until an update `want` accepts arrives; every update seen is returned, confirmed.
+    async fn updates_until(&self, offset: &mut i64, want: impl Fn(&Value) -> bool) -> Vec<Value> {
+        let mut seen = Vec::new();
+        for _ in 0..10 {
+            let got = self.call("getUpdates", json!({ "offset": *offset, "timeout": 5 })).await;
+            let list = got.as_array().cloned().unwrap_or_default();
+            if let Some(last) = list.last() {
+                *offset = last["update_id"].as_i64().expect("update_id") + 1;
+            }
+            let done = list.iter().any(&want);
+            seen.extend(list);
+            if done {
+                return seen;
+            }
+        }
+        panic!("the update awaited did not come within 50 s; seen: {seen:?}");
+    }
+}
+
+/// How a call's parameters travel.
+enum Request {
+    Json(Value),
+    /// A multipart body: `params` as text fields, plus one file under `field`.
+    Upload {
+        params: Value,
+        field: &'static str,
+        name: &'static str,
+        mime: &'static str,
+        bytes: Vec<u8>,
+    },
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            Request::Json(v) => write!(f, "{v}"),
+            Request::Upload { params, field, name, bytes, .. } => write!(f, "multipart {params} + {field}={name} ({} bytes)", bytes.len()),
+        }
+    }
+}
+
+/// One call of the table: a method, valid parameters, and what else the result must show
+/// beyond the specification's shape.
+struct Call {
+    method: &'static str,
+    request: Request,
+    check: fn(&Value) -> Result<(), String>,
+}
+
+fn any(_: &Value) -> Result<(), String> {
+    Ok(())
+}
+
+fn is_true(v: &Value) -> Result<(), String> {
+    if v == &json!(true) {
+        Ok(())
+    } else {
+        Err(format!("expected true, got {v}"))
+    }
+}
+
+fn call(method: &'static str, params: Value) -> Call {
+    Call { method, request: Request::Json(params), check: any }
+}
+
+fn call_then(method: &'static str, params: Value, check: fn(&Value) -> Result<(), String>) -> Call {
+    Call { method, request: Request::Json(params), check }
+}
+
+/// A 2×2 RGB PNG.
+const PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0xd, 0xa, 0x1a, 0xa, 0x0, 0x0, 0x0, 0xd, 0x49, 0x48, 0x44, 0x52, 0x0, 0x0, 0x0, 0x2, 0x0, 0x0, 0x0, 0x2, 0x8,
+    0x2, 0x0, 0x0, 0x0, 0xfd, 0xd4, 0x9a, 0x73, 0x0, 0x0, 0x0, 0x11, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0x0, 0x44,
+    0xc, 0x60, 0xf2, 0x3f, 0x0, 0x1b, 0xf2, 0x3, 0xfd, 0xf3, 0xe7, 0x4b, 0xb1, 0x0, 0x0, 0x0, 0x0, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42,
+    0x60, 0x82,
+];
+
+/// What the calls refer to, made before the table runs.
+#[derive(Default)]
+struct Fixtures {
+    /// The person who owns the bot and talks to it (their id is their private chat's id).
+    alice: i64,
+    bob: i64,
+    bot: i64,
+    /// `-100…` ids of a group where the bot is an admin, a group it will leave, a channel
+    /// where it is an admin, and the channel's @username.
+    group: i64,
+    leaving: i64,
+    channel: i64,
+    channel_username: String,
+    /// Alice's "hello" in the private chat, and a file she sent the bot there.
+    hello: i64,
+    document_message: i64,
+    file_id: String,
+    /// The bot's own messages: in the private chat, to edit text, a document to edit the
+    /// caption of, one with a keyboard; in the group, one to pin, one and two to delete.
+    to_edit: i64,
+    captioned: i64,
+    with_keyboard: i64,
+    to_pin: i64,
+    to_delete: i64,
+    to_delete_many: [i64; 2],
+    /// A button press in flight.
+    callback_query_id: String,
+    /// Where updates continue from.
+    offset: i64,
+}
+
+/// Every method answered, called with valid parameters, in an order that works (a message
+/// deleted after it was sent, getUpdates before setWebhook, leaveChat and logOut last).
+fn calls(f: &Fixtures) -> Vec<Call> {
+    let kb =
+        json!({ "inline_keyboard": [[{ "text": "Again", "callback_data": "again" }], [{ "text": "Site", "url": "https://example.org" }]] });
+    let commands = json!([{ "command": "start", "description": "Start" }, { "command": "help", "description": "Help" }]);
+    vec![
+        call("getMe", json!({})),
+        call(
+            "getUpdates",
+            json!({ "offset": f.offset, "timeout": 0, "allowed_updates": ["message", "callback_query", "my_chat_member", "chat_member"] }),
+        ),
+        call_then("answerCallbackQuery", json!({ "callback_query_id": f.callback_query_id, "text": "Noted", "show_alert": true }), is_true),
+        // Sending.
+        call(
+            "sendMessage",
+            json!({ "chat_id": f.alice, "text": "<b>hi</b> <a href=\"https://example.org\">there</a>", "parse_mode": "HTML", "reply_parameters": { "message_id": f.hello }, "reply_markup": kb }),
+        ),
+        call("sendMessage", json!({ "chat_id": f.group, "text": "*group*", "parse_mode": "MarkdownV2" })),
+        call(
+            "sendMessage",
+            json!({ "chat_id": f.channel, "text": "a post", "entities": [{ "type": "italic", "offset": 0, "length": 1 }] }),
+        ),
+        call("forwardMessage", json!({ "chat_id": f.group, "from_chat_id": f.alice, "message_id": f.hello })),
+        call_then(
+            "copyMessage",
+            json!({ "chat_id": f.group, "from_chat_id": f.alice, "message_id": f.document_message, "caption": "copied" }),
+            |v| v["message_id"].as_i64().map(|_| ()).ok_or_else(|| "a MessageId".to_string()),
+        ),
+        call_then("sendChatAction", json!({ "chat_id": f.alice, "action": "typing" }), is_true),
+        // Files.
+        Call {
+            method: "sendPhoto",
+            request: Request::Upload {
+                params: json!({ "chat_id": f.alice, "caption": "a <i>dot</i>", "parse_mode": "HTML" }),
+                field: "photo",
+                name: "dot.png",
+                mime: "image/png",
+                bytes: PNG.to_vec(),
+            },
+            check: |v| if v["photo"].as_array().is_some_and(|p| !p.is_empty()) { Ok(()) } else { Err("a photo".into()) },
+        },
+        call("sendPhoto", json!({ "chat_id": f.alice, "photo": f.file_id })),
+        Call {
+            method: "sendDocument",
+            request: Request::Upload {
+                params: json!({ "chat_id": f.group, "caption": "notes" }),
+                field: "document",
+                name: "notes.txt",
+                mime: "text/plain",
+                bytes: b"some notes\n".repeat(100),
+            },
+            check: |v| if v["document"]["file_name"] == "notes.txt" { Ok(()) } else { Err("the document's name".into()) },
+        },
+        call("sendDocument", json!({ "chat_id": f.alice, "document": f.file_id, "caption": "again" })),
+        call_then("sendAudio", json!({ "chat_id": f.alice, "audio": f.file_id }), |v| {
+            v.get("audio").map(|_| ()).ok_or_else(|| "audio".into())
+        }),
+        call_then("sendVideo", json!({ "chat_id": f.alice, "video": f.file_id }), |v| {
+            v.get("video").map(|_| ()).ok_or_else(|| "video".into())
+        }),
+        call_then("sendVoice", json!({ "chat_id": f.alice, "voice": f.file_id }), |v| {
+            v.get("voice").map(|_| ()).ok_or_else(|| "voice".into())
+        }),
+        call_then("getFile", json!({ "file_id": f.file_id }), |v| v["file_path"].as_str().map(|_| ()).ok_or_else(|| "a file_path".into())),
+        // Editing and deleting.
+        call_then(
+            "editMessageText",
+            json!({ "chat_id": f.alice, "message_id": f.to_edit, "text": "edited <b>text</b>", "parse_mode": "HTML", "reply_markup": kb }),
+            |v| {
+                if v["text"] == "edited text" && v["edit_date"].is_i64() {
+                    Ok(())
+                } else {
+                    Err("the new text and edit_date".into())
+                }
+            },
+        ),
+        call_then("editMessageCaption", json!({ "chat_id": f.alice, "message_id": f.captioned, "caption": "new caption" }), |v| {
+            if v["caption"] == "new caption" {
+                Ok(())
+            } else {
+                Err("the new caption".into())
+            }
+        }),
+        call(
+            "editMessageReplyMarkup",
+            json!({ "chat_id": f.alice, "message_id": f.with_keyboard, "reply_markup": { "inline_keyboard": [[{ "text": "Other", "callback_data": "other" }]] } }),
+        ),
+        call_then("deleteMessage", json!({ "chat_id": f.group, "message_id": f.to_delete }), is_true),
+        call_then("deleteMessages", json!({ "chat_id": f.group, "message_ids": f.to_delete_many }), is_true),
+        // Chats.
+        call("getChat", json!({ "chat_id": f.alice })),
+        call("getChat", json!({ "chat_id": f.group })),
+        call("getChat", json!({ "chat_id": format!("@{}", f.channel_username) })),
+        call_then("getChatMember", json!({ "chat_id": f.group, "user_id": f.alice }), |v| status(v, "creator")),
+        call_then("getChatMember", json!({ "chat_id": f.group, "user_id": f.bob }), |v| status(v, "member")),
+        call_then("getChatMember", json!({ "chat_id": f.group, "user_id": f.bot }), |v| status(v, "administrator")),
+        call_then("getChatMemberCount", json!({ "chat_id": f.group }), |v| if v == &json!(3) { Ok(()) } else { Err("3 members".into()) }),
+        call_then("getChatAdministrators", json!({ "chat_id": f.group }), |v| {
+            if v.as_array().map(Vec::len) == Some(2) {
+                Ok(())
+            } else {
+                Err("the creator and the bot".into())
+            }
+        }),
+        call_then("pinChatMessage", json!({ "chat_id": f.group, "message_id": f.to_pin }), is_true),
+        call_then("unpinChatMessage", json!({ "chat_id": f.group, "message_id": f.to_pin }), is_true),
+        call_then("setChatTitle", json!({ "chat_id": f.group, "title": "Renamed by the bot" }), is_true),
+        call_then("leaveChat", json!({ "chat_id": f.leaving }), is_true),
+        // Commands.
+        call_then("setMyCommands", json!({ "commands": commands }), is_true),
+        call_then(
+            "setMyCommands",
+            json!({ "commands": [{ "command": "hilfe", "description": "Hilfe" }], "scope": { "type": "chat", "chat_id": f.group }, "language_code": "de" }),
+            is_true,
+        ),
+        call_then(
+            "getMyCommands",
+            json!({}),
+            |v| if v.as_array().map(Vec::len) == Some(2) { Ok(()) } else { Err("the two commands".into()) },
+        ),
+        call_then("deleteMyCommands", json!({}), is_true),
+        // Webhooks: nothing listens at the URL (port 9 is "discard"); deliveries just fail.
+        call_then("setWebhook", json!({ "url": "http://127.0.0.1:9/hook", "secret_token": "s3cr3t", "max_connections": 5 }), is_true),
+        call_then("getWebhookInfo", json!({}), |v| {
+            if v["url"] == "http://127.0.0.1:9/hook" {
+                Ok(())
+            } else {
+                Err("the webhook's URL".into())
+            }
+        }),
+        call_then("deleteWebhook", json!({ "drop_pending_updates": true }), is_true),
+        // Handing the bot over: no-ops here, last anyway.
+        call_then("close", json!({}), is_true),
+        call_then("logOut", json!({}), is_true),
+    ]
+}
+
+fn status(v: &Value, want: &str) -> Result<(), String> {
+    if v["status"] == want {
+        Ok(())
+    } else {
+        Err(format!("status {want}"))
+    }
+}
+
+#[test]
+fn every_answered_method_has_a_call() {
+    let covered: BTreeSet<String> = calls(&Fixtures::default()).iter().map(|c| c.method.to_string()).collect();
+    let documented = answered_by_docs();
+    let untested: Vec<_> = documented.difference(&covered).collect();
+    assert!(untested.is_empty(), "supported or partial in docs/bot-api.md, but no call in `calls`: {untested:?}");
+    let extra: Vec<_> = covered.difference(&documented).collect();
+    assert!(extra.is_empty(), "called, but not marked supported or partial: {extra:?}");
+}
+
+/// Everything [`calls`] refers to: people, the bot, chats, messages, a file, a press.
+async fn fixtures(server: &TestServer) -> (Fixtures, Bot, Person, tokio::task::JoinHandle<Option<proto::CallbackAnswer>>, Vec<Value>) {
+    let alice = Person::sign_in(server, 1).await;
+    let bob = Person::sign_in(server, 2).await;
+    let bot = Bot::create(server, &alice, "conform_bot").await;
+    let to_api = |chat: i64| -(1_000_000_000_000 + chat);
+    let mut f = Fixtures { alice: alice.id(), bob: bob.id(), bot: bot.id, ..Fixtures::default() };
+    // Every kind of update, to check each one's shape.
+    bot.call("getUpdates", json!({ "timeout": 0, "allowed_updates": heliograph_server::botapi::updates::KINDS })).await;
+
+    // A private chat where Alice said hello and sent a file.
+    let private = alice.client.open_private(bot.id).await.expect("open the bot's chat");
+    f.hello = alice.client.send_message(private.id, "hello", None).await.expect("hello").message.id;
+    let files = heliograph_client::files::Files::new(&format!("http://{}", server.addr()), &alice.token).expect("files");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("report.txt");
+    std::fs::write(&path, b"quarterly numbers\n".repeat(200)).expect("write");
+    let (sha, size) = heliograph_client::files::hash_file(&path).await.expect("hash");
+    let uploaded = files.upload(&path, "conformance-1", &sha, size, Some("text/plain"), |_| {}).await.expect("upload");
+    let sent = alice.client.send_media(private.id, 7, uploaded.id, proto::MediaKind::Document, Some("the report")).await.expect("media");
+    f.document_message = sent.message.id;
+
+    // A group where the bot is an admin, another it will leave, a channel it posts in.
+    let group = alice.client.create_group("Conformance", &[bob.id(), bot.id]).await.expect("group");
+    alice.client.set_admin(group.id, bot.id, true).await.expect("the bot is an admin");
+    f.group = to_api(group.id);
+    let leaving = alice.client.create_group("Short stay", &[bot.id]).await.expect("group");
+    f.leaving = to_api(leaving.id);
+    alice.client.add_members(leaving.id, &[bob.id()]).await.expect("someone joins after the bot: a chat_member update");
+    f.channel_username = "conform_news".into();
+    let channel = alice.client.create_channel("Conformance News", Some(&f.channel_username)).await.expect("channel");
+    alice.client.add_members(channel.id, &[bot.id]).await.expect("the bot joins the channel");
+    alice.client.set_admin(channel.id, bot.id, true).await.expect("the bot may post");
+    f.channel = to_api(channel.id);
+    bob.client.send_message(group.id, "/start@conform_bot", None).await.expect("a command in the group");
+    alice.client.send_message(channel.id, "first post", None).await.expect("a post");
+
+    // The bot's own messages, for the calls that change them.
+    let send = |chat: i64, text: &str| bot.call("sendMessage", json!({ "chat_id": chat, "text": text }));
+    f.to_edit = send(f.alice, "to edit").await["message_id"].as_i64().expect("id");
+    f.captioned = bot
+        .call("sendDocument", json!({ "chat_id": f.alice, "document": uploaded.id.to_string(), "caption": "old caption" }))
+        .await["message_id"]
+        .as_i64()
+        .expect("id");
+    let keyboard = json!({ "inline_keyboard": [[{ "text": "Press", "callback_data": "pressed" }]] });
+    f.with_keyboard = bot.call("sendMessage", json!({ "chat_id": f.alice, "text": "press", "reply_markup": keyboard })).await["message_id"]
+        .as_i64()
+        .expect("id");
+    f.to_pin = send(f.group, "to pin").await["message_id"].as_i64().expect("id");
+    f.to_delete = send(f.group, "to delete").await["message_id"].as_i64().expect("id");
+    f.to_delete_many = [
+        send(f.group, "to delete too").await["message_id"].as_i64().expect("id"),
+        send(f.group, "and this").await["message_id"].as_i64().expect("id"),
+    ];
+
+    // Alice presses the button and waits for the bot's answer.
+    let press = {
+        let client = alice.client.clone();
+        let (chat, message) = (private.id, f.with_keyboard);
+        tokio::spawn(async move { client.press_button(chat, message, "pressed").await.ok() })
+    };
+    let seen = bot.updates_until(&mut f.offset, |u| u.get("callback_query").is_some()).await;
+    let query = seen.iter().find_map(|u| u.get("callback_query")).expect("the press");
+    f.callback_query_id = query["id"].as_str().expect("a query id").to_string();
+    f.file_id = uploaded.id.to_string();
+    (f, bot, alice, press, seen)
+}
+
+#[tokio::test]
+async fn every_answered_method_answers_with_the_shape_the_spec_says() {
+    let server = TestServer::start_with(|c| {
+        c.limits.requests_per_second = 10_000;
+        c.limits.requests_burst = 10_000;
+    })
+    .await;
+    let (f, bot, _alice, press, seen) = fixtures(&server).await;
+    let spec = spec();
+    let mut problems = Vec::new();
+
+    // The updates the fixtures made: messages, a group command, a channel post, joins, a press.
+    for (i, update) in seen.iter().enumerate() {
+        for e in spec.mismatches(update, &["Update".into()], &format!("update {i}")) {
+            problems.push(format!("getUpdates: {e}"));
+        }
+    }
+    let kinds: BTreeSet<&str> = seen.iter().flat_map(|u| u.as_object().into_iter().flatten().map(|(k, _)| k.as_str())).collect();
+    for kind in ["message", "channel_post", "callback_query", "my_chat_member", "chat_member"] {
+        if !kinds.contains(kind) {
+            problems.push(format!("getUpdates: no {kind} update among {kinds:?}"));
+        }
+    }
+
+    for c in calls(&f) {
+        let (status, body) = bot.send(c.method, &c.request).await;
+        if status != 200 || body["ok"] != json!(true) {
+            problems.push(format!("{} {:?} → HTTP {status} {body}", c.method, c.request));
+            continue;
+        }
+        let result = &body["result"];
+        let returns = spec.returns(c.method);
+        let mut errors = spec.mismatches(result, &returns, "result");
+        if returns == ["Boolean"] && result != &json!(true) {
+            errors.push(format!("result: \"Returns True on success\", got {result}"));
+        }
+        if let Err(e) = (c.check)(result) {
+            errors.push(format!("result: expected {e}"));
+        }
+        for e in errors {
+            problems.push(format!("{} {:?}: {e}\n    result: {result}", c.method, c.request));
+        }
+    }
+
+    // The answer reached Alice, who was still waiting on her press.
+    match tokio::time::timeout(Duration::from_secs(15), press).await {
+        Ok(Ok(Some(answer))) if answer.text.as_deref() == Some("Noted") && answer.alert => {}
+        other => problems.push(format!("answerCallbackQuery: Alice's press got {other:?}")),
+    }
+    assert!(problems.is_empty(), "{} problem(s):\n{}", problems.len(), problems.join("\n"));
+}
