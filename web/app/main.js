@@ -20,6 +20,9 @@ import { h, replace, byId, announce, icon } from './dom.js';
 /** @typedef {import('./types.js').Media} Media */
 /** @typedef {import('./types.js').MediaKind} MediaKind */
 /** @typedef {import('./types.js').UploadedFile} UploadedFile */
+/** @typedef {import('./types.js').MessageEntity} MessageEntity */
+/** @typedef {import('./types.js').InlineButton} InlineButton */
+/** @typedef {import('./types.js').CallbackAnswer} CallbackAnswer */
 
 /** Parts of an upload, as docs/protocol.md §10.1 asks. */
 const PART_SIZE = 524_288;
@@ -43,14 +46,17 @@ function errorText(e) {
   return String(e);
 }
 
-/** @param {string} text */
-function toast(text) {
+/**
+ * @param {string} text
+ * @param {Node} [extra] shown after the text (a link)
+ */
+function toast(text, extra) {
   let box = document.getElementById('toast');
   if (!box) {
     box = h('div', { id: 'toast', class: 'toast', role: 'alert' });
     document.body.append(box);
   }
-  const item = h('div', { class: 'toast-item' }, text);
+  const item = h('div', { class: 'toast-item' }, text, extra ? ' ' : null, extra ?? null);
   box.append(item);
   setTimeout(() => item.remove(), 5000);
 }
@@ -62,6 +68,67 @@ const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2
 const dayFmt = new Intl.DateTimeFormat(undefined, { weekday: 'long', day: 'numeric', month: 'long' });
 const yearFmt = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'long', year: 'numeric' });
 const shortFmt = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short' });
+
+/** A link the page may open: http(s) only (a bot's `tg://` or anything else stays text). */
+const WEB_URL = /^https?:\/\//i;
+
+/**
+ * The text with its formatting entities, as nodes: bold, italic, underline, strikethrough,
+ * spoiler, code, pre, links. Offsets count UTF-16 units, as JavaScript strings do. Entities
+ * may nest; each stretch of text between entity boundaries is wrapped in the elements of the
+ * entities covering it. Text only ever goes in as text nodes.
+ * @param {string} text
+ * @param {MessageEntity[] | undefined} entities
+ * @returns {(Node | string)[]}
+ */
+function richText(text, entities) {
+  if (!entities || entities.length === 0) return [text];
+  const cuts = new Set([0, text.length]);
+  for (const e of entities) {
+    cuts.add(Math.max(0, Math.min(text.length, e.offset)));
+    cuts.add(Math.max(0, Math.min(text.length, e.offset + e.length)));
+  }
+  const points = [...cuts].sort((a, b) => a - b);
+  /** @type {(Node | string)[]} */
+  const out = [];
+  for (let i = 0; i + 1 < points.length; i++) {
+    const [from, to] = [points[i], points[i + 1]];
+    const piece = text.slice(from, to);
+    /** @type {Node | string} */
+    let node = piece;
+    // Inner (later, shorter) entities first, so the outer ones wrap them.
+    const covering = entities.filter((e) => e.offset <= from && e.offset + e.length >= to).reverse();
+    for (const e of covering) node = wrapEntity(e, node, piece);
+    out.push(node);
+  }
+  return out;
+}
+
+/**
+ * @param {MessageEntity} e
+ * @param {Node | string} inner
+ * @param {string} piece the plain text of `inner`
+ * @returns {Node | string}
+ */
+function wrapEntity(e, inner, piece) {
+  switch (e.type) {
+    case 'bold': return h('strong', {}, inner);
+    case 'italic': return h('em', {}, inner);
+    case 'underline': return h('u', {}, inner);
+    case 'strikethrough': return h('s', {}, inner);
+    case 'spoiler': return h('span', { class: 'spoiler', title: 'Spoiler' }, inner);
+    case 'code': return h('code', {}, inner);
+    case 'pre': return h('code', { class: 'pre', 'data-language': e.language ?? null }, inner);
+    case 'blockquote': case 'expandable_blockquote': return h('span', { class: 'quote' }, inner);
+    case 'text_link':
+      return e.url && WEB_URL.test(e.url) ? h('a', { href: e.url, target: '_blank', rel: 'noopener noreferrer', title: e.url }, inner) : inner;
+    case 'url': {
+      const href = WEB_URL.test(piece) ? piece : `https://${piece}`;
+      return h('a', { href, target: '_blank', rel: 'noopener noreferrer' }, inner);
+    }
+    default: return inner;
+  }
+}
 
 /** @param {number} unix */
 function dayKey(unix) {
@@ -121,6 +188,11 @@ function initials(name) {
  */
 function avatar(name, id) {
   return h('span', { class: `avatar c${Math.abs(id) % 8}`, 'aria-hidden': 'true' }, initials(name));
+}
+
+/** The tag next to a bot's name. */
+function botTag() {
+  return h('span', { class: 'bot-tag', title: 'This account is a bot' }, 'bot');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -814,7 +886,7 @@ class App {
         const who = c.kind === 'group' ? `${this.userName(last.from)}: ` : last.from === this.me?.id && c.kind === 'private' ? 'You: ' : '';
         preview = [who ? h('span', { class: 'who' }, who) : '', messageText(last).slice(0, 120)];
       } else preview = [c.kind === 'channel' ? 'Channel created' : c.kind === 'group' ? 'Group created' : 'No messages yet'];
-      const kindLabel = c.kind === 'private' ? '' : c.kind === 'group' ? 'Group. ' : 'Channel. ';
+      const kindLabel = c.kind === 'private' ? (c.peer?.bot ? 'Bot. ' : '') : c.kind === 'group' ? 'Group. ' : 'Channel. ';
       return h('li', {},
         h('button', { type: 'button', class: 'dialog', 'data-chat': c.id, 'aria-current': c.id === this.openId ? 'true' : null,
           'aria-label': `${kindLabel}${c.title}${cs.unread ? `, ${cs.unread} unread` : ''}`,
@@ -822,7 +894,7 @@ class App {
           avatar(c.title, c.id),
           h('span', { class: 'dialog-main' },
             h('span', { class: 'dialog-top' },
-              h('span', { class: 'dialog-title' }, c.kind === 'channel' ? icon('channel') : c.kind === 'group' ? icon('group') : null, c.title),
+              h('span', { class: 'dialog-title' }, c.kind === 'channel' ? icon('channel') : c.kind === 'group' ? icon('group') : null, c.title, c.peer?.bot ? botTag() : null),
               h('span', { class: 'dialog-time' }, last ? shortTime(last.date) : '')),
             h('span', { class: 'dialog-bottom' },
               h('span', { class: 'dialog-preview' }, ...preview),
@@ -943,6 +1015,7 @@ class App {
     const typing = this.typingText(cs);
     let sub = '';
     if (c.kind === 'private') sub = c.peer?.username ? `@${c.peer.username}` : c.peer?.id === this.me?.id ? 'notes to self' : 'private chat';
+    if (c.kind === 'private' && c.peer?.bot) sub = `${sub} · bot`;
     else if (c.kind === 'group') sub = `${c.member_count} member${c.member_count === 1 ? '' : 's'}`;
     else sub = `${c.username ? `@${c.username} · ` : ''}${c.member_count} subscriber${c.member_count === 1 ? '' : 's'}`;
     this.chatSub.textContent = typing || sub;
@@ -977,7 +1050,7 @@ class App {
       addDay(m.date);
       const own = m.from === this.me?.id;
       const replied = m.reply_to !== undefined ? cs.messages.get(m.reply_to) : undefined;
-      const version = `${m.edit_date ?? 0}:${own && m.id <= readOut ? 1 : 0}:${replied ? messageText(replied).length + (replied.edit_date ?? 0) : 0}:${this.users.has(m.from) ? 1 : 0}`;
+      const version = `${m.edit_date ?? 0}:${own && m.id <= readOut ? 1 : 0}:${replied ? messageText(replied).length + (replied.edit_date ?? 0) : 0}:${this.users.has(m.from) ? 1 : 0}:${m.reply_markup ? JSON.stringify(m.reply_markup).length : 0}:${m.entities?.length ?? 0}`;
       items.push({ key: `m${cs.chat.id}:${m.id}`, version, kind: 'msg', msg: m, pending: false });
     }
     for (const p of cs.pending) {
@@ -1012,18 +1085,88 @@ class App {
       h('button', { type: 'button', class: 'act', onclick: () => this.deleteMessage(m, canDeleteForAll && c?.kind !== 'private' ? true : own) }, 'Delete'));
     return h('div', { class: `row ${own ? 'own' : 'other'}${item.pending ? ' pending' : ''}`, 'data-id': item.pending ? null : m.id },
       h('div', { class: 'bubble' },
-        showAuthor ? h('div', { class: 'author' }, this.userName(m.from)) : null,
+        showAuthor ? h('div', { class: 'author' }, this.userName(m.from), this.users.get(m.from)?.bot ? botTag() : null) : null,
         m.forward ? h('div', { class: 'forwarded' }, `Forwarded from ${this.userName(m.forward.from_user)}`) : null,
         m.reply_to !== undefined ? h('div', { class: 'reply-quote' },
           h('span', { class: 'reply-author' }, replied ? this.userName(replied.from) : 'Reply'),
           h('span', { class: 'reply-text' }, replied ? messageText(replied).slice(0, 200) : `to message #${m.reply_to}`)) : null,
         media ? this.renderMedia(media) : null,
-        media ? (media.caption ? h('div', { class: 'text caption' }, media.caption) : null) : h('div', { class: 'text' }, messageText(m)),
+        media ? (media.caption ? h('div', { class: 'text caption' }, richText(media.caption, m.entities)) : null)
+          : h('div', { class: 'text' }, m.content.type === 'text' ? richText(messageText(m), m.entities) : messageText(m)),
+        m.reply_markup && !item.pending ? this.renderKeyboard(m) : null,
         h('div', { class: 'meta' },
           m.edit_date ? h('span', { class: 'edited' }, 'edited') : null,
           h('time', { datetime: time.toISOString(), title: time.toLocaleString() }, timeFmt.format(time)),
           tick),
         actions));
+  }
+
+  // ----- bots' buttons -----
+
+  /**
+   * The inline keyboard under a bot's message: a row of buttons per row; callback buttons
+   * press (`messages.press_button`), URL buttons are links.
+   * @param {Message} m
+   */
+  renderKeyboard(m) {
+    const rows = m.reply_markup?.inline_keyboard ?? [];
+    return h('div', { class: 'keyboard', role: 'group', 'aria-label': 'Bot buttons' },
+      rows.filter((row) => row.length > 0).map((row) => h('div', { class: 'kb-row' }, row.map((b) => {
+        if (b.url !== undefined) {
+          return WEB_URL.test(b.url)
+            ? h('a', { class: 'kb-button kb-link', href: b.url, target: '_blank', rel: 'noopener noreferrer', title: b.url }, b.text, h('span', { class: 'kb-arrow', 'aria-hidden': 'true' }, ' ↗'))
+            : h('button', { type: 'button', class: 'kb-button', disabled: true, title: b.url }, b.text);
+        }
+        const button = h('button', { type: 'button', class: 'kb-button' }, b.text);
+        button.addEventListener('click', () => this.pressButton(m, b, button));
+        return button;
+      }))));
+  }
+
+  /**
+   * Presses a callback button and shows the bot's answer: a passing notice, or a dialog to
+   * dismiss when the bot asks for an alert. No answer (the bot was silent) shows nothing.
+   * @param {Message} m
+   * @param {InlineButton} b
+   * @param {HTMLButtonElement} button
+   */
+  async pressButton(m, b, button) {
+    if (b.callback_data === undefined || button.classList.contains('pressing')) return;
+    button.classList.add('pressing');
+    button.setAttribute('aria-busy', 'true');
+    try {
+      /** @type {CallbackAnswer} */
+      const answer = /** @type {CallbackAnswer} */ (await this.conn.call('messages.press_button', { chat_id: m.chat_id, message_id: m.id, data: b.callback_data }));
+      const link = answer.url && WEB_URL.test(answer.url) ? h('a', { href: answer.url, target: '_blank', rel: 'noopener noreferrer' }, 'Open link') : undefined;
+      if (answer.text && answer.alert) this.alertDialog(this.userName(m.from), answer.text, link);
+      else if (answer.text) toast(answer.text, link);
+      else if (link) toast(`${this.userName(m.from)} sent a link:`, link);
+    } catch (e) {
+      toast(errorText(e));
+    } finally {
+      button.classList.remove('pressing');
+      button.removeAttribute('aria-busy');
+    }
+  }
+
+  /**
+   * A dialog with `text` that the person dismisses.
+   * @param {string} title
+   * @param {string} text
+   * @param {Node} [extra]
+   */
+  alertDialog(title, text, extra) {
+    const ok = h('button', { type: 'button', class: 'primary', onclick: () => dialog.close() }, 'OK');
+    const dialog = h('dialog', { class: 'modal bot-alert', role: 'alertdialog', 'aria-labelledby': 'alert-title', 'aria-describedby': 'alert-text' },
+      h('h2', { id: 'alert-title' }, title),
+      h('p', { id: 'alert-text', class: 'alert-text' }, text),
+      extra ? h('p', {}, extra) : null,
+      h('div', { class: 'modal-buttons' }, ok));
+    dialog.addEventListener('close', () => dialog.remove());
+    document.body.append(dialog);
+    dialog.showModal();
+    ok.focus();
+    return dialog;
   }
 
   // ----- media -----

@@ -3,7 +3,7 @@
 
 /**
  * @typedef {{id: number, name: string, username?: string, bio?: string, phone?: string,
- *   contact: boolean, blocked: boolean}} User
+ *   contact: boolean, blocked: boolean, bot?: boolean}} User
  * @typedef {'creator' | 'admin' | 'member'} Role
  * @typedef {{id: number, kind: 'private' | 'group' | 'channel', title: string, username?: string,
  *   peer?: User, member_count: number, role?: Role, pinned_message_id?: number,
@@ -16,7 +16,13 @@
  * @typedef {{id: number, name: string, mime: string, size: number, sha256: string,
  *   width?: number, height?: number, thumb_file_id?: number}} UploadedFile
  * @typedef {{from_user: number, from_chat: number, message_id: number, date: number}} ForwardInfo
+ * @typedef {{type: string, offset: number, length: number, url?: string, user_id?: number,
+ *   language?: string, custom_emoji_id?: string}} MessageEntity
+ * @typedef {{text: string, callback_data?: string, url?: string}} InlineButton
+ * @typedef {{inline_keyboard: InlineButton[][]}} ReplyMarkup
+ * @typedef {{text?: string, alert: boolean, url?: string}} CallbackAnswer
  * @typedef {{id: number, chat_id: number, from: number, date: number, content: Content,
+ *   entities?: MessageEntity[], reply_markup?: ReplyMarkup,
  *   reply_to?: number, forward?: ForwardInfo, edit_date?: number}} Message
  * @typedef {{chat: Chat, last_message?: Message, unread_count: number,
  *   read_inbox_max_id: number, read_outbox_max_id: number}} Dialog
