@@ -32,10 +32,12 @@ const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
 const JSON_HELP: &str = "\
 JSON OUTPUT (--json): one object per line; absent optional fields are omitted.
   message   (history, send --json, watch new_message/edit_message):
-            id, chat, from (user id), text, date (unix seconds), reply_to?, edit_date?, forward_from?
+            id, chat, from (user id), text, date (unix seconds), reply_to?, edit_date?, forward_from?,
+            entities?, reply_markup? (a bot's formatting and buttons, as the server sent them)
   dialog    (chats): chat, kind (private|group|channel), title, username?, peer? (the other user
             of a private chat), members, role?, pinned?, unread, last_id?, last_from?, last_text?, last_date?
-  user      (me, contacts, profile set, username set): id, name, username?, bio?, phone?, contact, blocked
+  user      (me, contacts, profile set, username set, bot list): id, name, username?, bio?, phone?,
+            contact, blocked, bot
   session   (sessions): id, device, created, last_active, current
   update    (watch): type, plus by type:
             new_message, edit_message: the message fields
