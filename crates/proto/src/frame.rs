@@ -43,6 +43,7 @@ impl ClientFrame {
 /// Everything the server sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[allow(clippy::large_enum_variant, reason = "a frame lives only until it is written; updates are most frames, boxing them buys nothing")]
 pub enum ServerFrame {
     /// The answer to request `id`.
     Result { id: u64, result: serde_json::Value },
