@@ -20,6 +20,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("phone", phone),
     ("username", username),
     ("values", values),
+    ("parse_mode", parse_mode),
 ];
 
 /// A WebSocket text frame as the gateway receives it (`ClientFrame::parse`). An accepted
@@ -121,5 +122,23 @@ pub fn values(data: &[u8]) {
                 assert_eq!(LoginCode::parse(v.as_str()).as_ref(), Ok(&v));
             }
         }
+    }
+}
+
+/// A Bot API text with `parse_mode` (the first byte picks HTML, MarkdownV2 or Markdown):
+/// whatever the parser accepts yields entities that lie inside the plain text it returns.
+pub fn parse_mode(data: &[u8]) {
+    use heliograph_server::botapi::parse_mode::{parse, ParseMode};
+    let Some((&pick, rest)) = data.split_first() else { return };
+    let Ok(text) = std::str::from_utf8(rest) else { return };
+    let mode = [ParseMode::Html, ParseMode::MarkdownV2, ParseMode::Markdown][usize::from(pick) % 3];
+    match parse(mode, text) {
+        Ok((plain, entities)) => {
+            let len = heliograph_core::utf16_len(&plain);
+            for e in &entities {
+                assert!(e.length > 0 && e.offset + e.length <= len, "{e:?} outside {plain:?} from {text:?} ({mode:?})");
+            }
+        }
+        Err(description) => assert!(description.starts_with("can't parse entities: "), "{description:?} for {text:?}"),
     }
 }

@@ -141,6 +141,138 @@ pub fn check_entities(text: &str, mut entities: Vec<Entity>) -> Result<Vec<Entit
     Ok(entities)
 }
 
+/// Entities Telegram finds in text by itself: bot commands, @mentions, #hashtags, $CASHTAGS,
+/// `http(s)://` links and e-mail addresses. Bots rely on them (python-telegram-bot routes
+/// commands by their `bot_command` entity). Spans inside `explicit` entities that are not
+/// mere styling (code, links, mentions…) are left alone; the result is `explicit` plus what
+/// was found, ordered as [`check_entities`] orders them.
+pub fn detect_entities(text: &str, explicit: Vec<Entity>) -> Vec<Entity> {
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    // UTF-16 offset of each char, and of the end.
+    let mut at = Vec::with_capacity(chars.len() + 1);
+    let mut unit = 0u32;
+    for &(_, c) in &chars {
+        at.push(unit);
+        unit += c.len_utf16() as u32;
+    }
+    at.push(unit);
+    let word = |c: char| c.is_alphanumeric() || c == '_';
+    let ascii_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let run = |from: usize, ok: &dyn Fn(char) -> bool| chars[from..].iter().take_while(|&&(_, c)| ok(c)).count();
+    let trailing = |c: char| ".,;:!?)]}'\"".contains(c);
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i].1;
+        let after_word = i > 0 && word(chars[i - 1].1);
+        let mut len = 0;
+        let mut kind = None;
+        match c {
+            '/' if i == 0 || chars[i - 1].1.is_whitespace() => {
+                let name = run(i + 1, &ascii_word);
+                if (1..=64).contains(&name) {
+                    len = 1 + name;
+                    if chars.get(i + len).is_some_and(|&(_, c)| c == '@') {
+                        let bot = run(i + len + 1, &ascii_word);
+                        if (3..=32).contains(&bot) {
+                            len += 1 + bot;
+                        }
+                    }
+                    kind = Some(EntityKind::BotCommand);
+                }
+            }
+            '@' if !after_word => {
+                let name = run(i + 1, &ascii_word);
+                if (5..=32).contains(&name) && chars[i + 1].1.is_ascii_alphabetic() {
+                    len = 1 + name;
+                    kind = Some(EntityKind::Mention);
+                }
+            }
+            '#' if !after_word => {
+                let tag = run(i + 1, &word);
+                if (1..=256).contains(&tag) && !chars[i + 1..i + 1 + tag].iter().all(|&(_, c)| c.is_ascii_digit()) {
+                    len = 1 + tag;
+                    kind = Some(EntityKind::Hashtag);
+                }
+            }
+            '$' if !after_word => {
+                let tag = run(i + 1, &|c: char| c.is_ascii_uppercase());
+                if (1..=8).contains(&tag) && !chars.get(i + 1 + tag).is_some_and(|&(_, c)| word(c)) {
+                    len = 1 + tag;
+                    kind = Some(EntityKind::Cashtag);
+                }
+            }
+            _ if !after_word
+                && ["http://", "https://"].iter().any(|p| text[chars[i].0..].get(..p.len()).is_some_and(|s| s.eq_ignore_ascii_case(p))) =>
+            {
+                let mut n = run(i, &|c: char| !c.is_whitespace());
+                while n > 0 && trailing(chars[i + n - 1].1) {
+                    n -= 1;
+                }
+                let scheme = text[chars[i].0..].find("://").map_or(0, |p| p + 3);
+                if n > scheme {
+                    len = n;
+                    kind = Some(EntityKind::Url);
+                }
+            }
+            _ if !after_word && ascii_word(c) => {
+                // An e-mail address: local@domain.tld, as one whitespace-delimited word.
+                let mut n = run(i, &|c: char| !c.is_whitespace());
+                while n > 0 && trailing(chars[i + n - 1].1) {
+                    n -= 1;
+                }
+                let token: String = chars[i..i + n].iter().map(|&(_, c)| c).collect();
+                if let Some((local, domain)) = token.split_once('@') {
+                    let local_ok = !local.is_empty() && local.chars().all(|c| c.is_ascii_alphanumeric() || "._%+-".contains(c));
+                    let labels: Vec<&str> = domain.split('.').collect();
+                    let domain_ok = labels.len() >= 2
+                        && labels.iter().all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+                        && labels.last().is_some_and(|tld| tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic()));
+                    if local_ok && domain_ok {
+                        len = n;
+                        kind = Some(EntityKind::Email);
+                    }
+                }
+                if kind.is_none() {
+                    // Skip the rest of this word: nothing starts inside it.
+                    i += run(i, &word).max(1);
+                    continue;
+                }
+            }
+            _ => {}
+        }
+        match kind {
+            Some(kind) => {
+                let (offset, end) = (at[i], at[i + len]);
+                let kept = |e: &Entity| e.offset < end && offset < e.offset + e.length && !is_style(&e.kind);
+                if !explicit.iter().any(kept) {
+                    found.push(Entity { kind, offset, length: end - offset });
+                }
+                i += len;
+            }
+            None => i += 1,
+        }
+    }
+    let mut all = explicit;
+    all.extend(found);
+    all.sort_by_key(|e| (e.offset, std::cmp::Reverse(e.length)));
+    all
+}
+
+/// Styling that may overlap anything; other entities own their span.
+fn is_style(kind: &EntityKind) -> bool {
+    matches!(
+        kind,
+        EntityKind::Bold
+            | EntityKind::Italic
+            | EntityKind::Underline
+            | EntityKind::Strikethrough
+            | EntityKind::Spoiler
+            | EntityKind::Blockquote
+            | EntityKind::ExpandableBlockquote
+    )
+}
+
 /// What pressing a button does.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ButtonAction {
@@ -231,6 +363,40 @@ mod tests {
         for (entities, ok) in cases {
             assert_eq!(check_entities(text, entities.clone()).is_ok(), ok, "{entities:?}");
         }
+    }
+
+    #[test]
+    fn entities_are_found_as_telegram_finds_them() {
+        let found = |text: &str| -> Vec<(&'static str, String)> {
+            let units: Vec<u16> = text.encode_utf16().collect();
+            detect_entities(text, Vec::new())
+                .into_iter()
+                .map(|e| (e.kind.as_str(), String::from_utf16_lossy(&units[e.offset as usize..(e.offset + e.length) as usize])))
+                .collect()
+        };
+        let s = |k: &'static str, t: &str| (k, t.to_string());
+        let cases: Vec<(&str, Vec<(&'static str, String)>)> = vec![
+            ("/start", vec![s("bot_command", "/start")]),
+            ("/start@echo_bot now", vec![s("bot_command", "/start@echo_bot")]),
+            ("not a/command", vec![]),
+            ("😀 /help", vec![s("bot_command", "/help")]),
+            ("hi @alicia, see #news and $USD", vec![s("mention", "@alicia"), s("hashtag", "#news"), s("cashtag", "$USD")]),
+            ("@ab too short, #123 digits only, $usd lower", vec![]),
+            ("mail bob@example.org.", vec![s("email", "bob@example.org")]),
+            ("go to https://example.org/a?b=1). now", vec![s("url", "https://example.org/a?b=1")]),
+            ("HTTP://X.ORG", vec![s("url", "HTTP://X.ORG")]),
+            ("https:// alone", vec![]),
+            ("x@y", vec![]),
+            ("", vec![]),
+        ];
+        for (text, want) in cases {
+            assert_eq!(found(text), want, "{text:?}");
+        }
+        // An explicit link or code keeps its span; bold does not.
+        let code = Entity { kind: EntityKind::Code, offset: 0, length: 6 };
+        assert_eq!(detect_entities("/start", vec![code.clone()]), vec![code]);
+        let bold = Entity { kind: EntityKind::Bold, offset: 0, length: 6 };
+        assert_eq!(detect_entities("/start", vec![bold.clone()]).len(), 2);
     }
 
     #[test]

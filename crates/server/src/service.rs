@@ -515,7 +515,8 @@ impl Service {
             }
             Request::SendMessage { chat_id, random_id, text, reply_to } => {
                 let text = MessageText::parse(text)?;
-                let draft = store::Draft { reply_to: reply_to.map(MessageId), ..store::Draft::text(text) };
+                let entities = detect_entities(text.as_str(), Vec::new());
+                let draft = store::Draft { reply_to: reply_to.map(MessageId), entities, ..store::Draft::text(text) };
                 let sent = self.store.send(user, ChatId(chat_id), random_id, draft).await?;
                 ok(Self::sent(&sent))?
             }
@@ -540,12 +541,8 @@ impl Service {
                     thumb: file.thumb,
                     caption,
                 };
-                let draft = store::Draft {
-                    content: Content::Media(media),
-                    entities: Vec::new(),
-                    keyboard: None,
-                    reply_to: reply_to.map(MessageId),
-                };
+                let entities = media.caption.as_ref().map(|c| detect_entities(c.as_str(), Vec::new())).unwrap_or_default();
+                let draft = store::Draft { content: Content::Media(media), entities, keyboard: None, reply_to: reply_to.map(MessageId) };
                 let sent = self.store.send(user, ChatId(chat_id), random_id, draft).await?;
                 ok(Self::sent(&sent))?
             }
@@ -559,7 +556,8 @@ impl Service {
             }
             Request::Edit { chat_id, id, text } => {
                 let text = MessageText::parse(text)?;
-                let edit = store::Edit { text: Some((text, Vec::new())), keyboard: None };
+                let entities = detect_entities(text.as_str(), Vec::new());
+                let edit = store::Edit { text: Some((text, entities)), keyboard: None };
                 let message = self.store.edit(user, ChatId(chat_id), MessageId(id), edit).await?;
                 ok(convert::message(&message))?
             }

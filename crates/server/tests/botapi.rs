@@ -164,6 +164,7 @@ async fn a_bot_polls_answers_and_confirms_updates() {
     assert_eq!(updates.len(), 1, "{got}");
     let m = &updates[0]["message"];
     assert_eq!(m["text"], "/start");
+    assert_eq!(m["entities"], json!([{ "type": "bot_command", "offset": 0, "length": 6 }]), "libraries route commands by this entity");
     assert_eq!(m["chat"]["id"].as_i64(), Some(alice.id()), "a private chat is known by the person's id");
     assert_eq!(m["chat"]["type"], "private");
     assert_eq!(m["from"]["id"].as_i64(), Some(alice.id()));
@@ -181,12 +182,16 @@ async fn a_bot_polls_answers_and_confirms_updates() {
         .call("sendMessage", json!({ "chat_id": alice.id(), "text": "<b>you</b> said /start", "parse_mode": "HTML", "reply_parameters": { "message_id": m["message_id"] } }))
         .await;
     assert_eq!(echo["text"], "you said /start");
-    assert_eq!(echo["entities"], json!([{ "type": "bold", "offset": 0, "length": 3 }]));
+    // The formatting asked for, plus what the server finds by itself, as Telegram does.
+    assert_eq!(
+        echo["entities"],
+        json!([{ "type": "bold", "offset": 0, "length": 3 }, { "type": "bot_command", "offset": 9, "length": 6 }])
+    );
     assert_eq!(echo["reply_to_message"]["text"], "/start");
     let me = alice.id();
     let update = alice.expect_update("the echo", |k| matches!(k, UpdateKind::NewMessage { message } if message.from != me)).await;
     let UpdateKind::NewMessage { message } = update.kind else { unreachable!() };
-    assert_eq!((message.chat_id, message.entities.len()), (chat, 1));
+    assert_eq!((message.chat_id, message.entities.len()), (chat, 2));
 
     // Edits reach the bot as edited_message; the bot's own messages never come back.
     let mine = alice.client.send_message(chat, "typo", None).await.unwrap();

@@ -1,11 +1,8 @@
 //! `docs/bot-api.md` stays true: its conformance table has one row for every method of
-//! Telegram's specification (`shared/spec/telegram-bot-api.json`), the methods it marks
+//! Telegram's specification (`spec/telegram-bot-api.json`), the methods it marks
 //! `supported` or `partial` are exactly the ones the server answers
 //! ([`heliograph_server::botapi::methods::METHODS`]), and a real server answers a valid call
 //! of each with the shape the specification gives its result.
-//!
-//! The specification is read from `HELIOGRAPH_BOT_API_SPEC` if set, else from
-//! `shared/spec/telegram-bot-api.json` next to the repository.
 
 mod common;
 
@@ -66,10 +63,8 @@ struct Spec {
 fn spec() -> &'static Spec {
     static SPEC: OnceLock<Spec> = OnceLock::new();
     SPEC.get_or_init(|| {
-        let path = std::env::var("HELIOGRAPH_BOT_API_SPEC")
-            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/spec/telegram-bot-api.json").to_string());
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("the Bot API specification at {path}: {e} (set HELIOGRAPH_BOT_API_SPEC to its path)"));
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../spec/telegram-bot-api.json");
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("the Bot API specification at {path}: {e}"));
         let file: SpecFile = serde_json::from_str(&text).expect("the specification parses");
         Spec { methods: file.methods.0, types: file.types }
     })

@@ -172,7 +172,14 @@ async fn pin_chat_message(ctx: Ctx, params: Params) -> ApiResult {
 
 async fn unpin_chat_message(ctx: Ctx, params: Params) -> ApiResult {
     let chat = target(&ctx, &params, "chat_id").await?;
-    ctx.app.service.store.pin(ctx.bot.id, chat, None).await?;
+    let store = &*ctx.app.service.store;
+    // A chat pins one message: naming another one unpins nothing.
+    if let Some(id) = params.int("message_id")? {
+        if store.chat(ctx.bot.id, chat).await?.chat.pinned != Some(MessageId(id)) {
+            return Err(ApiError::bad_request("message to unpin not found"));
+        }
+    }
+    store.pin(ctx.bot.id, chat, None).await?;
     Ok(json!(true))
 }
 
@@ -267,7 +274,8 @@ fn formatted(params: &Params, text_field: &str, entities_field: &str) -> ApiResu
     if text.trim().is_empty() {
         return Err(ApiError::bad_request(if text_field == "text" { "message text is empty" } else { "caption is empty" }));
     }
-    let entities = check_entities(&text, entities).map_err(|e| ApiError::bad_request(format!("can't parse entities: {e}")))?;
+    let entities =
+        check_entities(&text, detect_entities(&text, entities)).map_err(|e| ApiError::bad_request(format!("can't parse entities: {e}")))?;
     let text = MessageText::parse(text).map_err(|e| match e {
         InvalidValue::TextTooLong { .. } if text_field == "text" => ApiError::bad_request("message is too long"),
         InvalidValue::TextTooLong { .. } => ApiError::bad_request("message caption is too long"),
@@ -459,16 +467,24 @@ async fn delete_messages(ctx: Ctx, params: Params) -> ApiResult {
     if ids.is_empty() || ids.len() > 100 {
         return Err(ApiError::bad_request("message_ids must list 1 to 100 messages"));
     }
-    delete(&ctx, chat, &ids.into_iter().map(MessageId).collect::<Vec<_>>()).await
+    // As in Telegram, messages that cannot be found are skipped.
+    let r = Renderer::new(&*ctx.app.service.store, ctx.bot.id);
+    let mut found = Vec::new();
+    for id in ids {
+        if r.fetch(chat, MessageId(id)).await?.is_some() {
+            found.push(MessageId(id));
+        }
+    }
+    if found.is_empty() {
+        return Err(ApiError::bad_request("message to delete not found"));
+    }
+    delete(&ctx, chat, &found).await
 }
 
 async fn delete(ctx: &Ctx, chat: ChatId, ids: &[MessageId]) -> ApiResult {
     let store = &*ctx.app.service.store;
-    let r = Renderer::new(store, ctx.bot.id);
-    for &id in ids {
-        if r.fetch(chat, id).await?.is_none() {
-            return Err(ApiError::bad_request("message to delete not found"));
-        }
+    if ids.len() == 1 && Renderer::new(store, ctx.bot.id).fetch(chat, ids[0]).await?.is_none() {
+        return Err(ApiError::bad_request("message to delete not found"));
     }
     store.delete(ctx.bot.id, chat, ids, true).await.map_err(|e| match e {
         heliograph_store::Error::AuthorRequired | heliograph_store::Error::AdminRequired => {

@@ -32,6 +32,8 @@ const MAX_POLL_SECS: i64 = 50;
 const RECHECK: Duration = Duration::from_secs(5);
 /// Webhook retry backoff: doubling from the first, capped at the second.
 const BACKOFF: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(60));
+/// getWebhookInfo counts pending updates up to this many.
+const MAX_COUNTED: usize = 10_000;
 /// How often a node looks for webhooks set through other nodes.
 const SUPERVISE: Duration = Duration::from_secs(10);
 /// Time a webhook has to answer one delivery.
@@ -104,9 +106,14 @@ async fn update(r: &mut Renderer<'_>, bot: &User, allowed: &[String], logged: &L
                 return Ok(None);
             }
             let member = r.user(*user).await?;
-            // The log keeps the new role only: the old one is taken as "left" for a new
-            // role, "member" for someone who left.
-            let old = if role.is_none() { Some(Role::Member) } else { None };
+            // The log keeps the new role only; the old one follows from it: an admin was a
+            // member before (promotion), someone who left was a member, a new member or a
+            // creator was not in the chat. (A demotion reads as a join: the one case the log
+            // cannot tell apart.)
+            let old = match role {
+                Some(Role::Admin) | None => Some(Role::Member),
+                Some(Role::Member) | Some(Role::Creator) => None,
+            };
             let value = json!({
                 "chat": r.chat_json(*chat).await?,
                 "from": render::user(&r.user(*by).await?),
@@ -171,6 +178,21 @@ async fn pending(store: &dyn Store, bot: &Bot, from: Pts, limit: u32) -> ApiResu
         }
     }
     Ok((updates, top.max(from)))
+}
+
+/// Updates waiting for the bot (counted up to [`MAX_COUNTED`]): what the log holds past the
+/// confirmed position that the bot would actually receive.
+async fn pending_count(store: &dyn Store, bot: &Bot) -> ApiResult<usize> {
+    let (mut count, mut from) = (0, bot.confirmed);
+    while count < MAX_COUNTED {
+        let (updates, read) = pending(store, bot, from, 100).await?;
+        if read <= from {
+            break;
+        }
+        count += updates.len();
+        from = read;
+    }
+    Ok(count)
 }
 
 async fn load(store: &dyn Store, bot: UserId) -> ApiResult<Bot> {
@@ -316,8 +338,7 @@ pub async fn delete_webhook(ctx: Ctx, params: Params) -> ApiResult {
 pub async fn get_webhook_info(ctx: Ctx, _params: Params) -> ApiResult {
     let store = &*ctx.app.service.store;
     let bot = load(store, ctx.bot.id).await?;
-    let top = store.state(ctx.bot.id).await?;
-    let mut info = json!({ "url": "", "has_custom_certificate": false, "pending_update_count": (top - bot.confirmed).max(0) });
+    let mut info = json!({ "url": "", "has_custom_certificate": false, "pending_update_count": pending_count(store, &bot).await? });
     if let Some(hook) = &bot.webhook {
         info["url"] = json!(hook.url);
         info["max_connections"] = json!(hook.max_connections);
