@@ -37,6 +37,8 @@ const CLOSE_REVOKED: u16 = 4001;
 const CLOSE_IDLE: u16 = 4002;
 
 /// What the reader asks the writer to do, in order.
+// Frames are the common case; boxing them would add an allocation per answer.
+#[allow(clippy::large_enum_variant)]
 enum Out {
     Frame(ServerFrame),
     /// The connection signed in: follow this user's topics from now on.
