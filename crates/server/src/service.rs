@@ -530,19 +530,9 @@ impl Service {
                         "the server could not read this file as an image (or it is too large to decode); send it as a document",
                     )));
                 }
-                let media = Media {
-                    kind,
-                    file: file.id,
-                    name: file.name,
-                    mime: file.mime,
-                    size: file.size,
-                    width: file.width,
-                    height: file.height,
-                    thumb: file.thumb,
-                    caption,
-                };
-                let entities = media.caption.as_ref().map(|c| detect_entities(c.as_str(), Vec::new())).unwrap_or_default();
-                let draft = store::Draft { content: Content::Media(media), entities, keyboard: None, reply_to: reply_to.map(MessageId) };
+                let entities = caption.as_ref().map(|c| detect_entities(c.as_str(), Vec::new())).unwrap_or_default();
+                let content = Content::Media(file.into_media(kind, caption));
+                let draft = store::Draft { content, entities, keyboard: None, reply_to: reply_to.map(MessageId) };
                 let sent = self.store.send(user, ChatId(chat_id), random_id, draft).await?;
                 ok(Self::sent(&sent))?
             }

@@ -11,6 +11,7 @@ use std::fmt;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use common::bot::Bot;
 use common::{Person, TestServer};
 use heliograph_client::proto;
 use heliograph_server::botapi::methods::METHODS;
@@ -269,24 +270,7 @@ fn the_shape_checker_catches_what_it_should() {
 
 // --- calling every method ------------------------------------------------------------------
 
-/// A bot, as a library sees it: a token and a base URL.
-struct Bot {
-    http: reqwest::Client,
-    base: String,
-    token: String,
-    id: i64,
-}
-
 impl Bot {
-    async fn create(server: &TestServer, owner: &Person, username: &str) -> Bot {
-        let created = owner.client.create_bot("Conformance Bot", username).await.expect("bots.create");
-        Bot { http: reqwest::Client::new(), base: format!("http://{}", server.addr()), id: created.bot.id, token: created.token }
-    }
-
-    fn url(&self, method: &str) -> String {
-        format!("{}/bot{}/{method}", self.base, self.token)
-    }
-
     /// The whole answer to `request`: `(HTTP status, body)`.
     async fn send(&self, method: &str, request: &Request) -> (u16, Value) {
         let http = self.http.post(self.url(method));
@@ -304,14 +288,6 @@ impl Bot {
         let r = http.send().await.expect("request");
         let status = r.status().as_u16();
         (status, r.json().await.expect("JSON answer"))
-    }
-
-    /// `result` of a call that must succeed.
-    async fn call(&self, method: &str, params: Value) -> Value {
-        let request = Request::Json(params);
-        let (status, body) = self.send(method, &request).await;
-        assert_eq!((status, &body["ok"]), (200, &json!(true)), "{method} {request:?} → {body}");
-        body["result"].clone()
     }
 
     /// Polls until an update `want` accepts arrives; every update seen is returned, confirmed.

@@ -226,6 +226,23 @@ pub struct File {
     pub created: i64,
 }
 
+impl File {
+    /// This file in a message, shown as `kind`, with what a client needs before downloading.
+    pub fn into_media(self, kind: MediaKind, caption: Option<MessageText>) -> Media {
+        Media {
+            kind,
+            file: self.id,
+            name: self.name,
+            mime: self.mime,
+            size: self.size,
+            width: self.width,
+            height: self.height,
+            thumb: self.thumb,
+            caption,
+        }
+    }
+}
+
 /// A committed send: the message and the sender's log position of its update.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sent {

@@ -567,18 +567,8 @@ async fn send_media(ctx: Ctx, mut params: Params, field: &str, kind: MediaKind) 
         Some((t, e)) => (Some(t), e),
         None => (None, Vec::new()),
     };
-    let media = Media {
-        kind,
-        file: file.id,
-        name: file.name,
-        mime: file.mime,
-        size: file.size,
-        width: file.width,
-        height: file.height,
-        thumb: file.thumb,
-        caption,
-    };
-    sent(&ctx, chat, Draft { content: Content::Media(media), entities, keyboard, reply_to }).await
+    let content = Content::Media(file.into_media(kind, caption));
+    sent(&ctx, chat, Draft { content, entities, keyboard, reply_to }).await
 }
 
 async fn get_file(ctx: Ctx, params: Params) -> ApiResult {

@@ -1,6 +1,8 @@
 //! A real server for tests: in-process, on 127.0.0.1:0, with a temporary data folder.
 #![allow(dead_code)]
 
+pub mod bot;
+
 use heliograph_server::{config::Config, Server};
 
 pub struct TestServer {
