@@ -181,10 +181,10 @@ pub fn sweep(root: &Path, ttl: Duration) -> usize {
 
 /// A client-chosen upload id: 1 to 64 of `A-Z a-z 0-9 _ -` (safe as a folder name).
 #[derive(Debug, Clone)]
-struct UploadId(String);
+pub struct UploadId(String);
 
 impl UploadId {
-    fn parse(s: &str) -> Outcome<UploadId> {
+    pub fn parse(s: &str) -> Outcome<UploadId> {
         if (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
             Ok(UploadId(s.to_string()))
         } else {
@@ -296,7 +296,7 @@ async fn receive(body: Body, path: &Path) -> Outcome<u64> {
 
 /// A file name as shown to people: its last path component, without control characters,
 /// at most 255 characters.
-pub(crate) fn clean_name(name: &str) -> String {
+pub fn clean_name(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
     let clean: String = base.chars().filter(|c| !c.is_control()).take(255).collect();
     if clean.trim().is_empty() {
@@ -307,7 +307,7 @@ pub(crate) fn clean_name(name: &str) -> String {
 }
 
 /// `type/subtype` made of token characters, lower-cased; none means octet-stream.
-pub(crate) fn clean_mime(mime: Option<&str>) -> Outcome<String> {
+pub fn clean_mime(mime: Option<&str>) -> Outcome<String> {
     let Some(mime) = mime.map(str::trim).filter(|m| !m.is_empty()) else { return Ok("application/octet-stream".into()) };
     let token = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b));
     match mime.split_once('/') {
@@ -575,14 +575,14 @@ pub fn decode_image_bytes(bytes: &[u8]) -> anyhow::Result<(u32, u32, Vec<u8>)> {
 
 /// A parsed `Range: bytes=...` against a file of `size` bytes.
 #[derive(Debug, PartialEq, Eq)]
-enum Wanted {
+pub enum Wanted {
     All,
     Part(u64, u64),
     Unsatisfiable,
 }
 
 /// One range (`a-b`, `a-`, `-n`); several ranges or a malformed header mean the whole file.
-fn wanted(range: Option<&str>, size: u64) -> Wanted {
+pub fn wanted(range: Option<&str>, size: u64) -> Wanted {
     let Some(spec) = range.and_then(|r| r.trim().strip_prefix("bytes=")) else { return Wanted::All };
     if spec.contains(',') {
         return Wanted::All;
@@ -607,7 +607,7 @@ fn wanted(range: Option<&str>, size: u64) -> Wanted {
 }
 
 /// `Content-Disposition: attachment` with an ASCII fallback and the UTF-8 name (RFC 6266).
-fn disposition(name: &str) -> HeaderValue {
+pub fn disposition(name: &str) -> HeaderValue {
     let ascii: String = name.chars().map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' }).collect();
     let mut encoded = String::new();
     for b in name.bytes() {

@@ -100,7 +100,6 @@ impl Params {
         Ok(params)
     }
 
-    #[cfg(test)]
     pub fn from_json(values: Value) -> Params {
         Params { values: values.as_object().cloned().unwrap_or_default(), files: HashMap::new() }
     }
@@ -179,7 +178,7 @@ impl Params {
 }
 
 /// `a=1&b=x%20y` as pairs, `+` meaning space.
-fn form_urlencoded(input: &str) -> Vec<(String, String)> {
+pub fn form_urlencoded(input: &str) -> Vec<(String, String)> {
     input
         .split('&')
         .filter(|p| !p.is_empty())
