@@ -1463,6 +1463,8 @@ pub async fn files_and_media(store: Arc<dyn Store>) {
     assert_eq!(s.file_usage(alice).await.must("usage"), 5_100, "usage counts every file of the owner");
     refused(s.create_file(alice, new(4_901, None), 10_000).await, Error::QuotaExceeded { used: 5_100, quota: 10_000 }, "over quota");
     assert_eq!(s.file_usage(alice).await.must("usage"), 5_100, "a refused file is not recorded");
+    assert_eq!(s.file_refs([7; 32]).await.must("refs"), 2, "both records of the content count, the refused one not");
+    assert_eq!(s.file_refs([8; 32]).await.must("refs"), 0, "content nobody recorded");
     assert_eq!(s.file(alice, photo.id).await.must("owner sees"), photo, "the owner sees their file");
     for who in [bob, mallory] {
         refused(s.file(who, photo.id).await, Error::FileNotFound, "not yet shared");

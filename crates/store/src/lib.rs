@@ -175,6 +175,9 @@ pub trait Store: Send + Sync + 'static {
     async fn file(&self, user: UserId, id: FileId) -> Result<File>;
     /// Bytes of the files `user` uploaded (what the quota counts).
     async fn file_usage(&self, user: UserId) -> Result<u64>;
+    /// How many file records (of anyone) have this content: none means its stored object is
+    /// unreferenced and may be removed.
+    async fn file_refs(&self, sha256: [u8; 32]) -> Result<u64>;
 
     // --- sync ------------------------------------------------------------------------------
 

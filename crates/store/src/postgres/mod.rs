@@ -646,6 +646,9 @@ impl Store for PostgresStore {
     async fn file_usage(&self, user: UserId) -> Result<u64> {
         self.query(move |c, _| Box::pin(ops::file_usage(c, user))).await
     }
+    async fn file_refs(&self, sha256: [u8; 32]) -> Result<u64> {
+        self.query(move |c, _| Box::pin(async move { ops::file_refs(c, &sha256).await })).await
+    }
     async fn state(&self, user: UserId) -> Result<Pts> {
         self.query(move |c, _| Box::pin(ops::state(c, user))).await
     }

@@ -1526,6 +1526,12 @@ pub async fn file_usage(c: &Db, user: UserId) -> R<u64> {
     Ok(used as u64)
 }
 
+/// File records with this content (no index: only asked when an upload is refused late).
+pub async fn file_refs(c: &Db, sha256: &[u8; 32]) -> R<u64> {
+    let n: i64 = query_one(c, "SELECT COUNT(*) FROM files WHERE sha256 = $1", &[&&sha256[..]]).await?.get(0);
+    Ok(n as u64)
+}
+
 pub async fn create_file(c: &Db, owner: UserId, f: &NewFile, quota: u64) -> R<File> {
     // The owner's row serializes concurrent uploads of one user, so two cannot both pass the
     // quota check.

@@ -450,6 +450,9 @@ impl Store for SqliteStore {
     async fn file_usage(&self, user: UserId) -> Result<u64> {
         self.query(move |c, _| ops::file_usage(c, user)).await
     }
+    async fn file_refs(&self, sha256: [u8; 32]) -> Result<u64> {
+        self.query(move |c, _| ops::file_refs(c, &sha256)).await
+    }
     async fn state(&self, user: UserId) -> Result<Pts> {
         self.query(move |c, _| ops::state(c, user)).await
     }

@@ -1164,6 +1164,12 @@ pub fn file_usage(c: &Connection, user: UserId) -> Result<u64> {
     Ok(used as u64)
 }
 
+/// File records with this content (no index: only asked when an upload is refused late).
+pub fn file_refs(c: &Connection, sha256: &[u8; 32]) -> Result<u64> {
+    let n: i64 = c.prepare_cached("SELECT COUNT(*) FROM files WHERE sha256 = ?1")?.query_row([&sha256[..]], |r| r.get(0))?;
+    Ok(n as u64)
+}
+
 pub fn create_file(c: &Connection, owner: UserId, f: &NewFile, quota: u64) -> Result<File> {
     let used = file_usage(c, owner)?;
     if used.saturating_add(f.size) > quota {
