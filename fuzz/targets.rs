@@ -21,6 +21,10 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("username", username),
     ("values", values),
     ("parse_mode", parse_mode),
+    ("botapi_params", botapi_params),
+    ("multipart", multipart),
+    ("upload_headers", upload_headers),
+    ("range", range),
 ];
 
 /// A WebSocket text frame as the gateway receives it (`ClientFrame::parse`). An accepted
@@ -141,4 +145,246 @@ pub fn parse_mode(data: &[u8]) {
         }
         Err(description) => assert!(description.starts_with("can't parse entities: "), "{description:?} for {text:?}"),
     }
+}
+
+/// Characters a query string or form value may carry unescaped (the rest are `%XX`).
+fn form_escape(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Every accessor a Bot API method uses, on every parameter: refusals are `ApiError`s, never
+/// panics; a parameter that reads as a string reads the same every time.
+fn read_every_way(params: &heliograph_server::botapi::params::Params, names: &[String]) {
+    for name in names {
+        let s = params.str(name);
+        if let (Ok(a), Ok(b)) = (&s, params.str(name)) {
+            assert_eq!(a, &b);
+        }
+        if let Ok(Some(n)) = params.int(name) {
+            if let Ok(Some(text)) = &s {
+                assert_eq!(text.trim().parse::<i64>().ok(), Some(n), "int {n} from {text:?}");
+            }
+        }
+        let _ = params.required_str(name);
+        let _ = params.required_int(name);
+        let _ = params.bool(name);
+        let _ = params.json::<serde_json::Value>(name);
+        let _ = params.json::<Vec<i64>>(name);
+        let _ = params.json::<Vec<Vec<serde_json::Value>>>(name);
+        assert!(params.has(name) || matches!(s, Ok(None)));
+    }
+}
+
+/// A Bot API request's parameters (`botapi/params.rs`): the first byte picks a query string
+/// or URL-encoded form (`form_urlencoded`) or a JSON body; then every accessor reads every
+/// parameter. A decoded form re-encodes (strictly percent-escaped) to the same pairs.
+pub fn botapi_params(data: &[u8]) {
+    use heliograph_server::botapi::params::{form_urlencoded, Params};
+    let Some((&pick, rest)) = data.split_first() else { return };
+    let mut object = serde_json::Map::new();
+    if pick % 2 == 0 {
+        // Query strings and form bodies: params.rs refuses a body that is not UTF-8.
+        let Ok(text) = std::str::from_utf8(rest) else { return };
+        let pairs = form_urlencoded(text);
+        let again: Vec<String> = pairs.iter().map(|(k, v)| format!("{}={}", form_escape(k), form_escape(v))).collect();
+        assert_eq!(form_urlencoded(&again.join("&")), pairs, "form pairs of {text:?} do not round-trip");
+        for (k, v) in pairs {
+            object.insert(k, serde_json::Value::String(v));
+        }
+    } else {
+        let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(rest) else { return };
+        object = map;
+    }
+    let names: Vec<String> = object.keys().cloned().chain(["chat_id".to_string(), "missing".to_string()]).collect();
+    let params = Params::from_json(serde_json::Value::Object(object));
+    read_every_way(&params, &names);
+}
+
+/// A `multipart/form-data` body read through axum's `Multipart` (multer) exactly as
+/// `Params::read` reads it: at most 64 fields, text fields as text, file fields as chunks.
+/// The boundary is the body's first line (without its `--`), as every client sends it. What
+/// is read never exceeds what was sent, and a body that parses re-encodes (fresh boundary) to
+/// the same fields.
+pub fn multipart(data: &[u8]) {
+    let first = data.split(|&b| b == b'\n').next().unwrap_or_default();
+    let boundary = std::str::from_utf8(first)
+        .ok()
+        .and_then(|l| l.trim_end_matches('\r').strip_prefix("--"))
+        .filter(|b| !b.is_empty() && b.len() <= 70 && b.bytes().all(|c| c.is_ascii_graphic() && c != b'"' && c != b';'))
+        .unwrap_or("heliograph-boundary")
+        .to_string();
+    let fields = read_multipart(&boundary, data.to_vec());
+    let Ok(fields) = fields else { return };
+    let total: usize = fields.iter().map(|f| f.data.len()).sum();
+    assert!(total <= data.len(), "read {total} bytes from a body of {}", data.len());
+    // Re-encode what was read, when it can be written unambiguously: names and file names
+    // without quotes, backslashes or line breaks, data that does not contain the boundary.
+    let fresh = "fuzz-roundtrip-7f3c1a";
+    let plain = |s: &str| !s.contains(['"', '\\', '\r', '\n']) && !s.contains(fresh);
+    if !fields.iter().all(|f| {
+        f.name.as_deref().is_some_and(|n| !n.is_empty() && plain(n))
+            && f.file_name.as_deref().is_none_or(|n| !n.is_empty() && plain(n))
+            && f.content_type
+                .as_deref()
+                .is_none_or(|c| plain(c) && c.parse::<axum::http::HeaderValue>().is_ok() && c.trim() == c && !c.is_empty())
+            && !f.data.windows(fresh.len()).any(|w| w == fresh.as_bytes())
+    }) {
+        return;
+    }
+    // A text field is text once read (decoded from its charset): it is written back as UTF-8,
+    // without its Content-Type.
+    let fields: Vec<Field> =
+        fields.into_iter().map(|f| if f.file_name.is_none() { Field { content_type: None, ..f } } else { f }).collect();
+    let mut body = Vec::new();
+    for f in &fields {
+        body.extend_from_slice(
+            format!("--{fresh}\r\nContent-Disposition: form-data; name=\"{}\"", f.name.as_deref().unwrap_or_default()).as_bytes(),
+        );
+        if let Some(file_name) = &f.file_name {
+            body.extend_from_slice(format!("; filename=\"{file_name}\"").as_bytes());
+        }
+        if let Some(content_type) = &f.content_type {
+            body.extend_from_slice(format!("\r\nContent-Type: {content_type}").as_bytes());
+        }
+        body.extend_from_slice(b"\r\n\r\n");
+        body.extend_from_slice(&f.data);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{fresh}--\r\n").as_bytes());
+    match read_multipart(fresh, body) {
+        Ok(again) => assert_eq!(again, fields, "multipart fields do not round-trip"),
+        Err(e) => panic!("re-encoded fields {fields:?} are refused: {e}"),
+    }
+}
+
+/// One field as `Params::read` sees it.
+#[derive(Debug, PartialEq, Eq)]
+struct Field {
+    name: Option<String>,
+    file_name: Option<String>,
+    content_type: Option<String>,
+    data: Vec<u8>,
+}
+
+/// Reads a multipart body the way `Params::read` does, on a runtime kept for the thread.
+fn read_multipart(boundary: &str, body: Vec<u8>) -> Result<Vec<Field>, String> {
+    use axum::extract::{FromRequest, Multipart};
+    thread_local! {
+        static RUNTIME: tokio::runtime::Runtime =
+            tokio::runtime::Builder::new_current_thread().build().expect("a current-thread runtime");
+    }
+    let request = axum::http::Request::builder()
+        .method("POST")
+        .uri("/bot1:x/sendDocument")
+        .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+        .body(axum::body::Body::from(body))
+        .expect("a request");
+    RUNTIME.with(|rt| {
+        rt.block_on(async move {
+            let mut multipart = Multipart::from_request(request, &()).await.map_err(|e| e.body_text())?;
+            let mut fields = Vec::new();
+            while let Some(mut field) = multipart.next_field().await.map_err(|e| e.to_string())? {
+                if fields.len() == 64 {
+                    return Err("too many fields".to_string());
+                }
+                let name = field.name().map(str::to_string);
+                let file_name = field.file_name().map(str::to_string);
+                let content_type = field.content_type().map(str::to_string);
+                let data = if file_name.is_some() {
+                    // Files are staged chunk by chunk (`Files::stage`).
+                    let mut data = Vec::new();
+                    while let Some(chunk) = field.chunk().await.map_err(|e| e.to_string())? {
+                        data.extend_from_slice(&chunk);
+                    }
+                    data
+                } else {
+                    field.text().await.map_err(|e| e.to_string())?.into_bytes()
+                };
+                fields.push(Field { name, file_name, content_type, data });
+            }
+            Ok(fields)
+        })
+    })
+}
+
+/// The upload path and names of `files.rs`: the first byte picks the upload id
+/// (`UploadId::parse`, a folder name), the part number, the file name (`clean_name`), the
+/// MIME type (`clean_mime`) or the `Content-Disposition` built from a name (`disposition`).
+pub fn upload_headers(data: &[u8]) {
+    use heliograph_server::files::{clean_mime, clean_name, disposition, UploadId};
+    let Some((&pick, rest)) = data.split_first() else { return };
+    let Ok(text) = std::str::from_utf8(rest) else { return };
+    match pick % 4 {
+        0 => {
+            let ok = UploadId::parse(text).is_ok();
+            let safe = (1..=64).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            assert_eq!(ok, safe, "upload id {text:?}");
+        }
+        1 => {
+            let name = clean_name(text);
+            assert!(!name.trim().is_empty() && name.chars().count() <= 255, "{name:?}");
+            assert!(!name.contains(['/', '\\']) && !name.chars().any(char::is_control), "{name:?} from {text:?}");
+            assert_eq!(clean_name(&name), name, "clean_name is not idempotent on {text:?}");
+        }
+        2 => {
+            if let Ok(mime) = clean_mime(Some(text)) {
+                assert!(mime.len() <= 127 && mime.matches('/').count() == 1 && mime == mime.to_ascii_lowercase(), "{mime:?}");
+                assert_eq!(clean_mime(Some(&mime)).ok().as_ref(), Some(&mime));
+            }
+        }
+        _ => {
+            let value = disposition(text);
+            let value = value.to_str().expect("Content-Disposition is visible ASCII");
+            if value != "attachment" {
+                // The UTF-8 name decodes back to exactly the name given.
+                let encoded = value.rsplit_once("filename*=UTF-8''").expect("an RFC 6266 name").1;
+                let mut bytes = Vec::new();
+                let mut rest = encoded.as_bytes();
+                while let Some((&b, tail)) = rest.split_first() {
+                    if b == b'%' {
+                        let hex = std::str::from_utf8(&tail[..2]).expect("ASCII");
+                        bytes.push(u8::from_str_radix(hex, 16).expect("two hex digits"));
+                        rest = &tail[2..];
+                    } else {
+                        bytes.push(b);
+                        rest = tail;
+                    }
+                }
+                assert_eq!(bytes, text.as_bytes(), "filename* of {text:?}");
+            }
+        }
+    }
+}
+
+/// `Range: bytes=...` against a file whose size is the first eight bytes: a part is inside
+/// the file, with its start before its end; an unsatisfiable range is one that really is.
+pub fn range(data: &[u8]) {
+    use heliograph_server::files::{wanted, Wanted};
+    if data.len() < 8 {
+        return;
+    }
+    let (size, header) = data.split_at(8);
+    // Sizes up to 2^40 (a TiB) keep the interesting small values likely.
+    let size = u64::from_le_bytes(size.try_into().expect("eight bytes")) >> 24;
+    let Ok(header) = std::str::from_utf8(header) else { return };
+    match wanted(Some(header), size) {
+        Wanted::All => {}
+        Wanted::Part(a, b) => assert!(a <= b && b < size, "{header:?} on {size} bytes gave {a}..={b}"),
+        Wanted::Unsatisfiable => {
+            let spec = header.trim().strip_prefix("bytes=").expect("only a bytes= range is unsatisfiable");
+            let (a, b) = spec.split_once('-').expect("a range");
+            let suffix_zero = a.trim().is_empty() && b.trim().parse::<u64>() == Ok(0);
+            let past_end = a.trim().parse::<u64>().is_ok_and(|a| a >= size) || (a.trim().is_empty() && size == 0);
+            assert!(suffix_zero || past_end, "{header:?} on {size} bytes called unsatisfiable");
+        }
+    }
+    assert_eq!(wanted(None, size), Wanted::All);
 }
