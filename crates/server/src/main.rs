@@ -41,6 +41,55 @@ enum Command {
         #[arg(long)]
         dev: bool,
     },
+    /// Copies the embedded database into a new file PATH while the server keeps serving: one
+    /// consistent snapshot holding every message acknowledged before the backup began.
+    /// (PostgreSQL: use pg_dump.) Uploaded files live in the object store and are backed up
+    /// separately.
+    Backup {
+        /// The new backup file (never overwritten).
+        #[arg(value_name = "PATH")]
+        path: PathBuf,
+        #[command(flatten)]
+        place: Place,
+    },
+    /// Puts a backup made by `heliograph backup` in place of the embedded database. The
+    /// server must be stopped: restore refuses while a process has the database open.
+    Restore {
+        /// The backup file to restore.
+        #[arg(value_name = "PATH")]
+        path: PathBuf,
+        #[command(flatten)]
+        place: Place,
+    },
+}
+
+/// Where the database is, read as `serve` reads it.
+#[derive(clap::Args)]
+struct Place {
+    /// Folder of the embedded database [default: ./heliograph-data].
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// PostgreSQL URL, if the server keeps its data there (backup and restore then refuse).
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
+    /// TOML configuration file; HELIOGRAPH_* environment variables override it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+impl Place {
+    /// The SQLite database file, or an error naming PostgreSQL's own tools.
+    fn sqlite(self, what: &str) -> anyhow::Result<PathBuf> {
+        let overrides = Overrides { data_dir: self.data, database: self.database.map(DatabaseUrl), bus: None, listen: None, dev: false };
+        let config = Config::load(self.config.as_deref(), overrides)?;
+        if config.database.is_some() {
+            anyhow::bail!(
+                "the data is in PostgreSQL: heliograph {what} handles the embedded SQLite database only; use PostgreSQL's \
+                 own tools (pg_dump / pg_restore, or pg_basebackup with WAL archiving for point-in-time recovery)"
+            );
+        }
+        Ok(config.data_dir.join("heliograph.db"))
+    }
 }
 
 #[tokio::main]
@@ -63,7 +112,60 @@ async fn main() -> anyhow::Result<()> {
             server.wait().await;
             Ok(())
         }
+        Command::Backup { path, place } => {
+            let db = place.sqlite("backup")?;
+            if !db.is_file() {
+                anyhow::bail!("no database at {}", db.display());
+            }
+            let started = std::time::Instant::now();
+            let version = tokio::task::spawn_blocking({
+                let (db, path) = (db.clone(), path.clone());
+                move || heliograph_store::sqlite::backup(&db, &path)
+            })
+            .await??;
+            let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            println!(
+                "backed up {} to {} ({size} bytes, schema version {version}) in {:.1} s",
+                db.display(),
+                path.display(),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::Restore { path, place } => {
+            let db = place.sqlite("restore")?;
+            let version = restore(&path, &db)?;
+            println!("restored {} into {} (schema version {version}); start the server", path.display(), db.display());
+            Ok(())
+        }
     }
+}
+
+/// Checks the backup, refuses while a process has the database open, then copies the backup
+/// next to the database and renames it into place (atomic), removing the old database's WAL.
+fn restore(backup: &std::path::Path, db: &std::path::Path) -> anyhow::Result<i64> {
+    use anyhow::Context;
+    let version = heliograph_store::sqlite::inspect(backup).with_context(|| format!("{} is not a usable backup", backup.display()))?;
+    let dir = db.parent().context("the database path has no folder")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    if db.exists() && heliograph_store::sqlite::in_use(db)? {
+        anyhow::bail!("{} is open in another process (a running server?): stop it before restoring", db.display());
+    }
+    let tmp = db.with_extension("db.restoring");
+    std::fs::copy(backup, &tmp).with_context(|| format!("cannot copy the backup to {}", tmp.display()))?;
+    std::fs::File::open(&tmp).and_then(|f| f.sync_all()).context("cannot sync the copy")?;
+    // The old database's WAL and shared memory belong to it, not to the backup.
+    for suffix in ["-wal", "-shm"] {
+        let side = PathBuf::from(format!("{}{suffix}", db.display()));
+        match std::fs::remove_file(&side) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot remove {}", side.display())),
+        }
+    }
+    std::fs::rename(&tmp, db).with_context(|| format!("cannot move the backup into {}", db.display()))?;
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).context("cannot sync the data folder")?;
+    Ok(version)
 }
 
 /// Ctrl-C or SIGTERM.

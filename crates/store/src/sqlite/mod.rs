@@ -142,6 +142,69 @@ impl SqliteStore {
     }
 }
 
+/// The schema version this build writes (`PRAGMA user_version` after the migrations).
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Copies the database at `db` into a new file `dest`, online: `VACUUM INTO` on a read-only
+/// connection of its own reads one snapshot (a WAL read transaction), so a server may keep
+/// committing meanwhile; every commit that finished before the snapshot began is in the copy,
+/// none after it. The copy is a self-contained database (no WAL), compacted. Returns the
+/// copy's schema version.
+pub fn backup(db: &Path, dest: &Path) -> Result<i64> {
+    if dest.exists() {
+        return Err(Error::Invalid(format!("{} exists; a backup never overwrites", dest.display())));
+    }
+    let dest_text = dest.to_str().ok_or_else(|| Error::Invalid("the backup path is not UTF-8".into()))?;
+    let conn = open_reader(db)?;
+    conn.execute("VACUUM INTO ?1", [dest_text])?;
+    drop(conn);
+    std::fs::File::open(dest).and_then(|f| f.sync_all()).map_err(|e| Error::Internal(format!("cannot sync the backup: {e}")))?;
+    inspect(dest)
+}
+
+/// Checks that `path` is a whole Heliograph database this build can open (integrity check,
+/// schema version 1 to [`SCHEMA_VERSION`], the core tables present); returns its version.
+pub fn inspect(path: &Path) -> Result<i64> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+    if check != "ok" {
+        return Err(Error::Invalid(format!("{} fails SQLite's integrity check: {check}", path.display())));
+    }
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if !(1..=SCHEMA_VERSION).contains(&version) {
+        return Err(Error::Invalid(format!(
+            "{} has schema version {version}; this build knows versions 1 to {SCHEMA_VERSION}",
+            path.display()
+        )));
+    }
+    let tables: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('users', 'chats', 'messages', 'user_updates')",
+        [],
+        |r| r.get(0),
+    )?;
+    if tables != 4 {
+        return Err(Error::Invalid(format!("{} is not a Heliograph database", path.display())));
+    }
+    Ok(version)
+}
+
+/// Whether a process (a running server) has the database at `path` open. Every connection
+/// to a WAL database holds a shared lock on the file for as long as it is open, so an
+/// exclusive lock is granted only when no other connection exists.
+pub fn in_use(path: &Path) -> Result<bool> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    conn.execute_batch("PRAGMA busy_timeout = 0; PRAGMA locking_mode = EXCLUSIVE;")?;
+    match conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;") {
+        Ok(()) => Ok(false),
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) =>
+        {
+            Ok(true)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 fn configure(conn: &Connection, durability: Durability) -> Result<()> {
     let sync = match durability {
         Durability::Full => "FULL",
