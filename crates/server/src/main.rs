@@ -94,7 +94,17 @@ impl Place {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"))).init();
+    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Dependencies that log payloads: tokio-postgres every statement's parameters (message
+    // text, names) at debug, tungstenite every WebSocket frame (session tokens, login codes,
+    // text) at trace. Capped below that unless RUST_LOG names them (tests/secrets.rs).
+    let asked = std::env::var("RUST_LOG").unwrap_or_default();
+    for (target, cap) in [("tokio_postgres", "info"), ("tungstenite", "debug")] {
+        if !asked.contains(target) {
+            filter = filter.add_directive(format!("{target}={cap}").parse().expect("a valid directive"));
+        }
+    }
+    tracing_subscriber::fmt().with_env_filter(filter).init();
     match Cli::parse().command {
         Command::Serve { data, database, bus, listen, config, dev } => {
             let overrides = Overrides { data_dir: data, database: database.map(DatabaseUrl), bus, listen, dev };
