@@ -1,15 +1,18 @@
 //! Uploads and downloads over HTTP (`/files/...`, see `docs/protocol.md`), next to the
 //! WebSocket: resumable uploads in parts, streamed downloads with `Range`.
 //!
-//! Neither direction holds a whole file in memory: an upload reads one part at a time from
-//! disk, a download writes each chunk as it arrives.
+//! Neither direction holds a whole file in memory: an upload keeps at most
+//! [`Files::parallel`] parts in flight (each read from disk with a positioned read when its
+//! turn comes), a download writes each chunk as it arrives (through a 1 MiB buffer).
 
+use std::os::unix::fs::FileExt;
 use std::path::Path;
+use std::sync::Arc;
 
 use futures_util::StreamExt;
 use heliograph_proto::{self as proto, CompleteUpload, UploadState, UPLOAD_PART_SIZE};
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::ClientError;
 
@@ -20,7 +23,13 @@ pub struct Files {
     /// `http://host:port`, no trailing slash.
     base: String,
     token: String,
+    parallel: usize,
 }
+
+/// Parts in flight at once during an upload, unless [`Files::with_parallel`] says otherwise.
+pub const PARALLEL_PARTS: usize = 4;
+/// Times a part is sent when the connection fails (not when the server refuses it).
+const PART_ATTEMPTS: u32 = 3;
 
 fn http(e: reqwest::Error) -> ClientError {
     ClientError::Http(e.to_string())
@@ -39,7 +48,7 @@ async fn failure(response: reqwest::Response) -> ClientError {
 pub async fn hash_file(path: &Path) -> Result<(String, u64), ClientError> {
     let mut file = tokio::fs::File::open(path).await?;
     let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
+    let mut buf = vec![0u8; 1024 * 1024];
     let mut size = 0u64;
     loop {
         let n = file.read(&mut buf).await?;
@@ -67,7 +76,18 @@ impl Files {
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(ClientError::Config(format!("{server:?} is not an http(s):// or ws(s):// URL")));
         }
-        Ok(Files { http: reqwest::Client::new(), base, token: token.to_string() })
+        Ok(Files { http: reqwest::Client::new(), base, token: token.to_string(), parallel: PARALLEL_PARTS })
+    }
+
+    /// Sends up to `parts` parts at once during [`Files::upload`] (at least 1).
+    pub fn with_parallel(mut self, parts: usize) -> Files {
+        self.parallel = parts.max(1);
+        self
+    }
+
+    /// Parts in flight at once during an upload.
+    pub fn parallel(&self) -> usize {
+        self.parallel
     }
 
     fn url(&self, path: &str) -> String {
@@ -116,8 +136,10 @@ impl Files {
     }
 
     /// Uploads `path` as `upload_id`, sending only the parts the server does not have yet (so
-    /// calling it again after an interruption resumes), then completes it. `sha256` and `size`
-    /// come from [`hash_file`]. `progress` is called with the bytes the server holds so far.
+    /// calling it again after an interruption resumes), up to [`Files::parallel`] at once in
+    /// any order (a part whose connection fails is sent again, up to three times), then
+    /// completes it. `sha256` and `size` come from [`hash_file`]. `progress` is called with the
+    /// bytes the server holds so far.
     pub async fn upload(
         &self,
         path: &Path,
@@ -132,16 +154,34 @@ impl Files {
         let part_len = |n: u64| if n + 1 < count { UPLOAD_PART_SIZE } else { size - n * UPLOAD_PART_SIZE };
         let mut done: u64 = have.iter().filter(|&&n| n < count).map(|&n| part_len(n)).sum();
         progress(done);
-        let mut file = tokio::fs::File::open(path).await?;
-        for n in (0..count).filter(|n| have.binary_search(n).is_err()) {
-            let len = part_len(n);
-            let mut buf = vec![0u8; len as usize];
-            file.seek(std::io::SeekFrom::Start(n * UPLOAD_PART_SIZE)).await?;
-            file.read_exact(&mut buf).await?;
-            self.put_part(upload_id, n, buf).await?;
-            done += len;
+        let file = Arc::new(std::fs::File::open(path)?);
+        let send = |n: u64| {
+            let file = file.clone();
+            async move {
+                let len = part_len(n);
+                let mut attempt = 1;
+                loop {
+                    let file = file.clone();
+                    let read = tokio::task::spawn_blocking(move || {
+                        let mut buf = vec![0u8; len as usize];
+                        file.read_exact_at(&mut buf, n * UPLOAD_PART_SIZE).map(|()| buf)
+                    });
+                    let bytes = read.await.map_err(|e| ClientError::Protocol(format!("reading a part failed: {e}")))??;
+                    match self.put_part(upload_id, n, bytes).await {
+                        Err(ClientError::Http(_)) if attempt < PART_ATTEMPTS => attempt += 1,
+                        Err(e) => return Err(e),
+                        Ok(()) => return Ok(len),
+                    }
+                }
+            }
+        };
+        let mut sent =
+            futures_util::stream::iter((0..count).filter(|n| have.binary_search(n).is_err())).map(send).buffer_unordered(self.parallel);
+        while let Some(len) = sent.next().await {
+            done += len?;
             progress(done);
         }
+        drop(sent);
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file").to_string();
         self.complete(upload_id, &CompleteUpload { size, sha256: sha256.to_string(), name, mime: mime.map(str::to_string) }).await
     }
@@ -166,6 +206,7 @@ impl Files {
         let total = r.content_length().map(|len| len + offset);
         let mut written = 0u64;
         let mut body = r.bytes_stream();
+        let mut out = tokio::io::BufWriter::with_capacity(1024 * 1024, out);
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(http)?;
             out.write_all(&chunk).await?;

@@ -1,5 +1,8 @@
 //! Upload and download throughput of one large file through loopback, and the server's memory
-//! while it moves (issue 4: at least 500 MiB/s each way, peak memory growth under 64 MiB).
+//! while it moves (issue 4: at least 500 MiB/s each way, peak memory growth under 64 MiB);
+//! then CLIENTS clients (10 by default) uploading EACH_MIB (1024 by default) of their own
+//! content each at once: total throughput and the server's peak memory growth (it should stay
+//! flat: bounded by the parts in flight, not by the files' sizes). CLIENTS=0 skips it.
 //!
 //! The server is the real `heliograph` binary (release build, started here as a child over a
 //! temporary data folder, rate limits lifted); the client is the SDK's
@@ -7,12 +10,17 @@
 //!
 //! ```sh
 //! cargo build --release --bin heliograph
-//! cargo run --release -p heliograph-server --example files_bench -- [SIZE_MIB]   # 1024 by default
+//! cargo run --release -p heliograph-server --example files_bench -- [SIZE_MIB [CLIENTS [EACH_MIB]]]
 //! ```
+//!
+//! Disk: the test files (SIZE_MIB + CLIENTS x EACH_MIB) and as much again in the server's store,
+//! in the temporary folder (`TMPDIR`). `HELIO_PARALLEL` sets the parts each client keeps in
+//! flight (the SDK's default otherwise).
 //!
 //! The binary is `heliograph` in the target folder of this example (`target/release`), or
 //! `HELIOGRAPH_BIN`. Writing the test file and hashing it are not timed. The upload time
-//! includes `complete` (the server hashes the parts and moves them into the object store); the
+//! includes `complete` (the server checks the hash and makes the object durable in the store;
+//! the time until the last part was acknowledged is shown apart); the
 //! download time ends when the last byte is written to disk. The server's VmRSS is sampled
 //! every 50 ms during both transfers; growth is measured against its VmRSS just before the
 //! upload (also reported: VmHWM, the kernel's high-water mark, against the same baseline).
@@ -168,6 +176,14 @@ async fn main() -> anyhow::Result<()> {
     if size_mib == 0 {
         bail!("SIZE_MIB must be at least 1");
     }
+    let arg = |n: usize, default: u64| -> anyhow::Result<u64> {
+        match std::env::args().nth(n) {
+            Some(a) => a.parse().with_context(|| format!("argument {n} must be a whole number, not {a:?}")),
+            None => Ok(default),
+        }
+    };
+    let (clients, each_mib) = (arg(2, 10)?, arg(3, 1024)?);
+    let parallel: Option<usize> = std::env::var("HELIO_PARALLEL").ok().and_then(|v| v.parse().ok());
     let size = size_mib * 1024 * 1024;
     let binary = binary()?;
     let dir = tempfile::tempdir()?;
@@ -180,7 +196,11 @@ async fn main() -> anyhow::Result<()> {
     let phone = "+9996670001"; // +99966XYYYY signs in with code XXXXX
     client.send_code(phone).await?;
     let me = client.sign_in(phone, "77777", Some("files bench"), None).await?;
-    let files = Files::new(&url, &me.token)?;
+    let mut files = Files::new(&url, &me.token)?;
+    if let Some(p) = parallel {
+        files = files.with_parallel(p);
+    }
+    println!("parts in flight per client: {}", files.parallel());
 
     let source = dir.path().join("source.bin");
     let target = dir.path().join("downloaded.bin");
@@ -196,8 +216,16 @@ async fn main() -> anyhow::Result<()> {
     // Upload (parts, then complete).
     let sampler = Sampler::start(pid);
     let started = Instant::now();
-    let stored = files.upload(&source, "files-bench", &sha256, size, Some("application/octet-stream"), |_| {}).await?;
+    let mut parts_done = None;
+    let stored = files
+        .upload(&source, "files-bench", &sha256, size, Some("application/octet-stream"), |done| {
+            if done == size {
+                parts_done = Some(started.elapsed().as_secs_f64());
+            }
+        })
+        .await?;
     let up_secs = started.elapsed().as_secs_f64();
+    let parts_secs = parts_done.unwrap_or(up_secs);
     let (up_peak, up_samples) = sampler.finish();
     let up_hwm = memory(pid).1;
 
@@ -218,7 +246,9 @@ async fn main() -> anyhow::Result<()> {
     let growth = |peak: u64| mib(peak.saturating_sub(baseline));
     let (up_rate, down_rate) = (rate(up_secs), rate(down_secs));
     println!(
-        "upload:   {size_mib} MiB in {up_secs:.2} s = {up_rate:.0} MiB/s; server VmRSS peak growth {:.1} MiB ({up_samples} samples), VmHWM growth {:.1} MiB",
+        "upload:   {size_mib} MiB in {up_secs:.2} s = {up_rate:.0} MiB/s (parts {parts_secs:.2} s = {:.0} MiB/s, complete {:.2} s); server VmRSS peak growth {:.1} MiB ({up_samples} samples), VmHWM growth {:.1} MiB",
+        rate(parts_secs),
+        up_secs - parts_secs,
         growth(up_peak),
         growth(up_hwm)
     );
@@ -237,9 +267,59 @@ async fn main() -> anyhow::Result<()> {
         if small { "MET" } else { "NOT MET" },
         if same { "OK" } else { "CORRUPT" },
     );
-    drop(server);
+    std::fs::remove_file(&source)?;
+    std::fs::remove_file(&target)?;
     if !same {
         bail!("downloaded content differs from the upload");
+    }
+    if clients > 0 {
+        concurrent(&url, pid, dir.path(), clients, each_mib, parallel).await?;
+    }
+    drop(server);
+    Ok(())
+}
+
+/// `clients` clients, each signed in as their own user, upload `each_mib` MiB of their own
+/// content at once; prints the total throughput and the server's memory growth.
+async fn concurrent(url: &str, pid: u32, dir: &Path, clients: u64, each_mib: u64, parallel: Option<usize>) -> anyhow::Result<()> {
+    let size = each_mib * 1024 * 1024;
+    let mut jobs = Vec::new();
+    for i in 0..clients {
+        let (client, _updates) = Client::connect(Config::new(url.to_string())).await?;
+        let phone = format!("+99966700{:02}", 10 + i);
+        client.send_code(&phone).await?;
+        let me = client.sign_in(&phone, "77777", Some("files bench"), None).await?;
+        let mut files = Files::new(url, &me.token)?;
+        if let Some(p) = parallel {
+            files = files.with_parallel(p);
+        }
+        let source = dir.join(format!("client-{i}.bin"));
+        write_file(&source, size)?;
+        let (sha256, _) = hash_file(&source).await?;
+        jobs.push((files, source, sha256));
+    }
+    let (baseline, _) = memory(pid);
+    let sampler = Sampler::start(pid);
+    let started = Instant::now();
+    let uploads = jobs.iter().enumerate().map(|(i, (files, source, sha256))| async move {
+        let file = files.upload(source, &format!("many-{i}"), sha256, size, None, |_| {}).await?;
+        anyhow::ensure!(&file.sha256 == sha256 && file.size == size, "client {i}: stored {} bytes hashing to {}", file.size, file.sha256);
+        anyhow::Ok(started.elapsed().as_secs_f64())
+    });
+    let finished = futures_util::future::try_join_all(uploads).await?;
+    let secs = started.elapsed().as_secs_f64();
+    let (peak, samples) = sampler.finish();
+    let total_mib = (clients * each_mib) as f64;
+    let slowest = finished.iter().copied().fold(0.0, f64::max);
+    let fastest = finished.iter().copied().fold(f64::MAX, f64::min);
+    println!(
+        "{clients} clients x {each_mib} MiB at once: {total_mib:.0} MiB in {secs:.2} s = {:.0} MiB/s in total (first done {fastest:.2} s, last {slowest:.2} s); server VmRSS before {:.1} MiB, peak growth {:.1} MiB ({samples} samples)",
+        total_mib / secs,
+        mib(baseline),
+        mib(peak.saturating_sub(baseline)),
+    );
+    for (_, source, _) in &jobs {
+        let _ = std::fs::remove_file(source);
     }
     Ok(())
 }

@@ -13,19 +13,36 @@
 //! `upload_id` is chosen by the client (1 to 64 of `A-Z a-z 0-9 _ -`) and is private to the
 //! user: two users' uploads never meet.
 //!
-//! Parts are streamed to `data_dir/uploads/<user>/<upload_id>/<n>.part` (written to a temporary
-//! name, then renamed, so a part is either whole or absent); nothing holds a whole file in
-//! memory. Completing hashes the parts from disk, then streams them into the object store under
-//! `sha256/<xx>/<hash>` unless that object already exists (identical content is stored once).
+//! An upload lives in `data_dir/uploads/<user>/<upload_id>/`: one `data` file that every part
+//! is written into at its own offset (`n * UPLOAD_PART_SIZE`, a positioned write, so parts land
+//! in any order and in parallel), and per part a marker `<n>.part`, an empty file whose length
+//! is the part's, renamed into place only once the part's bytes are written: a part is whole
+//! or absent. A part is received whole (at most one part's worth in memory per request) before
+//! anything touches the disk, so a refused part leaves nothing. Nothing holds a whole file.
+//!
+//! The SHA-256 of the parts received so far is kept per upload ([`Prefix`]): each part that
+//! extends the run from part 0 is hashed as it arrives (from the request's bytes, or from the
+//! page cache), so completing seldom reads the data again. A part written again after it was
+//! hashed makes that hash stale, and completing then hashes everything from disk.
+//!
+//! Completing checks the hash *before* storing, then stores the content under
+//! `sha256/<xx>/<hash>` unless that object already exists (identical content is stored once):
+//! with local storage the `data` file is flushed (`fdatasync`) and renamed into the store's
+//! folder (no copy), its folders flushed too, so the object is durable before the file's
+//! record commits; other stores receive it streamed. A record refused after the object was
+//! stored (the quota, raced by another upload) removes the object if no record refers to it.
 //! [`Files::sweep`] removes uploads untouched for `files.upload_ttl_secs`.
 //!
 //! Images (`image/*`, up to [`MAX_IMAGE_BYTES`]) are decoded with bounded dimensions and
 //! allocation, so a decompression bomb is refused rather than obeyed; a decoded image gets its
 //! width and height and a JPEG thumbnail of at most [`THUMB_SIDE`] pixels a side.
 
+use std::collections::HashMap;
 use std::io::{Read, Seek};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use axum::body::Body;
@@ -39,10 +56,10 @@ use heliograph_core::{FileId, UserId};
 use heliograph_proto::{self as proto, ErrorCode, UPLOAD_PART_SIZE};
 use heliograph_store::NewFile;
 use object_store::path::Path as ObjectPath;
-use object_store::{GetOptions, GetRange, ObjectStore, WriteMultipart};
+use object_store::{GetOptions, GetRange, GetResultPayload, ObjectStore, WriteMultipart};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedMutexGuard, RwLock, Semaphore};
 
 use crate::app::App;
 use crate::config::{Config, FileStorage};
@@ -56,6 +73,15 @@ const MAX_IMAGE_SIDE: u32 = 12_000;
 const MAX_IMAGE_ALLOC: u64 = 256 * 1024 * 1024;
 /// Bytes per request the object store receives while a file is streamed in.
 const STORE_CHUNK: usize = 8 * 1024 * 1024;
+/// Bytes per read when a download streams from a local file.
+const READ_CHUNK: usize = 512 * 1024;
+/// An upload's parts, one after another at their offsets.
+const DATA: &str = "data";
+/// After this many bytes written to an upload, its data file is flushed in the background, so
+/// the flush that completing must wait for is short.
+const SYNC_EVERY: u64 = 64 * 1024 * 1024;
+/// Uploads tracked in memory at most (idle ones beyond are forgotten: only their running hash).
+const MAX_ACTIVE: usize = 4096;
 
 /// Uploads in progress, the object store, and the limits on both.
 pub struct Files {
@@ -66,6 +92,60 @@ pub struct Files {
     ttl: Duration,
     /// Image decoding is the one memory-hungry step: at most two at once.
     decoders: Semaphore,
+    /// The store's folder when storage is local (objects are moved into it by rename).
+    local: Option<PathBuf>,
+    /// Uploads in progress on this node, by folder.
+    active: Mutex<HashMap<PathBuf, Arc<Active>>>,
+    /// One lock per content being stored or dropped, so an object is never removed while
+    /// another upload of the same content counts on it.
+    contents: Mutex<HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// An upload in progress on this node.
+struct Active {
+    /// Part writes share it; completing takes it alone, so no part lands in a file being stored.
+    gate: RwLock<()>,
+    /// The SHA-256 of the run of parts from 0 received so far.
+    prefix: Mutex<Prefix>,
+    /// Bytes written since the data file was last flushed, and whether a flush is running.
+    unsynced: AtomicU64,
+    syncing: AtomicBool,
+}
+
+/// The hash of parts `0..next`, in order.
+struct Prefix {
+    next: u64,
+    hasher: Sha256,
+    /// A part already hashed was written again: hash from disk at completion.
+    stale: bool,
+}
+
+impl Default for Active {
+    fn default() -> Self {
+        Active {
+            gate: RwLock::new(()),
+            prefix: Mutex::new(Prefix { next: 0, hasher: Sha256::new(), stale: false }),
+            unsynced: AtomicU64::new(0),
+            syncing: AtomicBool::new(false),
+        }
+    }
+}
+
+/// Held while a content's object is stored, recorded, or dropped.
+struct ContentLock<'a> {
+    files: &'a Files,
+    sha256: [u8; 32],
+    guard: Option<OwnedMutexGuard<()>>,
+}
+
+impl Drop for ContentLock<'_> {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        let mut contents = self.files.contents.lock().unwrap_or_else(|e| e.into_inner());
+        if contents.get(&self.sha256).is_some_and(|m| Arc::strong_count(m) == 1) {
+            contents.remove(&self.sha256);
+        }
+    }
 }
 
 /// A refusal, ready for HTTP: the status decided by `errors::http_status`, the body a
@@ -99,10 +179,13 @@ type Outcome<T> = Result<T, Refusal>;
 impl Files {
     /// Opens the configured object store and the upload folder under `data_dir`.
     pub fn open(config: &Config) -> anyhow::Result<Files> {
+        let mut local = None;
         let objects: Arc<dyn ObjectStore> = match &config.files.storage {
             FileStorage::Local => {
                 let dir = config.data_dir.join("files");
                 std::fs::create_dir_all(&dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+                let dir = dir.canonicalize().map_err(|e| anyhow::anyhow!("cannot open {}: {e}", dir.display()))?;
+                local = Some(dir.clone());
                 Arc::new(object_store::local::LocalFileSystem::new_with_prefix(&dir)?.with_automatic_cleanup(true))
             }
             FileStorage::S3 { bucket, region, endpoint, allow_http } => {
@@ -125,7 +208,31 @@ impl Files {
             quota: config.files.quota.unwrap_or(u64::MAX),
             ttl: Duration::from_secs(config.files.upload_ttl_secs),
             decoders: Semaphore::new(2),
+            local,
+            active: Mutex::new(HashMap::new()),
+            contents: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The in-memory state of the upload in `dir` (made on first use).
+    fn active(&self, dir: &Path) -> Arc<Active> {
+        let mut active = self.active.lock().unwrap_or_else(|e| e.into_inner());
+        if active.len() >= MAX_ACTIVE && !active.contains_key(dir) {
+            // Forget idle uploads (nobody holds them): they lose only their running hash.
+            active.retain(|_, a| Arc::strong_count(a) > 1);
+        }
+        active.entry(dir.to_path_buf()).or_default().clone()
+    }
+
+    fn forget(&self, dir: &Path) {
+        self.active.lock().unwrap_or_else(|e| e.into_inner()).remove(dir);
+    }
+
+    /// Waits until no other task stores, records or drops `sha256`'s object.
+    async fn lock_content(&self, sha256: [u8; 32]) -> ContentLock<'_> {
+        let mutex = self.contents.lock().unwrap_or_else(|e| e.into_inner()).entry(sha256).or_default().clone();
+        let guard = mutex.lock_owned().await;
+        ContentLock { files: self, sha256, guard: Some(guard) }
     }
 
     /// Where `user`'s upload `id` keeps its parts.
@@ -139,7 +246,9 @@ impl Files {
 
     /// Removes uploads nobody touched for the configured time. Returns how many.
     pub fn sweep(&self) -> usize {
-        sweep(&self.uploads, self.ttl)
+        let removed = sweep(&self.uploads, self.ttl);
+        self.active.lock().unwrap_or_else(|e| e.into_inner()).retain(|dir, a| Arc::strong_count(a) > 1 || dir.exists());
+        removed
     }
 
     /// Sweeps every so often until `stop`.
@@ -258,40 +367,128 @@ async fn put_part(
     if n >= app.files.max_parts() {
         return Err(refuse(ErrorCode::FileTooLarge, format!("files are at most {} bytes: part {n} is past the end", app.files.max_size)));
     }
+    let chunks = receive(body).await?;
+    let len: u64 = chunks.iter().map(|c| c.len() as u64).sum();
     let dir = app.files.upload_dir(user, &id);
-    tokio::fs::create_dir_all(&dir).await.map_err(|e| internal("cannot create an upload folder", e))?;
-    let tmp = dir.join(format!("{n}.{:016x}.tmp", rand::random::<u64>()));
-    let written = receive(body, &tmp).await;
-    match written {
-        Ok(len) if len > 0 => {
-            tokio::fs::rename(&tmp, dir.join(format!("{n}.part"))).await.map_err(|e| internal("cannot keep a part", e))?;
-            Ok(Json(proto::Ok {}))
-        }
-        other => {
-            let _ = tokio::fs::remove_file(&tmp).await;
-            Err(match other {
-                Ok(_) => refuse(ErrorCode::FilePartInvalid, "a part cannot be empty"),
-                Err(e) => e,
-            })
-        }
+    let active = app.files.active(&dir);
+    let shared = active.gate.read().await;
+    let (to, upload) = (dir.clone(), active.clone());
+    let written = tokio::task::spawn_blocking(move || write_part(&to, n, &chunks, &upload)).await;
+    drop(shared);
+    written.map_err(|e| internal("cannot keep a part", e))?.map_err(|e| internal("cannot keep a part", e))?;
+    if active.unsynced.fetch_add(len, Ordering::Relaxed) + len >= SYNC_EVERY && !active.syncing.swap(true, Ordering::AcqRel) {
+        // Start the flush now, in the background, rather than all of it at completion.
+        active.unsynced.store(0, Ordering::Relaxed);
+        let data = dir.join(DATA);
+        tokio::task::spawn_blocking(move || {
+            let _ = std::fs::File::open(&data).and_then(|f| f.sync_data());
+            active.syncing.store(false, Ordering::Release);
+        });
     }
+    Ok(Json(proto::Ok {}))
 }
 
-/// Streams a request body into `path`, refusing more than one part's worth.
-async fn receive(body: Body, path: &Path) -> Outcome<u64> {
-    let mut file = tokio::fs::File::create(path).await.map_err(|e| internal("cannot write a part", e))?;
+/// A part's bytes, received whole before anything is written (at most one part's worth).
+async fn receive(body: Body) -> Outcome<Vec<axum::body::Bytes>> {
     let mut stream = body.into_data_stream();
-    let mut len = 0u64;
+    let (mut chunks, mut len) = (Vec::new(), 0u64);
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| refuse(ErrorCode::BadRequest, format!("the part did not arrive whole: {e}")))?;
         len += chunk.len() as u64;
         if len > UPLOAD_PART_SIZE {
             return Err(refuse(ErrorCode::FilePartInvalid, format!("a part is at most {UPLOAD_PART_SIZE} bytes")));
         }
-        file.write_all(&chunk).await.map_err(|e| internal("cannot write a part", e))?;
+        chunks.push(chunk);
     }
-    file.flush().await.map_err(|e| internal("cannot write a part", e))?;
-    Ok(len)
+    if len == 0 {
+        return Err(refuse(ErrorCode::FilePartInvalid, "a part cannot be empty"));
+    }
+    Ok(chunks)
+}
+
+fn marker(dir: &Path, n: u64) -> PathBuf {
+    dir.join(format!("{n}.part"))
+}
+
+/// Writes part `n` at its offset in the upload's data file, then its marker; then extends the
+/// upload's running hash as far as the parts go. Blocking.
+fn write_part(dir: &Path, n: u64, chunks: &[axum::body::Bytes], active: &Active) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let data = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(dir.join(DATA))?;
+    let len: u64 = chunks.iter().map(|c| c.len() as u64).sum();
+    let tmp = dir.join(format!("{n}.{:016x}.tmp", rand::random::<u64>()));
+    let written = (|| {
+        let mut at = n * UPLOAD_PART_SIZE;
+        for chunk in chunks {
+            data.write_all_at(chunk, at)?;
+            at += chunk.len() as u64;
+        }
+        std::fs::File::create(&tmp)?.set_len(len)?;
+        std::fs::rename(&tmp, marker(dir, n))
+    })();
+    if written.is_err() {
+        // Part of the bytes may be written over an earlier copy: the part is no longer held.
+        let _ = std::fs::remove_file(&tmp);
+        let _ = std::fs::remove_file(marker(dir, n));
+    }
+    let mut prefix = active.prefix.lock().unwrap_or_else(|e| e.into_inner());
+    if n < prefix.next {
+        prefix.stale = true;
+    }
+    written?;
+    if !prefix.stale {
+        advance(dir, &data, &mut prefix, u64::MAX, Some((n, chunks)))?;
+    }
+    Ok(())
+}
+
+/// Hashes parts `prefix.next..upto` that are present, in order, stopping at the first one
+/// missing. `fresh` is a part just written (its bytes need not be read back).
+fn advance(
+    dir: &Path,
+    data: &std::fs::File,
+    prefix: &mut Prefix,
+    upto: u64,
+    fresh: Option<(u64, &[axum::body::Bytes])>,
+) -> std::io::Result<()> {
+    let mut buf = Vec::new();
+    while prefix.next < upto {
+        let k = prefix.next;
+        let len = match std::fs::metadata(marker(dir, k)) {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+            Err(e) => return Err(e),
+        };
+        match fresh {
+            Some((n, chunks)) if n == k => chunks.iter().for_each(|c| prefix.hasher.update(c)),
+            _ => {
+                buf.resize(len as usize, 0);
+                data.read_exact_at(&mut buf, k * UPLOAD_PART_SIZE)?;
+                prefix.hasher.update(&buf);
+            }
+        }
+        prefix.next += 1;
+    }
+    Ok(())
+}
+
+/// The SHA-256 of parts `0..count` of the upload in `dir` (already checked present and of the
+/// right sizes), its data file cut to `size`. From the running hash when it is good, else read
+/// from disk. Blocking.
+fn finish_hash(dir: &Path, active: &Active, count: u64, size: u64) -> std::io::Result<[u8; 32]> {
+    let data = std::fs::OpenOptions::new().read(true).write(true).open(dir.join(DATA))?;
+    if data.metadata()?.len() > size {
+        data.set_len(size)?;
+    }
+    let mut prefix = active.prefix.lock().unwrap_or_else(|e| e.into_inner());
+    if prefix.stale || prefix.next > count {
+        *prefix = Prefix { next: 0, hasher: Sha256::new(), stale: false };
+    }
+    advance(dir, &data, &mut prefix, count, None)?;
+    if prefix.next != count {
+        return Err(std::io::Error::other(format!("part {} vanished", prefix.next)));
+    }
+    Ok(prefix.hasher.clone().finalize().into())
 }
 
 /// A file name as shown to people: its last path component, without control characters,
@@ -336,6 +533,7 @@ async fn complete(
     let dir = files.upload_dir(user, &id);
     let discard = || async {
         let _ = tokio::fs::remove_dir_all(&dir).await;
+        files.forget(&dir);
     };
     let sha256: [u8; 32] = hex::decode(req.sha256.trim())
         .ok()
@@ -358,6 +556,10 @@ async fn complete(
             format!("storing this file would exceed your quota of {} bytes ({used} used)", files.quota),
         ));
     }
+
+    // From here on no part of this upload is written (parts sent meanwhile wait).
+    let active = files.active(&dir);
+    let alone = active.gate.write().await;
 
     // Every part present, each of the right size.
     let count = req.size.div_ceil(UPLOAD_PART_SIZE);
@@ -387,12 +589,13 @@ async fn complete(
         }
     }
 
-    // The hash, from disk, before anything is stored.
-    let paths: Vec<PathBuf> = (0..count).map(|n| dir.join(format!("{n}.part"))).collect();
-    let to_hash = paths.clone();
-    let actual = tokio::task::spawn_blocking(move || hash_parts(&to_hash)).await.map_err(|e| internal("hashing failed", e))?;
-    let actual = actual.map_err(|e| internal("cannot read an upload", e))?;
+    // The hash, before anything is stored: usually already known from the parts as they came.
+    let (from, upload) = (dir.clone(), active.clone());
+    let size = req.size;
+    let actual = tokio::task::spawn_blocking(move || finish_hash(&from, &upload, count, size)).await;
+    let actual = actual.map_err(|e| internal("hashing failed", e))?.map_err(|e| internal("cannot read an upload", e))?;
     if actual != sha256 {
+        drop(alone);
         discard().await;
         return Err(refuse(
             ErrorCode::FileHashMismatch,
@@ -400,24 +603,108 @@ async fn complete(
         ));
     }
 
-    let recorded = ingest(&app, user, &paths, NewFile { sha256, size: req.size, name, mime, width: None, height: None, thumb: None }).await;
+    let new = NewFile { sha256, size: req.size, name, mime, width: None, height: None, thumb: None };
+    let recorded = ingest(&app, user, &[dir.join(DATA)], new).await;
+    drop(alone);
     discard().await;
     Ok(Json(file_wire(&recorded?)))
 }
 
 /// Stores the content of `paths` (in order; already hashed to `new.sha256`) once per hash,
 /// works out an image's size and thumbnail, and records the file for `user` within their
-/// quota. The caller removes the paths afterwards.
+/// quota. The caller removes the paths afterwards; with local storage a single path may have
+/// been moved into the store instead. A record refused (the quota) leaves no object that no
+/// record refers to.
 pub async fn ingest(app: &App, user: UserId, paths: &[PathBuf], mut new: NewFile) -> Outcome<heliograph_store::File> {
     let files = &app.files;
-    let location = object_path(&new.sha256);
-    if files.objects.head(&location).await.is_err() {
-        store_parts(&*files.objects, &location, paths).await?;
-    }
+    // First: storing may move the file away.
     if new.mime.starts_with("image/") && new.size <= MAX_IMAGE_BYTES {
         (new.width, new.height, new.thumb) = image_details(app, user, paths).await;
     }
-    Ok(app.service.store.create_file(user, new, files.quota).await?)
+    let sha256 = new.sha256;
+    let _content = files.lock_content(sha256).await;
+    let location = object_path(&sha256);
+    if files.objects.head(&location).await.is_err() {
+        files.store(&location, paths).await?;
+    }
+    match app.service.store.create_file(user, new, files.quota).await {
+        Ok(file) => Ok(file),
+        Err(e) => {
+            files.drop_unreferenced(app, sha256, &location).await;
+            Err(e.into())
+        }
+    }
+}
+
+impl Files {
+    /// Stores `paths` (in order) as the object at `location`, durably before it answers.
+    async fn store(&self, location: &ObjectPath, paths: &[PathBuf]) -> Outcome<()> {
+        let Some(root) = &self.local else { return store_parts(&*self.objects, location, paths).await };
+        let dest = root.join(location.as_ref());
+        match paths {
+            [one] => {
+                let (from, to) = (one.clone(), dest);
+                let moved = tokio::task::spawn_blocking(move || move_durably(&from, &to)).await;
+                moved.map_err(|e| internal("cannot store a file", e))?.map_err(|e| internal("cannot store a file", e))
+            }
+            _ => {
+                store_parts(&*self.objects, location, paths).await?;
+                let synced = tokio::task::spawn_blocking(move || sync_object(&dest)).await;
+                synced.map_err(|e| internal("cannot store a file", e))?.map_err(|e| internal("cannot store a file", e))
+            }
+        }
+    }
+
+    /// Removes the object of `sha256` when no file record refers to it (a record refused after
+    /// the object was stored). Only for local storage, where this node's content locks cover
+    /// every writer; in a shared bucket an unreferenced object is left (harmless) rather than
+    /// risk removing one another node has just recorded. The caller holds the content's lock.
+    async fn drop_unreferenced(&self, app: &App, sha256: [u8; 32], location: &ObjectPath) {
+        if self.local.is_none() {
+            return;
+        }
+        match app.service.store.file_refs(sha256).await {
+            Ok(0) => match self.objects.delete(location).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot remove an unreferenced file"),
+            },
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot tell whether a file is still referenced"),
+        }
+    }
+}
+
+/// Flushes `from` to disk, renames it to `to` (or copies it there when that crosses file
+/// systems) and flushes the folders that name it: durable before this returns. Blocking.
+fn move_durably(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::File::open(from)?.sync_data()?;
+    let parent = to.parent().ok_or_else(|| std::io::Error::other("an object path has no folder"))?;
+    std::fs::create_dir_all(parent)?;
+    if std::fs::rename(from, to).is_err() {
+        let tmp = parent.join(format!(".{:016x}.tmp", rand::random::<u64>()));
+        let copied =
+            std::fs::copy(from, &tmp).and_then(|_| std::fs::File::open(&tmp)?.sync_data()).and_then(|()| std::fs::rename(&tmp, to));
+        if copied.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        copied?;
+    }
+    sync_dirs(parent)
+}
+
+/// Flushes an object written through `object_store` and the folders that name it. Blocking.
+fn sync_object(path: &Path) -> std::io::Result<()> {
+    std::fs::File::open(path)?.sync_data()?;
+    sync_dirs(path.parent().ok_or_else(|| std::io::Error::other("an object path has no folder"))?)
+}
+
+/// `sha256/<xx>/` and `sha256/`: either may be new.
+fn sync_dirs(parent: &Path) -> std::io::Result<()> {
+    std::fs::File::open(parent)?.sync_all()?;
+    if let Some(up) = parent.parent() {
+        std::fs::File::open(up)?.sync_all()?;
+    }
+    Ok(())
 }
 
 /// A file received whole in one request body (the Bot API's multipart uploads), staged on
@@ -485,27 +772,11 @@ pub fn file_wire(f: &heliograph_store::File) -> proto::File {
     }
 }
 
-fn hash_parts(paths: &[PathBuf]) -> std::io::Result<[u8; 32]> {
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    for path in paths {
-        let mut file = std::fs::File::open(path)?;
-        loop {
-            let n = file.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-        }
-    }
-    Ok(hasher.finalize().into())
-}
-
 /// Streams the parts, in order, into one object.
 async fn store_parts(objects: &dyn ObjectStore, location: &ObjectPath, paths: &[PathBuf]) -> Outcome<()> {
     let upload = objects.put_multipart(location).await.map_err(|e| internal("cannot start storing a file", e))?;
     let mut writer = WriteMultipart::new_with_chunk_size(upload, STORE_CHUNK);
-    let mut buf = vec![0u8; 256 * 1024];
+    let mut buf = vec![0u8; 1024 * 1024];
     for path in paths {
         let mut file = tokio::fs::File::open(path).await.map_err(|e| internal("cannot read an upload", e))?;
         loop {
@@ -536,6 +807,7 @@ async fn image_details(app: &App, user: UserId, paths: &[PathBuf]) -> (Option<u3
     let sha256: [u8; 32] = Sha256::digest(&jpeg).into();
     let size = jpeg.len() as u64;
     let location = object_path(&sha256);
+    let _content = app.files.lock_content(sha256).await;
     if app.files.objects.head(&location).await.is_err() {
         if let Err(e) = app.files.objects.put(&location, jpeg.into()).await {
             tracing::warn!(error = %e, "cannot store a thumbnail");
@@ -631,6 +903,25 @@ async fn download(State(app): State<Arc<App>>, UrlPath(id): UrlPath<String>, hea
     serve(&app, &file, &headers).await
 }
 
+/// `range` of a local file, read ahead by a blocking reader in [`READ_CHUNK`] pieces (at most
+/// two waiting); the reader stops when the response is dropped.
+fn read_stream(file: std::fs::File, range: std::ops::Range<u64>) -> impl futures_util::Stream<Item = std::io::Result<axum::body::Bytes>> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<axum::body::Bytes>>(2);
+    tokio::task::spawn_blocking(move || {
+        let mut at = range.start;
+        while at < range.end {
+            let mut buf = vec![0u8; READ_CHUNK.min((range.end - at) as usize)];
+            let read = file.read_exact_at(&mut buf, at).map(|()| axum::body::Bytes::from(buf));
+            let failed = read.is_err();
+            if tx.blocking_send(read).is_err() || failed {
+                return;
+            }
+            at += READ_CHUNK as u64;
+        }
+    });
+    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })
+}
+
 /// Streams `file` (which the caller checked the requester may see), honouring `Range`.
 pub async fn serve(app: &App, file: &heliograph_store::File, headers: &HeaderMap) -> Outcome<Response> {
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
@@ -644,7 +935,10 @@ pub async fn serve(app: &App, file: &heliograph_store::File, headers: &HeaderMap
     let options = GetOptions { range: Some(GetRange::Bounded(start..end + 1)), ..Default::default() };
     let got =
         app.files.objects.get_opts(&object_path(&file.sha256), options).await.map_err(|e| internal("cannot read a stored file", e))?;
-    let body = Body::from_stream(got.into_stream());
+    let body = match got.payload {
+        GetResultPayload::File(local, _) => Body::from_stream(read_stream(local, got.range)),
+        GetResultPayload::Stream(stream) => Body::from_stream(stream),
+    };
     let mut response = Response::new(body);
     *response.status_mut() = status;
     let h = response.headers_mut();

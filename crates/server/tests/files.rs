@@ -172,6 +172,7 @@ async fn refusals_are_clear_and_leave_nothing() {
     }
     assert_eq!(server_code(complete("bad-hash", size, "00".repeat(32)).await), E::FileHashMismatch);
     assert!(!upload_dir(&server, &ann, "bad-hash").exists(), "a mismatched upload is discarded");
+    assert_eq!(objects(), 0, "a mismatched upload stores nothing");
 
     // A missing part: refused, the parts kept so the upload can go on.
     up.put_part("gap", 0, part(&path, 0)).await.expect("part");
@@ -285,4 +286,85 @@ async fn images_get_thumbnails_and_bombs_are_refused() {
         assert_eq!(code_of(ann.client.send_media(chat, 10 + i as i64, file.id, MediaKind::Photo, None).await), E::PhotoInvalid);
         ann.client.send_media(chat, 20 + i as i64, file.id, MediaKind::Document, None).await.expect("as a document");
     }
+}
+
+/// Every part of one upload sent at the same moment, each several times at once (as retries
+/// racing their originals), arrives whole; a part replaced with other bytes after the server
+/// hashed it is hashed again, so the file is checked against what was finally sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parts_arriving_together_and_replaced_parts() {
+    let server = TestServer::start().await;
+    let ann = Person::sign_in(&server, 1).await;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let path = random_file(tmp.path(), "many.bin", 9 * MIB + 777);
+    let (sha256, size) = hash_file(&path).await.expect("hash");
+    let count = size.div_ceil(UPLOAD_PART_SIZE);
+    let up = files(&server, &ann);
+    let mut order: Vec<u64> = (0..count).chain(0..count).chain((0..count).step_by(3)).collect();
+    rand::seq::SliceRandom::shuffle(&mut order[..], &mut rand::rng());
+    let sends = order.iter().map(|&n| {
+        let (up, bytes) = (up.clone(), part(&path, n));
+        async move { up.put_part("together", n, bytes).await }
+    });
+    for sent in futures_util::future::join_all(sends).await {
+        sent.expect("part");
+    }
+    let req = CompleteUpload { size, sha256: sha256.clone(), name: "many.bin".into(), mime: None };
+    let file = up.complete("together", &req).await.expect("complete");
+    let mut back = Vec::new();
+    up.download(file.id, 0, &mut back, |_, _| {}).await.expect("download");
+    assert_eq!(back, std::fs::read(&path).expect("read"), "byte-identical");
+
+    // Part 1 first sent wrong (and hashed in order with 0 and 2), then sent right.
+    for n in 0..count {
+        let mut bytes = part(&path, n);
+        if n == 1 {
+            bytes[10] ^= 0xFF;
+        }
+        up.put_part("replaced", n, bytes).await.expect("part");
+    }
+    up.put_part("replaced", 1, part(&path, 1)).await.expect("part 1 again");
+    let again = up.complete("replaced", &req).await.expect("the hash is of the bytes finally sent");
+    assert_eq!(again.sha256, sha256);
+
+    // The other way round: right first, wrong last: refused, and nothing new stored.
+    let objects = count_files(&server.dir.path().join("files"));
+    for n in 0..count {
+        up.put_part("spoiled", n, part(&path, n)).await.expect("part");
+    }
+    let mut wrong = part(&path, 0);
+    wrong[0] ^= 1;
+    up.put_part("spoiled", 0, wrong).await.expect("part 0 again");
+    assert_eq!(server_code(up.complete("spoiled", &req).await), E::FileHashMismatch);
+    assert_eq!(count_files(&server.dir.path().join("files")), objects, "nothing stored");
+}
+
+/// Uploads of one user racing for the last of their quota: those refused leave no stored
+/// object behind, whether refused before storing or (having passed the first check together)
+/// when the file is recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn quota_races_leave_no_unreferenced_objects() {
+    let server = TestServer::start_with(|c| c.files.quota = Some(3 * MIB)).await;
+    let ann = Person::sign_in(&server, 1).await;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let up = files(&server, &ann);
+    let mut jobs = Vec::new();
+    for i in 0..4 {
+        let path = random_file(tmp.path(), &format!("{i}.bin"), 2 * MIB);
+        let (sha256, size) = hash_file(&path).await.expect("hash");
+        let id = format!("race-{i}");
+        let count = size.div_ceil(UPLOAD_PART_SIZE);
+        for n in 0..count {
+            up.put_part(&id, n, part(&path, n)).await.expect("part");
+        }
+        jobs.push((id, CompleteUpload { size, sha256, name: "r.bin".into(), mime: None }));
+    }
+    let completes = jobs.iter().map(|(id, req)| up.complete(id, req));
+    let results = futures_util::future::join_all(completes).await;
+    let stored = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(stored, 1, "one fits the quota: {results:?}");
+    for r in results.into_iter().filter(|r| r.is_err()) {
+        assert_eq!(server_code(r), E::QuotaExceeded);
+    }
+    assert_eq!(count_files(&server.dir.path().join("files")), 1, "only the recorded file's object is kept");
 }
