@@ -297,3 +297,87 @@ async fn flood_trial(server: &TestServer, clients: &mut [Ws], chats: &[i64], tri
     assert!(flood_waits.load(std::sync::atomic::Ordering::Relaxed) > 0, "the flood was limited");
     (quiet_p99, flooded_p99)
 }
+
+/// A client that sends requests but never reads its socket (its receive buffer is 4 KiB):
+/// the answers back up in the kernel, then in the server's writer, which gives up after its
+/// 10 s write timeout and drops the connection. Meanwhile other clients' latency stays fine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_is_dropped_without_hurting_others() {
+    let server = TestServer::start().await;
+    // Others: four people on their own addresses, each reading its own group's history.
+    let mut clients = Vec::new();
+    let mut chats = Vec::new();
+    for n in 0..4u32 {
+        let mut ws = ws_from(&server, &format!("127.0.3.{}", n + 2)).await.expect("connect");
+        sign_in(&mut ws, 700 + n).await;
+        let chat = call(&mut ws, 3, "chats.create_group", json!({"title": "g"})).await["result"]["id"].as_i64().expect("chat");
+        clients.push(ws);
+        chats.push(chat);
+    }
+    // The slow reader: a 4 KiB receive buffer, a group of 60 long messages, so that each
+    // `messages.history` answer is about 240 KB.
+    let socket = TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    socket.bind(SocketAddr::new("127.0.3.1".parse().expect("ip"), 0)).expect("bind");
+    let tcp = socket.connect(server.addr()).await.expect("connect");
+    let mut slow = tokio_tungstenite::client_async(server.url(), tcp).await.expect("upgrade").0;
+    sign_in(&mut slow, 710).await;
+    let slow_chat = call(&mut slow, 3, "chats.create_group", json!({"title": "long"})).await["result"]["id"].as_i64().expect("chat");
+    let long = "x".repeat(4000);
+    for i in 0..60 {
+        let sent = call(&mut slow, 10 + i, "messages.send", json!({"chat_id": slow_chat, "random_id": 10 + i, "text": long})).await;
+        assert_eq!(sent["type"], "result", "{sent}");
+    }
+
+    let quiet = latencies(&server, &mut clients, &chats, 100, Duration::from_millis(25)).await;
+
+    // From now on the slow client only writes: 40 history requests a second (under the
+    // session's rate limit) for three seconds, then one small request every half second
+    // until a write fails because the server dropped the connection.
+    let stopped_reading = Instant::now();
+    let slow_task = tokio::spawn(async move {
+        let mut id = 1000u64;
+        let request =
+            |id: u64, method: &str, params: Value| Message::Text(json!({"id": id, "method": method, "params": params}).to_string().into());
+        for _ in 0..120 {
+            id += 1;
+            let write = slow.send(request(id, "messages.history", json!({"chat_id": slow_chat, "limit": 100})));
+            match tokio::time::timeout(Duration::from_millis(25), write).await {
+                Ok(Err(_)) => return Some(stopped_reading.elapsed()),
+                Ok(Ok(())) => tokio::time::sleep(Duration::from_millis(25)).await,
+                Err(_) => {} // the server stopped reading us too: fine, go on
+            }
+        }
+        let deadline = stopped_reading + Duration::from_secs(40);
+        while Instant::now() < deadline {
+            id += 1;
+            let write = slow.send(request(id, "updates.get_state", json!({})));
+            match tokio::time::timeout(Duration::from_millis(500), write).await {
+                Ok(Err(_)) => return Some(stopped_reading.elapsed()),
+                Ok(Ok(())) => tokio::time::sleep(Duration::from_millis(500)).await,
+                Err(_) => {}
+            }
+        }
+        None
+    });
+
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let during = latencies(&server, &mut clients, &chats, 100, Duration::from_millis(25)).await;
+    let dropped_after = slow_task.await.expect("slow client task");
+    let (quiet_p99, during_p99) = (p99(&quiet), p99(&during));
+    eprintln!(
+        "slow reader: others' p50 {:?} -> {:?}, p99 {quiet_p99:?} -> {during_p99:?}; the server dropped the slow connection {dropped_after:?} after it stopped reading",
+        quiet[quiet.len() / 2],
+        during[during.len() / 2],
+    );
+    let dropped_after = dropped_after.expect("the server never dropped a client that does not read (40 s)");
+    // The 10 s write timeout, plus the seconds the buffers take to fill, plus slack.
+    assert!(dropped_after < Duration::from_secs(25), "dropped only after {dropped_after:?}");
+    // A generous bound: the shared two-core machine has other loads (see the flood test).
+    assert!(during_p99 <= (quiet_p99 * 4).max(Duration::from_millis(50)), "p99 {quiet_p99:?} -> {during_p99:?}");
+    // Everyone else still works.
+    for (n, ws) in clients.iter_mut().enumerate() {
+        let v = call(ws, 99, "messages.history", json!({"chat_id": chats[n], "limit": 1})).await;
+        assert_eq!(v["type"], "result", "{v}");
+    }
+}
