@@ -239,6 +239,12 @@ async fn main() -> anyhow::Result<()> {
     let (down_peak, down_samples) = sampler.finish();
     let (_, down_hwm) = memory(pid);
 
+    // Diagnostic: the same download into memory that is dropped (no disk write on the client).
+    let started = Instant::now();
+    let sunk = files.download(stored.id, 0, &mut tokio::io::sink(), |_, _| {}).await?;
+    let sink_secs = started.elapsed().as_secs_f64();
+    anyhow::ensure!(sunk == size, "the sink got {sunk} bytes");
+
     let (got, got_len) = hash_file(&target).await?;
     let same = got == sha256 && got_len == size && total == size;
 
@@ -257,6 +263,7 @@ async fn main() -> anyhow::Result<()> {
         growth(down_peak),
         growth(down_hwm)
     );
+    println!("download into a sink (not written to disk; diagnostic): {sink_secs:.2} s = {:.0} MiB/s", rate(sink_secs));
     println!("sha256 {}: {sha256}", if same { "matches" } else { "DIFFERS" });
     let peak_growth = growth(up_peak.max(down_peak)).max(growth(down_hwm));
     let fast = up_rate >= TARGET_MIB_S && down_rate >= TARGET_MIB_S;

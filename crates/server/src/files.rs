@@ -15,9 +15,10 @@
 //!
 //! An upload lives in `data_dir/uploads/<user>/<upload_id>/`: one `data` file that every part
 //! is written into at its own offset (`n * UPLOAD_PART_SIZE`, a positioned write, so parts land
-//! in any order and in parallel), and per part a marker `<n>.part`, an empty file whose length
-//! is the part's, renamed into place only once the part's bytes are written: a part is whole
-//! or absent. A part is received whole (at most one part's worth in memory per request) before
+//! in any order and in parallel), and a `parts` table, 8 bytes per part at `n * 8`: the part's
+//! length, written only once its bytes are (zero: absent), so a part is whole or absent. No file
+//! is created per part (creating thousands of inodes in one folder was most of the server's
+//! time). A part is received whole (at most one part's worth in memory per request) before
 //! anything touches the disk, so a refused part leaves nothing. Nothing holds a whole file.
 //!
 //! The SHA-256 of the parts received so far is kept per upload ([`Prefix`]): each part that
@@ -77,6 +78,8 @@ const STORE_CHUNK: usize = 8 * 1024 * 1024;
 const READ_CHUNK: usize = 512 * 1024;
 /// An upload's parts, one after another at their offsets.
 const DATA: &str = "data";
+/// An upload's table of parts received: a little-endian `u64` length per part (0: absent).
+const PARTS: &str = "parts";
 /// After this many bytes written to an upload, its data file is flushed in the background, so
 /// the flush that completing must wait for is short.
 const SYNC_EVERY: u64 = 64 * 1024 * 1024;
@@ -269,18 +272,20 @@ impl Files {
     }
 }
 
-/// Removes every `root/<user>/<upload>` whose folder was last changed more than `ttl` ago
-/// (receiving a part renames a file into it, which touches it).
+/// Removes every `root/<user>/<upload>` whose folder and files were last changed more than
+/// `ttl` ago (receiving a part writes the upload's files).
 pub fn sweep(root: &Path, ttl: Duration) -> usize {
     let now = SystemTime::now();
     let mut removed = 0;
+    let old = |path: &Path| {
+        std::fs::metadata(path).and_then(|m| m.modified()).map(|t| now.duration_since(t).unwrap_or_default() >= ttl).unwrap_or(false)
+    };
     let Ok(users) = std::fs::read_dir(root) else { return 0 };
     for user in users.flatten() {
         let Ok(uploads) = std::fs::read_dir(user.path()) else { continue };
         for upload in uploads.flatten() {
-            let old =
-                upload.metadata().and_then(|m| m.modified()).map(|t| now.duration_since(t).unwrap_or_default() >= ttl).unwrap_or(false);
-            if old && std::fs::remove_dir_all(upload.path()).is_ok() {
+            let files = std::fs::read_dir(upload.path()).map(|files| files.flatten().all(|f| old(&f.path()))).unwrap_or(true);
+            if old(&upload.path()) && files && std::fs::remove_dir_all(upload.path()).is_ok() {
                 removed += 1;
             }
         }
@@ -328,20 +333,19 @@ async fn user(app: &App, headers: &HeaderMap) -> Outcome<UserId> {
 
 /// Part numbers present in an upload folder, ascending, with their sizes.
 async fn parts(dir: &Path) -> Outcome<Vec<(u64, u64)>> {
-    let mut out = Vec::new();
-    let mut entries = match tokio::fs::read_dir(dir).await {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+    let table = match tokio::fs::read(dir.join(PARTS)).await {
+        Ok(table) => table,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(internal("cannot list an upload", e)),
     };
-    while let Some(entry) = entries.next_entry().await.map_err(|e| internal("cannot list an upload", e))? {
-        let name = entry.file_name();
-        let Some(n) = name.to_str().and_then(|n| n.strip_suffix(".part")).and_then(|n| n.parse::<u64>().ok()) else { continue };
-        let len = entry.metadata().await.map_err(|e| internal("cannot list an upload", e))?.len();
-        out.push((n, len));
-    }
-    out.sort_unstable();
-    Ok(out)
+    Ok(table
+        .chunks_exact(8)
+        .enumerate()
+        .filter_map(|(n, slot)| {
+            let len = u64::from_le_bytes(slot.try_into().ok()?);
+            (len > 0).then_some((n as u64, len))
+        })
+        .collect())
 }
 
 /// `GET /files/uploads/{upload_id}`: the parts received so far (none for an unknown upload).
@@ -406,38 +410,46 @@ async fn receive(body: Body) -> Outcome<Vec<axum::body::Bytes>> {
     Ok(chunks)
 }
 
-fn marker(dir: &Path, n: u64) -> PathBuf {
-    dir.join(format!("{n}.part"))
+/// The length recorded for part `n` (0: absent).
+fn slot(table: &std::fs::File, n: u64) -> std::io::Result<u64> {
+    let mut len = [0u8; 8];
+    match table.read_exact_at(&mut len, n * 8) {
+        Ok(()) => Ok(u64::from_le_bytes(len)),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(0),
+        Err(e) => Err(e),
+    }
 }
 
-/// Writes part `n` at its offset in the upload's data file, then its marker; then extends the
-/// upload's running hash as far as the parts go. Blocking.
+fn open_rw(path: &Path, create: bool) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new().read(true).write(true).create(create).truncate(false).open(path)
+}
+
+/// Writes part `n` at its offset in the upload's data file, then records it in the table of
+/// parts; then extends the upload's running hash as far as the parts go. The table is written
+/// and read under the hash's lock only. Blocking.
 fn write_part(dir: &Path, n: u64, chunks: &[axum::body::Bytes], active: &Active) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    let data = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(dir.join(DATA))?;
+    let data = open_rw(&dir.join(DATA), true)?;
+    let table = open_rw(&dir.join(PARTS), true)?;
     let len: u64 = chunks.iter().map(|c| c.len() as u64).sum();
-    let tmp = dir.join(format!("{n}.{:016x}.tmp", rand::random::<u64>()));
     let written = (|| {
         let mut at = n * UPLOAD_PART_SIZE;
         for chunk in chunks {
             data.write_all_at(chunk, at)?;
             at += chunk.len() as u64;
         }
-        std::fs::File::create(&tmp)?.set_len(len)?;
-        std::fs::rename(&tmp, marker(dir, n))
+        Ok::<(), std::io::Error>(())
     })();
-    if written.is_err() {
-        // Part of the bytes may be written over an earlier copy: the part is no longer held.
-        let _ = std::fs::remove_file(&tmp);
-        let _ = std::fs::remove_file(marker(dir, n));
-    }
     let mut prefix = active.prefix.lock().unwrap_or_else(|e| e.into_inner());
+    // Failed part-way, the bytes may be partly over an earlier copy: the part is then absent.
+    let recorded = table.write_all_at(&(if written.is_ok() { len } else { 0 }).to_le_bytes(), n * 8);
     if n < prefix.next {
         prefix.stale = true;
     }
     written?;
+    recorded?;
     if !prefix.stale {
-        advance(dir, &data, &mut prefix, u64::MAX, Some((n, chunks)))?;
+        advance(&data, &table, &mut prefix, u64::MAX, Some((n, chunks)))?;
     }
     Ok(())
 }
@@ -445,8 +457,8 @@ fn write_part(dir: &Path, n: u64, chunks: &[axum::body::Bytes], active: &Active)
 /// Hashes parts `prefix.next..upto` that are present, in order, stopping at the first one
 /// missing. `fresh` is a part just written (its bytes need not be read back).
 fn advance(
-    dir: &Path,
     data: &std::fs::File,
+    table: &std::fs::File,
     prefix: &mut Prefix,
     upto: u64,
     fresh: Option<(u64, &[axum::body::Bytes])>,
@@ -454,11 +466,10 @@ fn advance(
     let mut buf = Vec::new();
     while prefix.next < upto {
         let k = prefix.next;
-        let len = match std::fs::metadata(marker(dir, k)) {
-            Ok(m) => m.len(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
-            Err(e) => return Err(e),
-        };
+        let len = slot(table, k)?;
+        if len == 0 {
+            break;
+        }
         match fresh {
             Some((n, chunks)) if n == k => chunks.iter().for_each(|c| prefix.hasher.update(c)),
             _ => {
@@ -476,7 +487,8 @@ fn advance(
 /// right sizes), its data file cut to `size`. From the running hash when it is good, else read
 /// from disk. Blocking.
 fn finish_hash(dir: &Path, active: &Active, count: u64, size: u64) -> std::io::Result<[u8; 32]> {
-    let data = std::fs::OpenOptions::new().read(true).write(true).open(dir.join(DATA))?;
+    let data = open_rw(&dir.join(DATA), false)?;
+    let table = open_rw(&dir.join(PARTS), false)?;
     if data.metadata()?.len() > size {
         data.set_len(size)?;
     }
@@ -484,7 +496,7 @@ fn finish_hash(dir: &Path, active: &Active, count: u64, size: u64) -> std::io::R
     if prefix.stale || prefix.next > count {
         *prefix = Prefix { next: 0, hasher: Sha256::new(), stale: false };
     }
-    advance(dir, &data, &mut prefix, count, None)?;
+    advance(&data, &table, &mut prefix, count, None)?;
     if prefix.next != count {
         return Err(std::io::Error::other(format!("part {} vanished", prefix.next)));
     }
@@ -605,8 +617,8 @@ async fn complete(
 
     let new = NewFile { sha256, size: req.size, name, mime, width: None, height: None, thumb: None };
     let recorded = ingest(&app, user, &[dir.join(DATA)], new).await;
-    drop(alone);
     discard().await;
+    drop(alone);
     Ok(Json(file_wire(&recorded?)))
 }
 
