@@ -7,10 +7,12 @@
 //! Scenarios: `pairs`, `idle`, `channel`, `group`, `catchup`, `coldstart`; `relay` runs the
 //! bare baseline server; `plot` draws the latency CDF from `pairs.json` as an SVG.
 
+mod matrix;
 mod plot;
 mod proc;
 mod relay;
 mod scenarios;
+mod xmpp;
 
 use std::path::PathBuf;
 

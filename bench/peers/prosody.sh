@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Prosody (Debian's package) for the benchmark: c2s on 127.0.0.1:5222, plain TCP.
+#
+#   bench/peers/prosody.sh install|start|stop|pid|status
+#
+# Configuration written to $BENCH_PEERS_DIR/prosody/prosody.cfg.lua (not /etc); the changes
+# from Debian's /etc/prosody/prosody.cfg.lua, all printed by `start`:
+#   - mod_limits is not loaded: Debian's `limits.c2s.rate = "10kb/s"` throttles every client
+#     connection to 10 kB/s.
+#   - c2s_require_encryption = false and allow_unencrypted_plain_auth = true: SASL PLAIN over
+#     plain TCP on localhost (the load generator speaks no TLS; Heliograph is measured over
+#     plain ws:// too).
+#   - in-band registration (mod_register) open, with 127.0.0.1 on the registration whitelist
+#     (no throttle), so the load generator makes its accounts over XMPP.
+#   - data_path, pidfile and logs in the scratch folder; log level warn (info logs every
+#     connection); a self-signed localhost certificate there too (Debian ships a
+#     snakeoil link only when the postinst could make one).
+#   - loaded modules: the stream essentials (saslauth, tls, disco, roster, ping, register,
+#     smacks = XEP-0198 stream management, posix); Debian's extras (pep, vcard, carbons,
+#     bookmarks, invites, csi, blocklist, ...) are not loaded, as none takes part in a 1:1
+#     message. No message archive (mod_mam is off in Debian's config too), so a message to an
+#     online user is routed in memory and never written to disk.
+PEER=prosody
+source "$(dirname "$0")/common.sh"
+DIR="$BENCH_PEERS_DIR/prosody"
+PORT=5222
+
+install() { apt_install prosody lua-unbound 2>/dev/null || apt_install prosody; }
+
+configure() {
+  mkdir -p "$DIR/data" /run/prosody
+  rm -f "$DIR/prosody.log"
+  self_signed "$DIR"
+  cat > "$DIR/prosody.cfg.lua" <<CFG
+-- Written by bench/peers/prosody.sh; see that script for every change from Debian's config.
+admins = { }
+modules_enabled = {
+  "saslauth"; "tls"; "disco"; "roster"; "ping"; "register"; "smacks"; "posix";
+}
+modules_disabled = { "s2s"; }
+-- Debian: limits = { c2s = { rate = "10kb/s" } } through mod_limits, which is not loaded.
+c2s_require_encryption = false
+allow_unencrypted_plain_auth = true
+allow_registration = true
+registration_whitelist = { "127.0.0.1", "::1" }
+min_seconds_between_registrations = 0
+authentication = "internal_hashed"
+storage = "internal"
+data_path = "$DIR/data"
+pidfile = "$DIR/prosody.pid"
+c2s_ports = { $PORT }
+c2s_interfaces = { "127.0.0.1" }
+s2s_ports = { }
+http_ports = { }
+https_ports = { }
+log = { warn = "$DIR/prosody.log" }
+certificates = "$DIR"
+VirtualHost "localhost"
+  ssl = { key = "$DIR/localhost.key"; certificate = "$DIR/localhost.crt" }
+CFG
+  chown -R prosody:prosody "$DIR" /run/prosody 2>/dev/null || true
+  say "config $DIR/prosody.cfg.lua: mod_limits off (Debian: c2s 10 kb/s), plain c2s + PLAIN on 127.0.0.1:$PORT, open in-band registration, stream management on, data in $DIR/data"
+}
+
+start() {
+  install
+  if pid_alive && port_open $PORT; then say "already running (pid $(cat "$DIR/pid"))"; return 0; fi
+  if port_open $PORT; then say "127.0.0.1:$PORT is taken by something else (ejabberd? run its stop)"; return 1; fi
+  configure
+  # -F: stay in the foreground (we background it), as user prosody (it refuses root).
+  rm -f "$DIR/pid"
+  nohup runuser -u prosody -- sh -c 'echo $$ > "$0"; exec prosody --config "$1" -F' "$DIR/pid" "$DIR/prosody.cfg.lua" > "$DIR/stdout.log" 2>&1 &
+  wait_port $PORT
+  say "started, pid $(cat "$DIR/pid")"
+  if [ "$BENCH_ACCOUNTS" -gt 0 ]; then
+    for i in $(seq 0 $((BENCH_ACCOUNTS - 1))); do
+      printf 'bench\nbench\n' | prosodyctl --config "$DIR/prosody.cfg.lua" adduser "bench$i@localhost" >/dev/null 2>&1 || true
+    done
+    say "registered $BENCH_ACCOUNTS accounts (password bench)"
+  fi
+}
+
+stop() {
+  if pid_alive; then
+    kill "$(cat "$DIR/pid")"
+    wait_closed $PORT || kill -9 "$(cat "$DIR/pid")" 2>/dev/null || true
+    say "stopped"
+  fi
+  rm -f "$DIR/pid"
+}
+
+case "${1:-start}" in
+  install) install ;;
+  start) start ;;
+  stop) stop ;;
+  pid) pid_alive && cat "$DIR/pid" ;;
+  status) pid_alive && port_open $PORT && echo running || { echo stopped; exit 1; } ;;
+  *) echo "usage: $0 install|start|stop|pid|status" >&2; exit 2 ;;
+esac

@@ -1,0 +1,171 @@
+//! The Matrix adapter for the pairs workload: the client-server API over HTTP (for Synapse).
+//!
+//! Accounts register with `m.login.dummy` (open registration, bench configuration) or log in
+//! if they exist. Each pair's sender creates a private room inviting its partner, who joins.
+//! A send is `PUT /_matrix/client/v3/rooms/{room}/send/m.room.message/{txnId}`: its 200 (with
+//! the event id, after the event is persisted) is the durable acknowledgement. The receiver
+//! long-polls `/sync` with a filter whose timeline limit (10,000) is far above what arrives
+//! between two polls, so `limited: true` (a truncated timeline) should never happen; it is
+//! counted anyway.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+/// Timelines that came back `limited` (messages the receiver would have had to page for).
+pub static LIMITED: AtomicU64 = AtomicU64::new(0);
+
+pub fn http() -> Result<reqwest::Client> {
+    Ok(reqwest::Client::builder().pool_max_idle_per_host(4096).tcp_nodelay(true).timeout(Duration::from_secs(120)).build()?)
+}
+
+#[derive(Clone)]
+pub struct User {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+    pub user_id: String,
+    txn: Arc<AtomicU64>,
+}
+
+async fn post(http: &reqwest::Client, url: &str, token: Option<&str>, body: &Value) -> Result<(u16, Value)> {
+    let mut req = http.post(url).json(body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await?;
+    let status = resp.status().as_u16();
+    let v = resp.json::<Value>().await.unwrap_or(Value::Null);
+    Ok((status, v))
+}
+
+/// Registers `username` (or logs in if it exists).
+pub async fn user(http: &reqwest::Client, base: &str, username: &str, password: &str) -> Result<User> {
+    let url = format!("{base}/_matrix/client/v3/register");
+    let mut body =
+        json!({"username": username, "password": password, "auth": {"type": "m.login.dummy"}, "initial_device_display_name": "bench"});
+    let (mut status, mut v) = post(http, &url, None, &body).await?;
+    if status == 401 {
+        if let Some(session) = v["session"].as_str() {
+            body["auth"]["session"] = json!(session);
+            (status, v) = post(http, &url, None, &body).await?;
+        }
+    }
+    if status != 200 && v["errcode"] == "M_USER_IN_USE" {
+        let login = json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": username}, "password": password});
+        (status, v) = post(http, &format!("{base}/_matrix/client/v3/login"), None, &login).await?;
+    }
+    if status != 200 {
+        bail!("registering/logging in {username}: {status} {v}");
+    }
+    Ok(User {
+        http: http.clone(),
+        base: base.to_string(),
+        token: v["access_token"].as_str().ok_or_else(|| anyhow!("no access_token: {v}"))?.to_string(),
+        user_id: v["user_id"].as_str().unwrap_or_default().to_string(),
+        txn: Arc::default(),
+    })
+}
+
+impl User {
+    /// A new private room with `other` invited.
+    pub async fn create_dm(&self, other: &str) -> Result<String> {
+        let body = json!({"preset": "trusted_private_chat", "invite": [other], "is_direct": true});
+        let (status, v) = post(&self.http, &format!("{}/_matrix/client/v3/createRoom", self.base), Some(&self.token), &body).await?;
+        if status != 200 {
+            bail!("createRoom: {status} {v}");
+        }
+        v["room_id"].as_str().map(str::to_string).ok_or_else(|| anyhow!("no room_id: {v}"))
+    }
+
+    pub async fn join(&self, room: &str) -> Result<()> {
+        let url = format!("{}/_matrix/client/v3/rooms/{}/join", self.base, urlencoding::encode(room));
+        let (status, v) = post(&self.http, &url, Some(&self.token), &json!({})).await?;
+        if status != 200 {
+            bail!("join: {status} {v}");
+        }
+        Ok(())
+    }
+
+    /// Sends a text message; returns once the server answered with the event id.
+    pub async fn send(&self, room: &str, text: &str) -> Result<()> {
+        let txn = self.txn.fetch_add(1, Ordering::Relaxed);
+        let url = format!(
+            "{}/_matrix/client/v3/rooms/{}/send/m.room.message/b{}-{txn}",
+            self.base,
+            urlencoding::encode(room),
+            std::process::id()
+        );
+        let resp = self.http.put(url).bearer_auth(&self.token).json(&json!({"msgtype": "m.text", "body": text})).send().await?;
+        let status = resp.status();
+        let v: Value = resp.json().await.unwrap_or(Value::Null);
+        if !status.is_success() || v["event_id"].as_str().is_none() {
+            bail!("send: {status} {v}");
+        }
+        Ok(())
+    }
+
+    async fn sync(&self, filter: &str, since: Option<&str>, timeout_ms: u64) -> Result<Value> {
+        let mut url = format!("{}/_matrix/client/v3/sync?timeout={timeout_ms}&filter={}", self.base, urlencoding::encode(filter));
+        if let Some(s) = since {
+            url += &format!("&since={}", urlencoding::encode(s));
+        }
+        let resp = self.http.get(url).bearer_auth(&self.token).send().await?;
+        let status = resp.status();
+        let v: Value = resp.json().await.context("sync body")?;
+        if !status.is_success() {
+            bail!("sync: {status} {v}");
+        }
+        Ok(v)
+    }
+
+    /// Starts long-polling `/sync` for `room` (from now on) and yields the bodies of the
+    /// messages others send there. The task ends when the receiver is dropped (within one poll).
+    pub async fn receive(&self, room: &str) -> Result<(mpsc::UnboundedReceiver<String>, tokio::task::JoinHandle<()>)> {
+        let filter = json!({
+            "presence": {"types": []},
+            "account_data": {"types": []},
+            "room": {
+                "rooms": [room],
+                "timeline": {"limit": 10000, "types": ["m.room.message"]},
+                "state": {"lazy_load_members": true, "types": []},
+                "ephemeral": {"types": []},
+                "account_data": {"types": []}
+            }
+        })
+        .to_string();
+        let first = self.sync(&filter, None, 0).await?;
+        let mut since = first["next_batch"].as_str().map(str::to_string);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let me = self.clone();
+        let room = room.to_string();
+        let task = tokio::spawn(async move {
+            while !tx.is_closed() {
+                let v = match me.sync(&filter, since.as_deref(), 2_000).await {
+                    Ok(v) => v,
+                    Err(_) => {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                since = v["next_batch"].as_str().map(str::to_string).or(since);
+                let timeline = &v["rooms"]["join"][&room]["timeline"];
+                if timeline["limited"] == true {
+                    LIMITED.fetch_add(1, Ordering::Relaxed);
+                }
+                for e in timeline["events"].as_array().into_iter().flatten() {
+                    if e["type"] == "m.room.message" && e["sender"] != me.user_id.as_str() {
+                        if let Some(body) = e["content"]["body"].as_str() {
+                            let _ = tx.send(body.to_string());
+                        }
+                    }
+                }
+            }
+        });
+        Ok((rx, task))
+    }
+}
