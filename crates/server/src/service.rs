@@ -68,6 +68,8 @@ pub struct Service {
     /// Button presses waiting for their bot's answer; the Bot API's `answerCallbackQuery`
     /// calls [`Callbacks::answer`].
     pub callbacks: Arc<Callbacks>,
+    /// Bot tokens the Bot API checked recently (`bots.revoke_token` empties a bot's).
+    pub bot_tokens: crate::botapi::TokenCache,
     codes: Arc<dyn CodeSender>,
     codes_per_phone: KeyedLimiter<String>,
     codes_per_address: KeyedLimiter<IpAddr>,
@@ -100,6 +102,7 @@ impl Service {
             bus,
             config,
             callbacks: Arc::new(Callbacks::default()),
+            bot_tokens: crate::botapi::TokenCache::default(),
             codes,
         }
     }
@@ -372,6 +375,7 @@ impl Service {
                 let old = self.store.sessions(bot).await?;
                 let secret = codes::new_token();
                 self.store.replace_bot_token(user, bot, &codes::hash_token(&secret)).await?;
+                self.bot_tokens.forget(bot);
                 for s in old {
                     self.bus.publish(Topic::Session(s.id.0), Notice::SessionRevoked { session_id: s.id.0 });
                 }

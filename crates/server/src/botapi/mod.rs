@@ -54,35 +54,77 @@ const AUTH_TTL: Duration = Duration::from_secs(30);
 
 /// State the Bot API keeps across requests.
 pub struct BotApi {
-    /// Checked tokens: the secret's hash → the bot, its session, and when it was checked.
-    auth: Mutex<HashMap<Vec<u8>, (User, SessionId, Instant)>>,
     /// Requests per second per bot.
     pub(crate) rate: KeyedLimiter<i64>,
     pub(crate) updates: updates::Pollers,
     pub(crate) webhooks: updates::Webhooks,
+}
+
+impl BotApi {
+    pub fn new(config: &crate::Config) -> BotApi {
+        BotApi {
+            rate: KeyedLimiter::new(config.limits.request_rate(), 100_000),
+            updates: updates::Pollers::default(),
+            webhooks: updates::Webhooks::default(),
+        }
+    }
+}
+
+/// Checked bot tokens, so a request does not cost a store write. Held by the
+/// [`crate::service::Service`], whose `bots.revoke_token` drops a bot's entries at once on
+/// its node; other nodes drop them when the `SessionRevoked` notice arrives
+/// ([`watch_revocations`]), and every entry expires after [`AUTH_TTL`].
+pub struct TokenCache {
+    /// The secret's hash → the bot, its session, and when it was checked.
+    entries: Mutex<HashMap<Vec<u8>, (User, SessionId, Instant)>>,
     /// Sessions newly cached, for [`watch_revocations`] to follow.
     follow: mpsc::UnboundedSender<SessionId>,
     followed: Mutex<Option<mpsc::UnboundedReceiver<SessionId>>>,
 }
 
-impl BotApi {
-    pub fn new(config: &crate::Config) -> BotApi {
+impl Default for TokenCache {
+    fn default() -> TokenCache {
         let (follow, followed) = mpsc::unbounded_channel();
-        BotApi {
-            auth: Mutex::new(HashMap::new()),
-            rate: KeyedLimiter::new(config.limits.request_rate(), 100_000),
-            updates: updates::Pollers::default(),
-            webhooks: updates::Webhooks::default(),
-            follow,
-            followed: Mutex::new(Some(followed)),
-        }
+        TokenCache { entries: Mutex::default(), follow, followed: Mutex::new(Some(followed)) }
     }
 }
 
-/// Drops cached token checks whose session was revoked (a token replaced with `helio bot
-/// token revoke`, on any node): follows `Topic::Session` of every cached session.
+impl TokenCache {
+    fn get(&self, hash: &[u8], bot: i64) -> Option<(User, SessionId)> {
+        let entries = self.entries.lock().expect("token cache lock");
+        let (user, session, at) = entries.get(hash)?;
+        (at.elapsed() < AUTH_TTL && user.id.0 == bot).then(|| (user.clone(), *session))
+    }
+
+    fn insert(&self, hash: Vec<u8>, user: User, session: SessionId) {
+        let mut entries = self.entries.lock().expect("token cache lock");
+        if entries.len() > 100_000 {
+            entries.retain(|_, (_, _, at)| at.elapsed() < AUTH_TTL);
+        }
+        if entries.insert(hash, (user, session, Instant::now())).is_none() {
+            let _ = self.follow.send(session);
+        }
+    }
+
+    /// Forgets every checked token of `bot` (its token was just replaced).
+    pub fn forget(&self, bot: heliograph_core::UserId) {
+        self.entries.lock().expect("token cache lock").retain(|_, (user, _, _)| user.id != bot);
+    }
+
+    fn forget_session(&self, session: i64) {
+        self.entries.lock().expect("token cache lock").retain(|_, (_, s, _)| s.0 != session);
+    }
+
+    fn clear(&self) {
+        self.entries.lock().expect("token cache lock").clear();
+    }
+}
+
+/// Drops cached token checks whose session was revoked on any node: follows
+/// `Topic::Session` of every cached session.
 pub async fn watch_revocations(app: Arc<App>) {
-    let Some(mut followed) = app.bots.followed.lock().expect("bot auth lock").take() else { return };
+    let cache = &app.service.bot_tokens;
+    let Some(mut followed) = cache.followed.lock().expect("token cache lock").take() else { return };
     let bus = &app.service.bus;
     let mut sub = bus.subscribe(64);
     loop {
@@ -95,11 +137,11 @@ pub async fn watch_revocations(app: Arc<App>) {
                 Some(Delivery::Notice(notice)) => {
                     if let Notice::SessionRevoked { session_id } = *notice {
                         sub.unfollow(Topic::Session(session_id));
-                        app.bots.auth.lock().expect("bot auth lock").retain(|_, (_, s, _)| s.0 != session_id);
+                        cache.forget_session(session_id);
                     }
                 }
                 // A missed notice could be a revocation: check every token again.
-                Some(Delivery::Lagged) => app.bots.auth.lock().expect("bot auth lock").clear(),
+                Some(Delivery::Lagged) => cache.clear(),
                 None => return,
             },
             _ = app.shutdown.cancelled() => return,
@@ -203,22 +245,14 @@ async fn authenticate(app: &App, segment: &str) -> ApiResult<(User, SessionId)> 
     let (id, secret) = token.split_once(':').ok_or_else(ApiError::unauthorized)?;
     let id: i64 = id.parse().map_err(|_| ApiError::unauthorized())?;
     let hash = crate::codes::hash_token(secret);
-    let bots = &app.bots;
-    if let Some((user, session, at)) = bots.auth.lock().expect("bot auth lock").get(&hash).cloned() {
-        if at.elapsed() < AUTH_TTL && user.id.0 == id {
-            return Ok((user, session));
-        }
+    let cache = &app.service.bot_tokens;
+    if let Some(hit) = cache.get(&hash, id) {
+        return Ok(hit);
     }
     let store = &app.service.store;
     let session = store.session_by_token(&hash).await?.filter(|s| s.user.0 == id).ok_or_else(ApiError::unauthorized)?;
     let user = store.users(&[session.user]).await?.into_iter().next().filter(User::is_bot).ok_or_else(ApiError::unauthorized)?;
-    let mut auth = bots.auth.lock().expect("bot auth lock");
-    if auth.len() > 100_000 {
-        auth.retain(|_, (_, _, at)| at.elapsed() < AUTH_TTL);
-    }
-    if auth.insert(hash, (user.clone(), session.id, Instant::now())).is_none() {
-        let _ = bots.follow.send(session.id);
-    }
+    cache.insert(hash, user.clone(), session.id);
     Ok((user, session.id))
 }
 
