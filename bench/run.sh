@@ -1,45 +1,84 @@
 #!/usr/bin/env bash
-# Runs every benchmark scenario against the release `heliograph` binary (and the bare relay
-# baseline), writes JSON under bench/results/, the latency plot bench/latency-cdf.svg and
-# docs/benchmarks.md.
+# Runs every benchmark scenario against the release `heliograph` binary, the bare relay
+# baseline and, in the pairs scenario, the peers (Prosody, ejabberd, Synapse; installed,
+# configured and started by bench/peers/*.sh), writes JSON under bench/results/, the PNG plots
+# bench/latency-cdf.png and bench/throughput.png, and docs/benchmarks.md.
 #
-#   bench/run.sh            full sizes (about 6 minutes on 2 cores)
-#   bench/run.sh --quick    small sizes (under a minute), for CI smoke runs
+#   bench/run.sh            full sizes (about 25 minutes on 2 cores with the peers)
+#   bench/run.sh --quick    small sizes (about 5 minutes, peers included)
+#   bench/run.sh --smoke    --quick sizes, outputs under target/bench-smoke (the committed
+#                           results stay), and fails if a peer could not be measured (.ci/run)
 #
 # HELIOGRAPH_BIN=/path/to/heliograph measures another build of the server.
+# BENCH_TARGETS=relay,heliograph,prosody,ejabberd,synapse chooses the pairs targets (all by
+# default). BENCH_SCENARIOS="pairs idle channel group catchup coldstart" chooses scenarios
+# (report.py renders whatever results are in the output folder).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-quick=0
-[[ "${1:-}" == "--quick" ]] && quick=1
+quick=0 smoke=0
+for arg in "$@"; do
+  case $arg in
+    --quick) quick=1 ;;
+    --smoke) quick=1 smoke=1 ;;
+    *) echo "usage: $0 [--quick|--smoke]" >&2; exit 2 ;;
+  esac
+done
 
 # BENCH_NO_BUILD=1 skips the build (measure binaries built earlier).
-[[ -n "${BENCH_NO_BUILD:-}" ]] || cargo build --release -p heliograph-bench -p heliograph-server --bin heliograph --bin heliograph-bench
+# BENCH_PROFILE=dev measures debug builds (the CI smoke run reuses its test build; its
+# figures mean nothing, it only proves every target still runs).
+profile="${BENCH_PROFILE:-release}"
+[[ -n "${BENCH_NO_BUILD:-}" ]] || cargo build ${CI:+--locked} --profile "$profile" -p heliograph-bench -p heliograph-server --bin heliograph --bin heliograph-bench
 target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
-bench="$target_dir/release/heliograph-bench"
-server="${HELIOGRAPH_BIN:-$target_dir/release/heliograph}"
-# BENCH_OUT, BENCH_PLOT and BENCH_DOC move the outputs (e.g. for a smoke run that must not
-# overwrite the committed results).
+bin_dir="$target_dir/$([[ $profile == dev ]] && echo debug || echo "$profile")"
+bench="$bin_dir/heliograph-bench"
+server="${HELIOGRAPH_BIN:-$bin_dir/heliograph}"
+# BENCH_OUT, BENCH_PLOT_DIR and BENCH_DOC move the outputs.
+if [[ $smoke == 1 ]]; then
+  : "${BENCH_OUT:=$target_dir/bench-smoke/results}" "${BENCH_PLOT_DIR:=$target_dir/bench-smoke}" "${BENCH_DOC:=$target_dir/bench-smoke/benchmarks.md}"
+fi
 out="${BENCH_OUT:-bench/results}"
-plot="${BENCH_PLOT:-bench/latency-cdf.svg}"
+plots="${BENCH_PLOT_DIR:-bench}"
 doc="${BENCH_DOC:-docs/benchmarks.md}"
-mkdir -p "$out"
+targets="${BENCH_TARGETS:-relay,heliograph,prosody,ejabberd,synapse}"
+scenarios=" ${BENCH_SCENARIOS:-pairs idle channel group catchup coldstart} "
+mkdir -p "$out" "$plots"
+# The plots' text needs a TrueType font.
+ls /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf /usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf >/dev/null 2>&1 \
+  || { [ "$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core >/dev/null; } || true
 run() { "$bench" --server-bin "$server" --out "$out" "$@"; }
+want() { [[ "$scenarios" == *" $1 "* ]]; }
+t0=$SECONDS
 
 if [[ $quick == 1 ]]; then
-  run --reps 1 pairs --pairs 20 --duration 3 --warmup 1
-  run --reps 1 idle --connections 200
-  run --reps 1 channel --subscribers 500 --online 100 --posts 3
-  run --reps 1 group --members 100 --senders 10 --duration 3 --warmup 1
-  run --reps 1 catchup --messages 5000
-  run --reps 1 coldstart --db-mib 20 --starts 3
+  want pairs && run --reps 1 pairs --target "$targets" --pairs 20 --duration 3 --warmup 1 --curve 0.5
+  want idle && run --reps 1 idle --connections 200
+  want channel && run --reps 1 channel --subscribers 500 --online 100 --posts 3
+  want group && run --reps 1 group --members 100 --senders 10 --duration 3 --warmup 1
+  want catchup && run --reps 1 catchup --messages 5000
+  want coldstart && run --reps 1 coldstart --db-mib 20 --starts 3
 else
-  run --reps 3 pairs --pairs 100 --inflight 4 --duration 10 --warmup 2
-  run --reps 3 idle --connections 2000
-  run --reps 3 channel --subscribers 5000 --online 1000 --posts 10
-  run --reps 3 group --members 500 --senders 50 --duration 10 --warmup 2
-  run --reps 1 catchup --messages 100000
-  run --reps 1 coldstart --db-mib 1024 --starts 5
+  want pairs && run --reps 3 pairs --target "$targets" --pairs 100 --inflight 4 --duration 10 --warmup 2 --curve 0.25,0.5,0.75
+  want idle && run --reps 3 idle --connections 2000
+  want channel && run --reps 3 channel --subscribers 5000 --online 1000 --posts 10
+  want group && run --reps 3 group --members 500 --senders 50 --duration 10 --warmup 2
+  want catchup && run --reps 1 catchup --messages 100000
+  want coldstart && run --reps 1 coldstart --db-mib 1024 --starts 5
 fi
-"$bench" plot --input "$out/pairs.json" --output "$plot"
-python3 bench/report.py "$out" > "$doc"
+echo "scenarios took $((SECONDS - t0)) s" >&2
+"$bench" plot --input "$out/pairs.json" --output "$plots/latency-cdf.png" --throughput "$plots/throughput.png"
+BENCH_PLOT_PREFIX="$(python3 -c 'import os,sys; print(os.path.relpath(sys.argv[1], os.path.dirname(os.path.abspath(sys.argv[2]))))' "$plots" "$doc")" \
+  python3 bench/report.py "$out" > "$doc"
 echo "wrote $doc"
+if [[ $smoke == 1 ]]; then
+  # Every requested target must have been measured and have delivered messages.
+  python3 - "$out/pairs.json" "$targets" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+bad = [f"{t}: {d.get('errors', {}).get(t, 'no result')}" for t in sys.argv[2].split(",")
+       if not (d["median"].get(t) or {}).get("delivered_per_s")]
+if bad:
+    sys.exit("bench smoke: not measured: " + "; ".join(bad))
+print("bench smoke: measured " + ", ".join(f"{t} {d['median'][t]['delivered_per_s']:.0f} msg/s" for t in sys.argv[2].split(",")))
+PY
+fi

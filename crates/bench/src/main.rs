@@ -5,7 +5,9 @@
 //! the median) under `--out` (default `bench/results`).
 //!
 //! Scenarios: `pairs`, `idle`, `channel`, `group`, `catchup`, `coldstart`; `relay` runs the
-//! bare baseline server; `plot` draws the latency CDF from `pairs.json` as an SVG.
+//! bare baseline server; `plot` draws `pairs.json` as PNGs (latency CDF, throughput vs. offered load).
+//! `pairs --target` also drives the peers: Prosody and ejabberd (`xmpp`) and Synapse (`matrix`),
+//! started by `bench/peers/*.sh`.
 
 mod matrix;
 mod plot;
@@ -60,12 +62,14 @@ enum Cmd {
     Catchup(scenarios::CatchupArgs),
     /// Time from process start to /healthz with a pre-filled database.
     Coldstart(scenarios::ColdstartArgs),
-    /// Draws `pairs.json`'s latency CDF as SVG.
+    /// Draws `pairs.json` as PNGs: the latency CDF and throughput vs. offered load.
     Plot {
         #[arg(long, default_value = "bench/results/pairs.json")]
         input: PathBuf,
-        #[arg(long, default_value = "bench/latency-cdf.svg")]
+        #[arg(long, default_value = "bench/latency-cdf.png")]
         output: PathBuf,
+        #[arg(long, default_value = "bench/throughput.png")]
+        throughput: PathBuf,
     },
 }
 
@@ -82,7 +86,10 @@ fn main() -> Result<()> {
             Cmd::Group(a) => scenarios::group(&common, a).await,
             Cmd::Catchup(a) => scenarios::catchup(&common, a).await,
             Cmd::Coldstart(a) => scenarios::coldstart(&common, a).await,
-            Cmd::Plot { input, output } => plot::latency_cdf(&input, &output),
+            Cmd::Plot { input, output, throughput } => {
+                plot::latency_cdf(&input, &output)?;
+                plot::throughput(&input, &throughput)
+            }
         }
     })
 }

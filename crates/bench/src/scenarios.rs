@@ -516,19 +516,20 @@ async fn pairs_target(common: &Common, a: &PairsArgs, t: &str, out: &mut PairsOu
             if rate == 0 {
                 continue;
             }
-            let reps = if (frac - 0.5).abs() < 1e-9 { common.reps } else { 1 };
+            let half = (frac - 0.5).abs() < 1e-9;
+            let reps = if half { common.reps } else { 1 };
             let mut runs = Vec::new();
             for rep in 0..reps {
                 let (run, cdf) = pairs_once(common, a, t, rate).await?;
                 log_run(&format!("{t} @ {rate}/s rep {rep}"), &run);
-                if rep == 0 && t == "heliograph" && reps > 1 {
+                if rep == 0 && t == "heliograph" && half {
                     out.cdfs.insert(format!("{t}_half_load"), cdf);
                 }
                 runs.push(run);
             }
             let m = median(&runs);
             points.push(json!({"offered": rate, "delivered": m["delivered_per_s"], "p50_ms": m["latency"]["p50_ms"], "p99_ms": m["latency"]["p99_ms"]}));
-            if reps > 1 {
+            if half {
                 out.summary.insert(format!("{t}_half_load"), m.clone());
                 out.by_target.insert(format!("{t}_half_load"), json!({"median": m, "runs": runs}));
             }
