@@ -113,9 +113,18 @@ impl Server {
 
     /// SIGTERM, as an operator stops it; returns everything it logged.
     fn stop(mut self) -> String {
+        // SIGTERM: `Child::kill` would send SIGKILL.
         let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
         let _ = self.child.wait();
         std::fs::read_to_string(&self.log).expect("log")
+    }
+}
+
+/// A test that fails half-way leaves no server running.
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
