@@ -246,11 +246,9 @@ async fn scenario(port: u16, sms: &mut mpsc::UnboundedReceiver<(Option<String>, 
     let wrong = format!("{}:canarywrongsecret{tag}", created.bot.id);
     assert_eq!(http.get(format!("{base}/bot{wrong}/getMe")).send().await.expect("request").status().as_u16(), 401);
     let _ = http.get(format!("{base}/bot{old_token}/getUpdates?timeout=0")).send().await.expect("getUpdates");
-    // A new token, and the old one in a URL again. (Not asserted here: the Bot API's token
-    // cache drops the old token when the revocation notice arrives on the bus, which can be a
-    // moment after `bots.revoke_token` answers; see docs/reliability.md.)
+    // A new token: the old one, in a URL again, stops working at once.
     let new_token = alice.revoke_bot_token(created.bot.id).await.expect("revoke").token;
-    let _ = http.get(format!("{base}/bot{old_token}/getMe")).send().await.expect("request");
+    assert_eq!(http.get(format!("{base}/bot{old_token}/getMe")).send().await.expect("request").status().as_u16(), 401);
     let me: Value = http.get(format!("{base}/bot{new_token}/getMe")).send().await.expect("getMe").json().await.expect("json");
     assert_eq!(me["ok"], true);
     // An unknown session token over the WebSocket and over HTTP.
