@@ -81,6 +81,14 @@ if pairs:
             p.append(f"- **{PEER_NAMES[t]} not measured in this run**: {errs.get(t, 'no result')}")
     if errs:
         p.append("")
+    failed_sends = []
+    for t, v in (pairs.get("targets") or {}).items():
+        for run in v.get("runs", []):
+            if run.get("send_errors"):
+                failed_sends.append(f"{t} at {'max' if not run['offered_rate'] else f(run['offered_rate']) + '/s'}: "
+                                    f"{f(run['send_errors'])} failed sends (first: `{run.get('first_send_error', 'not recorded')}`)")
+    if failed_sends:
+        p.append("Sends that failed (each is retried after 10 ms; the message is not counted): " + "; ".join(failed_sends) + ".\n")
     if pa.get("synapse_database") and mm.get("synapse"):
         p.append(f"Synapse's database in this run: {pa['synapse_database']}; timelines returned `limited: true` "
                  f"{f(mm['synapse'].get('sync_limited'))} times at peak (0 means the receiver saw every message through `/sync`).\n")
@@ -176,4 +184,19 @@ for extra in ("notes.md", "peers/README.md"):
     path = os.path.join(here, extra)
     if os.path.exists(path):
         p.append(open(path).read())
+# Sections written by hand at the end of the page (e.g. the files benchmark, measured by
+# crates/server/examples/files_bench.rs) are kept: everything after the marker, or, in a page
+# from before the marker, from its "## Files:" heading on.
+MARK = "<!-- Hand-written sections below: bench/report.py keeps everything after this line. -->"
+kept = ""
+doc = os.environ.get("BENCH_KEEP_FROM")
+if doc and os.path.exists(doc):
+    old = open(doc).read()
+    if MARK in old:
+        kept = old.split(MARK, 1)[1].strip("\n")
+    elif "\n## Files:" in old:
+        kept = "## Files:" + old.split("\n## Files:", 1)[1].rstrip("\n")
+p.append(MARK + "\n")
+if kept:
+    p.append(kept)
 print("\n".join(p))

@@ -68,7 +68,8 @@ fi
 echo "scenarios took $((SECONDS - t0)) s" >&2
 "$bench" plot --input "$out/pairs.json" --output "$plots/latency-cdf.png" --throughput "$plots/throughput.png"
 BENCH_PLOT_PREFIX="$(python3 -c 'import os,sys; print(os.path.relpath(sys.argv[1], os.path.dirname(os.path.abspath(sys.argv[2]))))' "$plots" "$doc")" \
-  python3 bench/report.py "$out" > "$doc"
+  BENCH_KEEP_FROM="$doc" python3 bench/report.py "$out" > "$doc.new"
+mv "$doc.new" "$doc"
 echo "wrote $doc"
 if [[ $smoke == 1 ]]; then
   # Every requested target must have been measured and have delivered messages.

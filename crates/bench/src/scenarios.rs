@@ -334,7 +334,7 @@ fn cpu_of(pids: &[u32]) -> f64 {
 }
 
 /// Runs the workload over connected pairs: delivered messages/s in the window, latency.
-async fn drive(pairs: Vec<(Sender, Receiver)>, a: &PairsArgs, rate: u64) -> Result<(f64, Histogram<u64>, u64)> {
+async fn drive(pairs: Vec<(Sender, Receiver)>, a: &PairsArgs, rate: u64) -> Result<(f64, Histogram<u64>, u64, Option<String>)> {
     let start = now_us();
     let window_start = start + (a.warmup * 1e6) as u64;
     let window_end = window_start + (a.duration * 1e6) as u64;
@@ -344,11 +344,13 @@ async fn drive(pairs: Vec<(Sender, Receiver)>, a: &PairsArgs, rate: u64) -> Resu
     let mut senders = Vec::new();
     let mut receivers = Vec::new();
     let errors = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let first_error: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
     let inflight = u64::from(a.inflight);
     for (index, (sender, mut receiver)) in pairs.into_iter().enumerate() {
         let sender = Arc::new(sender);
         for w in 0..a.inflight {
             let (sender, stop, errors, size) = (sender.clone(), stop.clone(), errors.clone(), a.size);
+            let first_error = first_error.clone();
             senders.push(tokio::spawn(async move {
                 let mut tick = period.map(|p| {
                     // Spread the workers' phases over one period.
@@ -364,8 +366,9 @@ async fn drive(pairs: Vec<(Sender, Receiver)>, a: &PairsArgs, rate: u64) -> Resu
                         Some(t) => at_us(t.tick().await.into_std()),
                         None => now_us(),
                     };
-                    if sender.send(&stamp(ts, size)).await.is_err() {
+                    if let Err(e) = sender.send(&stamp(ts, size)).await {
                         errors.fetch_add(1, Ordering::Relaxed);
+                        first_error.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(|| format!("{e:#}"));
                         tokio::time::sleep(Duration::from_millis(10)).await;
                     }
                 }
@@ -413,7 +416,8 @@ async fn drive(pairs: Vec<(Sender, Receiver)>, a: &PairsArgs, rate: u64) -> Resu
         h.add(rh)?;
         delivered += d;
     }
-    Ok((delivered as f64 / a.duration, h, errors.load(Ordering::Relaxed)))
+    let first_error = first_error.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    Ok((delivered as f64 / a.duration, h, errors.load(Ordering::Relaxed), first_error))
 }
 
 async fn pairs_once(common: &Common, a: &PairsArgs, target: &str, rate: u64) -> Result<(Value, Value)> {
@@ -451,7 +455,7 @@ async fn pairs_once(common: &Common, a: &PairsArgs, target: &str, rate: u64) -> 
     let limited_before = matrix::LIMITED.load(Ordering::Relaxed);
     let cpu_before = cpu_of(&pids);
     let gen_before = ProcStats::read(std::process::id()).cpu_seconds;
-    let (rate_got, h, errors) = drive(conns, a, rate).await?;
+    let (rate_got, h, errors, first_error) = drive(conns, a, rate).await?;
     let gen_cpu = ProcStats::read(std::process::id()).cpu_seconds - gen_before;
     let main = pids.first().map(|&p| ProcStats::read(p)).unwrap_or_default();
     let mut run = json!({
@@ -465,6 +469,9 @@ async fn pairs_once(common: &Common, a: &PairsArgs, target: &str, rate: u64) -> 
     });
     let cpu = run["server"]["cpu_seconds"].as_f64().unwrap_or(0.0);
     run["cpu_seconds_per_1000_msgs"] = json!(cpu / (rate_got * (a.duration + a.warmup)).max(1.0) * 1000.0);
+    if let Some(e) = first_error {
+        run["first_send_error"] = json!(e);
+    }
     if target == "synapse" {
         run["sync_limited"] = json!(matrix::LIMITED.load(Ordering::Relaxed) - limited_before);
     }
@@ -485,10 +492,11 @@ async fn pairs_once(common: &Common, a: &PairsArgs, target: &str, rate: u64) -> 
 
 fn log_run(label: &str, run: &Value) {
     eprintln!(
-        "pairs {label}: {:.0} msg/s, p99 {} ms, {} send errors",
+        "pairs {label}: {:.0} msg/s, p99 {} ms, {} send errors{}",
         run["delivered_per_s"].as_f64().unwrap_or(0.0),
         run["latency"]["p99_ms"],
-        run["send_errors"]
+        run["send_errors"],
+        run["first_send_error"].as_str().map(|e| format!(" (first: {e})")).unwrap_or_default()
     );
 }
 
@@ -585,7 +593,7 @@ pub async fn pairs(common: &Common, a: PairsArgs) -> Result<()> {
     }
     // The relay at Heliograph's half-load rate: what the same open-loop rate costs with no storage.
     if let (Some(hh), true) = (out.summary.get("heliograph_half_load"), targets.iter().any(|t| t == "relay")) {
-        let half = hh["offered_rate"].as_u64().unwrap_or(0);
+        let half = hh["offered_rate"].as_f64().unwrap_or(0.0) as u64;
         let relay_peak = out.summary["relay"]["delivered_per_s"].as_f64().unwrap_or(0.0);
         let mut rruns = Vec::new();
         for _ in 0..common.reps {
