@@ -79,6 +79,8 @@ if pairs:
     for t in pa.get("targets", []):
         if t in PEER_NAMES and not mm.get(t):
             p.append(f"- **{PEER_NAMES[t]} not measured in this run**: {errs.get(t, 'no result')}")
+        elif t in errs:
+            p.append(f"- **{PEER_NAMES.get(t, t)}: runs after its peak failed**: {errs[t]}")
     if errs:
         p.append("")
     failed_sends = []

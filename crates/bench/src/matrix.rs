@@ -100,7 +100,17 @@ impl User {
             urlencoding::encode(room),
             std::process::id()
         );
-        let resp = self.http.put(url).bearer_auth(&self.token).json(&json!({"msgtype": "m.text", "body": text})).send().await?;
+        let body = json!({"msgtype": "m.text", "body": text});
+        // A keep-alive connection the server closed as the request went out fails with
+        // "connection closed before message completed"; the same txnId makes the retry
+        // idempotent, as a real client would do it.
+        let mut attempt = 0;
+        let resp = loop {
+            match self.http.put(&url).bearer_auth(&self.token).json(&body).send().await {
+                Err(e) if (e.is_request() || e.is_connect()) && attempt < 2 => attempt += 1,
+                other => break other?,
+            }
+        };
         let status = resp.status();
         let v: Value = resp.json().await.unwrap_or(Value::Null);
         if !status.is_success() || v["event_id"].as_str().is_none() {
