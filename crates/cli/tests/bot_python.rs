@@ -170,31 +170,7 @@ async fn ptb_inline_keyboard_bot() {
     let scene = Scene::start(52).await;
     let account = scene.create_bot("Menu", "menu_py_bot").await;
     let bot = PyBot::start(&scene, &account, "keyboard", &[]).await;
-    let chat = account.at();
-
-    scene.send(&chat, "/start").await;
-    let menu = scene.wait_text_from(&account, "Pick one").await;
-    let id = menu["id"].as_i64().expect("id");
-    assert_eq!(keyboard(&menu), kb(&[&[("Yes", "data:yes"), ("No", "data:no")], &[("Docs", "url:https://example.org/docs")]]), "{menu}");
-
-    let answer = scene.press(&chat, id, &["--text", "Yes"]).await;
-    assert!(answer.contains("You chose yes"), "helio press printed {answer:?}");
-    let edited = scene.wait_for(&chat, "the edited menu", |m| m["id"] == id && m["text"] == "Chosen: yes").await;
-    assert!(edited["edit_date"].is_i64(), "{edited}");
-    assert_eq!(keyboard(&edited), kb(&[&[("Again", "data:again")]]), "{edited}");
-
-    let answer = scene.press(&chat, id, &["again"]).await;
-    assert!(answer.contains("Menu again"), "helio press printed {answer:?}");
-    let edited = scene.wait_for(&chat, "the menu again", |m| m["id"] == id && m["text"] == "Pick one" && keyboard(m).len() == 2).await;
-    assert_eq!(keyboard(&edited), keyboard(&menu), "{edited}");
-
-    // Press the second button (counted from 1, row by row): "No", answered with an alert.
-    let answer = scene.press(&chat, id, &["--button", "2", "--json"]).await;
-    let answer: serde_json::Value =
-        serde_json::from_str(answer.trim()).unwrap_or_else(|e| panic!("helio press --json printed {answer:?}: {e}"));
-    assert_eq!(answer["text"], "You chose no", "{answer}");
-    assert_eq!(answer["alert"], true, "{answer}");
-    scene.wait_for(&chat, "the menu edited again", |m| m["id"] == id && m["text"] == "Chosen: no").await;
+    use_the_menu(&scene, &account).await;
 
     bot.stop().await;
     scene.stop().await;
