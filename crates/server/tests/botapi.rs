@@ -171,8 +171,13 @@ async fn a_bot_polls_answers_and_confirms_updates() {
             async move { http.post(url).json(&json!({ "offset": offset, "timeout": 20 })).send().await.unwrap().status().as_u16() },
         )
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let _ = bot.call("getUpdates", json!({ "timeout": 0 })).await;
+    // Poll again until the first one ends (it may not have started when the first call lands).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !first.is_finished() {
+        assert!(std::time::Instant::now() < deadline, "the first poll was not ended by the second");
+        let _ = bot.call("getUpdates", json!({ "timeout": 0 })).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(first.await.unwrap(), 409);
 }
 

@@ -119,10 +119,13 @@ async fn target(ctx: &Ctx, params: &Params, name: &str) -> ApiResult<ChatId> {
 
 async fn get_chat(ctx: Ctx, params: Params) -> ApiResult {
     let chat = target(&ctx, &params, "chat_id").await?;
-    let view = ctx.app.service.store.chat(ctx.bot.id, chat).await?;
-    let mut r = Renderer::new(&*ctx.app.service.store, ctx.bot.id);
-    let v = r.chat_json(chat).await?;
-    Ok(render::chat_full(v, view.chat.member_count))
+    let store = &*ctx.app.service.store;
+    let view = store.chat(ctx.bot.id, chat).await?;
+    let peer = match view.peer {
+        Some(p) => Some(Renderer::new(store, ctx.bot.id).user(p).await?),
+        None => None,
+    };
+    Ok(render::chat_full(render::chat(&view.chat, peer.as_ref())))
 }
 
 async fn get_chat_member(ctx: Ctx, params: Params) -> ApiResult {
@@ -467,26 +470,24 @@ async fn delete_messages(ctx: Ctx, params: Params) -> ApiResult {
     if ids.is_empty() || ids.len() > 100 {
         return Err(ApiError::bad_request("message_ids must list 1 to 100 messages"));
     }
-    // As in Telegram, messages that cannot be found are skipped.
-    let r = Renderer::new(&*ctx.app.service.store, ctx.bot.id);
-    let mut found = Vec::new();
-    for id in ids {
-        if r.fetch(chat, MessageId(id)).await?.is_some() {
-            found.push(MessageId(id));
+    delete(&ctx, chat, &ids.into_iter().map(MessageId).collect::<Vec<_>>()).await
+}
+
+/// Deletes for everyone. As in Telegram, messages that cannot be found are skipped; when
+/// none can, the call fails.
+async fn delete(ctx: &Ctx, chat: ChatId, ids: &[MessageId]) -> ApiResult {
+    let store = &*ctx.app.service.store;
+    let r = Renderer::new(store, ctx.bot.id);
+    let mut found = Vec::with_capacity(ids.len());
+    for &id in ids {
+        if r.fetch(chat, id).await?.is_some() {
+            found.push(id);
         }
     }
     if found.is_empty() {
         return Err(ApiError::bad_request("message to delete not found"));
     }
-    delete(&ctx, chat, &found).await
-}
-
-async fn delete(ctx: &Ctx, chat: ChatId, ids: &[MessageId]) -> ApiResult {
-    let store = &*ctx.app.service.store;
-    if ids.len() == 1 && Renderer::new(store, ctx.bot.id).fetch(chat, ids[0]).await?.is_none() {
-        return Err(ApiError::bad_request("message to delete not found"));
-    }
-    store.delete(ctx.bot.id, chat, ids, true).await.map_err(|e| match e {
+    store.delete(ctx.bot.id, chat, &found, true).await.map_err(|e| match e {
         heliograph_store::Error::AuthorRequired | heliograph_store::Error::AdminRequired => {
             ApiError::bad_request("message can't be deleted")
         }

@@ -76,7 +76,7 @@ pub fn chat(chat: &Chat, peer: Option<&User>) -> Value {
 }
 
 /// `getChat`'s ChatFullInfo.
-pub fn chat_full(chat_v: Value, member_count: u64) -> Value {
+pub fn chat_full(chat_v: Value) -> Value {
     let mut v = chat_v;
     v["accent_color_id"] = json!(0);
     v["max_reaction_count"] = json!(0);
@@ -84,7 +84,6 @@ pub fn chat_full(chat_v: Value, member_count: u64) -> Value {
         "unlimited_gifts": false, "limited_gifts": false, "unique_gifts": false,
         "premium_subscription": false, "gifts_from_channels": false
     });
-    let _ = member_count;
     v
 }
 

@@ -243,7 +243,7 @@ pub async fn get_updates(ctx: Ctx, params: Params) -> ApiResult {
     let limit = params.int("limit")?.unwrap_or(100).clamp(1, 100) as u32;
     let timeout = params.int("timeout")?.unwrap_or(0).clamp(0, MAX_POLL_SECS) as u64;
     if let Some(kinds) = params.json::<Vec<String>>("allowed_updates")? {
-        bot = store.update_bot(id, BotChange::AllowedUpdates(Some(checked_kinds(kinds)?))).await?;
+        bot = store.update_bot(id, BotChange::AllowedUpdates(Some(checked_kinds(kinds)))).await?;
     }
     match params.int("offset")? {
         Some(offset) if offset > 0 => bot = store.update_bot(id, BotChange::Confirm(offset - 1)).await?,
@@ -285,9 +285,9 @@ pub async fn get_updates(ctx: Ctx, params: Params) -> ApiResult {
     result
 }
 
-fn checked_kinds(kinds: Vec<String>) -> ApiResult<String> {
+fn checked_kinds(kinds: Vec<String>) -> String {
     // Telegram ignores kinds it does not know; so do we, keeping the ones we deliver.
-    Ok(kinds.into_iter().filter(|k| KINDS.contains(&k.as_str())).collect::<Vec<_>>().join(","))
+    kinds.into_iter().filter(|k| KINDS.contains(&k.as_str())).collect::<Vec<_>>().join(",")
 }
 
 pub async fn set_webhook(ctx: Ctx, params: Params) -> ApiResult {
@@ -309,7 +309,7 @@ pub async fn set_webhook(ctx: Ctx, params: Params) -> ApiResult {
     }
     let max_connections = params.int("max_connections")?.unwrap_or(40).clamp(1, 100) as u32;
     if let Some(kinds) = params.json::<Vec<String>>("allowed_updates")? {
-        store.update_bot(id, BotChange::AllowedUpdates(Some(checked_kinds(kinds)?))).await?;
+        store.update_bot(id, BotChange::AllowedUpdates(Some(checked_kinds(kinds)))).await?;
     }
     if params.bool("drop_pending_updates")? {
         let top = store.state(id).await?;
@@ -425,7 +425,7 @@ async fn deliver(app: Arc<App>, id: UserId, stop: CancellationToken) {
     let mut backoff = BACKOFF.0;
     while !stop.is_cancelled() {
         let round = async {
-            let mut bot = load(store, id).await?;
+            let bot = load(store, id).await?;
             let Some(hook) = bot.webhook.clone() else { return Ok::<_, ApiError>(None) };
             let (updates, read) = pending(store, &bot, bot.confirmed, 100).await?;
             if updates.is_empty() {
@@ -449,14 +449,15 @@ async fn deliver(app: Arc<App>, id: UserId, stop: CancellationToken) {
                 };
                 crate::metrics::webhook_delivery(outcome.is_ok());
                 match outcome {
-                    Ok(()) => bot = store.update_bot(id, BotChange::Confirm(update_id)).await?,
+                    Ok(()) => {
+                        store.update_bot(id, BotChange::Confirm(update_id)).await?;
+                    }
                     Err(message) => {
                         store.update_bot(id, BotChange::WebhookError(Some((heliograph_store::now(), message)))).await?;
                         return Ok(Some(false));
                     }
                 }
             }
-            let _ = bot;
             Ok(Some(true))
         };
         match round.await {
