@@ -27,8 +27,6 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 const SWITCH: &str = "HELIOGRAPH_TEST_PYTHON";
-const BOT_DOC_SIZE: usize = 600_000;
-const USER_DOC_SIZE: usize = 1_100_000;
 const SECRET: &str = "ptb-hook_Secret-42";
 
 /// Without the switch, say so in the test list instead of passing tests that never ran.
@@ -182,24 +180,7 @@ async fn ptb_document_round_trip() {
     let scene = Scene::start(53).await;
     let account = scene.create_bot("Files", "files_py_bot").await;
     let bot = PyBot::start(&scene, &account, "files", &[]).await;
-    let chat = account.at();
-    let tmp = tempfile::tempdir().expect("tmp");
-
-    scene.send(&chat, "/doc").await;
-    let doc = scene.wait_text_from(&account, "your report").await;
-    let got = scene.download(&chat, doc["id"].as_i64().expect("id"), tmp.path()).await;
-    assert!(got == pattern(BOT_DOC_SIZE), "the bot's document came down different: {} bytes", got.len());
-
-    let mine: Vec<u8> = pattern(USER_DOC_SIZE).into_iter().rev().collect();
-    let path = tmp.path().join("notes.bin");
-    std::fs::write(&path, &mine).expect("write");
-    scene.upload(&chat, &path, "for the bot").await;
-    let expected = format!("got notes.bin {USER_DOC_SIZE} {USER_DOC_SIZE} bytes sha256 {}", sha256_hex(&mine).await);
-    scene.wait_text_from(&account, &expected).await;
-
-    let back = scene.wait_text_from(&account, "same file").await;
-    let got = scene.download(&chat, back["id"].as_i64().expect("id"), tmp.path()).await;
-    assert!(got == mine, "the file re-sent by file_id came down different: {} bytes", got.len());
+    exchange_documents(&scene, &account).await;
 
     bot.stop().await;
     scene.stop().await;

@@ -28,9 +28,6 @@ use teloxide::update_listeners::webhooks;
 type BoxErr = Box<dyn std::error::Error + Send + Sync>;
 type HandlerResult = Result<(), BoxErr>;
 
-/// The bot's document (sendDocument) and the person's (helio upload): over one 512 KiB part.
-const BOT_DOC_SIZE: usize = 600_000;
-const USER_DOC_SIZE: usize = 1_100_000;
 const SECRET: &str = "teloxide-hook_Secret-42";
 
 /// What went wrong inside a bot: printed at once (shown when the test fails) and kept.
@@ -252,27 +249,7 @@ async fn teloxide_document_round_trip() {
     let scene = Scene::start(43).await;
     let account = scene.create_bot("Files", "files_tx_bot").await;
     let running = start_polling(teloxide_bot(&scene, &account), files_handler());
-    let chat = account.at();
-    let tmp = tempfile::tempdir().expect("tmp");
-
-    // The bot sends a document (multipart sendDocument); the person downloads it.
-    scene.send(&chat, "/doc").await;
-    let doc = scene.wait_text_from(&account, "your report").await;
-    let got = scene.download(&chat, doc["id"].as_i64().expect("id"), tmp.path()).await;
-    assert!(got == pattern(BOT_DOC_SIZE), "the bot's document came down different: {} bytes", got.len());
-
-    // The person sends a document; the bot fetches it with getFile and the file URL.
-    let mine: Vec<u8> = pattern(USER_DOC_SIZE).into_iter().rev().collect();
-    let path = tmp.path().join("notes.bin");
-    std::fs::write(&path, &mine).expect("write");
-    scene.upload(&chat, &path, "for the bot").await;
-    let expected = format!("got notes.bin {USER_DOC_SIZE} {USER_DOC_SIZE} bytes sha256 {}", sha256_hex(&mine).await);
-    scene.wait_text_from(&account, &expected).await;
-
-    // And the bot sends it back by file_id alone.
-    let back = scene.wait_text_from(&account, "same file").await;
-    let got = scene.download(&chat, back["id"].as_i64().expect("id"), tmp.path()).await;
-    assert!(got == mine, "the file re-sent by file_id came down different: {} bytes", got.len());
+    exchange_documents(&scene, &account).await;
 
     running.stop().await;
     scene.stop().await;

@@ -16,7 +16,6 @@ mod common;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -26,7 +25,7 @@ use heliograph_client::proto::{self, UpdateKind};
 use heliograph_client::{Client, ClientError, Config as ClientConfig, Event, Updates};
 use tokio_postgres::NoTls;
 
-const POSTGRES: &str = "HELIOGRAPH_TEST_POSTGRES";
+use common::pg::{pg, with_dbname, POSTGRES};
 const NATS: &str = "HELIOGRAPH_TEST_NATS";
 
 /// One cluster test at a time in this binary.
@@ -88,27 +87,6 @@ impl Drop for Database {
             })
         })
         .join();
-    }
-}
-
-/// Connects, or fails loudly: a switch naming an unreachable server is a failure.
-async fn pg(url: &str) -> tokio_postgres::Client {
-    let (client, conn) = tokio_postgres::connect(url, NoTls)
-        .await
-        .unwrap_or_else(|e| panic!("{POSTGRES} is set but PostgreSQL at {url} cannot be reached: {e:?}"));
-    tokio::spawn(conn);
-    client
-}
-
-/// `url` with its database name replaced by `name`.
-fn with_dbname(url: &str, name: &str) -> String {
-    tokio_postgres::Config::from_str(url).unwrap_or_else(|e| panic!("{POSTGRES} is not a PostgreSQL URL: {e}"));
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
-    let (scheme, rest) = base.split_once("://").unwrap_or_else(|| panic!("{POSTGRES} must be a postgres:// URL"));
-    let authority = rest.split_once('/').map_or(rest, |(a, _)| a);
-    match query {
-        Some(q) => format!("{scheme}://{authority}/{name}?{q}"),
-        None => format!("{scheme}://{authority}/{name}"),
     }
 }
 

@@ -18,10 +18,11 @@
 //! SQLite always; PostgreSQL too when `HELIOGRAPH_TEST_POSTGRES` names a server (a database of
 //! its own is created and dropped), scanning every column of `information_schema.columns`.
 
+mod common;
+
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
-use std::str::FromStr;
 use std::time::Duration;
 
 use axum::http::HeaderMap;
@@ -36,7 +37,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 const BIN: &str = env!("CARGO_BIN_EXE_heliograph");
-const POSTGRES: &str = "HELIOGRAPH_TEST_POSTGRES";
+use common::pg::{pg, with_dbname, POSTGRES};
 const GATEWAY_KEY: &str = "canary-gateway-key-7Qm2Zx9";
 
 /// What the scenario sent, by kind.
@@ -468,25 +469,5 @@ async fn no_secret_in_logs_and_only_hashes_in_postgres() {
     let _ = admin_client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
     if let Err(e) = outcome {
         std::panic::resume_unwind(e.into_panic());
-    }
-}
-
-async fn pg(url: &str) -> tokio_postgres::Client {
-    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .unwrap_or_else(|e| panic!("{POSTGRES} is set but PostgreSQL at {url} cannot be reached: {e:?}"));
-    tokio::spawn(conn);
-    client
-}
-
-/// `url` with its database name replaced by `name`.
-fn with_dbname(url: &str, name: &str) -> String {
-    tokio_postgres::Config::from_str(url).unwrap_or_else(|e| panic!("{POSTGRES} is not a PostgreSQL URL: {e}"));
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
-    let (scheme, rest) = base.split_once("://").unwrap_or_else(|| panic!("{POSTGRES} must be a postgres:// URL"));
-    let authority = rest.split_once('/').map_or(rest, |(a, _)| a);
-    match query {
-        Some(q) => format!("{scheme}://{authority}/{name}?{q}"),
-        None => format!("{scheme}://{authority}/{name}"),
     }
 }

@@ -16,6 +16,11 @@ use crate::common::{Person, TestServer};
 /// How long any one wait for the bot may take.
 pub const WAIT: Duration = Duration::from_secs(30);
 
+/// The files scenario: the bot's document (sendDocument) and the person's (helio upload), each
+/// over one 512 KiB part.
+pub const BOT_DOC_SIZE: usize = 600_000;
+pub const USER_DOC_SIZE: usize = 1_100_000;
+
 /// The bytes of a test file: `size` bytes of a pattern with no short period.
 pub fn pattern(size: usize) -> Vec<u8> {
     (0..size).map(|i| (i * 31 % 251) as u8).collect()
@@ -208,4 +213,32 @@ pub async fn use_the_menu(scene: &Scene, account: &BotAccount) {
     assert_eq!(answer["text"], "You chose no", "{answer}");
     assert_eq!(answer["alert"], true, "{answer}");
     scene.wait_for(&chat, "the menu edited again", |m| m["id"] == id && m["text"] == "Chosen: no").await;
+}
+
+/// The person's side of the files bot, whatever library runs it: `/doc` brings the bot's
+/// document ("your report"), downloaded byte-identical; the person's upload is fetched by the
+/// bot with getFile (it answers with the name, size and SHA-256 it got) and sent back by
+/// file_id alone ("same file"), downloaded byte-identical too.
+pub async fn exchange_documents(scene: &Scene, account: &BotAccount) {
+    let chat = account.at();
+    let tmp = tempfile::tempdir().expect("tmp");
+
+    // The bot sends a document (multipart sendDocument); the person downloads it.
+    scene.send(&chat, "/doc").await;
+    let doc = scene.wait_text_from(&account, "your report").await;
+    let got = scene.download(&chat, doc["id"].as_i64().expect("id"), tmp.path()).await;
+    assert!(got == pattern(BOT_DOC_SIZE), "the bot's document came down different: {} bytes", got.len());
+
+    // The person sends a document; the bot fetches it with getFile and the file URL.
+    let mine: Vec<u8> = pattern(USER_DOC_SIZE).into_iter().rev().collect();
+    let path = tmp.path().join("notes.bin");
+    std::fs::write(&path, &mine).expect("write");
+    scene.upload(&chat, &path, "for the bot").await;
+    let expected = format!("got notes.bin {USER_DOC_SIZE} {USER_DOC_SIZE} bytes sha256 {}", sha256_hex(&mine).await);
+    scene.wait_text_from(&account, &expected).await;
+
+    // And the bot sends it back by file_id alone.
+    let back = scene.wait_text_from(&account, "same file").await;
+    let got = scene.download(&chat, back["id"].as_i64().expect("id"), tmp.path()).await;
+    assert!(got == mine, "the file re-sent by file_id came down different: {} bytes", got.len());
 }

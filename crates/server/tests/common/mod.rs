@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod bot;
+pub mod pg;
 
 use heliograph_server::{config::Config, Server};
 
