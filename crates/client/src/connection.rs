@@ -483,6 +483,15 @@ impl Connection {
                             self.execute(s, actions).await?;
                         }
                     }
+                    Err(error) if error.code == ErrorCode::SessionRevoked => {
+                        // The session ended while this fetch was in flight (a log-out on this
+                        // connection whose answer is still on its way, or another device's
+                        // revoke): stop fetching and let the answer and the server's close
+                        // frame arrive, so a pending `log_out` still gets its answer.
+                        self.sync.stop();
+                        s.fetch_queue.clear();
+                        return Ok(());
+                    }
                     Err(error) => return Err(Stop::Dropped(ClientError::Server(error))),
                 }
                 self.pump(s).await

@@ -423,6 +423,29 @@ async fn revoked_token_signs_out() {
     assert_eq!(within(sending).await.expect("joins").expect("sent").length, 5);
 }
 
+/// Logging out while a catch-up is in flight: the server may answer the catch-up with
+/// SESSION_REVOKED before it answers the log-out (it runs them concurrently). The log-out
+/// still gets its answer; the catch-up's refusal is not a reason to drop the connection.
+#[tokio::test]
+async fn log_out_is_answered_when_a_catch_up_is_refused_first() {
+    let mut fake = Fake::start().await;
+    let connecting = tokio::spawn(Client::connect(config(vec![fake.url.clone()], Some("tok"), SyncState::new())));
+    let mut conn = fake.accept().await;
+    conn.authorize("tok").await;
+    let (client, mut updates) = within(connecting).await.expect("joins").expect("connects");
+    let (catch_up, _) = conn.expect("updates.get_difference").await;
+    assert_eq!(events(&mut updates, 1).await, ["connected"]);
+    let logging_out = tokio::spawn({
+        let client = client.clone();
+        async move { client.log_out().await }
+    });
+    let (log_out, _) = conn.expect("auth.log_out").await;
+    conn.fail(catch_up, ErrorCode::SessionRevoked);
+    conn.reply(log_out, serde_json::json!({}));
+    within(logging_out).await.expect("joins").expect("the log-out is answered");
+    assert_eq!(client.token(), None);
+}
+
 /// With no server reachable, `connect` fails instead of retrying forever.
 #[tokio::test]
 async fn connect_fails_when_no_server_answers() {
