@@ -61,7 +61,31 @@ enum Command {
         #[command(flatten)]
         place: Place,
     },
+    /// Benchmarks only (hidden from --help): fills a NEW embedded database with a channel of
+    /// --subscribers accounts and prints session tokens for its owner and the first --online
+    /// subscribers as JSON. Runs offline: refuses a database a server has open, one that holds
+    /// any account, and PostgreSQL. Accounts get the reserved numbers +9997NNNNNNNNN. A
+    /// running server has no way to reach this path.
+    #[command(name = "bench-seed", hide = true)]
+    BenchSeed {
+        #[command(flatten)]
+        place: Place,
+        /// Subscribers (accounts besides the owner), all joined to the channel.
+        #[arg(long)]
+        subscribers: u64,
+        /// Of which this many, the first ones, get a session token.
+        #[arg(long)]
+        online: u64,
+        /// The channel's public username (title "bench").
+        #[arg(long, value_name = "NAME")]
+        channel: String,
+        /// Subscribers written per transaction.
+        #[arg(long, default_value_t = 50_000)]
+        batch: u64,
+    },
 }
+
+const PG_TOOLS: &str = "use PostgreSQL's own tools (pg_dump / pg_restore, or pg_basebackup with WAL archiving for point-in-time recovery)";
 
 /// Where the database is, read as `serve` reads it.
 #[derive(clap::Args)]
@@ -78,15 +102,12 @@ struct Place {
 }
 
 impl Place {
-    /// The SQLite database file, or an error naming PostgreSQL's own tools.
-    fn sqlite(self, what: &str) -> anyhow::Result<PathBuf> {
+    /// The SQLite database file, or an error saying what to do instead with PostgreSQL.
+    fn sqlite(self, what: &str, instead: &str) -> anyhow::Result<PathBuf> {
         let overrides = Overrides { data_dir: self.data, database: self.database.map(DatabaseUrl), bus: None, listen: None, dev: false };
         let config = Config::load(self.config.as_deref(), overrides)?;
         if config.database.is_some() {
-            anyhow::bail!(
-                "the data is in PostgreSQL: heliograph {what} handles the embedded SQLite database only; use PostgreSQL's \
-                 own tools (pg_dump / pg_restore, or pg_basebackup with WAL archiving for point-in-time recovery)"
-            );
+            anyhow::bail!("the data is in PostgreSQL: heliograph {what} handles the embedded SQLite database only; {instead}");
         }
         Ok(config.data_dir.join("heliograph.db"))
     }
@@ -109,6 +130,12 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve { data, database, bus, listen, config, dev } => {
             let overrides = Overrides { data_dir: data, database: database.map(DatabaseUrl), bus, listen, dev };
             let config = Config::load(config.as_deref(), overrides)?;
+            // Every connection holds a file descriptor, and many systems start a process with
+            // a soft limit of 1,024 under a far higher hard one: take the hard one.
+            match rlimit::increase_nofile_limit(u64::MAX) {
+                Ok(limit) => tracing::info!(limit, "open files limit"),
+                Err(e) => tracing::warn!(error = %e, "cannot raise the open files limit"),
+            }
             if config.dev {
                 tracing::warn!("development mode: test phone numbers (+99966XYYYY, code XXXXX) are accepted");
             }
@@ -123,7 +150,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Backup { path, place } => {
-            let db = place.sqlite("backup")?;
+            let db = place.sqlite("backup", PG_TOOLS)?;
             if !db.is_file() {
                 anyhow::bail!("no database at {}", db.display());
             }
@@ -142,8 +169,12 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::BenchSeed { place, subscribers, online, channel, batch } => {
+            let db = place.sqlite("bench-seed", "benchmark a cluster by signing accounts in through the running server")?;
+            tokio::task::spawn_blocking(move || bench_seed(&db, subscribers, online, &channel, batch)).await?
+        }
         Command::Restore { path, place } => {
-            let db = place.sqlite("restore")?;
+            let db = place.sqlite("restore", PG_TOOLS)?;
             let version = restore(&path, &db)?;
             println!("restored {} into {} (schema version {version}); start the server", path.display(), db.display());
             Ok(())
@@ -176,6 +207,46 @@ fn restore(backup: &std::path::Path, db: &std::path::Path) -> anyhow::Result<i64
     std::fs::rename(&tmp, db).with_context(|| format!("cannot move the backup into {}", db.display()))?;
     std::fs::File::open(dir).and_then(|d| d.sync_all()).context("cannot sync the data folder")?;
     Ok(version)
+}
+
+/// `heliograph bench-seed`: tokens are made and hashed as `auth.sign_in` makes them
+/// (`codes`), the rows written by `sqlite::seed_channel` through the store's own operations.
+fn bench_seed(db: &std::path::Path, subscribers: u64, online: u64, channel: &str, batch: u64) -> anyhow::Result<()> {
+    use heliograph_core::{Title, Username};
+    use heliograph_server::codes;
+    if online > subscribers {
+        anyhow::bail!("--online {online} is more than --subscribers {subscribers}");
+    }
+    let username = Username::parse(channel).map_err(|e| anyhow::anyhow!("--channel {channel:?}: {e}"))?;
+    if let Some(dir) = db.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let started = std::time::Instant::now();
+    let owner_token = codes::new_token();
+    let tokens: Vec<String> = (0..online).map(|_| codes::new_token()).collect();
+    let seed = heliograph_store::sqlite::ChannelSeed {
+        title: Title::parse("bench").map_err(|e| anyhow::anyhow!("{e}"))?,
+        username,
+        subscribers,
+        owner_session: codes::hash_token(&owner_token),
+        sessions: tokens.iter().map(|t| codes::hash_token(t)).collect(),
+        device: "bench-seed".into(),
+        batch,
+    };
+    let seeded = heliograph_store::sqlite::seed_channel(db, &seed, |done| {
+        eprintln!("bench-seed: {done} of {subscribers} subscribers ({:.1} s)", started.elapsed().as_secs_f64())
+    })?;
+    let online: Vec<serde_json::Value> =
+        seeded.with_session.iter().zip(&tokens).map(|(id, token)| serde_json::json!({"user_id": id.0, "token": token})).collect();
+    let out = serde_json::json!({
+        "chat_id": seeded.chat.0,
+        "subscribers": subscribers,
+        "owner": {"user_id": seeded.owner.0, "token": owner_token},
+        "online": online,
+        "seconds": started.elapsed().as_secs_f64(),
+    });
+    println!("{out}");
+    Ok(())
 }
 
 /// Ctrl-C or SIGTERM.

@@ -10,6 +10,7 @@
 //! commits).
 
 mod ops;
+mod seed;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,6 +23,8 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use crate::{model::*, CommitFeed, Error, Limits, Result, Store};
+
+pub use seed::{seed_channel, seed_phone, ChannelSeed, SeededChannel};
 
 /// Schema migrations, applied in order; the index + 1 is the schema version.
 const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("0002_files.sql"), include_str!("0003_bots.sql")];
