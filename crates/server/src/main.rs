@@ -125,8 +125,14 @@ async fn main() -> anyhow::Result<()> {
             filter = filter.add_directive(format!("{target}={cap}").parse().expect("a valid directive"));
         }
     }
-    tracing_subscriber::fmt().with_env_filter(filter).init();
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    // bench-seed prints its result as JSON on stdout: its log goes to stderr.
+    if matches!(cli.command, Command::BenchSeed { .. }) {
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
+    match cli.command {
         Command::Serve { data, database, bus, listen, config, dev } => {
             let overrides = Overrides { data_dir: data, database: database.map(DatabaseUrl), bus, listen, dev };
             let config = Config::load(config.as_deref(), overrides)?;

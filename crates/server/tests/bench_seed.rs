@@ -23,7 +23,7 @@ const SUBSCRIBERS: u64 = 50;
 const ONLINE: u64 = 5;
 
 fn heliograph(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).env("RUST_BACKTRACE", "0").env("RUST_LOG", "warn").output().expect("heliograph runs")
+    Command::new(BIN).args(args).env("RUST_BACKTRACE", "0").env_remove("RUST_LOG").output().expect("heliograph runs")
 }
 
 fn seed(data: &Path) -> Output {
