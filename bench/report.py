@@ -39,7 +39,60 @@ if os.environ.get("BENCH_CONDITIONS"):
     p.append(os.environ["BENCH_CONDITIONS"] + "\n")
 
 PEER_NAMES = {"prosody": "Prosody", "ejabberd": "ejabberd", "synapse": "Synapse"}
+NAMES = {"relay": "bare relay", "heliograph": "**Heliograph**", **PEER_NAMES}
 plot_prefix = os.environ.get("BENCH_PLOT_PREFIX", "../bench")
+
+def by_target(r, old_key="heliograph"):
+    """target -> medians. Results written before the peers ran in a scenario held
+    Heliograph's medians directly (`old_key` names what they were)."""
+    if r is None:
+        return {}
+    return r["median"] if "targets" in r else {old_key: r["median"]}
+
+def get(x, path):
+    for k in path.split("."):
+        x = (x or {}).get(k)
+    return x
+
+def with_ratio(x, base, d):
+    """A figure and its ratio to Heliograph's (the target's figure / Heliograph's)."""
+    if x is None:
+        return "n/a"
+    if not base:
+        return f(x, d)
+    return f"{f(x, d)} ({x / base:.2f}x)"
+
+def side_by_side(r, columns, size_cols=(), first="target", old_key="heliograph", rows=None):
+    """One row per target (relay, Heliograph, the peers), each figure with its ratio to
+    Heliograph's; `columns` are (header, path in the medians, decimals); `size_cols` are
+    workload sizes (no ratio), bold where a target ran at another size than Heliograph."""
+    med = by_target(r, old_key)
+    h = med.get("heliograph") or {}
+    out = ["| " + " | ".join([first] + [c[0] for c in size_cols] + [c[0] for c in columns]) + " |",
+           "|---" + "|---:" * (len(size_cols) + len(columns)) + "|"]
+    for t, name in rows or [(t, NAMES[t]) for t in NAMES]:
+        x = med.get(t)
+        if not x:
+            continue
+        sizes = []
+        for _, path, d in size_cols:
+            v, hv = get(x, path), get(h, path)
+            sizes.append(f"**{f(v, d)}**" if h and v != hv else f(v, d))
+        out.append("| " + " | ".join([name] + sizes + [with_ratio(get(x, path), get(h, path), d) for _, path, d in columns]) + " |")
+    return "\n".join(out) + "\n"
+
+def not_measured(r, scenario):
+    """Peers asked for but not measured, with why."""
+    if not r:
+        return ""
+    errs = r.get("errors") or {}
+    med = by_target(r)
+    lines = [f"- **{PEER_NAMES.get(t, t)} not measured in this run**: {errs.get(t, 'no result')}"
+             for t in (r.get("params") or {}).get("targets", []) if t in PEER_NAMES and not med.get(t)]
+    return "\n".join(lines) + "\n" if lines else ""
+
+RATIO_NOTE = ("Each figure is the median of the repetitions, and in brackets its ratio to Heliograph's (the target's figure "
+              "divided by Heliograph's: above 1x is more, which is better for rates and worse for times and memory).")
 
 if pairs:
     mm = pairs["median"]; pa = pairs["params"]
@@ -111,12 +164,18 @@ if pairs:
         p.append("")
 
 if idle:
-    mm = idle["median"]
-    p.append(f"## idle: memory per authenticated WebSocket\n\n{idle['params']['connections']:,} SDK clients signed in "
-             "(accounts created first, then a fresh server process so sign-up garbage is not counted); "
-             "server VmRSS before and after they connect, divided by the connections.\n")
-    p.append("| connections | RSS before MiB | RSS after MiB | KiB per connection |\n|---:|---:|---:|---:|")
-    p.append(f"| {f(mm['connections'])} | {f(mm['rss_before_mib'],1)} | {f(mm['rss_after_mib'],1)} | {f(mm['kib_per_connection'],1)} |\n")
+    pa = idle["params"]
+    p.append(f"## idle: memory per authenticated connection\n\n{pa['connections']:,} connections held open per target, every target in the same run. "
+             "Heliograph: SDK clients signed in on their WebSocket (accounts created first, then a fresh server process, so sign-up garbage is not counted). "
+             "Bare relay: plain WebSockets, no authentication, tokio-tungstenite's default buffers (so not a lower bound for memory). Prosody and ejabberd: authenticated c2s streams (SASL PLAIN, resource bound, "
+             "XEP-0198 stream management enabled, initial presence sent), accounts registered first, then the server restarted on its data. "
+             "Synapse: logged-in clients, each with one long-poll `/sync` outstanding (30 s timeout, polled again at once), which is how a "
+             "Matrix client stays online; accounts registered first, then Synapse restarted. Server VmRSS before and after the clients connect, "
+             "divided by the connections; for Synapse the Synapse process only (its PostgreSQL backends are separate processes, not counted here). "
+             + RATIO_NOTE + "\n")
+    p.append(side_by_side(idle, [("RSS before MiB", "rss_before_mib", 1), ("RSS after MiB", "rss_after_mib", 1), ("KiB per connection", "kib_per_connection", 1)],
+                          size_cols=[("connections", "connections", 0)]))
+    p.append(not_measured(idle, "idle"))
 
 if channel:
     mm = channel["median"]
@@ -128,26 +187,79 @@ if channel:
     p.append(f"| {f(mm['subscribers'])} | {f(mm['online'])} | {f(l['p50_ms'],1)} | {f(l['p99_ms'],1)} | {f(l['max_ms'],1)} | {f(mm['rows_written_per_post'],1)} | {f(mm['cpu_seconds_per_post'],4)} |\n")
 
 if group:
-    mm = group["median"]
-    p.append(f"## group\n\n{group['params']['members']} members, all online, {group['params']['senders']} of them sending as fast as acknowledgements allow "
-             f"for {group['params']['duration_s']} s.\n")
-    l = mm["latency"]
-    p.append("| sends/s | deliveries/s | p50 ms | p99 ms | p99.9 ms | server CPU s |\n|---:|---:|---:|---:|---:|---:|")
-    p.append(f"| {f(mm['sends_per_s'])} | {f(mm['deliveries_per_s'])} | {f(l['p50_ms'],1)} | {f(l['p99_ms'],1)} | {f(l['p999_ms'],1)} | {f(mm['server']['cpu_seconds'] if 'server' in mm else None,1)} |\n")
+    pa = group["params"]
+    gm = by_target(group)
+    p.append(f"## group\n\n{pa['members']} members, all online, {pa['senders']} of them sending (one send in flight each, 64-byte texts) as fast as acknowledgements allow "
+             f"for {pa['duration_s']} s after {pa.get('warmup_s', 2.0)} s of warm-up, every target in the same run. Heliograph: a group chat. "
+             "Prosody and ejabberd: a MUC room (XEP-0045) on `conference.localhost`, made an instant room by its first member, every member entered "
+             "asking for no history; a send is acknowledged by XEP-0198 (the room's reflection of one's own message is not counted as a delivery). "
+             "Synapse: a public room every member joined, every member long-polling `/sync`; a send is acknowledged by its `200`. "
+             "Deliveries count every member's receipts; latency is send-to-receive. Server CPU covers the measured run (for Synapse, plus its PostgreSQL backends). "
+             + RATIO_NOTE + "\n")
+    p.append(side_by_side(group, [("sends/s", "sends_per_s", 0), ("deliveries/s", "deliveries_per_s", 0), ("p50 ms", "latency.p50_ms", 1),
+                                  ("p99 ms", "latency.p99_ms", 1), ("p99.9 ms", "latency.p999_ms", 1), ("server CPU s", "server.cpu_seconds", 1)],
+                          size_cols=[("members", "members", 0), ("senders", "senders", 0)]))
+    sm = gm.get("synapse")
+    if sm and sm.get("members") != pa["members"]:
+        p.append(f"Synapse ran with **{f(sm.get('members'))} members and {f(sm.get('senders'))} senders**, not {pa['members']} and {pa['senders']}: "
+                 f"setting up its room took {f(sm.get('setup_seconds'))} s (registration, then one join at a time through Synapse's room state, "
+                 "which grows with the room), and each message wakes every member's `/sync`, so the full size would take many minutes per repetition. "
+                 "Its figures are therefore not directly comparable with the other rows (fewer receivers per message).\n")
+    p.append(not_measured(group, "group"))
 
 if catchup:
-    mm = catchup["median"]
-    p.append(f"## catch-up\n\nA client offline while {catchup['params']['messages']:,} messages arrive (from 32 senders); "
-             "time from reconnecting through the SDK (stored token and sync state) to having received every one.\n")
-    p.append("| messages | received | too_long | resync s | messages/s |\n|---:|---:|---|---:|---:|")
-    r0 = catchup["runs"][0]
-    p.append(f"| {f(mm['messages'])} | {f(mm['received'])} | {'yes' if r0['too_long'] else 'no'} | {f(mm['resync_seconds'],2)} | {f(mm['messages_per_s'])} |\n")
+    pa = catchup["params"]
+    cm = by_target(catchup)
+    p.append(f"## catch-up\n\nA client offline while {pa['messages']:,} messages arrive (from {pa.get('senders', 32)} senders, each in its own 1:1 chat, "
+             "each send waiting for its acknowledgement), then the time from coming back to having received every one, every target in the same run. "
+             "Heliograph: the SDK reconnects with its stored token and sync state (`updates.get_difference`). Prosody and ejabberd: the reader "
+             "signed off cleanly (`</stream:stream>`), so its messages went to offline storage (mod_offline), delivered after the new login's "
+             "initial presence; the time includes the login. Synapse: one `/sync` from the `since` token the client held when it went offline "
+             f"(timeline limit {pa.get('matrix_timeline_limit', 100)} per room), then `/messages` backwards (1,000 a page) for every room whose "
+             "timeline came back `limited`, down to that token. Server CPU covers the catch-up only. " + RATIO_NOTE + "\n")
+    p.append(side_by_side(catchup, [("received", "received", 0), ("resync s", "resync_seconds", 2), ("messages/s", "messages_per_s", 0),
+                                    ("server CPU s", "server.cpu_seconds", 2)], size_cols=[("messages", "messages", 0)]))
+    notes = []
+    h0 = ((catchup.get("targets") or {}).get("heliograph") or {}).get("runs") or catchup.get("runs") or []
+    if h0:
+        notes.append(f"Heliograph's server answered `too_long` (its horizon): {'yes' if any(r.get('too_long') for r in h0) else 'no'}")
+    for t in ("prosody", "ejabberd", "synapse"):
+        x = cm.get(t)
+        if x and cm.get("heliograph") and x.get("messages") != cm["heliograph"].get("messages"):
+            fill = get(x, "fill_seconds")
+            notes.append(f"{PEER_NAMES[t]} ran with **{f(x['messages'])} messages** (filled in {f(fill)} s): " + {
+                "synapse": "its backlog fills at Synapse's send rate, tens of messages/s here, so the full size would take most of an hour",
+                "ejabberd": "ejabberd keeps offline messages in a Mnesia bag under the user's key, and each insert takes longer as the "
+                            "backlog grows (2,000 messages stored in under a second, 20,000 in about 90 s on this machine), so the full "
+                            "size would take over half an hour",
+            }.get(t, "a smaller backlog"))
+    if cm.get("synapse"):
+        notes.append(f"Synapse's catch-up read {f(cm['synapse'].get('pages'))} `/messages` pages")
+    if notes:
+        p.append("; ".join(notes) + ".\n")
+    p.append(not_measured(catchup, "catchup"))
 
 if cold:
-    mm = cold["median"]; pa = cold["params"]
-    p.append(f"## cold start\n\nTime from spawning the process to `/healthz` answering (polled every 2 ms), on a data folder of "
-             f"{pa['db_bytes']/2**20:,.0f} MiB ({pa['messages']:,} messages of 4,000 bytes), median of {pa['starts']} starts.\n")
-    p.append(f"| database MiB | ready ms (median) |\n|---:|---:|\n| {pa['db_bytes']/2**20:,.0f} | {f(mm['ready_ms'],1)} |\n")
+    pa = cold["params"]
+    com = by_target(cold, "heliograph_filled")
+    filled = pa.get("db_bytes")
+    p.append("## cold start\n\nTime from launching a server's process to the first login it accepts (polled every 5 ms), on a database holding one "
+             "account and no messages, every target in the same run: Heliograph's SDK sign-in with a stored token and a `users.get_me` answered; "
+             "XMPP: SASL PLAIN, resource binding and stream management done; Matrix: `POST /login` answered. For a peer the clock starts when "
+             "`bench/peers/<peer>.sh start` launches the process (`ejabberdctl start`, `prosody -F`, `python -m synapse.app.homeserver`), "
+             "after the script has written the configuration; the peers keep their data between starts (`BENCH_KEEP_DATA=1`). Synapse's "
+             "database is PostgreSQL, already running. CPU s is the server's CPU time from launch to that login. "
+             f"Median of {pa['starts']} starts. " + RATIO_NOTE + "\n")
+    rows = [("heliograph", "**Heliograph**, one account"), ("prosody", "Prosody, one account"), ("ejabberd", "ejabberd, one account"),
+            ("synapse", "Synapse, one account (PostgreSQL)")]
+    p.append(side_by_side(cold, [("first login ms", "login_ms", 1), ("server CPU s", "server.cpu_seconds", 2), ("peak RSS MiB", "server.peak_rss_mib", 1)],
+                          first="target, database", old_key="heliograph_filled", rows=rows))
+    hf = com.get("heliograph_filled")
+    if hf and filled:
+        p.append(f"Heliograph on a data folder of {filled/2**20:,.0f} MiB ({pa['messages']:,} messages of 4,000 bytes): serving (`/healthz` answering, "
+                 f"polled every 2 ms) after **{f(hf.get('ready_ms'),1)} ms**, first login answered after {f(hf.get('login_ms'),1)} ms "
+                 f"(on one account: {f(get(com.get('heliograph'), 'ready_ms'),1)} ms to `/healthz`). No peer was measured on a filled database.\n")
+    p.append(not_measured(cold, "coldstart"))
 
 # Targets
 p.append("## Against DESIGN.md's targets\n")
@@ -166,15 +278,15 @@ if pairs and "heliograph" in pairs["median"]:
     if hh:
         p99 = hh["latency"]["p99_ms"]
         p.append(f"| p99 < 10 ms at half of peak | {f(p99,1)} ms | {yes(p99 < 10)} |")
-if idle:
-    k = idle["median"]["kib_per_connection"]
+if by_target(idle).get("heliograph"):
+    k = by_target(idle)["heliograph"]["kib_per_connection"]
     p.append(f"| ≤ 10 KiB per idle connection | {f(k,1)} KiB | {yes(k <= 10)} |")
 if channel:
     mm = channel["median"]
     ms = mm["post_to_last_online_ms"]["max_ms"]
     p.append(f"| channel post to online subscribers < 1 s, O(1) writes | {f(ms,0)} ms to {f(mm['online'])} online of {f(mm['subscribers'])}; {f(mm['rows_written_per_post'],1)} rows/post | {yes(ms < 1000)} at this size (target size 10,000 of 1,000,000 not run) |")
-if cold:
-    ms = cold["median"]["ready_ms"]
+if by_target(cold, "heliograph_filled").get("heliograph_filled") and cold["params"].get("db_bytes"):
+    ms = by_target(cold, "heliograph_filled")["heliograph_filled"]["ready_ms"]
     p.append(f"| cold start < 200 ms with 1 GiB | {f(ms,1)} ms with {cold['params']['db_bytes']/2**30:.2f} GiB | {yes(ms < 200)} |")
 if pairs and "heliograph" in pairs["median"]:
     d = pairs["median"]["heliograph"].get("disk_bytes_per_message")

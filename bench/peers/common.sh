@@ -6,6 +6,11 @@ BENCH_PEERS_DIR="${BENCH_PEERS_DIR:-/tmp/heliograph-bench-peers}"
 # How many accounts (bench0 .. bench<N-1>) the scripts make; the load generator registers
 # more itself (in-band registration / open registration) if it needs them.
 BENCH_ACCOUNTS="${BENCH_ACCOUNTS:-0}"
+# `start` begins on empty data (accounts, offline messages, rooms and the database of an
+# earlier run are deleted), as Heliograph's scenarios start on a fresh data folder.
+# BENCH_KEEP_DATA=1 starts on the data of the last run instead: the load generator restarts
+# a peer that way (idle: after making the accounts; coldstart: each measured start).
+BENCH_KEEP_DATA="${BENCH_KEEP_DATA:-0}"
 
 say() { echo "[$PEER] $*" >&2; }
 
@@ -44,5 +49,8 @@ self_signed() {
   cat "$dir/localhost.key" "$dir/localhost.crt" > "$dir/localhost.pem"
   say "made a self-signed certificate for localhost in $dir"
 }
+
+# On stdout, for the coldstart scenario: the moment the server process is launched (ns).
+started_at() { echo "started_at $(date +%s%N)"; }
 
 pid_alive() { [ -f "$DIR/pid" ] && kill -0 "$(cat "$DIR/pid")" 2>/dev/null; }

@@ -10,7 +10,12 @@
 #   - shaper: Debian's `c2s_shaper: normal` for every non-admin user, with
 #     `normal: rate 3000` (3,000 bytes/s per connection), becomes `c2s_shaper: none`.
 #   - Erlang VM limits: ejabberdctl's `ERL_PROCESSES=250000` (+P) becomes 2,000,000 and
-#     ERL_MAX_PORTS 32,000 becomes 1,000,000; max_fsm_queue (c2s process message queue) 100,000.
+#     ERL_MAX_PORTS 32,000 becomes 1,000,000; max_fsm_queue (c2s process message queue)
+#     1,000,000 (ejabberd: 10,000); the catchup scenario's 100,000 offline messages reach the
+#     session's process at once when it logs in.
+#   - mod_stream_mgmt's max_ack_queue 1,000,000 (ejabberd: 5,000, above which it ends the
+#     session): the offline backlog arrives in one burst, faster than the client's acks can
+#     come back, and a session ended at 5,000 never receives the rest.
 #   - starttls_required: true becomes false on 127.0.0.1:5222 (SASL PLAIN over plain TCP on
 #     localhost; the load generator speaks no TLS, and Heliograph is measured over ws:// too).
 #   - mod_register loaded with `ip_access: all` and `registration_timeout: infinity`
@@ -18,9 +23,17 @@
 #     so the load generator makes its accounts over XMPP (XEP-0077).
 #   - mod_fail2ban not loaded (it bans an address after repeated auth failures).
 #   - loaded modules: disco, roster, offline, ping, register, stream_mgmt (XEP-0198), caps,
-#     carboncopy-free; no mod_mam (commented out in Debian's config too), so a message to an
-#     online user is routed in memory and never written to disk. Mnesia spool in the scratch
-#     folder. Log level warning.
+#     muc, carboncopy-free; no mod_mam (commented out in Debian's config too), so a message to
+#     an online user is routed in memory and never written to disk. Mnesia spool in the
+#     scratch folder, deleted at each start unless BENCH_KEEP_DATA=1 (see common.sh). Log
+#     level warning.
+#   - max_user_offline_messages 1,000,000 for every user (Debian: 100, admins 5,000): the
+#     catchup scenario leaves 100,000 messages for one offline user.
+#   - mod_muc on conference.localhost (ejabberd's default host; Debian loads it too) with
+#     max_users 100,000 for the service and in default_room_options (ejabberd: 200), and
+#     Debian's `mam: true` room option dropped (no mod_mam). Everything else as ejabberd's
+#     defaults: history_size 20 (members ask for none on entering), max_users_presence 1,000,
+#     no room or user message shaper, min_message_interval 0, anyone may create rooms.
 #   - max_user_sessions 10 (as Debian); s2s off.
 PEER=ejabberd
 source "$(dirname "$0")/common.sh"
@@ -33,6 +46,7 @@ install() { apt_install ejabberd; }
 ctl() { ejabberdctl --config-dir "$DIR" --spool "$DIR/spool" --logs "$DIR/logs" --node "$NODE" "$@"; }
 
 configure() {
+  [ "$BENCH_KEEP_DATA" = 1 ] || rm -rf "$DIR/spool"
   mkdir -p "$DIR/spool" "$DIR/logs"
   self_signed "$DIR"
   cp /etc/ejabberd/inetrc "$DIR/inetrc"
@@ -60,7 +74,7 @@ listen:
     shaper: c2s_shaper
     access: c2s
     starttls_required: false
-max_fsm_queue: 100000
+max_fsm_queue: 1000000
 registration_timeout: infinity
 auth_method: internal
 acl:
@@ -85,13 +99,20 @@ shaper:
   fast: 200000
 shaper_rules:
   max_user_sessions: 10
-  max_user_offline_messages: 5000
+  # Debian: "5000: admin; 100: all".
+  max_user_offline_messages: 1000000
   # Debian: "none: admin; normal: all" (3,000 bytes/s for every user).
   c2s_shaper: none
   s2s_shaper: fast
 modules:
   mod_caps: {}
   mod_disco: {}
+  mod_muc:
+    host: conference.localhost
+    # ejabberd: 200 occupants per room at most, and 200 in a new room's configuration.
+    max_users: 100000
+    default_room_options:
+      max_users: 100000
   mod_offline:
     access_max_user_messages: max_user_offline_messages
   mod_ping: {}
@@ -102,9 +123,11 @@ modules:
     versioning: true
   mod_stream_mgmt:
     resend_on_timeout: if_offline
+    # ejabberd: 5,000 unacknowledged stanzas at most, then the session is ended.
+    max_ack_queue: 1000000
 CFG
   chown -R ejabberd:ejabberd "$DIR"
-  say "config $DIR/ejabberd.yml: c2s_shaper none (Debian: normal = 3,000 B/s), ERL_PROCESSES 2,000,000 (Debian: 250,000), ERL_MAX_PORTS 1,000,000, max_fsm_queue 100,000, no STARTTLS requirement on 127.0.0.1:$PORT, open in-band registration without the 600 s per-IP timeout, stream management on, Mnesia spool in $DIR/spool"
+  say "config $DIR/ejabberd.yml: c2s_shaper none (Debian: normal = 3,000 B/s), ERL_PROCESSES 2,000,000 (Debian: 250,000), ERL_MAX_PORTS 1,000,000, max_fsm_queue 1,000,000, max_ack_queue 1,000,000 (ejabberd: 5,000), no STARTTLS requirement on 127.0.0.1:$PORT, open in-band registration without the 600 s per-IP timeout, stream management on, max_user_offline_messages 1,000,000 (Debian: 100), MUC on conference.localhost with max_users 100,000 (ejabberd: 200), Mnesia spool in $DIR/spool$([ "$BENCH_KEEP_DATA" = 1 ] && echo ' (kept)' || echo ' (emptied)')"
 }
 
 beam_pid() {
@@ -117,6 +140,7 @@ start() {
   if port_open $PORT && [ -n "$(beam_pid)" ]; then say "already running (pid $(beam_pid))"; return 0; fi
   if port_open $PORT; then say "127.0.0.1:$PORT is taken by something else (prosody? run its stop)"; return 1; fi
   configure
+  started_at
   ctl start
   wait_port $PORT
   ctl started >/dev/null 2>&1 || true

@@ -16,10 +16,20 @@
 #     connection); a self-signed localhost certificate there too (Debian ships a
 #     snakeoil link only when the postinst could make one).
 #   - loaded modules: the stream essentials (saslauth, tls, disco, roster, ping, register,
-#     smacks = XEP-0198 stream management, posix); Debian's extras (pep, vcard, carbons,
-#     bookmarks, invites, csi, blocklist, ...) are not loaded, as none takes part in a 1:1
-#     message. No message archive (mod_mam is off in Debian's config too), so a message to an
-#     online user is routed in memory and never written to disk.
+#     smacks = XEP-0198 stream management, posix; offline is always loaded by Prosody itself);
+#     Debian's extras (pep, vcard, carbons, bookmarks, invites, csi, blocklist, ...) are not
+#     loaded, as none takes part in delivering a message. No message archive (mod_mam is off
+#     in Debian's config too), so a message to an online user is routed in memory and never
+#     written to disk; one to an offline user goes to mod_offline's store.
+#   - storage_archive_item_limit = 1,000,000 (Prosody's default for its internal storage:
+#     10,000 items per archive, and mod_offline keeps a user's offline messages in one; the
+#     catchup scenario leaves 100,000 messages for one user).
+#   - a MUC service, `Component "conference.localhost" "muc"` (Debian's config has it
+#     commented out), with its defaults: no occupant limit, rooms locked until their owner
+#     configures them (the load generator accepts the default configuration: an instant
+#     room), 20 messages of history kept per room (members ask for none on entering), no
+#     rate limit (mod_muc_limits is not loaded).
+#   - data deleted at each start unless BENCH_KEEP_DATA=1 (see common.sh).
 PEER=prosody
 source "$(dirname "$0")/common.sh"
 DIR="$BENCH_PEERS_DIR/prosody"
@@ -28,6 +38,7 @@ PORT=5222
 install() { apt_install prosody lua-unbound 2>/dev/null || apt_install prosody; }
 
 configure() {
+  [ "$BENCH_KEEP_DATA" = 1 ] || rm -rf "$DIR/data"
   mkdir -p "$DIR/data" /run/prosody
   rm -f "$DIR/prosody.log"
   self_signed "$DIR"
@@ -46,6 +57,8 @@ registration_whitelist = { "127.0.0.1", "::1" }
 min_seconds_between_registrations = 0
 authentication = "internal_hashed"
 storage = "internal"
+-- Prosody: 10,000 items per archive of the internal storage (mod_offline's store too).
+storage_archive_item_limit = 1000000
 data_path = "$DIR/data"
 pidfile = "$DIR/prosody.pid"
 c2s_ports = { $PORT }
@@ -57,9 +70,11 @@ log = { warn = "$DIR/prosody.log" }
 certificates = "$DIR"
 VirtualHost "localhost"
   ssl = { key = "$DIR/localhost.key"; certificate = "$DIR/localhost.crt" }
+-- Group chats (XEP-0045), commented out in Debian's config.
+Component "conference.localhost" "muc"
 CFG
   chown -R prosody:prosody "$DIR" /run/prosody 2>/dev/null || true
-  say "config $DIR/prosody.cfg.lua: mod_limits off (Debian: c2s 10 kb/s), plain c2s + PLAIN on 127.0.0.1:$PORT, open in-band registration, stream management on, data in $DIR/data"
+  say "config $DIR/prosody.cfg.lua: mod_limits off (Debian: c2s 10 kb/s), plain c2s + PLAIN on 127.0.0.1:$PORT, open in-band registration, stream management on, MUC on conference.localhost, storage_archive_item_limit 1,000,000 (Prosody: 10,000), data in $DIR/data$([ "$BENCH_KEEP_DATA" = 1 ] && echo ' (kept)' || echo ' (emptied)')"
 }
 
 start() {
@@ -69,6 +84,7 @@ start() {
   configure
   # -F: stay in the foreground (we background it), as user prosody (it refuses root).
   rm -f "$DIR/pid"
+  started_at
   nohup runuser -u prosody -- sh -c 'echo $$ > "$0"; exec prosody --config "$1" -F' "$DIR/pid" "$DIR/prosody.cfg.lua" > "$DIR/stdout.log" 2>&1 &
   wait_port $PORT
   say "started, pid $(cat "$DIR/pid")"

@@ -19,6 +19,8 @@
 #   - bcrypt_rounds 4 (default 12): account creation and login only, not the message path.
 #   - presence disabled (each sync would also carry presence), url previews off, no
 #     federation listener, no trusted key servers, report_stats false, log level WARNING.
+#   - the database is dropped and made again at each start unless BENCH_KEEP_DATA=1 (see
+#     common.sh).
 PEER=synapse
 source "$(dirname "$0")/common.sh"
 DIR="$BENCH_PEERS_DIR/synapse"
@@ -46,15 +48,17 @@ configure() {
   fi
   local db
   if port_open 5432 && su postgres -c "psql -q -c 'select 1'" >/dev/null 2>&1; then
-    su postgres -c "dropdb --if-exists synapse_bench" >/dev/null 2>&1
-    su postgres -c "createdb --encoding=UTF8 --locale=C --template=template0 synapse_bench"
+    if [ "$BENCH_KEEP_DATA" != 1 ] || ! su postgres -c "psql -lqt" | cut -d'|' -f1 | grep -qw synapse_bench; then
+      su postgres -c "dropdb --if-exists synapse_bench" >/dev/null 2>&1
+      su postgres -c "createdb --encoding=UTF8 --locale=C --template=template0 synapse_bench"
+    fi
     su postgres -c "psql -q -c \"ALTER USER postgres PASSWORD 'postgres'\"" >/dev/null
     db="database:
   name: psycopg2
   args: {user: postgres, password: postgres, dbname: synapse_bench, host: 127.0.0.1, port: 5432, cp_min: 5, cp_max: 10}"
     echo postgresql > "$DIR/database"
   else
-    rm -rf "$DIR/data/homeserver.db"*
+    [ "$BENCH_KEEP_DATA" = 1 ] || rm -rf "$DIR/data/homeserver.db"*
     db="database:
   name: sqlite3
   args: {database: $DIR/data/homeserver.db}"
@@ -110,6 +114,7 @@ start() {
   if port_open $PORT; then say "127.0.0.1:$PORT is taken by something else"; return 1; fi
   configure
   rm -f "$DIR/homeserver.pid"
+  started_at
   nohup env -C "$DIR" "$PY" -m synapse.app.homeserver -c "$DIR/homeserver.yaml" -c "$DIR/bench.yaml" \
     > "$DIR/stdout.log" 2>&1 < /dev/null &
   echo $! > "$DIR/pid"

@@ -6,14 +6,19 @@
 //!
 //! Scenarios: `pairs`, `idle`, `channel`, `group`, `catchup`, `coldstart`; `relay` runs the
 //! bare baseline server; `plot` draws `pairs.json` as PNGs (latency CDF, throughput vs. offered load).
-//! `pairs --target` also drives the peers: Prosody and ejabberd (`xmpp`) and Synapse (`matrix`),
-//! started by `bench/peers/*.sh`.
+//! `--target` (every scenario but `channel`) also drives the peers side by side: Prosody and
+//! ejabberd (`xmpp`) and Synapse (`matrix`), started and stopped by `bench/peers/*.sh` (`targets`).
 
+mod catchup;
+mod coldstart;
+mod group;
+mod idle;
 mod matrix;
 mod plot;
 mod proc;
 mod relay;
 mod scenarios;
+mod targets;
 mod xmpp;
 
 use std::path::PathBuf;
@@ -52,16 +57,16 @@ enum Cmd {
     },
     /// N pairs exchange 1:1 messages: delivered messages/s and send-to-receive latency.
     Pairs(scenarios::PairsArgs),
-    /// C authenticated idle WebSockets: server memory per connection.
-    Idle(scenarios::IdleArgs),
+    /// C authenticated idle connections: server memory per connection.
+    Idle(idle::IdleArgs),
     /// A channel with S subscribers, O online: time from a post to its last online delivery.
     Channel(scenarios::ChannelArgs),
     /// A large group, some members sending: deliveries/s and latency.
-    Group(scenarios::GroupArgs),
+    Group(group::GroupArgs),
     /// A client offline while N messages arrive: time to resync.
-    Catchup(scenarios::CatchupArgs),
-    /// Time from process start to /healthz with a pre-filled database.
-    Coldstart(scenarios::ColdstartArgs),
+    Catchup(catchup::CatchupArgs),
+    /// Time from process start to serving (a login answered; Heliograph also on a filled database).
+    Coldstart(coldstart::ColdstartArgs),
     /// Draws `pairs.json` as PNGs: the latency CDF and throughput vs. offered load.
     Plot {
         #[arg(long, default_value = "bench/results/pairs.json")]
@@ -81,11 +86,11 @@ fn main() -> Result<()> {
         match cli.command {
             Cmd::Relay { listen } => relay::serve(&listen).await,
             Cmd::Pairs(a) => scenarios::pairs(&common, a).await,
-            Cmd::Idle(a) => scenarios::idle(&common, a).await,
+            Cmd::Idle(a) => idle::idle(&common, a).await,
             Cmd::Channel(a) => scenarios::channel(&common, a).await,
-            Cmd::Group(a) => scenarios::group(&common, a).await,
-            Cmd::Catchup(a) => scenarios::catchup(&common, a).await,
-            Cmd::Coldstart(a) => scenarios::coldstart(&common, a).await,
+            Cmd::Group(a) => group::group(&common, a).await,
+            Cmd::Catchup(a) => catchup::catchup(&common, a).await,
+            Cmd::Coldstart(a) => coldstart::coldstart(&common, a).await,
             Cmd::Plot { input, output, throughput } => {
                 plot::latency_cdf(&input, &output)?;
                 plot::throughput(&input, &throughput)

@@ -1,15 +1,17 @@
-//! The XMPP adapter for the pairs workload: a c2s client over plain TCP (RFC 6120) for
-//! ejabberd and Prosody, with just what a 1:1 message needs.
+//! The XMPP adapter: a c2s client over plain TCP (RFC 6120) for ejabberd and Prosody, with
+//! just what the scenarios need (1:1 messages, MUC rooms, offline messages).
 //!
-//! Per connection: stream header, in-band registration (XEP-0077; "already exists" is fine),
-//! SASL PLAIN, stream restart, resource binding, initial presence, then XEP-0198 stream
-//! management (`<enable/>`). A send is `<message type='chat' id=..><body>..</body></message>`
+//! Per connection: stream header, in-band registration (XEP-0077; "already exists" is fine;
+//! skipped by `login`), SASL PLAIN, stream restart, resource binding, XEP-0198 stream
+//! management (`<enable/>`), then initial presence (which makes the server deliver stored
+//! offline messages). A send is `<message type='chat|groupchat' id=..><body>..</body></message>`
 //! followed by `<r/>`, and is acknowledged when the server's `<a h=../>` counts it, the XMPP
 //! analogue of Heliograph's `messages.send` result. The reader task answers the server's own
 //! `<r/>` with `<a h=../>` (stanzas received), as a real client must, and passes on the body
-//! of every `<message>` received.
+//! of every `<message>` received from someone else. A MUC room (XEP-0045) is entered with a
+//! presence to `room/nick` (the account name), created as an instant room by its first member.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -158,13 +160,31 @@ pub struct Session {
     /// Stanzas sent since `<enable/>` (what the server's `h` counts).
     sent: AtomicU64,
     waiters: Mutex<VecDeque<(u64, oneshot::Sender<()>)>>,
+    /// Answers awaited by `request`: `iq <id>` or `presence <from>`.
+    pending: Mutex<HashMap<String, oneshot::Sender<Stanza>>>,
+    /// The account's local part, also its nick in MUC rooms.
+    user: String,
     /// This session's full JID.
     pub jid: String,
 }
 
-/// Connects `user@localhost` (registering it first if it does not exist) and returns the
-/// session and the bodies of the messages it receives.
+/// Connects `user@localhost`, registering it first (an existing account is fine), and
+/// returns the session, the bodies of the messages it receives, and the connection.
 pub async fn connect(addr: &str, user: &str, password: &str) -> Result<(Arc<Session>, mpsc::UnboundedReceiver<String>, AbortOnDrop)> {
+    open(addr, user, password, true).await
+}
+
+/// Logs an existing account in, as a returning client does (no registration attempt).
+pub async fn login(addr: &str, user: &str, password: &str) -> Result<(Arc<Session>, mpsc::UnboundedReceiver<String>, AbortOnDrop)> {
+    open(addr, user, password, false).await
+}
+
+async fn open(
+    addr: &str,
+    user: &str,
+    password: &str,
+    register: bool,
+) -> Result<(Arc<Session>, mpsc::UnboundedReceiver<String>, AbortOnDrop)> {
     let tcp = TcpStream::connect(addr).await.with_context(|| format!("connecting to XMPP at {addr}"))?;
     tcp.set_nodelay(true)?;
     let (r, mut w) = tcp.into_split();
@@ -174,13 +194,15 @@ pub async fn connect(addr: &str, user: &str, password: &str) -> Result<(Arc<Sess
     if features.child("mechanisms").is_none() {
         bail!("no SASL mechanisms offered: {features:?}");
     }
-    // In-band registration; an existing account answers with an error (conflict), which is fine.
-    w.write_all(
-        format!("<iq type='set' id='reg'><query xmlns='jabber:iq:register'><username>{user}</username><password>{password}</password></query></iq>")
-            .as_bytes(),
-    )
-    .await?;
-    rd.expect("registration answer", |s| s.name == "iq" && s.attr("id") == Some("reg")).await?;
+    if register {
+        // In-band registration; an existing account answers with an error (conflict), which is fine.
+        w.write_all(
+            format!("<iq type='set' id='reg'><query xmlns='jabber:iq:register'><username>{user}</username><password>{password}</password></query></iq>")
+                .as_bytes(),
+        )
+        .await?;
+        rd.expect("registration answer", |s| s.name == "iq" && s.attr("id") == Some("reg")).await?;
+    }
     let token = b64(format!("\0{user}\0{password}").as_bytes());
     w.write_all(format!("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{token}</auth>").as_bytes()).await?;
     rd.expect("SASL success", |s| s.name == "success").await.with_context(|| format!("authenticating {user}"))?;
@@ -192,10 +214,18 @@ pub async fn connect(addr: &str, user: &str, password: &str) -> Result<(Arc<Sess
     w.write_all(b"<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>bench</resource></bind></iq>").await?;
     let bound = rd.expect("bind result", |s| s.name == "iq" && s.attr("id") == Some("bind")).await?;
     let jid = bound.child("jid").map(str::to_string).filter(|j| !j.is_empty()).ok_or_else(|| anyhow!("bind failed: {bound:?}"))?;
-    w.write_all(b"<presence/><enable xmlns='urn:xmpp:sm:3'/>").await?;
+    // Stream management before the initial presence, so that everything the presence
+    // brings (offline messages) arrives on the managed stream, after `<enabled/>`.
+    w.write_all(b"<enable xmlns='urn:xmpp:sm:3'/>").await?;
     rd.expect("stream management enabled", |s| s.name == "enabled").await?;
-    let session =
-        Arc::new(Session { writer: tokio::sync::Mutex::new(w), sent: AtomicU64::new(0), waiters: Mutex::new(VecDeque::new()), jid });
+    let session = Arc::new(Session {
+        writer: tokio::sync::Mutex::new(w),
+        sent: AtomicU64::new(0),
+        waiters: Mutex::new(VecDeque::new()),
+        pending: Mutex::default(),
+        user: user.to_string(),
+        jid,
+    });
     let (tx, rx) = mpsc::unbounded_channel();
     let reader_session = session.clone();
     let task = tokio::spawn(async move {
@@ -205,13 +235,27 @@ pub async fn connect(addr: &str, user: &str, password: &str) -> Result<(Arc<Sess
             match st.name.as_str() {
                 "message" => {
                     received += 1;
-                    if let Some(body) = st.child("body") {
+                    // Bounced messages are not deliveries, nor is a room reflecting our own
+                    // groupchat message (it comes from the room's JID with our nick).
+                    let own = st.attr("type") == Some("groupchat")
+                        && st.attr("from").and_then(|f| f.rsplit_once('/')).is_some_and(|(_, nick)| nick == s.user);
+                    if let Some(body) = st.child("body").filter(|_| st.attr("type") != Some("error") && !own) {
                         if tx.send(body.to_string()).is_err() {
                             break;
                         }
                     }
                 }
-                "presence" | "iq" => received += 1,
+                "presence" | "iq" => {
+                    received += 1;
+                    let key = match st.name.as_str() {
+                        "iq" => format!("iq {}", st.attr("id").unwrap_or_default()),
+                        _ => format!("presence {}", st.attr("from").unwrap_or_default()),
+                    };
+                    let waiter = s.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
+                    if let Some(w) = waiter {
+                        let _ = w.send(st);
+                    }
+                }
                 "r" => {
                     let ack = format!("<a xmlns='urn:xmpp:sm:3' h='{}'/>", received % (1 << 32));
                     if s.writer.lock().await.write_all(ack.as_bytes()).await.is_err() {
@@ -232,7 +276,9 @@ pub async fn connect(addr: &str, user: &str, password: &str) -> Result<(Arc<Sess
         }
         // Fail every pending send.
         s.waiters.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        s.pending.lock().unwrap_or_else(|e| e.into_inner()).clear();
     });
+    session.write("<presence/>", None).await?;
     Ok((session, rx, AbortOnDrop(task)))
 }
 
@@ -246,17 +292,73 @@ impl Drop for AbortOnDrop {
 }
 
 impl Session {
-    /// Sends a chat message to `to` and waits for the server's stream-management ack of it.
-    pub async fn send(&self, to: &str, id: u64, text: &str) -> Result<()> {
-        let (tx, rx) = oneshot::channel();
-        {
-            let mut w = self.writer.lock().await;
-            let n = self.sent.fetch_add(1, Ordering::Relaxed) + 1;
-            self.waiters.lock().unwrap_or_else(|e| e.into_inner()).push_back((n, tx));
-            let stanza = format!("<message to='{to}' type='chat' id='m{id}'><body>{text}</body></message><r xmlns='urn:xmpp:sm:3'/>");
-            w.write_all(stanza.as_bytes()).await?;
+    /// Writes one stanza (counted, as the server's `h` counts it); with `ack`, also an ack
+    /// request, and `ack` is told when the server's `<a h=../>` covers the stanza.
+    async fn write(&self, stanza: &str, ack: Option<oneshot::Sender<()>>) -> Result<()> {
+        let mut w = self.writer.lock().await;
+        let n = self.sent.fetch_add(1, Ordering::Relaxed) + 1;
+        match ack {
+            Some(tx) => {
+                self.waiters.lock().unwrap_or_else(|e| e.into_inner()).push_back((n, tx));
+                w.write_all(format!("{stanza}<r xmlns='urn:xmpp:sm:3'/>").as_bytes()).await?;
+            }
+            None => w.write_all(stanza.as_bytes()).await?,
         }
+        Ok(())
+    }
+
+    /// Sends a message of type `kind` (`chat` to a user, `groupchat` to a MUC room) and
+    /// waits for the server's stream-management ack of it.
+    pub async fn send(&self, to: &str, kind: &str, id: u64, text: &str) -> Result<()> {
+        let (tx, rx) = oneshot::channel();
+        self.write(&format!("<message to='{to}' type='{kind}' id='m{id}'><body>{text}</body></message>"), Some(tx)).await?;
         rx.await.map_err(|_| anyhow!("XMPP connection closed before the ack"))
+    }
+
+    /// Writes `stanza` and waits for the stanza the reader files under `key`; a
+    /// `type='error'` answer is an error.
+    async fn request(&self, key: String, stanza: &str) -> Result<()> {
+        let (tx, rx) = oneshot::channel();
+        self.pending.lock().unwrap_or_else(|e| e.into_inner()).insert(key.clone(), tx);
+        self.write(stanza, None).await?;
+        let answer = tokio::time::timeout(std::time::Duration::from_secs(60), rx)
+            .await
+            .map_err(|_| anyhow!("no answer to {key} within 60 s"))?
+            .map_err(|_| anyhow!("XMPP connection closed waiting for {key}"))?;
+        if answer.attr("type") == Some("error") {
+            bail!("{key}: error {:?}", answer.children);
+        }
+        Ok(())
+    }
+
+    /// Enters the MUC room `room` (XEP-0045) with this account's name as nick, asking for
+    /// no history; returns once the room sent our own presence back. With `create`, the
+    /// room is new: its owner accepts the default configuration (an instant room), which
+    /// unlocks it for the others.
+    pub async fn join_room(&self, room: &str, create: bool) -> Result<()> {
+        let me = format!("{room}/{}", self.user);
+        let presence = format!("<presence to='{me}'><x xmlns='http://jabber.org/protocol/muc'><history maxstanzas='0'/></x></presence>");
+        self.request(format!("presence {me}"), &presence).await.with_context(|| format!("joining {room}"))?;
+        if create {
+            let form = format!(
+                "<iq type='set' to='{room}' id='cfg'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'/></query></iq>"
+            );
+            self.request("iq cfg".into(), &form).await.with_context(|| format!("configuring {room}"))?;
+        }
+        Ok(())
+    }
+
+    /// Ends the stream cleanly (`</stream:stream>`) and waits for the server to close it, so
+    /// the account is offline at once (a dropped connection would keep a XEP-0198 session
+    /// waiting for resumption, and messages would go to it rather than to offline storage).
+    pub async fn close(&self, conn: AbortOnDrop) -> Result<()> {
+        self.writer.lock().await.write_all(b"</stream:stream>").await?;
+        let mut conn = conn;
+        tokio::time::timeout(std::time::Duration::from_secs(10), &mut conn.0)
+            .await
+            .map_err(|_| anyhow!("the server did not close the stream"))?
+            .ok();
+        Ok(())
     }
 }
 
