@@ -63,7 +63,7 @@ if [[ $quick == 1 ]]; then
 else
   want pairs && run --reps 3 pairs --target "$targets" --pairs 100 --inflight 4 --duration 10 --warmup 2 --curve 0.25,0.5,0.75
   want idle && run --reps 3 idle --target "$targets" --connections 2000
-  want channel && run --reps 3 channel --subscribers 5000 --online 1000 --posts 10
+  want channel && run --reps 3 channel --subscribers 1000000 --online 10000 --posts 10
   # Synapse at a smaller size where the full one would take many minutes (docs/benchmarks.md says why).
   want group && run --reps 3 group --target "$stored" --members 500 --senders 50 --duration 10 --warmup 2 --synapse-members 100 --synapse-senders 10
   want catchup && run --reps 1 catchup --target "$stored" --messages 100000 --ejabberd-messages 20000 --synapse-messages 2000

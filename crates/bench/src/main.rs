@@ -10,6 +10,7 @@
 //! ejabberd (`xmpp`) and Synapse (`matrix`), started and stopped by `bench/peers/*.sh` (`targets`).
 
 mod catchup;
+mod channel;
 mod coldstart;
 mod group;
 mod idle;
@@ -60,7 +61,7 @@ enum Cmd {
     /// C authenticated idle connections: server memory per connection.
     Idle(idle::IdleArgs),
     /// A channel with S subscribers, O online: time from a post to its last online delivery.
-    Channel(scenarios::ChannelArgs),
+    Channel(channel::ChannelArgs),
     /// A large group, some members sending: deliveries/s and latency.
     Group(group::GroupArgs),
     /// A client offline while N messages arrive: time to resync.
@@ -87,7 +88,7 @@ fn main() -> Result<()> {
             Cmd::Relay { listen } => relay::serve(&listen).await,
             Cmd::Pairs(a) => scenarios::pairs(&common, a).await,
             Cmd::Idle(a) => idle::idle(&common, a).await,
-            Cmd::Channel(a) => scenarios::channel(&common, a).await,
+            Cmd::Channel(a) => channel::channel(&common, a).await,
             Cmd::Group(a) => group::group(&common, a).await,
             Cmd::Catchup(a) => catchup::catchup(&common, a).await,
             Cmd::Coldstart(a) => coldstart::coldstart(&common, a).await,
