@@ -194,7 +194,8 @@ if group:
     p.append(f"## group\n\n{pa['members']} members, all online, {pa['senders']} of them sending (one send in flight each, 64-byte texts) as fast as acknowledgements allow "
              f"for {pa['duration_s']} s after {pa.get('warmup_s', 2.0)} s of warm-up, every target in the same run. Heliograph: a group chat. "
              "Prosody and ejabberd: a MUC room (XEP-0045) on `conference.localhost`, made an instant room by its first member, every member entered "
-             "asking for no history; a send is acknowledged by XEP-0198 (the room's reflection of one's own message is not counted as a delivery). "
+             "asking for no history; a send is acknowledged when the room reflects it back to its sender (XEP-0045; XEP-0198's ack covers only the hop "
+             "to the sender's own session, and ejabberd's room queues behind it without bound), and that reflection is not counted as a delivery. "
              "Synapse: a public room every member joined, every member long-polling `/sync`; a send is acknowledged by its `200`. "
              "Deliveries count every member's receipts; latency is send-to-receive. Server CPU covers the measured run (for Synapse, plus its PostgreSQL backends). "
              + RATIO_NOTE + "\n")

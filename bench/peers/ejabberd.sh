@@ -18,6 +18,8 @@
 #     come back, and a session ended at 5,000 never receives the rest.
 #   - starttls_required: true becomes false on 127.0.0.1:5222 (SASL PLAIN over plain TCP on
 #     localhost; the load generator speaks no TLS, and Heliograph is measured over ws:// too).
+#   - backlog 1024 on that listener (ejabberd: 5 pending connections; the idle scenario opens
+#     64 at a time, and with 5 some were reset).
 #   - mod_register loaded with `ip_access: all` and `registration_timeout: infinity`
 #     (Debian: commented out; ejabberd's default allows one registration per IP per 600 s),
 #     so the load generator makes its accounts over XMPP (XEP-0077).
@@ -74,6 +76,8 @@ listen:
     shaper: c2s_shaper
     access: c2s
     starttls_required: false
+    # ejabberd: a queue of 5 pending connections.
+    backlog: 1024
 max_fsm_queue: 1000000
 registration_timeout: infinity
 auth_method: internal
@@ -127,7 +131,7 @@ modules:
     max_ack_queue: 1000000
 CFG
   chown -R ejabberd:ejabberd "$DIR"
-  say "config $DIR/ejabberd.yml: c2s_shaper none (Debian: normal = 3,000 B/s), ERL_PROCESSES 2,000,000 (Debian: 250,000), ERL_MAX_PORTS 1,000,000, max_fsm_queue 1,000,000, max_ack_queue 1,000,000 (ejabberd: 5,000), no STARTTLS requirement on 127.0.0.1:$PORT, open in-band registration without the 600 s per-IP timeout, stream management on, max_user_offline_messages 1,000,000 (Debian: 100), MUC on conference.localhost with max_users 100,000 (ejabberd: 200), Mnesia spool in $DIR/spool$([ "$BENCH_KEEP_DATA" = 1 ] && echo ' (kept)' || echo ' (emptied)')"
+  say "config $DIR/ejabberd.yml: c2s_shaper none (Debian: normal = 3,000 B/s), ERL_PROCESSES 2,000,000 (Debian: 250,000), ERL_MAX_PORTS 1,000,000, max_fsm_queue 1,000,000, max_ack_queue 1,000,000 (ejabberd: 5,000), no STARTTLS requirement and backlog 1,024 (ejabberd: 5) on 127.0.0.1:$PORT, open in-band registration without the 600 s per-IP timeout, stream management on, max_user_offline_messages 1,000,000 (Debian: 100), MUC on conference.localhost with max_users 100,000 (ejabberd: 200), Mnesia spool in $DIR/spool$([ "$BENCH_KEEP_DATA" = 1 ] && echo ' (kept)' || echo ' (emptied)')"
 }
 
 beam_pid() {

@@ -160,7 +160,8 @@ pub struct Session {
     /// Stanzas sent since `<enable/>` (what the server's `h` counts).
     sent: AtomicU64,
     waiters: Mutex<VecDeque<(u64, oneshot::Sender<()>)>>,
-    /// Answers awaited by `request`: `iq <id>` or `presence <from>`.
+    /// Answers awaited by `request`: `iq <id>`, `presence <from>` or `message <id>` (a
+    /// room's reflection of our groupchat message, or a bounce).
     pending: Mutex<HashMap<String, oneshot::Sender<Stanza>>>,
     /// The account's local part, also its nick in MUC rooms.
     user: String,
@@ -236,10 +237,19 @@ async fn open(
                 "message" => {
                     received += 1;
                     // Bounced messages are not deliveries, nor is a room reflecting our own
-                    // groupchat message (it comes from the room's JID with our nick).
+                    // groupchat message (it comes from the room's JID with our nick): that
+                    // reflection is the room's acknowledgement of it, awaited by `send`.
                     let own = st.attr("type") == Some("groupchat")
                         && st.attr("from").and_then(|f| f.rsplit_once('/')).is_some_and(|(_, nick)| nick == s.user);
-                    if let Some(body) = st.child("body").filter(|_| st.attr("type") != Some("error") && !own) {
+                    if own || st.attr("type") == Some("error") {
+                        let key = format!("message {}", st.attr("id").unwrap_or_default());
+                        let waiter = s.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
+                        if let Some(w) = waiter {
+                            let _ = w.send(st);
+                        }
+                        continue;
+                    }
+                    if let Some(body) = st.child("body") {
                         if tx.send(body.to_string()).is_err() {
                             break;
                         }
@@ -308,10 +318,18 @@ impl Session {
     }
 
     /// Sends a message of type `kind` (`chat` to a user, `groupchat` to a MUC room) and
-    /// waits for the server's stream-management ack of it.
+    /// waits for its acknowledgement: for a chat message, the server's stream-management
+    /// ack; for a groupchat message, the room's reflection of it to us (XEP-0045 §7.4),
+    /// which comes once the room has taken it and is sending it to the occupants (the
+    /// stream-management ack covers only the hop to our own session, and ejabberd's rooms
+    /// queue behind it without bound).
     pub async fn send(&self, to: &str, kind: &str, id: u64, text: &str) -> Result<()> {
+        let stanza = format!("<message to='{to}' type='{kind}' id='m{id}'><body>{text}</body></message>");
+        if kind == "groupchat" {
+            return self.request(format!("message m{id}"), &stanza).await;
+        }
         let (tx, rx) = oneshot::channel();
-        self.write(&format!("<message to='{to}' type='{kind}' id='m{id}'><body>{text}</body></message>"), Some(tx)).await?;
+        self.write(&stanza, Some(tx)).await?;
         rx.await.map_err(|_| anyhow!("XMPP connection closed before the ack"))
     }
 
