@@ -218,7 +218,12 @@ impl Connection {
     /// Opens a WebSocket to `urls[url]`, serving controls meanwhile.
     async fn open(&mut self, url: usize) -> Result<Ws, Stop> {
         let target = self.urls[url].clone();
-        let connecting = tokio::time::timeout(self.request_timeout, tokio_tungstenite::connect_async_with_config(target, None, true));
+        // tungstenite zero-fills its whole read buffer (128 KiB by default) before every read:
+        // with thousands of clients in one process (the benchmarks) that memset was a third of
+        // the process's CPU. Frames larger than the buffer still arrive, over several reads.
+        let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(8 * 1024);
+        let connecting =
+            tokio::time::timeout(self.request_timeout, tokio_tungstenite::connect_async_with_config(target, Some(config), true));
         tokio::pin!(connecting);
         loop {
             tokio::select! {
