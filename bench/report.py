@@ -205,9 +205,10 @@ if group:
     sm = gm.get("synapse")
     if sm and sm.get("members") != pa["members"]:
         p.append(f"Synapse ran with **{f(sm.get('members'))} members and {f(sm.get('senders'))} senders**, not {pa['members']} and {pa['senders']}: "
-                 f"setting up its room took {f(sm.get('setup_seconds'))} s (registration, then one join at a time through Synapse's room state, "
-                 "which grows with the room), and each message wakes every member's `/sync`, so the full size would take many minutes per repetition. "
-                 "Its figures are therefore not directly comparable with the other rows (fewer receivers per message).\n")
+                 f"setting up this smaller room took {f(sm.get('setup_seconds'))} s (registration, then the joins, each through the room's state, "
+                 "which grows with the room), and every message wakes every member's `/sync`; at the full size the setup alone takes minutes per "
+                 "repetition (see *Which scenarios the peers run* below). Its figures are not directly comparable with the other rows "
+                 "(fewer receivers per message).\n")
     p.append(not_measured(group, "group"))
 
 if catchup:
@@ -220,8 +221,8 @@ if catchup:
              "initial presence; the time includes the login. Synapse: one `/sync` from the `since` token the client held when it went offline "
              f"(timeline limit {pa.get('matrix_timeline_limit', 100)} per room), then `/messages` backwards (1,000 a page) for every room whose "
              "timeline came back `limited`, down to that token. Server CPU covers the catch-up only. " + RATIO_NOTE + "\n")
-    p.append(side_by_side(catchup, [("received", "received", 0), ("resync s", "resync_seconds", 2), ("messages/s", "messages_per_s", 0),
-                                    ("server CPU s", "server.cpu_seconds", 2)], size_cols=[("messages", "messages", 0)]))
+    p.append(side_by_side(catchup, [("resync s", "resync_seconds", 2), ("messages/s", "messages_per_s", 0), ("server CPU s", "server.cpu_seconds", 2)],
+                          size_cols=[("messages", "messages", 0), ("received", "received", 0)]))
     notes = []
     h0 = ((catchup.get("targets") or {}).get("heliograph") or {}).get("runs") or catchup.get("runs") or []
     if h0:
