@@ -4,8 +4,9 @@
 # started by bench/peers/*.sh; every scenario but channel), writes JSON under bench/results/,
 # the PNG plots bench/latency-cdf.png and bench/throughput.png, and docs/benchmarks.md.
 #
-#   bench/run.sh            full sizes (about 25 minutes on 2 cores with the peers)
-#   bench/run.sh --quick    small sizes (about 5 minutes, peers included)
+#   bench/run.sh            full sizes (roughly 45 minutes on 2 cores: an estimate, not yet timed
+#                           since the peers run in every scenario)
+#   bench/run.sh --quick    small sizes (4 minutes measured, peers included, build done)
 #   bench/run.sh --smoke    --quick sizes, outputs under target/bench-smoke (the committed
 #                           results stay), and fails if a peer could not be measured (.ci/run)
 #
