@@ -249,10 +249,9 @@ async fn open(
                         }
                         continue;
                     }
+                    // Nobody may be reading (a sender's own inbox); the stream is still read and acked.
                     if let Some(body) = st.child("body") {
-                        if tx.send(body.to_string()).is_err() {
-                            break;
-                        }
+                        let _ = tx.send(body.to_string());
                     }
                 }
                 "presence" | "iq" => {
