@@ -54,3 +54,10 @@ self_signed() {
 started_at() { echo "started_at $(date +%s%N)"; }
 
 pid_alive() { [ -f "$DIR/pid" ] && kill -0 "$(cat "$DIR/pid")" 2>/dev/null; }
+
+# Waits (10 s, then SIGKILL) until the server process is gone, not only its port: a restart
+# must not find it still running (its pid file, its database connections).
+wait_gone() {
+  for _ in $(seq 1 100); do pid_alive || return 0; sleep 0.1; done
+  kill -9 "$(cat "$DIR/pid")" 2>/dev/null || true
+}

@@ -83,7 +83,9 @@ start() {
   if port_open $PORT; then say "127.0.0.1:$PORT is taken by something else (ejabberd? run its stop)"; return 1; fi
   configure
   # -F: stay in the foreground (we background it), as user prosody (it refuses root).
-  rm -f "$DIR/pid"
+  # No instance of ours runs (checked above): a pid file left behind names a process that is
+  # gone, or by now another one with the same number, and Prosody would refuse to start.
+  rm -f "$DIR/pid" "$DIR/prosody.pid"
   started_at
   nohup runuser -u prosody -- sh -c 'echo $$ > "$0"; exec prosody --config "$1" -F' "$DIR/pid" "$DIR/prosody.cfg.lua" > "$DIR/stdout.log" 2>&1 &
   wait_port $PORT
@@ -100,6 +102,7 @@ stop() {
   if pid_alive; then
     kill "$(cat "$DIR/pid")"
     wait_closed $PORT || kill -9 "$(cat "$DIR/pid")" 2>/dev/null || true
+    wait_gone
     say "stopped"
   fi
   rm -f "$DIR/pid"

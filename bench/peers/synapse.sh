@@ -135,6 +135,7 @@ stop() {
     # Twisted can take long to stop with keep-alive connections open; the data is throwaway.
     wait_closed $PORT 10 || kill -9 "$(cat "$DIR/pid")" 2>/dev/null || true
     wait_closed $PORT
+    wait_gone
     say "stopped"
   fi
   rm -f "$DIR/pid"
