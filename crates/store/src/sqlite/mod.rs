@@ -88,9 +88,16 @@ impl SqliteStore {
         let on_commit = options.on_commit.clone();
         let feed_taken = Arc::new(AtomicBool::new(false));
         let taken = feed_taken.clone();
+        let checkpoints = Connection::open(path)?;
+        configure(&checkpoints, options.durability)?;
+        let (commits, commits_rx) = std::sync::mpsc::sync_channel(1);
+        std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || checkpointer(checkpoints, commits_rx))
+            .map_err(|e| Error::Internal(format!("cannot start the checkpoint thread: {e}")))?;
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || writer(conn, rx, feed_tx, taken, max_batch, on_commit))
+            .spawn(move || writer(conn, rx, feed_tx, taken, max_batch, on_commit, commits))
             .map_err(|e| Error::Internal(format!("cannot start the writer thread: {e}")))?;
         Ok(SqliteStore {
             jobs,
@@ -208,19 +215,72 @@ pub fn in_use(path: &Path) -> Result<bool> {
     }
 }
 
+/// Prepared statements kept per connection: a send alone runs about 15 different ones, and
+/// rusqlite's default of 16 made the writer re-parse statements it had just evicted.
+const STATEMENT_CACHE: usize = 128;
+
+/// Settings of a writing connection (the writer's and the checkpointer's; `synchronous` is
+/// per connection, and a checkpoint syncs as its connection says).
 fn configure(conn: &Connection, durability: Durability) -> Result<()> {
     let sync = match durability {
         Durability::Full => "FULL",
         Durability::Normal => "NORMAL",
     };
-    conn.execute_batch(&format!("PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA foreign_keys=OFF; PRAGMA busy_timeout=5000;"))?;
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA foreign_keys=OFF; PRAGMA busy_timeout=5000;
+         PRAGMA cache_size=-{WRITER_CACHE_KIB}; PRAGMA wal_autocheckpoint={WRITER_CHECKPOINT_PAGES};"
+    ))?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(())
 }
 
 fn open_reader(path: &Path) -> Result<Connection> {
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
     conn.execute_batch("PRAGMA busy_timeout=5000;")?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
+}
+
+/// The writer's page cache. SQLite's default (2 MiB) is smaller than the pages a busy
+/// minute touches (message, log and idempotency indexes), and every miss is a `pread`.
+const WRITER_CACHE_KIB: u32 = 32 * 1024;
+/// Checkpoints run on their own thread ([`checkpointer`]), beside the writer: copying WAL
+/// pages into the database and syncing it is no longer inside some unlucky group commit.
+/// The writer checkpoints itself only if the WAL grows past this many pages (256 MiB of
+/// 4 KiB pages), i.e. if the checkpointer cannot keep up.
+const WRITER_CHECKPOINT_PAGES: u32 = 65_536;
+/// How often, at most, the checkpointer copies the WAL into the database while commits go on.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// Copies committed WAL pages into the database while the writer goes on (`PASSIVE`: it never
+/// waits for, nor blocks, the writer or readers). The writer sends `()` after each group
+/// commit; the thread checkpoints at most every [`CHECKPOINT_EVERY`], once more when commits
+/// stop, and ends after a last checkpoint when the writer does.
+fn checkpointer(conn: Connection, commits: std::sync::mpsc::Receiver<()>) {
+    use std::sync::mpsc::RecvTimeoutError;
+    let mut last = Instant::now();
+    let mut dirty = false;
+    loop {
+        let wait = if dirty { CHECKPOINT_EVERY.saturating_sub(last.elapsed()) } else { Duration::from_secs(3600) };
+        let open = match commits.recv_timeout(wait) {
+            Ok(()) => {
+                dirty = true;
+                true
+            }
+            Err(RecvTimeoutError::Timeout) => true,
+            Err(RecvTimeoutError::Disconnected) => false,
+        };
+        if dirty && (last.elapsed() >= CHECKPOINT_EVERY || !open) {
+            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                tracing::warn!(error = %e, "background checkpoint failed; the writer checkpoints past its own threshold");
+            }
+            last = Instant::now();
+            dirty = false;
+        }
+        if !open {
+            return;
+        }
+    }
 }
 
 fn migrate(conn: &Connection) -> Result<()> {
@@ -248,6 +308,7 @@ fn writer(
     feed_taken: Arc<AtomicBool>,
     max_batch: usize,
     on_commit: Option<CommitObserver>,
+    checkpoints: std::sync::mpsc::SyncSender<()>,
 ) {
     let mut batch: Vec<Job> = Vec::with_capacity(max_batch);
     while let Some(first) = rx.blocking_recv() {
@@ -276,13 +337,13 @@ fn writer(
             let mut events = Vec::new();
             // A failed savepoint inside an open transaction means the connection is broken:
             // the whole batch is rolled back below.
-            failed |= conn.execute_batch("SAVEPOINT job").is_err();
+            failed |= statement(&conn, "SAVEPOINT job").is_err();
             let (ok, finish) = run_job(&conn, job, &mut events);
             if ok {
-                failed |= conn.execute_batch("RELEASE job").is_err();
+                failed |= statement(&conn, "RELEASE job").is_err();
                 committed_events.extend(events);
             } else {
-                failed |= conn.execute_batch("ROLLBACK TO job; RELEASE job").is_err();
+                failed |= statement(&conn, "ROLLBACK TO job").and_then(|()| statement(&conn, "RELEASE job")).is_err();
             }
             finishes.push(finish);
         }
@@ -297,6 +358,10 @@ fn writer(
         }
         if let Some(observe) = &on_commit {
             observe(size, started.elapsed());
+        }
+        if commit.is_ok() {
+            // Full means a notice is already waiting: that checkpoint covers this commit too.
+            let _ = checkpoints.try_send(());
         }
         if !committed_events.is_empty() {
             if feed_taken.load(Ordering::Acquire) {
@@ -313,6 +378,12 @@ fn writer(
         }
     }
     tracing::info!("sqlite writer stopped: every queued commit finished");
+}
+
+/// Runs one statement through the connection's statement cache (the writer's savepoints run
+/// twice per command; `execute_batch` would parse them every time).
+fn statement(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
 fn run_job(conn: &Connection, job: Job, events: &mut Vec<Logged>) -> (bool, Finish) {
