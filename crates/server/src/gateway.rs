@@ -30,6 +30,9 @@ use crate::service::{Caller, Effect, SignedIn};
 pub const MAX_IN_FLIGHT: usize = 32;
 /// A client that does not take a frame within this long is disconnected.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Frames queued before the WebSocket writes to the socket without waiting for a flush: the
+/// writer flushes after each burst, so this only bounds one burst's buffer.
+const WRITE_BUFFER: usize = 64 * 1024;
 /// Close codes (4000-4999 are the application's).
 const CLOSE_TOO_BIG: u16 = 1009;
 const CLOSE_GOING_AWAY: u16 = 1001;
@@ -64,7 +67,7 @@ pub async fn upgrade(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo
         .max_frame_size(max)
         // Small buffers keep an idle connection cheap (tungstenite's default read buffer is 128 KiB).
         .read_buffer_size(4 * 1024)
-        .write_buffer_size(0)
+        .write_buffer_size(WRITE_BUFFER)
         .on_upgrade(move |socket| async move {
             let _permits = (permit, address_permit);
             crate::metrics::connection_opened();
@@ -235,9 +238,15 @@ async fn next_delivery(sub: &mut Option<Subscription>) -> Option<Delivery> {
 
 type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
 
+/// Queues one frame in the connection's write buffer; [`flush`] sends what is queued. False
+/// when the frame cannot be encoded or the client has not taken earlier frames in time.
 async fn send(sink: &mut Sink, frame: &ServerFrame) -> bool {
     let Ok(text) = serde_json::to_string(frame) else { return false };
-    matches!(tokio::time::timeout(WRITE_TIMEOUT, sink.send(Message::Text(Utf8Bytes::from(text)))).await, Ok(Ok(())))
+    matches!(tokio::time::timeout(WRITE_TIMEOUT, sink.feed(Message::Text(Utf8Bytes::from(text)))).await, Ok(Ok(())))
+}
+
+async fn flush(sink: &mut Sink) -> bool {
+    matches!(tokio::time::timeout(WRITE_TIMEOUT, sink.flush()).await, Ok(Ok(())))
 }
 
 async fn close(sink: &mut Sink, code: u16, reason: String) {
@@ -245,73 +254,115 @@ async fn close(sink: &mut Sink, code: u16, reason: String) {
     let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
 }
 
-/// Owns the sending half: answers, live updates, and the close.
+/// What the writer does next: something the reader queued, or something the bus delivered.
+enum Next {
+    Out(Option<Out>),
+    Delivery(Option<Delivery>),
+}
+
+/// Whether the writer goes on after an item.
+enum Step {
+    Continue,
+    Stop,
+}
+
+/// Owns the sending half: answers, live updates, and the close. Frames that are ready
+/// together (answers and updates of a busy connection) go out in one write: each is queued
+/// in the WebSocket's buffer, and the buffer is flushed once nothing more is waiting.
 async fn writer(app: Arc<App>, mut sink: Sink, mut out: mpsc::Receiver<Out>, done: CancellationToken) {
     let mut sub: Option<Subscription> = None;
     let mut me: Option<SignedIn> = None;
-    loop {
-        tokio::select! {
+    'connection: loop {
+        let mut next = tokio::select! {
             biased;
-            next = out.recv() => match next {
-                None => break,
-                Some(Out::Frame(frame)) => {
-                    if !send(&mut sink, &frame).await {
-                        break;
-                    }
-                }
-                Some(Out::FollowChat(chat)) => {
-                    if let Some(sub) = sub.as_mut() {
-                        sub.follow(Topic::Chat(chat));
-                        app.service.bus.ready().await;
-                    }
-                }
-                Some(Out::Follow(signed)) => {
-                    sub = Some(follow(&app, signed).await);
-                    me = Some(signed);
-                }
-                Some(Out::Close(code, reason)) => {
-                    close(&mut sink, code, reason).await;
-                    break;
-                }
-            },
-            delivery = next_delivery(&mut sub) => {
-                let Some(delivery) = delivery else { break };
-                let Some(signed) = me else { continue };
-                match delivery {
-                    Delivery::Lagged => {
-                        crate::metrics::resync();
-                        let frame = ServerFrame::Resync { reason: "you fell behind and missed live updates; call updates.get_difference".into() };
-                        if !send(&mut sink, &frame).await {
-                            break;
-                        }
-                    }
-                    Delivery::Notice(notice) => match &*notice {
-                        Notice::SessionRevoked { .. } => {
-                            close(&mut sink, CLOSE_REVOKED, "SESSION_REVOKED: this session was ended".into()).await;
-                            break;
-                        }
-                        Notice::Typing { chat_id, user_id } => {
-                            if *user_id != signed.user.0 && !send(&mut sink, &ServerFrame::Typing { chat_id: *chat_id, user_id: *user_id }).await {
-                                break;
-                            }
-                        }
-                        // A log position a client does not render; its next update's pts covers it.
-                        Notice::Appended { .. } => {}
-                        Notice::Update(update) => {
-                            if let Some(sub) = sub.as_mut() {
-                                track_chat_topics(sub, signed.user, &update.kind);
-                            }
-                            if !send(&mut sink, &ServerFrame::Update { update: update.clone() }).await {
-                                break;
-                            }
-                        }
-                    },
-                }
+            item = out.recv() => Next::Out(item),
+            delivery = next_delivery(&mut sub) => Next::Delivery(delivery),
+        };
+        loop {
+            let step = match next {
+                Next::Out(item) => on_out(&app, &mut sink, &mut sub, &mut me, item).await,
+                Next::Delivery(delivery) => on_delivery(&mut sink, sub.as_mut(), me, delivery).await,
+            };
+            if let Step::Stop = step {
+                break 'connection;
             }
+            next = if let Ok(item) = out.try_recv() {
+                Next::Out(Some(item))
+            } else if let Some(delivery) = sub.as_mut().and_then(Subscription::try_recv) {
+                Next::Delivery(Some(delivery))
+            } else {
+                break;
+            };
+        }
+        if !flush(&mut sink).await {
+            break;
         }
     }
     // The reader stops too when the writer gives up (revoked, or a client that stopped reading).
     done.cancel();
+}
+
+async fn on_out(app: &App, sink: &mut Sink, sub: &mut Option<Subscription>, me: &mut Option<SignedIn>, item: Option<Out>) -> Step {
+    match item {
+        None => return Step::Stop,
+        Some(Out::Frame(frame)) => {
+            if !send(sink, &frame).await {
+                return Step::Stop;
+            }
+        }
+        Some(Out::FollowChat(chat)) => {
+            if let Some(sub) = sub.as_mut() {
+                sub.follow(Topic::Chat(chat));
+                app.service.bus.ready().await;
+            }
+        }
+        Some(Out::Follow(signed)) => {
+            *sub = Some(follow(app, signed).await);
+            *me = Some(signed);
+        }
+        Some(Out::Close(code, reason)) => {
+            // Answers queued before the close go first.
+            let _ = flush(sink).await;
+            close(sink, code, reason).await;
+            return Step::Stop;
+        }
+    }
+    Step::Continue
+}
+
+async fn on_delivery(sink: &mut Sink, sub: Option<&mut Subscription>, me: Option<SignedIn>, delivery: Option<Delivery>) -> Step {
+    let Some(delivery) = delivery else { return Step::Stop };
+    let Some(signed) = me else { return Step::Continue };
+    let sent = match delivery {
+        Delivery::Lagged => {
+            crate::metrics::resync();
+            let frame = ServerFrame::Resync { reason: "you fell behind and missed live updates; call updates.get_difference".into() };
+            send(sink, &frame).await
+        }
+        Delivery::Notice(notice) => match &*notice {
+            Notice::SessionRevoked { .. } => {
+                let _ = flush(sink).await;
+                close(sink, CLOSE_REVOKED, "SESSION_REVOKED: this session was ended".into()).await;
+                return Step::Stop;
+            }
+            Notice::Typing { chat_id, user_id } => {
+                *user_id == signed.user.0 || send(sink, &ServerFrame::Typing { chat_id: *chat_id, user_id: *user_id }).await
+            }
+            // A log position a client does not render; its next update's pts covers it.
+            Notice::Appended { .. } => true,
+            Notice::Update(update) => {
+                if let Some(sub) = sub {
+                    track_chat_topics(sub, signed.user, &update.kind);
+                }
+                send(sink, &ServerFrame::Update { update: update.clone() }).await
+            }
+        },
+    };
+    if sent {
+        Step::Continue
+    } else {
+        Step::Stop
+    }
 }
 
 /// A subscription for a freshly signed-in connection: the user's own topic, the session's

@@ -228,7 +228,9 @@ fn configure(conn: &Connection, durability: Durability) -> Result<()> {
     };
     conn.execute_batch(&format!(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA foreign_keys=OFF; PRAGMA busy_timeout=5000;
-         PRAGMA cache_size=-{WRITER_CACHE_KIB}; PRAGMA wal_autocheckpoint={WRITER_CHECKPOINT_PAGES};"
+         PRAGMA cache_size=-{WRITER_CACHE_KIB}; PRAGMA wal_autocheckpoint={WRITER_CHECKPOINT_PAGES};
+         PRAGMA journal_size_limit={};",
+        u64::from(WRITER_CHECKPOINT_PAGES) * 4096
     ))?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(())
@@ -246,36 +248,41 @@ fn open_reader(path: &Path) -> Result<Connection> {
 const WRITER_CACHE_KIB: u32 = 32 * 1024;
 /// Checkpoints run on their own thread ([`checkpointer`]), beside the writer: copying WAL
 /// pages into the database and syncing it is no longer inside some unlucky group commit.
-/// The writer checkpoints itself only if the WAL grows past this many pages (256 MiB of
-/// 4 KiB pages), i.e. if the checkpointer cannot keep up.
-const WRITER_CHECKPOINT_PAGES: u32 = 65_536;
+/// The writer checkpoints itself once the WAL holds this many pages (64 MiB of 4 KiB pages):
+/// under steady load the checkpointer has copied nearly all of them by then, and this
+/// checkpoint lets the WAL start over from its beginning (it cannot while the checkpointer
+/// is always a few commits behind). `journal_size_limit` then cuts the file back to that size.
+const WRITER_CHECKPOINT_PAGES: u32 = 16_384;
 /// How often, at most, the checkpointer copies the WAL into the database while commits go on.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
-/// Copies committed WAL pages into the database while the writer goes on (`PASSIVE`: it never
-/// waits for, nor blocks, the writer or readers). The writer sends `()` after each group
-/// commit; the thread checkpoints at most every [`CHECKPOINT_EVERY`], once more when commits
-/// stop, and ends after a last checkpoint when the writer does.
+/// Copies committed WAL pages into the database while the writer goes on. The writer sends
+/// `()` after each group commit. While commits keep coming, a `PASSIVE` checkpoint (it never
+/// waits for, nor blocks, the writer or readers) at most every [`CHECKPOINT_EVERY`]; once they
+/// pause that long, a `TRUNCATE` checkpoint, which empties the WAL file (an idle server keeps
+/// no WAL). The thread ends after a last checkpoint when the writer does.
 fn checkpointer(conn: Connection, commits: std::sync::mpsc::Receiver<()>) {
     use std::sync::mpsc::RecvTimeoutError;
     let mut last = Instant::now();
     let mut dirty = false;
     loop {
         let wait = if dirty { CHECKPOINT_EVERY.saturating_sub(last.elapsed()) } else { Duration::from_secs(3600) };
-        let open = match commits.recv_timeout(wait) {
+        let (open, idle) = match commits.recv_timeout(wait) {
             Ok(()) => {
                 dirty = true;
-                true
+                (true, false)
             }
-            Err(RecvTimeoutError::Timeout) => true,
-            Err(RecvTimeoutError::Disconnected) => false,
+            Err(RecvTimeoutError::Timeout) => (true, true),
+            Err(RecvTimeoutError::Disconnected) => (false, true),
         };
-        if dirty && (last.elapsed() >= CHECKPOINT_EVERY || !open) {
-            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+        if dirty && (idle || last.elapsed() >= CHECKPOINT_EVERY) {
+            let mode = if idle { "TRUNCATE" } else { "PASSIVE" };
+            if let Err(e) = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(())) {
                 tracing::warn!(error = %e, "background checkpoint failed; the writer checkpoints past its own threshold");
             }
             last = Instant::now();
-            dirty = false;
+            // A passive checkpoint under load leaves the newest commits for the next one.
+            dirty = !idle;
         }
         if !open {
             return;
