@@ -15,12 +15,12 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use futures_util::stream::SplitStream;
 use futures_util::{SinkExt, StreamExt};
 use heliograph_bus::{Delivery, Notice, Subscription, Topic};
 use heliograph_core::UserId;
 use heliograph_proto::{ClientFrame, Error, ErrorCode, ServerFrame, UpdateKind};
 use tokio::sync::{mpsc, Semaphore};
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
@@ -30,9 +30,13 @@ use crate::service::{Caller, Effect, SignedIn};
 pub const MAX_IN_FLIGHT: usize = 32;
 /// A client that does not take a frame within this long is disconnected.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Frames queued before the WebSocket writes to the socket without waiting for a flush: the
-/// writer flushes after each burst, so this only bounds one burst's buffer.
-const WRITE_BUFFER: usize = 64 * 1024;
+/// The WebSocket's read buffer: a few requests' worth (a request is a few hundred bytes; a
+/// larger frame grows it for as long as it is read). tungstenite's default is 128 KiB, which
+/// an idle connection would keep.
+const READ_BUFFER: usize = 1024;
+/// Frames queued before the WebSocket writes to the socket without waiting for a flush (the
+/// writer flushes after each burst). Small: the buffer keeps its size while a connection idles.
+const WRITE_BUFFER: usize = 8 * 1024;
 /// Close codes (4000-4999 are the application's).
 const CLOSE_TOO_BIG: u16 = 1009;
 const CLOSE_GOING_AWAY: u16 = 1001;
@@ -40,16 +44,23 @@ const CLOSE_REVOKED: u16 = 4001;
 const CLOSE_IDLE: u16 = 4002;
 
 /// What the reader asks the writer to do, in order.
-// Frames are the common case; boxing them would add an allocation per answer.
-#[allow(clippy::large_enum_variant)]
 enum Out {
-    Frame(ServerFrame),
+    /// A frame, already encoded by whoever made it (the request's own task, so the writer
+    /// only writes; and a queue slot is a pointer, not a whole frame, which keeps an idle
+    /// connection's queue small). `None`: it could not be encoded.
+    Frame(Option<Box<str>>),
     /// The connection signed in: follow this user's topics from now on.
     Follow(SignedIn),
     /// The caller just got access to a chat with its own log (joined, created, added): follow
     /// its topic before the answer goes out, so a post made right after reaches them live.
     FollowChat(i64),
-    Close(u16, String),
+    Close(u16, Box<str>),
+}
+
+impl Out {
+    fn frame(frame: &ServerFrame) -> Out {
+        Out::Frame(encode(frame).map(String::into_boxed_str))
+    }
 }
 
 /// The route handler: caps connections, limits frame sizes, upgrades.
@@ -65,32 +76,31 @@ pub async fn upgrade(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo
     let max = app.service.config.limits.max_frame_bytes;
     ws.max_message_size(max)
         .max_frame_size(max)
-        // Small buffers keep an idle connection cheap (tungstenite's default read buffer is 128 KiB).
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
-        .on_upgrade(move |socket| async move {
-            let _permits = (permit, address_permit);
-            crate::metrics::connection_opened();
-            connection(app, socket, peer.ip()).await;
-            crate::metrics::connection_closed();
+        // Split before the task's future is made: the whole socket is not kept in it.
+        .on_upgrade(move |socket| {
+            let (sink, stream) = socket.split();
+            async move {
+                let _permits = (permit, address_permit);
+                crate::metrics::connection_opened();
+                connection(app, sink, stream, peer.ip()).await;
+                crate::metrics::connection_closed();
+            }
         })
 }
 
 #[tracing::instrument(name = "connection", skip_all, fields(addr = %addr, user = tracing::field::Empty))]
-async fn connection(app: Arc<App>, socket: WebSocket, addr: IpAddr) {
-    let (sink, mut stream) = socket.split();
+async fn connection(app: Arc<App>, sink: Sink, mut stream: SplitStream<WebSocket>, addr: IpAddr) {
     let (out, out_rx) = mpsc::channel::<Out>(64);
     let done = app.shutdown.child_token();
     let writer = tokio::spawn(writer(app.clone(), sink, out_rx, done.clone()));
     let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
-    let mut requests = JoinSet::new();
     let mut caller = Caller { addr, session: None };
     let mut closing = (CLOSE_GOING_AWAY, "server shutting down".to_string());
     let idle_timeout = app.service.config.limits.idle_timeout();
 
     loop {
-        // Reap finished requests so the set stays small.
-        while requests.try_join_next().is_some() {}
         // A client must finish a frame (any frame, pings included) within the idle timeout:
         // one that starts a frame and never completes it is dropped here.
         let frame = tokio::select! {
@@ -121,7 +131,7 @@ async fn connection(app: Arc<App>, socket: WebSocket, addr: IpAddr) {
             Some(Ok(Message::Text(text))) => text,
             Some(Ok(Message::Binary(_))) => {
                 let error = Error::new(ErrorCode::BadRequest, "binary frames are not accepted: send JSON as text frames");
-                if out.send(Out::Frame(ServerFrame::Error { id: None, error })).await.is_err() {
+                if out.send(Out::frame(&ServerFrame::Error { id: None, error })).await.is_err() {
                     break;
                 }
                 continue;
@@ -131,7 +141,7 @@ async fn connection(app: Arc<App>, socket: WebSocket, addr: IpAddr) {
         let (id, request) = match ClientFrame::parse(text.as_str()) {
             Ok(parsed) => parsed,
             Err((id, error)) => {
-                if out.send(Out::Frame(ServerFrame::Error { id, error })).await.is_err() {
+                if out.send(Out::frame(&ServerFrame::Error { id, error })).await.is_err() {
                     break;
                 }
                 continue;
@@ -143,7 +153,7 @@ async fn connection(app: Arc<App>, socket: WebSocket, addr: IpAddr) {
         if let Err(wait) = app.requests_per_address.check(&addr) {
             crate::metrics::record_request(request.method(), ErrorCode::FloodWait.as_str(), Duration::ZERO);
             let error = crate::errors::flood_wait(wait.secs(), "requests from your address");
-            if out.send(Out::Frame(ServerFrame::Error { id: Some(id), error })).await.is_err() {
+            if out.send(Out::frame(&ServerFrame::Error { id: Some(id), error })).await.is_err() {
                 break;
             }
             tokio::select! {
@@ -156,7 +166,9 @@ async fn connection(app: Arc<App>, socket: WebSocket, addr: IpAddr) {
         let in_line = request.is_public()
             || matches!(request, heliograph_proto::Request::LogOut {} | heliograph_proto::Request::RevokeSession { .. });
         if in_line {
-            let answer = app.service.call(&caller, request).await;
+            // Boxed: a call's future is large, and inline it would make every connection's
+            // reader that large for as long as the connection lives.
+            let answer = Box::pin(app.service.call(&caller, request)).await;
             let (frame, effect) = frame_of(id, answer);
             if let Effect::SignedIn(signed) = effect {
                 caller.session = Some(signed);
@@ -165,7 +177,7 @@ async fn connection(app: Arc<App>, socket: WebSocket, addr: IpAddr) {
                     break;
                 }
             }
-            if out.send(Out::Frame(frame)).await.is_err() {
+            if out.send(Out::frame(&frame)).await.is_err() {
                 break;
             }
             if effect == Effect::SignedOut {
@@ -182,20 +194,22 @@ async fn connection(app: Arc<App>, socket: WebSocket, addr: IpAddr) {
         }
         let Ok(permit) = in_flight.clone().acquire_owned().await else { break };
         let (app, caller, out) = (app.clone(), caller.clone(), out.clone());
-        requests.spawn(async move {
+        // Each request's task ends on its own (an idle connection keeps no finished task);
+        // `in_flight` counts them.
+        tokio::spawn(async move {
             let answer = app.service.call(&caller, request).await;
             if let Some(chat) = answer.as_ref().ok().and_then(|(result, _)| own_log_chat(result)) {
                 let _ = out.send(Out::FollowChat(chat)).await;
             }
             let (frame, _) = frame_of(id, answer);
-            let _ = out.send(Out::Frame(frame)).await;
+            let _ = out.send(Out::frame(&frame)).await;
             drop(permit);
         });
     }
     // Finish what was started: every request already read gets its answer (and every send
     // its commit) before the connection closes.
-    while requests.join_next().await.is_some() {}
-    let _ = out.send(Out::Close(closing.0, closing.1)).await;
+    let _all_answered = in_flight.acquire_many(MAX_IN_FLIGHT as u32).await;
+    let _ = out.send(Out::Close(closing.0, closing.1.into())).await;
     drop(out);
     let _ = writer.await;
     // Wait (briefly) for the client's close: closing a socket with unread input makes the
@@ -241,8 +255,26 @@ type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
 /// Queues one frame in the connection's write buffer; [`flush`] sends what is queued. False
 /// when the frame cannot be encoded or the client has not taken earlier frames in time.
 async fn send(sink: &mut Sink, frame: &ServerFrame) -> bool {
-    let Ok(text) = serde_json::to_string(frame) else { return false };
+    match encode(frame) {
+        Some(text) => send_text(sink, text).await,
+        None => false,
+    }
+}
+
+async fn send_text(sink: &mut Sink, text: String) -> bool {
     matches!(tokio::time::timeout(WRITE_TIMEOUT, sink.feed(Message::Text(Utf8Bytes::from(text)))).await, Ok(Ok(())))
+}
+
+/// A frame as the text that goes on the wire. Every frame type serializes; `None` would be a
+/// bug, and the connection closes rather than skip a frame silently.
+fn encode(frame: &ServerFrame) -> Option<String> {
+    match serde_json::to_string(frame) {
+        Ok(text) => Some(text),
+        Err(e) => {
+            tracing::error!(error = %e, "a frame could not be encoded; closing the connection");
+            None
+        }
+    }
 }
 
 async fn flush(sink: &mut Sink) -> bool {
@@ -305,8 +337,9 @@ async fn writer(app: Arc<App>, mut sink: Sink, mut out: mpsc::Receiver<Out>, don
 async fn on_out(app: &App, sink: &mut Sink, sub: &mut Option<Subscription>, me: &mut Option<SignedIn>, item: Option<Out>) -> Step {
     match item {
         None => return Step::Stop,
-        Some(Out::Frame(frame)) => {
-            if !send(sink, &frame).await {
+        Some(Out::Frame(None)) => return Step::Stop,
+        Some(Out::Frame(Some(text))) => {
+            if !send_text(sink, String::from(text)).await {
                 return Step::Stop;
             }
         }
@@ -317,13 +350,14 @@ async fn on_out(app: &App, sink: &mut Sink, sub: &mut Option<Subscription>, me: 
             }
         }
         Some(Out::Follow(signed)) => {
-            *sub = Some(follow(app, signed).await);
+            // Boxed: once per connection, and inline it would enlarge the writer for its life.
+            *sub = Some(Box::pin(follow(app, signed)).await);
             *me = Some(signed);
         }
         Some(Out::Close(code, reason)) => {
             // Answers queued before the close go first.
             let _ = flush(sink).await;
-            close(sink, code, reason).await;
+            close(sink, code, reason.into()).await;
             return Step::Stop;
         }
     }
