@@ -7,7 +7,8 @@
 #   bench/run.sh            full sizes (roughly 45 minutes on 2 cores: an estimate, not yet timed
 #                           since the peers run in every scenario)
 #   bench/run.sh --quick    small sizes (4 minutes measured, peers included, build done)
-#   bench/run.sh --smoke    --quick sizes, outputs under target/bench-smoke (the committed
+#   bench/run.sh --smoke    --quick sizes (smaller still for idle, group, catchup and
+#                           coldstart), outputs under target/bench-smoke (the committed
 #                           results stay), and fails if a peer could not be measured (.ci/run)
 #
 # HELIOGRAPH_BIN=/path/to/heliograph measures another build of the server.
@@ -56,11 +57,25 @@ t0=$SECONDS
 
 if [[ $quick == 1 ]]; then
   want pairs && run --reps 1 pairs --target "$targets" --pairs 20 --duration 3 --warmup 1 --curve 0.5
-  want idle && run --reps 1 idle --target "$targets" --connections 200
+  if [[ $smoke == 1 ]]; then
+    # Only proves every target still runs (their figures mean nothing in a debug build): the
+    # scenarios the peers join at the smallest sizes that exercise them, as their time goes to
+    # starting and stopping the peers.
+    idle=(--connections 50)
+    group=(--members 20 --senders 4 --duration 1 --warmup 0.5 --synapse-members 10 --synapse-senders 2)
+    catchup=(--messages 1000 --senders 8 --synapse-messages 100)
+    coldstart=(--db-mib 5 --starts 1)
+  else
+    idle=(--connections 200)
+    group=(--members 100 --senders 10 --duration 3 --warmup 1 --synapse-members 50 --synapse-senders 5)
+    catchup=(--messages 5000 --synapse-messages 300)
+    coldstart=(--db-mib 20 --starts 3)
+  fi
+  want idle && run --reps 1 idle --target "$targets" "${idle[@]}"
   want channel && run --reps 1 channel --subscribers 500 --online 100 --posts 3
-  want group && run --reps 1 group --target "$stored" --members 100 --senders 10 --duration 3 --warmup 1 --synapse-members 50 --synapse-senders 5
-  want catchup && run --reps 1 catchup --target "$stored" --messages 5000 --synapse-messages 300
-  want coldstart && run --reps 1 coldstart --target "$stored" --db-mib 20 --starts 3
+  want group && run --reps 1 group --target "$stored" "${group[@]}"
+  want catchup && run --reps 1 catchup --target "$stored" "${catchup[@]}"
+  want coldstart && run --reps 1 coldstart --target "$stored" "${coldstart[@]}"
 else
   want pairs && run --reps 3 pairs --target "$targets" --pairs 100 --inflight 4 --duration 10 --warmup 2 --curve 0.25,0.5,0.75
   want idle && run --reps 3 idle --target "$targets" --connections 2000
