@@ -14,6 +14,12 @@ BENCH_KEEP_DATA="${BENCH_KEEP_DATA:-0}"
 
 say() { echo "[$PEER] $*" >&2; }
 
+# Every peer holds thousands of connections in the idle scenario (2,000 at full size): its
+# soft open-files limit is raised to the hard one (the shell's default soft limit is 1,024;
+# at it Prosody stopped accepting at 1,021 streams and the run waited forever). Recorded in
+# bench/peers/README.md; Heliograph's server raises its own limit the same way.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 wait_port() {

@@ -87,7 +87,7 @@ start() {
   # gone, or by now another one with the same number, and Prosody would refuse to start.
   rm -f "$DIR/pid" "$DIR/prosody.pid"
   started_at
-  nohup runuser -u prosody -- sh -c 'echo $$ > "$0"; exec prosody --config "$1" -F' "$DIR/pid" "$DIR/prosody.cfg.lua" > "$DIR/stdout.log" 2>&1 &
+  nohup runuser -u prosody -- sh -c 'ulimit -n "$(ulimit -Hn)"; echo $$ > "$0"; exec prosody --config "$1" -F' "$DIR/pid" "$DIR/prosody.cfg.lua" > "$DIR/stdout.log" 2>&1 &
   wait_port $PORT
   say "started, pid $(cat "$DIR/pid")"
   if [ "$BENCH_ACCOUNTS" -gt 0 ]; then
