@@ -42,13 +42,11 @@ pub struct CatchupArgs {
     targets: TargetArgs,
 }
 
-const TARGETS: [&str; 4] = ["heliograph", "prosody", "ejabberd", "synapse"];
-
 /// No message for this long means the catch-up is over (whatever was received).
 const GAP: Duration = Duration::from_secs(60);
 
 pub async fn catchup(common: &Common, a: CatchupArgs) -> Result<()> {
-    let targets = a.targets.list("heliograph", &TARGETS)?;
+    let targets = a.targets.list("heliograph", &crate::targets::SERVERS)?;
     let mut out = ByTarget::default();
     let errors = a
         .targets

@@ -32,10 +32,8 @@ pub struct ColdstartArgs {
     targets: TargetArgs,
 }
 
-const TARGETS: [&str; 4] = ["heliograph", "prosody", "ejabberd", "synapse"];
-
 pub async fn coldstart(common: &Common, a: ColdstartArgs) -> Result<()> {
-    let targets = a.targets.list("heliograph", &TARGETS)?;
+    let targets = a.targets.list("heliograph", &crate::targets::SERVERS)?;
     let mut out = ByTarget::default();
     let mut filled = json!({});
     let errors = a

@@ -37,10 +37,8 @@ pub struct GroupArgs {
     targets: TargetArgs,
 }
 
-const TARGETS: [&str; 4] = ["heliograph", "prosody", "ejabberd", "synapse"];
-
 pub async fn group(common: &Common, a: GroupArgs) -> Result<()> {
-    let targets = a.targets.list("heliograph", &TARGETS)?;
+    let targets = a.targets.list("heliograph", &crate::targets::SERVERS)?;
     let mut out = ByTarget::default();
     let errors = a
         .targets

@@ -32,13 +32,11 @@ pub struct IdleArgs {
     targets: TargetArgs,
 }
 
-const TARGETS: [&str; 5] = ["relay", "heliograph", "prosody", "ejabberd", "synapse"];
-
 /// Whatever keeps one connection open.
 type Held = Box<dyn std::any::Any + Send>;
 
 pub async fn idle(common: &Common, a: IdleArgs) -> Result<()> {
-    let targets = a.targets.list("heliograph", &TARGETS)?;
+    let targets = a.targets.list("heliograph", &crate::targets::ALL)?;
     let mut out = ByTarget::default();
     let errors = a
         .targets

@@ -579,7 +579,7 @@ struct PairsOut {
 }
 
 pub async fn pairs(common: &Common, a: PairsArgs) -> Result<()> {
-    let targets = a.targets.list("both", &["relay", "heliograph", "prosody", "ejabberd", "synapse"])?;
+    let targets = a.targets.list("both", &crate::targets::ALL)?;
     let mut out = PairsOut::default();
     out.errors = a.targets.each("pairs", &targets, async |t| pairs_target(common, &a, t, &mut out).await).await?;
     if let (Some(h), Some(r)) = (out.summary.get("heliograph"), out.summary.get("relay")) {

@@ -13,6 +13,10 @@ use serde_json::{json, Map, Value};
 use crate::proc::ProcStats;
 
 pub const PEERS: [&str; 3] = ["prosody", "ejabberd", "synapse"];
+/// The servers that store messages: Heliograph and the peers (the relay stores nothing).
+pub const SERVERS: [&str; 4] = ["heliograph", "prosody", "ejabberd", "synapse"];
+/// Every target: the bare relay and the servers.
+pub const ALL: [&str; 5] = ["relay", "heliograph", "prosody", "ejabberd", "synapse"];
 
 /// Which targets a scenario measures, and how the peers among them are reached and managed.
 #[derive(Args, Clone)]
