@@ -11,6 +11,8 @@ use anyhow::{bail, Context, Result};
 pub struct Server {
     pub child: Child,
     pub port: u16,
+    /// The metrics listener's port (`heliograph` only: `/metrics` is not on the public port).
+    pub metrics_port: Option<u16>,
     /// Time from spawn to the first successful health check.
     pub ready_after: Duration,
 }
@@ -29,17 +31,21 @@ impl Server {
     /// Starts `heliograph serve --dev` on a free port over `data`, with rate limits lifted.
     pub async fn heliograph(bin: &Path, data: &Path) -> Result<Server> {
         let port = free_port()?;
+        let metrics_port = free_port()?;
         let mut cmd = Command::new(bin);
         cmd.args(["serve", "--dev", "--listen", &format!("127.0.0.1:{port}"), "--data"])
             .arg(data)
             .env("RUST_LOG", "warn")
+            .env("HELIOGRAPH_METRICS_LISTEN", format!("127.0.0.1:{metrics_port}"))
             .env("HELIOGRAPH_LIMITS__REQUESTS_PER_SECOND", "100000000")
             .env("HELIOGRAPH_LIMITS__REQUESTS_BURST", "100000000")
             .env("HELIOGRAPH_LIMITS__REQUESTS_PER_ADDRESS_PER_SECOND", "100000000")
             .env("HELIOGRAPH_LIMITS__MAX_CONNECTIONS_PER_ADDRESS", "1000000")
             .env("HELIOGRAPH_LIMITS__CODES_PER_ADDRESS_PER_HOUR", "100000000")
             .env("HELIOGRAPH_LIMITS__CODES_PER_PHONE_PER_HOUR", "100000000");
-        Self::spawn(cmd, port, true).await.with_context(|| format!("starting {}", bin.display()))
+        let mut server = Self::spawn(cmd, port, true).await.with_context(|| format!("starting {}", bin.display()))?;
+        server.metrics_port = Some(metrics_port);
+        Ok(server)
     }
 
     /// Starts the bare relay (this binary's `relay` subcommand) on a free port.
@@ -53,7 +59,7 @@ impl Server {
     async fn spawn(mut cmd: Command, port: u16, http: bool) -> Result<Server> {
         let started = Instant::now();
         let child = cmd.stdout(Stdio::null()).stderr(Stdio::inherit()).spawn()?;
-        let mut server = Server { child, port, ready_after: Duration::ZERO };
+        let mut server = Server { child, port, metrics_port: None, ready_after: Duration::ZERO };
         let http_client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build()?;
         let deadline = started + Duration::from_secs(120);
         while Instant::now() < deadline {
@@ -86,9 +92,10 @@ impl Server {
         ProcStats::read(self.pid())
     }
 
-    /// Prometheus `/metrics`, as name -> value for unlabelled samples.
+    /// Prometheus `/metrics` from the metrics listener, as name -> value for unlabelled
+    /// samples.
     pub async fn metric(&self, name: &str) -> Option<f64> {
-        let text = reqwest::get(format!("{}/metrics", self.url())).await.ok()?.text().await.ok()?;
+        let text = reqwest::get(format!("http://127.0.0.1:{}/metrics", self.metrics_port?)).await.ok()?.text().await.ok()?;
         text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
             let (k, v) = l.rsplit_once(' ')?;
             (k == name).then(|| v.parse().ok()).flatten()

@@ -21,7 +21,7 @@ async fn main() -> anyhow::Result<()> {
     config.limits.requests_burst = 1_000_000;
     config.limits.codes_per_address_per_hour = 1_000_000;
     config.limits.requests_per_address_per_second = 1_000_000;
-    config.limits.max_connections_per_address = 1_000_000;
+    config.limits.max_connections_per_address = Some(1_000_000);
     let server = heliograph_server::start(config).await?;
     let url = server.ws_url();
 

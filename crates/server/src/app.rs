@@ -1,4 +1,5 @@
 //! Building and running the server: the router, shared state, start and graceful shutdown.
+//! The listening sockets themselves (caps, TLS, timeouts) are [`crate::listener`]'s.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,7 +18,8 @@ use tokio_util::task::TaskTracker;
 
 use crate::codes::{CodeSender, HttpSender, LogSender};
 use crate::config::{CodeProvider, Config};
-use crate::limits::{ConnectionsPerAddress, KeyedLimiter};
+use crate::limits::{ConnectionCaps, ConnectionsPerAddress, KeyedLimiter};
+use crate::listener::Edge;
 use crate::service::Service;
 
 /// Shared by every request and connection.
@@ -38,11 +40,13 @@ pub struct App {
     metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
-/// The HTTP routes. Tests can drive this without a socket.
+/// Connections the metrics listener takes at once (out of the descriptor reserve).
+const METRICS_CONNECTIONS: usize = 16;
+
+/// The HTTP routes of the public port. Tests can drive this without a socket.
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route("/metrics", get(|State(app): State<Arc<App>>| async move { app.metrics.render() }))
+        .route("/healthz", get(healthz))
         .route("/ws", get(crate::gateway::upgrade))
         .merge(crate::files::routes())
         .merge(crate::botapi::routes())
@@ -50,9 +54,25 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
+/// The routes of the metrics listener (`metrics_listen`): never on the public port, since
+/// the metrics describe the server's internals and load. Its own `/healthz` answers even
+/// when the public port is at its connection cap.
+pub fn metrics_router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/metrics", get(|State(app): State<Arc<App>>| async move { app.metrics.render() }))
+        .route("/healthz", get(healthz))
+        .with_state(app)
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
 /// A running server.
 pub struct Server {
     addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
+    tls: bool,
     shutdown: CancellationToken,
     done: tokio::task::JoinHandle<()>,
 }
@@ -63,9 +83,19 @@ impl Server {
         self.addr
     }
 
-    /// `ws://ADDR/ws`.
+    /// Where the metrics listener listens, when `metrics_listen` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
+    /// `http://ADDR`, or `https://ADDR` with TLS.
+    pub fn url(&self) -> String {
+        format!("{}://{}", if self.tls { "https" } else { "http" }, self.addr)
+    }
+
+    /// `ws://ADDR/ws`, or `wss://ADDR/ws` with TLS.
     pub fn ws_url(&self) -> String {
-        format!("ws://{}/ws", self.addr)
+        format!("{}://{}/ws", if self.tls { "wss" } else { "ws" }, self.addr)
     }
 
     /// Stops accepting, lets every connection finish its in-flight requests (and their
@@ -132,17 +162,33 @@ pub async fn start_with(config: Config, store: Arc<dyn Store>, bus: Arc<dyn Bus>
     let metrics = crate::metrics::install();
     let feed = store.take_commit_feed().ok_or_else(|| anyhow::anyhow!("the store's commit feed is already taken"))?;
     let codes = code_sender(&config)?;
-    let listener =
-        tokio::net::TcpListener::bind(config.listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+    let tls = config.tls.as_ref().map(crate::tls::acceptor).transpose()?;
+    let caps = config.limits.connection_caps(open_files_limit());
+    if caps.total.saturating_add(caps.reserve) as u64 > caps.open_files {
+        tracing::warn!(?caps, "limits.max_connections plus the reserve is more than the open-file limit: a flood can exhaust it");
+    }
+    tracing::info!(
+        open_files = caps.open_files,
+        max_connections = caps.total,
+        per_address = caps.per_address,
+        reserve = caps.reserve,
+        "connection caps"
+    );
+    let listener = bind(config.listen).await?;
     let addr = listener.local_addr()?;
+    let metrics_listener = match config.metrics_listen {
+        Some(at) => Some(bind(at).await?),
+        None => None,
+    };
+    let metrics_addr = metrics_listener.as_ref().map(tokio::net::TcpListener::local_addr).transpose()?;
     let files = Arc::new(crate::files::Files::open(&config)?);
     let config = Arc::new(config);
     let service = Arc::new(Service::new(store, bus, config.clone(), codes));
     let shutdown = CancellationToken::new();
     let app = Arc::new(App {
         service: service.clone(),
-        connections: Arc::new(Semaphore::new(config.limits.max_connections)),
-        connections_per_address: Arc::default(),
+        connections: Arc::new(Semaphore::new(caps.total)),
+        connections_per_address: Arc::new(ConnectionsPerAddress::new(caps.per_address)),
         requests_per_address: KeyedLimiter::new(config.limits.request_rate_per_address(), 100_000),
         shutdown: shutdown.clone(),
         files: files.clone(),
@@ -157,58 +203,44 @@ pub async fn start_with(config: Config, store: Arc<dyn Store>, bus: Arc<dyn Bus>
     let routes = router(app.clone());
     let stop = shutdown.clone();
     let header_timeout = config.limits.header_read_timeout();
+    let secure = tls.is_some();
+    let public = crate::listener::serve(listener, routes, stop.clone(), Edge { caps, header_timeout, tls });
+    let metrics = metrics_listener.map(|listener| {
+        let caps = ConnectionCaps { total: METRICS_CONNECTIONS, per_address: METRICS_CONNECTIONS, ..caps };
+        crate::listener::serve(listener, metrics_router(app.clone()), stop.clone(), Edge { caps, header_timeout, tls: None })
+    });
     let done = tokio::spawn(async move {
-        serve(listener, routes, stop, header_timeout).await;
+        tokio::join!(public, async {
+            if let Some(metrics) = metrics {
+                metrics.await;
+            }
+        });
         // Upgraded WebSockets outlive the HTTP server: wait until every one has closed.
-        let max_connections = config.limits.max_connections as u32;
-        let all = tokio::time::timeout(Duration::from_secs(30), app.connections.acquire_many(max_connections.min(u32::MAX)));
+        let all = u32::try_from(caps.total).unwrap_or(u32::MAX);
+        let all = tokio::time::timeout(Duration::from_secs(30), app.connections.acquire_many(all));
         if all.await.is_err() {
             tracing::warn!("some connections did not close within 30 s");
         }
         tracing::info!("server stopped");
     });
+    if let Some(metrics_addr) = metrics_addr {
+        tracing::info!(%metrics_addr, "metrics listening");
+    }
     tracing::info!(%addr, "listening");
-    Ok(Server { addr, shutdown, done })
+    Ok(Server { addr, metrics_addr, tls: secure, shutdown, done })
 }
 
-/// Serves HTTP/1.1 and HTTP/2 (with WebSocket upgrades) on `listener` until `stop` is
-/// cancelled, then waits for every HTTP connection to finish. This is `axum::serve` plus one
-/// thing it lacks: a timer, so hyper enforces `header_timeout` on request headers and a
-/// client that sends them byte by byte (slowloris) is dropped.
-async fn serve(listener: tokio::net::TcpListener, routes: Router, stop: CancellationToken, header_timeout: Duration) {
-    use axum::extract::connect_info::ConnectInfo;
-    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))
+}
 
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut http = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    http.http1().timer(TokioTimer::new()).header_read_timeout(header_timeout);
-    http.http2().timer(TokioTimer::new()).enable_connect_protocol();
-    loop {
-        let (tcp, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    // Out of file descriptors, usually: wait for some to close.
-                    tracing::warn!(error = %e, "cannot accept a connection");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-            () = stop.cancelled() => break,
-        };
-        // Small frames must leave at once: with Nagle's algorithm each answer waits for the
-        // peer's delayed ACK (about 40 ms).
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+/// The process's open-file limit (`main` has raised the soft limit to the hard one by now).
+fn open_files_limit() -> u64 {
+    match rlimit::getrlimit(rlimit::Resource::NOFILE) {
+        Ok((soft, _hard)) => soft,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the open files limit; assuming 1024");
+            1024
         }
-        let service = hyper_util::service::TowerToHyperService::new(routes.clone().layer(axum::Extension(ConnectInfo(peer))));
-        let connection = graceful.watch(http.serve_connection_with_upgrades(TokioIo::new(tcp), service).into_owned());
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, "HTTP connection ended with an error");
-            }
-        });
     }
-    drop(listener);
-    graceful.shutdown().await;
 }

@@ -42,7 +42,7 @@ pub const ENV_PREFIX: &str = "HELIOGRAPH_";
 /// Keys whose environment values are taken as written. Figment reads other values as TOML
 /// scalars, so a token `12345` would become a number (and be refused) and `0123` would become
 /// `123`.
-const VERBATIM_KEYS: [&str; 8] = [
+const VERBATIM_KEYS: [&str; 10] = [
     "data_dir",
     "database",
     "bus",
@@ -51,6 +51,8 @@ const VERBATIM_KEYS: [&str; 8] = [
     "code_provider.bearer_token",
     "files.storage.bucket",
     "files.storage.endpoint",
+    "tls.cert",
+    "tls.key",
 ];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -82,6 +84,27 @@ pub struct Config {
     /// Deliver bots' webhooks from this node. Every node accepts `setWebhook`; in a cluster,
     /// turn this off on all nodes but one, so each update is POSTed once.
     pub bot_webhooks: bool,
+    /// Where `/metrics` (and a second `/healthz`) are served: a listener of their own, never
+    /// the public port. `None` (the default): metrics are not served. Keep it on loopback or
+    /// a private network; it has no authentication.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Serve HTTPS and WSS on `listen` with this certificate (see [`Tls`]). `None`: plain
+    /// HTTP (behind a TLS-terminating proxy, or on loopback).
+    pub tls: Option<Tls>,
+}
+
+/// TLS built in: PEM files, reloaded when they change (a renewal needs no restart).
+///
+/// ```toml
+/// [tls]
+/// cert = "/etc/heliograph/tls/fullchain.pem"   # the certificate chain, leaf first
+/// key = "/etc/heliograph/tls/privkey.pem"      # PKCS#8, PKCS#1 (RSA) or SEC1 (EC)
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 impl Default for Config {
@@ -98,6 +121,8 @@ impl Default for Config {
             limits: Limits::default(),
             files: Files::default(),
             bot_webhooks: true,
+            metrics_listen: None,
+            tls: None,
         }
     }
 }
@@ -191,11 +216,19 @@ pub struct Limits {
     pub codes_per_phone_per_hour: u32,
     /// Login codes requested from one client address per hour.
     pub codes_per_address_per_hour: u32,
-    /// Open WebSocket connections, all clients together.
-    pub max_connections: usize,
-    /// Open WebSocket connections from one client address. Behind a reverse proxy every client
-    /// has the proxy's address: raise this (and the per-address rate) there.
-    pub max_connections_per_address: usize,
+    /// Open connections on the public port (TCP, and WebSockets among them), all clients
+    /// together. Unset: the open-file limit less `reserved_descriptors`
+    /// ([`crate::limits::ConnectionCaps::derive`]).
+    pub max_connections: Option<usize>,
+    /// Open connections from one client address (an IPv4 address or an IPv6 /64), counted at
+    /// accept, before any HTTP is read. Unset: a quarter of `max_connections`, at most 1,000.
+    /// Behind a reverse proxy every client has the proxy's address: raise this (and the
+    /// per-address rate) there.
+    pub max_connections_per_address: Option<usize>,
+    /// File descriptors never given to connections on the public port: the database, files
+    /// being served, logs, the metrics listener. Unset: a tenth of the open-file limit, at
+    /// least 128.
+    pub reserved_descriptors: Option<usize>,
     /// Sustained requests per second from one client address, all its connections and
     /// sessions together (signed in or not). Past it a request gets `FLOOD_WAIT` and the
     /// connection is not read until the wait is over.
@@ -226,8 +259,9 @@ impl Default for Limits {
             requests_burst: 100,
             codes_per_phone_per_hour: 5,
             codes_per_address_per_hour: 20,
-            max_connections: 100_000,
-            max_connections_per_address: 1_000,
+            max_connections: None,
+            max_connections_per_address: None,
+            reserved_descriptors: None,
             requests_per_address_per_second: 1_000,
             idle_timeout_secs: 180,
             header_read_timeout_secs: 10,
@@ -268,16 +302,20 @@ impl Limits {
         Duration::from_secs(self.header_read_timeout_secs)
     }
 
+    /// The connection caps for a process whose open-file limit is `open_files`: the values
+    /// set here, the others derived from the limit.
+    pub fn connection_caps(&self, open_files: u64) -> crate::limits::ConnectionCaps {
+        crate::limits::ConnectionCaps::derive(open_files, self.max_connections, self.max_connections_per_address, self.reserved_descriptors)
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
-        let positive: [(&'static str, u64); 14] = [
+        let positive: [(&'static str, u64); 12] = [
             ("limits.max_frame_bytes", self.max_frame_bytes as u64),
             ("limits.send_queue", self.send_queue as u64),
             ("limits.requests_per_second", self.requests_per_second.into()),
             ("limits.requests_burst", self.requests_burst.into()),
             ("limits.codes_per_phone_per_hour", self.codes_per_phone_per_hour.into()),
             ("limits.codes_per_address_per_hour", self.codes_per_address_per_hour.into()),
-            ("limits.max_connections", self.max_connections as u64),
-            ("limits.max_connections_per_address", self.max_connections_per_address as u64),
             ("limits.requests_per_address_per_second", self.requests_per_address_per_second.into()),
             ("limits.idle_timeout_secs", self.idle_timeout_secs),
             ("limits.header_read_timeout_secs", self.header_read_timeout_secs),
@@ -285,7 +323,10 @@ impl Limits {
             ("limits.difference_horizon", self.difference_horizon.max(0) as u64),
             ("limits.group_commit_max_batch", self.group_commit_max_batch as u64),
         ];
-        match positive.iter().find(|(_, value)| *value == 0) {
+        let caps =
+            [("limits.max_connections", self.max_connections), ("limits.max_connections_per_address", self.max_connections_per_address)];
+        let positive = positive.into_iter().chain(caps.into_iter().filter_map(|(key, value)| Some((key, value? as u64))));
+        match positive.into_iter().find(|(_, value)| *value == 0) {
             Some((key, _)) => Err(ConfigError::NotPositive(key)),
             None => Ok(()),
         }
@@ -362,6 +403,25 @@ pub struct Overrides {
     /// `--dev` turns development mode on; its absence leaves it to the other layers.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub dev: bool,
+    /// `--tls-cert` and `--tls-key`, merged into `[tls]`.
+    #[serde(skip_serializing_if = "TlsOverrides::is_empty")]
+    pub tls: TlsOverrides,
+}
+
+/// The TLS flags; either may be given alone (the other then comes from the file or the
+/// environment).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TlsOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<PathBuf>,
+}
+
+impl TlsOverrides {
+    fn is_empty(&self) -> bool {
+        self.cert.is_none() && self.key.is_none()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -423,6 +483,7 @@ impl Config {
     pub fn public_url(&self) -> String {
         match &self.public_url {
             Some(url) => url.trim_end_matches('/').to_string(),
+            None if self.tls.is_some() => format!("https://{}", self.listen),
             None => format!("http://{}", self.listen),
         }
     }
@@ -430,8 +491,20 @@ impl Config {
     /// Whether an environment key (after the prefix, `__` already turned into `.`) names a
     /// configuration value.
     fn is_key(key: &str) -> bool {
-        const TOP_LEVEL: [&str; 10] =
-            ["listen", "data_dir", "database", "bus", "dev", "test_numbers", "public_url", "code_provider", "limits", "files"];
+        const TOP_LEVEL: [&str; 12] = [
+            "listen",
+            "data_dir",
+            "database",
+            "bus",
+            "dev",
+            "test_numbers",
+            "public_url",
+            "code_provider",
+            "limits",
+            "files",
+            "metrics_listen",
+            "tls",
+        ];
         let top = key.split('.').next().unwrap_or(key);
         TOP_LEVEL.iter().any(|known| known.eq_ignore_ascii_case(top))
     }
@@ -551,6 +624,30 @@ mod tests {
             }
             let missing = Config::load(Some(Path::new("nope.toml")), Overrides::default());
             assert!(matches!(missing, Err(ConfigError::FileMissing(_))));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn tls_and_metrics_listener_come_from_file_environment_or_flags() {
+        jail(|jail| {
+            let config = Config::load(None, Overrides::default())?;
+            assert_eq!((config.tls, config.metrics_listen), (None, None), "plain HTTP and no metrics by default");
+            jail.create_file("heliograph.toml", "[tls]\ncert = \"file.pem\"\nkey = \"file.key\"\n")?;
+            jail.set_env("HELIOGRAPH_TLS__KEY", "0600.key");
+            jail.set_env("HELIOGRAPH_METRICS_LISTEN", "127.0.0.1:9090");
+            let flags = Overrides { tls: TlsOverrides { cert: Some("flag.pem".into()), key: None }, ..Overrides::default() };
+            let config = Config::load(Some(Path::new("heliograph.toml")), flags)?;
+            let tls = config.tls.as_ref().expect("tls");
+            assert_eq!((tls.cert.as_path(), tls.key.as_path()), (Path::new("flag.pem"), Path::new("0600.key")));
+            assert_eq!(config.metrics_listen, Some("127.0.0.1:9090".parse()?));
+            assert_eq!(config.public_url(), "https://127.0.0.1:8080", "links say https");
+            jail.create_file("cert-only.toml", "[tls]\ncert = \"file.pem\"\n")?;
+            jail.clear_env();
+            assert!(
+                Config::load(Some(Path::new("cert-only.toml")), Overrides::default()).is_err(),
+                "a certificate without a key is refused"
+            );
             Ok(())
         });
     }

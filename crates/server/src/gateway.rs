@@ -68,8 +68,8 @@ pub async fn upgrade(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo
     let Ok(permit) = app.connections.clone().try_acquire_owned() else {
         return (StatusCode::SERVICE_UNAVAILABLE, "the server has reached its connection limit; try again later").into_response();
     };
-    let per_address = app.service.config.limits.max_connections_per_address;
-    let Some(address_permit) = app.connections_per_address.try_acquire(peer.ip(), per_address) else {
+    let Some(address_permit) = app.connections_per_address.try_acquire(peer.ip()) else {
+        let per_address = app.connections_per_address.max();
         let message = format!("too many connections from your address (at most {per_address}); close some and try again");
         return (StatusCode::TOO_MANY_REQUESTS, message).into_response();
     };

@@ -2,6 +2,8 @@
 //!
 //! # Layout
 //! - [`app`]: builds the router, starts and stops the server.
+//! - [`listener`]: the listening sockets: connection caps at accept, deadlines, TLS, hyper.
+//! - [`tls`]: HTTPS/WSS from PEM files, reloaded when they change.
 //! - [`gateway`]: `GET /ws`, one WebSocket per device: framing, limits, live pushes.
 //! - [`service`]: one handler per protocol method; parses input, calls the store, renders.
 //! - [`fanout`]: committed events from the store, published on the bus.
@@ -11,7 +13,7 @@
 //! - [`convert`]: store records to wire types, as one viewer may see them.
 //! - [`errors`]: the one mapping from internal failures to wire error codes.
 //! - [`codes`]: login codes and session tokens (generation, hashing, delivery providers).
-//! - [`limits`]: rate limiters.
+//! - [`limits`]: rate limiters and connection caps.
 //! - [`config`]: configuration (defaults, TOML file, `HELIOGRAPH_*` environment).
 //! - [`metrics`]: every metric, named and documented in one place.
 //! - [`web`]: the web client, embedded at compile time and served at `/`.
@@ -27,8 +29,10 @@ pub mod fanout;
 pub mod files;
 pub mod gateway;
 pub mod limits;
+pub mod listener;
 pub mod metrics;
 pub mod service;
+pub mod tls;
 pub mod web;
 
 pub use app::{start, start_with, Server};

@@ -9,6 +9,9 @@
 //! - [`Bucket`]: one key's limit, owned by its caller without a lock (a connection's own).
 //! - [`KeyedLimiter`]: many keys behind one lock, at most `max_keys` of them, idle keys
 //!   forgotten. A key is idle once its bucket is full again, so forgetting it changes nothing.
+//!
+//! And connection caps: [`ConnectionCaps`] (derived from the open-file limit) and
+//! [`ConnectionsPerAddress`] (open connections per client address).
 
 use std::borrow::Borrow;
 use std::collections::HashMap;
@@ -197,18 +200,80 @@ impl<K: Hash + Eq> KeyedState<K> {
     }
 }
 
-/// Open connections per client address, each held as an [`AddressPermit`].
-#[derive(Debug, Default)]
+/// How many connections the server takes, all together and per client address, and how many
+/// file descriptors it keeps for everything else. Every connection holds a descriptor, so a
+/// cap above what the open-file limit allows would let a flood of idle connections take the
+/// descriptors the database, the files being served and the health check need: then
+/// everyone's requests fail, not only the flood's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionCaps {
+    /// The process's open-file limit (soft, after raising it to the hard one).
+    pub open_files: u64,
+    /// Descriptors never given to connections on the public port.
+    pub reserve: usize,
+    /// Connections on the public port (TCP, and WebSockets among them), all clients together.
+    pub total: usize,
+    /// Connections from one client address (an IPv4 address, an IPv6 /64).
+    pub per_address: usize,
+}
+
+impl ConnectionCaps {
+    /// Descriptors kept for the database, files, logs and the metrics listener, at least.
+    pub const MIN_RESERVE: usize = 128;
+    /// The per-address cap derived from the total is at most this.
+    pub const MAX_DERIVED_PER_ADDRESS: usize = 1000;
+
+    /// The caps for an open-file limit of `open_files`; explicit values (from the
+    /// configuration) win over derived ones. Derived: a reserve of a tenth of the limit (at
+    /// least [`Self::MIN_RESERVE`]), the rest for connections, and a quarter of those per
+    /// address (at most [`Self::MAX_DERIVED_PER_ADDRESS`]), so no single address can take the
+    /// whole cap.
+    pub fn derive(open_files: u64, total: Option<usize>, per_address: Option<usize>, reserve: Option<usize>) -> ConnectionCaps {
+        let limit = usize::try_from(open_files).unwrap_or(usize::MAX);
+        let reserve = reserve.unwrap_or_else(|| (limit / 10).max(Self::MIN_RESERVE));
+        let total = total.unwrap_or_else(|| limit.saturating_sub(reserve)).max(1);
+        let per_address = per_address.unwrap_or_else(|| (total / 4).clamp(1, Self::MAX_DERIVED_PER_ADDRESS));
+        ConnectionCaps { open_files, reserve, total, per_address }
+    }
+}
+
+/// The key connections are counted under: an IPv4 address, or the /64 network of an IPv6
+/// address (one host usually has a whole /64, so counting /128s would not limit it). IPv4
+/// addresses mapped into IPv6 count as IPv4.
+fn address_key(addr: std::net::IpAddr) -> std::net::IpAddr {
+    match addr {
+        std::net::IpAddr::V4(v4) => std::net::IpAddr::V4(v4),
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => std::net::IpAddr::V4(v4),
+            None => std::net::IpAddr::V6(std::net::Ipv6Addr::from(v6.to_bits() & !u128::from(u64::MAX))),
+        },
+    }
+}
+
+/// Open connections per client address, each held as an [`AddressPermit`], at most `max` at
+/// once per address (see [`address_key`]).
+#[derive(Debug)]
 pub struct ConnectionsPerAddress {
+    max: usize,
     open: Mutex<HashMap<std::net::IpAddr, usize>>,
 }
 
 impl ConnectionsPerAddress {
-    /// One more connection from `addr`, unless it already has `max` open.
-    pub fn try_acquire(self: &std::sync::Arc<Self>, addr: std::net::IpAddr, max: usize) -> Option<AddressPermit> {
+    pub fn new(max: usize) -> ConnectionsPerAddress {
+        ConnectionsPerAddress { max, open: Mutex::default() }
+    }
+
+    /// Connections one address may have open at once.
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
+    /// One more connection from `addr`, unless it already has [`Self::max`] open.
+    pub fn try_acquire(self: &std::sync::Arc<Self>, addr: std::net::IpAddr) -> Option<AddressPermit> {
+        let addr = address_key(addr);
         let mut open = lock(&self.open);
         let count = open.entry(addr).or_insert(0);
-        if *count >= max {
+        if *count >= self.max {
             return None;
         }
         *count += 1;
@@ -217,7 +282,7 @@ impl ConnectionsPerAddress {
 
     /// Connections open from `addr` now.
     pub fn open(&self, addr: std::net::IpAddr) -> usize {
-        lock(&self.open).get(&addr).copied().unwrap_or(0)
+        lock(&self.open).get(&address_key(addr)).copied().unwrap_or(0)
     }
 }
 
@@ -333,18 +398,46 @@ mod tests {
 
     #[test]
     fn connections_per_address_are_capped_and_freed() {
-        let counts = std::sync::Arc::new(ConnectionsPerAddress::default());
+        let counts = std::sync::Arc::new(ConnectionsPerAddress::new(2));
         let (a, b): (std::net::IpAddr, std::net::IpAddr) = ("192.0.2.1".parse().expect("ip"), "192.0.2.2".parse().expect("ip"));
-        let first = counts.try_acquire(a, 2);
-        let second = counts.try_acquire(a, 2);
+        let first = counts.try_acquire(a);
+        let second = counts.try_acquire(a);
         assert!(first.is_some() && second.is_some());
-        assert!(counts.try_acquire(a, 2).is_none(), "a third from the same address is refused");
-        assert!(counts.try_acquire(b, 2).is_some(), "other addresses are not affected");
+        assert!(counts.try_acquire(a).is_none(), "a third from the same address is refused");
+        assert!(counts.try_acquire(b).is_some(), "other addresses are not affected");
         drop(first);
         assert_eq!(counts.open(a), 1);
-        assert!(counts.try_acquire(a, 2).is_some(), "a closed connection frees its slot");
+        assert!(counts.try_acquire(a).is_some(), "a closed connection frees its slot");
         drop(second);
         assert_eq!(counts.open(b), 0, "addresses without connections are forgotten");
+    }
+
+    #[test]
+    fn ipv6_is_counted_per_64_and_mapped_ipv4_as_ipv4() {
+        let counts = std::sync::Arc::new(ConnectionsPerAddress::new(1));
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().expect("ip");
+        let _held = counts.try_acquire(ip("2001:db8:1:2::1")).expect("first");
+        assert!(counts.try_acquire(ip("2001:db8:1:2:ffff::9")).is_none(), "same /64");
+        assert!(counts.try_acquire(ip("2001:db8:1:3::1")).is_some(), "another /64");
+        let _v4 = counts.try_acquire(ip("192.0.2.7")).expect("v4");
+        assert!(counts.try_acquire(ip("::ffff:192.0.2.7")).is_none(), "mapped IPv4 is the same address");
+    }
+
+    #[test]
+    fn caps_follow_the_open_file_limit_unless_set() {
+        // (open files, explicit total, per address, reserve) -> (reserve, total, per address)
+        let table: &[((u64, Option<usize>, Option<usize>, Option<usize>), (usize, usize, usize))] = &[
+            ((1024, None, None, None), (128, 896, 224)),
+            ((20_000, None, None, None), (2000, 18_000, 1000)),
+            ((1_048_576, None, None, None), (104_857, 943_719, 1000)),
+            ((100, None, None, None), (128, 1, 1)),
+            ((1024, Some(5000), None, None), (128, 5000, 1000)),
+            ((1024, None, Some(10), Some(24)), (24, 1000, 10)),
+        ];
+        for &((open_files, total, per_address, reserve), expect) in table {
+            let caps = ConnectionCaps::derive(open_files, total, per_address, reserve);
+            assert_eq!((caps.reserve, caps.total, caps.per_address), expect, "{open_files} {total:?} {per_address:?} {reserve:?}");
+        }
     }
 
     #[tokio::test(start_paused = true)]

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use heliograph_server::config::{Config, DatabaseUrl, Overrides};
+use heliograph_server::config::{Config, DatabaseUrl, Overrides, TlsOverrides};
 use tracing_subscriber::EnvFilter;
 
 /// Heliograph: a self-hostable messaging server.
@@ -17,7 +17,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Runs the server: the WebSocket API at /ws, /healthz and /metrics, on one port.
+    /// Runs the server: the web client, the WebSocket API at /ws, the Bot API and /healthz on
+    /// one port (/metrics only on `metrics_listen`, when set).
     Serve {
         /// Folder for the embedded database [default: ./heliograph-data].
         #[arg(long, value_name = "DIR")]
@@ -36,6 +37,13 @@ enum Command {
         /// TOML configuration file; HELIOGRAPH_* environment variables override it.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
+        /// Serve HTTPS/WSS with this certificate chain (PEM, leaf first), reloaded when the
+        /// file changes. Needs --tls-key.
+        #[arg(long, value_name = "FILE")]
+        tls_cert: Option<PathBuf>,
+        /// The certificate's private key (PEM).
+        #[arg(long, value_name = "FILE")]
+        tls_key: Option<PathBuf>,
         /// Development mode: test phone numbers are accepted (+99966XYYYY signs in with
         /// XXXXX, no code is sent).
         #[arg(long)]
@@ -104,7 +112,14 @@ struct Place {
 impl Place {
     /// The SQLite database file, or an error saying what to do instead with PostgreSQL.
     fn sqlite(self, what: &str, instead: &str) -> anyhow::Result<PathBuf> {
-        let overrides = Overrides { data_dir: self.data, database: self.database.map(DatabaseUrl), bus: None, listen: None, dev: false };
+        let overrides = Overrides {
+            data_dir: self.data,
+            database: self.database.map(DatabaseUrl),
+            bus: None,
+            listen: None,
+            dev: false,
+            tls: TlsOverrides::default(),
+        };
         let config = Config::load(self.config.as_deref(), overrides)?;
         if config.database.is_some() {
             anyhow::bail!("the data is in PostgreSQL: heliograph {what} handles the embedded SQLite database only; {instead}");
@@ -133,11 +148,13 @@ async fn main() -> anyhow::Result<()> {
         tracing_subscriber::fmt().with_env_filter(filter).init();
     }
     match cli.command {
-        Command::Serve { data, database, bus, listen, config, dev } => {
-            let overrides = Overrides { data_dir: data, database: database.map(DatabaseUrl), bus, listen, dev };
+        Command::Serve { data, database, bus, listen, config, tls_cert, tls_key, dev } => {
+            let tls = TlsOverrides { cert: tls_cert, key: tls_key };
+            let overrides = Overrides { data_dir: data, database: database.map(DatabaseUrl), bus, listen, dev, tls };
             let config = Config::load(config.as_deref(), overrides)?;
             // Every connection holds a file descriptor, and many systems start a process with
-            // a soft limit of 1,024 under a far higher hard one: take the hard one.
+            // a soft limit of 1,024 under a far higher hard one: take the hard one. The
+            // connection caps are derived from what this leaves (`limits::ConnectionCaps`).
             match rlimit::increase_nofile_limit(u64::MAX) {
                 Ok(limit) => tracing::info!(limit, "open files limit"),
                 Err(e) => tracing::warn!(error = %e, "cannot raise the open files limit"),

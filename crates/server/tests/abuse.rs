@@ -66,7 +66,7 @@ async fn closed_within(tcp: &mut TcpStream, limit: Duration) -> Duration {
 
 #[tokio::test]
 async fn connections_per_address_are_capped() {
-    let server = TestServer::start_with(|c| c.limits.max_connections_per_address = 3).await;
+    let server = TestServer::start_with(|c| c.limits.max_connections_per_address = Some(3)).await;
     let mut open = Vec::new();
     for _ in 0..3 {
         open.push(ws_from(&server, "127.0.0.2").await.expect("within the cap"));

@@ -343,7 +343,7 @@ async fn server_with_store() -> (TestServer, std::sync::Arc<dyn heliograph_store
         ..Default::default()
     };
     config.limits.requests_per_address_per_second = 1_000_000;
-    config.limits.max_connections_per_address = 1_000_000;
+    config.limits.max_connections_per_address = Some(1_000_000);
     let store: std::sync::Arc<dyn heliograph_store::Store> =
         std::sync::Arc::new(SqliteStore::open(&dir.path().join("heliograph.db"), Options::default()).expect("store"));
     let bus = std::sync::Arc::new(heliograph_bus::InProcessBus::new());

@@ -152,16 +152,21 @@ async fn sign_in_rules() {
     assert_eq!(code(&call(&mut ws, 20, "auth.sign_in", json!({"phone": phone, "code": good})).await), "PHONE_CODE_EXPIRED");
 }
 
-/// /healthz answers and /metrics speaks Prometheus text with our metric names.
+/// /healthz answers on both ports; /metrics speaks Prometheus text with our metric names on
+/// the metrics listener only, and is not found on the public port.
 #[tokio::test]
 async fn health_and_metrics() {
-    let server = TestServer::start().await;
+    let server = TestServer::start_with(|c| c.metrics_listen = Some("127.0.0.1:0".parse().expect("addr"))).await;
     let mut ws = signed_in(&server, 5).await;
     call(&mut ws, 3, "users.get_me", json!({})).await;
     let base = format!("http://{}", server.addr());
-    let health = reqwest::get(format!("{base}/healthz")).await.expect("healthz");
-    assert!(health.status().is_success());
-    let metrics = reqwest::get(format!("{base}/metrics")).await.expect("metrics").text().await.expect("body");
+    let private = format!("http://{}", server.server.as_ref().and_then(|s| s.metrics_addr()).expect("metrics listener"));
+    for at in [&base, &private] {
+        assert!(reqwest::get(format!("{at}/healthz")).await.expect("healthz").status().is_success(), "{at}/healthz");
+    }
+    let public = reqwest::get(format!("{base}/metrics")).await.expect("public /metrics");
+    assert_eq!(public.status(), 404, "metrics are not on the public port");
+    let metrics = reqwest::get(format!("{private}/metrics")).await.expect("metrics").text().await.expect("body");
     for name in ["heliograph_connections", "heliograph_request_seconds", "heliograph_requests_total"] {
         assert!(metrics.contains(name), "{name} missing from:\n{metrics}");
     }

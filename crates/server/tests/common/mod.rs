@@ -24,7 +24,7 @@ impl TestServer {
         // Every test client comes from 127.0.0.1: per-address limits are tested on their own
         // (tests/abuse.rs), not by accident.
         config.limits.requests_per_address_per_second = 1_000_000;
-        config.limits.max_connections_per_address = 1_000_000;
+        config.limits.max_connections_per_address = Some(1_000_000);
         tweak(&mut config);
         let server = heliograph_server::start(config).await.expect("server starts");
         TestServer { server: Some(server), dir }
