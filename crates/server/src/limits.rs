@@ -426,7 +426,8 @@ mod tests {
     #[test]
     fn caps_follow_the_open_file_limit_unless_set() {
         // (open files, explicit total, per address, reserve) -> (reserve, total, per address)
-        let table: &[((u64, Option<usize>, Option<usize>, Option<usize>), (usize, usize, usize))] = &[
+        type Explicit = (u64, Option<usize>, Option<usize>, Option<usize>);
+        let table: &[(Explicit, (usize, usize, usize))] = &[
             ((1024, None, None, None), (128, 896, 224)),
             ((20_000, None, None, None), (2000, 18_000, 1000)),
             ((1_048_576, None, None, None), (104_857, 943_719, 1000)),

@@ -42,8 +42,9 @@ use crate::limits::{AddressPermit, ConnectionCaps, ConnectionsPerAddress};
 /// [`REFUSAL_LINGER`]); past that a refused connection is closed without one. Part of the
 /// descriptor reserve.
 const REFUSALS_AT_ONCE: usize = 32;
-/// How long a refused connection is kept to let its answer arrive before the close (closing
-/// a socket with unread input resets it, and the client may never see the answer).
+/// How long a refused connection may take to send its request head, read the answer and
+/// close (closing a socket with unread input resets it, and the client may never see the
+/// answer).
 const REFUSAL_LINGER: Duration = Duration::from_millis(500);
 
 /// How a listener serves: its caps, the header timeout, TLS or not.
@@ -155,22 +156,32 @@ impl Refusal {
     }
 }
 
-/// Closes a connection refused at accept. Over plain HTTP it first gets a one-line answer and
-/// a moment to read it, when fewer than [`REFUSALS_AT_ONCE`] are waiting so; over TLS (where
+/// Closes a connection refused at accept. Over plain HTTP, when fewer than
+/// [`REFUSALS_AT_ONCE`] are being answered, it first reads the request's head (HTTP clients
+/// take an answer that comes before their request for a broken connection), answers with one
+/// line and waits for the client to close, all within [`REFUSAL_LINGER`]. Over TLS (where
 /// plain text would be noise) and past that, it is closed at once.
 fn refuse(tcp: TcpStream, why: Refusal, plain: bool, refusals: &Arc<Semaphore>) {
     let Some(slot) = plain.then(|| refusals.clone().try_acquire_owned().ok()).flatten() else {
         return;
     };
     tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let _slot = slot;
         let mut tcp = tcp;
-        let _ = tcp.try_write(why.answer().as_bytes());
         let _ = tokio::time::timeout(REFUSAL_LINGER, async {
-            use tokio::io::{AsyncReadExt, AsyncWriteExt};
-            let _ = tcp.shutdown().await;
-            let mut sink = [0u8; 1024];
-            while matches!(tcp.read(&mut sink).await, Ok(n) if n > 0) {}
+            let mut head = [0u8; 4096];
+            let mut filled = 0;
+            while filled < head.len() && !head[..filled].windows(4).any(|w| w == b"\r\n\r\n") {
+                match tcp.read(&mut head[filled..]).await? {
+                    0 => return Ok(()),
+                    n => filled += n,
+                }
+            }
+            tcp.write_all(why.answer().as_bytes()).await?;
+            tcp.shutdown().await?;
+            while tcp.read(&mut head).await? > 0 {}
+            Ok::<(), io::Error>(())
         })
         .await;
     });
