@@ -102,12 +102,13 @@ impl Client {
             return Err(ClientError::Config("no server URL".into()));
         }
         let urls = config.urls.iter().map(|url| websocket_url(url)).collect::<Result<Vec<_>, _>>()?;
+        let tls = crate::tls::client_config(config.ca_pem.as_deref())?;
         let shared = Arc::new(Shared { token: Mutex::new(config.token.clone()), consumed: Mutex::new(config.state.clone()) });
         let (calls, calls_rx) = mpsc::channel(CALL_BUFFER);
         let (controls, controls_rx) = mpsc::unbounded_channel();
         let (events, events_rx) = mpsc::channel(EVENT_BUFFER);
         let (first, first_rx) = oneshot::channel();
-        let connection = Connection::new(urls, &config, shared.clone(), calls_rx, controls_rx, events);
+        let connection = Connection::new(urls, tls, &config, shared.clone(), calls_rx, controls_rx, events);
         tokio::spawn(connection.run(first));
         match first_rx.await {
             Ok(Ok(())) => {}

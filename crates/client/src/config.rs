@@ -10,9 +10,13 @@ use crate::sync::SyncState;
 /// Everything [`crate::Client::connect`] needs. Its `Debug` output hides the token.
 #[derive(Clone)]
 pub struct Config {
-    /// Servers to use, in order of preference: `http://host:port`, `ws://host:port` (the
-    /// `/ws` path is added when there is none). When one fails the client moves to the next.
+    /// Servers to use, in order of preference: `http://host:port`, `ws://host:port`,
+    /// `https://host:port` or `wss://host:port` (the `/ws` path is added when there is none).
+    /// When one fails the client moves to the next.
     pub urls: Vec<String>,
+    /// Certificates to trust over `https`/`wss` besides the public web roots, as PEM text: a
+    /// private CA, or a LAN server's self-signed certificate. `None`: the web roots only.
+    pub ca_pem: Option<String>,
     /// A session token from an earlier sign-in, to `auth.authorize` every connection with.
     pub token: Option<String>,
     /// Where the application stood in the update logs last time ([`crate::Client::state`]).
@@ -37,6 +41,7 @@ impl Config {
     pub fn new(url: impl Into<String>) -> Self {
         Config {
             urls: vec![url.into()],
+            ca_pem: None,
             token: None,
             state: SyncState::new(),
             reconnect_min: Duration::from_millis(250),
@@ -52,6 +57,7 @@ impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("urls", &self.urls)
+            .field("ca_pem", &self.ca_pem.as_ref().map(|_| "<PEM>"))
             .field("token", &self.token.as_ref().map(|_| "<secret>"))
             .field("state", &self.state)
             .field("reconnect_min", &self.reconnect_min)
@@ -73,12 +79,8 @@ pub(crate) fn websocket_url(url: &str) -> Result<String, ClientError> {
     };
     let scheme = match scheme.as_str() {
         "http" | "ws" => "ws",
-        "https" | "wss" => {
-            return Err(ClientError::Config(format!(
-                "`{url}`: TLS (https/wss) is not built into this SDK yet; use http/ws, or a local TLS-terminating proxy"
-            )))
-        }
-        other => return Err(ClientError::Config(format!("`{url}`: unsupported scheme `{other}`; use http or ws"))),
+        "https" | "wss" => "wss",
+        other => return Err(ClientError::Config(format!("`{url}`: unsupported scheme `{other}`; use http(s) or ws(s)"))),
     };
     let (authority, path) = match rest.find(['/', '?', '#']) {
         Some(at) => rest.split_at(at),
@@ -120,8 +122,8 @@ mod tests {
             ("http://h:1?x=1", Ok("ws://h:1/ws?x=1")),
             ("localhost:9000", Ok("ws://localhost:9000/ws")),
             (" http://h:1 ", Ok("ws://h:1/ws")),
-            ("https://h", Err(())),
-            ("wss://h", Err(())),
+            ("https://h", Ok("wss://h/ws")),
+            ("wss://h:8443/ws", Ok("wss://h:8443/ws")),
             ("ftp://h", Err(())),
             ("http://", Err(())),
             ("http:///ws", Err(())),

@@ -44,6 +44,8 @@ type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// The task's state across connections.
 pub(crate) struct Connection {
     urls: Vec<String>,
+    /// Whom `wss://` URLs must be signed by (`crate::tls`).
+    tls: Arc<rustls::ClientConfig>,
     reconnect_min: Duration,
     reconnect_max: Duration,
     request_timeout: Duration,
@@ -150,6 +152,7 @@ impl Inspect {
 impl Connection {
     pub fn new(
         urls: Vec<String>,
+        tls: Arc<rustls::ClientConfig>,
         config: &Config,
         shared: Arc<Shared>,
         calls: mpsc::Receiver<Call>,
@@ -158,6 +161,7 @@ impl Connection {
     ) -> Self {
         Connection {
             urls,
+            tls,
             reconnect_min: config.reconnect_min,
             reconnect_max: config.reconnect_max,
             request_timeout: config.request_timeout,
@@ -222,8 +226,11 @@ impl Connection {
         // with thousands of clients in one process (the benchmarks) that memset was a third of
         // the process's CPU. Frames larger than the buffer still arrive, over several reads.
         let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(8 * 1024);
-        let connecting =
-            tokio::time::timeout(self.request_timeout, tokio_tungstenite::connect_async_with_config(target, Some(config), true));
+        let tls = tokio_tungstenite::Connector::Rustls(self.tls.clone());
+        let connecting = tokio::time::timeout(
+            self.request_timeout,
+            tokio_tungstenite::connect_async_tls_with_config(target, Some(config), true, Some(tls)),
+        );
         tokio::pin!(connecting);
         loop {
             tokio::select! {

@@ -79,6 +79,17 @@ impl Files {
         Ok(Files { http: reqwest::Client::new(), base, token: token.to_string(), parallel: PARALLEL_PARTS })
     }
 
+    /// Trusts the certificates in `ca_pem` over `https` besides the public web roots, as
+    /// [`crate::Config::ca_pem`] does for the WebSocket.
+    pub fn with_ca_pem(mut self, ca_pem: &str) -> Result<Files, ClientError> {
+        let tls = crate::tls::client_config(Some(ca_pem))?;
+        self.http = reqwest::Client::builder()
+            .use_preconfigured_tls(rustls::ClientConfig::clone(&tls))
+            .build()
+            .map_err(|e| ClientError::Config(format!("TLS: {e}")))?;
+        Ok(self)
+    }
+
     /// Sends up to `parts` parts at once during [`Files::upload`] (at least 1).
     pub fn with_parallel(mut self, parts: usize) -> Files {
         self.parallel = parts.max(1);

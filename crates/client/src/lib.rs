@@ -48,6 +48,7 @@ pub mod event;
 pub mod files;
 pub mod methods;
 pub mod sync;
+mod tls;
 
 #[cfg(test)]
 mod tests;

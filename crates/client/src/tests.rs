@@ -143,6 +143,7 @@ impl Conn {
 fn config(urls: Vec<String>, token: Option<&str>, state: SyncState) -> Config {
     Config {
         urls,
+        ca_pem: None,
         token: token.map(Into::into),
         state,
         reconnect_min: Duration::from_millis(10),
