@@ -22,12 +22,17 @@ function binary() {
 }
 
 /**
- * Starts `heliograph serve --dev` on 127.0.0.1:0 and reads the port from its log.
+ * Starts `heliograph serve --dev` on 127.0.0.1:0 and reads the port from its log; with
+ * `tls`, it serves HTTPS with that certificate (`--tls-cert`, `--tls-key`).
+ * @param {{tls?: {cert: string, key: string}}} [options]
  * @returns {Promise<{url: string, stop: () => Promise<void>}>}
  */
-export async function startServer() {
+export async function startServer(options = {}) {
   const data = mkdtempSync(join(tmpdir(), 'heliograph-web-'));
-  const child = spawn(binary(), ['serve', '--dev', '--listen', '127.0.0.1:0', '--data', data], {
+  const args = ['serve', '--dev', '--listen', '127.0.0.1:0', '--data', data];
+  if (options.tls) args.push('--tls-cert', options.tls.cert, '--tls-key', options.tls.key);
+  const scheme = options.tls ? 'https' : 'http';
+  const child = spawn(binary(), args, {
     env: { ...process.env, RUST_LOG: 'info', NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -40,7 +45,7 @@ export async function startServer() {
       const m = log.replace(/\x1b\[[0-9;]*m/g, '').match(/listening addr=(127\.0\.0\.1:\d+)/);
       if (m) {
         clearTimeout(timer);
-        ok(`http://${m[1]}`);
+        ok(`${scheme}://${m[1]}`);
       }
     };
     child.stdout.on('data', onData);
@@ -57,10 +62,11 @@ export async function startServer() {
   };
 }
 
-export function launchBrowser() {
+/** @param {string[]} [extraArgs] more chromium flags */
+export function launchBrowser(extraArgs = []) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', ...extraArgs],
   });
 }
 
