@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::routing::get;
+use axum::routing::{any, get};
 use axum::Router;
 use heliograph_bus::{Bus, InProcessBus};
 use heliograph_store::postgres::PostgresStore;
@@ -47,7 +47,9 @@ const METRICS_CONNECTIONS: usize = 16;
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
-        .route("/ws", get(crate::gateway::upgrade))
+        // `any`: over HTTP/2 (browsers on HTTPS) a WebSocket opens with CONNECT (RFC 8441),
+        // over HTTP/1.1 with GET; the upgrade extractor refuses every other method.
+        .route("/ws", any(crate::gateway::upgrade))
         .merge(crate::files::routes())
         .merge(crate::botapi::routes())
         .merge(crate::web::routes())

@@ -73,7 +73,8 @@ async fn handshake(ca: &TestCa, addr: std::net::SocketAddr, alpn: &[&[u8]]) -> t
     tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp).await.expect("TLS handshake")
 }
 
-/// HTTPS: HTTP/2 negotiated by ALPN and HTTP/1.1 both answer /healthz with HSTS; the SDK
+/// HTTPS: HTTP/2 negotiated by ALPN and HTTP/1.1 both answer /healthz with HSTS, and a
+/// WebSocket opens over HTTP/2 as browsers open it; the SDK
 /// trusting the test CA signs in and sends over WSS; without the CA it refuses to connect.
 #[tokio::test]
 async fn https_and_wss_with_a_test_certificate() {
@@ -91,6 +92,13 @@ async fn https_and_wss_with_a_test_certificate() {
     let answer = answer.await.expect("answer");
     assert_eq!(answer.status(), 200);
     assert_eq!(answer.headers()["strict-transport-security"], "max-age=31536000", "HSTS over HTTP/2");
+    // Browsers on HTTPS open their WebSocket over HTTP/2 with an extended CONNECT (RFC 8441).
+    let mut connect =
+        axum::http::Request::connect(format!("https://{addr}/ws")).header("sec-websocket-version", "13").body(()).expect("request");
+    connect.extensions_mut().insert(h2::ext::Protocol::from_static("websocket"));
+    let mut h2 = h2.ready().await.expect("ready");
+    let (answer, _stream) = h2.send_request(connect, false).expect("send CONNECT");
+    assert_eq!(answer.await.expect("answer").status(), 200, "a WebSocket over HTTP/2");
 
     let http = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(ca.pem().as_bytes()).expect("CA"))
