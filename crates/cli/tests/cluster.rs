@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Person, TestServer};
+use common::{InProcess, Person};
 
 /// A loopback URL where nothing listens.
 fn dead_url() -> String {
@@ -15,7 +15,7 @@ fn dead_url() -> String {
 
 #[tokio::test]
 async fn several_servers_in_flag_and_environment() {
-    let server = TestServer::start().await;
+    let mut server = InProcess::start().await;
     let dead = dead_url();
 
     // --server with a dead node first: helio moves on to the live one.

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::common::{Person, TestServer};
+use crate::common::{InProcess, Person};
 
 /// How long any one wait for the bot may take.
 pub const WAIT: Duration = Duration::from_secs(30);
@@ -53,7 +53,7 @@ impl BotAccount {
 
 /// A server, and one person signed in who owns and talks to the bots.
 pub struct Scene {
-    pub server: TestServer,
+    pub server: InProcess,
     pub person: Person,
     pub url: String,
 }
@@ -61,7 +61,7 @@ pub struct Scene {
 impl Scene {
     /// `n` picks the person's test phone number (different per test, as in `cli.rs`).
     pub async fn start(n: u32) -> Scene {
-        let server = TestServer::start().await;
+        let server = InProcess::start().await;
         let mut person = Person::new(&server, n, "Pat");
         person.login(&format!("pat{n}")).await;
         let url = server.url();
@@ -141,7 +141,7 @@ impl Scene {
         self.person.ok(&all).await
     }
 
-    pub async fn stop(self) {
+    pub async fn stop(mut self) {
         self.server.stop().await;
     }
 }
