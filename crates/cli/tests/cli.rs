@@ -265,10 +265,8 @@ async fn groups_and_channels() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unreachable_server_names_the_url() {
-    // A port nothing listens on: bind one, then free it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
     let profile = tempfile::tempdir().expect("dir");
-    let url = format!("http://127.0.0.1:{port}");
+    let url = common::dead_url();
     let out = Command::new(env!("CARGO_BIN_EXE_helio"))
         .args(["--server", &url, "--profile"])
         .arg(profile.path())

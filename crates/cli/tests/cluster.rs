@@ -5,13 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{InProcess, Person};
-
-/// A loopback URL where nothing listens.
-fn dead_url() -> String {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-    format!("http://127.0.0.1:{port}")
-}
+use common::{dead_url, InProcess, Person};
 
 #[tokio::test]
 async fn several_servers_in_flag_and_environment() {

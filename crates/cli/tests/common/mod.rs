@@ -11,6 +11,12 @@ use tokio::process::Command;
 
 pub use heliograph_testkit::InProcess;
 
+/// A loopback URL where nothing listens (a port bound, read and released).
+pub fn dead_url() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    format!("http://127.0.0.1:{port}")
+}
+
 /// One person: a profile folder of their own.
 pub struct Person {
     pub profile: tempfile::TempDir,
