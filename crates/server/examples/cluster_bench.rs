@@ -18,14 +18,13 @@
 //! `--binary PATH` (default: `HELIOGRAPH_BIN`, or `heliograph` next to this example's folder). `--postgres` and
 //! `--nats` default to `HELIOGRAPH_TEST_POSTGRES` and `HELIOGRAPH_TEST_NATS`.
 
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use heliograph_client::proto::{self, UpdateKind};
 use heliograph_client::{Client, Config, Event};
+use heliograph_testkit::postgres::Database;
 use heliograph_testkit::Binary;
-use tokio_postgres::NoTls;
 
 struct Options {
     pairs: u32,
@@ -87,7 +86,7 @@ async fn main() -> anyhow::Result<()> {
         let db = match postgres {
             true => {
                 let admin = o.postgres.as_deref().context("pg setups need --postgres URL (or HELIOGRAPH_TEST_POSTGRES)")?;
-                Some(Database::create(admin).await?)
+                Some(Database::create(admin).await)
             }
             false => None,
         };
@@ -99,7 +98,7 @@ async fn main() -> anyhow::Result<()> {
         for n in 0..nodes {
             let mut node = o.binary.clone().data(dir.path().join(format!("node{n}")));
             if let Some(db) = &db {
-                node = node.database(&db.url);
+                node = node.database(db.url());
             }
             if let Some(bus) = &bus {
                 node = node.bus(bus);
@@ -217,45 +216,4 @@ fn percentiles(v: &mut [Duration]) -> (f64, f64) {
     v.sort();
     let at = |p: f64| v[((v.len() as f64 * p) as usize).min(v.len() - 1)].as_secs_f64() * 1000.0;
     (at(0.5), at(0.99))
-}
-
-// --- nodes and databases ---
-
-struct Database {
-    admin: String,
-    name: String,
-    url: String,
-}
-
-impl Database {
-    async fn create(admin: &str) -> anyhow::Result<Database> {
-        tokio_postgres::Config::from_str(admin).context("--postgres is not a PostgreSQL URL")?;
-        let name = format!("heliograph_bench_{:016x}", rand::random::<u64>());
-        let (client, conn) = tokio_postgres::connect(admin, NoTls).await.with_context(|| format!("connect to {admin}"))?;
-        tokio::spawn(conn);
-        client.batch_execute(&format!("CREATE DATABASE {name}")).await?;
-        let (base, query) = admin.split_once('?').map_or((admin, None), |(b, q)| (b, Some(q)));
-        let (scheme, rest) = base.split_once("://").context("a postgres:// URL")?;
-        let authority = rest.split_once('/').map_or(rest, |(a, _)| a);
-        let url = match query {
-            Some(q) => format!("{scheme}://{authority}/{name}?{q}"),
-            None => format!("{scheme}://{authority}/{name}"),
-        };
-        Ok(Database { admin: admin.to_owned(), name, url })
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let (admin, name) = (self.admin.clone(), self.name.clone());
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
-            runtime.block_on(async {
-                let (client, conn) = tokio_postgres::connect(&admin, NoTls).await.ok()?;
-                tokio::spawn(conn);
-                client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.ok()
-            })
-        })
-        .join();
-    }
 }

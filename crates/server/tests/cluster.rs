@@ -22,9 +22,8 @@ use heliograph_client::proto::method::Direction;
 use heliograph_client::proto::{self, UpdateKind};
 use heliograph_client::{Client, ClientError, Config as ClientConfig, Event, Updates};
 use heliograph_testkit::{Binary, Server};
-use tokio_postgres::NoTls;
 
-use common::pg::{pg, with_dbname, POSTGRES};
+use heliograph_testkit::postgres::{connect as pg, Database, POSTGRES};
 const NATS: &str = "HELIOGRAPH_TEST_NATS";
 
 /// One cluster test at a time in this binary.
@@ -46,46 +45,16 @@ fn switches() -> Option<(String, String)> {
 
 // --- PostgreSQL: one fresh database per test ---
 
-struct Database {
-    admin: String,
-    name: String,
-    url: String,
-}
-
-impl Database {
-    async fn create(admin: &str) -> Database {
-        let name = format!("heliograph_cluster_{:016x}", rand::random::<u64>());
-        pg(admin).await.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap_or_else(|e| panic!("create database {name}: {e:?}"));
-        Database { admin: admin.to_owned(), name: name.clone(), url: with_dbname(admin, &name) }
-    }
-
-    /// Moves the id sequences to a random range of their own (see the module comment). Call
-    /// once the schema exists (after a node started) and before anyone signs in.
-    async fn isolate_ids(&self) {
-        let base = 1_000_000 + rand::random_range(0..1_000_000i64) * 1_000_000;
-        let client = pg(&self.url).await;
-        for table in ["users", "chats", "sessions"] {
-            client
-                .batch_execute(&format!("ALTER TABLE {table} ALTER COLUMN id RESTART WITH {base}"))
-                .await
-                .unwrap_or_else(|e| panic!("restart {table} ids: {e:?}"));
-        }
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        // On a runtime of its own: the test's runtime may be shutting down.
-        let (admin, name) = (self.admin.clone(), self.name.clone());
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
-            runtime.block_on(async {
-                let (client, conn) = tokio_postgres::connect(&admin, NoTls).await.ok()?;
-                tokio::spawn(conn);
-                client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.ok()
-            })
-        })
-        .join();
+/// Moves the id sequences of `db` to a random range of their own (see the module comment).
+/// Call once the schema exists (after a node started) and before anyone signs in.
+async fn isolate_ids(db: &Database) {
+    let base = 1_000_000 + rand::random_range(0..1_000_000i64) * 1_000_000;
+    let client = pg(db.url()).await;
+    for table in ["users", "chats", "sessions"] {
+        client
+            .batch_execute(&format!("ALTER TABLE {table} ALTER COLUMN id RESTART WITH {base}"))
+            .await
+            .unwrap_or_else(|e| panic!("restart {table} ids: {e:?}"));
     }
 }
 
@@ -114,12 +83,12 @@ impl Cluster {
         let db = Database::create(admin).await;
         let dir = tempfile::tempdir().expect("temp dir");
         let node =
-            |n: usize| Binary::new().dev().lift_limits().database(&db.url).bus(nats).data(dir.path().join(format!("node{n}"))).start();
+            |n: usize| Binary::new().dev().lift_limits().database(db.url()).bus(nats).data(dir.path().join(format!("node{n}"))).start();
         // The first node applies the migrations; the others find the schema in place.
         let mut nodes = vec![node(0).await.expect("node 0 starts")];
         let others = futures_util::future::join_all((1..count).map(node)).await;
         nodes.extend(others.into_iter().enumerate().map(|(n, started)| started.unwrap_or_else(|e| panic!("node {} starts: {e}", n + 1))));
-        db.isolate_ids().await;
+        isolate_ids(&db).await;
         Cluster { nodes, _db: db, _dir: dir }
     }
 

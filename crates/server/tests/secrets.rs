@@ -17,7 +17,7 @@
 //! and the upload folder hold no token and no key either.
 //!
 //! SQLite always; PostgreSQL too when `HELIOGRAPH_TEST_POSTGRES` names a server (a database of
-//! its own is created and dropped), scanning every column of `information_schema.columns`.
+//! its own is created and dropped, `heliograph_testkit::postgres::Database`), scanning every column of `information_schema.columns`.
 
 mod common;
 
@@ -37,7 +37,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
-use common::pg::{pg, with_dbname, POSTGRES};
+use heliograph_testkit::postgres::{connect as pg, Database, POSTGRES};
 const GATEWAY_KEY: &str = "canary-gateway-key-7Qm2Zx9";
 
 /// What the scenario sent, by kind.
@@ -388,50 +388,41 @@ async fn no_secret_in_logs_and_only_hashes_in_postgres() {
         println!("{POSTGRES} not set: the PostgreSQL variant did not run");
         return;
     };
-    let name = format!("heliograph_secrets_{:016x}", rand::random::<u64>());
-    let admin_client = pg(&admin).await;
-    admin_client.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create database");
-    let url = with_dbname(&admin, &name);
+    let db = Database::create(&admin).await;
+    let url = db.url();
     let dir = tempfile::tempdir().expect("temp dir");
     let (gw, mut sms) = gateway().await;
     let data = dir.path().join("data");
-    let server = start(&data, Some(&url), &gw).await;
+    let server = start(&data, Some(url), &gw).await;
     let canaries = scenario(server.port(), &mut sms).await;
     let log = stop(server).await;
-    let result = async move {
-        check_log(&log, &canaries);
-        let client = pg(&url).await;
-        let columns = client
-            .query(
-                "SELECT table_name::text, column_name::text FROM information_schema.columns \
-                 WHERE table_schema = 'public' ORDER BY table_name, ordinal_position",
-                &[],
-            )
+    check_log(&log, &canaries);
+    let client = pg(url).await;
+    let columns = client
+        .query(
+            "SELECT table_name::text, column_name::text FROM information_schema.columns \
+             WHERE table_schema = 'public' ORDER BY table_name, ordinal_position",
+            &[],
+        )
+        .await
+        .expect("columns");
+    let mut cells = Vec::new();
+    let mut tables = HashMap::new();
+    for row in columns {
+        let (table, column): (String, String) = (row.get(0), row.get(1));
+        *tables.entry(table.clone()).or_insert(0) += 1;
+        let rows = client
+            .query(&format!("SELECT \"{column}\"::text FROM \"{table}\" WHERE \"{column}\" IS NOT NULL"), &[])
             .await
-            .expect("columns");
-        let mut cells = Vec::new();
-        let mut tables = HashMap::new();
-        for row in columns {
-            let (table, column): (String, String) = (row.get(0), row.get(1));
-            *tables.entry(table.clone()).or_insert(0) += 1;
-            let rows = client
-                .query(&format!("SELECT \"{column}\"::text FROM \"{table}\" WHERE \"{column}\" IS NOT NULL"), &[])
-                .await
-                .unwrap_or_else(|e| panic!("{table}.{column}: {e:?}"));
-            for r in rows {
-                // bytea reads as \x followed by hex.
-                let text: String = r.get(0);
-                cells.push(Cell { table: table.clone(), column: column.clone(), text: text.trim_start_matches("\\x").to_string() });
-            }
+            .unwrap_or_else(|e| panic!("{table}.{column}: {e:?}"));
+        for r in rows {
+            // bytea reads as \x followed by hex.
+            let text: String = r.get(0);
+            cells.push(Cell { table: table.clone(), column: column.clone(), text: text.trim_start_matches("\\x").to_string() });
         }
-        assert!(tables.contains_key("messages"), "{tables:?}");
-        check_cells(&cells, &canaries, "PostgreSQL");
-        check_raw_files(&data, &canaries);
-        eprintln!("PostgreSQL: {} log lines and {} stored values in {} tables searched", log.lines().count(), cells.len(), tables.len());
-    };
-    let outcome = tokio::spawn(result).await;
-    let _ = admin_client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
     }
+    assert!(tables.contains_key("messages"), "{tables:?}");
+    check_cells(&cells, &canaries, "PostgreSQL");
+    check_raw_files(&data, &canaries);
+    eprintln!("PostgreSQL: {} log lines and {} stored values in {} tables searched", log.lines().count(), cells.len(), tables.len());
 }

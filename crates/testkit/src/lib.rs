@@ -24,6 +24,8 @@
 //!   serving, and when a test panics while it is alive.
 //! - [`InProcess`] (feature `in-process`): the server library inside the test, for the tests
 //!   that need its `Config` or many cheap servers.
+//! - [`postgres`] (feature `postgres`): a fresh PostgreSQL database per run, behind the
+//!   `HELIOGRAPH_TEST_POSTGRES` switch.
 
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
@@ -39,6 +41,8 @@ use nix::unistd::Pid;
 mod in_process;
 #[cfg(feature = "in-process")]
 pub use in_process::InProcess;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 
 /// The log file in the data folder.
 pub const LOG_FILE: &str = "heliograph.log";

@@ -1,9 +1,8 @@
 //! What the server tests share: the in-process server (`heliograph_testkit::InProcess`),
-//! test phone numbers, signed-in SDK clients, PostgreSQL behind its switch, bots.
+//! test phone numbers, signed-in SDK clients, bots.
 #![allow(dead_code)]
 
 pub mod bot;
-pub mod pg;
 
 pub use heliograph_testkit::InProcess;
 
