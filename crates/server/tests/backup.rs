@@ -19,10 +19,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crash::{phone, Conn};
+use crash::Conn;
 use serde_json::json;
-
-const USERS: usize = 4;
 
 /// Acknowledged sends: text -> (chat, id), with the moment of the acknowledgement.
 type Acked = Arc<Mutex<HashMap<String, (i64, i64, Instant)>>>;
@@ -62,23 +60,7 @@ async fn a_backup_taken_under_load_restores_every_message_acknowledged_before_it
     let port = server.port();
 
     // Four users, a group of all four and three private chats.
-    let mut tokens = Vec::new();
-    let mut ids = Vec::new();
-    for n in 0..USERS {
-        let mut c = Conn::open(port).await.expect("connect");
-        let (phone, code) = phone(500 + n as u32);
-        c.ok("auth.send_code", json!({"phone": phone})).await;
-        let auth = c.ok("auth.sign_in", json!({"phone": phone, "code": code, "name": format!("Backup {n}")})).await;
-        tokens.push(auth["token"].as_str().expect("token").to_string());
-        ids.push(auth["user"]["id"].as_i64().expect("id"));
-    }
-    let mut admin = Conn::open(port).await.expect("connect");
-    admin.ok("auth.authorize", json!({"token": tokens[0]})).await;
-    let mut chats =
-        vec![admin.ok("chats.create_group", json!({"title": "backup test", "user_ids": ids[1..]})).await["id"].as_i64().expect("group id")];
-    for &peer in &ids[1..] {
-        chats.push(admin.ok("chats.open_private", json!({"user_id": peer})).await["id"].as_i64().expect("chat id"));
-    }
+    let (tokens, chats) = crash::four_people(port, 500, "backup test").await;
 
     // Senders: user 0 on two connections (group and its private chats), the others in the
     // group and their private chat with user 0.

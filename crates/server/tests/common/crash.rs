@@ -118,30 +118,37 @@ pub struct Harness {
     pub report: Report,
 }
 
-const USERS: usize = 4;
+pub const USERS: usize = 4;
+
+/// Signs in `USERS` people (test phones from `first_phone`) and makes a group of all of them
+/// titled `title` and a private chat of person 0 with each other: their tokens, and the chats
+/// (`chats[0]` the group, `chats[n]` the private chat of person 0 and person n).
+pub async fn four_people(port: u16, first_phone: u32, title: &str) -> (Vec<String>, Vec<i64>) {
+    let mut tokens = Vec::new();
+    let mut ids = Vec::new();
+    for n in 0..USERS {
+        let mut c = Conn::open(port).await.expect("connect");
+        let (phone, code) = phone(first_phone + n as u32);
+        c.ok("auth.send_code", json!({"phone": phone})).await;
+        let auth = c.ok("auth.sign_in", json!({"phone": phone, "code": code, "name": format!("{title} {n}")})).await;
+        tokens.push(auth["token"].as_str().expect("token").to_string());
+        ids.push(auth["user"]["id"].as_i64().expect("id"));
+    }
+    let mut admin = Conn::open(port).await.expect("connect");
+    admin.ok("auth.authorize", json!({"token": tokens[0]})).await;
+    let group = admin.ok("chats.create_group", json!({"title": title, "user_ids": ids[1..]})).await["id"].as_i64().expect("group id");
+    let mut chats = vec![group];
+    for &peer in &ids[1..] {
+        chats.push(admin.ok("chats.open_private", json!({"user_id": peer})).await["id"].as_i64().expect("chat id"));
+    }
+    (tokens, chats)
+}
 
 impl Harness {
     pub async fn new(binary: Binary) -> Harness {
         let server = binary.start().await.expect("heliograph starts");
         let port = server.port();
-        let mut tokens = Vec::new();
-        let mut ids = Vec::new();
-        for n in 0..USERS {
-            let mut c = Conn::open(port).await.expect("connect");
-            let (phone, code) = phone(300 + n as u32);
-            c.ok("auth.send_code", json!({"phone": phone})).await;
-            let auth = c.ok("auth.sign_in", json!({"phone": phone, "code": code, "name": format!("Sender {n}")})).await;
-            tokens.push(auth["token"].as_str().expect("token").to_string());
-            ids.push(auth["user"]["id"].as_i64().expect("id"));
-        }
-        let mut admin = Conn::open(port).await.expect("connect");
-        admin.ok("auth.authorize", json!({"token": tokens[0]})).await;
-        let group =
-            admin.ok("chats.create_group", json!({"title": "crash test", "user_ids": ids[1..]})).await["id"].as_i64().expect("group id");
-        let mut chats = vec![group];
-        for &peer in &ids[1..] {
-            chats.push(admin.ok("chats.open_private", json!({"user_id": peer})).await["id"].as_i64().expect("chat id"));
-        }
+        let (tokens, chats) = four_people(port, 300, "crash test").await;
         Harness {
             server,
             port,
