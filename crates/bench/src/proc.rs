@@ -14,7 +14,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 pub enum Server {
     /// Started through the test kit: its port from the server itself, its log in its data
     /// folder.
-    Heliograph(heliograph_testkit::Server),
+    Heliograph(Box<heliograph_testkit::Server>),
     /// This binary's `relay`, which prints the address it bound on its first line.
     Relay { child: tokio::process::Child, addr: SocketAddr },
 }
@@ -22,7 +22,7 @@ pub enum Server {
 impl Server {
     /// Starts `binary` (`Common::heliograph`) over `data`.
     pub async fn heliograph(binary: &Binary, data: &Path) -> Result<Server> {
-        Ok(Server::Heliograph(binary.clone().data(data).start().await?))
+        Ok(Server::Heliograph(Box::new(binary.clone().data(data).start().await?)))
     }
 
     /// Starts the bare relay (this binary's `relay` subcommand) on 127.0.0.1:0.
