@@ -11,10 +11,11 @@ use heliograph_testkit::Binary;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// A spawned server process; killed (SIGKILL) when dropped unless stopped first.
+#[allow(clippy::large_enum_variant, reason = "one or two exist at a time")]
 pub enum Server {
     /// Started through the test kit: its port from the server itself, its log in its data
     /// folder.
-    Heliograph(Box<heliograph_testkit::Server>),
+    Heliograph(heliograph_testkit::Server),
     /// This binary's `relay`, which prints the address it bound on its first line.
     Relay { child: tokio::process::Child, addr: SocketAddr },
 }
@@ -22,7 +23,7 @@ pub enum Server {
 impl Server {
     /// Starts `binary` (`Common::heliograph`) over `data`.
     pub async fn heliograph(binary: &Binary, data: &Path) -> Result<Server> {
-        Ok(Server::Heliograph(Box::new(binary.clone().data(data).start().await?)))
+        Ok(Server::Heliograph(binary.clone().data(data).start().await?))
     }
 
     /// Starts the bare relay (this binary's `relay` subcommand) on 127.0.0.1:0.
