@@ -2,8 +2,9 @@
 //! is measured on a database holding one account, to the first login it accepts
 //! (Heliograph: the SDK's token sign-in and a `users.get_me` answered; XMPP: SASL, bind and
 //! stream management done; Matrix: `POST /login` answered), polled every 5 ms. Heliograph is
-//! also measured on a filled database (`--db-mib`, 4,000-byte messages), to `/healthz` (polled
-//! every 2 ms) and to that first login.
+//! also measured on a filled database (`--db-mib`, 4,000-byte messages), to serving (the
+//! address file `serve --address-file` writes once it accepts connections, looked for every
+//! 2 ms by the test kit, then `/healthz` answered) and to that first login.
 
 use std::path::Path;
 use std::process::Stdio;
