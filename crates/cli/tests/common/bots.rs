@@ -175,11 +175,6 @@ pub fn kb(rows: &[&[(&str, &str)]]) -> Vec<Vec<(String, String)>> {
     rows.iter().map(|r| r.iter().map(|(t, a)| ((*t).to_owned(), (*a).to_owned())).collect()).collect()
 }
 
-/// A free port on 127.0.0.1 (bound, read, released) for a bot's webhook receiver.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
-
 /// The person's side of the menu bot, whatever library runs it: `/start` brings "Pick one"
 /// with Yes / No / Docs buttons; pressing Yes (by label) answers "You chose yes" and edits the
 /// message to "Chosen: yes" with an Again button; Again (by callback data) brings the menu

@@ -11,10 +11,15 @@ use tokio::process::Command;
 
 pub use heliograph_testkit::InProcess;
 
-/// A loopback URL where nothing listens (a port bound, read and released).
+/// A loopback port nothing listens on now (bound, read and released): for a URL that must
+/// fail, or a receiver another program binds itself (python-telegram-bot's webhook server).
+pub fn unused_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// A loopback URL where nothing listens.
 pub fn dead_url() -> String {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-    format!("http://127.0.0.1:{port}")
+    format!("http://127.0.0.1:{}", unused_port())
 }
 
 /// One person: a profile folder of their own.
