@@ -128,6 +128,26 @@ pub trait Row {
     fn column(&self, i: usize) -> String;
 }
 
+/// The four typed getters of a [`Row`] impl, for a driver row wrapper whose own
+/// `get::<T>(i) -> Result<Option<T>>` answers errors that name the column.
+macro_rules! row_getters {
+    () => {
+        fn int(&self, i: usize) -> $crate::Result<Option<i64>> {
+            self.get(i)
+        }
+        fn text(&self, i: usize) -> $crate::Result<Option<String>> {
+            self.get(i)
+        }
+        fn bytes(&self, i: usize) -> $crate::Result<Option<Vec<u8>>> {
+            self.get(i)
+        }
+        fn boolean(&self, i: usize) -> $crate::Result<Option<bool>> {
+            self.get(i)
+        }
+    };
+}
+pub(crate) use row_getters;
+
 /// A value a [`Row`] can be read as.
 pub trait Column: Sized {
     fn read(row: &dyn Row, i: usize) -> Result<Self>;

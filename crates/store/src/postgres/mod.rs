@@ -1,15 +1,17 @@
 //! The PostgreSQL engine: the store for several stateless nodes sharing one database.
 //!
-//! Built on `tokio-postgres` with `deadpool-postgres` for pooling, not `sqlx`: the SQLite
-//! engine already owns its SQL (rusqlite), so a query builder spanning both dialects would buy
-//! nothing, and tokio-postgres is a much lighter build (no macros, no compile-time database,
-//! no second SQLite driver). Only plain TCP (`NoTls`) connections for now.
+//! Built on `tokio-postgres` with `deadpool-postgres` for pooling, not `sqlx`: the commands
+//! (`commands/`) own their SQL, written once for both dialects, so a query builder would buy
+//! little, and tokio-postgres is a much lighter build (no macros, no compile-time database,
+//! no second SQLite driver). Only plain TCP (`NoTls`) connections for now. This module is the
+//! engine around the commands: the pool, transactions, retries, the commit feed; `tx.rs` is
+//! how a command's statements run here.
 //!
 //! # Transactions
 //! Every write command runs in one READ COMMITTED transaction on a pooled connection, in its
 //! own task (a caller that goes away does not cut a transaction in half). Sequencing rests on
 //! row locks held until COMMIT, taken in one order (the chat's row, then users' rows by
-//! ascending id; see `ops.rs`), so message ids stay gapless and each log's pts rises by one
+//! ascending id; see `commands/mod.rs`, `# Locks`), so message ids stay gapless and each log's pts rises by one
 //! under any number of concurrent writers on any number of nodes. A deadlock, serialization
 //! failure or unique-key collision (two nodes racing on the same key) rolls the transaction
 //! back and runs the whole command again, a few times, from scratch: the rerun sees what the
@@ -266,8 +268,7 @@ async fn migrate(conn: &mut Object) -> Result<()> {
     let tx = conn.transaction().await.map_err(Error::from)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await.map_err(Error::from)?;
     tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)").await.map_err(Error::from)?;
-    let version: i64 =
-        tx.query_opt("SELECT max(version) FROM schema_version", &[]).await.map_err(Error::from)?.and_then(|r| r.get(0)).unwrap_or(0);
+    let version: i64 = tx.query_one("SELECT max(version) FROM schema_version", &[]).await?.try_get::<_, Option<i64>>(0)?.unwrap_or(0);
     let known = MIGRATIONS.len() as i64;
     if version > known {
         return Err(Error::internal(format!(

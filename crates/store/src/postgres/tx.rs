@@ -97,18 +97,8 @@ impl PgRow<'_> {
 }
 
 impl Row for PgRow<'_> {
-    fn int(&self, i: usize) -> Result<Option<i64>> {
-        self.get(i)
-    }
-    fn text(&self, i: usize) -> Result<Option<String>> {
-        self.get(i)
-    }
-    fn bytes(&self, i: usize) -> Result<Option<Vec<u8>>> {
-        self.get(i)
-    }
-    fn boolean(&self, i: usize) -> Result<Option<bool>> {
-        self.get(i)
-    }
+    crate::commands::row_getters!();
+
     fn column(&self, i: usize) -> String {
         self.0.columns().get(i).map_or_else(|| format!("#{i}"), |c| c.name().to_string())
     }

@@ -8,6 +8,9 @@
 //!
 //! Reads run on a small pool of read-only connections (WAL lets them proceed while the writer
 //! commits).
+//!
+//! The commands themselves are `commands/`, shared with PostgreSQL; `tx.rs` is how their
+//! statements run here (synchronously, through each connection's statement cache).
 
 mod seed;
 mod tx;
@@ -171,8 +174,9 @@ pub fn in_use(path: &Path) -> Result<bool> {
 }
 
 /// Prepared statements kept per connection: a send alone runs about 15 different ones, and
-/// rusqlite's default of 16 made the writer re-parse statements it had just evicted.
-const STATEMENT_CACHE: usize = 128;
+/// rusqlite's default of 16 made the writer re-parse statements it had just evicted. Every
+/// statement of every command goes through the cache (about 100 today), so all of them fit.
+const STATEMENT_CACHE: usize = 256;
 
 /// Settings of the writing connection. Checkpoints stay SQLite's automatic ones, run by the
 /// writer after a commit once the WAL holds 1,000 pages: a checkpoint thread beside the writer

@@ -109,18 +109,8 @@ impl SqliteRow<'_, '_> {
 }
 
 impl Row for SqliteRow<'_, '_> {
-    fn int(&self, i: usize) -> Result<Option<i64>> {
-        self.get(i)
-    }
-    fn text(&self, i: usize) -> Result<Option<String>> {
-        self.get(i)
-    }
-    fn bytes(&self, i: usize) -> Result<Option<Vec<u8>>> {
-        self.get(i)
-    }
-    fn boolean(&self, i: usize) -> Result<Option<bool>> {
-        self.get(i)
-    }
+    crate::commands::row_getters!();
+
     fn column(&self, i: usize) -> String {
         self.0.as_ref().column_name(i).map_or_else(|_| format!("#{i}"), str::to_string)
     }
