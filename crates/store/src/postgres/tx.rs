@@ -40,37 +40,28 @@ impl Tx for PgTx<'_> {
         self.events.push(event);
     }
 
-    fn query<T: Send>(
-        &mut self,
-        sql: &Sql,
-        args: &[&dyn Arg],
-        mut row: impl FnMut(&dyn Row) -> Result<T> + Send,
-    ) -> impl Future<Output = Result<Vec<T>>> + Send {
-        async move { self.rows(sql.postgres, args).await?.iter().map(|r| row(&PgRow(r))).collect() }
+    async fn query<T: Send>(&mut self, sql: &Sql, args: &[&dyn Arg], mut row: impl FnMut(&dyn Row) -> Result<T> + Send) -> Result<Vec<T>> {
+        self.rows(sql.postgres, args).await?.iter().map(|r| row(&PgRow(r))).collect()
     }
 
-    fn query_opt<T: Send>(
+    async fn query_opt<T: Send>(
         &mut self,
         sql: &Sql,
         args: &[&dyn Arg],
         row: impl FnOnce(&dyn Row) -> Result<T> + Send,
-    ) -> impl Future<Output = Result<Option<T>>> + Send {
-        async move {
-            let stmt = self.db.prepare_cached(sql.postgres).await?;
-            let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a.postgres()).collect();
-            match self.db.query_opt(&stmt, &params).await? {
-                Some(r) => Ok(Some(row(&PgRow(&r))?)),
-                None => Ok(None),
-            }
+    ) -> Result<Option<T>> {
+        let stmt = self.db.prepare_cached(sql.postgres).await?;
+        let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a.postgres()).collect();
+        match self.db.query_opt(&stmt, &params).await? {
+            Some(r) => Ok(Some(row(&PgRow(&r))?)),
+            None => Ok(None),
         }
     }
 
-    fn execute(&mut self, sql: &Sql, args: &[&dyn Arg]) -> impl Future<Output = Result<u64>> + Send {
-        async move {
-            let stmt = self.db.prepare_cached(sql.postgres).await?;
-            let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a.postgres()).collect();
-            Ok(self.db.execute(&stmt, &params).await?)
-        }
+    async fn execute(&mut self, sql: &Sql, args: &[&dyn Arg]) -> Result<u64> {
+        let stmt = self.db.prepare_cached(sql.postgres).await?;
+        let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a.postgres()).collect();
+        Ok(self.db.execute(&stmt, &params).await?)
     }
 
     fn lock_users(&mut self, ids: &[UserId]) -> impl Future<Output = Result<()>> + Send {

@@ -318,31 +318,29 @@ impl Engine for SqliteStore {
     type Tx<'t> = SqliteTx<'t>;
 
     /// Runs `command` on a read connection.
-    fn read<A, T, C>(&self, args: A, command: C) -> impl Future<Output = Result<T>> + Send
+    async fn read<A, T, C>(&self, args: A, command: C) -> Result<T>
     where
         A: Send + Sync + 'static,
         T: Send + 'static,
         C: for<'t> Fn(SqliteTx<'t>, &'t A) -> BoxFuture<'t, Result<T>> + Send + Sync + 'static,
     {
-        async move {
-            let _slot = self.reader_slots.acquire().await.map_err(|_| Error::internal("store closed"))?;
-            let (readers, path, limits) = (self.readers.clone(), self.path.clone(), self.limits.clone());
-            tokio::task::spawn_blocking(move || {
-                let pooled = readers.lock().map_err(|_| Error::internal("reader pool poisoned"))?.pop();
-                let mut conn = match pooled {
-                    Some(c) => c,
-                    None => open_reader(&path)?,
-                };
-                let mut unused = Vec::new();
-                let result = tx::finish(command(SqliteTx::new(&mut conn, &limits, &mut unused), &args));
-                if let Ok(mut pool) = readers.lock() {
-                    pool.push(conn);
-                }
-                result
-            })
-            .await
-            .map_err(|e| Error::internal(format!("read task failed: {e}")))?
-        }
+        let _slot = self.reader_slots.acquire().await.map_err(|_| Error::internal("store closed"))?;
+        let (readers, path, limits) = (self.readers.clone(), self.path.clone(), self.limits.clone());
+        tokio::task::spawn_blocking(move || {
+            let pooled = readers.lock().map_err(|_| Error::internal("reader pool poisoned"))?.pop();
+            let mut conn = match pooled {
+                Some(c) => c,
+                None => open_reader(&path)?,
+            };
+            let mut unused = Vec::new();
+            let result = tx::finish(command(SqliteTx::new(&mut conn, &limits, &mut unused), &args));
+            if let Ok(mut pool) = readers.lock() {
+                pool.push(conn);
+            }
+            result
+        })
+        .await
+        .map_err(|e| Error::internal(format!("read task failed: {e}")))?
     }
 
     /// Runs `command` inside the next group commit; answers after the commit is durable.
