@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Person, TestServer};
+use common::{InProcess, Person};
 use heliograph_client::{Client, Config as ClientConfig};
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpSocket, TcpStream};
@@ -28,7 +28,7 @@ async fn closed_within(mut tcp: TcpStream, wait: Duration) -> Option<Duration> {
 /// starts at accept, not at the first byte), while a WebSocket opened at the same time stays.
 #[tokio::test]
 async fn silent_connections_are_closed_within_the_header_timeout() {
-    let server = TestServer::start_with(|c| c.limits.header_read_timeout_secs = 1).await;
+    let server = InProcess::start_with(|c| c.limits.header_read_timeout_secs = 1).await;
     let mut alice = Person::sign_in(&server, 1).await;
     let mut silent = Vec::new();
     for _ in 0..50 {

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::TestServer;
+use common::InProcess;
 use heliograph_client::{proto, Client, Config as ClientConfig, Event};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use tokio::net::TcpStream;
@@ -50,10 +50,10 @@ fn tls_config(dir: &Path) -> heliograph_server::config::Tls {
     heliograph_server::config::Tls { cert: dir.join("cert.pem"), key: dir.join("key.pem") }
 }
 
-async fn tls_server(ca: &TestCa) -> (TestServer, tempfile::TempDir) {
+async fn tls_server(ca: &TestCa) -> (InProcess, tempfile::TempDir) {
     let certs = tempfile::tempdir().expect("temp dir");
     ca.issue(certs.path(), "first");
-    let server = TestServer::start_with(|c| c.tls = Some(tls_config(certs.path()))).await;
+    let server = InProcess::start_with(|c| c.tls = Some(tls_config(certs.path()))).await;
     (server, certs)
 }
 
