@@ -5,16 +5,12 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{InProcess, Person};
 use heliograph_client::{Client, Config as ClientConfig};
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpSocket, TcpStream};
-
-const BIN: &str = env!("CARGO_BIN_EXE_heliograph");
 
 /// Reads until the server closes the connection (EOF or reset); `None` if it is still open
 /// after `wait`.
@@ -45,65 +41,21 @@ async fn silent_connections_are_closed_within_the_header_timeout() {
     alice.expect_update("the message", |u| matches!(u, heliograph_client::proto::UpdateKind::NewMessage { .. })).await;
 }
 
-/// `heliograph serve` under `prlimit --nofile=N:N`, with its log in a file.
-struct Limited {
-    child: Child,
-    port: u16,
-    metrics_port: u16,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
+/// `heliograph serve --dev` with an open-file limit of 1,024 and a metrics listener on
+/// `metrics`; `env` on top.
+async fn limited(metrics: std::net::SocketAddr, env: &[(&str, &str)]) -> heliograph_testkit::Server {
+    let binary = heliograph_testkit::Binary::new()
+        .dev()
+        .open_files(1024)
+        .env("RUST_LOG", "info")
+        .env("HELIOGRAPH_METRICS_LISTEN", metrics.to_string())
+        // The flood must stay for the whole test, not be timed out halfway.
+        .env("HELIOGRAPH_LIMITS__HEADER_READ_TIMEOUT_SECS", "60");
+    env.iter().fold(binary, |b, (key, value)| b.env(key, value)).start().await.expect("heliograph starts")
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
-
-impl Limited {
-    async fn start(open_files: u32, env: &[(&str, &str)]) -> Limited {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let (port, metrics_port) = (free_port(), free_port());
-        let log = dir.path().join("server.log");
-        let mut cmd = Command::new("prlimit");
-        cmd.arg(format!("--nofile={open_files}:{open_files}"))
-            .arg("--")
-            .arg(BIN)
-            .args(["serve", "--dev", "--listen", &format!("127.0.0.1:{port}"), "--data"])
-            .arg(dir.path().join("data"))
-            .env("RUST_LOG", "info")
-            .env("HELIOGRAPH_METRICS_LISTEN", format!("127.0.0.1:{metrics_port}"))
-            // The flood must stay for the whole test, not be timed out halfway.
-            .env("HELIOGRAPH_LIMITS__HEADER_READ_TIMEOUT_SECS", "60")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log file"));
-        for (key, value) in env {
-            cmd.env(key, value);
-        }
-        let child = cmd.spawn().expect("prlimit starts heliograph");
-        let server = Limited { child, port, metrics_port, log, _dir: dir };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if healthz(&format!("http://127.0.0.1:{port}")).await == Some(200) {
-                return server;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("heliograph did not become healthy:\n{}", server.log());
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Limited {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn free_addr() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port")
 }
 
 /// `/healthz`'s status, or `None` when it did not answer within 2 s.
@@ -161,10 +113,10 @@ async fn flood(to: u16, from: &str, count: usize) -> (Vec<TcpStream>, usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_address_cannot_take_the_descriptors() {
     rlimit::increase_nofile_limit(u64::MAX).expect("raise the test's own open-file limit");
-    let server = Limited::start(1024, &[]).await;
+    let server = limited(free_addr(), &[]).await;
     let alice = signed_in(&server.url(), 1).await;
     let group = alice.create_group("flood", &[]).await.expect("create_group");
-    let (_flood, held) = flood(server.port, "127.0.0.2", 2000).await;
+    let (_flood, held) = flood(server.port(), "127.0.0.2", 2000).await;
     assert!(held > 0 && held <= 224, "the server holds {held} idle connections from one address, its cap is 224");
     assert_eq!(healthz(&server.url()).await, Some(200), "/healthz under the flood:\n{}", server.log());
     alice.send_message(group.id, "during the flood", None).await.expect("a signed-in user keeps sending");
@@ -179,13 +131,14 @@ async fn one_address_cannot_take_the_descriptors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reserve_holds_when_the_cap_is_reached() {
     rlimit::increase_nofile_limit(u64::MAX).expect("raise the test's own open-file limit");
-    let server = Limited::start(1024, &[("HELIOGRAPH_LIMITS__MAX_CONNECTIONS_PER_ADDRESS", "100000")]).await;
+    let metrics = free_addr();
+    let server = limited(metrics, &[("HELIOGRAPH_LIMITS__MAX_CONNECTIONS_PER_ADDRESS", "100000")]).await;
     let alice = signed_in(&server.url(), 1).await;
     let group = alice.create_group("flood", &[]).await.expect("create_group");
-    let (flooded, held) = flood(server.port, "127.0.0.2", 2000).await;
+    let (flooded, held) = flood(server.port(), "127.0.0.2", 2000).await;
     assert!(held > 800 && held < 896, "the flood holds {held} connections; the cap is 896 with alice's");
     assert_eq!(healthz(&server.url()).await, Some(503), "the public port is full and says so");
-    assert_eq!(healthz(&format!("http://127.0.0.1:{}", server.metrics_port)).await, Some(200), "the metrics listener's /healthz");
+    assert_eq!(healthz(&format!("http://{metrics}")).await, Some(200), "the metrics listener's /healthz");
     for n in 0..20 {
         alice.send_message(group.id, &format!("at the cap {n}"), None).await.expect("a signed-in user keeps sending");
     }

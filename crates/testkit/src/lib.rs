@@ -14,7 +14,7 @@
 //! # Layout
 //!
 //! - [`Binary`]: what to start (the binary, `--dev`, `--database`, `--bus`, environment, extra
-//!   arguments), a builder. [`Binary::command`] runs the binary's other subcommands
+//!   arguments, an open-file limit), a builder. [`Binary::command`] runs the binary's other subcommands
 //!   (`backup`, `restore`, `bench-seed`).
 //! - [`Server`]: one running `heliograph serve`. The port comes from the server itself: it
 //!   binds `127.0.0.1:0` and writes the address it got to `--address-file`, so two tests can
@@ -90,6 +90,8 @@ pub struct Binary {
     env: Vec<(OsString, OsString)>,
     args: Vec<OsString>,
     ready_within: Duration,
+    /// Run under `prlimit --nofile=N:N` (soft and hard open-file limit N).
+    open_files: Option<u64>,
 }
 
 impl Default for Binary {
@@ -118,6 +120,7 @@ impl Binary {
             env: vec![("RUST_LOG".into(), "warn".into()), ("NO_COLOR".into(), "1".into())],
             args: Vec::new(),
             ready_within: Duration::from_secs(60),
+            open_files: None,
         }
     }
 
@@ -185,6 +188,13 @@ impl Binary {
             "CODES_PER_PHONE_PER_HOUR",
         ];
         LIMITS.iter().fold(self, |b, limit| b.env(format!("HELIOGRAPH_LIMITS__{limit}"), "100000000"))
+    }
+
+    /// Runs the server with an open-file limit of `limit` (soft and hard), through
+    /// util-linux's `prlimit`: the connection caps are derived from it.
+    pub fn open_files(mut self, limit: u64) -> Binary {
+        self.open_files = Some(limit);
+        self
     }
 
     /// How long a start may take before it fails [default: 60 s].
@@ -272,7 +282,14 @@ impl Server {
         let log = File::options().create(true).append(true).open(&log_path).map_err(io(format!("cannot open {}", log_path.display())))?;
         let log_too = log.try_clone().map_err(io("cannot share the log file"))?;
         let b = &self.binary;
-        let mut command = tokio::process::Command::new(&b.path);
+        let mut command = match b.open_files {
+            Some(limit) => {
+                let mut prlimit = tokio::process::Command::new("prlimit");
+                prlimit.arg(format!("--nofile={limit}:{limit}")).arg("--").arg(&b.path);
+                prlimit
+            }
+            None => tokio::process::Command::new(&b.path),
+        };
         command
             .arg("serve")
             .arg("--listen")
