@@ -1,6 +1,6 @@
 //! The one place where internal failures become stable wire error codes.
 
-use heliograph_core::InvalidValue;
+use heliograph_core::{InvalidValue, Spoofable};
 use heliograph_proto::{Error, ErrorCode};
 
 /// A store refusal as the client sees it.
@@ -40,6 +40,11 @@ pub fn from_invalid(e: InvalidValue) -> Error {
         InvalidValue::TextEmpty => ErrorCode::MessageEmpty,
         InvalidValue::TextTooLong { .. } => ErrorCode::MessageTooLong,
         InvalidValue::Code => ErrorCode::PhoneCodeInvalid,
+        InvalidValue::Spoofing { what, .. } => match what {
+            Spoofable::Name => ErrorCode::NameInvalid,
+            Spoofable::Title => ErrorCode::TitleInvalid,
+            Spoofable::Bio => ErrorCode::BioInvalid,
+        },
     };
     Error::new(code, e.to_string())
 }

@@ -537,9 +537,11 @@ async fn complete(
     State(app): State<Arc<App>>,
     UrlPath(id): UrlPath<String>,
     headers: HeaderMap,
-    Json(req): Json<proto::CompleteUpload>,
+    body: axum::body::Bytes,
 ) -> Outcome<Json<proto::File>> {
     let user = user(&app, &headers).await?;
+    let req: proto::CompleteUpload = proto::json::from_slice(&body)
+        .map_err(|e| refuse(ErrorCode::BadRequest, format!("the body must be a JSON object {{name, size, sha256, mime}}: {e}")))?;
     let id = UploadId::parse(&id)?;
     let files = &app.files;
     let dir = files.upload_dir(user, &id);
