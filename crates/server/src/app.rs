@@ -15,8 +15,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::codes::{CodeSender, HttpSender, LogSender};
-use crate::config::{CodeProvider, Config};
+use crate::config::Config;
 use crate::limits::{ConnectionsPerAddress, KeyedLimiter};
 use crate::service::Service;
 
@@ -35,6 +34,8 @@ pub struct App {
     pub files: Arc<crate::files::Files>,
     /// The Bot API's checked tokens, long polls and webhook workers.
     pub bots: crate::botapi::BotApi,
+    /// Every request the server makes on a user's behalf goes through it (webhooks).
+    pub egress: Arc<crate::egress::Egress>,
     metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
@@ -87,13 +88,6 @@ impl Server {
     }
 }
 
-fn code_sender(config: &Config) -> anyhow::Result<Arc<dyn CodeSender>> {
-    Ok(match &config.code_provider {
-        CodeProvider::Log => Arc::new(LogSender),
-        CodeProvider::Http(http) => Arc::new(HttpSender::new(http)?),
-    })
-}
-
 /// Opens the store (`config.database`, or SQLite under `config.data_dir`), binds
 /// `config.listen`, and serves until shut down.
 pub async fn start(config: Config) -> anyhow::Result<Server> {
@@ -131,7 +125,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
 pub async fn start_with(config: Config, store: Arc<dyn Store>, bus: Arc<dyn Bus>) -> anyhow::Result<Server> {
     let metrics = crate::metrics::install();
     let feed = store.take_commit_feed().ok_or_else(|| anyhow::anyhow!("the store's commit feed is already taken"))?;
-    let codes = code_sender(&config)?;
+    let codes = crate::codes::sender(&config)?;
     let listener =
         tokio::net::TcpListener::bind(config.listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
     let addr = listener.local_addr()?;
@@ -147,6 +141,7 @@ pub async fn start_with(config: Config, store: Arc<dyn Store>, bus: Arc<dyn Bus>
         shutdown: shutdown.clone(),
         files: files.clone(),
         bots: crate::botapi::BotApi::new(&config),
+        egress: Arc::new(crate::egress::Egress::new(&config.egress)?),
         metrics,
     });
     let tracker = TaskTracker::new();

@@ -74,14 +74,17 @@ pub struct Config {
     /// The address people reach this server at, for links it hands out (invite links), e.g.
     /// `https://chat.example.org`. Defaults to `http://` + `listen`.
     pub public_url: Option<String>,
-    /// How login codes reach people.
-    pub code_provider: CodeProvider,
+    /// How login codes reach people. Required outside `dev` (where codes are logged): the
+    /// server refuses to start without one ([`crate::codes::sender`]).
+    pub code_provider: Option<CodeProvider>,
     pub limits: Limits,
     /// Uploads, storage and quotas.
     pub files: Files,
     /// Deliver bots' webhooks from this node. Every node accepts `setWebhook`; in a cluster,
     /// turn this off on all nodes but one, so each update is POSTed once.
     pub bot_webhooks: bool,
+    /// Requests the server makes for users (webhooks): what they may reach.
+    pub egress: crate::egress::EgressConfig,
 }
 
 impl Default for Config {
@@ -94,10 +97,11 @@ impl Default for Config {
             dev: false,
             test_numbers: false,
             public_url: None,
-            code_provider: CodeProvider::default(),
+            code_provider: None,
             limits: Limits::default(),
             files: Files::default(),
             bot_webhooks: true,
+            egress: crate::egress::EgressConfig::default(),
         }
     }
 }
@@ -129,12 +133,11 @@ impl fmt::Debug for DatabaseUrl {
 }
 
 /// How login codes are delivered.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum CodeProvider {
     /// Written to the server log, for development and for operators without an SMS gateway.
-    /// Anyone who can read the log can sign in as anyone.
-    #[default]
+    /// Anyone who can read the log can sign in as anyone, so it must be chosen explicitly.
     Log,
     /// POSTed to an HTTP gateway that sends the SMS (see `codes::HttpSender`).
     Http(HttpCodeProvider),
@@ -379,6 +382,8 @@ pub enum ConfigError {
     BusUrl(String),
     #[error("invalid configuration: `database` must be a postgres:// URL (leave it out for the embedded SQLite)")]
     DatabaseUrl,
+    #[error("invalid configuration: {0}")]
+    Egress(String),
 }
 
 impl From<figment::Error> for ConfigError {
@@ -430,8 +435,8 @@ impl Config {
     /// Whether an environment key (after the prefix, `__` already turned into `.`) names a
     /// configuration value.
     fn is_key(key: &str) -> bool {
-        const TOP_LEVEL: [&str; 10] =
-            ["listen", "data_dir", "database", "bus", "dev", "test_numbers", "public_url", "code_provider", "limits", "files"];
+        const TOP_LEVEL: [&str; 11] =
+            ["listen", "data_dir", "database", "bus", "dev", "test_numbers", "public_url", "code_provider", "limits", "files", "egress"];
         let top = key.split('.').next().unwrap_or(key);
         TOP_LEVEL.iter().any(|known| known.eq_ignore_ascii_case(top))
     }
@@ -447,12 +452,13 @@ impl Config {
                 return Err(ConfigError::BusUrl(url.clone()));
             }
         }
-        if let CodeProvider::Http(http) = &self.code_provider {
+        if let Some(CodeProvider::Http(http)) = &self.code_provider {
             let ok = reqwest::Url::parse(&http.url).is_ok_and(|url| matches!(url.scheme(), "http" | "https"));
             if !ok {
                 return Err(ConfigError::ProviderUrl(http.url.clone()));
             }
         }
+        self.egress.validate().map_err(ConfigError::Egress)?;
         if self.files.max_size == 0 {
             return Err(ConfigError::NotPositive("files.max_size"));
         }
@@ -518,7 +524,7 @@ mod tests {
             assert_eq!(config.limits.difference_limit, 50, "the file beats defaults");
             assert_eq!(config.limits.requests_per_second, 50, "unset keys keep their defaults");
             assert!(config.dev && config.test_numbers_enabled());
-            let CodeProvider::Http(http) = &config.code_provider else { panic!("{:?}", config.code_provider) };
+            let Some(CodeProvider::Http(http)) = &config.code_provider else { panic!("{:?}", config.code_provider) };
             assert_eq!(http.url, "https://sms.example.net/send");
             assert_eq!(http.bearer_token.as_deref(), Some("0123"), "secrets are read as written");
             assert_eq!(http.timeout(), Duration::from_secs(5));

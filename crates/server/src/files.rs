@@ -39,6 +39,7 @@
 //! width and height and a JPEG thumbnail of at most [`THUMB_SIDE`] pixels a side.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::io::{Read, Seek};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -47,7 +48,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use axum::body::Body;
-use axum::extract::{Path as UrlPath, State};
+use axum::extract::{ConnectInfo, Path as UrlPath, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -316,18 +317,18 @@ pub fn routes() -> Router<Arc<App>> {
 }
 
 /// The signed-in user behind `Authorization: Bearer <token>`.
-async fn user(app: &App, headers: &HeaderMap) -> Outcome<UserId> {
+async fn user(app: &App, peer: SocketAddr, headers: &HeaderMap) -> Outcome<UserId> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or_else(|| refuse(ErrorCode::AuthRequired, "send `Authorization: Bearer <session token>`"))?;
-    let session = app
-        .service
-        .store
-        .session_by_token(&crate::codes::hash_token(token.trim()))
-        .await?
-        .ok_or_else(|| refuse(ErrorCode::SessionRevoked, "this session ended or never existed; sign in again"))?;
+    let failed = &app.service.failed_auth;
+    failed.admit(peer.ip(), None).map_err(|wait| Refusal(crate::errors::flood_wait(wait.secs(), "requests with a wrong session token")))?;
+    let session = app.service.store.session_by_token(&crate::codes::hash_token(token.trim())).await?.ok_or_else(|| {
+        failed.failed(peer.ip(), None);
+        refuse(ErrorCode::SessionRevoked, "this session ended or never existed; sign in again")
+    })?;
     Ok(session.user)
 }
 
@@ -349,8 +350,8 @@ async fn parts(dir: &Path) -> Outcome<Vec<(u64, u64)>> {
 }
 
 /// `GET /files/uploads/{upload_id}`: the parts received so far (none for an unknown upload).
-async fn upload_state(State(app): State<Arc<App>>, UrlPath(id): UrlPath<String>, headers: HeaderMap) -> Outcome<Json<proto::UploadState>> {
-    let user = user(&app, &headers).await?;
+async fn upload_state(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, UrlPath(id): UrlPath<String>, headers: HeaderMap) -> Outcome<Json<proto::UploadState>> {
+    let user = user(&app, peer, &headers).await?;
     let id = UploadId::parse(&id)?;
     let parts = parts(&app.files.upload_dir(user, &id)).await?;
     Ok(Json(proto::UploadState { parts: parts.into_iter().map(|(n, _)| n).collect(), part_size: UPLOAD_PART_SIZE }))
@@ -361,11 +362,12 @@ async fn upload_state(State(app): State<Arc<App>>, UrlPath(id): UrlPath<String>,
 /// is kept; a part beyond the largest file is `FILE_TOO_LARGE`.
 async fn put_part(
     State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     UrlPath((id, n)): UrlPath<(String, String)>,
     headers: HeaderMap,
     body: Body,
 ) -> Outcome<Json<proto::Ok>> {
-    let user = user(&app, &headers).await?;
+    let user = user(&app, peer, &headers).await?;
     let id = UploadId::parse(&id)?;
     let n: u64 = n.parse().map_err(|_| refuse(ErrorCode::FilePartInvalid, "a part number is a whole number from 0"))?;
     if n >= app.files.max_parts() {
@@ -535,11 +537,12 @@ fn object_path(sha256: &[u8; 32]) -> ObjectPath {
 /// `FILE_PARTS_MISSING`, `FILE_PART_INVALID` (the upload stays, to be fixed and completed).
 async fn complete(
     State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     UrlPath(id): UrlPath<String>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Outcome<Json<proto::File>> {
-    let user = user(&app, &headers).await?;
+    let user = user(&app, peer, &headers).await?;
     let req: proto::CompleteUpload = proto::json::from_slice(&body)
         .map_err(|e| refuse(ErrorCode::BadRequest, format!("the body must be a JSON object {{name, size, sha256, mime}}: {e}")))?;
     let id = UploadId::parse(&id)?;
@@ -910,8 +913,8 @@ pub fn disposition(name: &str) -> HeaderValue {
 /// `GET /files/{file_id}`: the content, streamed. Only for the uploader and members of a chat
 /// with a message carrying the file; everyone else gets `FILE_NOT_FOUND`, as for a file that
 /// does not exist. `Range: bytes=a-b` answers `206 Partial Content`.
-async fn download(State(app): State<Arc<App>>, UrlPath(id): UrlPath<String>, headers: HeaderMap) -> Outcome<Response> {
-    let user = user(&app, &headers).await?;
+async fn download(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, UrlPath(id): UrlPath<String>, headers: HeaderMap) -> Outcome<Response> {
+    let user = user(&app, peer, &headers).await?;
     let id: i64 = id.parse().map_err(|_| refuse(ErrorCode::FileNotFound, "no such file"))?;
     let file = app.service.store.file(user, FileId(id)).await?;
     serve(&app, &file, &headers).await

@@ -382,8 +382,9 @@ async fn on_delivery(sink: &mut Sink, sub: Option<&mut Subscription>, me: Option
             Notice::Typing { chat_id, user_id } => {
                 *user_id == signed.user.0 || send(sink, &ServerFrame::Typing { chat_id: *chat_id, user_id: *user_id }).await
             }
-            // A log position a client does not render; its next update's pts covers it.
-            Notice::Appended { .. } => true,
+            // A log position a client does not render; its next update's pts covers it. A
+            // connection does not follow `Topic::Revocations` (its session has its own topic).
+            Notice::Appended { .. } | Notice::CredentialsRevoked { .. } => true,
             Notice::Update(update) => {
                 if let Some(sub) = sub {
                     track_chat_topics(sub, signed.user, &update.kind);

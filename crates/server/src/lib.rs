@@ -9,6 +9,7 @@
 //! - [`callbacks`]: callback queries waiting for a bot's answer.
 //! - [`files`]: `/files/...`: resumable uploads, content-addressed storage, downloads.
 //! - [`convert`]: store records to wire types, as one viewer may see them.
+//! - [`egress`]: the guard every outgoing request made for a user goes through (webhooks).
 //! - [`errors`]: the one mapping from internal failures to wire error codes.
 //! - [`codes`]: login codes and session tokens (generation, hashing, delivery providers).
 //! - [`limits`]: rate limiters.
@@ -22,6 +23,7 @@ pub mod callbacks;
 pub mod codes;
 pub mod config;
 pub mod convert;
+pub mod egress;
 pub mod errors;
 pub mod fanout;
 pub mod files;

@@ -9,6 +9,8 @@
 //! - [`Bucket`]: one key's limit, owned by its caller without a lock (a connection's own).
 //! - [`KeyedLimiter`]: many keys behind one lock, at most `max_keys` of them, idle keys
 //!   forgotten. A key is idle once its bucket is full again, so forgetting it changes nothing.
+//! - [`FailedAuth`]: wrong credentials (bot tokens, session tokens, login codes), counted
+//!   per client address and per target, so guessing is slow and others are not slowed.
 
 use std::borrow::Borrow;
 use std::collections::HashMap;
@@ -181,6 +183,20 @@ impl<K: Hash + Eq> KeyedLimiter<K> {
         Ok(())
     }
 
+    /// Whether `key` could make a call now, without taking one: for limits that count only
+    /// some outcomes (failures), checked before the call and taken after it.
+    pub fn peek<Q>(&self, key: &Q) -> Result<(), RetryAfter>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let now = Instant::now();
+        match lock(&self.state).tats.get(key) {
+            Some(tat) => self.rate.admit(*tat, now).map(drop),
+            None => Ok(()),
+        }
+    }
+
     /// How many keys are tracked now (active ones, and idle ones not yet forgotten).
     pub fn len(&self) -> usize {
         lock(&self.state).tats.len()
@@ -194,6 +210,47 @@ impl<K: Hash + Eq> KeyedLimiter<K> {
 impl<K: Hash + Eq> KeyedState<K> {
     fn sweep(&mut self, now: Instant) {
         self.tats.retain(|_, tat| *tat > now);
+    }
+}
+
+/// Wrong credentials, per client address and per target (the bot a token names, the phone
+/// number a code is for). [`FailedAuth::admit`] comes before a credential is checked, and
+/// [`FailedAuth::failed`] after a wrong one: so right credentials cost nothing, and past
+/// [`FailedAuth::PER_ADDRESS`] (or [`FailedAuth::PER_TARGET`]) a guesser waits between tries
+/// whatever it sends, while other addresses are not affected.
+#[derive(Debug)]
+pub struct FailedAuth {
+    per_address: KeyedLimiter<std::net::IpAddr>,
+    per_target: KeyedLimiter<String>,
+}
+
+impl Default for FailedAuth {
+    fn default() -> FailedAuth {
+        FailedAuth { per_address: KeyedLimiter::new(Self::PER_ADDRESS, 100_000), per_target: KeyedLimiter::new(Self::PER_TARGET, 100_000) }
+    }
+}
+
+impl FailedAuth {
+    /// 30 failures at once, then one every 2 s (a person mistyping is never near it).
+    pub const PER_ADDRESS: Rate = Rate { interval: Duration::from_secs(2), burst: 30 };
+    /// 10 failures at once, then one every 6 s, from all addresses together.
+    pub const PER_TARGET: Rate = Rate { interval: Duration::from_secs(6), burst: 10 };
+
+    /// Whether a credential from `addr` (for `target`) may be checked now.
+    pub fn admit(&self, addr: std::net::IpAddr, target: Option<&str>) -> Result<(), RetryAfter> {
+        self.per_address.peek(&addr)?;
+        match target {
+            Some(target) => self.per_target.peek(target),
+            None => Ok(()),
+        }
+    }
+
+    /// A credential from `addr` (for `target`) was wrong.
+    pub fn failed(&self, addr: std::net::IpAddr, target: Option<&str>) {
+        let _ = self.per_address.check(&addr);
+        if let Some(target) = target {
+            let _ = self.per_target.check(target);
+        }
     }
 }
 
@@ -345,6 +402,32 @@ mod tests {
         assert!(counts.try_acquire(a, 2).is_some(), "a closed connection frees its slot");
         drop(second);
         assert_eq!(counts.open(b), 0, "addresses without connections are forgotten");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failed_credentials_are_throttled_per_address_and_per_target() {
+        let failed = FailedAuth::default();
+        let (a, b): (std::net::IpAddr, std::net::IpAddr) = ("192.0.2.1".parse().expect("ip"), "192.0.2.2".parse().expect("ip"));
+        // Admitting is free: only failures count.
+        for _ in 0..100 {
+            assert!(failed.admit(a, Some("bot1")).is_ok());
+        }
+        for _ in 0..30 {
+            assert!(failed.admit(a, None).is_ok());
+            failed.failed(a, None);
+        }
+        assert_eq!(failed.admit(a, None).map_err(RetryAfter::secs), Err(2), "the 31st try waits");
+        assert!(failed.admit(b, None).is_ok(), "another address is not slowed");
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert!(failed.admit(a, None).is_ok(), "one more try every 2 s");
+        // A target guessed from many addresses is throttled for all of them.
+        for n in 0..10u8 {
+            let addr = std::net::IpAddr::from([198, 51, 100, n]);
+            assert!(failed.admit(addr, Some("bot7")).is_ok());
+            failed.failed(addr, Some("bot7"));
+        }
+        assert!(failed.admit(b, Some("bot7")).is_err());
+        assert!(failed.admit(b, Some("bot8")).is_ok());
     }
 
     #[tokio::test(start_paused = true)]

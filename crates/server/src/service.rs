@@ -70,6 +70,8 @@ pub struct Service {
     pub callbacks: Arc<Callbacks>,
     /// Bot tokens the Bot API checked recently (`bots.revoke_token` empties a bot's).
     pub bot_tokens: crate::botapi::TokenCache,
+    /// Wrong login codes and tokens, per address and per target: guessing is slowed.
+    pub failed_auth: crate::limits::FailedAuth,
     codes: Arc<dyn CodeSender>,
     codes_per_phone: KeyedLimiter<String>,
     codes_per_address: KeyedLimiter<IpAddr>,
@@ -103,6 +105,7 @@ impl Service {
             config,
             callbacks: Arc::new(Callbacks::default()),
             bot_tokens: crate::botapi::TokenCache::default(),
+            failed_auth: crate::limits::FailedAuth::default(),
             codes,
         }
     }
@@ -172,6 +175,7 @@ impl Service {
             Request::SignIn { phone, code, name, device } => {
                 let phone = Phone::parse(&phone)?;
                 let code = LoginCode::parse(&code)?;
+                self.admit_credential(caller, Some(phone.as_str()))?;
                 let pending = self.store.login_attempt(&phone).await?;
                 let expired = || {
                     Failure(proto::Error::new(
@@ -185,6 +189,7 @@ impl Service {
                     return Err(expired());
                 }
                 if !codes::code_matches(&pending.salt, code.as_str(), &pending.hash) {
+                    self.failed_auth.failed(caller.addr, Some(phone.as_str()));
                     let left = CODE_ATTEMPTS - pending.attempts;
                     return Err(Failure(proto::Error::new(ErrorCode::PhoneCodeInvalid, format!("wrong code; {left} attempts left"))));
                 }
@@ -215,7 +220,9 @@ impl Service {
                 Ok((ok(auth)?, Effect::SignedIn(signed)))
             }
             Request::Authorize { token } => {
+                self.admit_credential(caller, None)?;
                 let session = self.store.session_by_token(&codes::hash_token(&token)).await?.ok_or_else(|| {
+                    self.failed_auth.failed(caller.addr, None);
                     Failure(proto::Error::new(ErrorCode::SessionRevoked, "this session ended or never existed; sign in again"))
                 })?;
                 let user = self
@@ -229,6 +236,13 @@ impl Service {
             }
             other => Err(Failure(proto::Error::new(ErrorCode::Internal, format!("`{}` is not a sign-in method", other.method())))),
         }
+    }
+
+    /// Refuses a credential check while the caller's address (or `target`) has failed too often.
+    fn admit_credential(&self, caller: &Caller, target: Option<&str>) -> Outcome<()> {
+        self.failed_auth
+            .admit(caller.addr, target)
+            .map_err(|wait| Failure(flood_wait(wait.secs(), "failed sign-in attempts; wrong codes and tokens are limited")))
     }
 
     /// Renders users as `viewer` sees them.
@@ -376,6 +390,7 @@ impl Service {
                 let secret = codes::new_token();
                 self.store.replace_bot_token(user, bot, &codes::hash_token(&secret)).await?;
                 self.bot_tokens.forget(bot);
+                self.bus.publish(Topic::Revocations, Notice::CredentialsRevoked { user_id: bot.0 });
                 for s in old {
                     self.bus.publish(Topic::Session(s.id.0), Notice::SessionRevoked { session_id: s.id.0 });
                 }

@@ -228,11 +228,11 @@ async fn http_code_provider_delivers_codes() {
     tokio::spawn(async move { axum::serve(listener, gateway).await });
     let server = TestServer::start_with(|c| {
         c.dev = false;
-        c.code_provider = heliograph_server::config::CodeProvider::Http(heliograph_server::config::HttpCodeProvider {
+        c.code_provider = Some(heliograph_server::config::CodeProvider::Http(heliograph_server::config::HttpCodeProvider {
             url,
             bearer_token: None,
             timeout_ms: 5000,
-        });
+        }));
     })
     .await;
     let mut ws = connect(&server).await;

@@ -42,14 +42,13 @@ use heliograph_bus::{Delivery, Notice, Topic};
 use heliograph_core::SessionId;
 use heliograph_store::User;
 use serde_json::{json, Value};
-use tokio::sync::mpsc;
 
 use crate::app::App;
 use crate::limits::KeyedLimiter;
 
-/// How long a checked token is trusted without asking the store again. A revoked token
-/// stops working at once: the cache follows each cached session's bus topic and drops the
-/// entry on `SessionRevoked` ([`watch_revocations`]).
+/// How long a checked token is trusted without asking the store again. Revocation does not
+/// wait for it: every node drops a bot's entries when the `CredentialsRevoked` notice arrives
+/// ([`watch_revocations`]); the expiry only bounds the damage of a notice the bus lost.
 const AUTH_TTL: Duration = Duration::from_secs(30);
 
 /// State the Bot API keeps across requests.
@@ -71,22 +70,13 @@ impl BotApi {
 }
 
 /// Checked bot tokens, so a request does not cost a store write. Held by the
-/// [`crate::service::Service`], whose `bots.revoke_token` drops a bot's entries at once on
-/// its node; other nodes drop them when the `SessionRevoked` notice arrives
-/// ([`watch_revocations`]), and every entry expires after [`AUTH_TTL`].
+/// [`crate::service::Service`], whose `bots.revoke_token` publishes `CredentialsRevoked` on
+/// `Topic::Revocations`; every node (this one too) then drops the bot's entries
+/// ([`watch_revocations`]).
+#[derive(Default)]
 pub struct TokenCache {
     /// The secret's hash → the bot, its session, and when it was checked.
     entries: Mutex<HashMap<Vec<u8>, (User, SessionId, Instant)>>,
-    /// Sessions newly cached, for [`watch_revocations`] to follow.
-    follow: mpsc::UnboundedSender<SessionId>,
-    followed: Mutex<Option<mpsc::UnboundedReceiver<SessionId>>>,
-}
-
-impl Default for TokenCache {
-    fn default() -> TokenCache {
-        let (follow, followed) = mpsc::unbounded_channel();
-        TokenCache { entries: Mutex::default(), follow, followed: Mutex::new(Some(followed)) }
-    }
 }
 
 impl TokenCache {
@@ -101,18 +91,12 @@ impl TokenCache {
         if entries.len() > 100_000 {
             entries.retain(|_, (_, _, at)| at.elapsed() < AUTH_TTL);
         }
-        if entries.insert(hash, (user, session, Instant::now())).is_none() {
-            let _ = self.follow.send(session);
-        }
+        entries.insert(hash, (user, session, Instant::now()));
     }
 
-    /// Forgets every checked token of `bot` (its token was just replaced).
-    pub fn forget(&self, bot: heliograph_core::UserId) {
-        self.entries.lock().expect("token cache lock").retain(|_, (user, _, _)| user.id != bot);
-    }
-
-    fn forget_session(&self, session: i64) {
-        self.entries.lock().expect("token cache lock").retain(|_, (_, s, _)| s.0 != session);
+    /// Forgets every checked token of `user`.
+    pub fn forget(&self, user: heliograph_core::UserId) {
+        self.entries.lock().expect("token cache lock").retain(|_, (bot, _, _)| bot.id != user);
     }
 
     fn clear(&self) {
@@ -120,24 +104,19 @@ impl TokenCache {
     }
 }
 
-/// Drops cached token checks whose session was revoked on any node: follows
-/// `Topic::Session` of every cached session.
+/// Drops cached token checks of users whose credentials were revoked on any node: follows
+/// `Topic::Revocations`, which every node follows from its start.
 pub async fn watch_revocations(app: Arc<App>) {
     let cache = &app.service.bot_tokens;
-    let Some(mut followed) = cache.followed.lock().expect("token cache lock").take() else { return };
     let bus = &app.service.bus;
-    let mut sub = bus.subscribe(64);
+    let mut sub = bus.subscribe(1024);
+    sub.follow(Topic::Revocations);
     loop {
         tokio::select! {
-            session = followed.recv() => match session {
-                Some(session) => sub.follow(Topic::Session(session.0)),
-                None => return,
-            },
             delivery = sub.recv() => match delivery {
                 Some(Delivery::Notice(notice)) => {
-                    if let Notice::SessionRevoked { session_id } = *notice {
-                        sub.unfollow(Topic::Session(session_id));
-                        cache.forget_session(session_id);
+                    if let Notice::CredentialsRevoked { user_id } = *notice {
+                        cache.forget(heliograph_core::UserId(user_id));
                     }
                 }
                 // A missed notice could be a revocation: check every token again.
@@ -171,7 +150,7 @@ impl ApiError {
     pub fn empty(name: &str) -> ApiError {
         ApiError::bad_request(format!("{name} is empty"))
     }
-    fn unauthorized() -> ApiError {
+    pub fn unauthorized() -> ApiError {
         ApiError::new(401, "Unauthorized".into())
     }
     fn not_found() -> ApiError {
@@ -239,21 +218,36 @@ pub fn routes() -> Router<Arc<App>> {
     Router::new().route("/{bot_token}/{method}", any(call)).route("/file/{bot_token}/{*path}", get(file))
 }
 
-/// The bot a `bot<id>:<secret>` path segment names, if the token is current.
-async fn authenticate(app: &App, segment: &str) -> ApiResult<(User, SessionId)> {
+/// The bot a `bot<id>:<secret>` path segment names, if the token is current. Wrong tokens
+/// count against the caller's address and the bot they name ([`crate::limits::FailedAuth`]):
+/// past the limit, tokens not already checked are refused with 429 before they are looked up.
+async fn authenticate(app: &App, peer: std::net::IpAddr, segment: &str) -> ApiResult<(User, SessionId)> {
     let token = segment.strip_prefix("bot").ok_or_else(ApiError::not_found)?;
-    let (id, secret) = token.split_once(':').ok_or_else(ApiError::unauthorized)?;
-    let id: i64 = id.parse().map_err(|_| ApiError::unauthorized())?;
+    let failed = &app.service.failed_auth;
+    let Some((id, secret)) = token.split_once(':').and_then(|(id, secret)| Some((id.parse::<i64>().ok()?, secret))) else {
+        failed.admit(peer, None).map_err(|wait| ApiError::flood(wait.secs()))?;
+        failed.failed(peer, None);
+        return Err(ApiError::unauthorized());
+    };
     let hash = crate::codes::hash_token(secret);
     let cache = &app.service.bot_tokens;
     if let Some(hit) = cache.get(&hash, id) {
         return Ok(hit);
     }
+    let target = format!("bot{id}");
+    failed.admit(peer, Some(&target)).map_err(|wait| ApiError::flood(wait.secs()))?;
     let store = &app.service.store;
-    let session = store.session_by_token(&hash).await?.filter(|s| s.user.0 == id).ok_or_else(ApiError::unauthorized)?;
-    let user = store.users(&[session.user]).await?.into_iter().next().filter(User::is_bot).ok_or_else(ApiError::unauthorized)?;
-    cache.insert(hash, user.clone(), session.id);
-    Ok((user, session.id))
+    let session = store.session_by_token(&hash).await?.filter(|s| s.user.0 == id);
+    let user = match session {
+        Some(session) => store.users(&[session.user]).await?.into_iter().next().filter(User::is_bot).map(|u| (u, session.id)),
+        None => None,
+    };
+    let Some((user, session)) = user else {
+        failed.failed(peer, Some(&target));
+        return Err(ApiError::unauthorized());
+    };
+    cache.insert(hash, user.clone(), session);
+    Ok((user, session))
 }
 
 /// The calling bot, for method handlers.
@@ -291,7 +285,7 @@ async fn run(
     if !token.starts_with("bot") {
         return Err(ApiError::not_found());
     }
-    let (bot, session) = authenticate(app, token).await?;
+    let (bot, session) = authenticate(app, peer.ip(), token).await?;
     // Per address, as for every client, then per bot.
     if let Err(wait) = app.requests_per_address.check(&peer.ip()) {
         return Err(ApiError::flood(wait.secs()));
@@ -306,9 +300,14 @@ async fn run(
 }
 
 /// `GET /file/bot<token>/<file_path>`: what `getFile` pointed at, for a bot that may see it.
-async fn file(State(app): State<Arc<App>>, UrlPath((token, path)): UrlPath<(String, String)>, headers: HeaderMap) -> Response {
+async fn file(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    UrlPath((token, path)): UrlPath<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
     let outcome = async {
-        let (bot, _) = authenticate(&app, &token).await?;
+        let (bot, _) = authenticate(&app, peer.ip(), &token).await?;
         let id = render::file_id_from_path(&path).ok_or_else(ApiError::not_found)?;
         let file = app.service.store.file(bot.id, id).await.map_err(|_| ApiError::not_found())?;
         crate::files::serve(&app, &file, &headers).await.map_err(ApiError::from_refusal)

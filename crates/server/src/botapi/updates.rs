@@ -36,8 +36,6 @@ const BACKOFF: (Duration, Duration) = (Duration::from_secs(1), Duration::from_se
 const MAX_COUNTED: usize = 10_000;
 /// How often a node looks for webhooks set through other nodes.
 const SUPERVISE: Duration = Duration::from_secs(10);
-/// Time a webhook has to answer one delivery.
-const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The update kinds this server produces.
 pub const KINDS: &[&str] =
@@ -297,10 +295,11 @@ pub async fn set_webhook(ctx: Ctx, params: Params) -> ApiResult {
     if url.is_empty() {
         return delete_webhook(ctx, params).await;
     }
-    let parsed = reqwest::Url::parse(&url).map_err(|_| ApiError::bad_request("bad webhook: invalid URL"))?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() || url.len() > 2048 {
-        return Err(ApiError::bad_request("bad webhook: an HTTP or HTTPS URL is required"));
+    if url.len() > 2048 {
+        return Err(ApiError::bad_request("bad webhook: the URL is longer than 2048 bytes"));
     }
+    // What it resolves to now; every delivery checks again what it connects to.
+    ctx.app.egress.check(&url).await.map_err(|refusal| ApiError::bad_request(format!("bad webhook: {refusal}")))?;
     let secret = params.str("secret_token")?.filter(|s| !s.is_empty());
     if let Some(s) = &secret {
         if s.len() > 256 || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
@@ -413,10 +412,6 @@ pub async fn supervise_webhooks(app: Arc<App>) {
 /// removed or changed: each is confirmed once the webhook answers 2xx; a failure is recorded
 /// (getWebhookInfo shows it) and retried with exponential backoff.
 async fn deliver(app: Arc<App>, id: UserId, stop: CancellationToken) {
-    let client = match reqwest::Client::builder().timeout(WEBHOOK_TIMEOUT).build() {
-        Ok(c) => c,
-        Err(e) => return tracing::error!(error = %e, "cannot make the webhook client"),
-    };
     let store = &*app.service.store;
     let bus = &app.service.bus;
     let mut sub = bus.subscribe(16);
@@ -436,16 +431,11 @@ async fn deliver(app: Arc<App>, id: UserId, stop: CancellationToken) {
             }
             for update in updates {
                 let update_id = update["update_id"].as_i64().unwrap_or(0);
-                let mut request = client.post(&hook.url).json(&update);
-                if let Some(secret) = &hook.secret {
-                    request = request.header("X-Telegram-Bot-Api-Secret-Token", secret);
-                }
-                let outcome = match request.send().await {
-                    Ok(resp) if resp.status().is_success() => Ok(()),
-                    Ok(resp) => Err(format!("Wrong response from the webhook: {}", resp.status())),
-                    Err(e) if e.is_timeout() => Err("Connection timed out".to_string()),
-                    Err(e) if e.is_connect() => Err("Connection refused".to_string()),
-                    Err(e) => Err(format!("Failed to deliver: {e}")),
+                let secret = hook.secret.as_deref().map(|s| ("X-Telegram-Bot-Api-Secret-Token", s));
+                let outcome = match app.egress.post_json(&hook.url, secret.as_slice(), &update).await {
+                    Ok(answer) if answer.status.is_success() => Ok(()),
+                    Ok(answer) => Err(format!("Wrong response from the webhook: {}", answer.status)),
+                    Err(e) => Err(e.to_string()),
                 };
                 crate::metrics::webhook_delivery(outcome.is_ok());
                 match outcome {
