@@ -148,7 +148,9 @@ pub async fn start_with(config: Config, store: Arc<dyn Store>, bus: Arc<dyn Bus>
     tracker.spawn(crate::fanout::run(service.clone(), feed));
     tracker.spawn(files.sweep_until(shutdown.clone()));
     tracker.spawn(crate::botapi::updates::supervise_webhooks(app.clone()));
-    tracker.spawn(crate::botapi::watch_revocations(app.clone()));
+    // Followed before serving, so no revocation published once this node answers is missed.
+    let revocations = crate::botapi::follow_revocations(&app).await;
+    tracker.spawn(crate::botapi::watch_revocations(app.clone(), revocations));
     let routes = router(app.clone());
     let stop = shutdown.clone();
     let header_timeout = config.limits.header_read_timeout();

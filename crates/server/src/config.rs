@@ -85,6 +85,8 @@ pub struct Config {
     pub bot_webhooks: bool,
     /// Requests the server makes for users (webhooks): what they may reach.
     pub egress: crate::egress::EgressConfig,
+    /// Wrong tokens and login codes checked before the sender must wait.
+    pub failed_auth: crate::limits::FailedAuthLimits,
 }
 
 impl Default for Config {
@@ -102,6 +104,7 @@ impl Default for Config {
             files: Files::default(),
             bot_webhooks: true,
             egress: crate::egress::EgressConfig::default(),
+            failed_auth: crate::limits::FailedAuthLimits::default(),
         }
     }
 }
@@ -435,8 +438,20 @@ impl Config {
     /// Whether an environment key (after the prefix, `__` already turned into `.`) names a
     /// configuration value.
     fn is_key(key: &str) -> bool {
-        const TOP_LEVEL: [&str; 11] =
-            ["listen", "data_dir", "database", "bus", "dev", "test_numbers", "public_url", "code_provider", "limits", "files", "egress"];
+        const TOP_LEVEL: [&str; 12] = [
+            "listen",
+            "data_dir",
+            "database",
+            "bus",
+            "dev",
+            "test_numbers",
+            "public_url",
+            "code_provider",
+            "limits",
+            "files",
+            "egress",
+            "failed_auth",
+        ];
         let top = key.split('.').next().unwrap_or(key);
         TOP_LEVEL.iter().any(|known| known.eq_ignore_ascii_case(top))
     }

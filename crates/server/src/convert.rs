@@ -213,6 +213,24 @@ pub fn media_kind(k: heliograph_core::MediaKind) -> proto::MediaKind {
     }
 }
 
+pub fn phone_privacy(p: heliograph_core::PhonePrivacy) -> proto::PhonePrivacy {
+    use heliograph_core::PhonePrivacy as P;
+    match p {
+        P::Everybody => proto::PhonePrivacy::Everybody,
+        P::Contacts => proto::PhonePrivacy::Contacts,
+        P::Nobody => proto::PhonePrivacy::Nobody,
+    }
+}
+
+pub fn phone_privacy_from_wire(p: proto::PhonePrivacy) -> heliograph_core::PhonePrivacy {
+    use heliograph_core::PhonePrivacy as P;
+    match p {
+        proto::PhonePrivacy::Everybody => P::Everybody,
+        proto::PhonePrivacy::Contacts => P::Contacts,
+        proto::PhonePrivacy::Nobody => P::Nobody,
+    }
+}
+
 pub fn media_kind_from_wire(k: proto::MediaKind) -> heliograph_core::MediaKind {
     use heliograph_core::MediaKind as K;
     match k {

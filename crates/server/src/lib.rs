@@ -10,6 +10,7 @@
 //! - [`files`]: `/files/...`: resumable uploads, content-addressed storage, downloads.
 //! - [`convert`]: store records to wire types, as one viewer may see them.
 //! - [`egress`]: the guard every outgoing request made for a user goes through (webhooks).
+//! - [`discovery`]: finding people by phone number: lookup limits and the privacy setting.
 //! - [`errors`]: the one mapping from internal failures to wire error codes.
 //! - [`codes`]: login codes and session tokens (generation, hashing, delivery providers).
 //! - [`limits`]: rate limiters.
@@ -23,6 +24,7 @@ pub mod callbacks;
 pub mod codes;
 pub mod config;
 pub mod convert;
+pub mod discovery;
 pub mod egress;
 pub mod errors;
 pub mod fanout;

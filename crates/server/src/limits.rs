@@ -37,9 +37,9 @@ pub struct Rate {
 
 impl Rate {
     /// `count` calls per `period`, all of which may come at once. A `count` of 0 is taken as 1.
-    pub fn new(count: u32, period: Duration) -> Rate {
-        let count = count.max(1);
-        Rate { interval: period / count, burst: count }
+    pub const fn new(count: u32, period: Duration) -> Rate {
+        let count = if count == 0 { 1 } else { count };
+        Rate { interval: Duration::from_nanos((period.as_nanos() / count as u128) as u64), burst: count }
     }
 
     pub fn per_second(count: u32) -> Rate {
@@ -213,28 +213,51 @@ impl<K: Hash + Eq> KeyedState<K> {
     }
 }
 
+/// `[failed_auth]` in the configuration: how many wrong credentials (bot tokens, session
+/// tokens, login codes) are checked before the sender has to wait.
+///
+/// ```toml
+/// [failed_auth]
+/// per_address_burst = 30        # wrong credentials one address may send at once,
+/// per_address_every_ms = 2000   # then one per this long
+/// per_target_burst = 10         # for one target (a bot, a phone number), from all addresses,
+/// per_target_every_ms = 6000    # then one per this long
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FailedAuthLimits {
+    pub per_address_burst: u32,
+    pub per_address_every_ms: u64,
+    pub per_target_burst: u32,
+    pub per_target_every_ms: u64,
+}
+
+impl Default for FailedAuthLimits {
+    fn default() -> FailedAuthLimits {
+        // A person mistyping is never near these; a guesser gets one try every few seconds.
+        FailedAuthLimits { per_address_burst: 30, per_address_every_ms: 2000, per_target_burst: 10, per_target_every_ms: 6000 }
+    }
+}
+
 /// Wrong credentials, per client address and per target (the bot a token names, the phone
 /// number a code is for). [`FailedAuth::admit`] comes before a credential is checked, and
-/// [`FailedAuth::failed`] after a wrong one: so right credentials cost nothing, and past
-/// [`FailedAuth::PER_ADDRESS`] (or [`FailedAuth::PER_TARGET`]) a guesser waits between tries
-/// whatever it sends, while other addresses are not affected.
+/// [`FailedAuth::failed`] after a wrong one: so right credentials cost nothing, and past the
+/// burst a guesser waits between tries whatever it sends, while other addresses are not
+/// affected.
 #[derive(Debug)]
 pub struct FailedAuth {
     per_address: KeyedLimiter<std::net::IpAddr>,
     per_target: KeyedLimiter<String>,
 }
 
-impl Default for FailedAuth {
-    fn default() -> FailedAuth {
-        FailedAuth { per_address: KeyedLimiter::new(Self::PER_ADDRESS, 100_000), per_target: KeyedLimiter::new(Self::PER_TARGET, 100_000) }
-    }
-}
-
 impl FailedAuth {
-    /// 30 failures at once, then one every 2 s (a person mistyping is never near it).
-    pub const PER_ADDRESS: Rate = Rate { interval: Duration::from_secs(2), burst: 30 };
-    /// 10 failures at once, then one every 6 s, from all addresses together.
-    pub const PER_TARGET: Rate = Rate { interval: Duration::from_secs(6), burst: 10 };
+    pub fn new(limits: &FailedAuthLimits) -> FailedAuth {
+        let rate = |burst: u32, every_ms: u64| Rate { interval: Duration::from_millis(every_ms), burst: burst.max(1) };
+        FailedAuth {
+            per_address: KeyedLimiter::new(rate(limits.per_address_burst, limits.per_address_every_ms), 100_000),
+            per_target: KeyedLimiter::new(rate(limits.per_target_burst, limits.per_target_every_ms), 100_000),
+        }
+    }
 
     /// Whether a credential from `addr` (for `target`) may be checked now.
     pub fn admit(&self, addr: std::net::IpAddr, target: Option<&str>) -> Result<(), RetryAfter> {
@@ -406,7 +429,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn failed_credentials_are_throttled_per_address_and_per_target() {
-        let failed = FailedAuth::default();
+        let failed = FailedAuth::new(&FailedAuthLimits::default());
         let (a, b): (std::net::IpAddr, std::net::IpAddr) = ("192.0.2.1".parse().expect("ip"), "192.0.2.2".parse().expect("ip"));
         // Admitting is free: only failures count.
         for _ in 0..100 {

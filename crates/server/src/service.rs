@@ -72,6 +72,8 @@ pub struct Service {
     pub bot_tokens: crate::botapi::TokenCache,
     /// Wrong login codes and tokens, per address and per target: guessing is slowed.
     pub failed_auth: crate::limits::FailedAuth,
+    /// Phone number lookups per account (`contacts.add` by phone).
+    phone_lookups: crate::discovery::PhoneLookups,
     codes: Arc<dyn CodeSender>,
     codes_per_phone: KeyedLimiter<String>,
     codes_per_address: KeyedLimiter<IpAddr>,
@@ -100,12 +102,13 @@ impl Service {
             codes_per_phone: KeyedLimiter::new(limits.code_rate_per_phone(), 100_000),
             codes_per_address: KeyedLimiter::new(limits.code_rate_per_address(), 100_000),
             requests_per_session: KeyedLimiter::new(limits.request_rate(), 1_000_000),
+            failed_auth: crate::limits::FailedAuth::new(&config.failed_auth),
             store,
             bus,
             config,
             callbacks: Arc::new(Callbacks::default()),
             bot_tokens: crate::botapi::TokenCache::default(),
-            failed_auth: crate::limits::FailedAuth::default(),
+            phone_lookups: crate::discovery::PhoneLookups::default(),
             codes,
         }
     }
@@ -321,6 +324,11 @@ impl Service {
                 self.store.revoke_session(user, me.session).await?;
                 return Ok((ok(proto::Ok {})?, Effect::SignedOut));
             }
+            Request::SetPrivacy { phone } => {
+                self.store.set_phone_privacy(user, convert::phone_privacy_from_wire(phone)).await?;
+                ok(proto::Privacy { phone })?
+            }
+            Request::GetPrivacy {} => ok(proto::Privacy { phone: convert::phone_privacy(self.store.phone_privacy(user).await?) })?,
             Request::GetSessions {} => {
                 let sessions = self.store.sessions(user).await?;
                 ok(sessions
@@ -423,15 +431,14 @@ impl Service {
             }
             Request::AddContact { phone, username } => {
                 let target = match (phone, username) {
-                    (Some(phone), None) => self.store.user_by_phone(&Phone::parse(&phone)?).await?,
+                    (Some(phone), None) => self.phone_lookups.find(&*self.store, user, &Phone::parse(&phone)?).await?,
                     (None, Some(name)) => match self.store.resolve(&Username::parse(&name)?).await? {
                         Some(store::Resolved::User(u)) => Some(u),
                         _ => None,
                     },
                     _ => return Err(Failure(bad_params("give exactly one of `phone` or `username`"))),
                 };
-                let target = target
-                    .ok_or_else(|| Failure(proto::Error::new(ErrorCode::UserNotFound, "no account has that phone number or username")))?;
+                let target = target.ok_or_else(|| Failure(crate::discovery::not_found()))?;
                 self.store.add_contact(user, target.id).await?;
                 ok(self.user_for(user, target.id).await?)?
             }

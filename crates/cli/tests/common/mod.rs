@@ -18,8 +18,11 @@ pub struct TestServer {
 impl TestServer {
     pub async fn start() -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
-        let config =
+        let mut config =
             Config { dev: true, listen: "127.0.0.1:0".parse().expect("addr"), data_dir: dir.path().to_path_buf(), ..Config::default() };
+        // The bots' webhooks (tests/bot_*.rs) listen on loopback, which only an explicit allow
+        // list lets the server reach.
+        config.egress.allow = vec!["127.0.0.1/32".into()];
         let server = heliograph_server::start(config).await.expect("server starts");
         TestServer { server: Some(server), _dir: dir }
     }

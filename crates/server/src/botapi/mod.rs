@@ -38,7 +38,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{Json, Router};
-use heliograph_bus::{Delivery, Notice, Topic};
+use heliograph_bus::{Delivery, Notice, Subscription, Topic};
 use heliograph_core::SessionId;
 use heliograph_store::User;
 use serde_json::{json, Value};
@@ -104,13 +104,18 @@ impl TokenCache {
     }
 }
 
-/// Drops cached token checks of users whose credentials were revoked on any node: follows
-/// `Topic::Revocations`, which every node follows from its start.
-pub async fn watch_revocations(app: Arc<App>) {
-    let cache = &app.service.bot_tokens;
+/// `Topic::Revocations`, followed (and in effect on the bus) before the node serves.
+pub async fn follow_revocations(app: &App) -> Subscription {
     let bus = &app.service.bus;
     let mut sub = bus.subscribe(1024);
     sub.follow(Topic::Revocations);
+    bus.ready().await;
+    sub
+}
+
+/// Drops cached token checks of users whose credentials were revoked on any node.
+pub async fn watch_revocations(app: Arc<App>, mut sub: Subscription) {
+    let cache = &app.service.bot_tokens;
     loop {
         tokio::select! {
             delivery = sub.recv() => match delivery {

@@ -25,6 +25,8 @@ impl TestServer {
         // (tests/abuse.rs), not by accident.
         config.limits.requests_per_address_per_second = 1_000_000;
         config.limits.max_connections_per_address = 1_000_000;
+        config.failed_auth.per_address_burst = 1_000_000;
+        config.failed_auth.per_target_burst = 1_000_000;
         tweak(&mut config);
         let server = heliograph_server::start(config).await.expect("server starts");
         TestServer { server: Some(server), dir }

@@ -63,7 +63,12 @@ use crate::{model::*, CommitFeed, Error, Limits, Result, Store};
 
 /// Schema migrations, applied in order; the index + 1 is the schema version.
 const MIGRATIONS: &[&str] =
-    &[include_str!("migrations/0001_initial.sql"), include_str!("migrations/0002_files.sql"), include_str!("migrations/0003_bots.sql")];
+    &[
+        include_str!("migrations/0001_initial.sql"),
+        include_str!("migrations/0002_files.sql"),
+        include_str!("migrations/0003_bots.sql"),
+        include_str!("migrations/0004_privacy.sql"),
+    ];
 
 /// The advisory lock key that serializes migrations across nodes ("Heliogra").
 const MIGRATION_LOCK: i64 = 0x4865_6c69_6f67_7261;
@@ -479,6 +484,12 @@ impl Store for PostgresStore {
     }
     async fn blocked(&self, owner: UserId) -> Result<Vec<User>> {
         self.query(move |c, _| Box::pin(ops::blocked(c, owner))).await
+    }
+    async fn phone_privacy(&self, user: UserId) -> Result<PhonePrivacy> {
+        self.query(move |c, _| Box::pin(ops::phone_privacy(c, user))).await
+    }
+    async fn set_phone_privacy(&self, user: UserId, privacy: PhonePrivacy) -> Result<()> {
+        self.write(move |c, _, _| Box::pin(ops::set_phone_privacy(c, user, privacy))).await
     }
     async fn open_private(&self, user: UserId, peer: UserId) -> Result<Chat> {
         self.write(move |c, _, _| Box::pin(ops::open_private(c, user, peer))).await

@@ -419,6 +419,32 @@ pub async fn set_blocked(c: &Db, owner: UserId, target: UserId, blocked: bool) -
     Ok(())
 }
 
+/// `users.find_by_phone`: 0 everybody, 1 contacts, 2 nobody.
+fn privacy_code(privacy: PhonePrivacy) -> i16 {
+    match privacy {
+        PhonePrivacy::Everybody => 0,
+        PhonePrivacy::Contacts => 1,
+        PhonePrivacy::Nobody => 2,
+    }
+}
+
+pub async fn phone_privacy(c: &Db, user: UserId) -> R<PhonePrivacy> {
+    let row = query_opt(c, "SELECT find_by_phone FROM users WHERE id = $1", &[&user.0]).await?;
+    match row.map(|r| r.get::<_, i16>(0)) {
+        None => Err(Error::UserNotFound.into()),
+        Some(1) => Ok(PhonePrivacy::Contacts),
+        Some(2) => Ok(PhonePrivacy::Nobody),
+        Some(_) => Ok(PhonePrivacy::Everybody),
+    }
+}
+
+pub async fn set_phone_privacy(c: &Db, user: UserId, privacy: PhonePrivacy) -> R<()> {
+    match execute(c, "UPDATE users SET find_by_phone = $2 WHERE id = $1", &[&user.0, &privacy_code(privacy)]).await? {
+        0 => Err(Error::UserNotFound.into()),
+        _ => Ok(()),
+    }
+}
+
 pub async fn blocked(c: &Db, owner: UserId) -> R<Vec<User>> {
     let rows = query(
         c,

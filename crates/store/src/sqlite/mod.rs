@@ -27,7 +27,8 @@ use crate::{model::*, CommitFeed, Error, Limits, Result, Store};
 pub use seed::{seed_channel, seed_phone, ChannelSeed, SeededChannel};
 
 /// Schema migrations, applied in order; the index + 1 is the schema version.
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("0002_files.sql"), include_str!("0003_bots.sql")];
+const MIGRATIONS: &[&str] =
+    &[include_str!("schema.sql"), include_str!("0002_files.sql"), include_str!("0003_bots.sql"), include_str!("0004_privacy.sql")];
 
 /// How hard a commit works to be durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -424,6 +425,12 @@ impl Store for SqliteStore {
     }
     async fn blocked(&self, owner: UserId) -> Result<Vec<User>> {
         self.query(move |c, _| ops::blocked(c, owner)).await
+    }
+    async fn phone_privacy(&self, user: UserId) -> Result<PhonePrivacy> {
+        self.query(move |c, _| ops::phone_privacy(c, user)).await
+    }
+    async fn set_phone_privacy(&self, user: UserId, privacy: PhonePrivacy) -> Result<()> {
+        self.write(move |c, _, _| ops::set_phone_privacy(c, user, privacy)).await
     }
     async fn open_private(&self, user: UserId, peer: UserId) -> Result<Chat> {
         self.write(move |c, _, ev| ops::open_private(c, ev, user, peer)).await

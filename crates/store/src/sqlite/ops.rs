@@ -307,6 +307,32 @@ pub fn set_blocked(c: &Connection, owner: UserId, target: UserId, blocked: bool)
     Ok(())
 }
 
+/// `users.find_by_phone`: 0 everybody, 1 contacts, 2 nobody.
+fn privacy_code(privacy: PhonePrivacy) -> i64 {
+    match privacy {
+        PhonePrivacy::Everybody => 0,
+        PhonePrivacy::Contacts => 1,
+        PhonePrivacy::Nobody => 2,
+    }
+}
+
+pub fn phone_privacy(c: &Connection, user: UserId) -> Result<PhonePrivacy> {
+    let code: Option<i64> = c.query_row("SELECT find_by_phone FROM users WHERE id = ?1", [user.0], |r| r.get(0)).optional()?;
+    match code {
+        None => Err(Error::UserNotFound),
+        Some(1) => Ok(PhonePrivacy::Contacts),
+        Some(2) => Ok(PhonePrivacy::Nobody),
+        Some(_) => Ok(PhonePrivacy::Everybody),
+    }
+}
+
+pub fn set_phone_privacy(c: &Connection, user: UserId, privacy: PhonePrivacy) -> Result<()> {
+    match c.execute("UPDATE users SET find_by_phone = ?2 WHERE id = ?1", params![user.0, privacy_code(privacy)])? {
+        0 => Err(Error::UserNotFound),
+        _ => Ok(()),
+    }
+}
+
 pub fn blocked(c: &Connection, owner: UserId) -> Result<Vec<User>> {
     user_list(c, "SELECT u.id, u.phone, u.name, u.username, u.bio, u.created, u.bot_owner FROM blocks b JOIN users u ON u.id = b.target WHERE b.owner = ?1 ORDER BY u.name, u.id", owner)
 }
