@@ -578,7 +578,9 @@ mod tests {
             "type": "read_inbox", "chat_id": 9, "max_id": 12
         }))
         .expect("an update");
-        for notice in [Notice::Update(update), typing(3), Notice::SessionRevoked { session_id: 8 }, Notice::CredentialsRevoked { user_id: 4 }] {
+        for notice in
+            [Notice::Update(update), typing(3), Notice::SessionRevoked { session_id: 8 }, Notice::CredentialsRevoked { user_id: 4 }]
+        {
             let json = serde_json::to_string(&notice).expect("serialize");
             assert_eq!(serde_json::from_str::<Notice>(&json).expect(&json), notice);
         }

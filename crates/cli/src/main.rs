@@ -490,12 +490,12 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 }
                 None => client.privacy().await?,
             };
-            let name = match privacy.phone {
+            let name = match privacy.find_by_phone {
                 P::Everybody => "everybody",
                 P::Contacts => "contacts",
                 P::Nobody => "nobody",
             };
-            println!("phone: {name}");
+            println!("find_by_phone: {name}");
             Ok(())
         }
         Command::Send { chat, text, reply_to, json } => {

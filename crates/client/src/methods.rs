@@ -79,8 +79,8 @@ impl Client {
     }
 
     /// `account.set_privacy`: who may find you by your phone number.
-    pub async fn set_privacy(&self, phone: PhonePrivacy) -> Result<Privacy, ClientError> {
-        self.call_as(Request::SetPrivacy { phone }).await
+    pub async fn set_privacy(&self, find_by_phone: PhonePrivacy) -> Result<Privacy, ClientError> {
+        self.call_as(Request::SetPrivacy { find_by_phone }).await
     }
 
     /// `account.privacy`: your privacy settings.

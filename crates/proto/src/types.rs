@@ -374,7 +374,7 @@ pub enum PhonePrivacy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Privacy {
     /// Who may find you by your phone number.
-    pub phone: PhonePrivacy,
+    pub find_by_phone: PhonePrivacy,
 }
 
 /// An empty success (`{}`).

@@ -229,8 +229,7 @@ impl Allow {
 
     /// Every address of `host`, each one allowed (a name allowed by the operator: all of them).
     async fn resolve(&self, host: &str) -> Result<Vec<SocketAddr>, Refusal> {
-        let addrs: Vec<SocketAddr> =
-            tokio::net::lookup_host((host, 0)).await.map_err(|_| Refusal::Resolve(host.to_owned()))?.collect();
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, 0)).await.map_err(|_| Refusal::Resolve(host.to_owned()))?.collect();
         if addrs.is_empty() {
             return Err(Refusal::Resolve(host.to_owned()));
         }
@@ -298,6 +297,13 @@ impl Egress {
             self.allow.resolve(host).await?;
         }
         Ok(parsed)
+    }
+
+    /// The scheme of `url`, and its address when one is written in it (`Ok(None)`: a name, to
+    /// be checked when it is resolved). No I/O; what [`Egress::check`] and every redirect do
+    /// first.
+    pub fn check_literal(&self, url: &str) -> Result<Option<IpAddr>, Refusal> {
+        self.allow.check_literal(&reqwest::Url::parse(url).map_err(|_| Refusal::Url)?)
     }
 
     /// POSTs `body` as JSON to `url` with `headers`.

@@ -39,8 +39,8 @@
 //! width and height and a JPEG thumbnail of at most [`THUMB_SIDE`] pixels a side.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::io::{Read, Seek};
+use std::net::SocketAddr;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -350,7 +350,12 @@ async fn parts(dir: &Path) -> Outcome<Vec<(u64, u64)>> {
 }
 
 /// `GET /files/uploads/{upload_id}`: the parts received so far (none for an unknown upload).
-async fn upload_state(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, UrlPath(id): UrlPath<String>, headers: HeaderMap) -> Outcome<Json<proto::UploadState>> {
+async fn upload_state(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    UrlPath(id): UrlPath<String>,
+    headers: HeaderMap,
+) -> Outcome<Json<proto::UploadState>> {
     let user = user(&app, peer, &headers).await?;
     let id = UploadId::parse(&id)?;
     let parts = parts(&app.files.upload_dir(user, &id)).await?;
@@ -913,7 +918,12 @@ pub fn disposition(name: &str) -> HeaderValue {
 /// `GET /files/{file_id}`: the content, streamed. Only for the uploader and members of a chat
 /// with a message carrying the file; everyone else gets `FILE_NOT_FOUND`, as for a file that
 /// does not exist. `Range: bytes=a-b` answers `206 Partial Content`.
-async fn download(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, UrlPath(id): UrlPath<String>, headers: HeaderMap) -> Outcome<Response> {
+async fn download(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    UrlPath(id): UrlPath<String>,
+    headers: HeaderMap,
+) -> Outcome<Response> {
     let user = user(&app, peer, &headers).await?;
     let id: i64 = id.parse().map_err(|_| refuse(ErrorCode::FileNotFound, "no such file"))?;
     let file = app.service.store.file(user, FileId(id)).await?;

@@ -324,11 +324,11 @@ impl Service {
                 self.store.revoke_session(user, me.session).await?;
                 return Ok((ok(proto::Ok {})?, Effect::SignedOut));
             }
-            Request::SetPrivacy { phone } => {
-                self.store.set_phone_privacy(user, convert::phone_privacy_from_wire(phone)).await?;
-                ok(proto::Privacy { phone })?
+            Request::SetPrivacy { find_by_phone } => {
+                self.store.set_phone_privacy(user, convert::phone_privacy_from_wire(find_by_phone)).await?;
+                ok(proto::Privacy { find_by_phone })?
             }
-            Request::GetPrivacy {} => ok(proto::Privacy { phone: convert::phone_privacy(self.store.phone_privacy(user).await?) })?,
+            Request::GetPrivacy {} => ok(proto::Privacy { find_by_phone: convert::phone_privacy(self.store.phone_privacy(user).await?) })?,
             Request::GetSessions {} => {
                 let sessions = self.store.sessions(user).await?;
                 ok(sessions

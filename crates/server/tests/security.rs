@@ -263,9 +263,9 @@ async fn phone_lookups_are_slowed_and_hidden_numbers_look_unregistered() {
     let dave = Person::sign_in(&server, 4).await;
     let (bob_phone, carol_phone, nobodys) = (test_phone(2).0, test_phone(3).0, test_phone(50).0);
 
-    assert_eq!(carol.client.privacy().await.expect("privacy").phone, PhonePrivacy::Everybody, "the default");
-    assert_eq!(carol.client.set_privacy(PhonePrivacy::Nobody).await.expect("set").phone, PhonePrivacy::Nobody);
-    assert_eq!(carol.client.privacy().await.expect("privacy").phone, PhonePrivacy::Nobody);
+    assert_eq!(carol.client.privacy().await.expect("privacy").find_by_phone, PhonePrivacy::Everybody, "the default");
+    assert_eq!(carol.client.set_privacy(PhonePrivacy::Nobody).await.expect("set").find_by_phone, PhonePrivacy::Nobody);
+    assert_eq!(carol.client.privacy().await.expect("privacy").find_by_phone, PhonePrivacy::Nobody);
     let hidden = message_of(ann.client.add_contact_by_phone(&carol_phone).await);
     let unregistered = message_of(ann.client.add_contact_by_phone(&nobodys).await);
     assert_eq!(hidden.0, ErrorCode::UserNotFound);

@@ -78,7 +78,7 @@ async fn bad_input_gets_a_clear_error_and_the_connection_survives() {
         (json!({"id":23,"method":"account.update_profile","params":{"name":"Al\u{200B}ice"}}).to_string(), "NAME_INVALID"),
         (json!({"id":24,"method":"chats.create_group","params":{"title":"\u{2067}News\u{2069}"}}).to_string(), "TITLE_INVALID"),
         (json!({"id":25,"method":"account.update_profile","params":{"bio":"hi\u{FEFF}"}}).to_string(), "BIO_INVALID"),
-        (r#"{"id":26,"method":"account.set_privacy","params":{"phone":"somebody"}}"#.into(), "BAD_PARAMS"),
+        (r#"{"id":26,"method":"account.set_privacy","params":{"find_by_phone":"somebody"}}"#.into(), "BAD_PARAMS"),
     ];
     for (i, (frame, expect)) in cases.iter().enumerate() {
         ws.send(Message::Text(frame.clone().into())).await.expect("send");
