@@ -186,6 +186,8 @@ async fn connection(app: Arc<App>, sink: Sink, mut stream: SplitStream<WebSocket
                 if let Some(signed) = caller.session {
                     let session_id = signed.session.0;
                     app.service.bus.publish(heliograph_bus::Topic::Session(session_id), Notice::SessionRevoked { session_id });
+                    // A bot signed in here with its token: every node forgets its checked token.
+                    app.service.bus.publish(heliograph_bus::Topic::Revocations, Notice::CredentialsRevoked { user_id: signed.user.0 });
                 }
                 closing = (CLOSE_REVOKED, "SESSION_REVOKED: signed out".into());
                 break;

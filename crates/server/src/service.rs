@@ -349,6 +349,7 @@ impl Service {
                 let own = session_id == me.session.0;
                 if !own {
                     self.bus.publish(Topic::Session(session_id), Notice::SessionRevoked { session_id });
+                    self.bus.publish(Topic::Revocations, Notice::CredentialsRevoked { user_id: user.0 });
                 }
                 return Ok((ok(proto::Ok {})?, if own { Effect::SignedOut } else { Effect::None }));
             }
