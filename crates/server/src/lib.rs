@@ -27,8 +27,9 @@ pub mod fanout;
 pub mod files;
 pub mod gateway;
 pub mod limits;
+pub mod methods;
 pub mod metrics;
-pub mod service;
+pub mod state;
 pub mod web;
 
 pub use app::{start, start_with, Server};
