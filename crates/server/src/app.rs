@@ -206,3 +206,50 @@ async fn serve(listener: tokio::net::TcpListener, routes: Router, stop: Cancella
     drop(listener);
     graceful.shutdown().await;
 }
+
+#[cfg(test)]
+mod tests {
+    //! The router driven without a socket (axum's `testing` example: `oneshot` on the
+    //! `Router`), over a real SQLite store in a temporary folder.
+
+    use axum::body::Body;
+    use axum::extract::connect_info::MockConnectInfo;
+    use axum::http::{header, Request, StatusCode};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// The router of a fresh server, as a client at 127.0.0.1 reaches it.
+    fn app(dir: &std::path::Path) -> Router {
+        let config = Config { data_dir: dir.to_path_buf(), ..Config::default() };
+        let store = SqliteStore::open(&dir.join("heliograph.db"), Options::default()).expect("the store opens");
+        let app = App::new(config, Arc::new(store), Arc::new(InProcessBus::new())).expect("the app builds");
+        router(&app).layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))))
+    }
+
+    /// One request: its status, the headers named, and the body as text.
+    async fn check(router: &Router, uri: &str, status: StatusCode, headers: &[(header::HeaderName, &str)], body: &str) {
+        let request = Request::get(uri).body(Body::empty()).expect("a request");
+        let response = router.clone().oneshot(request).await.expect("the router answers");
+        assert_eq!(response.status(), status, "{uri}");
+        for (name, want) in headers {
+            assert_eq!(response.headers().get(name).and_then(|v| v.to_str().ok()), Some(*want), "{uri}: {name}");
+        }
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("a body");
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(text.contains(body), "{uri}: {text:?} lacks {body:?}");
+    }
+
+    #[tokio::test]
+    async fn the_router_answers_without_a_socket() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let router = app(dir.path());
+        let csp = crate::web::CONTENT_SECURITY_POLICY;
+        check(&router, "/healthz", StatusCode::OK, &[], "ok\n").await;
+        check(&router, "/bot1:wrong/getMe", StatusCode::UNAUTHORIZED, &[], r#"{"description":"Unauthorized","error_code":401,"ok":false}"#)
+            .await;
+        check(&router, "/", StatusCode::OK, &[(header::CONTENT_SECURITY_POLICY, csp), (header::X_CONTENT_TYPE_OPTIONS, "nosniff")], "<")
+            .await;
+        check(&router, "/files/1", StatusCode::UNAUTHORIZED, &[], "AUTH_REQUIRED").await;
+    }
+}
