@@ -260,8 +260,8 @@ if cold:
                           first="target, database", old_key="heliograph_filled", rows=rows))
     hf = com.get("heliograph_filled")
     if hf and filled:
-        p.append(f"Heliograph on a data folder of {filled/2**20:,.0f} MiB ({pa['messages']:,} messages of 4,000 bytes): serving (`/healthz` answering, "
-                 f"polled every 2 ms) after **{f(hf.get('ready_ms'),1)} ms**, first login answered after {f(hf.get('login_ms'),1)} ms "
+        p.append(f"Heliograph on a data folder of {filled/2**20:,.0f} MiB ({pa['messages']:,} messages of 4,000 bytes): serving (its address file written, looked for "
+                 f"every 2 ms, and `/healthz` answering) after **{f(hf.get('ready_ms'),1)} ms**, first login answered after {f(hf.get('login_ms'),1)} ms "
                  f"(on one account: {f(get(com.get('heliograph'), 'ready_ms'),1)} ms to `/healthz`). No peer was measured on a filled database.\n")
     p.append(not_measured(cold, "coldstart"))
 

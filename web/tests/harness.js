@@ -2,7 +2,7 @@
 // data folder, and Debian's chromium driven by playwright-core.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,30 +22,29 @@ function binary() {
 }
 
 /**
- * Starts `heliograph serve --dev` on 127.0.0.1:0 and reads the port from its log.
+ * Starts `heliograph serve --dev` on 127.0.0.1:0 and reads the address it bound from the file
+ * `--address-file` names (as `crates/testkit` does); its log is shown if it fails to start.
  * @returns {Promise<{url: string, stop: () => Promise<void>}>}
  */
 export async function startServer() {
   const data = mkdtempSync(join(tmpdir(), 'heliograph-web-'));
-  const child = spawn(binary(), ['serve', '--dev', '--listen', '127.0.0.1:0', '--data', data], {
-    env: { ...process.env, RUST_LOG: 'info', NO_COLOR: '1' },
+  const addressFile = join(data, 'heliograph.address');
+  const child = spawn(binary(), ['serve', '--dev', '--listen', '127.0.0.1:0', '--data', data, '--address-file', addressFile], {
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn', NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';
+  const onData = (/** @type {Buffer} */ chunk) => { log += chunk.toString(); };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
   const url = await new Promise((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`the server did not start:\n${log}`)), 20_000);
-    const onData = (/** @type {Buffer} */ chunk) => {
-      log += chunk.toString();
-      // eslint-disable-next-line no-control-regex
-      const m = log.replace(/\x1b\[[0-9;]*m/g, '').match(/listening addr=(127\.0\.0\.1:\d+)/);
-      if (m) {
-        clearTimeout(timer);
-        ok(`http://${m[1]}`);
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('exit', (code) => fail(new Error(`the server exited with ${code}:\n${log}`)));
+    const done = (/** @type {() => void} */ settle) => { clearTimeout(timer); clearInterval(poll); settle(); };
+    const timer = setTimeout(() => done(() => fail(new Error(`the server did not start:\n${log}`))), 20_000);
+    // The server writes the file (renamed into place, never half) once it accepts connections.
+    const poll = setInterval(() => {
+      if (existsSync(addressFile)) done(() => ok(`http://${readFileSync(addressFile, 'utf8').trim()}`));
+    }, 5);
+    child.once('exit', (code) => done(() => fail(new Error(`the server exited with ${code}:\n${log}`))));
   });
   return {
     url,

@@ -135,7 +135,7 @@ async fn catchup_once(common: &Common, a: &CatchupArgs, t: &str, n: u32, rep: us
     // Sign up, open the chats, take the reader offline with its position.
     let (procs, reader, senders) = match t {
         "heliograph" => {
-            let s = Server::heliograph(&common.server_bin(), data.path()).await?;
+            let s = Server::heliograph(&common.heliograph(), data.path()).await?;
             let accounts = sign_up_many(&s.url(), 0, a.senders + 1).await?;
             let mut it = accounts.into_iter();
             let reader = it.next().ok_or_else(|| anyhow!("no reader"))?;
@@ -221,7 +221,7 @@ async fn catchup_once(common: &Common, a: &CatchupArgs, t: &str, n: u32, rep: us
         "server": procs.json(cpu_before),
     });
     if let Some(s) = server {
-        s.stop()?;
+        s.stop().await?;
     }
     Ok(run)
 }

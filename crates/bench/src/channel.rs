@@ -1,4 +1,4 @@
-//! `channel`: DESIGN.md's fan-out target, a channel with S subscribers (1,000,000 at full
+//! `channel`: the fan-out target, a channel with S subscribers (1,000,000 at full
 //! size), O of them online (10,000), and a post that must reach every online one in under a
 //! second while writing O(1) rows.
 //!
@@ -11,7 +11,7 @@
 //! open-files limit is raised), and the owner posts one message at a time.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -19,6 +19,7 @@ use clap::Args;
 use futures_util::{stream, StreamExt};
 use heliograph_client::proto::UpdateKind;
 use heliograph_client::{Client, Config, Event};
+use heliograph_testkit::Binary;
 use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -59,17 +60,16 @@ struct Token {
 const CHANNEL: &str = "benchchan";
 
 /// Runs `heliograph bench-seed` on `data`; its progress goes to our stderr.
-fn seed(bin: &Path, data: &Path, a: &ChannelArgs) -> Result<Seeded> {
-    let out = Command::new(bin)
-        .args(["bench-seed", "--data"])
+fn seed(bin: &Binary, data: &Path, a: &ChannelArgs) -> Result<Seeded> {
+    let out = bin
+        .command(["bench-seed", "--data"])
         .arg(data)
         .args(["--subscribers", &a.subscribers.to_string(), "--online", &a.online.to_string(), "--channel", CHANNEL])
-        .env("RUST_LOG", "warn")
         .stderr(Stdio::inherit())
         .output()
-        .with_context(|| format!("running {} bench-seed", bin.display()))?;
+        .with_context(|| format!("running {} bench-seed", bin.binary_path().display()))?;
     if !out.status.success() {
-        bail!("{} bench-seed failed: {}", bin.display(), out.status);
+        bail!("{} bench-seed failed: {}", bin.binary_path().display(), out.status);
     }
     serde_json::from_slice(&out.stdout).context("reading what bench-seed printed")
 }
@@ -127,11 +127,11 @@ pub async fn channel(common: &Common, a: ChannelArgs) -> Result<()> {
     for rep in 0..common.reps {
         let data = tempfile::tempdir()?;
         let started = Instant::now();
-        let seeded = seed(&common.server_bin(), data.path(), &a)?;
+        let seeded = seed(&common.heliograph(), data.path(), &a)?;
         let seed_s = started.elapsed().as_secs_f64();
         let db = data.path().join("heliograph.db");
         let db_mib = std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0) as f64 / (1024.0 * 1024.0);
-        let server = Server::heliograph(&common.server_bin(), data.path()).await?;
+        let server = Server::heliograph(&common.heliograph(), data.path()).await?;
         let url = server.url();
         let chat = seeded.chat_id;
         let mut owner_config = Config::new(url.clone());
@@ -208,7 +208,7 @@ pub async fn channel(common: &Common, a: ChannelArgs) -> Result<()> {
         }));
         drop(subs);
         drop(owner);
-        server.stop()?;
+        server.stop().await?;
     }
     let params = json!({"subscribers": a.subscribers, "online": a.online, "posts": a.posts, "reps": common.reps});
     write_result(common, "channel", params, json!({"median": median(&runs), "runs": runs}))

@@ -2,8 +2,9 @@
 //! is measured on a database holding one account, to the first login it accepts
 //! (Heliograph: the SDK's token sign-in and a `users.get_me` answered; XMPP: SASL, bind and
 //! stream management done; Matrix: `POST /login` answered), polled every 5 ms. Heliograph is
-//! also measured on a filled database (`--db-mib`, 4,000-byte messages), to `/healthz` (polled
-//! every 2 ms) and to that first login.
+//! also measured on a filled database (`--db-mib`, 4,000-byte messages), to serving (the
+//! address file `serve --address-file` writes once it accepts connections, looked for every
+//! 2 ms by the test kit, then `/healthz` answered) and to that first login.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use heliograph_client::{Client, Config};
+use heliograph_testkit::Binary;
 use serde_json::{json, Value};
 
 use crate::proc::{dir_bytes, Server};
@@ -40,11 +42,11 @@ pub async fn coldstart(common: &Common, a: ColdstartArgs) -> Result<()> {
         .targets
         .each("coldstart", &targets, async |t| {
             if t == "heliograph" {
-                let bin = common.server_bin();
+                let bin = common.heliograph();
                 let data = tempfile::tempdir()?;
                 let server = Server::heliograph(&bin, data.path()).await?;
                 let token = sign_up(&server.url(), 0).await?.token;
-                server.stop()?;
+                server.stop().await?;
                 out.insert("heliograph", helio_starts(&bin, data.path(), &token, a.starts, "one account").await?);
                 if a.db_mib > 0 {
                     let data = tempfile::tempdir()?;
@@ -66,7 +68,7 @@ pub async fn coldstart(common: &Common, a: ColdstartArgs) -> Result<()> {
 }
 
 /// Starts Heliograph `starts` times over `data`: time to `/healthz` and to a login answered.
-async fn helio_starts(bin: &Path, data: &Path, token: &str, starts: u32, label: &str) -> Result<Vec<Value>> {
+async fn helio_starts(bin: &Binary, data: &Path, token: &str, starts: u32, label: &str) -> Result<Vec<Value>> {
     let mut runs = Vec::new();
     for i in 0..starts.max(1) {
         let t0 = Instant::now();
@@ -77,17 +79,17 @@ async fn helio_starts(bin: &Path, data: &Path, token: &str, starts: u32, label: 
         client.get_me().await?;
         let login_ms = t0.elapsed().as_secs_f64() * 1000.0;
         drop((client, updates));
-        let ready_ms = server.ready_after.as_secs_f64() * 1000.0;
+        let ready_ms = server.ready_after().as_secs_f64() * 1000.0;
         eprintln!("coldstart heliograph ({label}) {i}: serving in {ready_ms:.1} ms, first login answered in {login_ms:.1} ms");
         runs.push(json!({"ready_ms": ready_ms, "login_ms": login_ms, "server": Procs(vec![server.pid()]).json(0.0)}));
-        server.stop()?;
+        server.stop().await?;
     }
     Ok(runs)
 }
 
 /// Fills a Heliograph data folder to `db_mib` with 4,000-byte messages in 16 private chats;
 /// a token of one of its accounts and what was written.
-async fn fill(bin: &Path, data: &Path, db_mib: u64) -> Result<(String, Value)> {
+async fn fill(bin: &Binary, data: &Path, db_mib: u64) -> Result<(String, Value)> {
     let server = Server::heliograph(bin, data).await?;
     let url = server.url();
     let started = Instant::now();
@@ -124,7 +126,7 @@ async fn fill(bin: &Path, data: &Path, db_mib: u64) -> Result<(String, Value)> {
         messages += chats.len() as u64 * 8 * 50;
     }
     let fill_s = started.elapsed().as_secs_f64();
-    server.stop()?;
+    server.stop().await?;
     let db_bytes = dir_bytes(data);
     eprintln!("coldstart: filled {} MiB ({messages} messages) in {fill_s:.0} s", db_bytes / (1 << 20));
     Ok((token, json!({"db_bytes": db_bytes, "messages": messages, "fill_seconds": fill_s})))

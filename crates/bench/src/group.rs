@@ -78,7 +78,7 @@ async fn group_once(common: &Common, a: &GroupArgs, t: &str, members: u32, sende
     let mut server = None;
     let (procs, (sending, receiving)) = match t {
         "heliograph" => {
-            let s = Server::heliograph(&common.server_bin(), data.path()).await?;
+            let s = Server::heliograph(&common.heliograph(), data.path()).await?;
             let conns = helio_group(&s.url(), members, senders).await?;
             let procs = Procs(vec![s.pid()]);
             server = Some(s);
@@ -106,7 +106,7 @@ async fn group_once(common: &Common, a: &GroupArgs, t: &str, members: u32, sende
         run["first_send_error"] = json!(e);
     }
     if let Some(s) = server {
-        s.stop()?;
+        s.stop().await?;
     }
     Ok(run)
 }

@@ -69,7 +69,7 @@ async fn idle_once(common: &Common, a: &IdleArgs, t: &str, n: u32, rep: usize) -
     match t {
         "relay" => {
             let s = Server::relay().await?;
-            let url = format!("ws://127.0.0.1:{}/", s.port);
+            let url = format!("ws://{}/", s.addr());
             restarted = false; // no accounts to make
             procs = Procs(vec![s.pid()]);
             server = Some(s);
@@ -84,10 +84,10 @@ async fn idle_once(common: &Common, a: &IdleArgs, t: &str, n: u32, rep: usize) -
             );
         }
         "heliograph" => {
-            let s = Server::heliograph(&common.server_bin(), data.path()).await?;
+            let s = Server::heliograph(&common.heliograph(), data.path()).await?;
             let tokens: Vec<String> = sign_up_many(&s.url(), 0, n).await?.into_iter().map(|acc| acc.token).collect();
-            s.stop()?;
-            let s = Server::heliograph(&common.server_bin(), data.path()).await?;
+            s.stop().await?;
+            let s = Server::heliograph(&common.heliograph(), data.path()).await?;
             let url = s.url();
             procs = Procs(vec![s.pid()]);
             server = Some(s);
@@ -169,7 +169,7 @@ async fn idle_once(common: &Common, a: &IdleArgs, t: &str, n: u32, rep: usize) -
     });
     drop(held);
     if let Some(s) = server {
-        s.stop()?;
+        s.stop().await?;
     }
     Ok(run)
 }

@@ -38,7 +38,7 @@ struct Cli {
 
 #[derive(Args, Clone)]
 pub struct Common {
-    /// The `heliograph` binary to measure (default: next to this binary).
+    /// The `heliograph` binary to measure (default: $HELIOGRAPH_BIN, or next to this binary).
     #[arg(long, global = true)]
     pub server_bin: Option<PathBuf>,
     /// Folder for the JSON results.
@@ -101,7 +101,12 @@ fn main() -> Result<()> {
 }
 
 impl Common {
-    pub fn server_bin(&self) -> PathBuf {
-        self.server_bin.clone().unwrap_or_else(proc::default_server_bin)
+    /// How every scenario starts the binary measured: `--dev`, rate limits lifted.
+    pub fn heliograph(&self) -> heliograph_testkit::Binary {
+        let binary = heliograph_testkit::Binary::new().dev().lift_limits().ready_within(std::time::Duration::from_secs(120));
+        match &self.server_bin {
+            Some(path) => binary.path(path),
+            None => binary,
+        }
     }
 }

@@ -1,85 +1,72 @@
 //! The server under test: spawning it (the real `heliograph` binary or the relay), waiting
 //! until it serves, and reading its CPU time and memory from `/proc`.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
+use heliograph_testkit::Binary;
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// A spawned server process; killed (SIGKILL) when dropped unless stopped first.
-pub struct Server {
-    pub child: Child,
-    pub port: u16,
-    /// Time from spawn to the first successful health check.
-    pub ready_after: Duration,
-}
-
-pub fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-/// The `heliograph` binary next to this one (both are built into the same target dir).
-pub fn default_server_bin() -> PathBuf {
-    let me = std::env::current_exe().unwrap_or_default();
-    me.with_file_name("heliograph")
+#[allow(clippy::large_enum_variant, reason = "one or two exist at a time")]
+pub enum Server {
+    /// Started through the test kit: its port from the server itself, its log in its data
+    /// folder.
+    Heliograph(heliograph_testkit::Server),
+    /// This binary's `relay`, which prints the address it bound on its first line.
+    Relay { child: tokio::process::Child, addr: SocketAddr },
 }
 
 impl Server {
-    /// Starts `heliograph serve --dev` on a free port over `data`, with rate limits lifted.
-    pub async fn heliograph(bin: &Path, data: &Path) -> Result<Server> {
-        let port = free_port()?;
-        let mut cmd = Command::new(bin);
-        cmd.args(["serve", "--dev", "--listen", &format!("127.0.0.1:{port}"), "--data"])
-            .arg(data)
-            .env("RUST_LOG", "warn")
-            .env("HELIOGRAPH_LIMITS__REQUESTS_PER_SECOND", "100000000")
-            .env("HELIOGRAPH_LIMITS__REQUESTS_BURST", "100000000")
-            .env("HELIOGRAPH_LIMITS__REQUESTS_PER_ADDRESS_PER_SECOND", "100000000")
-            .env("HELIOGRAPH_LIMITS__MAX_CONNECTIONS_PER_ADDRESS", "1000000")
-            .env("HELIOGRAPH_LIMITS__CODES_PER_ADDRESS_PER_HOUR", "100000000")
-            .env("HELIOGRAPH_LIMITS__CODES_PER_PHONE_PER_HOUR", "100000000");
-        Self::spawn(cmd, port, true).await.with_context(|| format!("starting {}", bin.display()))
+    /// Starts `binary` (`Common::heliograph`) over `data`.
+    pub async fn heliograph(binary: &Binary, data: &Path) -> Result<Server> {
+        Ok(Server::Heliograph(binary.clone().data(data).start().await?))
     }
 
-    /// Starts the bare relay (this binary's `relay` subcommand) on a free port.
+    /// Starts the bare relay (this binary's `relay` subcommand) on 127.0.0.1:0.
     pub async fn relay() -> Result<Server> {
-        let port = free_port()?;
-        let mut cmd = Command::new(std::env::current_exe()?);
-        cmd.args(["relay", "--listen", &format!("127.0.0.1:{port}")]);
-        Self::spawn(cmd, port, false).await
+        let mut child = tokio::process::Command::new(std::env::current_exe()?)
+            .args(["relay", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting the relay")?;
+        let stdout = child.stdout.take().context("the relay's stdout")?;
+        let line = tokio::time::timeout(Duration::from_secs(60), BufReader::new(stdout).lines().next_line())
+            .await
+            .context("the relay printed no address within 60 s")??
+            .ok_or_else(|| anyhow!("the relay exited before listening"))?;
+        let addr = line.strip_prefix("listening ").and_then(|a| a.parse().ok()).ok_or_else(|| anyhow!("the relay printed {line:?}"))?;
+        Ok(Server::Relay { child, addr })
     }
 
-    async fn spawn(mut cmd: Command, port: u16, http: bool) -> Result<Server> {
-        let started = Instant::now();
-        let child = cmd.stdout(Stdio::null()).stderr(Stdio::inherit()).spawn()?;
-        let mut server = Server { child, port, ready_after: Duration::ZERO };
-        let http_client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build()?;
-        let deadline = started + Duration::from_secs(120);
-        while Instant::now() < deadline {
-            let ok = if http {
-                matches!(http_client.get(format!("http://127.0.0.1:{port}/healthz")).send().await, Ok(r) if r.status().is_success())
-            } else {
-                tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok()
-            };
-            if ok {
-                server.ready_after = started.elapsed();
-                return Ok(server);
-            }
-            if let Some(status) = server.child.try_wait()? {
-                bail!("server exited before serving: {status}");
-            }
-            tokio::time::sleep(Duration::from_millis(2)).await;
+    pub fn addr(&self) -> SocketAddr {
+        match self {
+            Server::Heliograph(s) => s.addr(),
+            Server::Relay { addr, .. } => *addr,
         }
-        bail!("server did not answer within 120 s")
     }
 
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("http://{}", self.addr())
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        match self {
+            Server::Heliograph(s) => s.pid(),
+            Server::Relay { child, .. } => child.id().unwrap_or_default(),
+        }
+    }
+
+    /// Time from spawn to serving (Heliograph: `/healthz` answered).
+    pub fn ready_after(&self) -> Duration {
+        match self {
+            Server::Heliograph(s) => s.ready_after(),
+            Server::Relay { .. } => Duration::ZERO,
+        }
     }
 
     pub fn stats(&self) -> ProcStats {
@@ -95,28 +82,13 @@ impl Server {
         })
     }
 
-    /// SIGTERM, then wait (up to 30 s; SIGKILL after).
-    pub fn stop(mut self) -> Result<()> {
-        let _ = Command::new("kill").args(["-TERM", &self.pid().to_string()]).status();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if self.child.try_wait()?.is_some() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(20));
+    /// Heliograph: SIGTERM, then wait (SIGKILL after 30 s). The relay holds nothing: SIGKILL.
+    pub async fn stop(self) -> Result<()> {
+        match self {
+            Server::Heliograph(mut s) => drop(s.stop().await),
+            Server::Relay { mut child, .. } => child.kill().await?,
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
         Ok(())
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
     }
 }
 

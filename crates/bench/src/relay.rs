@@ -17,8 +17,11 @@ use tokio_tungstenite::tungstenite::Message;
 
 type Peers = Arc<Mutex<HashMap<u64, mpsc::Sender<Message>>>>;
 
+/// Serves on `listen`; prints `listening ADDR` once bound (how `proc::Server::relay` learns
+/// the port of `127.0.0.1:0`).
 pub async fn serve(listen: &str) -> Result<()> {
     let listener = TcpListener::bind(listen).await?;
+    println!("listening {}", listener.local_addr()?);
     let peers: Peers = Arc::default();
     loop {
         let (stream, _) = listener.accept().await?;

@@ -191,7 +191,7 @@ async fn ptb_document_round_trip() {
 async fn ptb_webhook_bot() {
     let scene = Scene::start(54).await;
     let account = scene.create_bot("Hook", "hook_py_bot").await;
-    let hook = format!("127.0.0.1:{}", free_port());
+    let hook = format!("127.0.0.1:{}", common::unused_port());
     let bot = PyBot::start(&scene, &account, "webhook", &[("HELIO_BOT_HOOK", &hook), ("HELIO_BOT_SECRET", SECRET)]).await;
 
     // The webhook is set where the bot said (getWebhookInfo, asked directly).

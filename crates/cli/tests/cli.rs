@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Person, TestServer};
+use common::{InProcess, Person};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -72,7 +72,7 @@ impl Watch {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_users_private_chat() {
-    let server = TestServer::start().await;
+    let mut server = InProcess::start().await;
     let mut alice = Person::new(&server, 1, "Alice");
     let mut bob = Person::new(&server, 2, "Bob");
     alice.login("alicia").await;
@@ -162,7 +162,7 @@ async fn two_users_private_chat() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn watch_receives_live_and_resumes_without_gaps_or_duplicates() {
-    let server = TestServer::start().await;
+    let mut server = InProcess::start().await;
     let mut alice = Person::new(&server, 11, "Alice");
     let mut bob = Person::new(&server, 12, "Bob");
     alice.login("alice11").await;
@@ -198,7 +198,7 @@ async fn watch_receives_live_and_resumes_without_gaps_or_duplicates() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn groups_and_channels() {
-    let server = TestServer::start().await;
+    let mut server = InProcess::start().await;
     let mut alice = Person::new(&server, 21, "Alice");
     let mut bob = Person::new(&server, 22, "Bob");
     let mut carol = Person::new(&server, 23, "Carol");
@@ -265,10 +265,8 @@ async fn groups_and_channels() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unreachable_server_names_the_url() {
-    // A port nothing listens on: bind one, then free it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
     let profile = tempfile::tempdir().expect("dir");
-    let url = format!("http://127.0.0.1:{port}");
+    let url = common::dead_url();
     let out = Command::new(env!("CARGO_BIN_EXE_helio"))
         .args(["--server", &url, "--profile"])
         .arg(profile.path())
@@ -310,7 +308,7 @@ async fn fails(person: &Person, args: &[&str], code: i32, prefix: &str) {
 /// number and label, with the bot's answer (a real `answerCallbackQuery`) or `(no answer)`.
 #[tokio::test(flavor = "multi_thread")]
 async fn bots_created_listed_and_pressed() {
-    let server = TestServer::start().await;
+    let mut server = InProcess::start().await;
     let mut pat = Person::new(&server, 7, "Pat");
     pat.login("pat_person").await;
 
@@ -425,7 +423,7 @@ async fn bots_created_listed_and_pressed() {
 /// a number without an account); `privacy phone` shows the setting; `everybody` undoes it.
 #[tokio::test(flavor = "multi_thread")]
 async fn privacy_phone_hides_the_number_from_contacts_add() {
-    let server = TestServer::start().await;
+    let mut server = InProcess::start().await;
     let mut ann = Person::new(&server, 61, "Ann");
     ann.login("ann_61").await;
     let mut ben = Person::new(&server, 62, "Ben");

@@ -5,17 +5,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Person, TestServer};
-
-/// A loopback URL where nothing listens.
-fn dead_url() -> String {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-    format!("http://127.0.0.1:{port}")
-}
+use common::{dead_url, InProcess, Person};
 
 #[tokio::test]
 async fn several_servers_in_flag_and_environment() {
-    let server = TestServer::start().await;
+    let mut server = InProcess::start().await;
     let dead = dead_url();
 
     // --server with a dead node first: helio moves on to the live one.

@@ -4,13 +4,13 @@
 
 mod common;
 
-use common::{Person, TestServer};
+use common::{InProcess, Person};
 use heliograph_client::files::{hash_file, Files};
 use heliograph_client::proto::UPLOAD_PART_SIZE;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upload_resumes_and_download_is_identical() {
-    let server = TestServer::start().await;
+    let server = InProcess::start().await;
     let mut alice = Person::new(&server, 1, "Alice");
     let mut bob = Person::new(&server, 2, "Bob");
     alice.login("alice_files").await;

@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Person, TestServer};
+use common::{InProcess, Person};
 use heliograph_client::{Client, Config, Event};
 use portable_pty::{native_pty_system, CommandBuilder, MasterPty, PtySize};
 use serde_json::Value;
@@ -115,7 +115,7 @@ async fn sdk(person: &Person) -> (Client, heliograph_client::Updates) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tui_chat_in_a_pseudo_terminal() {
-    let server = TestServer::start().await;
+    let mut server = InProcess::start().await;
     let mut alice = Person::new(&server, 31, "Alice");
     let mut bob = Person::new(&server, 32, "Bob");
     alice.login("alice31").await;

@@ -15,18 +15,16 @@
 //! from `sqlite,pg1local,pg1,pg2,pg3`, all by default; `pg1local` is one PostgreSQL node with
 //! the in-process bus; `pg*` need `--postgres`, an admin URL through which a fresh database is
 //! created per setup and dropped afterwards, and all but `pg1local` need `--nats`),
-//! `--binary PATH` (default: `heliograph` next to this example's folder). `--postgres` and
+//! `--binary PATH` (default: `HELIOGRAPH_BIN`, or `heliograph` next to this example's folder). `--postgres` and
 //! `--nats` default to `HELIOGRAPH_TEST_POSTGRES` and `HELIOGRAPH_TEST_NATS`.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use heliograph_client::proto::{self, UpdateKind};
 use heliograph_client::{Client, Config, Event};
-use tokio_postgres::NoTls;
+use heliograph_testkit::postgres::Database;
+use heliograph_testkit::Binary;
 
 struct Options {
     pairs: u32,
@@ -34,19 +32,17 @@ struct Options {
     setups: Vec<String>,
     postgres: Option<String>,
     nats: Option<String>,
-    binary: PathBuf,
+    binary: Binary,
 }
 
 fn options() -> anyhow::Result<Options> {
-    let default_binary =
-        std::env::current_exe()?.parent().and_then(Path::parent).map(|d| d.join("heliograph")).context("no folder for the binary")?;
     let mut o = Options {
         pairs: 50,
         messages: 200,
         setups: ["sqlite", "pg1local", "pg1", "pg2", "pg3"].map(String::from).to_vec(),
         postgres: std::env::var("HELIOGRAPH_TEST_POSTGRES").ok().filter(|v| !v.is_empty()),
         nats: std::env::var("HELIOGRAPH_TEST_NATS").ok().filter(|v| !v.is_empty()),
-        binary: default_binary,
+        binary: Binary::new().dev().lift_limits(),
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -57,12 +53,9 @@ fn options() -> anyhow::Result<Options> {
             "--setups" => o.setups = value()?.split(',').map(str::to_owned).collect(),
             "--postgres" => o.postgres = Some(value()?),
             "--nats" => o.nats = Some(value()?),
-            "--binary" => o.binary = value()?.into(),
+            "--binary" => o.binary = o.binary.path(value()?),
             other => bail!("unknown argument {other}; see the top of examples/cluster_bench.rs"),
         }
-    }
-    if !o.binary.exists() {
-        bail!("{} not found: run `cargo build --release --bin heliograph` first, or pass --binary", o.binary.display());
     }
     Ok(o)
 }
@@ -93,7 +86,7 @@ async fn main() -> anyhow::Result<()> {
         let db = match postgres {
             true => {
                 let admin = o.postgres.as_deref().context("pg setups need --postgres URL (or HELIOGRAPH_TEST_POSTGRES)")?;
-                Some(Database::create(admin).await?)
+                Some(Database::create(admin).await)
             }
             false => None,
         };
@@ -103,11 +96,16 @@ async fn main() -> anyhow::Result<()> {
         };
         let mut children = Vec::new();
         for n in 0..nodes {
-            let node = spawn(&o.binary, db.as_ref().map(|d| d.url.as_str()), bus.as_deref(), &dir.path().join(format!("node{n}")))?;
-            healthy(&node).await?; // one at a time: the first applies the migrations
-            children.push(node);
+            let mut node = o.binary.clone().data(dir.path().join(format!("node{n}")));
+            if let Some(db) = &db {
+                node = node.database(db.url());
+            }
+            if let Some(bus) = &bus {
+                node = node.bus(bus);
+            }
+            children.push(node.start().await?); // one at a time: the first applies the migrations
         }
-        let urls: Vec<String> = children.iter().map(|n| format!("http://127.0.0.1:{}", n.port)).collect();
+        let urls: Vec<String> = children.iter().map(|n| n.url()).collect();
         let result = tokio::time::timeout(Duration::from_secs(300), run(&urls, o.pairs, o.messages)).await;
         drop(children);
         drop(db);
@@ -218,98 +216,4 @@ fn percentiles(v: &mut [Duration]) -> (f64, f64) {
     v.sort();
     let at = |p: f64| v[((v.len() as f64 * p) as usize).min(v.len() - 1)].as_secs_f64() * 1000.0;
     (at(0.5), at(0.99))
-}
-
-// --- nodes and databases ---
-
-struct Node {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        // SIGTERM would be gentler; the benchmark's data is thrown away anyway.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn spawn(binary: &Path, database: Option<&str>, bus: Option<&str>, data: &Path) -> anyhow::Result<Node> {
-    std::fs::create_dir_all(data)?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let log = data.join("heliograph.log");
-    let mut command = Command::new(binary);
-    command.args(["serve", "--dev", "--listen", &format!("127.0.0.1:{port}"), "--data"]).arg(data);
-    if let Some(url) = database {
-        command.args(["--database", url]);
-    }
-    if let Some(url) = bus {
-        command.args(["--bus", url]);
-    }
-    let child = command
-        .env("RUST_LOG", "warn")
-        .env("HELIOGRAPH_LIMITS__REQUESTS_PER_SECOND", "1000000")
-        .env("HELIOGRAPH_LIMITS__REQUESTS_BURST", "1000000")
-        .env("HELIOGRAPH_LIMITS__REQUESTS_PER_ADDRESS_PER_SECOND", "100000000")
-        .env("HELIOGRAPH_LIMITS__MAX_CONNECTIONS_PER_ADDRESS", "1000000")
-        .env("HELIOGRAPH_LIMITS__CODES_PER_ADDRESS_PER_HOUR", "1000000")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log)?)
-        .spawn()
-        .with_context(|| format!("start {}", binary.display()))?;
-    Ok(Node { child, port, log })
-}
-
-async fn healthy(node: &Node) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if let Ok(r) = reqwest::get(format!("http://127.0.0.1:{}/healthz", node.port)).await {
-            if r.status().is_success() {
-                return Ok(());
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    bail!("node on port {} not healthy within 20 s; log:\n{}", node.port, std::fs::read_to_string(&node.log).unwrap_or_default())
-}
-
-struct Database {
-    admin: String,
-    name: String,
-    url: String,
-}
-
-impl Database {
-    async fn create(admin: &str) -> anyhow::Result<Database> {
-        tokio_postgres::Config::from_str(admin).context("--postgres is not a PostgreSQL URL")?;
-        let name = format!("heliograph_bench_{:016x}", rand::random::<u64>());
-        let (client, conn) = tokio_postgres::connect(admin, NoTls).await.with_context(|| format!("connect to {admin}"))?;
-        tokio::spawn(conn);
-        client.batch_execute(&format!("CREATE DATABASE {name}")).await?;
-        let (base, query) = admin.split_once('?').map_or((admin, None), |(b, q)| (b, Some(q)));
-        let (scheme, rest) = base.split_once("://").context("a postgres:// URL")?;
-        let authority = rest.split_once('/').map_or(rest, |(a, _)| a);
-        let url = match query {
-            Some(q) => format!("{scheme}://{authority}/{name}?{q}"),
-            None => format!("{scheme}://{authority}/{name}"),
-        };
-        Ok(Database { admin: admin.to_owned(), name, url })
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let (admin, name) = (self.admin.clone(), self.name.clone());
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
-            runtime.block_on(async {
-                let (client, conn) = tokio_postgres::connect(&admin, NoTls).await.ok()?;
-                tokio::spawn(conn);
-                client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.ok()
-            })
-        })
-        .join();
-    }
 }

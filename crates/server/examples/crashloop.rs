@@ -7,7 +7,8 @@
 //! cargo run --release -p heliograph-server --example crashloop -- --long 10m
 //! cargo run --release -p heliograph-server --example crashloop -- --kills 100 --max-delay-ms 2000
 //! ```
-//! `--bin PATH` names the server binary (default: `heliograph` next to this example's folder).
+//! `--bin PATH` names the server binary (default: `$HELIOGRAPH_BIN`, or `heliograph` beside this
+//! example's folder).
 
 #[path = "../tests/common/crash.rs"]
 mod crash;
@@ -44,17 +45,16 @@ async fn main() -> anyhow::Result<()> {
             other => anyhow::bail!("unknown argument {other}; see the top of examples/crashloop.rs"),
         }
     }
-    let bin = match bin {
-        Some(b) => b,
-        None => std::env::current_exe()?.parent().and_then(|p| p.parent()).map(|p| p.join("heliograph")).expect("target folder"),
+    let binary = match bin {
+        Some(path) => crash::heliograph().path(path),
+        None => crash::heliograph(),
     };
-    anyhow::ensure!(bin.exists(), "{} not found: cargo build --bin heliograph (same profile), or pass --bin", bin.display());
     let (deadline, kills) = match (long, kills) {
         (Some(d), k) => (Some(Instant::now() + d), k.unwrap_or(u32::MAX)),
         (None, k) => (None, k.unwrap_or(20)),
     };
     let started = Instant::now();
-    let mut harness = crash::Harness::new(&bin).await;
+    let mut harness = crash::Harness::new(binary).await;
     while harness.report.kills < kills && deadline.is_none_or(|d| Instant::now() < d) {
         let delay = Duration::from_millis(rand::random_range(5..max_delay.as_millis().max(6) as u64));
         harness.round(delay).await;

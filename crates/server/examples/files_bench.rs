@@ -17,8 +17,8 @@
 //! in the temporary folder (`TMPDIR`). `HELIO_PARALLEL` sets the parts each client keeps in
 //! flight (the SDK's default otherwise).
 //!
-//! The binary is `heliograph` in the target folder of this example (`target/release`), or
-//! `HELIOGRAPH_BIN`. Writing the test file and hashing it are not timed. The upload time
+//! The binary is `HELIOGRAPH_BIN`, or `heliograph` in the target folder of this example
+//! (`target/release`), started through `heliograph-testkit`. Writing the test file and hashing it are not timed. The upload time
 //! includes `complete` (the server checks the hash and makes the object durable in the store;
 //! the time until the last part was acknowledged is shown apart); the
 //! download time ends when the last byte is written to disk. The server's VmRSS is sampled
@@ -26,8 +26,7 @@
 //! upload (also reported: VmHWM, the kernel's high-water mark, against the same baseline).
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,72 +34,11 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use heliograph_client::files::{hash_file, Files};
 use heliograph_client::{Client, Config};
+use heliograph_testkit::Binary;
 
 const MIB: f64 = 1024.0 * 1024.0;
 const TARGET_MIB_S: f64 = 500.0;
 const TARGET_GROWTH_MIB: f64 = 64.0;
-
-struct Server {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn binary() -> anyhow::Result<PathBuf> {
-    let path = match std::env::var_os("HELIOGRAPH_BIN").filter(|v| !v.is_empty()) {
-        Some(p) => PathBuf::from(p),
-        // target/release/examples/files_bench -> target/release/heliograph
-        None => {
-            std::env::current_exe()?.parent().and_then(Path::parent).map(|d| d.join("heliograph")).context("no folder for the binary")?
-        }
-    };
-    if !path.exists() {
-        bail!("{} not found: run `cargo build --release --bin heliograph` first, or set HELIOGRAPH_BIN", path.display());
-    }
-    Ok(path)
-}
-
-fn spawn(binary: &Path, data: &Path) -> anyhow::Result<Server> {
-    std::fs::create_dir_all(data)?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let log = data.join("heliograph.log");
-    let child = Command::new(binary)
-        .args(["serve", "--dev", "--listen", &format!("127.0.0.1:{port}"), "--data"])
-        .arg(data)
-        .env("RUST_LOG", "warn")
-        .env("HELIOGRAPH_LIMITS__REQUESTS_PER_SECOND", "1000000")
-        .env("HELIOGRAPH_LIMITS__REQUESTS_BURST", "1000000")
-        .env("HELIOGRAPH_LIMITS__REQUESTS_PER_ADDRESS_PER_SECOND", "1000000")
-        .env("HELIOGRAPH_LIMITS__MAX_CONNECTIONS_PER_ADDRESS", "1000000")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log)?)
-        .spawn()
-        .with_context(|| format!("start {}", binary.display()))?;
-    Ok(Server { child, port, log })
-}
-
-async fn healthy(server: &mut Server) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Ok(r) = reqwest::get(format!("http://127.0.0.1:{}/healthz", server.port)).await {
-            if r.status().is_success() {
-                return Ok(());
-            }
-        }
-        if let Some(status) = server.child.try_wait()? {
-            bail!("server exited ({status}); log:\n{}", std::fs::read_to_string(&server.log).unwrap_or_default());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    bail!("server not healthy within 30 s; log:\n{}", std::fs::read_to_string(&server.log).unwrap_or_default())
-}
 
 /// VmRSS and VmHWM of `pid`, in KiB.
 fn memory(pid: u32) -> (u64, u64) {
@@ -185,12 +123,10 @@ async fn main() -> anyhow::Result<()> {
     let (clients, each_mib) = (arg(2, 10)?, arg(3, 1024)?);
     let parallel: Option<usize> = std::env::var("HELIO_PARALLEL").ok().and_then(|v| v.parse().ok());
     let size = size_mib * 1024 * 1024;
-    let binary = binary()?;
     let dir = tempfile::tempdir()?;
-    let mut server = spawn(&binary, &dir.path().join("data"))?;
-    healthy(&mut server).await?;
-    let pid = server.child.id();
-    let url = format!("http://127.0.0.1:{}", server.port);
+    let server = Binary::new().dev().lift_limits().data(dir.path().join("data")).start().await?;
+    let pid = server.pid();
+    let url = server.url();
 
     let (client, _updates) = Client::connect(Config::new(url.clone())).await?;
     let phone = "+9996670001"; // +99966XYYYY signs in with code XXXXX

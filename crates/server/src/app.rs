@@ -1,54 +1,61 @@
-//! Building and running the server: the router, shared state, start and graceful shutdown.
+//! Building and running the server: the router over every area's routes, start and
+//! graceful shutdown. The top of the crate: it imports every area, and none imports it.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
 use axum::routing::get;
 use axum::Router;
 use heliograph_bus::{Bus, InProcessBus};
 use heliograph_store::postgres::PostgresStore;
 use heliograph_store::sqlite::{Options, SqliteStore};
 use heliograph_store::Store;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::botapi::BotApi;
 use crate::config::Config;
-use crate::limits::{ConnectionsPerAddress, KeyedLimiter};
-use crate::service::Service;
+use crate::egress::Egress;
+use crate::files::Files;
+use crate::state::Shared;
 
-/// Shared by every request and connection.
+/// Everything the routes serve from, made once per server.
 pub struct App {
-    pub service: Arc<Service>,
-    /// One permit per open WebSocket: the connection cap.
-    pub connections: Arc<Semaphore>,
-    /// Open WebSockets per client address: one address cannot take every slot.
-    pub connections_per_address: Arc<ConnectionsPerAddress>,
-    /// Requests per client address, signed in or not, across its connections.
-    pub requests_per_address: KeyedLimiter<std::net::IpAddr>,
-    /// Cancelled once on shutdown; every connection watches a child of it.
-    pub shutdown: CancellationToken,
+    /// What every request shares (store, bus, configuration, limiters, shutdown).
+    pub shared: Arc<Shared>,
     /// Uploads in progress and the object store behind `/files`.
-    pub files: Arc<crate::files::Files>,
-    /// The Bot API's checked tokens, long polls and webhook workers.
-    pub bots: crate::botapi::BotApi,
-    /// Every request the server makes on a user's behalf goes through it (webhooks).
-    pub egress: Arc<crate::egress::Egress>,
+    pub files: Arc<Files>,
+    /// The Bot API's long polls and webhook workers.
+    pub bots: Arc<BotApi>,
     metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
-/// The HTTP routes. Tests can drive this without a socket.
-pub fn router(app: Arc<App>) -> Router {
+impl App {
+    /// The server's state over `store` and `bus`, with no socket bound and no task started
+    /// (`start_with` does both), so tests can drive [`router`] directly.
+    pub fn new(config: Config, store: Arc<dyn Store>, bus: Arc<dyn Bus>) -> anyhow::Result<App> {
+        let metrics = crate::metrics::install();
+        let codes = crate::codes::sender(&config)?;
+        let egress = Arc::new(Egress::new(&config.egress)?);
+        let shared = Arc::new(Shared::new(store, bus, Arc::new(config), codes, egress));
+        let files = Arc::new(Files::open(&shared.config, shared.store.clone(), shared.failed_auth.clone())?);
+        let bots = Arc::new(BotApi::new(shared.clone(), files.clone()));
+        Ok(App { shared, files, bots, metrics })
+    }
+}
+
+/// The HTTP routes: each area's own, each over the state it needs. Tests drive this without a
+/// socket (`tests` below).
+pub fn router(app: &App) -> Router {
+    let metrics = app.metrics.clone();
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
-        .route("/metrics", get(|State(app): State<Arc<App>>| async move { app.metrics.render() }))
-        .route("/ws", get(crate::gateway::upgrade))
-        .merge(crate::files::routes())
-        .merge(crate::botapi::routes())
+        .route("/metrics", get(move || async move { metrics.render() }))
+        .merge(crate::gateway::routes(app.shared.clone()))
+        .merge(crate::files::routes(app.files.clone()))
+        .merge(crate::botapi::routes(app.bots.clone()))
         .merge(crate::web::routes())
-        .with_state(app)
 }
 
 /// A running server.
@@ -123,42 +130,28 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
 
 /// Like [`start`], with the storage and fan-out engines given.
 pub async fn start_with(config: Config, store: Arc<dyn Store>, bus: Arc<dyn Bus>) -> anyhow::Result<Server> {
-    let metrics = crate::metrics::install();
     let feed = store.take_commit_feed().ok_or_else(|| anyhow::anyhow!("the store's commit feed is already taken"))?;
-    let codes = crate::codes::sender(&config)?;
-    let listener =
-        tokio::net::TcpListener::bind(config.listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+    let listen = config.listen;
+    let app = App::new(config, store, bus)?;
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
     let addr = listener.local_addr()?;
-    let files = Arc::new(crate::files::Files::open(&config)?);
-    let config = Arc::new(config);
-    let service = Arc::new(Service::new(store, bus, config.clone(), codes));
-    let shutdown = CancellationToken::new();
-    let app = Arc::new(App {
-        service: service.clone(),
-        connections: Arc::new(Semaphore::new(config.limits.max_connections)),
-        connections_per_address: Arc::default(),
-        requests_per_address: KeyedLimiter::new(config.limits.request_rate_per_address(), 100_000),
-        shutdown: shutdown.clone(),
-        files: files.clone(),
-        bots: crate::botapi::BotApi::new(&config),
-        egress: Arc::new(crate::egress::Egress::new(&config.egress)?),
-        metrics,
-    });
+    let shared = app.shared.clone();
+    let shutdown = shared.shutdown.clone();
     let tracker = TaskTracker::new();
-    tracker.spawn(crate::fanout::run(service.clone(), feed));
-    tracker.spawn(files.sweep_until(shutdown.clone()));
-    tracker.spawn(crate::botapi::updates::supervise_webhooks(app.clone()));
+    tracker.spawn(crate::fanout::run(shared.clone(), feed));
+    tracker.spawn(app.files.clone().sweep_until(shutdown.clone()));
+    tracker.spawn(crate::botapi::updates::supervise_webhooks(app.bots.clone()));
     // Followed before serving, so no revocation published once this node answers is missed.
-    let revocations = crate::botapi::follow_revocations(&app).await;
-    tracker.spawn(crate::botapi::watch_revocations(app.clone(), revocations));
-    let routes = router(app.clone());
+    let revocations = crate::botapi::follow_revocations(&shared).await;
+    tracker.spawn(crate::botapi::watch_revocations(shared.clone(), revocations));
+    let routes = router(&app);
     let stop = shutdown.clone();
-    let header_timeout = config.limits.header_read_timeout();
+    let header_timeout = shared.config.limits.header_read_timeout();
     let done = tokio::spawn(async move {
         serve(listener, routes, stop, header_timeout).await;
         // Upgraded WebSockets outlive the HTTP server: wait until every one has closed.
-        let max_connections = config.limits.max_connections as u32;
-        let all = tokio::time::timeout(Duration::from_secs(30), app.connections.acquire_many(max_connections.min(u32::MAX)));
+        let max_connections = shared.config.limits.max_connections as u32;
+        let all = tokio::time::timeout(Duration::from_secs(30), shared.connections.acquire_many(max_connections.min(u32::MAX)));
         if all.await.is_err() {
             tracing::warn!("some connections did not close within 30 s");
         }
@@ -208,4 +201,51 @@ async fn serve(listener: tokio::net::TcpListener, routes: Router, stop: Cancella
     }
     drop(listener);
     graceful.shutdown().await;
+}
+
+#[cfg(test)]
+mod tests {
+    //! The router driven without a socket (axum's `testing` example: `oneshot` on the
+    //! `Router`), over a real SQLite store in a temporary folder.
+
+    use axum::body::Body;
+    use axum::extract::connect_info::MockConnectInfo;
+    use axum::http::{header, Request, StatusCode};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// The router of a fresh server, as a client at 127.0.0.1 reaches it.
+    fn app(dir: &std::path::Path) -> Router {
+        let config = Config { data_dir: dir.to_path_buf(), code_provider: Some(crate::config::CodeProvider::Log), ..Config::default() };
+        let store = SqliteStore::open(&dir.join("heliograph.db"), Options::default()).expect("the store opens");
+        let app = App::new(config, Arc::new(store), Arc::new(InProcessBus::new())).expect("the app builds");
+        router(&app).layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))))
+    }
+
+    /// One request: its status, the headers named, and the body as text.
+    async fn check(router: &Router, uri: &str, status: StatusCode, headers: &[(header::HeaderName, &str)], body: &str) {
+        let request = Request::get(uri).body(Body::empty()).expect("a request");
+        let response = router.clone().oneshot(request).await.expect("the router answers");
+        assert_eq!(response.status(), status, "{uri}");
+        for (name, want) in headers {
+            assert_eq!(response.headers().get(name).and_then(|v| v.to_str().ok()), Some(*want), "{uri}: {name}");
+        }
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("a body");
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(text.contains(body), "{uri}: {text:?} lacks {body:?}");
+    }
+
+    #[tokio::test]
+    async fn the_router_answers_without_a_socket() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let router = app(dir.path());
+        let csp = crate::web::CONTENT_SECURITY_POLICY;
+        check(&router, "/healthz", StatusCode::OK, &[], "ok\n").await;
+        check(&router, "/bot1:wrong/getMe", StatusCode::UNAUTHORIZED, &[], r#"{"description":"Unauthorized","error_code":401,"ok":false}"#)
+            .await;
+        check(&router, "/", StatusCode::OK, &[(header::CONTENT_SECURITY_POLICY, csp), (header::X_CONTENT_TYPE_OPTIONS, "nosniff")], "<")
+            .await;
+        check(&router, "/files/1", StatusCode::UNAUTHORIZED, &[], "AUTH_REQUIRED").await;
+    }
 }

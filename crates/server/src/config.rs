@@ -180,8 +180,9 @@ impl fmt::Debug for HttpCodeProvider {
     }
 }
 
-/// The bounds that keep one client from hurting others (DESIGN.md, invariant 6), and the
-/// sizes of the server's own batches.
+/// The bounds that keep one client from hurting others (bounded everything: a slow or
+/// malicious client can hurt only itself; ARCHITECTURE.md, Invariants 6), and the sizes of the
+/// server's own batches.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {

@@ -40,6 +40,10 @@ enum Command {
         /// XXXXX, no code is sent).
         #[arg(long)]
         dev: bool,
+        /// Once serving, writes the address it listens on (127.0.0.1:40123) to FILE, so
+        /// whoever started it with `--listen 127.0.0.1:0` learns the port the system picked.
+        #[arg(long, value_name = "FILE")]
+        address_file: Option<PathBuf>,
     },
     /// Copies the embedded database into a new file PATH while the server keeps serving: one
     /// consistent snapshot holding every message acknowledged before the backup began.
@@ -133,7 +137,7 @@ async fn main() -> anyhow::Result<()> {
         tracing_subscriber::fmt().with_env_filter(filter).init();
     }
     match cli.command {
-        Command::Serve { data, database, bus, listen, config, dev } => {
+        Command::Serve { data, database, bus, listen, config, dev, address_file } => {
             let overrides = Overrides { data_dir: data, database: database.map(DatabaseUrl), bus, listen, dev };
             let config = Config::load(config.as_deref(), overrides)?;
             // Every connection holds a file descriptor, and many systems start a process with
@@ -146,6 +150,9 @@ async fn main() -> anyhow::Result<()> {
                 tracing::warn!("development mode: test phone numbers (+99966XYYYY, code XXXXX) are accepted");
             }
             let server = heliograph_server::start(config).await?;
+            if let Some(path) = address_file {
+                write_address(&path, server.addr())?;
+            }
             let stop = server.shutdown_token();
             tokio::spawn(async move {
                 shutdown_signal().await;
@@ -253,6 +260,14 @@ fn bench_seed(db: &std::path::Path, subscribers: u64, online: u64, channel: &str
     });
     println!("{out}");
     Ok(())
+}
+
+/// `--address-file`: written beside and renamed into place, so a reader never sees half.
+fn write_address(path: &std::path::Path, addr: SocketAddr) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let tmp = PathBuf::from(format!("{}.tmp", path.display()));
+    std::fs::write(&tmp, addr.to_string()).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot move the address into {}", path.display()))
 }
 
 /// Ctrl-C or SIGTERM.

@@ -1,5 +1,6 @@
-//! Abuse limits (DESIGN.md invariant 6): connections and requests per address, slowloris on
-//! headers and on frames, a client that stops reading, and a flood that must not slow others.
+//! Abuse limits (ARCHITECTURE.md, Invariants 6, bounded everything: a slow or malicious client
+//! can hurt only itself): connections and requests per address, slowloris on headers and on
+//! frames, a client that stops reading, and a flood that must not slow others.
 //! Clients bind distinct loopback addresses (127.0.0.x) so that per-address limits can tell
 //! them apart.
 
@@ -8,7 +9,7 @@ mod common;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use common::{test_phone, TestServer};
+use common::{test_phone, InProcess};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -24,10 +25,10 @@ async fn tcp_from(from: &str, to: SocketAddr) -> std::io::Result<TcpStream> {
 }
 
 /// A WebSocket from the loopback address `from`.
-async fn ws_from(server: &TestServer, from: &str) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+async fn ws_from(server: &InProcess, from: &str) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
     let tcp = tcp_from(from, server.addr()).await?;
     tcp.set_nodelay(true)?;
-    Ok(tokio_tungstenite::client_async(server.url(), tcp).await?.0)
+    Ok(tokio_tungstenite::client_async(server.ws_url(), tcp).await?.0)
 }
 
 /// Sends one request and waits for its answer (skipping pushes).
@@ -66,7 +67,7 @@ async fn closed_within(tcp: &mut TcpStream, limit: Duration) -> Duration {
 
 #[tokio::test]
 async fn connections_per_address_are_capped() {
-    let server = TestServer::start_with(|c| c.limits.max_connections_per_address = 3).await;
+    let server = InProcess::start_with(|c| c.limits.max_connections_per_address = 3).await;
     let mut open = Vec::new();
     for _ in 0..3 {
         open.push(ws_from(&server, "127.0.0.2").await.expect("within the cap"));
@@ -93,7 +94,7 @@ async fn connections_per_address_are_capped() {
 
 #[tokio::test]
 async fn requests_per_address_get_flood_wait_across_connections() {
-    let server = TestServer::start_with(|c| c.limits.requests_per_address_per_second = 10).await;
+    let server = InProcess::start_with(|c| c.limits.requests_per_address_per_second = 10).await;
     let mut a = ws_from(&server, "127.0.0.4").await.expect("connect");
     let mut b = ws_from(&server, "127.0.0.4").await.expect("connect");
     // A burst of 20 (two seconds' worth) is allowed, signed in or not.
@@ -115,7 +116,7 @@ async fn requests_per_address_get_flood_wait_across_connections() {
 
 #[tokio::test]
 async fn slow_headers_are_dropped_without_hurting_others() {
-    let server = TestServer::start_with(|c| c.limits.header_read_timeout_secs = 1).await;
+    let server = InProcess::start_with(|c| c.limits.header_read_timeout_secs = 1).await;
     let mut slow = tcp_from("127.0.0.6", server.addr()).await.expect("connect");
     let request = format!("GET /ws HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n", server.addr());
     let dribble = async {
@@ -139,7 +140,7 @@ async fn slow_headers_are_dropped_without_hurting_others() {
 
 #[tokio::test]
 async fn an_unfinished_frame_is_dropped_after_the_idle_timeout() {
-    let server = TestServer::start_with(|c| c.limits.idle_timeout_secs = 1).await;
+    let server = InProcess::start_with(|c| c.limits.idle_timeout_secs = 1).await;
     let mut tcp = tcp_from("127.0.0.8", server.addr()).await.expect("connect");
     let handshake = format!(
         "GET /ws HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
@@ -169,7 +170,7 @@ async fn an_unfinished_frame_is_dropped_after_the_idle_timeout() {
 /// Request-to-answer latencies of `clients` signed-in users, each reading a page of its own
 /// group's history `per_client` times at a steady pace. A read, not a send: a send's latency
 /// is dominated by the disk's fsync, which this test does not set out to measure.
-async fn latencies(server: &TestServer, clients: &mut [Ws], chats: &[i64], per_client: usize, pace: Duration) -> Vec<Duration> {
+async fn latencies(server: &InProcess, clients: &mut [Ws], chats: &[i64], per_client: usize, pace: Duration) -> Vec<Duration> {
     let mut all = Vec::new();
     let runs = clients.iter_mut().zip(chats).enumerate().map(|(n, (ws, &chat))| async move {
         let mut own = Vec::new();
@@ -199,7 +200,7 @@ fn p99(sorted: &[Duration]) -> Duration {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flooding_client_does_not_slow_others() {
     // The server's own per-address limits, which the shared test setup lifts.
-    let server = TestServer::start_with(|c| {
+    let server = InProcess::start_with(|c| {
         let defaults = heliograph_server::config::Limits::default();
         c.limits.requests_per_address_per_second = defaults.requests_per_address_per_second;
         c.limits.max_connections_per_address = defaults.max_connections_per_address;
@@ -228,7 +229,7 @@ async fn a_flooding_client_does_not_slow_others() {
 }
 
 /// One trial: others' latencies, then the same under a flood; returns both p99s.
-async fn flood_trial(server: &TestServer, clients: &mut [Ws], chats: &[i64], trial: u32) -> (Duration, Duration) {
+async fn flood_trial(server: &InProcess, clients: &mut [Ws], chats: &[i64], trial: u32) -> (Duration, Duration) {
     const PER_CLIENT: usize = 100;
     let pace = Duration::from_millis(25); // 40 requests per second each: under the session limit
     let quiet = latencies(server, clients, chats, PER_CLIENT, pace).await;
@@ -303,7 +304,7 @@ async fn flood_trial(server: &TestServer, clients: &mut [Ws], chats: &[i64], tri
 /// 10 s write timeout and drops the connection. Meanwhile other clients' latency stays fine.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_never_reads_is_dropped_without_hurting_others() {
-    let server = TestServer::start().await;
+    let server = InProcess::start().await;
     // Others: four people on their own addresses, each reading its own group's history.
     let mut clients = Vec::new();
     let mut chats = Vec::new();
@@ -320,7 +321,7 @@ async fn a_client_that_never_reads_is_dropped_without_hurting_others() {
     socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
     socket.bind(SocketAddr::new("127.0.3.1".parse().expect("ip"), 0)).expect("bind");
     let tcp = socket.connect(server.addr()).await.expect("connect");
-    let mut slow = tokio_tungstenite::client_async(server.url(), tcp).await.expect("upgrade").0;
+    let mut slow = tokio_tungstenite::client_async(server.ws_url(), tcp).await.expect("upgrade").0;
     sign_in(&mut slow, 710).await;
     let slow_chat = call(&mut slow, 3, "chats.create_group", json!({"title": "long"})).await["result"]["id"].as_i64().expect("chat");
     let long = "x".repeat(4000);

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Person, TestServer};
+use common::{InProcess, Person};
 use heliograph_client::proto::{ErrorCode, Request};
 use heliograph_client::ClientError;
 use serde_json::{json, Value};
@@ -72,7 +72,7 @@ async fn snapshot(owner: &Person, peer: &Person, chat: i64) -> Value {
 #[tokio::test]
 async fn non_members_cannot_tell_a_chat_exists() {
     // Hundreds of calls in a burst: lift the per-session rate limit, which is tested elsewhere.
-    let server = TestServer::start_with(|c| c.limits.requests_burst = 10_000).await;
+    let server = InProcess::start_with(|c| c.limits.requests_burst = 10_000).await;
     let ann = Person::sign_in(&server, 1).await;
     let bob = Person::sign_in(&server, 2).await;
     let eve = Person::sign_in(&server, 3).await;
@@ -114,7 +114,7 @@ async fn non_members_cannot_tell_a_chat_exists() {
 /// A member without the right gets the documented refusal, and nothing changes.
 #[tokio::test]
 async fn members_without_the_right_are_refused() {
-    let server = TestServer::start().await;
+    let server = InProcess::start().await;
     let ann = Person::sign_in(&server, 1).await;
     let bob = Person::sign_in(&server, 2).await;
     let carol = Person::sign_in(&server, 3).await;
@@ -240,7 +240,7 @@ async fn no_session_and_revoked_sessions_can_do_nothing() {
     use futures_util::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
 
-    let server = TestServer::start_with(|c| c.limits.requests_burst = 10_000).await;
+    let server = InProcess::start_with(|c| c.limits.requests_burst = 10_000).await;
     let ann = Person::sign_in(&server, 1).await;
     let bob = Person::sign_in(&server, 2).await;
     let group = ann.client.create_group("g", &[bob.id()]).await.expect("group").id;
@@ -266,7 +266,7 @@ async fn no_session_and_revoked_sessions_can_do_nothing() {
         None
     }
     // The revoked device keeps a raw connection open, authorized before the revocation.
-    let mut old = tokio_tungstenite::connect_async(server.url()).await.expect("connect").0;
+    let mut old = tokio_tungstenite::connect_async(server.ws_url()).await.expect("connect").0;
     let v = call(&mut old, 1, "auth.authorize", json!({"token": second.token})).await.expect("answer");
     assert_eq!(v["type"], "result", "{v}");
     let revoked = sessions.iter().find(|s| !s.current).expect("the other session").id;
@@ -281,8 +281,8 @@ async fn no_session_and_revoked_sessions_can_do_nothing() {
     }
     assert_eq!(close, Some(4001), "the revoked session's connection is closed");
 
-    let mut anonymous = tokio_tungstenite::connect_async(server.url()).await.expect("connect").0;
-    let mut revoked_ws = tokio_tungstenite::connect_async(server.url()).await.expect("connect").0;
+    let mut anonymous = tokio_tungstenite::connect_async(server.ws_url()).await.expect("connect").0;
+    let mut revoked_ws = tokio_tungstenite::connect_async(server.ws_url()).await.expect("connect").0;
     let v = call(&mut revoked_ws, 1, "auth.authorize", json!({"token": second.token})).await.expect("answer");
     assert_eq!(v["error"]["code"], "SESSION_REVOKED", "{v}");
     let mut id = 10;

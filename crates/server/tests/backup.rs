@@ -15,22 +15,18 @@ mod crash;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crash::{free_port, phone, Conn, Node};
+use crash::Conn;
 use serde_json::json;
-
-const BIN: &str = env!("CARGO_BIN_EXE_heliograph");
-const USERS: usize = 4;
 
 /// Acknowledged sends: text -> (chat, id), with the moment of the acknowledgement.
 type Acked = Arc<Mutex<HashMap<String, (i64, i64, Instant)>>>;
 
 fn heliograph(args: &[&str], data: &Path) -> std::process::Output {
-    Command::new(BIN).args(args).arg("--data").arg(data).env("RUST_BACKTRACE", "0").output().expect("heliograph runs")
+    crash::heliograph().command(args).arg("--data").arg(data).output().expect("heliograph runs")
 }
 
 /// Every message of `chats`, read through the protocol: (chat, id) -> text, checking each
@@ -60,27 +56,11 @@ async fn history(conn: &mut Conn, chats: &[i64]) -> BTreeMap<(i64, i64), String>
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_taken_under_load_restores_every_message_acknowledged_before_it() {
     let data = tempfile::tempdir().expect("temp dir");
-    let port = free_port();
-    let mut node = Node::start(Path::new(BIN), data.path(), port).await;
+    let mut server = crash::heliograph().data(data.path()).start().await.expect("heliograph starts");
+    let port = server.port();
 
     // Four users, a group of all four and three private chats.
-    let mut tokens = Vec::new();
-    let mut ids = Vec::new();
-    for n in 0..USERS {
-        let mut c = Conn::open(port).await.expect("connect");
-        let (phone, code) = phone(500 + n as u32);
-        c.ok("auth.send_code", json!({"phone": phone})).await;
-        let auth = c.ok("auth.sign_in", json!({"phone": phone, "code": code, "name": format!("Backup {n}")})).await;
-        tokens.push(auth["token"].as_str().expect("token").to_string());
-        ids.push(auth["user"]["id"].as_i64().expect("id"));
-    }
-    let mut admin = Conn::open(port).await.expect("connect");
-    admin.ok("auth.authorize", json!({"token": tokens[0]})).await;
-    let mut chats =
-        vec![admin.ok("chats.create_group", json!({"title": "backup test", "user_ids": ids[1..]})).await["id"].as_i64().expect("group id")];
-    for &peer in &ids[1..] {
-        chats.push(admin.ok("chats.open_private", json!({"user_id": peer})).await["id"].as_i64().expect("chat id"));
-    }
+    let (tokens, chats) = crash::four_people(port, 500, "backup test").await;
 
     // Senders: user 0 on two connections (group and its private chats), the others in the
     // group and their private chat with user 0.
@@ -139,8 +119,7 @@ async fn a_backup_taken_under_load_restores_every_message_acknowledged_before_it
     assert!(!heliograph(&["backup", backup.to_str().expect("utf-8")], data.path()).status.success());
 
     // Stop the server (SIGTERM: the way an operator stops it), restore into a fresh folder.
-    let _ = Command::new("kill").args(["-TERM", &node.child.id().to_string()]).status();
-    let _ = node.child.wait();
+    server.stop().await;
     let fresh = tempfile::tempdir().expect("temp dir");
     let restored = heliograph(&["restore", backup.to_str().expect("utf-8")], fresh.path());
     assert!(restored.status.success(), "restore failed: {}", String::from_utf8_lossy(&restored.stderr));
@@ -151,9 +130,8 @@ async fn a_backup_taken_under_load_restores_every_message_acknowledged_before_it
 
     // A server on the restored data has every message acknowledged before the backup began,
     // exactly once and with its id; every chat's ids are gapless.
-    let port2 = free_port();
-    let _node2 = Node::start(Path::new(BIN), fresh.path(), port2).await;
-    let mut reader = Conn::open(port2).await.expect("connect");
+    let restored_server = crash::heliograph().data(fresh.path()).start().await.expect("heliograph starts on the restored data");
+    let mut reader = Conn::open(restored_server.port()).await.expect("connect");
     reader.ok("auth.authorize", json!({"token": tokens[0]})).await;
     let restored = history(&mut reader, &chats).await;
     let mut where_is: HashMap<&str, (i64, i64)> = HashMap::new();

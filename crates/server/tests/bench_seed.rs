@@ -4,26 +4,23 @@
 //! offline, on a new database.
 
 mod common;
-#[allow(dead_code)]
-#[path = "common/crash.rs"]
-mod crash;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
-use common::{Person, TestServer};
+use common::{InProcess, Person};
 use heliograph_client::proto::UpdateKind;
 use heliograph_client::{Client, Config as ClientConfig, Event, Updates};
+use heliograph_testkit::Binary;
 use rusqlite::{params, Connection};
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_heliograph");
 const SUBSCRIBERS: u64 = 50;
 const ONLINE: u64 = 5;
 
 fn heliograph(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).env("RUST_BACKTRACE", "0").env_remove("RUST_LOG").output().expect("heliograph runs")
+    Binary::new().command(args).env_remove("RUST_LOG").output().expect("heliograph runs")
 }
 
 fn seed(data: &Path) -> Output {
@@ -134,7 +131,7 @@ async fn expect_post(updates: &mut Updates, chat: i64, text: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seeded_accounts_are_real_and_the_path_is_offline_only() {
     // The reference: the same channel made the ordinary way, through the SDK.
-    let mut reference = TestServer::start().await;
+    let mut reference = InProcess::start().await;
     let owner = Person::sign_in(&reference, 0).await;
     let reference_chat = owner.client.create_channel("bench", Some("refchan")).await.expect("create_channel").id;
     let subscriber = Person::sign_in(&reference, 1).await;
@@ -142,7 +139,7 @@ async fn seeded_accounts_are_real_and_the_path_is_offline_only() {
     let (owner_id, subscriber_id) = (owner.id(), subscriber.id());
     drop((owner, subscriber));
     reference.stop().await;
-    let reference_db = Connection::open(reference.dir.path().join("heliograph.db")).expect("reference db");
+    let reference_db = Connection::open(reference.data().join("heliograph.db")).expect("reference db");
 
     // The bulk path.
     let data = tempfile::tempdir().expect("temp dir");
@@ -170,9 +167,8 @@ async fn seeded_accounts_are_real_and_the_path_is_offline_only() {
     drop(db);
 
     // The real binary serving the seeded folder takes the tokens, and a post reaches the online subscribers.
-    let port = crash::free_port();
-    let mut server = crash::Node::start(Path::new(BIN), data.path(), port).await;
-    let url = format!("http://127.0.0.1:{port}");
+    let mut server = Binary::new().dev().lift_limits().data(data.path()).start().await.expect("heliograph starts on the seeded folder");
+    let url = server.url();
     let (owner, owner_updates) = connect(&url, seeded["owner"]["token"].as_str().expect("token")).await;
     let mut subscribers = Vec::new();
     for s in &online {
@@ -192,7 +188,7 @@ async fn seeded_accounts_are_real_and_the_path_is_offline_only() {
     let again = seed(data.path());
     assert!(!again.status.success() && stderr(&again).contains("open in another process"), "{}", stderr(&again));
     drop((owner, owner_updates, subscribers));
-    server.kill9();
+    server.kill().await;
     let again = seed(data.path());
     assert!(!again.status.success() && stderr(&again).contains("seeding writes only into a new database"), "{}", stderr(&again));
     let help = String::from_utf8_lossy(&heliograph(&["--help"]).stdout).into_owned();

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::bot::Bot;
-use common::{Person, TestServer};
+use common::{InProcess, Person};
 use heliograph_client::proto::{self, UpdateKind};
 use serde_json::{json, Value};
 
@@ -37,7 +37,7 @@ async fn say(person: &Person, bot: &Bot, text: &str) -> i64 {
 
 #[tokio::test]
 async fn tokens_methods_and_parameters_are_checked_like_telegram() {
-    let server = TestServer::start().await;
+    let server = InProcess::start().await;
     let alice = Person::sign_in(&server, 1).await;
     let bot = Bot::create(&server, &alice, "checks_bot").await;
 
@@ -88,7 +88,7 @@ async fn tokens_methods_and_parameters_are_checked_like_telegram() {
 
 #[tokio::test]
 async fn empty_text_is_refused() {
-    let server = TestServer::start().await;
+    let server = InProcess::start().await;
     let alice = Person::sign_in(&server, 1).await;
     let bot = Bot::create(&server, &alice, "empty_bot").await;
     say(&alice, &bot, "hi").await;
@@ -105,7 +105,7 @@ async fn empty_text_is_refused() {
 
 #[tokio::test]
 async fn a_bot_polls_answers_and_confirms_updates() {
-    let server = TestServer::start().await;
+    let server = InProcess::start().await;
     let mut alice = Person::sign_in(&server, 1).await;
     let bot = Bot::create(&server, &alice, "echo_bot").await;
 
@@ -183,7 +183,7 @@ async fn a_bot_polls_answers_and_confirms_updates() {
 
 #[tokio::test]
 async fn inline_keyboards_reach_people_and_button_presses_reach_the_bot() {
-    let server = TestServer::start().await;
+    let server = InProcess::start().await;
     let mut alice = Person::sign_in(&server, 1).await;
     let bot = Bot::create(&server, &alice, "vote_bot").await;
     let chat = say(&alice, &bot, "/vote").await;
@@ -235,7 +235,7 @@ async fn inline_keyboards_reach_people_and_button_presses_reach_the_bot() {
 
 #[tokio::test]
 async fn files_go_both_ways_byte_identical() {
-    let server = TestServer::start().await;
+    let server = InProcess::start().await;
     let alice = Person::sign_in(&server, 1).await;
     let bot = Bot::create(&server, &alice, "files_bot").await;
     let chat = say(&alice, &bot, "/file").await;
@@ -296,7 +296,7 @@ async fn files_go_both_ways_byte_identical() {
 
 #[tokio::test]
 async fn a_bot_cannot_touch_chats_it_is_not_in() {
-    let server = TestServer::start().await;
+    let server = InProcess::start().await;
     let alice = Person::sign_in(&server, 1).await;
     let bob = Person::sign_in(&server, 2).await;
     let bot = Bot::create(&server, &alice, "nosy_bot").await;
@@ -326,7 +326,7 @@ async fn a_bot_cannot_touch_chats_it_is_not_in() {
 
 #[tokio::test]
 async fn groups_apply_privacy_mode_and_channels_deliver_posts() {
-    let server = TestServer::start().await;
+    let server = InProcess::start().await;
     let alice = Person::sign_in(&server, 1).await;
     let bob = Person::sign_in(&server, 2).await;
     let bot = Bot::create(&server, &alice, "group_bot").await;
@@ -386,7 +386,7 @@ async fn webhooks_deliver_with_the_secret_and_retry() {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
     // The hook listens on loopback, which only an explicit allow list lets the server reach.
-    let server = TestServer::start_with(|c| c.egress.allow = vec!["127.0.0.1/32".into()]).await;
+    let server = InProcess::start_with(|c| c.egress.allow = vec!["127.0.0.1/32".into()]).await;
     let alice = Person::sign_in(&server, 1).await;
     let bot = Bot::create(&server, &alice, "hook_bot").await;
     assert_eq!(bot.call("setWebhook", json!({ "url": hook_url, "secret_token": "s3cr3t" })).await, json!(true));
@@ -416,7 +416,7 @@ async fn webhooks_deliver_with_the_secret_and_retry() {
 
 #[tokio::test]
 async fn commands_are_kept_per_scope_and_language() {
-    let server = TestServer::start().await;
+    let server = InProcess::start().await;
     let alice = Person::sign_in(&server, 1).await;
     let bot = Bot::create(&server, &alice, "cmd_bot").await;
     let list = json!([{ "command": "start", "description": "Start" }, { "command": "help", "description": "Help" }]);
@@ -431,7 +431,7 @@ async fn commands_are_kept_per_scope_and_language() {
 
 #[tokio::test]
 async fn a_flooding_bot_gets_429_with_retry_after() {
-    let server = TestServer::start_with(|c| {
+    let server = InProcess::start_with(|c| {
         c.limits.requests_per_second = 5;
         c.limits.requests_burst = 5;
     })
@@ -454,7 +454,7 @@ async fn a_flooding_bot_gets_429_with_retry_after() {
 
 #[tokio::test]
 async fn a_revoked_token_stops_working_at_once() {
-    let server = TestServer::start().await;
+    let server = InProcess::start().await;
     let alice = Person::sign_in(&server, 1).await;
     let bot = Bot::create(&server, &alice, "rotate_bot").await;
     bot.call("getMe", json!({})).await;

@@ -7,7 +7,7 @@
 mod common;
 
 use common::bot::Bot;
-use common::{Person, TestServer};
+use common::{InProcess, Person};
 use heliograph_client::proto::{self, method::Direction};
 use heliograph_server::botapi::methods::METHODS;
 use serde_json::{json, Map, Value};
@@ -61,7 +61,7 @@ fn takes_chat(spec: &Value, method: &str) -> bool {
 
 #[tokio::test]
 async fn every_method_refuses_unknown_and_revoked_tokens() {
-    let server = TestServer::start().await;
+    let server = InProcess::start().await;
     let alice = Person::sign_in(&server, 1).await;
     let bot = Bot::create(&server, &alice, "authz_bot").await;
     let old = bot.token.clone();
@@ -78,7 +78,7 @@ async fn every_method_refuses_unknown_and_revoked_tokens() {
 #[tokio::test]
 async fn every_chat_method_treats_a_foreign_chat_as_missing_and_changes_nothing() {
     let spec = spec();
-    let server = TestServer::start().await;
+    let server = InProcess::start().await;
     let alice = Person::sign_in(&server, 1).await;
     let bob = Person::sign_in(&server, 2).await;
     let bot = Bot::create(&server, &alice, "outsider_bot").await;
@@ -128,7 +128,7 @@ async fn every_chat_method_treats_a_foreign_chat_as_missing_and_changes_nothing(
 
 #[tokio::test]
 async fn a_plain_member_bot_cannot_do_what_needs_rights() {
-    let server = TestServer::start().await;
+    let server = InProcess::start().await;
     let alice = Person::sign_in(&server, 1).await;
     let bot = Bot::create(&server, &alice, "member_bot").await;
     let group = alice.client.create_group("Team", &[bot.id]).await.unwrap();

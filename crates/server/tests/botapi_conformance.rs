@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use common::bot::Bot;
-use common::{Person, TestServer};
+use common::{InProcess, Person};
 use heliograph_client::proto;
 use heliograph_server::botapi::methods::METHODS;
 use serde::de::{Deserializer, MapAccess, Visitor};
@@ -555,7 +555,7 @@ fn every_answered_method_has_a_call() {
 }
 
 /// Everything [`calls`] refers to: people, the bot, chats, messages, a file, a press.
-async fn fixtures(server: &TestServer) -> (Fixtures, Bot, Person, tokio::task::JoinHandle<Option<proto::CallbackAnswer>>, Vec<Value>) {
+async fn fixtures(server: &InProcess) -> (Fixtures, Bot, Person, tokio::task::JoinHandle<Option<proto::CallbackAnswer>>, Vec<Value>) {
     let alice = Person::sign_in(server, 1).await;
     let bob = Person::sign_in(server, 2).await;
     let bot = Bot::create(server, &alice, "conform_bot").await;
@@ -625,7 +625,7 @@ async fn fixtures(server: &TestServer) -> (Fixtures, Bot, Person, tokio::task::J
 
 #[tokio::test]
 async fn every_answered_method_answers_with_the_shape_the_spec_says() {
-    let server = TestServer::start_with(|c| {
+    let server = InProcess::start_with(|c| {
         c.limits.requests_per_second = 10_000;
         c.limits.requests_burst = 10_000;
         // setWebhook names a loopback URL (nothing listens there): allowed explicitly.

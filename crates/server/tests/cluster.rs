@@ -14,8 +14,6 @@
 mod common;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,9 +21,9 @@ use common::test_phone;
 use heliograph_client::proto::method::Direction;
 use heliograph_client::proto::{self, UpdateKind};
 use heliograph_client::{Client, ClientError, Config as ClientConfig, Event, Updates};
-use tokio_postgres::NoTls;
+use heliograph_testkit::{Binary, Server};
 
-use common::pg::{pg, with_dbname, POSTGRES};
+use heliograph_testkit::postgres::{connect as pg, Database, POSTGRES};
 const NATS: &str = "HELIOGRAPH_TEST_NATS";
 
 /// One cluster test at a time in this binary.
@@ -47,46 +45,16 @@ fn switches() -> Option<(String, String)> {
 
 // --- PostgreSQL: one fresh database per test ---
 
-struct Database {
-    admin: String,
-    name: String,
-    url: String,
-}
-
-impl Database {
-    async fn create(admin: &str) -> Database {
-        let name = format!("heliograph_cluster_{:016x}", rand::random::<u64>());
-        pg(admin).await.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap_or_else(|e| panic!("create database {name}: {e:?}"));
-        Database { admin: admin.to_owned(), name: name.clone(), url: with_dbname(admin, &name) }
-    }
-
-    /// Moves the id sequences to a random range of their own (see the module comment). Call
-    /// once the schema exists (after a node started) and before anyone signs in.
-    async fn isolate_ids(&self) {
-        let base = 1_000_000 + rand::random_range(0..1_000_000i64) * 1_000_000;
-        let client = pg(&self.url).await;
-        for table in ["users", "chats", "sessions"] {
-            client
-                .batch_execute(&format!("ALTER TABLE {table} ALTER COLUMN id RESTART WITH {base}"))
-                .await
-                .unwrap_or_else(|e| panic!("restart {table} ids: {e:?}"));
-        }
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        // On a runtime of its own: the test's runtime may be shutting down.
-        let (admin, name) = (self.admin.clone(), self.name.clone());
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
-            runtime.block_on(async {
-                let (client, conn) = tokio_postgres::connect(&admin, NoTls).await.ok()?;
-                tokio::spawn(conn);
-                client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.ok()
-            })
-        })
-        .join();
+/// Moves the id sequences of `db` to a random range of their own (see the module comment).
+/// Call once the schema exists (after a node started) and before anyone signs in.
+async fn isolate_ids(db: &Database) {
+    let base = 1_000_000 + rand::random_range(0..1_000_000i64) * 1_000_000;
+    let client = pg(db.url()).await;
+    for table in ["users", "chats", "sessions"] {
+        client
+            .batch_execute(&format!("ALTER TABLE {table} ALTER COLUMN id RESTART WITH {base}"))
+            .await
+            .unwrap_or_else(|e| panic!("restart {table} ids: {e:?}"));
     }
 }
 
@@ -103,33 +71,8 @@ async fn check_nats(url: &str) {
 
 // --- the nodes: real `heliograph` processes ---
 
-struct Node {
-    child: Option<Child>,
-    port: u16,
-    log: PathBuf,
-}
-
-impl Node {
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn kill9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill(); // SIGKILL on Unix
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        self.kill9();
-    }
-}
-
 struct Cluster {
-    nodes: Vec<Node>,
+    nodes: Vec<Server>,
     _db: Database,
     _dir: tempfile::TempDir,
 }
@@ -139,18 +82,13 @@ impl Cluster {
         check_nats(nats).await;
         let db = Database::create(admin).await;
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut nodes = Vec::new();
-        for n in 0..count {
-            nodes.push(spawn(&db.url, nats, &dir.path().join(format!("node{n}"))));
-            if n == 0 {
-                // The first node applies the migrations; the others find the schema in place.
-                healthy(&nodes[0]).await;
-            }
-        }
-        for node in &nodes {
-            healthy(node).await;
-        }
-        db.isolate_ids().await;
+        let node =
+            |n: usize| Binary::new().dev().lift_limits().database(db.url()).bus(nats).data(dir.path().join(format!("node{n}"))).start();
+        // The first node applies the migrations; the others find the schema in place.
+        let mut nodes = vec![node(0).await.expect("node 0 starts")];
+        let others = futures_util::future::join_all((1..count).map(node)).await;
+        nodes.extend(others.into_iter().enumerate().map(|(n, started)| started.unwrap_or_else(|e| panic!("node {} starts: {e}", n + 1))));
+        isolate_ids(&db).await;
         Cluster { nodes, _db: db, _dir: dir }
     }
 
@@ -158,44 +96,6 @@ impl Cluster {
     fn urls_from(&self, first: usize) -> Vec<String> {
         (0..self.nodes.len()).map(|i| self.nodes[(first + i) % self.nodes.len()].url()).collect()
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
-
-fn spawn(database: &str, nats: &str, data: &Path) -> Node {
-    std::fs::create_dir_all(data).expect("node data dir");
-    let port = free_port();
-    let log = data.join("heliograph.log");
-    let child = Command::new(env!("CARGO_BIN_EXE_heliograph"))
-        .args(["serve", "--dev", "--database", database, "--bus", nats, "--listen", &format!("127.0.0.1:{port}"), "--data"])
-        .arg(data)
-        .env("RUST_LOG", "warn")
-        .env("HELIOGRAPH_LIMITS__REQUESTS_PER_SECOND", "1000000")
-        .env("HELIOGRAPH_LIMITS__REQUESTS_BURST", "1000000")
-        .env("HELIOGRAPH_LIMITS__REQUESTS_PER_ADDRESS_PER_SECOND", "100000000")
-        .env("HELIOGRAPH_LIMITS__MAX_CONNECTIONS_PER_ADDRESS", "1000000")
-        .env("HELIOGRAPH_LIMITS__CODES_PER_ADDRESS_PER_HOUR", "1000000")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).expect("log file"))
-        .spawn()
-        .expect("heliograph starts");
-    Node { child: Some(child), port, log }
-}
-
-async fn healthy(node: &Node) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if let Ok(r) = reqwest::get(format!("{}/healthz", node.url())).await {
-            if r.status().is_success() {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let log = std::fs::read_to_string(&node.log).unwrap_or_default();
-    panic!("node on port {} did not become healthy within 20 s; its log:\n{log}", node.port);
 }
 
 // --- people, through the SDK ---
@@ -447,7 +347,7 @@ async fn node_loss_under_load_loses_and_duplicates_nothing() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let before_kill = acked.lock().expect("lock").len();
     let killed_at = Instant::now();
-    cluster.nodes[VICTIM].kill9();
+    cluster.nodes[VICTIM].kill().await;
     tokio::time::sleep(Duration::from_secs(4)).await;
     stop.cancel();
     let mut clients = Vec::new();

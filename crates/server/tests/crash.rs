@@ -5,12 +5,11 @@
 #[path = "common/crash.rs"]
 mod crash;
 
-use std::path::Path;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_sigkills_under_load_lose_and_duplicate_nothing() {
-    let mut harness = crash::Harness::new(Path::new(env!("CARGO_BIN_EXE_heliograph"))).await;
+    let mut harness = crash::Harness::new(crash::heliograph()).await;
     for _ in 0..20 {
         // From "just started" to "well into a burst of group commits".
         harness.round(Duration::from_millis(rand::random_range(5..300))).await;

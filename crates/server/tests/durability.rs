@@ -6,24 +6,17 @@
 #[allow(dead_code)]
 mod crash;
 
-use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
-use crash::{free_port, phone as test_phone, Conn, Node};
+use crash::{phone as test_phone, Conn};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
-async fn start(data: &Path, port: u16) -> Node {
-    Node::start(Path::new(env!("CARGO_BIN_EXE_heliograph")), data, port).await
-}
-
 #[tokio::test]
 async fn sigterm_shuts_down_gracefully() {
-    let data = tempfile::tempdir().expect("temp dir");
-    let port = free_port();
-    let mut node = start(data.path(), port).await;
+    let mut server = crash::heliograph().start().await.expect("heliograph starts");
+    let port = server.port();
     let mut c = Conn::open(port).await.expect("connect");
     let (phone, code) = test_phone(200);
     c.ok("auth.send_code", json!({"phone": phone})).await;
@@ -36,8 +29,7 @@ async fn sigterm_shuts_down_gracefully() {
             json!({"id": 1000 + i, "method": "messages.send", "params": {"chat_id": chat, "random_id": i, "text": format!("t{i}")}});
         c.ws.send(Message::Text(frame.to_string().into())).await.expect("send");
     }
-    let status = Command::new("kill").args(["-TERM", &node.child.id().to_string()]).status().expect("kill runs");
-    assert!(status.success());
+    server.terminate();
     let mut answered = 0;
     let mut close = None;
     loop {
@@ -61,16 +53,10 @@ async fn sigterm_shuts_down_gracefully() {
         }
     }
     assert_eq!(close, Some(1001), "closed with 'going away'");
-    let exit = tokio::task::spawn_blocking(move || {
-        let status = node.child.wait().expect("wait");
-        (node, status)
-    })
-    .await
-    .expect("join");
-    assert!(exit.1.success(), "exit status {:?}", exit.1);
-    drop(exit.0);
+    let status = server.wait().await;
+    assert!(status.success(), "exit status {status:?}");
     // Restart: every answered send is stored.
-    let _node = start(data.path(), port).await;
+    server.restart().await.expect("heliograph restarts");
     let mut c = Conn::open(port).await.expect("reconnect");
     c.ok("auth.authorize", json!({"token": token})).await;
     let history = c.ok("messages.history", json!({"chat_id": chat, "limit": 100})).await;

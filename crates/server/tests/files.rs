@@ -6,7 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{code_of, Person, TestServer};
+use common::{code_of, InProcess, Person};
 use heliograph_client::files::{hash_file, Files};
 use heliograph_client::proto::{CompleteUpload, Content, ErrorCode as E, MediaKind, UPLOAD_PART_SIZE};
 use heliograph_client::ClientError;
@@ -14,7 +14,7 @@ use rand::RngCore;
 
 const MIB: u64 = 1024 * 1024;
 
-fn files(server: &TestServer, who: &Person) -> Files {
+fn files(server: &InProcess, who: &Person) -> Files {
     Files::new(&server.url(), &who.token).expect("files client")
 }
 
@@ -39,8 +39,8 @@ fn count_files(dir: &Path) -> usize {
     entries.flatten().map(|e| if e.path().is_dir() { count_files(&e.path()) } else { 1 }).sum()
 }
 
-fn upload_dir(server: &TestServer, who: &Person, id: &str) -> PathBuf {
-    server.dir.path().join("uploads").join(who.id().to_string()).join(id)
+fn upload_dir(server: &InProcess, who: &Person, id: &str) -> PathBuf {
+    server.data().join("uploads").join(who.id().to_string()).join(id)
 }
 
 fn server_code<T: std::fmt::Debug>(r: Result<T, ClientError>) -> E {
@@ -52,7 +52,7 @@ fn server_code<T: std::fmt::Debug>(r: Result<T, ClientError>) -> E {
 /// once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn big_upload_in_shuffled_repeated_parts_arrives_identical() {
-    let server = TestServer::start().await;
+    let server = InProcess::start().await;
     let ann = Person::sign_in(&server, 1).await;
     let bob = Person::sign_in(&server, 2).await;
     let tmp = tempfile::tempdir().expect("tmp");
@@ -111,16 +111,16 @@ async fn big_upload_in_shuffled_repeated_parts_arrives_identical() {
     assert_eq!(middle, std::fs::read(&path).expect("read")[1_000_000..1_001_000]);
 
     // Identical content again: a new file record, the same stored object.
-    let objects = count_files(&server.dir.path().join("files"));
+    let objects = count_files(&server.data().join("files"));
     let copy = up.upload(&path, "big-2", &sha256, size, None, |_| {}).await.expect("second upload");
     assert_ne!(copy.id, file.id);
-    assert_eq!(count_files(&server.dir.path().join("files")), objects, "identical content is stored once");
+    assert_eq!(count_files(&server.data().join("files")), objects, "identical content is stored once");
 }
 
 /// An upload interrupted halfway resumes: only the missing parts are sent, and it completes.
 #[tokio::test]
 async fn interrupted_upload_resumes() {
-    let server = TestServer::start().await;
+    let server = InProcess::start().await;
     let ann = Person::sign_in(&server, 1).await;
     let tmp = tempfile::tempdir().expect("tmp");
     let path = random_file(tmp.path(), "movie.mp4", 5 * MIB + 100);
@@ -148,7 +148,7 @@ async fn interrupted_upload_resumes() {
 /// record (quota unchanged), and no upload folder where the upload cannot go on.
 #[tokio::test]
 async fn refusals_are_clear_and_leave_nothing() {
-    let server = TestServer::start_with(|c| {
+    let server = InProcess::start_with(|c| {
         c.files.max_size = 2 * MIB;
         c.files.quota = Some(3 * MIB);
     })
@@ -158,7 +158,7 @@ async fn refusals_are_clear_and_leave_nothing() {
     let mallory = Person::sign_in(&server, 3).await;
     let up = files(&server, &ann);
     let tmp = tempfile::tempdir().expect("tmp");
-    let objects = || count_files(&server.dir.path().join("files"));
+    let objects = || count_files(&server.data().join("files"));
     let path = random_file(tmp.path(), "a.bin", MIB + 10);
     let (sha256, size) = hash_file(&path).await.expect("hash");
     let complete = |id: &'static str, size: u64, sha256: String| {
@@ -250,7 +250,7 @@ fn crc32(data: &[u8]) -> u32 {
 /// claims to be enormous is not decoded: it has no size, and cannot be sent as a photo.
 #[tokio::test]
 async fn images_get_thumbnails_and_bombs_are_refused() {
-    let server = TestServer::start().await;
+    let server = InProcess::start().await;
     let ann = Person::sign_in(&server, 1).await;
     let bob = Person::sign_in(&server, 2).await;
     let tmp = tempfile::tempdir().expect("tmp");
@@ -293,7 +293,7 @@ async fn images_get_thumbnails_and_bombs_are_refused() {
 /// hashed it is hashed again, so the file is checked against what was finally sent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn parts_arriving_together_and_replaced_parts() {
-    let server = TestServer::start().await;
+    let server = InProcess::start().await;
     let ann = Person::sign_in(&server, 1).await;
     let tmp = tempfile::tempdir().expect("tmp");
     let path = random_file(tmp.path(), "many.bin", 9 * MIB + 777);
@@ -328,7 +328,7 @@ async fn parts_arriving_together_and_replaced_parts() {
     assert_eq!(again.sha256, sha256);
 
     // The other way round: right first, wrong last: refused, and nothing new stored.
-    let objects = count_files(&server.dir.path().join("files"));
+    let objects = count_files(&server.data().join("files"));
     for n in 0..count {
         up.put_part("spoiled", n, part(&path, n)).await.expect("part");
     }
@@ -336,7 +336,7 @@ async fn parts_arriving_together_and_replaced_parts() {
     wrong[0] ^= 1;
     up.put_part("spoiled", 0, wrong).await.expect("part 0 again");
     assert_eq!(server_code(up.complete("spoiled", &req).await), E::FileHashMismatch);
-    assert_eq!(count_files(&server.dir.path().join("files")), objects, "nothing stored");
+    assert_eq!(count_files(&server.data().join("files")), objects, "nothing stored");
 }
 
 /// Uploads of one user racing for the last of their quota: those refused leave no stored
@@ -344,7 +344,7 @@ async fn parts_arriving_together_and_replaced_parts() {
 /// when the file is recorded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn quota_races_leave_no_unreferenced_objects() {
-    let server = TestServer::start_with(|c| c.files.quota = Some(3 * MIB)).await;
+    let server = InProcess::start_with(|c| c.files.quota = Some(3 * MIB)).await;
     let ann = Person::sign_in(&server, 1).await;
     let tmp = tempfile::tempdir().expect("tmp");
     let up = files(&server, &ann);
@@ -366,5 +366,5 @@ async fn quota_races_leave_no_unreferenced_objects() {
     for r in results.into_iter().filter(|r| r.is_err()) {
         assert_eq!(server_code(r), E::QuotaExceeded);
     }
-    assert_eq!(count_files(&server.dir.path().join("files")), 1, "only the recorded file's object is kept");
+    assert_eq!(count_files(&server.data().join("files")), 1, "only the recorded file's object is kept");
 }

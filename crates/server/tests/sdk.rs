@@ -4,7 +4,7 @@ mod common;
 
 use std::collections::HashSet;
 
-use common::{code_of, Person, TestServer};
+use common::{code_of, InProcess, Person};
 use heliograph_client::proto::{method::Direction, Content, ErrorCode as E, Peer, Role, UpdateKind as K};
 use heliograph_client::{Client, Config, Event};
 
@@ -15,7 +15,7 @@ fn text(m: &heliograph_client::proto::Message) -> &str {
 /// Profiles, usernames (unique, case-insensitive), resolving, sessions listed and revoked.
 #[tokio::test]
 async fn accounts_profiles_and_sessions() {
-    let server = TestServer::start().await;
+    let server = InProcess::start().await;
     let mut ann = Person::sign_in(&server, 1).await;
     let bob = Person::sign_in(&server, 2).await;
     let me = ann.client.get_me().await.expect("get_me");
@@ -64,7 +64,7 @@ async fn accounts_profiles_and_sessions() {
 /// Phone numbers only between mutual contacts; contacts by phone and username; blocking.
 #[tokio::test]
 async fn contacts_privacy_and_blocking() {
-    let server = TestServer::start().await;
+    let server = InProcess::start().await;
     let ann = Person::sign_in(&server, 1).await;
     let bob = Person::sign_in(&server, 2).await;
     bob.client.set_username(Some("bobby")).await.expect("username");
@@ -96,7 +96,7 @@ async fn contacts_privacy_and_blocking() {
 /// unread counts and the dialog list.
 #[tokio::test]
 async fn private_chat_end_to_end() {
-    let server = TestServer::start().await;
+    let server = InProcess::start().await;
     let mut ann = Person::sign_in(&server, 1).await;
     let mut bob = Person::sign_in(&server, 2).await;
     let chat = ann.client.open_private(bob.id()).await.expect("open");
@@ -156,7 +156,7 @@ async fn private_chat_end_to_end() {
 /// History pages in both directions from any message id, always oldest to newest.
 #[tokio::test]
 async fn history_paging_both_directions() {
-    let server = TestServer::start().await;
+    let server = InProcess::start().await;
     let ann = Person::sign_in(&server, 1).await;
     let bob = Person::sign_in(&server, 2).await;
     let chat = ann.client.open_private(bob.id()).await.expect("open");
@@ -176,7 +176,7 @@ async fn history_paging_both_directions() {
 /// Groups: create, add, promote, remove, leave, invite links, and who may do what.
 #[tokio::test]
 async fn groups_membership_and_roles() {
-    let server = TestServer::start().await;
+    let server = InProcess::start().await;
     let mut ann = Person::sign_in(&server, 1).await;
     let mut bob = Person::sign_in(&server, 2).await;
     let carol = Person::sign_in(&server, 3).await;
@@ -217,7 +217,7 @@ async fn groups_membership_and_roles() {
 /// through the chat's own log, and cost no per-subscriber log rows.
 #[tokio::test]
 async fn channels_broadcast_through_their_own_log() {
-    let server = TestServer::start().await;
+    let server = InProcess::start().await;
     let ann = Person::sign_in(&server, 1).await;
     let mut readers = Vec::new();
     for n in 2..6 {
@@ -254,7 +254,7 @@ async fn channels_broadcast_through_their_own_log() {
 /// The same send retried 5 times yields one message.
 #[tokio::test]
 async fn retried_send_is_idempotent() {
-    let server = TestServer::start().await;
+    let server = InProcess::start().await;
     let ann = Person::sign_in(&server, 1).await;
     let bob = Person::sign_in(&server, 2).await;
     let chat = ann.client.open_private(bob.id()).await.expect("open");
@@ -273,7 +273,7 @@ async fn retried_send_is_idempotent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_client_catches_up_without_gaps_or_duplicates() {
     // 1,000 sends as fast as the server answers: lift the per-session rate limit.
-    let server = TestServer::start_with(|c| c.limits.requests_burst = 1_000_000).await;
+    let server = InProcess::start_with(|c| c.limits.requests_burst = 1_000_000).await;
     let bob = Person::sign_in(&server, 2).await;
     let ann = Person::sign_in(&server, 1).await;
     let carol = Person::sign_in(&server, 3).await;
@@ -333,26 +333,14 @@ async fn offline_client_catches_up_without_gaps_or_duplicates() {
 
 /// A server whose store the test also holds, to act as a bot where the wire protocol has no
 /// method for it (posting a keyboard is the Bot API's) and to look at a bot's log.
-async fn server_with_store() -> (TestServer, std::sync::Arc<dyn heliograph_store::Store>) {
+async fn server_with_store() -> (InProcess, std::sync::Arc<dyn heliograph_store::Store>) {
     use heliograph_store::sqlite::{Options, SqliteStore};
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut config = heliograph_server::config::Config {
-        dev: true,
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        data_dir: dir.path().to_path_buf(),
-        ..Default::default()
-    };
-    config.limits.requests_per_address_per_second = 1_000_000;
-    config.limits.max_connections_per_address = 1_000_000;
-    let store: std::sync::Arc<dyn heliograph_store::Store> =
-        std::sync::Arc::new(SqliteStore::open(&dir.path().join("heliograph.db"), Options::default()).expect("store"));
-    let bus = std::sync::Arc::new(heliograph_bus::InProcessBus::new());
-    let server = heliograph_server::start_with(config, store.clone(), bus).await.expect("server starts");
-    (TestServer { server: Some(server), dir }, store)
+    InProcess::start_on(|data| std::sync::Arc::new(SqliteStore::open(&data.join("heliograph.db"), Options::default()).expect("store")))
+        .await
 }
 
 /// `POST /bot<token>/getMe` over plain HTTP/1.1: the status code.
-async fn bot_api_status(server: &TestServer, token: &str) -> u16 {
+async fn bot_api_status(server: &InProcess, token: &str) -> u16 {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut tcp = tokio::net::TcpStream::connect(server.addr()).await.expect("connect");
     let request = format!("POST /bot{token}/getMe HTTP/1.1\r\nHost: test\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");

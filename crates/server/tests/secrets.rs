@@ -2,8 +2,9 @@
 //! logs and every stored column are searched for them.
 //!
 //! The server runs as a separate process with `RUST_LOG=debug` (override with
-//! `HELIOGRAPH_SECRETS_LOG`, e.g. `trace`); its stdout and stderr are captured whole, which is
-//! everything its `tracing` subscriber writes (the `log` records of dependencies included).
+//! `HELIOGRAPH_SECRETS_LOG`, e.g. `trace`); its stdout and stderr are captured whole by the test
+//! kit, which is everything its `tracing` subscriber writes (the `log` records of dependencies
+//! included).
 //! Login codes go through the `http` code provider to a mock SMS gateway this test runs (the
 //! `log` provider writes codes to the log by design, and `--dev` test numbers have fixed codes),
 //! with a canary bearer key for the gateway.
@@ -16,13 +17,12 @@
 //! and the upload folder hold no token and no key either.
 //!
 //! SQLite always; PostgreSQL too when `HELIOGRAPH_TEST_POSTGRES` names a server (a database of
-//! its own is created and dropped), scanning every column of `information_schema.columns`.
+//! its own is created and dropped, `heliograph_testkit::postgres::Database`), scanning every column of `information_schema.columns`.
 
 mod common;
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::path::Path;
 use std::time::Duration;
 
 use axum::http::HeaderMap;
@@ -32,12 +32,12 @@ use futures_util::{SinkExt, StreamExt};
 use heliograph_client::proto::method::Direction;
 use heliograph_client::proto::MediaKind;
 use heliograph_client::{Client, Config as ClientConfig};
+use heliograph_testkit::{Binary, Server};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
-const BIN: &str = env!("CARGO_BIN_EXE_heliograph");
-use common::pg::{pg, with_dbname, POSTGRES};
+use heliograph_testkit::postgres::{connect as pg, Database, POSTGRES};
 const GATEWAY_KEY: &str = "canary-gateway-key-7Qm2Zx9";
 
 /// What the scenario sent, by kind.
@@ -52,10 +52,6 @@ struct Canaries {
     texts: Vec<String>,
     /// File names: never logged; stored only in `files` and `messages`.
     names: Vec<String>,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
 /// A stand-in SMS gateway: answers 204 and hands over each `(authorization, body)`.
@@ -75,58 +71,26 @@ async fn gateway() -> (String, mpsc::UnboundedReceiver<(Option<String>, Value)>)
     (url, rx)
 }
 
-struct Server {
-    child: Child,
-    port: u16,
-    log: PathBuf,
+/// The binary on `data` (its log there too), codes sent through `gateway`, logging at
+/// `HELIOGRAPH_SECRETS_LOG` (default `debug`).
+async fn start(data: &Path, database: Option<&str>, gateway: &str) -> Server {
+    let level = std::env::var("HELIOGRAPH_SECRETS_LOG").unwrap_or_else(|_| "debug".into());
+    let mut binary = Binary::new()
+        .data(data)
+        .env("RUST_LOG", level)
+        .env("HELIOGRAPH_CODE_PROVIDER__KIND", "http")
+        .env("HELIOGRAPH_CODE_PROVIDER__URL", gateway)
+        .env("HELIOGRAPH_CODE_PROVIDER__BEARER_TOKEN", GATEWAY_KEY);
+    if let Some(url) = database {
+        binary = binary.database(url);
+    }
+    binary.start().await.expect("heliograph starts")
 }
 
-impl Server {
-    async fn start(data: &Path, database: Option<&str>, gateway: &str) -> Server {
-        let port = free_port();
-        let log = data.join("server.log");
-        let out = std::fs::File::create(&log).expect("log file");
-        let mut cmd = Command::new(BIN);
-        cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data"]).arg(data.join("data"));
-        if let Some(url) = database {
-            cmd.args(["--database", url]);
-        }
-        let level = std::env::var("HELIOGRAPH_SECRETS_LOG").unwrap_or_else(|_| "debug".into());
-        let child = cmd
-            .env("RUST_LOG", level)
-            .env("HELIOGRAPH_CODE_PROVIDER__KIND", "http")
-            .env("HELIOGRAPH_CODE_PROVIDER__URL", gateway)
-            .env("HELIOGRAPH_CODE_PROVIDER__BEARER_TOKEN", GATEWAY_KEY)
-            .stdout(out.try_clone().expect("log file"))
-            .stderr(out)
-            .spawn()
-            .expect("heliograph starts");
-        for _ in 0..500 {
-            if let Ok(r) = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await {
-                if r.status().is_success() {
-                    return Server { child, port, log };
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("heliograph did not become healthy: {}", std::fs::read_to_string(&log).unwrap_or_default());
-    }
-
-    /// SIGTERM, as an operator stops it; returns everything it logged.
-    fn stop(mut self) -> String {
-        // SIGTERM: `Child::kill` would send SIGKILL.
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let _ = self.child.wait();
-        std::fs::read_to_string(&self.log).expect("log")
-    }
-}
-
-/// A test that fails half-way leaves no server running.
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// SIGTERM, as an operator stops it; returns everything it logged.
+async fn stop(mut server: Server) -> String {
+    server.stop().await;
+    server.log()
 }
 
 /// Signs `phone` in with the code the gateway received; returns the client and its token.
@@ -399,11 +363,11 @@ fn check_raw_files(dir: &Path, c: &Canaries) {
 async fn no_secret_in_logs_and_only_hashes_in_sqlite() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (url, mut sms) = gateway().await;
-    let server = Server::start(dir.path(), None, &url).await;
-    let canaries = scenario(server.port, &mut sms).await;
-    let log = server.stop();
-    check_log(&log, &canaries);
     let data = dir.path().join("data");
+    let server = start(&data, None, &url).await;
+    let canaries = scenario(server.port(), &mut sms).await;
+    let log = stop(server).await;
+    check_log(&log, &canaries);
     let cells = sqlite_cells(&data.join("heliograph.db"));
     check_cells(&cells, &canaries, "SQLite");
     check_raw_files(&data, &canaries);
@@ -424,50 +388,41 @@ async fn no_secret_in_logs_and_only_hashes_in_postgres() {
         println!("{POSTGRES} not set: the PostgreSQL variant did not run");
         return;
     };
-    let name = format!("heliograph_secrets_{:016x}", rand::random::<u64>());
-    let admin_client = pg(&admin).await;
-    admin_client.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create database");
-    let url = with_dbname(&admin, &name);
+    let db = Database::create(&admin).await;
+    let url = db.url();
     let dir = tempfile::tempdir().expect("temp dir");
     let (gw, mut sms) = gateway().await;
-    let server = Server::start(dir.path(), Some(&url), &gw).await;
-    let canaries = scenario(server.port, &mut sms).await;
-    let log = server.stop();
     let data = dir.path().join("data");
-    let result = async move {
-        check_log(&log, &canaries);
-        let client = pg(&url).await;
-        let columns = client
-            .query(
-                "SELECT table_name::text, column_name::text FROM information_schema.columns \
-                 WHERE table_schema = 'public' ORDER BY table_name, ordinal_position",
-                &[],
-            )
+    let server = start(&data, Some(url), &gw).await;
+    let canaries = scenario(server.port(), &mut sms).await;
+    let log = stop(server).await;
+    check_log(&log, &canaries);
+    let client = pg(url).await;
+    let columns = client
+        .query(
+            "SELECT table_name::text, column_name::text FROM information_schema.columns \
+             WHERE table_schema = 'public' ORDER BY table_name, ordinal_position",
+            &[],
+        )
+        .await
+        .expect("columns");
+    let mut cells = Vec::new();
+    let mut tables = HashMap::new();
+    for row in columns {
+        let (table, column): (String, String) = (row.get(0), row.get(1));
+        *tables.entry(table.clone()).or_insert(0) += 1;
+        let rows = client
+            .query(&format!("SELECT \"{column}\"::text FROM \"{table}\" WHERE \"{column}\" IS NOT NULL"), &[])
             .await
-            .expect("columns");
-        let mut cells = Vec::new();
-        let mut tables = HashMap::new();
-        for row in columns {
-            let (table, column): (String, String) = (row.get(0), row.get(1));
-            *tables.entry(table.clone()).or_insert(0) += 1;
-            let rows = client
-                .query(&format!("SELECT \"{column}\"::text FROM \"{table}\" WHERE \"{column}\" IS NOT NULL"), &[])
-                .await
-                .unwrap_or_else(|e| panic!("{table}.{column}: {e:?}"));
-            for r in rows {
-                // bytea reads as \x followed by hex.
-                let text: String = r.get(0);
-                cells.push(Cell { table: table.clone(), column: column.clone(), text: text.trim_start_matches("\\x").to_string() });
-            }
+            .unwrap_or_else(|e| panic!("{table}.{column}: {e:?}"));
+        for r in rows {
+            // bytea reads as \x followed by hex.
+            let text: String = r.get(0);
+            cells.push(Cell { table: table.clone(), column: column.clone(), text: text.trim_start_matches("\\x").to_string() });
         }
-        assert!(tables.contains_key("messages"), "{tables:?}");
-        check_cells(&cells, &canaries, "PostgreSQL");
-        check_raw_files(&data, &canaries);
-        eprintln!("PostgreSQL: {} log lines and {} stored values in {} tables searched", log.lines().count(), cells.len(), tables.len());
-    };
-    let outcome = tokio::spawn(result).await;
-    let _ = admin_client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
     }
+    assert!(tables.contains_key("messages"), "{tables:?}");
+    check_cells(&cells, &canaries, "PostgreSQL");
+    check_raw_files(&data, &canaries);
+    eprintln!("PostgreSQL: {} log lines and {} stored values in {} tables searched", log.lines().count(), cells.len(), tables.len());
 }

@@ -12,10 +12,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::bot::Bot;
-use common::{code_of, test_phone, Person, TestServer};
+use common::{code_of, test_phone, InProcess, Person};
 use futures_util::{SinkExt, StreamExt};
 use heliograph_client::proto::{ErrorCode, PhonePrivacy};
 use heliograph_client::ClientError;
+use heliograph_testkit::postgres::{Database, POSTGRES};
+use heliograph_testkit::{Binary, Error as KitError};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -47,7 +49,7 @@ fn default_failed_auth(c: &mut heliograph_server::Config) {
 async fn webhooks_to_loopback_are_refused_in_every_form() {
     let (v4, v4_hits) = counting_listener("127.0.0.1:0").await.expect("bind 127.0.0.1");
     let v6 = counting_listener("[::1]:0").await;
-    let server = TestServer::start().await;
+    let server = InProcess::start().await;
     let alice = Person::sign_in(&server, 1).await;
     let bot = Bot::create(&server, &alice, "ssrf_bot").await;
     let port = v4.port();
@@ -96,7 +98,7 @@ async fn a_webhook_redirect_is_checked_like_the_webhook() {
     let hook = format!("http://{}/hook", listener.local_addr().expect("addr"));
     tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let server = TestServer::start_with(|c| c.egress.allow = vec!["127.0.0.1/32".into()]).await;
+    let server = InProcess::start_with(|c| c.egress.allow = vec!["127.0.0.1/32".into()]).await;
     let alice = Person::sign_in(&server, 1).await;
     let bot = Bot::create(&server, &alice, "redirect_bot").await;
     assert_eq!(bot.call("setWebhook", json!({ "url": hook })).await, json!(true), "127.0.0.1 is allowed");
@@ -122,11 +124,11 @@ fn http_from(source: IpAddr) -> reqwest::Client {
 }
 
 /// A WebSocket from `source` to the server.
-async fn ws_from(server: &TestServer, source: IpAddr) -> tokio_tungstenite::WebSocketStream<tokio::net::TcpStream> {
+async fn ws_from(server: &InProcess, source: IpAddr) -> tokio_tungstenite::WebSocketStream<tokio::net::TcpStream> {
     let socket = tokio::net::TcpSocket::new_v4().expect("socket");
     socket.bind(SocketAddr::new(source, 0)).expect("bind the source address");
     let stream = socket.connect(server.addr()).await.expect("connect");
-    tokio_tungstenite::client_async(server.url(), stream).await.expect("WebSocket").0
+    tokio_tungstenite::client_async(server.ws_url(), stream).await.expect("WebSocket").0
 }
 
 /// `auth.authorize` with `token` over `ws`: the error code and `retry_after`, if it failed.
@@ -149,7 +151,7 @@ async fn authorize(ws: &mut tokio_tungstenite::WebSocketStream<tokio::net::TcpSt
 /// retry-after, while another address is not slowed. (Today every wrong token gets 401.)
 #[tokio::test]
 async fn wrong_credentials_are_throttled_per_address() {
-    let server = TestServer::start_with(default_failed_auth).await;
+    let server = InProcess::start_with(default_failed_auth).await;
     let alice = Person::sign_in(&server, 1).await;
     let bot = Bot::create(&server, &alice, "guess_bot").await;
     let base = format!("http://{}", server.addr());
@@ -212,7 +214,7 @@ async fn wrong_credentials_are_throttled_per_address() {
 /// parameter, and nothing is sent (today the last key wins).
 #[tokio::test]
 async fn the_bot_api_refuses_duplicate_json_keys() {
-    let server = TestServer::start().await;
+    let server = InProcess::start().await;
     let alice = Person::sign_in(&server, 1).await;
     let bot = Bot::create(&server, &alice, "dupkey_bot").await;
     let chat = alice.client.open_private(bot.id).await.expect("chat");
@@ -256,7 +258,7 @@ fn message_of<T: std::fmt::Debug>(r: Result<T, ClientError>) -> (ErrorCode, Stri
 /// made 398 lookups in 6 seconds, and a registered number answered with its profile).
 #[tokio::test]
 async fn phone_lookups_are_slowed_and_hidden_numbers_look_unregistered() {
-    let server = TestServer::start().await;
+    let server = InProcess::start().await;
     let ann = Person::sign_in(&server, 1).await;
     let bob = Person::sign_in(&server, 2).await;
     let carol = Person::sign_in(&server, 3).await;
@@ -297,74 +299,42 @@ async fn phone_lookups_are_slowed_and_hidden_numbers_look_unregistered() {
 /// login code).
 #[tokio::test]
 async fn the_server_refuses_to_start_without_a_code_provider() {
+    // Started as an operator would, not in --dev, and with no provider in the environment.
     let data = tempfile::tempdir().expect("temp dir");
-    let start = |provider: Option<&str>| {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_heliograph"));
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"]).arg(data.path()).env("RUST_LOG", "info");
-        cmd.env_remove("HELIOGRAPH_CODE_PROVIDER__KIND").env_remove("HELIOGRAPH_DEV");
-        if let Some(kind) = provider {
-            cmd.env("HELIOGRAPH_CODE_PROVIDER__KIND", kind);
+    let binary = || Binary::new().data(data.path()).env("RUST_LOG", "info").env("HELIOGRAPH_DEV", "false");
+    match binary().start().await {
+        Err(KitError::Exited { status, log, .. }) => {
+            assert!(!status.success(), "{status}");
+            let log = std::fs::read_to_string(&log).expect("the server's log");
+            let line = log.lines().find(|l| l.contains("no code provider is configured")).unwrap_or_else(|| panic!("{log}"));
+            assert!(line.contains("kind = \"http\"") && line.contains("kind = \"log\""), "{line}");
         }
-        cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().expect("heliograph starts")
-    };
-    let child = start(None);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut child = child;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
+        Err(other) => panic!("the server failed otherwise: {other}"),
+        Ok(mut server) => {
+            server.stop().await;
+            panic!("the server started without a code provider");
         }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the server kept running without a code provider");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    let output = child.wait_with_output().expect("output");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!status.success());
-    let line = stderr.lines().find(|l| l.contains("no code provider is configured")).unwrap_or_else(|| panic!("{stderr}"));
-    assert!(line.contains("kind = \"http\"") && line.contains("kind = \"log\""), "{line}");
-
-    let mut child = start(Some("log"));
-    let stdout = child.stdout.take().expect("stdout");
-    let listening = tokio::task::spawn_blocking(move || {
-        use std::io::BufRead;
-        std::io::BufReader::new(stdout).lines().map_while(Result::ok).any(|l| l.contains("listening"))
-    });
-    let started = tokio::time::timeout(Duration::from_secs(20), listening).await;
-    let _ = child.kill();
-    let _ = child.wait();
-    assert!(matches!(started, Ok(Ok(true))), "with `log` chosen explicitly, the server starts");
+    }
+    let mut server =
+        binary().env("HELIOGRAPH_CODE_PROVIDER__KIND", "log").start().await.expect("with `log` chosen explicitly, the server starts");
+    server.stop().await;
 }
 
-/// A revoked bot token fails at once on a second node: both nodes in this process, on one
-/// PostgreSQL database and one NATS server (both switches; with either unset the test says
-/// so and passes, as tests/cluster.rs does).
+/// A revoked bot token fails at once on a second node: two real nodes on one PostgreSQL
+/// database and one NATS server (both switches; with either unset the test says so and
+/// passes, as tests/cluster.rs does).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_revoked_bot_token_fails_at_once_on_another_node() {
     let get = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let (Some(admin), Some(nats)) = (get(common::pg::POSTGRES), get("HELIOGRAPH_TEST_NATS")) else {
+    let (Some(admin), Some(nats)) = (get(POSTGRES), get("HELIOGRAPH_TEST_NATS")) else {
         println!("HELIOGRAPH_TEST_POSTGRES and HELIOGRAPH_TEST_NATS are needed: revocation test not run");
         return;
     };
-    let name = format!("heliograph_revoke_{:016x}", rand::random::<u64>());
-    common::pg::pg(&admin).await.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create database");
-    let url = common::pg::with_dbname(&admin, &name);
-    let dirs = [tempfile::tempdir().expect("dir"), tempfile::tempdir().expect("dir")];
-    let mut nodes = Vec::new();
-    for dir in &dirs {
-        let config = heliograph_server::Config {
-            dev: true,
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            data_dir: dir.path().to_path_buf(),
-            database: Some(heliograph_server::config::DatabaseUrl(url.clone())),
-            bus: Some(nats.clone()),
-            bot_webhooks: false,
-            ..Default::default()
-        };
-        nodes.push(heliograph_server::start(config).await.expect("node starts"));
-    }
+    let db = Database::create(&admin).await;
+    let node = || Binary::new().dev().database(db.url()).bus(&nats).start();
+    // The first node applies the migrations; the second finds the schema in place.
+    let mut nodes = vec![node().await.expect("node A starts")];
+    nodes.push(node().await.expect("node B starts"));
     let (a, b) = (&nodes[0], &nodes[1]);
     let (client, _updates) =
         heliograph_client::Client::connect(heliograph_client::Config::new(a.ws_url())).await.expect("SDK connects to node A");
@@ -384,9 +354,8 @@ async fn a_revoked_bot_token_fails_at_once_on_another_node() {
         assert!(revoked.elapsed() < Duration::from_secs(2), "node B still takes the revoked token (its cache keeps it for 30 s)");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    for node in nodes {
-        node.shutdown().await;
-    }
     drop(client);
-    let _ = common::pg::pg(&admin).await.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+    for node in &mut nodes {
+        node.stop().await;
+    }
 }

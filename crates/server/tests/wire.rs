@@ -3,15 +3,15 @@
 
 mod common;
 
-use common::{test_phone, TestServer};
+use common::{test_phone, InProcess};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn connect(server: &TestServer) -> Ws {
-    tokio_tungstenite::connect_async(server.url()).await.expect("connects").0
+async fn connect(server: &InProcess) -> Ws {
+    tokio_tungstenite::connect_async(server.ws_url()).await.expect("connects").0
 }
 
 /// Reads frames until one answers `id` (updates may arrive in between).
@@ -36,7 +36,7 @@ async fn call(ws: &mut Ws, id: u64, method: &str, params: Value) -> Value {
     answer(ws, id).await
 }
 
-async fn signed_in(server: &TestServer, n: u32) -> Ws {
+async fn signed_in(server: &InProcess, n: u32) -> Ws {
     let mut ws = connect(server).await;
     let (phone, code) = test_phone(n);
     let sent = call(&mut ws, 1, "auth.send_code", json!({"phone": phone})).await;
@@ -53,7 +53,7 @@ fn code(v: &Value) -> &str {
 /// Every kind of bad frame gets its documented error code, and the connection stays usable.
 #[tokio::test]
 async fn bad_input_gets_a_clear_error_and_the_connection_survives() {
-    let server = TestServer::start().await;
+    let server = InProcess::start().await;
     let mut ws = signed_in(&server, 1).await;
     let long = "x".repeat(4097);
     let cases: Vec<(String, &str)> = vec![
@@ -102,7 +102,7 @@ async fn bad_input_gets_a_clear_error_and_the_connection_survives() {
 /// Methods other than sign-in need a session; the answer says so.
 #[tokio::test]
 async fn methods_need_a_session() {
-    let server = TestServer::start().await;
+    let server = InProcess::start().await;
     let mut ws = connect(&server).await;
     for (i, method) in ["users.get_me", "messages.send", "chats.dialogs", "updates.get_difference"].iter().enumerate() {
         let got = call(&mut ws, i as u64, method, json!({"chat_id": 1, "random_id": 1, "text": "x", "pts": 0})).await;
@@ -115,7 +115,7 @@ async fn methods_need_a_session() {
 /// A frame over the limit closes the connection with FRAME_TOO_LARGE; the server keeps serving.
 #[tokio::test]
 async fn oversized_frame_closes_with_a_reason() {
-    let server = TestServer::start().await;
+    let server = InProcess::start().await;
     let mut ws = signed_in(&server, 2).await;
     let huge =
         json!({"id": 1, "method": "messages.send", "params": {"chat_id": 1, "random_id": 1, "text": "y".repeat(70_000)}}).to_string();
@@ -142,7 +142,7 @@ async fn oversized_frame_closes_with_a_reason() {
 /// Sign-in codes: wrong code, expired/unknown code, attempts cap, name required on first sign-in.
 #[tokio::test]
 async fn sign_in_rules() {
-    let server = TestServer::start().await;
+    let server = InProcess::start().await;
     let mut ws = connect(&server).await;
     let (phone, good) = test_phone(4);
     assert_eq!(code(&call(&mut ws, 1, "auth.sign_in", json!({"phone": phone, "code": good})).await), "PHONE_CODE_EXPIRED");
@@ -165,7 +165,7 @@ async fn sign_in_rules() {
 /// /healthz answers and /metrics speaks Prometheus text with our metric names.
 #[tokio::test]
 async fn health_and_metrics() {
-    let server = TestServer::start().await;
+    let server = InProcess::start().await;
     let mut ws = signed_in(&server, 5).await;
     call(&mut ws, 3, "users.get_me", json!({})).await;
     let base = format!("http://{}", server.addr());
@@ -180,7 +180,7 @@ async fn health_and_metrics() {
 /// Flooding gets FLOOD_WAIT with a retry_after, per session and per number for login codes.
 #[tokio::test]
 async fn floods_are_told_how_long_to_wait() {
-    let server = TestServer::start_with(|c| {
+    let server = InProcess::start_with(|c| {
         c.limits.requests_per_second = 5;
         c.limits.requests_burst = 5;
         c.limits.codes_per_phone_per_hour = 2;
@@ -227,7 +227,7 @@ async fn http_code_provider_delivers_codes() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}/sms", listener.local_addr().expect("addr"));
     tokio::spawn(async move { axum::serve(listener, gateway).await });
-    let server = TestServer::start_with(|c| {
+    let server = InProcess::start_with(|c| {
         c.dev = false;
         c.code_provider = Some(heliograph_server::config::CodeProvider::Http(heliograph_server::config::HttpCodeProvider {
             url,
@@ -260,7 +260,7 @@ async fn http_code_provider_delivers_codes() {
 /// `bots.revoke_token` `{token}`; `messages.press_button` needs `data`.
 #[tokio::test]
 async fn bot_frames_have_the_documented_shape() {
-    let server = TestServer::start().await;
+    let server = InProcess::start().await;
     let mut ws = signed_in(&server, 1).await;
     let v = call(&mut ws, 3, "bots.create", json!({"name": "Weather", "username": "weather_bot"})).await;
     assert_eq!(v["type"], "result", "{v}");

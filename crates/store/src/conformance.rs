@@ -12,8 +12,9 @@
 //! freshly opened, empty store (opened with [`Limits::default`]); the few that need other
 //! limits or a reopen take the [`Harness`] itself.
 //!
-//! The checks go through the [`Store`] trait only and assert the contract (DESIGN.md,
-//! invariants 1-5), not an engine's table layout.
+//! The checks go through the [`Store`] trait only and assert the contract (durable
+//! acknowledgement, idempotent sends, order, gapless sync, one authorization choke point:
+//! ARCHITECTURE.md, Invariants 1-5), not an engine's table layout.
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;

@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use thiserror::Error;
 
 /// What a store operation can refuse. The server maps each to one stable wire code.
@@ -33,13 +35,100 @@ pub enum Error {
     ButtonNotFound,
     #[error("{0}")]
     Invalid(String),
+    /// The storage itself failed (a driver error, a row that does not decode); never the
+    /// caller's fault, and never shown to them in detail.
     #[error("storage failure: {0}")]
-    Internal(String),
+    Internal(Failure),
+}
+
+impl Error {
+    /// A storage failure with no driver error behind it.
+    pub(crate) fn internal(what: impl Into<String>) -> Error {
+        Error::Internal(Failure { what: what.into(), sqlstate: None, source: None })
+    }
+
+    /// Says which table's row was being read when a value would not decode.
+    pub(crate) fn reading(self, table: &str) -> Error {
+        match self {
+            Error::Internal(f) => Error::Internal(Failure { what: format!("a row of `{table}` does not decode: {}", f.what), ..f }),
+            other => other,
+        }
+    }
+
+    /// Did the command lose a race with a concurrent one that running it again can win
+    /// (PostgreSQL: serialization failure, deadlock, or a unique key two nodes raced for)?
+    pub(crate) fn lost_race(&self) -> bool {
+        matches!(self, Error::Internal(f) if matches!(f.sqlstate.as_deref(), Some("40001" | "40P01" | "23505")))
+    }
+}
+
+/// A storage failure: what failed, PostgreSQL's SQLSTATE when there is one, and the driver's
+/// own error (shared, so [`Error`] stays `Clone`).
+#[derive(Debug, Clone)]
+pub struct Failure {
+    what: String,
+    sqlstate: Option<String>,
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl Failure {
+    /// PostgreSQL's five-character error code (`40P01`, `23505`, …), when the database sent one.
+    pub fn sqlstate(&self) -> Option<&str> {
+        self.sqlstate.as_deref()
+    }
+
+    /// `what` says what failed, in words that include the cause's own.
+    pub(crate) fn caused_by(what: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static) -> Failure {
+        Failure { what: what.into(), sqlstate: None, source: Some(Arc::new(source)) }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.what)?;
+        if let Some(code) = &self.sqlstate {
+            write!(f, " (SQLSTATE {code})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Failure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// Two failures are the same failure when they say the same; the driver errors behind them
+/// cannot be compared.
+impl PartialEq for Failure {
+    fn eq(&self, other: &Failure) -> bool {
+        self.what == other.what && self.sqlstate == other.sqlstate
+    }
+}
+
+impl Eq for Failure {}
+
+impl From<&str> for Failure {
+    fn from(what: &str) -> Failure {
+        Failure { what: what.to_string(), sqlstate: None, source: None }
+    }
 }
 
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {
-        Error::Internal(e.to_string())
+        Error::Internal(Failure { what: format!("SQLite: {e}"), sqlstate: None, source: Some(Arc::new(e)) })
+    }
+}
+
+impl From<tokio_postgres::Error> for Error {
+    fn from(e: tokio_postgres::Error) -> Self {
+        // `Display` alone leaves out PostgreSQL's own message.
+        let (what, sqlstate) = match e.as_db_error() {
+            Some(db) => (format!("PostgreSQL: {}", db.message()), Some(db.code().code().to_string())),
+            None => (format!("PostgreSQL: {e}"), e.code().map(|c| c.code().to_string())),
+        };
+        Error::Internal(Failure { what, sqlstate, source: Some(Arc::new(e)) })
     }
 }
 

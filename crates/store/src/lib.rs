@@ -9,6 +9,11 @@
 //! # Layout
 //! - [`model`]: the records a store returns, and the [`Event`]s it logs.
 //! - [`Store`]: the contract, written once for every engine.
+//! - `commands/`: every command, written once over a small transaction interface (`Tx`) both
+//!   engines implement, one file per area; `commands/dialect.rs` holds the only SQL the two
+//!   engines spell differently.
+//! - `engine.rs`: the `Store` trait adapted once, over an engine that runs a command
+//!   read-only or as a write.
 //! - [`sqlite`]: the embedded engine (the default): one writer thread doing group commit, a
 //!   small pool of readers.
 //! - [`postgres`]: the engine for several nodes sharing one PostgreSQL: one transaction per
@@ -19,7 +24,9 @@
 //! events leave through [`CommitFeed`], in commit order, for the server to fan out.
 
 mod codec;
+mod commands;
 pub mod conformance;
+mod engine;
 mod error;
 pub mod model;
 pub mod postgres;
@@ -28,7 +35,7 @@ pub mod sqlite;
 use async_trait::async_trait;
 use heliograph_core::*;
 
-pub use error::{Error, Result};
+pub use error::{Error, Failure, Result};
 pub use model::*;
 
 /// Committed events, in commit order. The server turns them into live pushes.

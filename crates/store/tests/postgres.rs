@@ -266,6 +266,46 @@ async fn two_nodes(h: Postgres) {
     assert_eq!(tops.0 .0 + tops.1 .0, 321 + side_top_before.0 + 1, "exactly one message was made between the two chats");
 }
 
+/// A row that does not decode (a column altered behind the store's back to a type its
+/// decoder does not read, a NULL where a value must be) is an error naming the table and the
+/// column, not a panic, and the store keeps answering everything else.
+#[cfg(heliograph_test_postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn undecodable_row_is_an_error() {
+    undecodable_rows(Postgres::new().await).await;
+}
+
+async fn undecodable_rows(h: Postgres) {
+    let store = h.connect(Options::default()).await;
+    let name = |s: &str| DisplayName::parse(s).expect("name");
+    let alice = store.create_user(&Phone::parse("+15550000001").expect("phone"), &name("Alice")).await.expect("user").id;
+    let bob = store.create_user(&Phone::parse("+15550000002").expect("phone"), &name("Bob")).await.expect("user").id;
+    let chat = store.create_chat(alice, ChatKind::Group, &Title::parse("G").expect("title"), None, &[bob]).await.expect("chat").id;
+    drop(store);
+    let db = h.client().await;
+    db.batch_execute(&format!(
+        "ALTER TABLE chats ALTER COLUMN member_count TYPE INTEGER;
+         ALTER TABLE users ALTER COLUMN name DROP NOT NULL; UPDATE users SET name = NULL WHERE id = {}",
+        bob.0
+    ))
+    .await
+    .expect("change the tables behind the store's back");
+    // A new store: the old one's prepared statements describe the old columns.
+    let store = h.connect(Options::default()).await;
+    let chat_info = store.chat_info(chat).await.map(|_| ());
+    let users = store.users(&[bob]).await.map(|_| ());
+    for (what, result, table, column) in [("chat_info", chat_info, "chats", "member_count"), ("users", users, "users", "name")] {
+        let err = result.expect_err(what);
+        let text = err.to_string();
+        assert!(matches!(err, heliograph_store::Error::Internal(_)), "{what}: a storage failure, not a refusal: {err:?}");
+        assert!(text.contains(&format!("`{table}`")) && text.contains(&format!("`{column}`")), "{what}: names table and column: {text}");
+    }
+    // Everything else still works, reads and writes.
+    assert_eq!(store.users(&[alice]).await.expect("users").len(), 1, "other rows still read");
+    let renamed = store.update_profile(alice, Some(name("Alice B")), None).await.expect("a write after the failures");
+    assert_eq!(renamed.name, "Alice B");
+}
+
 /// A store whose commit feed nobody took keeps committing: the unread feed must not stall writes.
 #[cfg(heliograph_test_postgres)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

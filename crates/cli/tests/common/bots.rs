@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::common::{Person, TestServer};
+use crate::common::{InProcess, Person};
 
 /// How long any one wait for the bot may take.
 pub const WAIT: Duration = Duration::from_secs(30);
@@ -53,7 +53,7 @@ impl BotAccount {
 
 /// A server, and one person signed in who owns and talks to the bots.
 pub struct Scene {
-    pub server: TestServer,
+    pub server: InProcess,
     pub person: Person,
     pub url: String,
 }
@@ -61,7 +61,9 @@ pub struct Scene {
 impl Scene {
     /// `n` picks the person's test phone number (different per test, as in `cli.rs`).
     pub async fn start(n: u32) -> Scene {
-        let server = TestServer::start().await;
+        // The bots' webhooks (tests/bot_*.rs) listen on loopback, which only an explicit allow
+        // list lets the server reach.
+        let server = InProcess::start_with(|c| c.egress.allow = vec!["127.0.0.1/32".into()]).await;
         let mut person = Person::new(&server, n, "Pat");
         person.login(&format!("pat{n}")).await;
         let url = server.url();
@@ -141,7 +143,7 @@ impl Scene {
         self.person.ok(&all).await
     }
 
-    pub async fn stop(self) {
+    pub async fn stop(mut self) {
         self.server.stop().await;
     }
 }
@@ -173,11 +175,6 @@ pub fn keyboard(message: &Value) -> Vec<Vec<(String, String)>> {
 
 pub fn kb(rows: &[&[(&str, &str)]]) -> Vec<Vec<(String, String)>> {
     rows.iter().map(|r| r.iter().map(|(t, a)| ((*t).to_owned(), (*a).to_owned())).collect()).collect()
-}
-
-/// A free port on 127.0.0.1 (bound, read, released) for a bot's webhook receiver.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
 /// The person's side of the menu bot, whatever library runs it: `/start` brings "Pick one"

@@ -1,41 +1,25 @@
-//! What the `helio` tests share: a real in-process server and one profile folder per person.
+//! What the `helio` tests share: a real in-process server (`heliograph_testkit::InProcess`)
+//! and one profile folder per person.
 #![allow(dead_code, reason = "each test file uses a different part")]
 
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use heliograph_server::{config::Config, Server};
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
-/// A real server on 127.0.0.1:0 with a temporary data folder.
-pub struct TestServer {
-    server: Option<Server>,
-    _dir: tempfile::TempDir,
+pub use heliograph_testkit::InProcess;
+
+/// A loopback port nothing listens on now (bound, read and released): for a URL that must
+/// fail, or a receiver another program binds itself (python-telegram-bot's webhook server).
+pub fn unused_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
-impl TestServer {
-    pub async fn start() -> TestServer {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut config =
-            Config { dev: true, listen: "127.0.0.1:0".parse().expect("addr"), data_dir: dir.path().to_path_buf(), ..Config::default() };
-        // The bots' webhooks (tests/bot_*.rs) listen on loopback, which only an explicit allow
-        // list lets the server reach.
-        config.egress.allow = vec!["127.0.0.1/32".into()];
-        let server = heliograph_server::start(config).await.expect("server starts");
-        TestServer { server: Some(server), _dir: dir }
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://{}", self.server.as_ref().expect("running").addr())
-    }
-
-    pub async fn stop(mut self) {
-        if let Some(s) = self.server.take() {
-            s.shutdown().await;
-        }
-    }
+/// A loopback URL where nothing listens.
+pub fn dead_url() -> String {
+    format!("http://127.0.0.1:{}", unused_port())
 }
 
 /// One person: a profile folder of their own.
@@ -50,7 +34,7 @@ pub struct Person {
 
 impl Person {
     /// Test number n: `+99966X0000 + n` signs in with `XXXXX`.
-    pub fn new(server: &TestServer, n: u32, name: &str) -> Person {
+    pub fn new(server: &InProcess, n: u32, name: &str) -> Person {
         let x = 1 + n % 9;
         Person {
             profile: tempfile::tempdir().expect("profile dir"),

@@ -28,10 +28,9 @@ pub mod parse_mode;
 mod render;
 pub mod updates;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Instant;
 
 use axum::extract::{ConnectInfo, Path as UrlPath, Request, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -43,16 +42,15 @@ use heliograph_core::SessionId;
 use heliograph_store::User;
 use serde_json::{json, Value};
 
-use crate::app::App;
+use crate::files::Files;
 use crate::limits::KeyedLimiter;
+use crate::state::Shared;
 
-/// How long a checked token is trusted without asking the store again. Revocation does not
-/// wait for it: every node drops a bot's entries when the `CredentialsRevoked` notice arrives
-/// ([`watch_revocations`]); the expiry only bounds the damage of a notice the bus lost.
-const AUTH_TTL: Duration = Duration::from_secs(30);
-
-/// State the Bot API keeps across requests.
+/// State the Bot API keeps across requests, beside what every request shares.
 pub struct BotApi {
+    pub shared: Arc<Shared>,
+    /// Uploads (`sendPhoto` with a file) and downloads (`/file/bot<token>/…`).
+    pub files: Arc<Files>,
     /// Requests per second per bot.
     pub(crate) rate: KeyedLimiter<i64>,
     pub(crate) updates: updates::Pollers,
@@ -60,62 +58,30 @@ pub struct BotApi {
 }
 
 impl BotApi {
-    pub fn new(config: &crate::Config) -> BotApi {
+    pub fn new(shared: Arc<Shared>, files: Arc<Files>) -> BotApi {
         BotApi {
-            rate: KeyedLimiter::new(config.limits.request_rate(), 100_000),
+            rate: KeyedLimiter::new(shared.config.limits.request_rate(), 100_000),
             updates: updates::Pollers::default(),
             webhooks: updates::Webhooks::default(),
+            shared,
+            files,
         }
-    }
-}
-
-/// Checked bot tokens, so a request does not cost a store write. Held by the
-/// [`crate::service::Service`], whose `bots.revoke_token` publishes `CredentialsRevoked` on
-/// `Topic::Revocations`; every node (this one too) then drops the bot's entries
-/// ([`watch_revocations`]).
-#[derive(Default)]
-pub struct TokenCache {
-    /// The secret's hash → the bot, its session, and when it was checked.
-    entries: Mutex<HashMap<Vec<u8>, (User, SessionId, Instant)>>,
-}
-
-impl TokenCache {
-    fn get(&self, hash: &[u8], bot: i64) -> Option<(User, SessionId)> {
-        let entries = self.entries.lock().expect("token cache lock");
-        let (user, session, at) = entries.get(hash)?;
-        (at.elapsed() < AUTH_TTL && user.id.0 == bot).then(|| (user.clone(), *session))
-    }
-
-    fn insert(&self, hash: Vec<u8>, user: User, session: SessionId) {
-        let mut entries = self.entries.lock().expect("token cache lock");
-        if entries.len() > 100_000 {
-            entries.retain(|_, (_, _, at)| at.elapsed() < AUTH_TTL);
-        }
-        entries.insert(hash, (user, session, Instant::now()));
-    }
-
-    /// Forgets every checked token of `user`.
-    pub fn forget(&self, user: heliograph_core::UserId) {
-        self.entries.lock().expect("token cache lock").retain(|_, (bot, _, _)| bot.id != user);
-    }
-
-    fn clear(&self) {
-        self.entries.lock().expect("token cache lock").clear();
     }
 }
 
 /// `Topic::Revocations`, followed (and in effect on the bus) before the node serves.
-pub async fn follow_revocations(app: &App) -> Subscription {
-    let bus = &app.service.bus;
+pub async fn follow_revocations(shared: &Shared) -> Subscription {
+    let bus = &shared.bus;
     let mut sub = bus.subscribe(1024);
     sub.follow(Topic::Revocations);
     bus.ready().await;
     sub
 }
 
-/// Drops cached token checks of users whose credentials were revoked on any node.
-pub async fn watch_revocations(app: Arc<App>, mut sub: Subscription) {
-    let cache = &app.service.bot_tokens;
+/// Drops cached token checks ([`crate::state::TokenCache`]) of users whose credentials were
+/// revoked on any node.
+pub async fn watch_revocations(shared: Arc<Shared>, mut sub: Subscription) {
+    let cache = &shared.bot_tokens;
     loop {
         tokio::select! {
             delivery = sub.recv() => match delivery {
@@ -128,7 +94,7 @@ pub async fn watch_revocations(app: Arc<App>, mut sub: Subscription) {
                 Some(Delivery::Lagged) => cache.clear(),
                 None => return,
             },
-            _ = app.shutdown.cancelled() => return,
+            _ = shared.shutdown.cancelled() => return,
         }
     }
 }
@@ -219,29 +185,29 @@ impl IntoResponse for ApiError {
 
 pub type ApiResult<T = Value> = Result<T, ApiError>;
 
-pub fn routes() -> Router<Arc<App>> {
-    Router::new().route("/{bot_token}/{method}", any(call)).route("/file/{bot_token}/{*path}", get(file))
+pub fn routes<S: Clone + Send + Sync + 'static>(api: Arc<BotApi>) -> Router<S> {
+    Router::new().route("/{bot_token}/{method}", any(call)).route("/file/{bot_token}/{*path}", get(file)).with_state(api)
 }
 
 /// The bot a `bot<id>:<secret>` path segment names, if the token is current. Wrong tokens
 /// count against the caller's address and the bot they name ([`crate::limits::FailedAuth`]):
 /// past the limit, tokens not already checked are refused with 429 before they are looked up.
-async fn authenticate(app: &App, peer: std::net::IpAddr, segment: &str) -> ApiResult<(User, SessionId)> {
+async fn authenticate(shared: &Shared, peer: std::net::IpAddr, segment: &str) -> ApiResult<(User, SessionId)> {
     let token = segment.strip_prefix("bot").ok_or_else(ApiError::not_found)?;
-    let failed = &app.service.failed_auth;
+    let failed = &shared.failed_auth;
     let Some((id, secret)) = token.split_once(':').and_then(|(id, secret)| Some((id.parse::<i64>().ok()?, secret))) else {
         failed.admit(peer, None).map_err(|wait| ApiError::flood(wait.secs()))?;
         failed.failed(peer, None);
         return Err(ApiError::unauthorized());
     };
     let hash = crate::codes::hash_token(secret);
-    let cache = &app.service.bot_tokens;
+    let cache = &shared.bot_tokens;
     if let Some(hit) = cache.get(&hash, id) {
         return Ok(hit);
     }
     let target = format!("bot{id}");
     failed.admit(peer, Some(&target)).map_err(|wait| ApiError::flood(wait.secs()))?;
-    let store = &app.service.store;
+    let store = &shared.store;
     let session = store.session_by_token(&hash).await?.filter(|s| s.user.0 == id);
     let user = match session {
         Some(session) => store.users(&[session.user]).await?.into_iter().next().filter(User::is_bot).map(|u| (u, session.id)),
@@ -257,21 +223,20 @@ async fn authenticate(app: &App, peer: std::net::IpAddr, segment: &str) -> ApiRe
 
 /// The calling bot, for method handlers.
 pub struct Ctx {
-    pub app: Arc<App>,
+    pub api: Arc<BotApi>,
     pub bot: User,
     pub session: SessionId,
-    pub addr: std::net::IpAddr,
 }
 
 async fn call(
-    State(app): State<Arc<App>>,
+    State(api): State<Arc<BotApi>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     UrlPath((token, method)): UrlPath<(String, String)>,
     request: Request,
 ) -> Response {
     let started = Instant::now();
     let found = methods::find(&method);
-    let outcome = run(&app, peer, &token, found, request).await;
+    let outcome = run(&api, peer, &token, found, request).await;
     let name = found.map_or("unknown", |(name, _)| name);
     crate::metrics::bot_request(name, outcome.as_ref().map_or_else(|e| e.code, |_| 200), started.elapsed());
     match outcome {
@@ -281,7 +246,7 @@ async fn call(
 }
 
 async fn run(
-    app: &Arc<App>,
+    api: &Arc<BotApi>,
     peer: SocketAddr,
     token: &str,
     method: Option<(&'static str, methods::Handler)>,
@@ -290,32 +255,32 @@ async fn run(
     if !token.starts_with("bot") {
         return Err(ApiError::not_found());
     }
-    let (bot, session) = authenticate(app, peer.ip(), token).await?;
+    let (bot, session) = authenticate(&api.shared, peer.ip(), token).await?;
     // Per address, as for every client, then per bot.
-    if let Err(wait) = app.requests_per_address.check(&peer.ip()) {
+    if let Err(wait) = api.shared.requests_per_address.check(&peer.ip()) {
         return Err(ApiError::flood(wait.secs()));
     }
-    if let Err(wait) = app.bots.rate.check(&bot.id.0) {
+    if let Err(wait) = api.rate.check(&bot.id.0) {
         return Err(ApiError::flood(wait.secs()));
     }
     let Some((_, handler)) = method else { return Err(ApiError::not_found()) };
-    let params = params::Params::read(app, bot.id, request).await?;
-    let ctx = Ctx { app: app.clone(), bot, session, addr: peer.ip() };
+    let params = params::Params::read(&api.files, bot.id, request).await?;
+    let ctx = Ctx { api: api.clone(), bot, session };
     handler(ctx, params).await
 }
 
 /// `GET /file/bot<token>/<file_path>`: what `getFile` pointed at, for a bot that may see it.
 async fn file(
-    State(app): State<Arc<App>>,
+    State(api): State<Arc<BotApi>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     UrlPath((token, path)): UrlPath<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
     let outcome = async {
-        let (bot, _) = authenticate(&app, peer.ip(), &token).await?;
+        let (bot, _) = authenticate(&api.shared, peer.ip(), &token).await?;
         let id = render::file_id_from_path(&path).ok_or_else(ApiError::not_found)?;
-        let file = app.service.store.file(bot.id, id).await.map_err(|_| ApiError::not_found())?;
-        crate::files::serve(&app, &file, &headers).await.map_err(ApiError::from_refusal)
+        let file = api.shared.store.file(bot.id, id).await.map_err(|_| ApiError::not_found())?;
+        crate::files::serve(&api.files, &file, &headers).await.map_err(ApiError::from_refusal)
     }
     .await;
     outcome.unwrap_or_else(IntoResponse::into_response)

@@ -17,8 +17,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::ApiError;
-use crate::app::App;
-use crate::files::Staged;
+use crate::files::{Files, Staged};
 
 /// Largest non-multipart body: parameters, not files.
 const MAX_BODY: usize = 1024 * 1024;
@@ -40,7 +39,7 @@ pub struct Params {
 
 impl Params {
     /// Reads every parameter of `request`. Files in a multipart body are staged for `bot`.
-    pub async fn read(app: &App, bot: UserId, request: Request) -> Result<Params, ApiError> {
+    pub async fn read(files: &Files, bot: UserId, request: Request) -> Result<Params, ApiError> {
         let mut params = Params::default();
         if let Some(query) = request.uri().query() {
             for (k, v) in form_urlencoded(query) {
@@ -67,7 +66,7 @@ impl Params {
                 match field.file_name().map(str::to_string) {
                     Some(file_name) => {
                         let mime = field.content_type().map(str::to_string);
-                        let staged = app.files.stage(bot, field).await.map_err(ApiError::from_refusal)?;
+                        let staged = files.stage(bot, field).await.map_err(ApiError::from_refusal)?;
                         params.files.insert(name, Upload { staged, name: file_name, mime });
                     }
                     None => {

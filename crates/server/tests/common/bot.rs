@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use super::{Person, TestServer};
+use super::{InProcess, Person};
 
 pub struct Bot {
     pub http: reqwest::Client,
@@ -13,7 +13,7 @@ pub struct Bot {
 
 impl Bot {
     /// A new bot owned by `owner`, made through the SDK's `bots.create`.
-    pub async fn create(server: &TestServer, owner: &Person, username: &str) -> Bot {
+    pub async fn create(server: &InProcess, owner: &Person, username: &str) -> Bot {
         let created = owner.client.create_bot("Test Bot", username).await.expect("bots.create");
         Bot { http: reqwest::Client::new(), base: format!("http://{}", server.addr()), id: created.bot.id, token: created.token }
     }

@@ -2,7 +2,8 @@
 //! killed with SIGKILL at random moments, restarted on the same data folder, and checked after
 //! every restart. Used by `tests/crash.rs` (a short run) and `examples/crashloop.rs` (`--long`).
 //!
-//! What each check proves (DESIGN.md invariants 1-4):
+//! What each check proves (durable acknowledgement, idempotent sends, gapless order, gapless
+//! sync; ARCHITECTURE.md, Invariants 1-4):
 //! - every acknowledged send is in its chat exactly once, with the id it was acknowledged with;
 //! - every chat's ids run 1, 2, 3, … with no gap;
 //! - a send that was in flight at the kill, retried with its `random_id`, exists exactly once
@@ -12,12 +13,11 @@
 //!   the messages of that user's chats.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
+use heliograph_testkit::{Binary, Server};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -29,51 +29,10 @@ pub fn phone(n: u32) -> (String, String) {
     (format!("+99966{x}{:04}", n), x.to_string().repeat(5))
 }
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
-
-/// One `heliograph serve` process.
-pub struct Node {
-    pub child: Child,
-}
-
-impl Node {
-    /// Starts the binary on `data` and waits until `/healthz` answers.
-    pub async fn start(bin: &Path, data: &Path, port: u16) -> Node {
-        let child = Command::new(bin)
-            .args(["serve", "--dev", "--listen", &format!("127.0.0.1:{port}"), "--data"])
-            .arg(data)
-            .env("RUST_LOG", "warn")
-            // The senders go as fast as the server answers: lift the rate limits.
-            .env("HELIOGRAPH_LIMITS__REQUESTS_PER_SECOND", "1000000")
-            .env("HELIOGRAPH_LIMITS__REQUESTS_BURST", "1000000")
-            .env("HELIOGRAPH_LIMITS__REQUESTS_PER_ADDRESS_PER_SECOND", "1000000")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("heliograph starts");
-        for _ in 0..400 {
-            if let Ok(r) = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await {
-                if r.status().is_success() {
-                    return Node { child };
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("heliograph did not become healthy");
-    }
-
-    pub fn kill9(&mut self) {
-        let _ = self.child.kill(); // SIGKILL on Unix
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        self.kill9();
-    }
+/// How the crash-consistency tests run the binary: `--dev`, the rate limits lifted (the
+/// senders go as fast as the server answers).
+pub fn heliograph() -> Binary {
+    Binary::new().dev().lift_limits()
 }
 
 /// A raw protocol connection.
@@ -146,12 +105,11 @@ pub struct Report {
     pub verifying: Duration,
 }
 
-/// The run: a data folder, a port, four users, one group and three private chats.
+/// The run: one server (its data folder and port kept across restarts), four users, one
+/// group and three private chats.
 pub struct Harness {
-    bin: PathBuf,
-    pub data: tempfile::TempDir,
+    pub server: Server,
     port: u16,
-    node: Option<Node>,
     tokens: Vec<String>,
     /// chats[0] is the group of all; chats[n] the private chat of user 0 and user n.
     chats: Vec<i64>,
@@ -161,36 +119,40 @@ pub struct Harness {
     pub report: Report,
 }
 
-const USERS: usize = 4;
+pub const USERS: usize = 4;
+
+/// Signs in `USERS` people (test phones from `first_phone`) and makes a group of all of them
+/// titled `title` and a private chat of person 0 with each other: their tokens, and the chats
+/// (`chats[0]` the group, `chats[n]` the private chat of person 0 and person n).
+pub async fn four_people(port: u16, first_phone: u32, title: &str) -> (Vec<String>, Vec<i64>) {
+    let mut tokens = Vec::new();
+    let mut ids = Vec::new();
+    for n in 0..USERS {
+        let mut c = Conn::open(port).await.expect("connect");
+        let (phone, code) = phone(first_phone + n as u32);
+        c.ok("auth.send_code", json!({"phone": phone})).await;
+        let auth = c.ok("auth.sign_in", json!({"phone": phone, "code": code, "name": format!("{title} {n}")})).await;
+        tokens.push(auth["token"].as_str().expect("token").to_string());
+        ids.push(auth["user"]["id"].as_i64().expect("id"));
+    }
+    let mut admin = Conn::open(port).await.expect("connect");
+    admin.ok("auth.authorize", json!({"token": tokens[0]})).await;
+    let group = admin.ok("chats.create_group", json!({"title": title, "user_ids": ids[1..]})).await["id"].as_i64().expect("group id");
+    let mut chats = vec![group];
+    for &peer in &ids[1..] {
+        chats.push(admin.ok("chats.open_private", json!({"user_id": peer})).await["id"].as_i64().expect("chat id"));
+    }
+    (tokens, chats)
+}
 
 impl Harness {
-    pub async fn new(bin: &Path) -> Harness {
-        let data = tempfile::tempdir().expect("temp dir");
-        let port = free_port();
-        let node = Node::start(bin, data.path(), port).await;
-        let mut tokens = Vec::new();
-        let mut ids = Vec::new();
-        for n in 0..USERS {
-            let mut c = Conn::open(port).await.expect("connect");
-            let (phone, code) = phone(300 + n as u32);
-            c.ok("auth.send_code", json!({"phone": phone})).await;
-            let auth = c.ok("auth.sign_in", json!({"phone": phone, "code": code, "name": format!("Sender {n}")})).await;
-            tokens.push(auth["token"].as_str().expect("token").to_string());
-            ids.push(auth["user"]["id"].as_i64().expect("id"));
-        }
-        let mut admin = Conn::open(port).await.expect("connect");
-        admin.ok("auth.authorize", json!({"token": tokens[0]})).await;
-        let group =
-            admin.ok("chats.create_group", json!({"title": "crash test", "user_ids": ids[1..]})).await["id"].as_i64().expect("group id");
-        let mut chats = vec![group];
-        for &peer in &ids[1..] {
-            chats.push(admin.ok("chats.open_private", json!({"user_id": peer})).await["id"].as_i64().expect("chat id"));
-        }
+    pub async fn new(binary: Binary) -> Harness {
+        let server = binary.start().await.expect("heliograph starts");
+        let port = server.port();
+        let (tokens, chats) = four_people(port, 300, "crash test").await;
         Harness {
-            bin: bin.to_path_buf(),
-            data,
+            server,
             port,
-            node: Some(node),
             tokens,
             chats,
             acked: Arc::default(),
@@ -242,16 +204,14 @@ impl Harness {
             }));
         }
         tokio::time::sleep(kill_after).await;
-        if let Some(mut node) = self.node.take() {
-            node.kill9();
-        }
+        self.server.kill().await;
         self.report.kills += 1;
         for s in senders {
             s.await.expect("sender task");
         }
         self.report.sending += started.elapsed();
         let restarted = Instant::now();
-        self.node = Some(Node::start(&self.bin, self.data.path(), self.port).await);
+        self.server.restart().await.expect("heliograph restarts on its data");
         self.report.restarting += restarted.elapsed();
         let verifying = Instant::now();
         self.verify().await;

@@ -1,51 +1,10 @@
-//! A real server for tests: in-process, on 127.0.0.1:0, with a temporary data folder.
+//! What the server tests share: the in-process server (`heliograph_testkit::InProcess`),
+//! test phone numbers, signed-in SDK clients, bots.
 #![allow(dead_code)]
 
 pub mod bot;
-pub mod pg;
 
-use heliograph_server::{config::Config, Server};
-
-pub struct TestServer {
-    pub server: Option<Server>,
-    pub dir: tempfile::TempDir,
-}
-
-impl TestServer {
-    pub async fn start() -> TestServer {
-        Self::start_with(|_| {}).await
-    }
-
-    /// Starts with `tweak` applied to a development config.
-    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut config =
-            Config { dev: true, listen: "127.0.0.1:0".parse().expect("addr"), data_dir: dir.path().to_path_buf(), ..Config::default() };
-        // Every test client comes from 127.0.0.1: per-address limits are tested on their own
-        // (tests/abuse.rs), not by accident.
-        config.limits.requests_per_address_per_second = 1_000_000;
-        config.limits.max_connections_per_address = 1_000_000;
-        config.failed_auth.per_address_burst = 1_000_000;
-        config.failed_auth.per_target_burst = 1_000_000;
-        tweak(&mut config);
-        let server = heliograph_server::start(config).await.expect("server starts");
-        TestServer { server: Some(server), dir }
-    }
-
-    pub fn url(&self) -> String {
-        self.server.as_ref().expect("running").ws_url()
-    }
-
-    pub fn addr(&self) -> std::net::SocketAddr {
-        self.server.as_ref().expect("running").addr()
-    }
-
-    pub async fn stop(&mut self) {
-        if let Some(s) = self.server.take() {
-            s.shutdown().await;
-        }
-    }
-}
+pub use heliograph_testkit::InProcess;
 
 /// The nth test phone number and its code: `+99966X0000 + n` signs in with `XXXXX`.
 pub fn test_phone(n: u32) -> (String, String) {
@@ -65,7 +24,7 @@ pub struct Person {
 }
 
 impl Person {
-    pub async fn sign_in(server: &TestServer, n: u32) -> Person {
+    pub async fn sign_in(server: &InProcess, n: u32) -> Person {
         let (client, updates) = Client::connect(ClientConfig::new(server.url())).await.expect("SDK connects");
         let (phone, code) = test_phone(n);
         client.send_code(&phone).await.expect("send_code");

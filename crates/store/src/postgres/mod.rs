@@ -1,15 +1,17 @@
 //! The PostgreSQL engine: the store for several stateless nodes sharing one database.
 //!
-//! Built on `tokio-postgres` with `deadpool-postgres` for pooling, not `sqlx`: the SQLite
-//! engine already owns its SQL (rusqlite), so a query builder spanning both dialects would buy
-//! nothing, and tokio-postgres is a much lighter build (no macros, no compile-time database,
-//! no second SQLite driver). Only plain TCP (`NoTls`) connections for now.
+//! Built on `tokio-postgres` with `deadpool-postgres` for pooling, not `sqlx`: the commands
+//! (`commands/`) own their SQL, written once for both dialects, so a query builder would buy
+//! little, and tokio-postgres is a much lighter build (no macros, no compile-time database,
+//! no second SQLite driver). Only plain TCP (`NoTls`) connections for now. This module is the
+//! engine around the commands: the pool, transactions, retries, the commit feed; `tx.rs` is
+//! how a command's statements run here.
 //!
 //! # Transactions
 //! Every write command runs in one READ COMMITTED transaction on a pooled connection, in its
 //! own task (a caller that goes away does not cut a transaction in half). Sequencing rests on
 //! row locks held until COMMIT, taken in one order (the chat's row, then users' rows by
-//! ascending id; see `ops.rs`), so message ids stay gapless and each log's pts rises by one
+//! ascending id; see `commands/mod.rs`, `# Locks`), so message ids stay gapless and each log's pts rises by one
 //! under any number of concurrent writers on any number of nodes. A deadlock, serialization
 //! failure or unique-key collision (two nodes racing on the same key) rolls the transaction
 //! back and runs the whole command again, a few times, from scratch: the rerun sees what the
@@ -40,26 +42,23 @@
 //! in one transaction under an advisory lock (several nodes may start at once). A database
 //! whose version is newer than this build knows is refused.
 
-mod ops;
+mod tx;
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
-use heliograph_core::*;
 use tokio::sync::mpsc;
-use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
 
-use self::ops::{Db, Fail};
+use self::tx::PgTx;
+use crate::engine::{BoxFuture, Engine};
 pub use crate::sqlite::CommitObserver;
-use crate::{model::*, CommitFeed, Error, Limits, Result, Store};
+use crate::{model::*, CommitFeed, Error, Limits, Result};
 
 /// Schema migrations, applied in order; the index + 1 is the schema version.
 const MIGRATIONS: &[&str] = &[
@@ -90,8 +89,6 @@ impl Default for Options {
         Options { limits: Limits::default(), pool_size: 16, retries: 10, on_commit: None }
     }
 }
-
-type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// A committed (or failed) transaction's events, by ticket.
 type Settled = (u64, Option<Vec<Logged>>);
@@ -168,35 +165,11 @@ async fn feeder(mut settled: mpsc::Receiver<Settled>, feed: mpsc::Sender<Vec<Log
     }
 }
 
-/// A database error with PostgreSQL's own message, which `Display` alone leaves out.
-fn describe(e: &tokio_postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => format!("{} ({})", db.message(), db.code().code()),
-        None => e.to_string(),
-    }
-}
-
-fn db_error(e: tokio_postgres::Error) -> Error {
-    Error::Internal(format!("PostgreSQL: {}", describe(&e)))
-}
-
 fn pool_error(e: deadpool_postgres::PoolError) -> Error {
     match e {
-        deadpool_postgres::PoolError::Backend(e) => Error::Internal(format!("cannot reach PostgreSQL: {}", describe(&e))),
-        other => Error::Internal(format!("cannot reach PostgreSQL: {other}")),
+        deadpool_postgres::PoolError::Backend(e) => Error::from(e),
+        other => Error::Internal(crate::error::Failure::caused_by(format!("cannot reach PostgreSQL: {other}"), other)),
     }
-}
-
-fn failed(f: Fail) -> Error {
-    match f {
-        Fail::Refused(e) => e,
-        Fail::Db(e) => db_error(e),
-    }
-}
-
-/// Did the transaction lose a race that running it again can win?
-fn retryable(e: &tokio_postgres::Error) -> bool {
-    matches!(e.code(), Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::UNIQUE_VIOLATION)
 }
 
 impl PostgresStore {
@@ -209,7 +182,7 @@ impl PostgresStore {
         let pool = Pool::builder(manager)
             .max_size(options.pool_size.max(1))
             .build()
-            .map_err(|e| Error::Internal(format!("cannot build the PostgreSQL pool: {e}")))?;
+            .map_err(|e| Error::Internal(crate::error::Failure::caused_by(format!("cannot build the PostgreSQL pool: {e}"), e)))?;
         {
             let mut conn = pool.get().await.map_err(pool_error)?;
             migrate(&mut conn).await?;
@@ -227,63 +200,6 @@ impl PostgresStore {
             feed: Mutex::new(Some(feed_rx)),
             feed_taken,
         })
-    }
-
-    /// Runs `op` in its own transaction, again from scratch when it loses a race; answers
-    /// after COMMIT returned.
-    async fn write<T, F>(&self, op: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: for<'a> Fn(&'a Db, &'a Limits, &'a mut Vec<Logged>) -> BoxFuture<'a, ops::R<T>> + Send + Sync + 'static,
-    {
-        let (pool, limits, sequencer, retries) = (self.pool.clone(), self.limits.clone(), self.sequencer.clone(), self.retries);
-        let on_commit = self.on_commit.clone();
-        let task = tokio::spawn(async move {
-            let mut attempt = 0;
-            loop {
-                let mut lease = Lease::new(pool.get().await.map_err(pool_error)?);
-                let started = Instant::now();
-                let (result, healthy) = attempt_write(lease.conn(), &limits, &sequencer, &op).await;
-                lease.finished = healthy;
-                drop(lease);
-                if let (Ok(_), Some(observe)) = (&result, &on_commit) {
-                    observe(1, started.elapsed());
-                }
-                match result {
-                    Ok(value) => return Ok(value),
-                    Err(Fail::Db(e)) if retryable(&e) && attempt < retries => {
-                        attempt += 1;
-                        tracing::debug!(attempt, error = %describe(&e), "a write lost a race; running it again");
-                        let jitter = rand::random_range(0..=(1u64 << attempt.min(6)));
-                        tokio::time::sleep(Duration::from_millis(jitter)).await;
-                    }
-                    Err(f) => return Err(failed(f)),
-                }
-            }
-        });
-        task.await.map_err(|e| Error::Internal(format!("the write task failed: {e}")))?
-    }
-
-    /// Runs `op` in a read-only snapshot.
-    async fn query<T, F>(&self, op: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: for<'a> FnOnce(&'a Db, &'a Limits) -> BoxFuture<'a, ops::R<T>> + Send + 'static,
-    {
-        let (pool, limits) = (self.pool.clone(), self.limits.clone());
-        let task = tokio::spawn(async move {
-            let mut lease = Lease::new(pool.get().await.map_err(pool_error)?);
-            let conn = lease.conn();
-            conn.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await.map_err(db_error)?;
-            let result = op(conn, &limits).await;
-            let end = conn.batch_execute(if result.is_ok() { "COMMIT" } else { "ROLLBACK" }).await;
-            lease.finished = end.is_ok();
-            drop(lease);
-            let value = result.map_err(failed)?;
-            end.map_err(db_error)?;
-            Ok(value)
-        });
-        task.await.map_err(|e| Error::Internal(format!("the read task failed: {e}")))?
     }
 }
 
@@ -317,19 +233,19 @@ impl Drop for Lease {
 }
 
 /// One try of a write command. Also answers whether the connection is still fit for the pool.
-async fn attempt_write<T, F>(conn: &mut Object, limits: &Limits, sequencer: &Sequencer, op: &F) -> (ops::R<T>, bool)
+async fn attempt_write<A, T, C>(conn: &mut Object, limits: &Limits, sequencer: &Sequencer, args: &A, command: &C) -> (Result<T>, bool)
 where
-    F: for<'a> Fn(&'a Db, &'a Limits, &'a mut Vec<Logged>) -> BoxFuture<'a, ops::R<T>>,
+    C: for<'t> Fn(PgTx<'t>, &'t A) -> BoxFuture<'t, Result<T>>,
 {
     if let Err(e) = conn.batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED").await {
         return (Err(e.into()), !conn.is_closed());
     }
     let mut events = Vec::new();
-    let value = match op(conn, limits, &mut events).await {
+    let value = match command(PgTx::new(conn, limits, &mut events), args).await {
         Ok(value) => value,
-        Err(f) => {
+        Err(e) => {
             let healthy = conn.batch_execute("ROLLBACK").await.is_ok();
-            return (Err(f), healthy);
+            return (Err(e), healthy);
         }
     };
     // Taken while every row lock of this transaction is still held: see `# Commit feed`.
@@ -353,319 +269,95 @@ where
 }
 
 async fn migrate(conn: &mut Object) -> Result<()> {
-    let tx = conn.transaction().await.map_err(db_error)?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await.map_err(db_error)?;
-    tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)").await.map_err(db_error)?;
-    let version: i64 =
-        tx.query_opt("SELECT max(version) FROM schema_version", &[]).await.map_err(db_error)?.and_then(|r| r.get(0)).unwrap_or(0);
+    let tx = conn.transaction().await.map_err(Error::from)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await.map_err(Error::from)?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)").await.map_err(Error::from)?;
+    let version: i64 = tx.query_one("SELECT max(version) FROM schema_version", &[]).await?.try_get::<_, Option<i64>>(0)?.unwrap_or(0);
     let known = MIGRATIONS.len() as i64;
     if version > known {
-        return Err(Error::Internal(format!(
+        return Err(Error::internal(format!(
             "the database has schema version {version}, newer than this build knows ({known}); run a newer heliograph"
         )));
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        tx.batch_execute(sql).await.map_err(db_error)?;
+        tx.batch_execute(sql).await.map_err(Error::from)?;
         tracing::info!(version = i + 1, "applied schema migration");
     }
     if version < known {
-        tx.execute("DELETE FROM schema_version", &[]).await.map_err(db_error)?;
-        tx.execute("INSERT INTO schema_version (version) VALUES ($1)", &[&known]).await.map_err(db_error)?;
+        tx.execute("DELETE FROM schema_version", &[]).await.map_err(Error::from)?;
+        tx.execute("INSERT INTO schema_version (version) VALUES ($1)", &[&known]).await.map_err(Error::from)?;
     }
-    tx.commit().await.map_err(db_error)
+    tx.commit().await.map_err(Error::from)
 }
 
-#[async_trait]
-impl Store for PostgresStore {
+impl Engine for PostgresStore {
+    type Tx<'t> = PgTx<'t>;
+
+    /// Runs `command` in a read-only snapshot.
+    fn read<A, T, C>(&self, args: A, command: C) -> impl Future<Output = Result<T>> + Send
+    where
+        A: Send + Sync + 'static,
+        T: Send + 'static,
+        C: for<'t> Fn(PgTx<'t>, &'t A) -> BoxFuture<'t, Result<T>> + Send + Sync + 'static,
+    {
+        let (pool, limits) = (self.pool.clone(), self.limits.clone());
+        let task = tokio::spawn(async move {
+            let mut lease = Lease::new(pool.get().await.map_err(pool_error)?);
+            let conn = lease.conn();
+            conn.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?;
+            let mut unused = Vec::new();
+            let result = command(PgTx::new(conn, &limits, &mut unused), &args).await;
+            let end = conn.batch_execute(if result.is_ok() { "COMMIT" } else { "ROLLBACK" }).await;
+            lease.finished = end.is_ok();
+            drop(lease);
+            let value = result?;
+            end?;
+            Ok(value)
+        });
+        async move { task.await.map_err(|e| Error::internal(format!("the read task failed: {e}")))? }
+    }
+
+    /// Runs `command` in its own transaction, again from scratch when it loses a race; answers
+    /// after COMMIT returned.
+    fn write<A, T, C>(&self, args: A, command: C) -> impl Future<Output = Result<T>> + Send
+    where
+        A: Send + Sync + 'static,
+        T: Send + 'static,
+        C: for<'t> Fn(PgTx<'t>, &'t A) -> BoxFuture<'t, Result<T>> + Send + Sync + 'static,
+    {
+        let (pool, limits, sequencer, retries) = (self.pool.clone(), self.limits.clone(), self.sequencer.clone(), self.retries);
+        let on_commit = self.on_commit.clone();
+        // Its own task: a caller that goes away does not cut a transaction in half.
+        let task = tokio::spawn(async move {
+            let mut attempt = 0;
+            loop {
+                let mut lease = Lease::new(pool.get().await.map_err(pool_error)?);
+                let started = Instant::now();
+                let (result, healthy) = attempt_write(lease.conn(), &limits, &sequencer, &args, &command).await;
+                lease.finished = healthy;
+                drop(lease);
+                if let (Ok(_), Some(observe)) = (&result, &on_commit) {
+                    observe(1, started.elapsed());
+                }
+                match result {
+                    Err(e) if e.lost_race() && attempt < retries => {
+                        attempt += 1;
+                        tracing::debug!(attempt, error = %e, "a write lost a race; running it again");
+                        let jitter = rand::random_range(0..=(1u64 << attempt.min(6)));
+                        tokio::time::sleep(Duration::from_millis(jitter)).await;
+                    }
+                    other => return other,
+                }
+            }
+        });
+        async move { task.await.map_err(|e| Error::internal(format!("the write task failed: {e}")))? }
+    }
+
     fn take_commit_feed(&self) -> Option<CommitFeed> {
         let feed = self.feed.lock().ok()?.take();
         if feed.is_some() {
             self.feed_taken.store(true, Ordering::Release);
         }
         feed
-    }
-
-    async fn save_login_code(&self, phone: &Phone, code: LoginCodeHash) -> Result<()> {
-        let phone = phone.clone();
-        self.write(move |c, _, _| {
-            let (phone, code) = (phone.clone(), code.clone());
-            Box::pin(async move { ops::save_login_code(c, &phone, &code).await })
-        })
-        .await
-    }
-    async fn login_attempt(&self, phone: &Phone) -> Result<Option<LoginCodeHash>> {
-        let phone = phone.clone();
-        self.write(move |c, _, _| {
-            let phone = phone.clone();
-            Box::pin(async move { ops::login_attempt(c, &phone).await })
-        })
-        .await
-    }
-    async fn delete_login_code(&self, phone: &Phone) -> Result<()> {
-        let phone = phone.clone();
-        self.write(move |c, _, _| {
-            let phone = phone.clone();
-            Box::pin(async move { ops::delete_login_code(c, &phone).await })
-        })
-        .await
-    }
-    async fn user_by_phone(&self, phone: &Phone) -> Result<Option<User>> {
-        let phone = phone.clone();
-        self.query(move |c, _| Box::pin(async move { ops::user_by_phone(c, &phone).await })).await
-    }
-    async fn create_user(&self, phone: &Phone, name: &DisplayName) -> Result<User> {
-        let (phone, name) = (phone.clone(), name.clone());
-        self.write(move |c, _, _| {
-            let (phone, name) = (phone.clone(), name.clone());
-            Box::pin(async move { ops::create_user(c, &phone, &name).await })
-        })
-        .await
-    }
-    async fn create_session(&self, user: UserId, token_hash: &[u8], device: &str) -> Result<Session> {
-        let (hash, device) = (token_hash.to_vec(), device.to_string());
-        self.write(move |c, _, _| {
-            let (hash, device) = (hash.clone(), device.clone());
-            Box::pin(async move { ops::create_session(c, user, &hash, &device).await })
-        })
-        .await
-    }
-    async fn session_by_token(&self, token_hash: &[u8]) -> Result<Option<Session>> {
-        let hash = token_hash.to_vec();
-        self.write(move |c, _, _| {
-            let hash = hash.clone();
-            Box::pin(async move { ops::session_by_token(c, &hash).await })
-        })
-        .await
-    }
-    async fn sessions(&self, user: UserId) -> Result<Vec<Session>> {
-        self.query(move |c, _| Box::pin(ops::sessions(c, user))).await
-    }
-    async fn revoke_session(&self, user: UserId, session: SessionId) -> Result<bool> {
-        self.write(move |c, _, _| Box::pin(ops::revoke_session(c, user, session))).await
-    }
-    async fn users(&self, ids: &[UserId]) -> Result<Vec<User>> {
-        let ids = ids.to_vec();
-        self.query(move |c, _| Box::pin(async move { ops::users(c, &ids).await })).await
-    }
-    async fn relations(&self, viewer: UserId, others: &[UserId]) -> Result<Vec<Relation>> {
-        let others = others.to_vec();
-        self.query(move |c, _| Box::pin(async move { ops::relations(c, viewer, &others).await })).await
-    }
-    async fn resolve(&self, username: &Username) -> Result<Option<Resolved>> {
-        let username = username.clone();
-        self.query(move |c, _| Box::pin(async move { ops::resolve(c, &username).await })).await
-    }
-    async fn update_profile(&self, user: UserId, name: Option<DisplayName>, bio: Option<Bio>) -> Result<User> {
-        self.write(move |c, _, _| {
-            let (name, bio) = (name.clone(), bio.clone());
-            Box::pin(async move { ops::update_profile(c, user, name.as_ref(), bio.as_ref()).await })
-        })
-        .await
-    }
-    async fn set_username(&self, user: UserId, username: Option<Username>) -> Result<User> {
-        self.write(move |c, _, _| {
-            let username = username.clone();
-            Box::pin(async move { ops::set_username(c, user, username.as_ref()).await })
-        })
-        .await
-    }
-    async fn add_contact(&self, owner: UserId, contact: UserId) -> Result<()> {
-        self.write(move |c, _, _| Box::pin(ops::add_contact(c, owner, contact))).await
-    }
-    async fn remove_contact(&self, owner: UserId, contact: UserId) -> Result<()> {
-        self.write(move |c, _, _| Box::pin(ops::remove_contact(c, owner, contact))).await
-    }
-    async fn contacts(&self, owner: UserId) -> Result<Vec<User>> {
-        self.query(move |c, _| Box::pin(ops::contacts(c, owner))).await
-    }
-    async fn set_blocked(&self, owner: UserId, target: UserId, blocked: bool) -> Result<()> {
-        self.write(move |c, _, _| Box::pin(ops::set_blocked(c, owner, target, blocked))).await
-    }
-    async fn blocked(&self, owner: UserId) -> Result<Vec<User>> {
-        self.query(move |c, _| Box::pin(ops::blocked(c, owner))).await
-    }
-    async fn phone_privacy(&self, user: UserId) -> Result<PhonePrivacy> {
-        self.query(move |c, _| Box::pin(ops::phone_privacy(c, user))).await
-    }
-    async fn set_phone_privacy(&self, user: UserId, privacy: PhonePrivacy) -> Result<()> {
-        self.write(move |c, _, _| Box::pin(ops::set_phone_privacy(c, user, privacy))).await
-    }
-    async fn open_private(&self, user: UserId, peer: UserId) -> Result<Chat> {
-        self.write(move |c, _, _| Box::pin(ops::open_private(c, user, peer))).await
-    }
-    async fn create_chat(
-        &self,
-        creator: UserId,
-        kind: ChatKind,
-        title: &Title,
-        username: Option<&Username>,
-        members: &[UserId],
-    ) -> Result<Chat> {
-        let (title, username, members) = (title.clone(), username.cloned(), members.to_vec());
-        self.write(move |c, l, ev| {
-            let (title, username, members) = (title.clone(), username.clone(), members.clone());
-            Box::pin(async move { ops::create_chat(c, l, ev, creator, kind, &title, username.as_ref(), &members).await })
-        })
-        .await
-    }
-    async fn chat_info(&self, chat: ChatId) -> Result<Option<Chat>> {
-        self.query(move |c, _| Box::pin(ops::load_chat(c, chat))).await
-    }
-    async fn chat(&self, user: UserId, chat: ChatId) -> Result<View> {
-        self.query(move |c, _| Box::pin(ops::view(c, user, chat))).await
-    }
-    async fn add_members(&self, actor: UserId, chat: ChatId, users: &[UserId]) -> Result<Chat> {
-        let users = users.to_vec();
-        self.write(move |c, l, ev| {
-            let users = users.clone();
-            Box::pin(async move { ops::add_members(c, l, ev, actor, chat, &users).await })
-        })
-        .await
-    }
-    async fn remove_member(&self, actor: UserId, chat: ChatId, user: UserId) -> Result<()> {
-        self.write(move |c, _, ev| Box::pin(ops::remove_member(c, ev, actor, chat, user))).await
-    }
-    async fn set_title(&self, actor: UserId, chat: ChatId, title: &Title) -> Result<Chat> {
-        let title = title.clone();
-        self.write(move |c, _, ev| {
-            let title = title.clone();
-            Box::pin(async move { ops::set_title(c, ev, actor, chat, &title).await })
-        })
-        .await
-    }
-    async fn set_admin(&self, actor: UserId, chat: ChatId, user: UserId, admin: bool) -> Result<()> {
-        self.write(move |c, _, ev| Box::pin(ops::set_admin(c, ev, actor, chat, user, admin))).await
-    }
-    async fn members(&self, actor: UserId, chat: ChatId, offset: u32, limit: u32) -> Result<Vec<Membership>> {
-        self.query(move |c, _| Box::pin(ops::members(c, actor, chat, offset, limit))).await
-    }
-    async fn member(&self, actor: UserId, chat: ChatId, user: UserId) -> Result<Option<Membership>> {
-        self.query(move |c, _| Box::pin(ops::member(c, actor, chat, user))).await
-    }
-    async fn find_private(&self, user: UserId, peer: UserId) -> Result<Option<Chat>> {
-        self.query(move |c, _| Box::pin(ops::find_private(c, user, peer))).await
-    }
-    async fn export_invite(&self, actor: UserId, chat: ChatId) -> Result<String> {
-        self.write(move |c, _, _| Box::pin(ops::export_invite(c, actor, chat))).await
-    }
-    async fn join(&self, user: UserId, how: JoinBy) -> Result<Chat> {
-        self.write(move |c, l, ev| {
-            let how = how.clone();
-            Box::pin(async move { ops::join(c, l, ev, user, &how).await })
-        })
-        .await
-    }
-    async fn typing_audience(&self, actor: UserId, chat: ChatId) -> Result<Option<Vec<UserId>>> {
-        self.query(move |c, _| Box::pin(ops::typing_audience(c, actor, chat))).await
-    }
-    async fn own_log_chats(&self, user: UserId) -> Result<Vec<(ChatId, Pts)>> {
-        self.query(move |c, _| Box::pin(ops::own_log_chats(c, user))).await
-    }
-    async fn send(&self, actor: UserId, chat: ChatId, random_id: i64, draft: Draft) -> Result<Sent> {
-        self.write(move |c, _, ev| {
-            let draft = draft.clone();
-            Box::pin(async move { ops::send(c, ev, actor, chat, random_id, &draft, None).await })
-        })
-        .await
-    }
-    async fn forward(&self, actor: UserId, from: ChatId, ids: &[MessageId], to: ChatId, random_ids: &[i64]) -> Result<Vec<Sent>> {
-        let (ids, random_ids) = (ids.to_vec(), random_ids.to_vec());
-        self.write(move |c, _, ev| {
-            let (ids, random_ids) = (ids.clone(), random_ids.clone());
-            Box::pin(async move { ops::forward(c, ev, actor, from, &ids, to, &random_ids).await })
-        })
-        .await
-    }
-    async fn edit(&self, actor: UserId, chat: ChatId, id: MessageId, edit: Edit) -> Result<Message> {
-        self.write(move |c, _, ev| {
-            let edit = edit.clone();
-            Box::pin(async move { ops::edit(c, ev, actor, chat, id, &edit).await })
-        })
-        .await
-    }
-    async fn delete(&self, actor: UserId, chat: ChatId, ids: &[MessageId], for_everyone: bool) -> Result<()> {
-        let ids = ids.to_vec();
-        self.write(move |c, _, ev| {
-            let ids = ids.clone();
-            Box::pin(async move { ops::delete(c, ev, actor, chat, &ids, for_everyone).await })
-        })
-        .await
-    }
-    async fn pin(&self, actor: UserId, chat: ChatId, id: Option<MessageId>) -> Result<()> {
-        self.write(move |c, _, ev| Box::pin(ops::pin(c, ev, actor, chat, id))).await
-    }
-    async fn read(&self, actor: UserId, chat: ChatId, max_id: Option<MessageId>) -> Result<()> {
-        self.write(move |c, _, ev| Box::pin(ops::read(c, ev, actor, chat, max_id))).await
-    }
-    async fn history(&self, actor: UserId, chat: ChatId, page: Page) -> Result<Vec<Message>> {
-        self.query(move |c, _| Box::pin(ops::history(c, actor, chat, page))).await
-    }
-    async fn dialogs(&self, user: UserId, before: Option<(i64, ChatId)>, limit: u32) -> Result<Vec<Dialog>> {
-        self.query(move |c, _| Box::pin(ops::dialogs(c, user, before, limit))).await
-    }
-    async fn create_bot(&self, owner: UserId, name: &DisplayName, username: &Username, token_hash: &[u8]) -> Result<User> {
-        let (name, username, hash) = (name.clone(), username.clone(), token_hash.to_vec());
-        self.write(move |c, _, _| {
-            let (name, username, hash) = (name.clone(), username.clone(), hash.clone());
-            Box::pin(async move { ops::create_bot(c, owner, &name, &username, &hash).await })
-        })
-        .await
-    }
-    async fn bots(&self, owner: UserId) -> Result<Vec<User>> {
-        self.query(move |c, _| Box::pin(ops::bots(c, owner))).await
-    }
-    async fn replace_bot_token(&self, owner: UserId, bot: UserId, token_hash: &[u8]) -> Result<()> {
-        let hash = token_hash.to_vec();
-        self.write(move |c, _, _| {
-            let hash = hash.clone();
-            Box::pin(async move { ops::replace_bot_token(c, owner, bot, &hash).await })
-        })
-        .await
-    }
-    async fn bot(&self, bot: UserId) -> Result<Option<Bot>> {
-        self.query(move |c, _| Box::pin(ops::bot(c, bot))).await
-    }
-    async fn webhook_bots(&self) -> Result<Vec<UserId>> {
-        self.query(move |c, _| Box::pin(ops::webhook_bots(c))).await
-    }
-    async fn update_bot(&self, bot: UserId, change: BotChange) -> Result<Bot> {
-        self.write(move |c, _, _| {
-            let change = change.clone();
-            Box::pin(async move { ops::update_bot(c, bot, &change).await })
-        })
-        .await
-    }
-    async fn press_button(&self, user: UserId, chat: ChatId, message: MessageId, data: &str) -> Result<(UserId, Pts)> {
-        let data = data.to_string();
-        self.write(move |c, _, ev| {
-            let data = data.clone();
-            Box::pin(async move { ops::press_button(c, ev, user, chat, message, &data).await })
-        })
-        .await
-    }
-    async fn create_file(&self, owner: UserId, file: NewFile, quota: u64) -> Result<File> {
-        self.write(move |c, _, _| {
-            let file = file.clone();
-            Box::pin(async move { ops::create_file(c, owner, &file, quota).await })
-        })
-        .await
-    }
-    async fn file(&self, user: UserId, id: FileId) -> Result<File> {
-        self.query(move |c, _| Box::pin(ops::file(c, user, id))).await
-    }
-    async fn file_usage(&self, user: UserId) -> Result<u64> {
-        self.query(move |c, _| Box::pin(ops::file_usage(c, user))).await
-    }
-    async fn file_refs(&self, sha256: [u8; 32]) -> Result<u64> {
-        self.query(move |c, _| Box::pin(async move { ops::file_refs(c, &sha256).await })).await
-    }
-    async fn state(&self, user: UserId) -> Result<Pts> {
-        self.query(move |c, _| Box::pin(ops::state(c, user))).await
-    }
-    async fn difference(&self, user: UserId, pts: Pts, limit: u32) -> Result<Difference> {
-        self.query(move |c, l| Box::pin(ops::difference(c, l, user, pts, limit))).await
-    }
-    async fn chat_difference(&self, user: UserId, chat: ChatId, pts: Pts, limit: u32) -> Result<Difference> {
-        self.query(move |c, l| Box::pin(ops::chat_difference(c, l, user, chat, pts, limit))).await
     }
 }

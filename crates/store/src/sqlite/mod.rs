@@ -8,21 +8,25 @@
 //!
 //! Reads run on a small pool of read-only connections (WAL lets them proceed while the writer
 //! commits).
+//!
+//! The commands themselves are `commands/`, shared with PostgreSQL; `tx.rs` is how their
+//! statements run here (synchronously, through each connection's statement cache).
 
-mod ops;
 mod seed;
+mod tx;
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
-use heliograph_core::*;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
-use crate::{model::*, CommitFeed, Error, Limits, Result, Store};
+use self::tx::SqliteTx;
+use crate::engine::{BoxFuture, Engine};
+use crate::{model::*, CommitFeed, Error, Limits, Result};
 
 pub use seed::{seed_channel, seed_phone, ChannelSeed, SeededChannel};
 
@@ -62,7 +66,7 @@ impl Default for Options {
 }
 
 type Finish = Box<dyn FnOnce(Result<()>) + Send>;
-type Job = Box<dyn FnOnce(&Connection, &mut Vec<Logged>) -> (bool, Finish) + Send>;
+type Job = Box<dyn FnOnce(&mut Connection, &mut Vec<Logged>) -> (bool, Finish) + Send>;
 
 pub struct SqliteStore {
     jobs: mpsc::Sender<Job>,
@@ -92,7 +96,7 @@ impl SqliteStore {
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || writer(conn, rx, feed_tx, taken, max_batch, on_commit))
-            .map_err(|e| Error::Internal(format!("cannot start the writer thread: {e}")))?;
+            .map_err(|e| Error::Internal(crate::error::Failure::caused_by(format!("cannot start the writer thread: {e}"), e)))?;
         Ok(SqliteStore {
             jobs,
             readers: Arc::new(Mutex::new(Vec::new())),
@@ -102,47 +106,6 @@ impl SqliteStore {
             feed: Mutex::new(Some(feed_rx)),
             feed_taken,
         })
-    }
-
-    /// Runs `op` inside the next group commit; answers after the commit is durable.
-    async fn write<T: Send + 'static>(
-        &self,
-        op: impl FnOnce(&Connection, &Limits, &mut Vec<Logged>) -> Result<T> + Send + 'static,
-    ) -> Result<T> {
-        let (tx, rx) = oneshot::channel();
-        let limits = self.limits.clone();
-        let job: Job = Box::new(move |conn, events| {
-            let result = op(conn, &limits, events);
-            let ok = result.is_ok();
-            let finish: Finish = Box::new(move |commit: Result<()>| {
-                let _ = tx.send(commit.and(result));
-            });
-            (ok, finish)
-        });
-        self.jobs.send(job).await.map_err(|_| Error::Internal("the store is shut down".into()))?;
-        rx.await.map_err(|_| Error::Internal("the write was not committed: the writer could not begin a transaction, or stopped".into()))?
-    }
-
-    /// Runs `op` on a read connection.
-    async fn query<T: Send + 'static>(&self, op: impl FnOnce(&Connection, &Limits) -> Result<T> + Send + 'static) -> Result<T> {
-        let _slot = self.reader_slots.acquire().await.map_err(|_| Error::Internal("store closed".into()))?;
-        let readers = self.readers.clone();
-        let path = self.path.clone();
-        let limits = self.limits.clone();
-        tokio::task::spawn_blocking(move || {
-            let pooled = readers.lock().map_err(|_| Error::Internal("reader pool poisoned".into()))?.pop();
-            let conn = match pooled {
-                Some(c) => c,
-                None => open_reader(&path)?,
-            };
-            let result = op(&conn, &limits);
-            if let Ok(mut pool) = readers.lock() {
-                pool.push(conn);
-            }
-            result
-        })
-        .await
-        .map_err(|e| Error::Internal(format!("read task failed: {e}")))?
     }
 }
 
@@ -162,7 +125,9 @@ pub fn backup(db: &Path, dest: &Path) -> Result<i64> {
     let conn = open_reader(db)?;
     conn.execute("VACUUM INTO ?1", [dest_text])?;
     drop(conn);
-    std::fs::File::open(dest).and_then(|f| f.sync_all()).map_err(|e| Error::Internal(format!("cannot sync the backup: {e}")))?;
+    std::fs::File::open(dest)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| Error::Internal(crate::error::Failure::caused_by(format!("cannot sync the backup: {e}"), e)))?;
     inspect(dest)
 }
 
@@ -210,8 +175,9 @@ pub fn in_use(path: &Path) -> Result<bool> {
 }
 
 /// Prepared statements kept per connection: a send alone runs about 15 different ones, and
-/// rusqlite's default of 16 made the writer re-parse statements it had just evicted.
-const STATEMENT_CACHE: usize = 128;
+/// rusqlite's default of 16 made the writer re-parse statements it had just evicted. Every
+/// statement of every command goes through the cache (about 100 today), so all of them fit.
+const STATEMENT_CACHE: usize = 256;
 
 /// Settings of the writing connection. Checkpoints stay SQLite's automatic ones, run by the
 /// writer after a commit once the WAL holds 1,000 pages: a checkpoint thread beside the writer
@@ -245,7 +211,7 @@ fn migrate(conn: &Connection) -> Result<()> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let known = MIGRATIONS.len() as i64;
     if version > known {
-        return Err(Error::Internal(format!(
+        return Err(Error::internal(format!(
             "the database has schema version {version}, newer than this build knows ({known}); run a newer heliograph"
         )));
     }
@@ -260,7 +226,7 @@ fn migrate(conn: &Connection) -> Result<()> {
 }
 
 fn writer(
-    conn: Connection,
+    mut conn: Connection,
     mut rx: mpsc::Receiver<Job>,
     feed: mpsc::Sender<Vec<Logged>>,
     feed_taken: Arc<AtomicBool>,
@@ -295,7 +261,7 @@ fn writer(
             // A failed savepoint inside an open transaction means the connection is broken:
             // the whole batch is rolled back below.
             failed |= statement(&conn, "SAVEPOINT job").is_err();
-            let (ok, finish) = run_job(&conn, job, &mut events);
+            let (ok, finish) = run_job(&mut conn, job, &mut events);
             if ok {
                 failed |= statement(&conn, "RELEASE job").is_err();
                 committed_events.extend(events);
@@ -305,7 +271,7 @@ fn writer(
             finishes.push(finish);
         }
         let commit = if failed {
-            Err(Error::Internal("a group commit failed and was rolled back".into()))
+            Err(Error::internal("a group commit failed and was rolled back"))
         } else {
             conn.execute_batch("COMMIT").map_err(Error::from)
         };
@@ -339,7 +305,7 @@ fn statement(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
-fn run_job(conn: &Connection, job: Job, events: &mut Vec<Logged>) -> (bool, Finish) {
+fn run_job(conn: &mut Connection, job: Job, events: &mut Vec<Logged>) -> (bool, Finish) {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(conn, events))) {
         Ok(done) => done,
         Err(_) => {
@@ -349,8 +315,58 @@ fn run_job(conn: &Connection, job: Job, events: &mut Vec<Logged>) -> (bool, Fini
     }
 }
 
-#[async_trait]
-impl Store for SqliteStore {
+impl Engine for SqliteStore {
+    type Tx<'t> = SqliteTx<'t>;
+
+    /// Runs `command` on a read connection.
+    async fn read<A, T, C>(&self, args: A, command: C) -> Result<T>
+    where
+        A: Send + Sync + 'static,
+        T: Send + 'static,
+        C: for<'t> Fn(SqliteTx<'t>, &'t A) -> BoxFuture<'t, Result<T>> + Send + Sync + 'static,
+    {
+        let _slot = self.reader_slots.acquire().await.map_err(|_| Error::internal("store closed"))?;
+        let (readers, path, limits) = (self.readers.clone(), self.path.clone(), self.limits.clone());
+        tokio::task::spawn_blocking(move || {
+            let pooled = readers.lock().map_err(|_| Error::internal("reader pool poisoned"))?.pop();
+            let mut conn = match pooled {
+                Some(c) => c,
+                None => open_reader(&path)?,
+            };
+            let mut unused = Vec::new();
+            let result = tx::finish(command(SqliteTx::new(&mut conn, &limits, &mut unused), &args));
+            if let Ok(mut pool) = readers.lock() {
+                pool.push(conn);
+            }
+            result
+        })
+        .await
+        .map_err(|e| Error::internal(format!("read task failed: {e}")))?
+    }
+
+    /// Runs `command` inside the next group commit; answers after the commit is durable.
+    fn write<A, T, C>(&self, args: A, command: C) -> impl Future<Output = Result<T>> + Send
+    where
+        A: Send + Sync + 'static,
+        T: Send + 'static,
+        C: for<'t> Fn(SqliteTx<'t>, &'t A) -> BoxFuture<'t, Result<T>> + Send + Sync + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let limits = self.limits.clone();
+        let job: Job = Box::new(move |conn, events| {
+            let result = tx::finish(command(SqliteTx::new(conn, &limits, events), &args));
+            let ok = result.is_ok();
+            let finish: Finish = Box::new(move |commit: Result<()>| {
+                let _ = tx.send(commit.and(result));
+            });
+            (ok, finish)
+        });
+        async move {
+            self.jobs.send(job).await.map_err(|_| Error::internal("the store is shut down"))?;
+            rx.await.map_err(|_| Error::internal("the write was not committed: the writer could not begin a transaction, or stopped"))?
+        }
+    }
+
     fn take_commit_feed(&self) -> Option<CommitFeed> {
         let feed = self.feed.lock().ok()?.take();
         if feed.is_some() {
@@ -358,211 +374,14 @@ impl Store for SqliteStore {
         }
         feed
     }
-
-    async fn save_login_code(&self, phone: &Phone, code: LoginCodeHash) -> Result<()> {
-        let phone = phone.clone();
-        self.write(move |c, _, _| ops::save_login_code(c, &phone, &code)).await
-    }
-    async fn login_attempt(&self, phone: &Phone) -> Result<Option<LoginCodeHash>> {
-        let phone = phone.clone();
-        self.write(move |c, _, _| ops::login_attempt(c, &phone)).await
-    }
-    async fn delete_login_code(&self, phone: &Phone) -> Result<()> {
-        let phone = phone.clone();
-        self.write(move |c, _, _| ops::delete_login_code(c, &phone)).await
-    }
-    async fn user_by_phone(&self, phone: &Phone) -> Result<Option<User>> {
-        let phone = phone.clone();
-        self.query(move |c, _| ops::user_by_phone(c, &phone)).await
-    }
-    async fn create_user(&self, phone: &Phone, name: &DisplayName) -> Result<User> {
-        let (phone, name) = (phone.clone(), name.clone());
-        self.write(move |c, _, _| ops::create_user(c, &phone, &name)).await
-    }
-    async fn create_session(&self, user: UserId, token_hash: &[u8], device: &str) -> Result<Session> {
-        let (hash, device) = (token_hash.to_vec(), device.to_string());
-        self.write(move |c, _, _| ops::create_session(c, user, &hash, &device)).await
-    }
-    async fn session_by_token(&self, token_hash: &[u8]) -> Result<Option<Session>> {
-        let hash = token_hash.to_vec();
-        self.write(move |c, _, _| ops::session_by_token(c, &hash)).await
-    }
-    async fn sessions(&self, user: UserId) -> Result<Vec<Session>> {
-        self.query(move |c, _| ops::sessions(c, user)).await
-    }
-    async fn revoke_session(&self, user: UserId, session: SessionId) -> Result<bool> {
-        self.write(move |c, _, _| ops::revoke_session(c, user, session)).await
-    }
-    async fn users(&self, ids: &[UserId]) -> Result<Vec<User>> {
-        let ids = ids.to_vec();
-        self.query(move |c, _| ops::users(c, &ids)).await
-    }
-    async fn relations(&self, viewer: UserId, others: &[UserId]) -> Result<Vec<Relation>> {
-        let others = others.to_vec();
-        self.query(move |c, _| ops::relations(c, viewer, &others)).await
-    }
-    async fn resolve(&self, username: &Username) -> Result<Option<Resolved>> {
-        let username = username.clone();
-        self.query(move |c, _| ops::resolve(c, &username)).await
-    }
-    async fn update_profile(&self, user: UserId, name: Option<DisplayName>, bio: Option<Bio>) -> Result<User> {
-        self.write(move |c, _, _| ops::update_profile(c, user, name.as_ref(), bio.as_ref())).await
-    }
-    async fn set_username(&self, user: UserId, username: Option<Username>) -> Result<User> {
-        self.write(move |c, _, _| ops::set_username(c, user, username.as_ref())).await
-    }
-    async fn add_contact(&self, owner: UserId, contact: UserId) -> Result<()> {
-        self.write(move |c, _, _| ops::add_contact(c, owner, contact)).await
-    }
-    async fn remove_contact(&self, owner: UserId, contact: UserId) -> Result<()> {
-        self.write(move |c, _, _| ops::remove_contact(c, owner, contact)).await
-    }
-    async fn contacts(&self, owner: UserId) -> Result<Vec<User>> {
-        self.query(move |c, _| ops::contacts(c, owner)).await
-    }
-    async fn set_blocked(&self, owner: UserId, target: UserId, blocked: bool) -> Result<()> {
-        self.write(move |c, _, _| ops::set_blocked(c, owner, target, blocked)).await
-    }
-    async fn blocked(&self, owner: UserId) -> Result<Vec<User>> {
-        self.query(move |c, _| ops::blocked(c, owner)).await
-    }
-    async fn phone_privacy(&self, user: UserId) -> Result<PhonePrivacy> {
-        self.query(move |c, _| ops::phone_privacy(c, user)).await
-    }
-    async fn set_phone_privacy(&self, user: UserId, privacy: PhonePrivacy) -> Result<()> {
-        self.write(move |c, _, _| ops::set_phone_privacy(c, user, privacy)).await
-    }
-    async fn open_private(&self, user: UserId, peer: UserId) -> Result<Chat> {
-        self.write(move |c, _, ev| ops::open_private(c, ev, user, peer)).await
-    }
-    async fn create_chat(
-        &self,
-        creator: UserId,
-        kind: ChatKind,
-        title: &Title,
-        username: Option<&Username>,
-        members: &[UserId],
-    ) -> Result<Chat> {
-        let (title, username, members) = (title.clone(), username.cloned(), members.to_vec());
-        self.write(move |c, l, ev| ops::create_chat(c, l, ev, creator, kind, &title, username.as_ref(), &members)).await
-    }
-    async fn chat_info(&self, chat: ChatId) -> Result<Option<Chat>> {
-        self.query(move |c, _| ops::load_chat(c, chat)).await
-    }
-    async fn chat(&self, user: UserId, chat: ChatId) -> Result<View> {
-        self.query(move |c, _| ops::view(c, user, chat)).await
-    }
-    async fn add_members(&self, actor: UserId, chat: ChatId, users: &[UserId]) -> Result<Chat> {
-        let users = users.to_vec();
-        self.write(move |c, l, ev| ops::add_members(c, l, ev, actor, chat, &users)).await
-    }
-    async fn remove_member(&self, actor: UserId, chat: ChatId, user: UserId) -> Result<()> {
-        self.write(move |c, _, ev| ops::remove_member(c, ev, actor, chat, user)).await
-    }
-    async fn set_title(&self, actor: UserId, chat: ChatId, title: &Title) -> Result<Chat> {
-        let title = title.clone();
-        self.write(move |c, _, ev| ops::set_title(c, ev, actor, chat, &title)).await
-    }
-    async fn set_admin(&self, actor: UserId, chat: ChatId, user: UserId, admin: bool) -> Result<()> {
-        self.write(move |c, _, ev| ops::set_admin(c, ev, actor, chat, user, admin)).await
-    }
-    async fn members(&self, actor: UserId, chat: ChatId, offset: u32, limit: u32) -> Result<Vec<Membership>> {
-        self.query(move |c, _| ops::members(c, actor, chat, offset, limit)).await
-    }
-    async fn member(&self, actor: UserId, chat: ChatId, user: UserId) -> Result<Option<Membership>> {
-        self.query(move |c, _| ops::member(c, actor, chat, user)).await
-    }
-    async fn find_private(&self, user: UserId, peer: UserId) -> Result<Option<Chat>> {
-        self.query(move |c, _| ops::find_private(c, user, peer)).await
-    }
-    async fn export_invite(&self, actor: UserId, chat: ChatId) -> Result<String> {
-        self.write(move |c, _, _| ops::export_invite(c, actor, chat)).await
-    }
-    async fn join(&self, user: UserId, how: JoinBy) -> Result<Chat> {
-        self.write(move |c, l, ev| ops::join(c, l, ev, user, &how)).await
-    }
-    async fn typing_audience(&self, actor: UserId, chat: ChatId) -> Result<Option<Vec<UserId>>> {
-        self.query(move |c, _| ops::typing_audience(c, actor, chat)).await
-    }
-    async fn own_log_chats(&self, user: UserId) -> Result<Vec<(ChatId, Pts)>> {
-        self.query(move |c, _| ops::own_log_chats(c, user)).await
-    }
-    async fn send(&self, actor: UserId, chat: ChatId, random_id: i64, draft: Draft) -> Result<Sent> {
-        self.write(move |c, _, ev| ops::send(c, ev, actor, chat, random_id, &draft, None)).await
-    }
-    async fn forward(&self, actor: UserId, from: ChatId, ids: &[MessageId], to: ChatId, random_ids: &[i64]) -> Result<Vec<Sent>> {
-        let (ids, random_ids) = (ids.to_vec(), random_ids.to_vec());
-        self.write(move |c, _, ev| ops::forward(c, ev, actor, from, &ids, to, &random_ids)).await
-    }
-    async fn edit(&self, actor: UserId, chat: ChatId, id: MessageId, edit: Edit) -> Result<Message> {
-        self.write(move |c, _, ev| ops::edit(c, ev, actor, chat, id, &edit)).await
-    }
-    async fn delete(&self, actor: UserId, chat: ChatId, ids: &[MessageId], for_everyone: bool) -> Result<()> {
-        let ids = ids.to_vec();
-        self.write(move |c, _, ev| ops::delete(c, ev, actor, chat, &ids, for_everyone)).await
-    }
-    async fn pin(&self, actor: UserId, chat: ChatId, id: Option<MessageId>) -> Result<()> {
-        self.write(move |c, _, ev| ops::pin(c, ev, actor, chat, id)).await
-    }
-    async fn read(&self, actor: UserId, chat: ChatId, max_id: Option<MessageId>) -> Result<()> {
-        self.write(move |c, _, ev| ops::read(c, ev, actor, chat, max_id)).await
-    }
-    async fn history(&self, actor: UserId, chat: ChatId, page: Page) -> Result<Vec<Message>> {
-        self.query(move |c, _| ops::history(c, actor, chat, page)).await
-    }
-    async fn dialogs(&self, user: UserId, before: Option<(i64, ChatId)>, limit: u32) -> Result<Vec<Dialog>> {
-        self.query(move |c, _| ops::dialogs(c, user, before, limit)).await
-    }
-    async fn create_bot(&self, owner: UserId, name: &DisplayName, username: &Username, token_hash: &[u8]) -> Result<User> {
-        let (name, username, hash) = (name.clone(), username.clone(), token_hash.to_vec());
-        self.write(move |c, _, _| ops::create_bot(c, owner, &name, &username, &hash)).await
-    }
-    async fn bots(&self, owner: UserId) -> Result<Vec<User>> {
-        self.query(move |c, _| ops::bots(c, owner)).await
-    }
-    async fn replace_bot_token(&self, owner: UserId, bot: UserId, token_hash: &[u8]) -> Result<()> {
-        let hash = token_hash.to_vec();
-        self.write(move |c, _, _| ops::replace_bot_token(c, owner, bot, &hash)).await
-    }
-    async fn bot(&self, bot: UserId) -> Result<Option<Bot>> {
-        self.query(move |c, _| ops::bot(c, bot)).await
-    }
-    async fn webhook_bots(&self) -> Result<Vec<UserId>> {
-        self.query(move |c, _| ops::webhook_bots(c)).await
-    }
-    async fn update_bot(&self, bot: UserId, change: BotChange) -> Result<Bot> {
-        self.write(move |c, _, _| ops::update_bot(c, bot, &change)).await
-    }
-    async fn press_button(&self, user: UserId, chat: ChatId, message: MessageId, data: &str) -> Result<(UserId, Pts)> {
-        let data = data.to_string();
-        self.write(move |c, _, ev| ops::press_button(c, ev, user, chat, message, &data)).await
-    }
-    async fn create_file(&self, owner: UserId, file: NewFile, quota: u64) -> Result<File> {
-        self.write(move |c, _, _| ops::create_file(c, owner, &file, quota)).await
-    }
-    async fn file(&self, user: UserId, id: FileId) -> Result<File> {
-        self.query(move |c, _| ops::file(c, user, id)).await
-    }
-    async fn file_usage(&self, user: UserId) -> Result<u64> {
-        self.query(move |c, _| ops::file_usage(c, user)).await
-    }
-    async fn file_refs(&self, sha256: [u8; 32]) -> Result<u64> {
-        self.query(move |c, _| ops::file_refs(c, &sha256)).await
-    }
-    async fn state(&self, user: UserId) -> Result<Pts> {
-        self.query(move |c, _| ops::state(c, user)).await
-    }
-    async fn difference(&self, user: UserId, pts: Pts, limit: u32) -> Result<Difference> {
-        self.query(move |c, l| ops::difference(c, l, user, pts, limit)).await
-    }
-    async fn chat_difference(&self, user: UserId, chat: ChatId, pts: Pts, limit: u32) -> Result<Difference> {
-        self.query(move |c, l| ops::chat_difference(c, l, user, chat, pts, limit)).await
-    }
 }
 
 #[cfg(test)]
 mod tests {
+    use heliograph_core::*;
+
     use super::*;
+    use crate::Store;
 
     /// A database made by the build before bots (schema version 2) upgrades in place: people
     /// and their messages stay, phones stay unique, and bots (no phone) can be made.

@@ -1,8 +1,8 @@
 //! Bulk seeding for benchmarks: a new database filled with one channel and many subscribers,
 //! written offline (no server has the file open) in a few large transactions.
 //!
-//! Every row comes from the same `ops` functions the store commands run (`create_user`,
-//! `create_session`, `create_chat`, `join`), in the order a sign-up, a channel creation and a
+//! Every row comes from the same commands the store runs (`create_user`, `create_session`,
+//! `create_chat`, `join`, in `commands/`), in the order a sign-up, a channel creation and a
 //! join by username run them, so a running server cannot tell a seeded account from one that
 //! signed in and joined. Only the batching differs: thousands of commands share one
 //! transaction instead of a group commit each, and the events they log are not fanned out
@@ -14,7 +14,9 @@ use std::path::Path;
 use heliograph_core::*;
 use rusqlite::Connection;
 
-use super::{configure, in_use, migrate, ops, Durability};
+use super::tx::{finish, SqliteTx};
+use super::{configure, in_use, migrate, Durability};
+use crate::commands::{accounts, chats};
 use crate::{Error, JoinBy, Limits, Result};
 
 /// What to seed.
@@ -63,7 +65,7 @@ pub fn seed_channel(path: &Path, seed: &ChannelSeed, mut progress: impl FnMut(u6
     if seed.sessions.len() as u64 > seed.subscribers {
         return Err(Error::Invalid(format!("{} sessions for {} subscribers", seed.sessions.len(), seed.subscribers)));
     }
-    let conn = Connection::open(path)?;
+    let mut conn = Connection::open(path)?;
     configure(&conn, Durability::Full)?;
     migrate(&conn)?;
     let accounts: i64 = conn.query_row("SELECT count(*) FROM users", [], |r| r.get(0))?;
@@ -74,30 +76,36 @@ pub fn seed_channel(path: &Path, seed: &ChannelSeed, mut progress: impl FnMut(u6
         )));
     }
     let limits = Limits::default();
-    // Events are logged into the tables by `ops`; the copies meant for the live fan-out are
-    // dropped with each transaction (no server is running to publish them).
+    // Events are logged into the tables by the commands; the copies meant for the live
+    // fan-out are dropped with each transaction (no server is running to publish them).
     let mut events = Vec::new();
-    let tx = conn.unchecked_transaction()?;
-    let owner = sign_up(&conn, 0)?;
-    ops::create_session(&conn, owner, &seed.owner_session, &seed.device)?;
-    let chat = ops::create_chat(&conn, &limits, &mut events, owner, ChatKind::Channel, &seed.title, Some(&seed.username), &[])?.id;
-    tx.commit()?;
+    conn.execute_batch("BEGIN")?;
+    let chat = {
+        let mut tx = SqliteTx::new(&mut conn, &limits, &mut events);
+        let owner = sign_up(&mut tx, 0)?;
+        finish(accounts::create_session(&mut tx, owner, &seed.owner_session, &seed.device))?;
+        let chat = finish(chats::create_chat(&mut tx, owner, ChatKind::Channel, &seed.title, Some(&seed.username), &[]))?;
+        (owner, chat.id)
+    };
+    conn.execute_batch("COMMIT")?;
+    let (owner, chat) = chat;
     let how = JoinBy::Username(seed.username.clone());
     let mut with_session = Vec::with_capacity(seed.sessions.len());
     let mut n = 1;
     while n <= seed.subscribers {
         let end = (n + seed.batch.max(1)).min(seed.subscribers + 1);
-        let tx = conn.unchecked_transaction()?;
+        conn.execute_batch("BEGIN")?;
         for i in n..end {
-            let user = sign_up(&conn, i)?;
+            events.clear();
+            let mut tx = SqliteTx::new(&mut conn, &limits, &mut events);
+            let user = sign_up(&mut tx, i)?;
             if let Some(hash) = seed.sessions.get(i as usize - 1) {
-                ops::create_session(&conn, user, hash, &seed.device)?;
+                finish(accounts::create_session(&mut tx, user, hash, &seed.device))?;
                 with_session.push(user);
             }
-            ops::join(&conn, &limits, &mut events, user, &how)?;
-            events.clear();
+            finish(chats::join(&mut tx, user, &how))?;
         }
-        tx.commit()?;
+        conn.execute_batch("COMMIT")?;
         progress(end - 1);
         n = end;
     }
@@ -108,7 +116,7 @@ pub fn seed_channel(path: &Path, seed: &ChannelSeed, mut progress: impl FnMut(u6
 
 /// What `auth.sign_in` stores for a new account (the login code it saves and deletes leaves
 /// no row).
-fn sign_up(c: &Connection, n: u64) -> Result<UserId> {
+fn sign_up(tx: &mut SqliteTx<'_>, n: u64) -> Result<UserId> {
     let name = DisplayName::parse(&format!("bench {n}")).map_err(|_| Error::Invalid("a seed name is not a valid name".into()))?;
-    Ok(ops::create_user(c, &seed_phone(n)?, &name)?.id)
+    Ok(finish(accounts::create_user(tx, &seed_phone(n)?, &name))?.id)
 }

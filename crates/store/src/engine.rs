@@ -1,0 +1,325 @@
+//! The [`Store`] trait adapted once, for every engine: each method runs its command (from
+//! `commands/`) read-only or as a write, through the [`Engine`] the store is.
+//!
+//! A command's arguments travel as one owned value beside it (`args`), so an engine can run
+//! it again from scratch (PostgreSQL retries a write that lost a race) without copying them.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use heliograph_core::*;
+
+use crate::commands::{accounts, bots, chats, files, messages, people, sync, Tx};
+use crate::{model::*, CommitFeed, Result, Store};
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What an engine provides: "run this command read-only", "run this command as a write".
+pub trait Engine: Send + Sync + 'static {
+    type Tx<'t>: Tx;
+
+    /// Runs `command` on a read-only snapshot.
+    fn read<A, T, C>(&self, args: A, command: C) -> impl Future<Output = Result<T>> + Send
+    where
+        A: Send + Sync + 'static,
+        T: Send + 'static,
+        C: for<'t> Fn(Self::Tx<'t>, &'t A) -> BoxFuture<'t, Result<T>> + Send + Sync + 'static;
+
+    /// Runs `command` in one transaction (perhaps more than once, each from scratch); answers
+    /// only once what it did is durable.
+    fn write<A, T, C>(&self, args: A, command: C) -> impl Future<Output = Result<T>> + Send
+    where
+        A: Send + Sync + 'static,
+        T: Send + 'static,
+        C: for<'t> Fn(Self::Tx<'t>, &'t A) -> BoxFuture<'t, Result<T>> + Send + Sync + 'static;
+
+    fn take_commit_feed(&self) -> Option<CommitFeed>;
+}
+
+/// `run!(read | write, engine, (args…) => module::command)`: calls the command with the
+/// transaction first, then the arguments as [`By`] hands them over.
+macro_rules! run {
+    ($how:ident, $engine:expr, ($($arg:ident),*) => $command:path $(, $extra:expr)?) => {
+        $engine
+            .$how(($($arg,)*), |mut tx, ($($arg,)*)| Box::pin(async move { $command(&mut tx, $($arg.by()),* $(, $extra)?).await }))
+            .await
+    };
+}
+
+/// How a command takes each kind of argument: ids and flags by value, the rest by reference.
+trait By<'a> {
+    type As;
+    fn by(&'a self) -> Self::As;
+}
+
+macro_rules! by_value {
+    ($($t:ty),*) => {$(
+        impl<'a> By<'a> for $t {
+            type As = $t;
+            fn by(&'a self) -> $t {
+                *self
+            }
+        }
+    )*};
+}
+by_value!(
+    UserId,
+    ChatId,
+    MessageId,
+    SessionId,
+    FileId,
+    ChatKind,
+    PhonePrivacy,
+    bool,
+    i64,
+    u32,
+    u64,
+    [u8; 32],
+    Page,
+    Option<MessageId>,
+    Option<(i64, ChatId)>
+);
+
+macro_rules! by_ref {
+    ($($t:ty => $as:ty),*) => {$(
+        impl<'a> By<'a> for $t {
+            type As = &'a $as;
+            fn by(&'a self) -> &'a $as {
+                self
+            }
+        }
+    )*};
+}
+by_ref!(Phone => Phone, DisplayName => DisplayName, Username => Username, Title => Title, LoginCodeHash => LoginCodeHash,
+    Draft => Draft, Edit => Edit, JoinBy => JoinBy, BotChange => BotChange, NewFile => NewFile,
+    Vec<UserId> => [UserId], Vec<MessageId> => [MessageId], Vec<i64> => [i64], Vec<u8> => [u8], String => str);
+
+impl<'a, T: 'a> By<'a> for Option<T>
+where
+    T: ByRef,
+{
+    type As = Option<&'a T>;
+    fn by(&'a self) -> Option<&'a T> {
+        self.as_ref()
+    }
+}
+
+/// Optional values a command takes as `Option<&T>`.
+trait ByRef {}
+impl ByRef for DisplayName {}
+impl ByRef for Bio {}
+impl ByRef for Username {}
+
+#[async_trait]
+impl<E: Engine> Store for E {
+    fn take_commit_feed(&self) -> Option<CommitFeed> {
+        Engine::take_commit_feed(self)
+    }
+
+    async fn save_login_code(&self, phone: &Phone, code: LoginCodeHash) -> Result<()> {
+        let phone = phone.clone();
+        run!(write, self, (phone, code) => accounts::save_login_code)
+    }
+    async fn login_attempt(&self, phone: &Phone) -> Result<Option<LoginCodeHash>> {
+        let phone = phone.clone();
+        run!(write, self, (phone) => accounts::login_attempt)
+    }
+    async fn delete_login_code(&self, phone: &Phone) -> Result<()> {
+        let phone = phone.clone();
+        run!(write, self, (phone) => accounts::delete_login_code)
+    }
+    async fn user_by_phone(&self, phone: &Phone) -> Result<Option<User>> {
+        let phone = phone.clone();
+        run!(read, self, (phone) => accounts::user_by_phone)
+    }
+    async fn create_user(&self, phone: &Phone, name: &DisplayName) -> Result<User> {
+        let (phone, name) = (phone.clone(), name.clone());
+        run!(write, self, (phone, name) => accounts::create_user)
+    }
+    async fn create_session(&self, user: UserId, token_hash: &[u8], device: &str) -> Result<Session> {
+        let (hash, device) = (token_hash.to_vec(), device.to_string());
+        run!(write, self, (user, hash, device) => accounts::create_session)
+    }
+    async fn session_by_token(&self, token_hash: &[u8]) -> Result<Option<Session>> {
+        let hash = token_hash.to_vec();
+        run!(write, self, (hash) => accounts::session_by_token)
+    }
+    async fn sessions(&self, user: UserId) -> Result<Vec<Session>> {
+        run!(read, self, (user) => accounts::sessions)
+    }
+    async fn revoke_session(&self, user: UserId, session: SessionId) -> Result<bool> {
+        run!(write, self, (user, session) => accounts::revoke_session)
+    }
+
+    async fn users(&self, ids: &[UserId]) -> Result<Vec<User>> {
+        let ids = ids.to_vec();
+        run!(read, self, (ids) => people::users)
+    }
+    async fn relations(&self, viewer: UserId, others: &[UserId]) -> Result<Vec<Relation>> {
+        let others = others.to_vec();
+        run!(read, self, (viewer, others) => people::relations)
+    }
+    async fn resolve(&self, username: &Username) -> Result<Option<Resolved>> {
+        let username = username.clone();
+        run!(read, self, (username) => people::resolve)
+    }
+    async fn update_profile(&self, user: UserId, name: Option<DisplayName>, bio: Option<Bio>) -> Result<User> {
+        run!(write, self, (user, name, bio) => people::update_profile)
+    }
+    async fn set_username(&self, user: UserId, username: Option<Username>) -> Result<User> {
+        run!(write, self, (user, username) => people::set_username)
+    }
+    async fn add_contact(&self, owner: UserId, contact: UserId) -> Result<()> {
+        run!(write, self, (owner, contact) => people::add_contact)
+    }
+    async fn remove_contact(&self, owner: UserId, contact: UserId) -> Result<()> {
+        run!(write, self, (owner, contact) => people::remove_contact)
+    }
+    async fn contacts(&self, owner: UserId) -> Result<Vec<User>> {
+        run!(read, self, (owner) => people::contacts)
+    }
+    async fn set_blocked(&self, owner: UserId, target: UserId, blocked: bool) -> Result<()> {
+        run!(write, self, (owner, target, blocked) => people::set_blocked)
+    }
+    async fn blocked(&self, owner: UserId) -> Result<Vec<User>> {
+        run!(read, self, (owner) => people::blocked)
+    }
+    async fn phone_privacy(&self, user: UserId) -> Result<PhonePrivacy> {
+        run!(read, self, (user) => people::phone_privacy)
+    }
+    async fn set_phone_privacy(&self, user: UserId, privacy: PhonePrivacy) -> Result<()> {
+        run!(write, self, (user, privacy) => people::set_phone_privacy)
+    }
+
+    async fn open_private(&self, user: UserId, peer: UserId) -> Result<Chat> {
+        run!(write, self, (user, peer) => chats::open_private)
+    }
+    async fn create_chat(
+        &self,
+        creator: UserId,
+        kind: ChatKind,
+        title: &Title,
+        username: Option<&Username>,
+        members: &[UserId],
+    ) -> Result<Chat> {
+        let (title, username, members) = (title.clone(), username.cloned(), members.to_vec());
+        run!(write, self, (creator, kind, title, username, members) => chats::create_chat)
+    }
+    async fn chat_info(&self, chat: ChatId) -> Result<Option<Chat>> {
+        run!(read, self, (chat) => chats::load)
+    }
+    async fn chat(&self, user: UserId, chat: ChatId) -> Result<View> {
+        run!(read, self, (user, chat) => chats::view)
+    }
+    async fn add_members(&self, actor: UserId, chat: ChatId, users: &[UserId]) -> Result<Chat> {
+        let users = users.to_vec();
+        run!(write, self, (actor, chat, users) => chats::add_members)
+    }
+    async fn remove_member(&self, actor: UserId, chat: ChatId, user: UserId) -> Result<()> {
+        run!(write, self, (actor, chat, user) => chats::remove_member)
+    }
+    async fn set_title(&self, actor: UserId, chat: ChatId, title: &Title) -> Result<Chat> {
+        let title = title.clone();
+        run!(write, self, (actor, chat, title) => chats::set_title)
+    }
+    async fn set_admin(&self, actor: UserId, chat: ChatId, user: UserId, admin: bool) -> Result<()> {
+        run!(write, self, (actor, chat, user, admin) => chats::set_admin)
+    }
+    async fn members(&self, actor: UserId, chat: ChatId, offset: u32, limit: u32) -> Result<Vec<Membership>> {
+        run!(read, self, (actor, chat, offset, limit) => chats::members)
+    }
+    async fn member(&self, actor: UserId, chat: ChatId, user: UserId) -> Result<Option<Membership>> {
+        run!(read, self, (actor, chat, user) => chats::member)
+    }
+    async fn find_private(&self, user: UserId, peer: UserId) -> Result<Option<Chat>> {
+        run!(read, self, (user, peer) => chats::find_private)
+    }
+    async fn export_invite(&self, actor: UserId, chat: ChatId) -> Result<String> {
+        run!(write, self, (actor, chat) => chats::export_invite)
+    }
+    async fn join(&self, user: UserId, how: JoinBy) -> Result<Chat> {
+        run!(write, self, (user, how) => chats::join)
+    }
+    async fn typing_audience(&self, actor: UserId, chat: ChatId) -> Result<Option<Vec<UserId>>> {
+        run!(read, self, (actor, chat) => chats::typing_audience)
+    }
+    async fn own_log_chats(&self, user: UserId) -> Result<Vec<(ChatId, Pts)>> {
+        run!(read, self, (user) => chats::own_log_chats)
+    }
+
+    async fn send(&self, actor: UserId, chat: ChatId, random_id: i64, draft: Draft) -> Result<Sent> {
+        run!(write, self, (actor, chat, random_id, draft) => messages::send, None)
+    }
+    async fn forward(&self, actor: UserId, from: ChatId, ids: &[MessageId], to: ChatId, random_ids: &[i64]) -> Result<Vec<Sent>> {
+        let (ids, random_ids) = (ids.to_vec(), random_ids.to_vec());
+        run!(write, self, (actor, from, ids, to, random_ids) => messages::forward)
+    }
+    async fn edit(&self, actor: UserId, chat: ChatId, id: MessageId, edit: Edit) -> Result<Message> {
+        run!(write, self, (actor, chat, id, edit) => messages::edit)
+    }
+    async fn delete(&self, actor: UserId, chat: ChatId, ids: &[MessageId], for_everyone: bool) -> Result<()> {
+        let ids = ids.to_vec();
+        run!(write, self, (actor, chat, ids, for_everyone) => messages::delete)
+    }
+    async fn pin(&self, actor: UserId, chat: ChatId, id: Option<MessageId>) -> Result<()> {
+        run!(write, self, (actor, chat, id) => messages::pin)
+    }
+    async fn read(&self, actor: UserId, chat: ChatId, max_id: Option<MessageId>) -> Result<()> {
+        run!(write, self, (actor, chat, max_id) => messages::read)
+    }
+    async fn history(&self, actor: UserId, chat: ChatId, page: Page) -> Result<Vec<Message>> {
+        run!(read, self, (actor, chat, page) => messages::history)
+    }
+    async fn dialogs(&self, user: UserId, before: Option<(i64, ChatId)>, limit: u32) -> Result<Vec<Dialog>> {
+        run!(read, self, (user, before, limit) => messages::dialogs)
+    }
+
+    async fn create_bot(&self, owner: UserId, name: &DisplayName, username: &Username, token_hash: &[u8]) -> Result<User> {
+        let (name, username, hash) = (name.clone(), username.clone(), token_hash.to_vec());
+        run!(write, self, (owner, name, username, hash) => bots::create_bot)
+    }
+    async fn bots(&self, owner: UserId) -> Result<Vec<User>> {
+        run!(read, self, (owner) => bots::bots)
+    }
+    async fn replace_bot_token(&self, owner: UserId, bot: UserId, token_hash: &[u8]) -> Result<()> {
+        let hash = token_hash.to_vec();
+        run!(write, self, (owner, bot, hash) => bots::replace_bot_token)
+    }
+    async fn bot(&self, bot: UserId) -> Result<Option<Bot>> {
+        run!(read, self, (bot) => bots::bot)
+    }
+    async fn update_bot(&self, bot: UserId, change: BotChange) -> Result<Bot> {
+        run!(write, self, (bot, change) => bots::update_bot)
+    }
+    async fn webhook_bots(&self) -> Result<Vec<UserId>> {
+        run!(read, self, () => bots::webhook_bots)
+    }
+    async fn press_button(&self, user: UserId, chat: ChatId, message: MessageId, data: &str) -> Result<(UserId, Pts)> {
+        let data = data.to_string();
+        run!(write, self, (user, chat, message, data) => bots::press_button)
+    }
+
+    async fn create_file(&self, owner: UserId, file: NewFile, quota: u64) -> Result<File> {
+        run!(write, self, (owner, file, quota) => files::create_file)
+    }
+    async fn file(&self, user: UserId, id: FileId) -> Result<File> {
+        run!(read, self, (user, id) => files::file)
+    }
+    async fn file_usage(&self, user: UserId) -> Result<u64> {
+        run!(read, self, (user) => files::file_usage)
+    }
+    async fn file_refs(&self, sha256: [u8; 32]) -> Result<u64> {
+        run!(read, self, (sha256) => files::file_refs)
+    }
+
+    async fn state(&self, user: UserId) -> Result<Pts> {
+        run!(read, self, (user) => sync::state)
+    }
+    async fn difference(&self, user: UserId, pts: Pts, limit: u32) -> Result<Difference> {
+        run!(read, self, (user, pts, limit) => sync::difference)
+    }
+    async fn chat_difference(&self, user: UserId, chat: ChatId, pts: Pts, limit: u32) -> Result<Difference> {
+        run!(read, self, (user, chat, pts, limit) => sync::chat_difference)
+    }
+}
