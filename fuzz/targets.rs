@@ -25,6 +25,8 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("multipart", multipart),
     ("upload_headers", upload_headers),
     ("range", range),
+    ("strict_json", strict_json),
+    ("egress_url", egress_url),
 ];
 
 /// A WebSocket text frame as the gateway receives it (`ClientFrame::parse`). An accepted
@@ -397,4 +399,49 @@ pub fn range(data: &[u8]) {
         }
     }
     assert_eq!(wanted(None, size), Wanted::All);
+}
+
+/// `heliograph_proto::json::parse_slice`, the one reader of untrusted JSON: whatever it
+/// accepts is exactly what `serde_json` reads (and survives a round trip); whatever
+/// `serde_json` reads but it refuses names a duplicate key.
+pub fn strict_json(data: &[u8]) {
+    let loose = serde_json::from_slice::<serde_json::Value>(data);
+    match (heliograph_proto::json::parse_slice(data), loose) {
+        (Ok(strict), Ok(loose)) => {
+            assert_eq!(strict, loose, "the strict reader read {data:?} differently");
+            // Re-encoded, it reads as serde_json reads it (not always as the same value:
+            // serde_json's default float parsing may land one ULP off the shortest form).
+            let again = serde_json::to_vec(&strict).expect("a value encodes");
+            let reread = serde_json::from_slice::<serde_json::Value>(&again).ok();
+            assert_eq!(heliograph_proto::json::parse_slice(&again).ok(), reread, "round trip of {again:?}");
+        }
+        (Ok(strict), Err(e)) => panic!("accepted {data:?} as {strict} although serde_json refuses it: {e}"),
+        (Err(e), Ok(_)) => assert!(e.to_string().contains("duplicate key"), "refused {data:?} for {e}"),
+        (Err(_), Err(_)) => {}
+    }
+}
+
+/// The outgoing-request guard's checks that need no network (`egress`): an address written
+/// in a URL is let through only when it is public, and an IPv4 address classifies the same
+/// as its IPv4-mapped IPv6 form. The first byte picks the input: raw address bytes or a URL.
+pub fn egress_url(data: &[u8]) {
+    use heliograph_server::egress::{classify, Egress, EgressConfig};
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    static EGRESS: std::sync::OnceLock<Egress> = std::sync::OnceLock::new();
+    let Some((&pick, rest)) = data.split_first() else { return };
+    if pick % 2 == 0 {
+        if let Ok(v4) = <[u8; 4]>::try_from(rest.get(..4).unwrap_or_default()) {
+            let v4 = Ipv4Addr::from(v4);
+            assert_eq!(classify(IpAddr::V4(v4)), classify(IpAddr::V6(v4.to_ipv6_mapped())), "{v4}");
+        }
+        if let Ok(v6) = <[u8; 16]>::try_from(rest.get(..16).unwrap_or_default()) {
+            let _ = classify(IpAddr::V6(Ipv6Addr::from(v6)));
+        }
+        return;
+    }
+    let Ok(url) = std::str::from_utf8(rest) else { return };
+    let egress = EGRESS.get_or_init(|| Egress::new(&EgressConfig::default()).expect("a client"));
+    if let Ok(Some(ip)) = egress.check_literal(url) {
+        assert_eq!(classify(ip), None, "{url:?} let {ip} through");
+    }
 }

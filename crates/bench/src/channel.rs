@@ -1,4 +1,4 @@
-//! `channel`: DESIGN.md's fan-out target, a channel with S subscribers (1,000,000 at full
+//! `channel`: the fan-out target, a channel with S subscribers (1,000,000 at full
 //! size), O of them online (10,000), and a post that must reach every online one in under a
 //! second while writing O(1) rows.
 //!

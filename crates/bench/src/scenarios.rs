@@ -179,7 +179,7 @@ pub struct PairsArgs {
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     half_load: bool,
     /// Those rates, as fractions of the target's own peak (throughput vs. offered load).
-    /// 0.5 (the DESIGN.md latency target) is measured `--reps` times, the others once.
+    /// 0.5 (the latency target: p99 send-to-receive under 10 ms at half of peak) is measured `--reps` times, the others once.
     #[arg(long, value_delimiter = ',', default_value = "0.5")]
     curve: Vec<f64>,
     #[command(flatten)]

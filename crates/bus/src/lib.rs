@@ -51,6 +51,8 @@ pub enum Topic {
     Chat(i64),
     /// Control messages for one session's connections (revocation).
     Session(i64),
+    /// Credentials revoked anywhere: every node follows it, to forget what it cached.
+    Revocations,
 }
 
 impl fmt::Display for Topic {
@@ -60,6 +62,7 @@ impl fmt::Display for Topic {
             Topic::User(id) => write!(f, "user.{id}"),
             Topic::Chat(id) => write!(f, "chat.{id}"),
             Topic::Session(id) => write!(f, "session.{id}"),
+            Topic::Revocations => f.write_str("revocations"),
         }
     }
 }
@@ -77,6 +80,9 @@ pub enum Notice {
     Typing { chat_id: i64, user_id: i64 },
     /// The session was revoked: its connections must close.
     SessionRevoked { session_id: i64 },
+    /// A user's credentials changed (a bot's token was replaced, a session ended): every
+    /// node drops what it cached of them at once (`Topic::Revocations`).
+    CredentialsRevoked { user_id: i64 },
     /// Something clients do not render was appended to the topic's log at `pts` (a button
     /// press, in a bot's log): it wakes whoever reads that log directly (Bot API long polls).
     Appended { pts: i64 },
@@ -86,7 +92,7 @@ impl Notice {
     /// Urgent notices are never dropped for a full queue and overtake queued ones: a revoked
     /// session must not keep a live connection because it was slow to read.
     pub fn is_urgent(&self) -> bool {
-        matches!(self, Notice::SessionRevoked { .. })
+        matches!(self, Notice::SessionRevoked { .. } | Notice::CredentialsRevoked { .. })
     }
 }
 
@@ -572,14 +578,17 @@ mod tests {
             "type": "read_inbox", "chat_id": 9, "max_id": 12
         }))
         .expect("an update");
-        for notice in [Notice::Update(update), typing(3), Notice::SessionRevoked { session_id: 8 }] {
+        for notice in
+            [Notice::Update(update), typing(3), Notice::SessionRevoked { session_id: 8 }, Notice::CredentialsRevoked { user_id: 4 }]
+        {
             let json = serde_json::to_string(&notice).expect("serialize");
             assert_eq!(serde_json::from_str::<Notice>(&json).expect(&json), notice);
         }
-        for topic in [Topic::User(1), Topic::Chat(-5), Topic::Session(2)] {
+        for topic in [Topic::User(1), Topic::Chat(-5), Topic::Session(2), Topic::Revocations] {
             let json = serde_json::to_string(&topic).expect("serialize");
             assert_eq!(serde_json::from_str::<Topic>(&json).expect(&json), topic);
         }
         assert_eq!(Topic::Chat(7).to_string(), "chat.7");
+        assert_eq!(Topic::Revocations.to_string(), "revocations");
     }
 }

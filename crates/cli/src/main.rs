@@ -103,6 +103,11 @@ enum Command {
         #[command(subcommand)]
         action: UsernameAction,
     },
+    /// Who may find you: `privacy phone everybody|contacts|nobody`.
+    Privacy {
+        #[command(subcommand)]
+        action: PrivacyAction,
+    },
     /// Send a message; prints its id once the server stored it durably.
     Send {
         /// @username, @channel or a chat id.
@@ -287,6 +292,20 @@ enum UsernameAction {
 }
 
 #[derive(Debug, Subcommand)]
+enum PrivacyAction {
+    /// Who may find you by your phone number; without a value, prints the current setting.
+    Phone { who: Option<PhoneWho> },
+}
+
+/// `helio privacy phone` values, as the protocol names them.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum PhoneWho {
+    Everybody,
+    Contacts,
+    Nobody,
+}
+
+#[derive(Debug, Subcommand)]
 enum ContactsAction {
     /// Add a contact by phone number or @username.
     Add {
@@ -455,6 +474,28 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             };
             let me = ctx.client().await?.set_username(name).await?;
             print_user(&me, json);
+            Ok(())
+        }
+        Command::Privacy { action: PrivacyAction::Phone { who } } => {
+            use heliograph_client::proto::PhonePrivacy as P;
+            let client = ctx.client().await?;
+            let privacy = match who {
+                Some(who) => {
+                    let phone = match who {
+                        PhoneWho::Everybody => P::Everybody,
+                        PhoneWho::Contacts => P::Contacts,
+                        PhoneWho::Nobody => P::Nobody,
+                    };
+                    client.set_privacy(phone).await?
+                }
+                None => client.privacy().await?,
+            };
+            let name = match privacy.find_by_phone {
+                P::Everybody => "everybody",
+                P::Contacts => "contacts",
+                P::Nobody => "nobody",
+            };
+            println!("find_by_phone: {name}");
             Ok(())
         }
         Command::Send { chat, text, reply_to, json } => {

@@ -418,3 +418,22 @@ async fn bots_created_listed_and_pressed() {
     fails(&pat, &["press", "@weather_bot", &menu, "yes", "--button", "1"], 2, "error: ").await;
     server.stop().await;
 }
+
+/// `privacy phone nobody` hides Ann from a search by her number (the same `USER_NOT_FOUND` as
+/// a number without an account); `privacy phone` shows the setting; `everybody` undoes it.
+#[tokio::test(flavor = "multi_thread")]
+async fn privacy_phone_hides_the_number_from_contacts_add() {
+    let mut server = InProcess::start().await;
+    let mut ann = Person::new(&server, 61, "Ann");
+    ann.login("ann_61").await;
+    let mut ben = Person::new(&server, 62, "Ben");
+    ben.login("ben_62").await;
+    assert_eq!(ann.ok(&["privacy", "phone"]).await, "find_by_phone: everybody\n");
+    assert_eq!(ann.ok(&["privacy", "phone", "nobody"]).await, "find_by_phone: nobody\n");
+    fails(&ben, &["contacts", "add", &ann.phone], 1, "error: USER_NOT_FOUND: ").await;
+    fails(&ann, &["privacy", "phone", "somebody"], 2, "error: ").await;
+    assert_eq!(ann.ok(&["privacy", "phone"]).await, "find_by_phone: nobody\n", "a refused value changes nothing");
+    ann.ok(&["privacy", "phone", "everybody"]).await;
+    assert_eq!(ben.json(&["contacts", "add", &ann.phone, "--json"]).await[0]["id"], ann.id);
+    server.stop().await;
+}

@@ -5,7 +5,7 @@
 use heliograph_proto::method::Direction;
 use heliograph_proto::{
     Authorization, BotToken, CallbackAnswer, Chat, CreatedBot, DialogCursor, Dialogs, Difference, InviteLink, Member, Message, Peer,
-    Request, Sent, SentCode, Session, State, User,
+    PhonePrivacy, Privacy, Request, Sent, SentCode, Session, State, User,
 };
 
 use crate::client::Client;
@@ -76,6 +76,16 @@ impl Client {
     /// `account.set_username`: sets your `@username`, or clears it with `None`.
     pub async fn set_username(&self, username: Option<&str>) -> Result<User, ClientError> {
         self.call_as(Request::SetUsername { username: username.map(Into::into) }).await
+    }
+
+    /// `account.set_privacy`: who may find you by your phone number.
+    pub async fn set_privacy(&self, find_by_phone: PhonePrivacy) -> Result<Privacy, ClientError> {
+        self.call_as(Request::SetPrivacy { find_by_phone }).await
+    }
+
+    /// `account.privacy`: your privacy settings.
+    pub async fn privacy(&self) -> Result<Privacy, ClientError> {
+        self.call_as(Request::GetPrivacy {}).await
     }
 
     // --- bots ---

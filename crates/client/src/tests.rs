@@ -517,6 +517,8 @@ async fn every_protocol_method_has_a_typed_call() {
     let _ = c.revoke_session(1).await;
     let _ = c.update_profile(Some("n"), None).await;
     let _ = c.set_username(None).await;
+    let _ = c.set_privacy(heliograph_proto::PhonePrivacy::Nobody).await;
+    let _ = c.privacy().await;
     let _ = c.create_bot("b", "b_bot").await;
     let _ = c.bots().await;
     let _ = c.revoke_bot_token(1).await;

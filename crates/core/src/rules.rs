@@ -1,6 +1,28 @@
 //! Who may do what. Every permission decision in the product is made by a function here, so
 //! the rules can be read (and tested) in one place.
 
+/// Who may find an account by its phone number (`contacts.add` with a `phone`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum PhonePrivacy {
+    /// Anyone who knows the number (Telegram's default).
+    #[default]
+    Everybody,
+    /// Only people the account has in its own contacts.
+    Contacts,
+    Nobody,
+}
+
+/// Whether someone who typed an account's number may find it: by its owner's setting, and
+/// whether the owner has the searcher in their contacts. A hidden account answers exactly
+/// as a number without an account does.
+pub fn may_find_by_phone(privacy: PhonePrivacy, searcher_is_their_contact: bool) -> bool {
+    match privacy {
+        PhonePrivacy::Everybody => true,
+        PhonePrivacy::Contacts => searcher_is_their_contact,
+        PhonePrivacy::Nobody => false,
+    }
+}
+
 /// The kind of a chat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ChatKind {

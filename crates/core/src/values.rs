@@ -3,6 +3,7 @@
 use crate::ids::FileId;
 
 use thiserror::Error;
+use unicode_properties::{GeneralCategory, UnicodeEmoji, UnicodeGeneralCategory};
 
 /// Why a value was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -23,6 +24,84 @@ pub enum InvalidValue {
     TextTooLong { len: usize, max: usize },
     #[error("a login code is 5 digits")]
     Code,
+    /// An invisible or text-direction character ([`spoofing_char`]) in a name, title or bio.
+    #[error("{what} cannot contain U+{:04X}: invisible and text-direction characters are refused, since they can make text look like other text", u32::from(*.ch))]
+    Spoofing { what: Spoofable, ch: char },
+}
+
+/// Which value held a [`spoofing_char`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spoofable {
+    Name,
+    Title,
+    Bio,
+}
+
+impl std::fmt::Display for Spoofable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Spoofable::Name => "a name",
+            Spoofable::Title => "a title",
+            Spoofable::Bio => "a bio",
+        })
+    }
+}
+
+/// The first character of `text` that could make it render as other text, if any:
+///
+/// - format characters (Unicode category Cf): bidi embeddings, overrides and isolates
+///   (U+202A–U+202E, U+2066–U+2069), direction marks (U+200E, U+200F, U+061C), zero-width
+///   characters (U+200B, U+200C, U+2060–U+2064, U+FEFF), U+180E, U+00AD, tags; except a
+///   zero-width joiner (U+200D) between two emoji (👩‍💻) and tags inside an emoji flag
+///   sequence (U+1F3F4, tags, U+E007F: 🏴󠁧󠁢󠁳󠁣󠁴󠁿);
+/// - line and paragraph separators (U+2028, U+2029);
+/// - variation selectors (U+FE00–U+FE0F, U+E0100–U+E01EF), except U+FE0E and U+FE0F right
+///   after an emoji (❤️);
+/// - characters that are letters or marks but draw nothing: U+034F, U+115F, U+1160, U+17B4,
+///   U+17B5, U+3164, U+FFA0.
+///
+/// Control characters are refused by the callers, with their own error.
+pub fn spoofing_char(text: &str) -> Option<char> {
+    let chars: Vec<char> = text.chars().collect();
+    // Whether the previous character ends an emoji (one, or a selector on one), so that a
+    // joiner may follow; and whether it may take a presentation selector (keycap digits too).
+    let (mut after_emoji, mut selectable) = (false, false);
+    let mut in_flag_tags = false;
+    for (i, &c) in chars.iter().enumerate() {
+        let allowed = match c {
+            '\u{200D}' => after_emoji && chars.get(i + 1).is_some_and(|&n| is_emoji(n)),
+            '\u{FE0E}' | '\u{FE0F}' => selectable,
+            '\u{E0020}'..='\u{E007E}' => in_flag_tags,
+            '\u{E007F}' => in_flag_tags,
+            '\u{FE00}'..='\u{FE0D}' | '\u{E0100}'..='\u{E01EF}' => false,
+            '\u{034F}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}' | '\u{3164}' | '\u{FFA0}' => false,
+            _ => !matches!(
+                c.general_category(),
+                GeneralCategory::Format | GeneralCategory::LineSeparator | GeneralCategory::ParagraphSeparator
+            ),
+        };
+        if !allowed {
+            return Some(c);
+        }
+        in_flag_tags = c == '\u{1F3F4}' || (in_flag_tags && matches!(c, '\u{E0020}'..='\u{E007E}'));
+        let selector = matches!(c, '\u{FE0E}' | '\u{FE0F}');
+        after_emoji = is_emoji(c) || (after_emoji && selector);
+        selectable = !selector && (is_emoji(c) || matches!(c, '0'..='9' | '#' | '*'));
+    }
+    None
+}
+
+/// An emoji character that is not plain ASCII (digits, `#` and `*` have the Emoji property
+/// for keycaps, but a joiner between two digits is no emoji sequence).
+fn is_emoji(c: char) -> bool {
+    !c.is_ascii() && c.is_emoji_char()
+}
+
+fn visible(s: &str, what: Spoofable) -> Result<(), InvalidValue> {
+    match spoofing_char(s) {
+        Some(ch) => Err(InvalidValue::Spoofing { what, ch }),
+        None => Ok(()),
+    }
 }
 
 /// A phone number in E.164 form: `+`, then 8 to 15 digits, the first not zero.
@@ -90,11 +169,12 @@ impl Username {
     }
 }
 
-fn bounded(input: &str, max: usize, err: InvalidValue) -> Result<String, InvalidValue> {
+fn bounded(input: &str, max: usize, err: InvalidValue, what: Spoofable) -> Result<String, InvalidValue> {
     let s = input.trim();
     if s.is_empty() || s.chars().count() > max || s.chars().any(char::is_control) {
         return Err(err);
     }
+    visible(s, what)?;
     Ok(s.to_string())
 }
 
@@ -104,7 +184,7 @@ pub struct DisplayName(String);
 
 impl DisplayName {
     pub fn parse(input: &str) -> Result<DisplayName, InvalidValue> {
-        bounded(input, 64, InvalidValue::Name).map(DisplayName)
+        bounded(input, 64, InvalidValue::Name, Spoofable::Name).map(DisplayName)
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -121,6 +201,7 @@ impl Bio {
         if s.chars().count() > 140 {
             return Err(InvalidValue::Bio);
         }
+        visible(s, Spoofable::Bio)?;
         Ok(Bio(s.to_string()))
     }
     pub fn as_str(&self) -> &str {
@@ -134,7 +215,7 @@ pub struct Title(String);
 
 impl Title {
     pub fn parse(input: &str) -> Result<Title, InvalidValue> {
-        bounded(input, 128, InvalidValue::Title).map(Title)
+        bounded(input, 128, InvalidValue::Title, Spoofable::Title).map(Title)
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -308,5 +389,73 @@ mod tests {
         assert!(DisplayName::parse("a\u{0}b").is_err());
         assert!(LoginCode::parse("12345").is_ok());
         assert!(LoginCode::parse("1234a").is_err());
+    }
+
+    /// Names that could render as other text are refused; emoji sequences are not.
+    #[test]
+    fn spoofing_characters() {
+        for (input, refused) in [
+            ("Alice", None),
+            ("Анна Мария", None),
+            ("محمد", None),
+            ("Bob \u{1F600}", None),
+            // Emoji sequences: ZWJ between emoji, VS16, skin tones, keycaps, tag flags.
+            ("dev \u{1F469}\u{200D}\u{1F4BB}", None),
+            ("\u{1F469}\u{1F3FD}\u{200D}\u{1F4BB}", None),
+            ("\u{2764}\u{FE0F} love", None),
+            ("\u{1F3F3}\u{FE0F}\u{200D}\u{1F308}", None),
+            ("1\u{FE0F}\u{20E3}", None),
+            ("\u{1F3F4}\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F} Scot", None),
+            ("\u{1F1FA}\u{1F1E6}", None),
+            // Direction overrides, embeddings, isolates and marks.
+            ("Alice\u{202E}gnp.exe", Some('\u{202E}')),
+            ("\u{202A}x", Some('\u{202A}')),
+            ("\u{202B}x", Some('\u{202B}')),
+            ("\u{202C}x", Some('\u{202C}')),
+            ("\u{202D}x", Some('\u{202D}')),
+            ("a\u{2066}b", Some('\u{2066}')),
+            ("a\u{2067}b", Some('\u{2067}')),
+            ("a\u{2068}b", Some('\u{2068}')),
+            ("a\u{2069}b", Some('\u{2069}')),
+            ("a\u{200E}b", Some('\u{200E}')),
+            ("a\u{200F}b", Some('\u{200F}')),
+            ("a\u{061C}b", Some('\u{061C}')),
+            // Zero-width and invisible formatting.
+            ("Al\u{200B}ice", Some('\u{200B}')),
+            ("Al\u{200C}ice", Some('\u{200C}')),
+            ("Al\u{200D}ice", Some('\u{200D}')),
+            ("\u{1F469}\u{200D}", Some('\u{200D}')),
+            ("\u{200D}\u{1F4BB}", Some('\u{200D}')),
+            ("1\u{200D}2", Some('\u{200D}')),
+            ("a\u{2060}b", Some('\u{2060}')),
+            ("a\u{2061}b", Some('\u{2061}')),
+            ("a\u{2064}b", Some('\u{2064}')),
+            ("\u{FEFF}Alice", Some('\u{FEFF}')),
+            ("a\u{180E}b", Some('\u{180E}')),
+            ("a\u{00AD}b", Some('\u{00AD}')),
+            ("a\u{2028}b", Some('\u{2028}')),
+            ("a\u{2029}b", Some('\u{2029}')),
+            ("A\u{FE0F}", Some('\u{FE0F}')),
+            ("A\u{FE00}", Some('\u{FE00}')),
+            ("A\u{E0100}", Some('\u{E0100}')),
+            ("\u{3164}", Some('\u{3164}')),
+            ("a\u{034F}b", Some('\u{034F}')),
+            // Tags outside a flag sequence, and a flag sequence broken off.
+            ("Alice\u{E0041}\u{E0042}", Some('\u{E0041}')),
+            ("\u{1F3F4}x\u{E0067}", Some('\u{E0067}')),
+            ("a\u{E007F}", Some('\u{E007F}')),
+            ("a\u{E0001}", Some('\u{E0001}')),
+        ] {
+            assert_eq!(spoofing_char(input), refused, "{input:?}");
+            let name = DisplayName::parse(input).map(|n| n.as_str().to_owned());
+            match refused {
+                None => assert_eq!(name.as_deref(), Ok(input), "{input:?}"),
+                Some(ch) => assert_eq!(name, Err(InvalidValue::Spoofing { what: Spoofable::Name, ch }), "{input:?}"),
+            }
+        }
+        assert!(matches!(Title::parse("News\u{202E}"), Err(InvalidValue::Spoofing { what: Spoofable::Title, .. })));
+        assert!(matches!(Bio::parse("hi\u{200B}"), Err(InvalidValue::Spoofing { what: Spoofable::Bio, .. })));
+        let message = DisplayName::parse("a\u{202E}").err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.starts_with("a name cannot contain U+202E"), "{message}");
     }
 }

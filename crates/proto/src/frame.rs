@@ -30,8 +30,8 @@ impl ClientFrame {
     /// Parses raw text into a typed request. On failure returns the request id when one could
     /// be read, so the error can still be matched to its request.
     pub fn parse(text: &str) -> Result<(u64, Request), (Option<u64>, Error)> {
-        let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| (None, Error::new(ErrorCode::BadRequest, format!("frame is not valid JSON: {e}"))))?;
+        let value =
+            crate::json::parse(text).map_err(|e| (None, Error::new(ErrorCode::BadRequest, format!("frame is not valid JSON: {e}"))))?;
         let id = value.get("id").and_then(serde_json::Value::as_u64);
         let frame: ClientFrame = serde_json::from_value(value)
             .map_err(|e| (id, Error::new(ErrorCode::BadRequest, format!("a request needs a numeric `id` and a string `method`: {e}"))))?;

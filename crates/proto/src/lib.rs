@@ -4,6 +4,7 @@
 //! `docs/protocol.md` is the prose version of this crate.
 //!
 //! # Layout
+//! - [`json`]: the one JSON reader for untrusted input (duplicate keys refused).
 //! - [`frame`]: the envelope of every frame in both directions, and protocol limits.
 //! - [`method`]: every method a client can call, with its parameters ([`Request`]).
 //! - [`types`]: the objects methods return (users, chats, messages, dialogs, sessions).
@@ -15,6 +16,7 @@
 
 pub mod error;
 pub mod frame;
+pub mod json;
 pub mod method;
 pub mod types;
 pub mod update;

@@ -63,6 +63,10 @@ requests! {
     }
     /// Sets or (with `null`) clears your `@username`. Result: `User`.
     "account.set_username" => SetUsername { #[serde(default)] username: Option<String> }
+    /// Who may find you by your phone number (`contacts.add` with a `phone`). Result: `Privacy`.
+    "account.set_privacy" => SetPrivacy { find_by_phone: crate::types::PhonePrivacy }
+    /// Your privacy settings. Result: `Privacy`.
+    "account.privacy" => GetPrivacy {}
     /// Creates a bot account you own (`name` as a display name, `username` must end in `bot`).
     /// Result: `CreatedBot` (the bot and its token, `"<bot id>:<secret>"`).
     "bots.create" => CreateBot { name: String, username: String }

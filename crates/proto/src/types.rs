@@ -358,6 +358,25 @@ pub struct InviteLink {
     pub link: String,
 }
 
+/// Who may find an account by its phone number.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PhonePrivacy {
+    /// Anyone who knows the number.
+    #[default]
+    Everybody,
+    /// Only people in your contacts.
+    Contacts,
+    Nobody,
+}
+
+/// Your privacy settings (`account.privacy`, `account.set_privacy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Privacy {
+    /// Who may find you by your phone number.
+    pub find_by_phone: PhonePrivacy,
+}
+
 /// An empty success (`{}`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ok {}

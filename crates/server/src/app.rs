@@ -1,69 +1,78 @@
-//! Building and running the server: the router, shared state, start and graceful shutdown.
+//! Building and running the server: the router over every area's routes, start and
+//! graceful shutdown. The top of the crate: it imports every area, and none imports it.
 //! The listening sockets themselves (caps, TLS, timeouts) are [`crate::listener`]'s.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::routing::{any, get};
+use axum::routing::get;
 use axum::Router;
 use heliograph_bus::{Bus, InProcessBus};
 use heliograph_store::postgres::PostgresStore;
 use heliograph_store::sqlite::{Options, SqliteStore};
 use heliograph_store::Store;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::codes::{CodeSender, HttpSender, LogSender};
-use crate::config::{CodeProvider, Config};
-use crate::limits::{ConnectionCaps, ConnectionsPerAddress, KeyedLimiter};
+use crate::botapi::BotApi;
+use crate::config::Config;
+use crate::egress::Egress;
+use crate::files::Files;
+use crate::limits::ConnectionCaps;
 use crate::listener::Edge;
-use crate::service::Service;
+use crate::state::Shared;
 
-/// Shared by every request and connection.
+/// Everything the routes serve from, made once per server.
 pub struct App {
-    pub service: Arc<Service>,
-    /// One permit per open WebSocket: the connection cap.
-    pub connections: Arc<Semaphore>,
-    /// Open WebSockets per client address: one address cannot take every slot.
-    pub connections_per_address: Arc<ConnectionsPerAddress>,
-    /// Requests per client address, signed in or not, across its connections.
-    pub requests_per_address: KeyedLimiter<std::net::IpAddr>,
-    /// Cancelled once on shutdown; every connection watches a child of it.
-    pub shutdown: CancellationToken,
+    /// What every request shares (store, bus, configuration, limiters, shutdown).
+    pub shared: Arc<Shared>,
     /// Uploads in progress and the object store behind `/files`.
-    pub files: Arc<crate::files::Files>,
-    /// The Bot API's checked tokens, long polls and webhook workers.
-    pub bots: crate::botapi::BotApi,
+    pub files: Arc<Files>,
+    /// The Bot API's long polls and webhook workers.
+    pub bots: Arc<BotApi>,
+    /// The connection caps, from the open-file limit unless configured: the listener counts
+    /// every connection at accept against them, and [`Shared::connections`] holds the
+    /// WebSockets among them.
+    pub caps: ConnectionCaps,
     metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
 /// Connections the metrics listener takes at once (out of the descriptor reserve).
 const METRICS_CONNECTIONS: usize = 16;
 
-/// The HTTP routes of the public port. Tests can drive this without a socket.
-pub fn router(app: Arc<App>) -> Router {
+impl App {
+    /// The server's state over `store` and `bus`, with no socket bound and no task started
+    /// (`start_with` does both), so tests can drive [`router`] directly.
+    pub fn new(config: Config, store: Arc<dyn Store>, bus: Arc<dyn Bus>) -> anyhow::Result<App> {
+        let metrics = crate::metrics::install();
+        let codes = crate::codes::sender(&config)?;
+        let egress = Arc::new(Egress::new(&config.egress)?);
+        let caps = config.limits.connection_caps(open_files_limit());
+        let shared = Arc::new(Shared::new(store, bus, Arc::new(config), codes, egress, caps));
+        let files = Arc::new(Files::open(&shared.config, shared.store.clone(), shared.failed_auth.clone())?);
+        let bots = Arc::new(BotApi::new(shared.clone(), files.clone()));
+        Ok(App { shared, files, bots, caps, metrics })
+    }
+}
+
+/// The HTTP routes of the public port: each area's own, each over the state it needs. Tests
+/// drive this without a socket (`tests` below).
+pub fn router(app: &App) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
-        // `any`: over HTTP/2 (browsers on HTTPS) a WebSocket opens with CONNECT (RFC 8441),
-        // over HTTP/1.1 with GET; the upgrade extractor refuses every other method.
-        .route("/ws", any(crate::gateway::upgrade))
-        .merge(crate::files::routes())
-        .merge(crate::botapi::routes())
+        .merge(crate::gateway::routes(app.shared.clone()))
+        .merge(crate::files::routes(app.files.clone()))
+        .merge(crate::botapi::routes(app.bots.clone()))
         .merge(crate::web::routes())
-        .with_state(app)
 }
 
 /// The routes of the metrics listener (`metrics_listen`): never on the public port, since
 /// the metrics describe the server's internals and load. Its own `/healthz` answers even
 /// when the public port is at its connection cap.
-pub fn metrics_router(app: Arc<App>) -> Router {
-    Router::new()
-        .route("/metrics", get(|State(app): State<Arc<App>>| async move { app.metrics.render() }))
-        .route("/healthz", get(healthz))
-        .with_state(app)
+pub fn metrics_router(app: &App) -> Router {
+    let metrics = app.metrics.clone();
+    Router::new().route("/metrics", get(move || async move { metrics.render() })).route("/healthz", get(healthz))
 }
 
 async fn healthz() -> &'static str {
@@ -119,13 +128,6 @@ impl Server {
     }
 }
 
-fn code_sender(config: &Config) -> anyhow::Result<Arc<dyn CodeSender>> {
-    Ok(match &config.code_provider {
-        CodeProvider::Log => Arc::new(LogSender),
-        CodeProvider::Http(http) => Arc::new(HttpSender::new(http)?),
-    })
-}
-
 /// Opens the store (`config.database`, or SQLite under `config.data_dir`), binds
 /// `config.listen`, and serves until shut down.
 pub async fn start(config: Config) -> anyhow::Result<Server> {
@@ -161,11 +163,11 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
 
 /// Like [`start`], with the storage and fan-out engines given.
 pub async fn start_with(config: Config, store: Arc<dyn Store>, bus: Arc<dyn Bus>) -> anyhow::Result<Server> {
-    let metrics = crate::metrics::install();
     let feed = store.take_commit_feed().ok_or_else(|| anyhow::anyhow!("the store's commit feed is already taken"))?;
-    let codes = code_sender(&config)?;
+    let (listen, metrics_listen) = (config.listen, config.metrics_listen);
     let tls = config.tls.as_ref().map(crate::tls::acceptor).transpose()?;
-    let caps = config.limits.connection_caps(open_files_limit());
+    let app = App::new(config, store, bus)?;
+    let caps = app.caps;
     if caps.total.saturating_add(caps.reserve) as u64 > caps.open_files {
         tracing::warn!(?caps, "limits.max_connections plus the reserve is more than the open-file limit: a flood can exhaust it");
     }
@@ -176,40 +178,29 @@ pub async fn start_with(config: Config, store: Arc<dyn Store>, bus: Arc<dyn Bus>
         reserve = caps.reserve,
         "connection caps"
     );
-    let listener = bind(config.listen).await?;
+    let listener = bind(listen).await?;
     let addr = listener.local_addr()?;
-    let metrics_listener = match config.metrics_listen {
+    let metrics_listener = match metrics_listen {
         Some(at) => Some(bind(at).await?),
         None => None,
     };
     let metrics_addr = metrics_listener.as_ref().map(tokio::net::TcpListener::local_addr).transpose()?;
-    let files = Arc::new(crate::files::Files::open(&config)?);
-    let config = Arc::new(config);
-    let service = Arc::new(Service::new(store, bus, config.clone(), codes));
-    let shutdown = CancellationToken::new();
-    let app = Arc::new(App {
-        service: service.clone(),
-        connections: Arc::new(Semaphore::new(caps.total)),
-        connections_per_address: Arc::new(ConnectionsPerAddress::new(caps.per_address)),
-        requests_per_address: KeyedLimiter::new(config.limits.request_rate_per_address(), 100_000),
-        shutdown: shutdown.clone(),
-        files: files.clone(),
-        bots: crate::botapi::BotApi::new(&config),
-        metrics,
-    });
+    let shared = app.shared.clone();
+    let shutdown = shared.shutdown.clone();
     let tracker = TaskTracker::new();
-    tracker.spawn(crate::fanout::run(service.clone(), feed));
-    tracker.spawn(files.sweep_until(shutdown.clone()));
-    tracker.spawn(crate::botapi::updates::supervise_webhooks(app.clone()));
-    tracker.spawn(crate::botapi::watch_revocations(app.clone()));
-    let routes = router(app.clone());
+    tracker.spawn(crate::fanout::run(shared.clone(), feed));
+    tracker.spawn(app.files.clone().sweep_until(shutdown.clone()));
+    tracker.spawn(crate::botapi::updates::supervise_webhooks(app.bots.clone()));
+    // Followed before serving, so no revocation published once this node answers is missed.
+    let revocations = crate::botapi::follow_revocations(&shared).await;
+    tracker.spawn(crate::botapi::watch_revocations(shared.clone(), revocations));
     let stop = shutdown.clone();
-    let header_timeout = config.limits.header_read_timeout();
+    let header_timeout = shared.config.limits.header_read_timeout();
     let secure = tls.is_some();
-    let public = crate::listener::serve(listener, routes, stop.clone(), Edge { caps, header_timeout, tls });
+    let public = crate::listener::serve(listener, router(&app), stop.clone(), Edge { caps, header_timeout, tls });
     let metrics = metrics_listener.map(|listener| {
         let caps = ConnectionCaps { total: METRICS_CONNECTIONS, per_address: METRICS_CONNECTIONS, ..caps };
-        crate::listener::serve(listener, metrics_router(app.clone()), stop.clone(), Edge { caps, header_timeout, tls: None })
+        crate::listener::serve(listener, metrics_router(&app), stop.clone(), Edge { caps, header_timeout, tls: None })
     });
     let done = tokio::spawn(async move {
         tokio::join!(public, async {
@@ -219,7 +210,7 @@ pub async fn start_with(config: Config, store: Arc<dyn Store>, bus: Arc<dyn Bus>
         });
         // Upgraded WebSockets outlive the HTTP server: wait until every one has closed.
         let all = u32::try_from(caps.total).unwrap_or(u32::MAX);
-        let all = tokio::time::timeout(Duration::from_secs(30), app.connections.acquire_many(all));
+        let all = tokio::time::timeout(Duration::from_secs(30), shared.connections.acquire_many(all));
         if all.await.is_err() {
             tracing::warn!("some connections did not close within 30 s");
         }
@@ -244,5 +235,58 @@ fn open_files_limit() -> u64 {
             tracing::warn!(error = %e, "cannot read the open files limit; assuming 1024");
             1024
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The router driven without a socket (axum's `testing` example: `oneshot` on the
+    //! `Router`), over a real SQLite store in a temporary folder.
+
+    use axum::body::Body;
+    use axum::extract::connect_info::MockConnectInfo;
+    use axum::http::{header, Request, StatusCode};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// The public router and the metrics router of a fresh server, as a client at 127.0.0.1
+    /// reaches them.
+    fn app(dir: &std::path::Path) -> (Router, Router) {
+        let config = Config { data_dir: dir.to_path_buf(), code_provider: Some(crate::config::CodeProvider::Log), ..Config::default() };
+        let store = SqliteStore::open(&dir.join("heliograph.db"), Options::default()).expect("the store opens");
+        let app = App::new(config, Arc::new(store), Arc::new(InProcessBus::new())).expect("the app builds");
+        let peer = MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000)));
+        (router(&app).layer(peer.clone()), metrics_router(&app).layer(peer))
+    }
+
+    /// One request: its status, the headers named, and the body as text.
+    async fn check(router: &Router, uri: &str, status: StatusCode, headers: &[(header::HeaderName, &str)], body: &str) {
+        let request = Request::get(uri).body(Body::empty()).expect("a request");
+        let response = router.clone().oneshot(request).await.expect("the router answers");
+        assert_eq!(response.status(), status, "{uri}");
+        for (name, want) in headers {
+            assert_eq!(response.headers().get(name).and_then(|v| v.to_str().ok()), Some(*want), "{uri}: {name}");
+        }
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("a body");
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(text.contains(body), "{uri}: {text:?} lacks {body:?}");
+    }
+
+    #[tokio::test]
+    async fn the_router_answers_without_a_socket() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let (router, metrics) = app(dir.path());
+        let csp = crate::web::CONTENT_SECURITY_POLICY;
+        check(&router, "/healthz", StatusCode::OK, &[], "ok\n").await;
+        check(&router, "/bot1:wrong/getMe", StatusCode::UNAUTHORIZED, &[], r#"{"description":"Unauthorized","error_code":401,"ok":false}"#)
+            .await;
+        check(&router, "/", StatusCode::OK, &[(header::CONTENT_SECURITY_POLICY, csp), (header::X_CONTENT_TYPE_OPTIONS, "nosniff")], "<")
+            .await;
+        check(&router, "/files/1", StatusCode::UNAUTHORIZED, &[], "AUTH_REQUIRED").await;
+        // `/metrics` only on the metrics listener's router, which has a `/healthz` of its own.
+        check(&router, "/metrics", StatusCode::NOT_FOUND, &[], "").await;
+        check(&metrics, "/metrics", StatusCode::OK, &[], "").await;
+        check(&metrics, "/healthz", StatusCode::OK, &[], "ok\n").await;
     }
 }

@@ -1,8 +1,9 @@
 //! Login codes and session tokens: making them, hashing them, and delivering codes.
 //!
 //! Codes and tokens are secrets: they are stored only as SHA-256 hashes and never logged.
-//! The one exception is [`LogSender`], the code provider an operator chooses when the server
-//! log *is* the delivery channel (development, or a server without an SMS gateway).
+//! The one exception is [`LogSender`], the code provider an operator chooses explicitly when
+//! the server log *is* the delivery channel (a server without an SMS gateway), and the one
+//! `--dev` uses. Outside `--dev` there is no default: [`sender`] refuses to start without one.
 
 use std::fmt;
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use rand::{Rng, RngCore};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::config::{CodeProvider, HttpCodeProvider};
+use crate::config::{CodeProvider, Config, HttpCodeProvider};
 
 /// Bytes of salt per stored code hash.
 pub const SALT_LEN: usize = 16;
@@ -68,6 +69,10 @@ pub enum CodeError {
     Request(#[source] reqwest::Error),
     #[error("the code provider refused the code: HTTP {0}")]
     Status(reqwest::StatusCode),
+    #[error(
+        "no code provider is configured: set `[code_provider] kind = \"http\"` and `url` (your SMS gateway), or choose `kind = \"log\"` to write login codes to the server log (whoever reads it can sign in as anyone); --dev logs them without asking"
+    )]
+    NotConfigured,
 }
 
 /// Delivers a login code to a phone number.
@@ -76,11 +81,14 @@ pub trait CodeSender: Send + Sync + 'static {
     async fn send(&self, phone: &Phone, code: &str) -> Result<(), CodeError>;
 }
 
-/// The configured provider.
-pub fn sender(provider: &CodeProvider) -> Result<Arc<dyn CodeSender>, CodeError> {
-    Ok(match provider {
-        CodeProvider::Log => Arc::new(LogSender),
-        CodeProvider::Http(http) => Arc::new(HttpSender::new(http)?),
+/// The configured provider; in `dev` without one, [`LogSender`]. Outside `dev` a provider
+/// must be chosen: a default that logs codes would let whoever reads the log sign in as
+/// anyone without the operator ever deciding so.
+pub fn sender(config: &Config) -> Result<Arc<dyn CodeSender>, CodeError> {
+    Ok(match (&config.code_provider, config.dev) {
+        (Some(CodeProvider::Log), _) | (None, true) => Arc::new(LogSender),
+        (Some(CodeProvider::Http(http)), _) => Arc::new(HttpSender::new(http)?),
+        (None, false) => return Err(CodeError::NotConfigured),
     })
 }
 
@@ -91,7 +99,7 @@ pub struct LogSender;
 #[async_trait]
 impl CodeSender for LogSender {
     async fn send(&self, phone: &Phone, code: &str) -> Result<(), CodeError> {
-        tracing::info!(phone = phone.as_str(), code, "login code (code_provider = log)");
+        tracing::info!(phone = phone.as_str(), code, "login code (log provider, not delivered)");
         Ok(())
     }
 }
@@ -248,8 +256,12 @@ mod tests {
 
     #[test]
     fn the_configured_provider_is_built() {
-        assert!(sender(&CodeProvider::Log).is_ok());
+        let with = |provider: Option<CodeProvider>, dev: bool| sender(&Config { code_provider: provider, dev, ..Config::default() });
+        assert!(with(Some(CodeProvider::Log), false).is_ok(), "the log, chosen explicitly");
+        assert!(with(None, true).is_ok(), "--dev logs codes");
+        let refused = with(None, false).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(refused.contains("kind = \"http\"") && refused.contains("kind = \"log\""), "{refused}");
         let bad = HttpCodeProvider { url: "not a url".into(), bearer_token: None, timeout_ms: 1 };
-        assert!(matches!(sender(&CodeProvider::Http(bad)), Err(CodeError::Url(_))));
+        assert!(matches!(with(Some(CodeProvider::Http(bad)), false), Err(CodeError::Url(_))));
     }
 }

@@ -76,8 +76,9 @@ pub struct Config {
     /// The address people reach this server at, for links it hands out (invite links), e.g.
     /// `https://chat.example.org`. Defaults to `http://` + `listen`.
     pub public_url: Option<String>,
-    /// How login codes reach people.
-    pub code_provider: CodeProvider,
+    /// How login codes reach people. Required outside `dev` (where codes are logged): the
+    /// server refuses to start without one ([`crate::codes::sender`]).
+    pub code_provider: Option<CodeProvider>,
     pub limits: Limits,
     /// Uploads, storage and quotas.
     pub files: Files,
@@ -91,6 +92,10 @@ pub struct Config {
     /// Serve HTTPS and WSS on `listen` with this certificate (see [`Tls`]). `None`: plain
     /// HTTP (behind a TLS-terminating proxy, or on loopback).
     pub tls: Option<Tls>,
+    /// Requests the server makes for users (webhooks): what they may reach.
+    pub egress: crate::egress::EgressConfig,
+    /// Wrong tokens and login codes checked before the sender must wait.
+    pub failed_auth: crate::limits::FailedAuthLimits,
 }
 
 /// TLS built in: PEM files, reloaded when they change (a renewal needs no restart).
@@ -117,12 +122,14 @@ impl Default for Config {
             dev: false,
             test_numbers: false,
             public_url: None,
-            code_provider: CodeProvider::default(),
+            code_provider: None,
             limits: Limits::default(),
             files: Files::default(),
             bot_webhooks: true,
             metrics_listen: None,
             tls: None,
+            egress: crate::egress::EgressConfig::default(),
+            failed_auth: crate::limits::FailedAuthLimits::default(),
         }
     }
 }
@@ -154,12 +161,11 @@ impl fmt::Debug for DatabaseUrl {
 }
 
 /// How login codes are delivered.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum CodeProvider {
     /// Written to the server log, for development and for operators without an SMS gateway.
-    /// Anyone who can read the log can sign in as anyone.
-    #[default]
+    /// Anyone who can read the log can sign in as anyone, so it must be chosen explicitly.
     Log,
     /// POSTed to an HTTP gateway that sends the SMS (see `codes::HttpSender`).
     Http(HttpCodeProvider),
@@ -199,8 +205,9 @@ impl fmt::Debug for HttpCodeProvider {
     }
 }
 
-/// The bounds that keep one client from hurting others (DESIGN.md, invariant 6), and the
-/// sizes of the server's own batches.
+/// The bounds that keep one client from hurting others (bounded everything: a slow or
+/// malicious client can hurt only itself; ARCHITECTURE.md, Invariants 6), and the sizes of the
+/// server's own batches.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
@@ -439,6 +446,8 @@ pub enum ConfigError {
     BusUrl(String),
     #[error("invalid configuration: `database` must be a postgres:// URL (leave it out for the embedded SQLite)")]
     DatabaseUrl,
+    #[error("invalid configuration: {0}")]
+    Egress(String),
 }
 
 impl From<figment::Error> for ConfigError {
@@ -491,7 +500,7 @@ impl Config {
     /// Whether an environment key (after the prefix, `__` already turned into `.`) names a
     /// configuration value.
     fn is_key(key: &str) -> bool {
-        const TOP_LEVEL: [&str; 12] = [
+        const TOP_LEVEL: [&str; 14] = [
             "listen",
             "data_dir",
             "database",
@@ -504,6 +513,8 @@ impl Config {
             "files",
             "metrics_listen",
             "tls",
+            "egress",
+            "failed_auth",
         ];
         let top = key.split('.').next().unwrap_or(key);
         TOP_LEVEL.iter().any(|known| known.eq_ignore_ascii_case(top))
@@ -520,12 +531,13 @@ impl Config {
                 return Err(ConfigError::BusUrl(url.clone()));
             }
         }
-        if let CodeProvider::Http(http) = &self.code_provider {
+        if let Some(CodeProvider::Http(http)) = &self.code_provider {
             let ok = reqwest::Url::parse(&http.url).is_ok_and(|url| matches!(url.scheme(), "http" | "https"));
             if !ok {
                 return Err(ConfigError::ProviderUrl(http.url.clone()));
             }
         }
+        self.egress.validate().map_err(ConfigError::Egress)?;
         if self.files.max_size == 0 {
             return Err(ConfigError::NotPositive("files.max_size"));
         }
@@ -591,7 +603,7 @@ mod tests {
             assert_eq!(config.limits.difference_limit, 50, "the file beats defaults");
             assert_eq!(config.limits.requests_per_second, 50, "unset keys keep their defaults");
             assert!(config.dev && config.test_numbers_enabled());
-            let CodeProvider::Http(http) = &config.code_provider else { panic!("{:?}", config.code_provider) };
+            let Some(CodeProvider::Http(http)) = &config.code_provider else { panic!("{:?}", config.code_provider) };
             assert_eq!(http.url, "https://sms.example.net/send");
             assert_eq!(http.bearer_token.as_deref(), Some("0123"), "secrets are read as written");
             assert_eq!(http.timeout(), Duration::from_secs(5));

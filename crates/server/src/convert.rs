@@ -1,9 +1,13 @@
 //! Store records to wire types, as one viewer sees them. The only place that decides what a
 //! viewer may learn about another user (phone numbers only for mutual contacts).
+//!
+//! The plain functions convert what they are given; [`users_for`] and the others below it
+//! read what else the rendering needs from the store (relations, the peer of a private chat),
+//! for the request handlers, catch-up and the live fan-out alike.
 
-use heliograph_core::{Button, ButtonAction, ChatKind, Entity, EntityKind, InvalidMarkup, Keyboard, Role, UserId};
+use heliograph_core::{Button, ButtonAction, ChatId, ChatKind, Entity, EntityKind, InvalidMarkup, Keyboard, Role, UserId};
 use heliograph_proto as proto;
-use heliograph_store::{self as store, Event, Log, Logged, Relation};
+use heliograph_store::{self as store, Event, Log, Logged, Relation, Store};
 
 pub fn kind(k: ChatKind) -> proto::ChatKind {
     match k {
@@ -213,6 +217,24 @@ pub fn media_kind(k: heliograph_core::MediaKind) -> proto::MediaKind {
     }
 }
 
+pub fn phone_privacy(p: heliograph_core::PhonePrivacy) -> proto::PhonePrivacy {
+    use heliograph_core::PhonePrivacy as P;
+    match p {
+        P::Everybody => proto::PhonePrivacy::Everybody,
+        P::Contacts => proto::PhonePrivacy::Contacts,
+        P::Nobody => proto::PhonePrivacy::Nobody,
+    }
+}
+
+pub fn phone_privacy_from_wire(p: proto::PhonePrivacy) -> heliograph_core::PhonePrivacy {
+    use heliograph_core::PhonePrivacy as P;
+    match p {
+        proto::PhonePrivacy::Everybody => P::Everybody,
+        proto::PhonePrivacy::Contacts => P::Contacts,
+        proto::PhonePrivacy::Nobody => P::Nobody,
+    }
+}
+
 pub fn media_kind_from_wire(k: proto::MediaKind) -> heliograph_core::MediaKind {
     use heliograph_core::MediaKind as K;
     match k {
@@ -221,6 +243,69 @@ pub fn media_kind_from_wire(k: proto::MediaKind) -> heliograph_core::MediaKind {
         proto::MediaKind::Audio => K::Audio,
         proto::MediaKind::Voice => K::Voice,
         proto::MediaKind::Document => K::Document,
+    }
+}
+
+// --- renderings that read the store ------------------------------------------------------
+
+/// Renders users as `viewer` sees them.
+pub async fn users_for(store: &dyn Store, viewer: UserId, users: &[store::User]) -> Result<Vec<proto::User>, store::Error> {
+    let ids: Vec<UserId> = users.iter().map(|u| u.id).collect();
+    let relations = store.relations(viewer, &ids).await?;
+    Ok(users.iter().zip(relations).map(|(u, r)| user(viewer, u, r)).collect())
+}
+
+/// Renders one user as `viewer` sees them (`UserNotFound` when there is none).
+pub async fn user_for(store: &dyn Store, viewer: UserId, id: UserId) -> Result<proto::User, store::Error> {
+    let users = store.users(&[id]).await?;
+    users_for(store, viewer, &users).await?.pop().ok_or(store::Error::UserNotFound)
+}
+
+/// Renders a chat as the member in `view` sees it.
+pub async fn chat_for(store: &dyn Store, viewer: UserId, view: &store::View) -> Result<proto::Chat, store::Error> {
+    let peer = match view.peer {
+        Some(p) => Some(user_for(store, viewer, p).await?),
+        None => None,
+    };
+    Ok(chat(view, peer))
+}
+
+/// Renders the chat `id` for `viewer`, a member (`ChatNotFound` for anyone else).
+pub async fn chat_of(store: &dyn Store, viewer: UserId, id: ChatId) -> Result<proto::Chat, store::Error> {
+    let view = store.chat(viewer, id).await?;
+    chat_for(store, viewer, &view).await
+}
+
+/// Renders a logged event for the owner of the log it sits in (`None`: a chat's own log).
+pub async fn update_for(store: &dyn Store, owner: Option<UserId>, logged: &store::Logged) -> Option<proto::Update> {
+    let changed = match (&logged.event, owner) {
+        // A former member gets the chat without a role: the sign that they are out.
+        (store::Event::ChatChanged { chat }, Some(user)) => match chat_of(store, user, *chat).await {
+            Ok(c) => Some(c),
+            Err(_) => store.chat_info(*chat).await.ok().flatten().map(|c| chat_public(&c)),
+        },
+        (store::Event::ChatChanged { chat }, None) => store.chat_info(*chat).await.ok().flatten().map(|c| chat_public(&c)),
+        _ => None,
+    };
+    update(logged, changed)
+}
+
+/// Renders a difference for the owner of its log, as [`update_for`] renders live updates.
+pub async fn difference(store: &dyn Store, owner: Option<UserId>, diff: store::Difference) -> proto::Difference {
+    let render = |events: Vec<store::Logged>| async move {
+        let mut out = Vec::with_capacity(events.len());
+        for e in &events {
+            if let Some(u) = update_for(store, owner, e).await {
+                out.push(u);
+            }
+        }
+        out
+    };
+    match diff {
+        store::Difference::Empty { pts } => proto::Difference::Empty { pts },
+        store::Difference::TooLong { pts } => proto::Difference::TooLong { pts },
+        store::Difference::Complete { events, pts } => proto::Difference::Complete { updates: render(events).await, pts },
+        store::Difference::Slice { events, pts } => proto::Difference::Slice { updates: render(events).await, pts },
     }
 }
 

@@ -1,7 +1,12 @@
-//! The one place where internal failures become stable wire error codes.
+//! The one place where internal failures become stable wire error codes, and [`Failure`],
+//! the error every request handler returns. Below every handler: imports nothing of the crate.
 
-use heliograph_core::InvalidValue;
+use heliograph_core::{InvalidValue, Spoofable};
 use heliograph_proto::{Error, ErrorCode};
+
+/// A failed request, ready for the wire.
+#[derive(Debug)]
+pub struct Failure(pub Error);
 
 /// A store refusal as the client sees it.
 pub fn from_store(e: heliograph_store::Error) -> Error {
@@ -40,25 +45,30 @@ pub fn from_invalid(e: InvalidValue) -> Error {
         InvalidValue::TextEmpty => ErrorCode::MessageEmpty,
         InvalidValue::TextTooLong { .. } => ErrorCode::MessageTooLong,
         InvalidValue::Code => ErrorCode::PhoneCodeInvalid,
+        InvalidValue::Spoofing { what, .. } => match what {
+            Spoofable::Name => ErrorCode::NameInvalid,
+            Spoofable::Title => ErrorCode::TitleInvalid,
+            Spoofable::Bio => ErrorCode::BioInvalid,
+        },
     };
     Error::new(code, e.to_string())
 }
 
-impl From<heliograph_store::Error> for crate::service::Failure {
+impl From<heliograph_store::Error> for Failure {
     fn from(e: heliograph_store::Error) -> Self {
-        crate::service::Failure(from_store(e))
+        Failure(from_store(e))
     }
 }
 
-impl From<InvalidValue> for crate::service::Failure {
+impl From<InvalidValue> for Failure {
     fn from(e: InvalidValue) -> Self {
-        crate::service::Failure(from_invalid(e))
+        Failure(from_invalid(e))
     }
 }
 
-impl From<Error> for crate::service::Failure {
+impl From<Error> for Failure {
     fn from(e: Error) -> Self {
-        crate::service::Failure(e)
+        Failure(e)
     }
 }
 

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use heliograph_bus::{Notice, Topic};
 use heliograph_store::{CommitFeed, Event, Log};
 
-use crate::service::Service;
+use crate::state::Shared;
 
-pub async fn run(service: Arc<Service>, mut feed: CommitFeed) {
+pub async fn run(shared: Arc<Shared>, mut feed: CommitFeed) {
     while let Some(batch) = feed.recv().await {
         for logged in batch {
             let (topic, owner) = match logged.log {
@@ -21,9 +21,9 @@ pub async fn run(service: Arc<Service>, mut feed: CommitFeed) {
                     crate::metrics::message_committed();
                 }
             }
-            match service.update_for(owner, &logged).await {
-                Some(update) => service.bus.publish(topic, Notice::Update(update)),
-                None => service.bus.publish(topic, Notice::Appended { pts: logged.pts }),
+            match crate::convert::update_for(&*shared.store, owner, &logged).await {
+                Some(update) => shared.bus.publish(topic, Notice::Update(update)),
+                None => shared.bus.publish(topic, Notice::Appended { pts: logged.pts }),
             }
         }
     }

@@ -40,6 +40,7 @@
 
 use std::collections::HashMap;
 use std::io::{Read, Seek};
+use std::net::SocketAddr;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -47,7 +48,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use axum::body::Body;
-use axum::extract::{Path as UrlPath, State};
+use axum::extract::{ConnectInfo, Path as UrlPath, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -55,15 +56,15 @@ use axum::{Json, Router};
 use futures_util::StreamExt;
 use heliograph_core::{FileId, UserId};
 use heliograph_proto::{self as proto, ErrorCode, UPLOAD_PART_SIZE};
-use heliograph_store::NewFile;
+use heliograph_store::{NewFile, Store};
 use object_store::path::Path as ObjectPath;
 use object_store::{GetOptions, GetRange, GetResultPayload, ObjectStore, WriteMultipart};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{OwnedMutexGuard, RwLock, Semaphore};
 
-use crate::app::App;
 use crate::config::{Config, FileStorage};
+use crate::limits::FailedAuth;
 
 /// Images larger than this are stored as they are, without size or thumbnail.
 pub const MAX_IMAGE_BYTES: u64 = 32 * 1024 * 1024;
@@ -88,6 +89,10 @@ const MAX_ACTIVE: usize = 4096;
 
 /// Uploads in progress, the object store, and the limits on both.
 pub struct Files {
+    /// The records of stored files, and the sessions that authorize each route.
+    store: Arc<dyn Store>,
+    /// Wrong session tokens per address, shared with every other credential check.
+    failed_auth: Arc<FailedAuth>,
     uploads: PathBuf,
     objects: Arc<dyn ObjectStore>,
     max_size: u64,
@@ -181,7 +186,7 @@ type Outcome<T> = Result<T, Refusal>;
 
 impl Files {
     /// Opens the configured object store and the upload folder under `data_dir`.
-    pub fn open(config: &Config) -> anyhow::Result<Files> {
+    pub fn open(config: &Config, store: Arc<dyn Store>, failed_auth: Arc<FailedAuth>) -> anyhow::Result<Files> {
         let mut local = None;
         let objects: Arc<dyn ObjectStore> = match &config.files.storage {
             FileStorage::Local => {
@@ -205,6 +210,8 @@ impl Files {
         let uploads = config.data_dir.join("uploads");
         std::fs::create_dir_all(&uploads).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", uploads.display()))?;
         Ok(Files {
+            store,
+            failed_auth,
             uploads,
             objects,
             max_size: config.files.max_size,
@@ -307,27 +314,28 @@ impl UploadId {
     }
 }
 
-pub fn routes() -> Router<Arc<App>> {
+pub fn routes<S: Clone + Send + Sync + 'static>(files: Arc<Files>) -> Router<S> {
     Router::new()
         .route("/files/uploads/{upload_id}", get(upload_state))
         .route("/files/uploads/{upload_id}/parts/{n}", put(put_part))
         .route("/files/uploads/{upload_id}/complete", post(complete))
         .route("/files/{file_id}", get(download))
+        .with_state(files)
 }
 
 /// The signed-in user behind `Authorization: Bearer <token>`.
-async fn user(app: &App, headers: &HeaderMap) -> Outcome<UserId> {
+async fn user(files: &Files, peer: SocketAddr, headers: &HeaderMap) -> Outcome<UserId> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or_else(|| refuse(ErrorCode::AuthRequired, "send `Authorization: Bearer <session token>`"))?;
-    let session = app
-        .service
-        .store
-        .session_by_token(&crate::codes::hash_token(token.trim()))
-        .await?
-        .ok_or_else(|| refuse(ErrorCode::SessionRevoked, "this session ended or never existed; sign in again"))?;
+    let failed = &files.failed_auth;
+    failed.admit(peer.ip(), None).map_err(|wait| Refusal(crate::errors::flood_wait(wait.secs(), "requests with a wrong session token")))?;
+    let session = files.store.session_by_token(&crate::codes::hash_token(token.trim())).await?.ok_or_else(|| {
+        failed.failed(peer.ip(), None);
+        refuse(ErrorCode::SessionRevoked, "this session ended or never existed; sign in again")
+    })?;
     Ok(session.user)
 }
 
@@ -349,10 +357,15 @@ async fn parts(dir: &Path) -> Outcome<Vec<(u64, u64)>> {
 }
 
 /// `GET /files/uploads/{upload_id}`: the parts received so far (none for an unknown upload).
-async fn upload_state(State(app): State<Arc<App>>, UrlPath(id): UrlPath<String>, headers: HeaderMap) -> Outcome<Json<proto::UploadState>> {
-    let user = user(&app, &headers).await?;
+async fn upload_state(
+    State(files): State<Arc<Files>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    UrlPath(id): UrlPath<String>,
+    headers: HeaderMap,
+) -> Outcome<Json<proto::UploadState>> {
+    let user = user(&files, peer, &headers).await?;
     let id = UploadId::parse(&id)?;
-    let parts = parts(&app.files.upload_dir(user, &id)).await?;
+    let parts = parts(&files.upload_dir(user, &id)).await?;
     Ok(Json(proto::UploadState { parts: parts.into_iter().map(|(n, _)| n).collect(), part_size: UPLOAD_PART_SIZE }))
 }
 
@@ -360,21 +373,22 @@ async fn upload_state(State(app): State<Arc<App>>, UrlPath(id): UrlPath<String>,
 /// part again replaces it. A part larger than the part size, or empty, is refused and nothing
 /// is kept; a part beyond the largest file is `FILE_TOO_LARGE`.
 async fn put_part(
-    State(app): State<Arc<App>>,
+    State(files): State<Arc<Files>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     UrlPath((id, n)): UrlPath<(String, String)>,
     headers: HeaderMap,
     body: Body,
 ) -> Outcome<Json<proto::Ok>> {
-    let user = user(&app, &headers).await?;
+    let user = user(&files, peer, &headers).await?;
     let id = UploadId::parse(&id)?;
     let n: u64 = n.parse().map_err(|_| refuse(ErrorCode::FilePartInvalid, "a part number is a whole number from 0"))?;
-    if n >= app.files.max_parts() {
-        return Err(refuse(ErrorCode::FileTooLarge, format!("files are at most {} bytes: part {n} is past the end", app.files.max_size)));
+    if n >= files.max_parts() {
+        return Err(refuse(ErrorCode::FileTooLarge, format!("files are at most {} bytes: part {n} is past the end", files.max_size)));
     }
     let chunks = receive(body).await?;
     let len: u64 = chunks.iter().map(|c| c.len() as u64).sum();
-    let dir = app.files.upload_dir(user, &id);
-    let active = app.files.active(&dir);
+    let dir = files.upload_dir(user, &id);
+    let active = files.active(&dir);
     let shared = active.gate.read().await;
     let (to, upload) = (dir.clone(), active.clone());
     let written = tokio::task::spawn_blocking(move || write_part(&to, n, &chunks, &upload)).await;
@@ -534,14 +548,16 @@ fn object_path(sha256: &[u8; 32]) -> ObjectPath {
 /// `FILE_TOO_LARGE`, `QUOTA_EXCEEDED`, `FILE_HASH_MISMATCH` (each discards the upload);
 /// `FILE_PARTS_MISSING`, `FILE_PART_INVALID` (the upload stays, to be fixed and completed).
 async fn complete(
-    State(app): State<Arc<App>>,
+    State(files): State<Arc<Files>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     UrlPath(id): UrlPath<String>,
     headers: HeaderMap,
-    Json(req): Json<proto::CompleteUpload>,
+    body: axum::body::Bytes,
 ) -> Outcome<Json<proto::File>> {
-    let user = user(&app, &headers).await?;
+    let user = user(&files, peer, &headers).await?;
+    let req: proto::CompleteUpload = proto::json::from_slice(&body)
+        .map_err(|e| refuse(ErrorCode::BadRequest, format!("the body must be a JSON object {{name, size, sha256, mime}}: {e}")))?;
     let id = UploadId::parse(&id)?;
-    let files = &app.files;
     let dir = files.upload_dir(user, &id);
     let discard = || async {
         let _ = tokio::fs::remove_dir_all(&dir).await;
@@ -560,7 +576,7 @@ async fn complete(
         discard().await;
         return Err(refuse(ErrorCode::FileTooLarge, format!("files are at most {} bytes; this one has {}", files.max_size, req.size)));
     }
-    let used = app.service.store.file_usage(user).await?;
+    let used = files.store.file_usage(user).await?;
     if used.saturating_add(req.size) > files.quota {
         discard().await;
         return Err(refuse(
@@ -616,7 +632,7 @@ async fn complete(
     }
 
     let new = NewFile { sha256, size: req.size, name, mime, width: None, height: None, thumb: None };
-    let recorded = ingest(&app, user, &[dir.join(DATA)], new).await;
+    let recorded = ingest(&files, user, &[dir.join(DATA)], new).await;
     discard().await;
     drop(alone);
     Ok(Json(file_wire(&recorded?)))
@@ -627,22 +643,21 @@ async fn complete(
 /// quota. The caller removes the paths afterwards; with local storage a single path may have
 /// been moved into the store instead. A record refused (the quota) leaves no object that no
 /// record refers to.
-pub async fn ingest(app: &App, user: UserId, paths: &[PathBuf], mut new: NewFile) -> Outcome<heliograph_store::File> {
-    let files = &app.files;
+pub async fn ingest(files: &Files, user: UserId, paths: &[PathBuf], mut new: NewFile) -> Outcome<heliograph_store::File> {
     // First: storing may move the file away.
     if new.mime.starts_with("image/") && new.size <= MAX_IMAGE_BYTES {
-        (new.width, new.height, new.thumb) = image_details(app, user, paths).await;
+        (new.width, new.height, new.thumb) = image_details(files, user, paths).await;
     }
     let sha256 = new.sha256;
     let _content = files.lock_content(sha256).await;
     let location = object_path(&sha256);
     if files.objects.head(&location).await.is_err() {
-        files.store(&location, paths).await?;
+        files.put(&location, paths).await?;
     }
-    match app.service.store.create_file(user, new, files.quota).await {
+    match files.store.create_file(user, new, files.quota).await {
         Ok(file) => Ok(file),
         Err(e) => {
-            files.drop_unreferenced(app, sha256, &location).await;
+            files.drop_unreferenced(sha256, &location).await;
             Err(e.into())
         }
     }
@@ -650,7 +665,7 @@ pub async fn ingest(app: &App, user: UserId, paths: &[PathBuf], mut new: NewFile
 
 impl Files {
     /// Stores `paths` (in order) as the object at `location`, durably before it answers.
-    async fn store(&self, location: &ObjectPath, paths: &[PathBuf]) -> Outcome<()> {
+    async fn put(&self, location: &ObjectPath, paths: &[PathBuf]) -> Outcome<()> {
         let Some(root) = &self.local else { return store_parts(&*self.objects, location, paths).await };
         let dest = root.join(location.as_ref());
         match paths {
@@ -671,11 +686,11 @@ impl Files {
     /// the object was stored). Only for local storage, where this node's content locks cover
     /// every writer; in a shared bucket an unreferenced object is left (harmless) rather than
     /// risk removing one another node has just recorded. The caller holds the content's lock.
-    async fn drop_unreferenced(&self, app: &App, sha256: [u8; 32], location: &ObjectPath) {
+    async fn drop_unreferenced(&self, sha256: [u8; 32], location: &ObjectPath) {
         if self.local.is_none() {
             return;
         }
-        match app.service.store.file_refs(sha256).await {
+        match self.store.file_refs(sha256).await {
             Ok(0) => match self.objects.delete(location).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
                 Err(e) => tracing::warn!(error = %e, "cannot remove an unreferenced file"),
@@ -806,8 +821,8 @@ async fn store_parts(objects: &dyn ObjectStore, location: &ObjectPath, paths: &[
 
 /// Width, height and a stored thumbnail, for an image the bounded decoder accepts; nothing
 /// otherwise (a bomb, a broken file, an unknown format).
-async fn image_details(app: &App, user: UserId, paths: &[PathBuf]) -> (Option<u32>, Option<u32>, Option<FileId>) {
-    let Ok(_permit) = app.files.decoders.acquire().await else { return (None, None, None) };
+async fn image_details(files: &Files, user: UserId, paths: &[PathBuf]) -> (Option<u32>, Option<u32>, Option<FileId>) {
+    let Ok(_permit) = files.decoders.acquire().await else { return (None, None, None) };
     let paths = paths.to_vec();
     let decoded = tokio::task::spawn_blocking(move || decode_image(&paths)).await;
     let Ok(Ok((width, height, jpeg))) = decoded else {
@@ -819,15 +834,15 @@ async fn image_details(app: &App, user: UserId, paths: &[PathBuf]) -> (Option<u3
     let sha256: [u8; 32] = Sha256::digest(&jpeg).into();
     let size = jpeg.len() as u64;
     let location = object_path(&sha256);
-    let _content = app.files.lock_content(sha256).await;
-    if app.files.objects.head(&location).await.is_err() {
-        if let Err(e) = app.files.objects.put(&location, jpeg.into()).await {
+    let _content = files.lock_content(sha256).await;
+    if files.objects.head(&location).await.is_err() {
+        if let Err(e) = files.objects.put(&location, jpeg.into()).await {
             tracing::warn!(error = %e, "cannot store a thumbnail");
             return (Some(width), Some(height), None);
         }
     }
     let thumb = NewFile { sha256, size, name: "thumbnail.jpg".into(), mime: "image/jpeg".into(), width: None, height: None, thumb: None };
-    let thumb = app.service.store.create_file(user, thumb, u64::MAX).await.ok().map(|f| f.id);
+    let thumb = files.store.create_file(user, thumb, u64::MAX).await.ok().map(|f| f.id);
     (Some(width), Some(height), thumb)
 }
 
@@ -908,11 +923,16 @@ pub fn disposition(name: &str) -> HeaderValue {
 /// `GET /files/{file_id}`: the content, streamed. Only for the uploader and members of a chat
 /// with a message carrying the file; everyone else gets `FILE_NOT_FOUND`, as for a file that
 /// does not exist. `Range: bytes=a-b` answers `206 Partial Content`.
-async fn download(State(app): State<Arc<App>>, UrlPath(id): UrlPath<String>, headers: HeaderMap) -> Outcome<Response> {
-    let user = user(&app, &headers).await?;
+async fn download(
+    State(files): State<Arc<Files>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    UrlPath(id): UrlPath<String>,
+    headers: HeaderMap,
+) -> Outcome<Response> {
+    let user = user(&files, peer, &headers).await?;
     let id: i64 = id.parse().map_err(|_| refuse(ErrorCode::FileNotFound, "no such file"))?;
-    let file = app.service.store.file(user, FileId(id)).await?;
-    serve(&app, &file, &headers).await
+    let file = files.store.file(user, FileId(id)).await?;
+    serve(&files, &file, &headers).await
 }
 
 /// `range` of a local file, read ahead by a blocking reader in [`READ_CHUNK`] pieces (at most
@@ -935,7 +955,7 @@ fn read_stream(file: std::fs::File, range: std::ops::Range<u64>) -> impl futures
 }
 
 /// Streams `file` (which the caller checked the requester may see), honouring `Range`.
-pub async fn serve(app: &App, file: &heliograph_store::File, headers: &HeaderMap) -> Outcome<Response> {
+pub async fn serve(files: &Files, file: &heliograph_store::File, headers: &HeaderMap) -> Outcome<Response> {
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     let (status, start, end) = match wanted(range, file.size) {
         Wanted::All => (StatusCode::OK, 0, file.size - 1),
@@ -945,8 +965,7 @@ pub async fn serve(app: &App, file: &heliograph_store::File, headers: &HeaderMap
         }
     };
     let options = GetOptions { range: Some(GetRange::Bounded(start..end + 1)), ..Default::default() };
-    let got =
-        app.files.objects.get_opts(&object_path(&file.sha256), options).await.map_err(|e| internal("cannot read a stored file", e))?;
+    let got = files.objects.get_opts(&object_path(&file.sha256), options).await.map_err(|e| internal("cannot read a stored file", e))?;
     let body = match got.payload {
         GetResultPayload::File(local, _) => Body::from_stream(read_stream(local, got.range)),
         GetResultPayload::Stream(stream) => Body::from_stream(stream),

@@ -15,6 +15,8 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::Router;
 use futures_util::stream::SplitStream;
 use futures_util::{SinkExt, StreamExt};
 use heliograph_bus::{Delivery, Notice, Subscription, Topic};
@@ -23,8 +25,8 @@ use heliograph_proto::{ClientFrame, Error, ErrorCode, ServerFrame, UpdateKind};
 use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 
-use crate::app::App;
-use crate::service::{Caller, Effect, SignedIn};
+use crate::methods::{self, Caller, Effect, SignedIn};
+use crate::state::Shared;
 
 /// Requests one connection may have running at once; more wait to be read.
 pub const MAX_IN_FLIGHT: usize = 32;
@@ -63,17 +65,24 @@ impl Out {
     }
 }
 
+/// `GET /ws` (or HTTP/2's extended `CONNECT /ws`).
+pub fn routes<S: Clone + Send + Sync + 'static>(shared: Arc<Shared>) -> Router<S> {
+    // `any`: over HTTP/2 (browsers on HTTPS) a WebSocket opens with CONNECT (RFC 8441),
+    // over HTTP/1.1 with GET; the upgrade extractor refuses every other method.
+    Router::new().route("/ws", any(upgrade)).with_state(shared)
+}
+
 /// The route handler: caps connections, limits frame sizes, upgrades.
-pub async fn upgrade(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, ws: WebSocketUpgrade) -> Response {
-    let Ok(permit) = app.connections.clone().try_acquire_owned() else {
+async fn upgrade(State(shared): State<Arc<Shared>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, ws: WebSocketUpgrade) -> Response {
+    let Ok(permit) = shared.connections.clone().try_acquire_owned() else {
         return (StatusCode::SERVICE_UNAVAILABLE, "the server has reached its connection limit; try again later").into_response();
     };
-    let Some(address_permit) = app.connections_per_address.try_acquire(peer.ip()) else {
-        let per_address = app.connections_per_address.max();
+    let Some(address_permit) = shared.connections_per_address.try_acquire(peer.ip()) else {
+        let per_address = shared.connections_per_address.max();
         let message = format!("too many connections from your address (at most {per_address}); close some and try again");
         return (StatusCode::TOO_MANY_REQUESTS, message).into_response();
     };
-    let max = app.service.config.limits.max_frame_bytes;
+    let max = shared.config.limits.max_frame_bytes;
     ws.max_message_size(max)
         .max_frame_size(max)
         .read_buffer_size(READ_BUFFER)
@@ -84,21 +93,21 @@ pub async fn upgrade(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo
             async move {
                 let _permits = (permit, address_permit);
                 crate::metrics::connection_opened();
-                connection(app, sink, stream, peer.ip()).await;
+                connection(shared, sink, stream, peer.ip()).await;
                 crate::metrics::connection_closed();
             }
         })
 }
 
 #[tracing::instrument(name = "connection", skip_all, fields(addr = %addr, user = tracing::field::Empty))]
-async fn connection(app: Arc<App>, sink: Sink, mut stream: SplitStream<WebSocket>, addr: IpAddr) {
+async fn connection(shared: Arc<Shared>, sink: Sink, mut stream: SplitStream<WebSocket>, addr: IpAddr) {
     let (out, out_rx) = mpsc::channel::<Out>(64);
-    let done = app.shutdown.child_token();
-    let writer = tokio::spawn(writer(app.clone(), sink, out_rx, done.clone()));
+    let done = shared.shutdown.child_token();
+    let writer = tokio::spawn(writer(shared.clone(), sink, out_rx, done.clone()));
     let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let mut caller = Caller { addr, session: None };
     let mut closing = (CLOSE_GOING_AWAY, "server shutting down".to_string());
-    let idle_timeout = app.service.config.limits.idle_timeout();
+    let idle_timeout = shared.config.limits.idle_timeout();
 
     loop {
         // A client must finish a frame (any frame, pings included) within the idle timeout:
@@ -121,7 +130,7 @@ async fn connection(app: Arc<App>, sink: Sink, mut stream: SplitStream<WebSocket
             }
             Some(Err(e)) => {
                 if is_too_big(&e) {
-                    let limit = app.service.config.limits.max_frame_bytes;
+                    let limit = shared.config.limits.max_frame_bytes;
                     closing = (CLOSE_TOO_BIG, format!("FRAME_TOO_LARGE: frames are at most {limit} bytes"));
                 } else {
                     closing = (1002, "protocol error".into());
@@ -150,7 +159,7 @@ async fn connection(app: Arc<App>, sink: Sink, mut stream: SplitStream<WebSocket
         // One address's requests, all connections together. Past the limit the request is
         // refused and this connection is not read until the wait is over, so a flood costs
         // the server a timer, and the flooder's own TCP window does the rest.
-        if let Err(wait) = app.requests_per_address.check(&addr) {
+        if let Err(wait) = shared.requests_per_address.check(&addr) {
             crate::metrics::record_request(request.method(), ErrorCode::FloodWait.as_str(), Duration::ZERO);
             let error = crate::errors::flood_wait(wait.secs(), "requests from your address");
             if out.send(Out::frame(&ServerFrame::Error { id: Some(id), error })).await.is_err() {
@@ -168,7 +177,7 @@ async fn connection(app: Arc<App>, sink: Sink, mut stream: SplitStream<WebSocket
         if in_line {
             // Boxed: a call's future is large, and inline it would make every connection's
             // reader that large for as long as the connection lives.
-            let answer = Box::pin(app.service.call(&caller, request)).await;
+            let answer = Box::pin(methods::call(&shared, &caller, request)).await;
             let (frame, effect) = frame_of(id, answer);
             if let Effect::SignedIn(signed) = effect {
                 caller.session = Some(signed);
@@ -185,7 +194,9 @@ async fn connection(app: Arc<App>, sink: Sink, mut stream: SplitStream<WebSocket
                 // session (this one included) that it ended.
                 if let Some(signed) = caller.session {
                     let session_id = signed.session.0;
-                    app.service.bus.publish(heliograph_bus::Topic::Session(session_id), Notice::SessionRevoked { session_id });
+                    shared.bus.publish(heliograph_bus::Topic::Session(session_id), Notice::SessionRevoked { session_id });
+                    // A bot signed in here with its token: every node forgets its checked token.
+                    shared.bus.publish(heliograph_bus::Topic::Revocations, Notice::CredentialsRevoked { user_id: signed.user.0 });
                 }
                 closing = (CLOSE_REVOKED, "SESSION_REVOKED: signed out".into());
                 break;
@@ -193,11 +204,11 @@ async fn connection(app: Arc<App>, sink: Sink, mut stream: SplitStream<WebSocket
             continue;
         }
         let Ok(permit) = in_flight.clone().acquire_owned().await else { break };
-        let (app, caller, out) = (app.clone(), caller.clone(), out.clone());
+        let (shared, caller, out) = (shared.clone(), caller.clone(), out.clone());
         // Each request's task ends on its own (an idle connection keeps no finished task);
         // `in_flight` counts them.
         tokio::spawn(async move {
-            let answer = app.service.call(&caller, request).await;
+            let answer = methods::call(&shared, &caller, request).await;
             if let Some(chat) = answer.as_ref().ok().and_then(|(result, _)| own_log_chat(result)) {
                 let _ = out.send(Out::FollowChat(chat)).await;
             }
@@ -301,7 +312,7 @@ enum Step {
 /// Owns the sending half: answers, live updates, and the close. Frames that are ready
 /// together (answers and updates of a busy connection) go out in one write: each is queued
 /// in the WebSocket's buffer, and the buffer is flushed once nothing more is waiting.
-async fn writer(app: Arc<App>, mut sink: Sink, mut out: mpsc::Receiver<Out>, done: CancellationToken) {
+async fn writer(shared: Arc<Shared>, mut sink: Sink, mut out: mpsc::Receiver<Out>, done: CancellationToken) {
     let mut sub: Option<Subscription> = None;
     let mut me: Option<SignedIn> = None;
     'connection: loop {
@@ -312,7 +323,7 @@ async fn writer(app: Arc<App>, mut sink: Sink, mut out: mpsc::Receiver<Out>, don
         };
         loop {
             let step = match next {
-                Next::Out(item) => on_out(&app, &mut sink, &mut sub, &mut me, item).await,
+                Next::Out(item) => on_out(&shared, &mut sink, &mut sub, &mut me, item).await,
                 Next::Delivery(delivery) => on_delivery(&mut sink, sub.as_mut(), me, delivery).await,
             };
             if let Step::Stop = step {
@@ -334,7 +345,7 @@ async fn writer(app: Arc<App>, mut sink: Sink, mut out: mpsc::Receiver<Out>, don
     done.cancel();
 }
 
-async fn on_out(app: &App, sink: &mut Sink, sub: &mut Option<Subscription>, me: &mut Option<SignedIn>, item: Option<Out>) -> Step {
+async fn on_out(shared: &Shared, sink: &mut Sink, sub: &mut Option<Subscription>, me: &mut Option<SignedIn>, item: Option<Out>) -> Step {
     match item {
         None => return Step::Stop,
         Some(Out::Frame(None)) => return Step::Stop,
@@ -346,12 +357,12 @@ async fn on_out(app: &App, sink: &mut Sink, sub: &mut Option<Subscription>, me: 
         Some(Out::FollowChat(chat)) => {
             if let Some(sub) = sub.as_mut() {
                 sub.follow(Topic::Chat(chat));
-                app.service.bus.ready().await;
+                shared.bus.ready().await;
             }
         }
         Some(Out::Follow(signed)) => {
             // Boxed: once per connection, and inline it would enlarge the writer for its life.
-            *sub = Some(Box::pin(follow(app, signed)).await);
+            *sub = Some(Box::pin(follow(shared, signed)).await);
             *me = Some(signed);
         }
         Some(Out::Close(code, reason)) => {
@@ -382,8 +393,9 @@ async fn on_delivery(sink: &mut Sink, sub: Option<&mut Subscription>, me: Option
             Notice::Typing { chat_id, user_id } => {
                 *user_id == signed.user.0 || send(sink, &ServerFrame::Typing { chat_id: *chat_id, user_id: *user_id }).await
             }
-            // A log position a client does not render; its next update's pts covers it.
-            Notice::Appended { .. } => true,
+            // A log position a client does not render; its next update's pts covers it. A
+            // connection does not follow `Topic::Revocations` (its session has its own topic).
+            Notice::Appended { .. } | Notice::CredentialsRevoked { .. } => true,
             Notice::Update(update) => {
                 if let Some(sub) = sub {
                     track_chat_topics(sub, signed.user, &update.kind);
@@ -401,11 +413,11 @@ async fn on_delivery(sink: &mut Sink, sub: Option<&mut Subscription>, me: Option
 
 /// A subscription for a freshly signed-in connection: the user's own topic, the session's
 /// control topic, and the topic of every chat with its own log that the user is in.
-async fn follow(app: &App, signed: SignedIn) -> Subscription {
-    let mut sub = app.service.bus.subscribe(app.service.config.limits.send_queue);
+async fn follow(shared: &Shared, signed: SignedIn) -> Subscription {
+    let mut sub = shared.bus.subscribe(shared.config.limits.send_queue);
     sub.follow(Topic::User(signed.user.0));
     sub.follow(Topic::Session(signed.session.0));
-    match app.service.store.own_log_chats(signed.user).await {
+    match shared.store.own_log_chats(signed.user).await {
         Ok(chats) => {
             for (chat, _) in chats {
                 sub.follow(Topic::Chat(chat.0));
@@ -415,7 +427,7 @@ async fn follow(app: &App, signed: SignedIn) -> Subscription {
     }
     // The sign-in answer goes out after this: anything committed once the client has it
     // reaches this connection live (a network bus needs a round trip for that).
-    app.service.bus.ready().await;
+    shared.bus.ready().await;
     sub
 }
 

@@ -9,6 +9,8 @@
 //! - [`Bucket`]: one key's limit, owned by its caller without a lock (a connection's own).
 //! - [`KeyedLimiter`]: many keys behind one lock, at most `max_keys` of them, idle keys
 //!   forgotten. A key is idle once its bucket is full again, so forgetting it changes nothing.
+//! - [`FailedAuth`]: wrong credentials (bot tokens, session tokens, login codes), counted
+//!   per client address and per target, so guessing is slow and others are not slowed.
 //!
 //! And connection caps: [`ConnectionCaps`] (derived from the open-file limit) and
 //! [`ConnectionsPerAddress`] (open connections per client address).
@@ -38,9 +40,9 @@ pub struct Rate {
 
 impl Rate {
     /// `count` calls per `period`, all of which may come at once. A `count` of 0 is taken as 1.
-    pub fn new(count: u32, period: Duration) -> Rate {
-        let count = count.max(1);
-        Rate { interval: period / count, burst: count }
+    pub const fn new(count: u32, period: Duration) -> Rate {
+        let count = if count == 0 { 1 } else { count };
+        Rate { interval: Duration::from_nanos((period.as_nanos() / count as u128) as u64), burst: count }
     }
 
     pub fn per_second(count: u32) -> Rate {
@@ -184,6 +186,20 @@ impl<K: Hash + Eq> KeyedLimiter<K> {
         Ok(())
     }
 
+    /// Whether `key` could make a call now, without taking one: for limits that count only
+    /// some outcomes (failures), checked before the call and taken after it.
+    pub fn peek<Q>(&self, key: &Q) -> Result<(), RetryAfter>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let now = Instant::now();
+        match lock(&self.state).tats.get(key) {
+            Some(tat) => self.rate.admit(*tat, now).map(drop),
+            None => Ok(()),
+        }
+    }
+
     /// How many keys are tracked now (active ones, and idle ones not yet forgotten).
     pub fn len(&self) -> usize {
         lock(&self.state).tats.len()
@@ -197,6 +213,70 @@ impl<K: Hash + Eq> KeyedLimiter<K> {
 impl<K: Hash + Eq> KeyedState<K> {
     fn sweep(&mut self, now: Instant) {
         self.tats.retain(|_, tat| *tat > now);
+    }
+}
+
+/// `[failed_auth]` in the configuration: how many wrong credentials (bot tokens, session
+/// tokens, login codes) are checked before the sender has to wait.
+///
+/// ```toml
+/// [failed_auth]
+/// per_address_burst = 30        # wrong credentials one address may send at once,
+/// per_address_every_ms = 2000   # then one per this long
+/// per_target_burst = 10         # for one target (a bot, a phone number), from all addresses,
+/// per_target_every_ms = 6000    # then one per this long
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FailedAuthLimits {
+    pub per_address_burst: u32,
+    pub per_address_every_ms: u64,
+    pub per_target_burst: u32,
+    pub per_target_every_ms: u64,
+}
+
+impl Default for FailedAuthLimits {
+    fn default() -> FailedAuthLimits {
+        // A person mistyping is never near these; a guesser gets one try every few seconds.
+        FailedAuthLimits { per_address_burst: 30, per_address_every_ms: 2000, per_target_burst: 10, per_target_every_ms: 6000 }
+    }
+}
+
+/// Wrong credentials, per client address and per target (the bot a token names, the phone
+/// number a code is for). [`FailedAuth::admit`] comes before a credential is checked, and
+/// [`FailedAuth::failed`] after a wrong one: so right credentials cost nothing, and past the
+/// burst a guesser waits between tries whatever it sends, while other addresses are not
+/// affected.
+#[derive(Debug)]
+pub struct FailedAuth {
+    per_address: KeyedLimiter<std::net::IpAddr>,
+    per_target: KeyedLimiter<String>,
+}
+
+impl FailedAuth {
+    pub fn new(limits: &FailedAuthLimits) -> FailedAuth {
+        let rate = |burst: u32, every_ms: u64| Rate { interval: Duration::from_millis(every_ms), burst: burst.max(1) };
+        FailedAuth {
+            per_address: KeyedLimiter::new(rate(limits.per_address_burst, limits.per_address_every_ms), 100_000),
+            per_target: KeyedLimiter::new(rate(limits.per_target_burst, limits.per_target_every_ms), 100_000),
+        }
+    }
+
+    /// Whether a credential from `addr` (for `target`) may be checked now.
+    pub fn admit(&self, addr: std::net::IpAddr, target: Option<&str>) -> Result<(), RetryAfter> {
+        self.per_address.peek(&addr)?;
+        match target {
+            Some(target) => self.per_target.peek(target),
+            None => Ok(()),
+        }
+    }
+
+    /// A credential from `addr` (for `target`) was wrong.
+    pub fn failed(&self, addr: std::net::IpAddr, target: Option<&str>) {
+        let _ = self.per_address.check(&addr);
+        if let Some(target) = target {
+            let _ = self.per_target.check(target);
+        }
     }
 }
 
@@ -439,6 +519,32 @@ mod tests {
             let caps = ConnectionCaps::derive(open_files, total, per_address, reserve);
             assert_eq!((caps.reserve, caps.total, caps.per_address), expect, "{open_files} {total:?} {per_address:?} {reserve:?}");
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failed_credentials_are_throttled_per_address_and_per_target() {
+        let failed = FailedAuth::new(&FailedAuthLimits::default());
+        let (a, b): (std::net::IpAddr, std::net::IpAddr) = ("192.0.2.1".parse().expect("ip"), "192.0.2.2".parse().expect("ip"));
+        // Admitting is free: only failures count.
+        for _ in 0..100 {
+            assert!(failed.admit(a, Some("bot1")).is_ok());
+        }
+        for _ in 0..30 {
+            assert!(failed.admit(a, None).is_ok());
+            failed.failed(a, None);
+        }
+        assert_eq!(failed.admit(a, None).map_err(RetryAfter::secs), Err(2), "the 31st try waits");
+        assert!(failed.admit(b, None).is_ok(), "another address is not slowed");
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert!(failed.admit(a, None).is_ok(), "one more try every 2 s");
+        // A target guessed from many addresses is throttled for all of them.
+        for n in 0..10u8 {
+            let addr = std::net::IpAddr::from([198, 51, 100, n]);
+            assert!(failed.admit(addr, Some("bot7")).is_ok());
+            failed.failed(addr, Some("bot7"));
+        }
+        assert!(failed.admit(b, Some("bot7")).is_err());
+        assert!(failed.admit(b, Some("bot8")).is_ok());
     }
 
     #[tokio::test(start_paused = true)]

@@ -1,5 +1,6 @@
-//! Abuse limits (DESIGN.md invariant 6): connections and requests per address, slowloris on
-//! headers and on frames, a client that stops reading, and a flood that must not slow others.
+//! Abuse limits (ARCHITECTURE.md, Invariants 6, bounded everything: a slow or malicious client
+//! can hurt only itself): connections and requests per address, slowloris on headers and on
+//! frames, a client that stops reading, and a flood that must not slow others.
 //! Clients bind distinct loopback addresses (127.0.0.x) so that per-address limits can tell
 //! them apart.
 

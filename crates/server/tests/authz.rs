@@ -25,7 +25,7 @@ fn params(target: i64, own: i64, other_user: i64, forward_into_target: bool) -> 
         "text": "intruder", "title": "pwned", "admin": true,
         "file_id": 1, "kind": "document", "caption": "intruder",
         "phone": "+9996610001", "code": "11111", "token": "not-a-token", "session_id": 1,
-        "name": "pwned", "bio": "pwned", "username": "pwned_name", "invite": "pwned",
+        "name": "pwned", "bio": "pwned", "username": "pwned_name", "invite": "pwned", "find_by_phone": "nobody",
     })
 }
 
@@ -162,6 +162,8 @@ const NEEDS_NO_RIGHT: &[(&str, &str)] = &[
     ("account.revoke_session", "only the caller's own sessions: another user's id is SESSION_NOT_FOUND (sdk.rs)"),
     ("account.update_profile", "the caller's own profile"),
     ("account.set_username", "the caller's own username"),
+    ("account.set_privacy", "the caller's own setting"),
+    ("account.privacy", "the caller's own settings"),
     ("bots.create", "anyone but a bot; at most MAX_BOTS_PER_OWNER each (sdk.rs)"),
     ("bots.list", "the caller's own bots"),
     ("bots.revoke_token", "only the caller's own bots: anyone else's (or a person) is USER_NOT_FOUND (sdk.rs)"),

@@ -385,7 +385,8 @@ async fn webhooks_deliver_with_the_secret_and_retry() {
     let app = Router::new().route("/hook", post(hook)).with_state(seen.clone());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
-    let server = InProcess::start().await;
+    // The hook listens on loopback, which only an explicit allow list lets the server reach.
+    let server = InProcess::start_with(|c| c.egress.allow = vec!["127.0.0.1/32".into()]).await;
     let alice = Person::sign_in(&server, 1).await;
     let bot = Bot::create(&server, &alice, "hook_bot").await;
     assert_eq!(bot.call("setWebhook", json!({ "url": hook_url, "secret_token": "s3cr3t" })).await, json!(true));

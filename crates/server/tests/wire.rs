@@ -69,6 +69,16 @@ async fn bad_input_gets_a_clear_error_and_the_connection_survives() {
         (r#"{"id":17,"method":"messages.history","params":{"chat_id":999999}}"#.into(), "CHAT_NOT_FOUND"),
         (r#"{"id":18,"method":"account.set_username","params":{"username":"no"}}"#.into(), "USERNAME_INVALID"),
         (r#"{"id":19,"method":"users.get","params":{"ids":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,48,49,50,51,52,53,54,55,56,57,58,59,60,61,62,63,64,65,66,67,68,69,70,71,72,73,74,75,76,77,78,79,80,81,82,83,84,85,86,87,88,89,90,91,92,93,94,95,96,97,98,99,100,101]}}"#.into(), "BAD_PARAMS"),
+        // A key named twice: a reader keeping the first key sees `users.get_me`, serde_json's
+        // default would run `auth.log_out` (the check after each case proves it did not).
+        (r#"{"id":20,"method":"users.get_me","method":"auth.log_out"}"#.into(), "BAD_REQUEST"),
+        (r#"{"id":21,"method":"messages.send","params":{"chat_id":1,"random_id":1,"text":"a","text":"b"}}"#.into(), "BAD_REQUEST"),
+        // Names and titles that could render as other text (core/values.rs, `spoofing_char`).
+        (json!({"id":22,"method":"account.update_profile","params":{"name":"Alice\u{202E}gnp.exe"}}).to_string(), "NAME_INVALID"),
+        (json!({"id":23,"method":"account.update_profile","params":{"name":"Al\u{200B}ice"}}).to_string(), "NAME_INVALID"),
+        (json!({"id":24,"method":"chats.create_group","params":{"title":"\u{2067}News\u{2069}"}}).to_string(), "TITLE_INVALID"),
+        (json!({"id":25,"method":"account.update_profile","params":{"bio":"hi\u{FEFF}"}}).to_string(), "BIO_INVALID"),
+        (r#"{"id":26,"method":"account.set_privacy","params":{"find_by_phone":"somebody"}}"#.into(), "BAD_PARAMS"),
     ];
     for (i, (frame, expect)) in cases.iter().enumerate() {
         ws.send(Message::Text(frame.clone().into())).await.expect("send");
@@ -225,11 +235,11 @@ async fn http_code_provider_delivers_codes() {
     tokio::spawn(async move { axum::serve(listener, gateway).await });
     let server = InProcess::start_with(|c| {
         c.dev = false;
-        c.code_provider = heliograph_server::config::CodeProvider::Http(heliograph_server::config::HttpCodeProvider {
+        c.code_provider = Some(heliograph_server::config::CodeProvider::Http(heliograph_server::config::HttpCodeProvider {
             url,
             bearer_token: None,
             timeout_ms: 5000,
-        });
+        }));
     })
     .await;
     let mut ws = connect(&server).await;

@@ -12,8 +12,9 @@
 //! freshly opened, empty store (opened with [`Limits::default`]); the few that need other
 //! limits or a reopen take the [`Harness`] itself.
 //!
-//! The checks go through the [`Store`] trait only and assert the contract (DESIGN.md,
-//! invariants 1-5), not an engine's table layout.
+//! The checks go through the [`Store`] trait only and assert the contract (durable
+//! acknowledgement, idempotent sends, order, gapless sync, one authorization choke point:
+//! ARCHITECTURE.md, Invariants 1-5), not an engine's table layout.
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -45,6 +46,7 @@ macro_rules! conformance_tests {
             login_codes,
             usernames,
             contacts_and_blocks,
+            phone_privacy,
             private_chat,
             idempotent_send,
             concurrent_sends,
@@ -401,6 +403,22 @@ pub async fn usernames(store: Arc<dyn Store>) {
 }
 
 /// Contacts and blocks show in relations() and their lists; a block stops private sends both ways until it is lifted.
+/// Who may find an account by phone: everybody until set, then what was set, per account.
+pub async fn phone_privacy(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, 1, "Alice").await;
+    let bob = person(s, 2, "Bob").await;
+    assert_eq!(s.phone_privacy(alice).await.must("phone_privacy"), PhonePrivacy::Everybody, "the default");
+    for privacy in [PhonePrivacy::Nobody, PhonePrivacy::Contacts, PhonePrivacy::Everybody, PhonePrivacy::Contacts] {
+        s.set_phone_privacy(alice, privacy).await.must("set_phone_privacy");
+        assert_eq!(s.phone_privacy(alice).await.must("phone_privacy"), privacy);
+    }
+    assert_eq!(s.phone_privacy(bob).await.must("phone_privacy"), PhonePrivacy::Everybody, "one account's setting is its own");
+    let nobody = UserId(987_654_321);
+    refused(s.set_phone_privacy(nobody, PhonePrivacy::Nobody).await, Error::UserNotFound, "set for a nonexistent account");
+    refused(s.phone_privacy(nobody).await, Error::UserNotFound, "read for a nonexistent account");
+}
+
 pub async fn contacts_and_blocks(store: Arc<dyn Store>) {
     let s = &*store;
     let alice = person(s, 1, "Alice").await;

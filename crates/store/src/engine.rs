@@ -70,6 +70,7 @@ by_value!(
     SessionId,
     FileId,
     ChatKind,
+    PhonePrivacy,
     bool,
     i64,
     u32,
@@ -183,6 +184,12 @@ impl<E: Engine> Store for E {
     }
     async fn blocked(&self, owner: UserId) -> Result<Vec<User>> {
         run!(read, self, (owner) => people::blocked)
+    }
+    async fn phone_privacy(&self, user: UserId) -> Result<PhonePrivacy> {
+        run!(read, self, (user) => people::phone_privacy)
+    }
+    async fn set_phone_privacy(&self, user: UserId, privacy: PhonePrivacy) -> Result<()> {
+        run!(write, self, (user, privacy) => people::set_phone_privacy)
     }
 
     async fn open_private(&self, user: UserId, peer: UserId) -> Result<Chat> {

@@ -95,6 +95,9 @@ pub trait Store: Send + Sync + 'static {
     async fn contacts(&self, owner: UserId) -> Result<Vec<User>>;
     async fn set_blocked(&self, owner: UserId, target: UserId, blocked: bool) -> Result<()>;
     async fn blocked(&self, owner: UserId) -> Result<Vec<User>>;
+    /// Who may find `user` by phone number ([`PhonePrivacy::Everybody`] until set).
+    async fn phone_privacy(&self, user: UserId) -> Result<PhonePrivacy>;
+    async fn set_phone_privacy(&self, user: UserId, privacy: PhonePrivacy) -> Result<()>;
 
     // --- chats -----------------------------------------------------------------------------
 

@@ -67,10 +67,14 @@ impl InProcess {
 }
 
 /// `--dev` on 127.0.0.1:0 over `data`. Every test client comes from 127.0.0.1: per-address
-/// limits are tested on their own (server tests/abuse.rs), not by accident.
+/// limits (requests, connections, and the wrong-credential throttle, per address and per
+/// target) are tested on their own (server tests/abuse.rs, edge.rs, security.rs), not by
+/// accident.
 fn config(data: &Path) -> Config {
     let mut config = Config { dev: true, listen: "127.0.0.1:0".parse().expect("addr"), data_dir: data.to_path_buf(), ..Config::default() };
     config.limits.requests_per_address_per_second = 1_000_000;
     config.limits.max_connections_per_address = Some(1_000_000);
+    config.failed_auth.per_address_burst = 1_000_000;
+    config.failed_auth.per_target_burst = 1_000_000;
     config
 }

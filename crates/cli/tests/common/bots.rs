@@ -61,7 +61,9 @@ pub struct Scene {
 impl Scene {
     /// `n` picks the person's test phone number (different per test, as in `cli.rs`).
     pub async fn start(n: u32) -> Scene {
-        let server = InProcess::start().await;
+        // The bots' webhooks (tests/bot_*.rs) listen on loopback, which only an explicit allow
+        // list lets the server reach.
+        let server = InProcess::start_with(|c| c.egress.allow = vec!["127.0.0.1/32".into()]).await;
         let mut person = Person::new(&server, n, "Pat");
         person.login(&format!("pat{n}")).await;
         let url = server.url();

@@ -16,7 +16,6 @@ use super::parse_mode::{self, ParseMode};
 use super::render::{self, Renderer};
 use super::updates;
 use super::{ApiError, ApiResult, Ctx};
-use crate::service::{Caller, SignedIn};
 
 pub type Handler = fn(Ctx, Params) -> Pin<Box<dyn Future<Output = ApiResult> + Send>>;
 
@@ -95,7 +94,7 @@ async fn close(_: Ctx, _: Params) -> ApiResult {
 /// `@username` of a public group or channel.
 async fn target(ctx: &Ctx, params: &Params, name: &str) -> ApiResult<ChatId> {
     let raw = params.str(name)?.filter(|s| !s.is_empty()).ok_or_else(|| ApiError::empty(name))?;
-    let store = &*ctx.app.service.store;
+    let store = &*ctx.api.shared.store;
     if let Some(username) = raw.strip_prefix('@') {
         let username = Username::parse(username).map_err(|_| ApiError::bad_request("chat not found"))?;
         return match store.resolve(&username).await? {
@@ -119,7 +118,7 @@ async fn target(ctx: &Ctx, params: &Params, name: &str) -> ApiResult<ChatId> {
 
 async fn get_chat(ctx: Ctx, params: Params) -> ApiResult {
     let chat = target(&ctx, &params, "chat_id").await?;
-    let store = &*ctx.app.service.store;
+    let store = &*ctx.api.shared.store;
     let view = store.chat(ctx.bot.id, chat).await?;
     let peer = match view.peer {
         Some(p) => Some(Renderer::new(store, ctx.bot.id).user(p).await?),
@@ -131,7 +130,7 @@ async fn get_chat(ctx: Ctx, params: Params) -> ApiResult {
 async fn get_chat_member(ctx: Ctx, params: Params) -> ApiResult {
     let chat = target(&ctx, &params, "chat_id").await?;
     let user = UserId(params.required_int("user_id")?);
-    let store = &*ctx.app.service.store;
+    let store = &*ctx.api.shared.store;
     let member = store.member(ctx.bot.id, chat, user).await?;
     let person = store.users(&[user]).await?.into_iter().next().ok_or_else(|| ApiError::bad_request("user not found"))?;
     Ok(render::chat_member(&person, member.map(|m| m.role)))
@@ -139,12 +138,12 @@ async fn get_chat_member(ctx: Ctx, params: Params) -> ApiResult {
 
 async fn get_chat_member_count(ctx: Ctx, params: Params) -> ApiResult {
     let chat = target(&ctx, &params, "chat_id").await?;
-    Ok(json!(ctx.app.service.store.chat(ctx.bot.id, chat).await?.chat.member_count))
+    Ok(json!(ctx.api.shared.store.chat(ctx.bot.id, chat).await?.chat.member_count))
 }
 
 async fn get_chat_administrators(ctx: Ctx, params: Params) -> ApiResult {
     let chat = target(&ctx, &params, "chat_id").await?;
-    let store = &*ctx.app.service.store;
+    let store = &*ctx.api.shared.store;
     let mut admins = Vec::new();
     let mut offset = 0;
     loop {
@@ -162,20 +161,20 @@ async fn get_chat_administrators(ctx: Ctx, params: Params) -> ApiResult {
 
 async fn leave_chat(ctx: Ctx, params: Params) -> ApiResult {
     let chat = target(&ctx, &params, "chat_id").await?;
-    ctx.app.service.store.remove_member(ctx.bot.id, chat, ctx.bot.id).await?;
+    ctx.api.shared.store.remove_member(ctx.bot.id, chat, ctx.bot.id).await?;
     Ok(json!(true))
 }
 
 async fn pin_chat_message(ctx: Ctx, params: Params) -> ApiResult {
     let chat = target(&ctx, &params, "chat_id").await?;
     let id = MessageId(params.required_int("message_id")?);
-    ctx.app.service.store.pin(ctx.bot.id, chat, Some(id)).await?;
+    ctx.api.shared.store.pin(ctx.bot.id, chat, Some(id)).await?;
     Ok(json!(true))
 }
 
 async fn unpin_chat_message(ctx: Ctx, params: Params) -> ApiResult {
     let chat = target(&ctx, &params, "chat_id").await?;
-    let store = &*ctx.app.service.store;
+    let store = &*ctx.api.shared.store;
     // A chat pins one message: naming another one unpins nothing.
     if let Some(id) = params.int("message_id")? {
         if store.chat(ctx.bot.id, chat).await?.chat.pinned != Some(MessageId(id)) {
@@ -189,7 +188,7 @@ async fn unpin_chat_message(ctx: Ctx, params: Params) -> ApiResult {
 async fn set_chat_title(ctx: Ctx, params: Params) -> ApiResult {
     let chat = target(&ctx, &params, "chat_id").await?;
     let title = Title::parse(&params.required_str("title")?).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    ctx.app.service.store.set_title(ctx.bot.id, chat, &title).await?;
+    ctx.api.shared.store.set_title(ctx.bot.id, chat, &title).await?;
     Ok(json!(true))
 }
 
@@ -212,13 +211,15 @@ async fn send_chat_action(ctx: Ctx, params: Params) -> ApiResult {
     if !ACTIONS.contains(&action.as_str()) {
         return Err(ApiError::bad_request("wrong parameter action in request"));
     }
-    // Every action shows as "typing…": the one activity clients display.
-    let caller = Caller { addr: ctx.addr, session: Some(SignedIn { user: ctx.bot.id, session: ctx.session }) };
-    let request = heliograph_proto::Request::SetTyping { chat_id: chat.0 };
-    ctx.app.service.call(&caller, request).await.map_err(|e| match e.code {
-        heliograph_proto::ErrorCode::ChatNotFound => ApiError::bad_request("chat not found"),
-        heliograph_proto::ErrorCode::FloodWait => ApiError::flood(e.retry_after.unwrap_or(1)),
-        _ => ApiError::bad_request(e.message),
+    // Every action shows as "typing…": the one activity clients display. Limited per session
+    // as `messages.typing` is, the bot's WebSocket and Bot API calls together.
+    let shared = &ctx.api.shared;
+    if let Err(wait) = shared.requests_per_session.check(&ctx.session.0) {
+        return Err(ApiError::flood(wait.secs()));
+    }
+    shared.typing(ctx.bot.id, chat).await.map_err(|e| match crate::errors::from_store(e) {
+        e if e.code == heliograph_proto::ErrorCode::ChatNotFound => ApiError::bad_request("chat not found"),
+        e => ApiError::bad_request(e.message),
     })?;
     Ok(json!(true))
 }
@@ -344,7 +345,7 @@ async fn reply_to(ctx: &Ctx, params: &Params, chat: ChatId) -> ApiResult<Option<
         None => (params.int("reply_to_message_id")?, params.bool("allow_sending_without_reply")?),
     };
     let Some(id) = id else { return Ok(None) };
-    let r = Renderer::new(&*ctx.app.service.store, ctx.bot.id);
+    let r = Renderer::new(&*ctx.api.shared.store, ctx.bot.id);
     match r.fetch(chat, MessageId(id)).await? {
         Some(_) => Ok(Some(MessageId(id))),
         None if lenient => Ok(None),
@@ -353,7 +354,7 @@ async fn reply_to(ctx: &Ctx, params: &Params, chat: ChatId) -> ApiResult<Option<
 }
 
 async fn sent(ctx: &Ctx, chat: ChatId, draft: Draft) -> ApiResult {
-    let store = &*ctx.app.service.store;
+    let store = &*ctx.api.shared.store;
     // The Bot API has no idempotency key; every call is a new message.
     let sent = store.send(ctx.bot.id, chat, rand::random::<i64>(), draft).await.map_err(send_error)?;
     Renderer::new(store, ctx.bot.id).message(&sent.message).await
@@ -379,7 +380,7 @@ async fn forward_message(ctx: Ctx, params: Params) -> ApiResult {
     let to = target(&ctx, &params, "chat_id").await?;
     let from = target(&ctx, &params, "from_chat_id").await?;
     let id = MessageId(params.required_int("message_id")?);
-    let store = &*ctx.app.service.store;
+    let store = &*ctx.api.shared.store;
     let sent = store.forward(ctx.bot.id, from, &[id], to, &[rand::random::<i64>()]).await.map_err(|e| match e {
         heliograph_store::Error::MessageNotFound => ApiError::bad_request("message to forward not found"),
         other => send_error(other),
@@ -392,7 +393,7 @@ async fn copy_message(ctx: Ctx, params: Params) -> ApiResult {
     let to = target(&ctx, &params, "chat_id").await?;
     let from = target(&ctx, &params, "from_chat_id").await?;
     let id = MessageId(params.required_int("message_id")?);
-    let original = Renderer::new(&*ctx.app.service.store, ctx.bot.id)
+    let original = Renderer::new(&*ctx.api.shared.store, ctx.bot.id)
         .fetch(from, id)
         .await?
         .ok_or_else(|| ApiError::bad_request("message to copy not found"))?;
@@ -405,7 +406,7 @@ async fn copy_message(ctx: Ctx, params: Params) -> ApiResult {
     }
     let keyboard = keyboard(&params)?.flatten();
     let reply_to = reply_to(&ctx, &params, to).await?;
-    let store = &*ctx.app.service.store;
+    let store = &*ctx.api.shared.store;
     let sent =
         store.send(ctx.bot.id, to, rand::random::<i64>(), Draft { content, entities, keyboard, reply_to }).await.map_err(send_error)?;
     Ok(json!({ "message_id": sent.message.id.0 }))
@@ -421,7 +422,7 @@ async fn edited(ctx: &Ctx, params: &Params) -> ApiResult<(ChatId, MessageId)> {
 }
 
 async fn apply_edit(ctx: &Ctx, chat: ChatId, id: MessageId, edit: Edit) -> ApiResult {
-    let store = &*ctx.app.service.store;
+    let store = &*ctx.api.shared.store;
     let mut r = Renderer::new(store, ctx.bot.id);
     let current = r.fetch(chat, id).await?.ok_or_else(|| ApiError::bad_request("message to edit not found"))?;
     let same_text = edit.text.as_ref().is_none_or(|(t, e)| current.content.text() == Some(t) && &current.entities == e);
@@ -476,7 +477,7 @@ async fn delete_messages(ctx: Ctx, params: Params) -> ApiResult {
 /// Deletes for everyone. As in Telegram, messages that cannot be found are skipped; when
 /// none can, the call fails.
 async fn delete(ctx: &Ctx, chat: ChatId, ids: &[MessageId]) -> ApiResult {
-    let store = &*ctx.app.service.store;
+    let store = &*ctx.api.shared.store;
     let r = Renderer::new(store, ctx.bot.id);
     let mut found = Vec::with_capacity(ids.len());
     for &id in ids {
@@ -524,7 +525,7 @@ async fn input_file(ctx: &Ctx, params: &mut Params, field: &str) -> ApiResult<he
         }
         Some(s) => {
             let id = render::parse_file_id(&s).ok_or_else(|| ApiError::bad_request("wrong file identifier/HTTP URL specified"))?;
-            return Ok(ctx.app.service.store.file(ctx.bot.id, id).await?);
+            return Ok(ctx.api.shared.store.file(ctx.bot.id, id).await?);
         }
         None => params.take_file(field),
     };
@@ -536,7 +537,7 @@ async fn input_file(ctx: &Ctx, params: &mut Params, field: &str) -> ApiResult<he
     };
     let staged = &upload.staged;
     let new = heliograph_store::NewFile { sha256: staged.sha256, size: staged.size, name, mime, width: None, height: None, thumb: None };
-    crate::files::ingest(&ctx.app, ctx.bot.id, std::slice::from_ref(&staged.path), new).await.map_err(ApiError::from_refusal)
+    crate::files::ingest(&ctx.api.files, ctx.bot.id, std::slice::from_ref(&staged.path), new).await.map_err(ApiError::from_refusal)
 }
 
 /// A type for files sent without one, from their extension.
@@ -575,7 +576,7 @@ async fn send_media(ctx: Ctx, mut params: Params, field: &str, kind: MediaKind) 
 async fn get_file(ctx: Ctx, params: Params) -> ApiResult {
     let raw = params.required_str("file_id")?;
     let id = render::parse_file_id(&raw).ok_or_else(|| ApiError::bad_request("wrong file_id specified"))?;
-    let file = ctx.app.service.store.file(ctx.bot.id, id).await.map_err(|e| match e {
+    let file = ctx.api.shared.store.file(ctx.bot.id, id).await.map_err(|e| match e {
         heliograph_store::Error::FileNotFound => ApiError::bad_request("wrong file_id specified"),
         other => other.into(),
     })?;
@@ -594,7 +595,7 @@ async fn answer_callback_query(ctx: Ctx, params: Params) -> ApiResult {
         return Err(ApiError::bad_request("text is too long (at most 200 characters)"));
     }
     let answer = crate::callbacks::Answer { text, alert: params.bool("show_alert")?, url: params.str("url")?.filter(|u| !u.is_empty()) };
-    ctx.app.service.callbacks.answer(bot, pts, answer);
+    ctx.api.shared.callbacks.answer(bot, pts, answer);
     Ok(json!(true))
 }
 
@@ -626,7 +627,7 @@ fn commands_key(params: &Params) -> ApiResult<String> {
 }
 
 async fn commands(ctx: &Ctx) -> ApiResult<Map<String, Value>> {
-    let bot = ctx.app.service.store.bot(ctx.bot.id).await?.ok_or_else(|| ApiError::new(401, "Unauthorized".into()))?;
+    let bot = ctx.api.shared.store.bot(ctx.bot.id).await?.ok_or_else(|| ApiError::new(401, "Unauthorized".into()))?;
     Ok(serde_json::from_str(&bot.commands).unwrap_or_default())
 }
 
@@ -652,7 +653,7 @@ async fn set_my_commands(ctx: Ctx, params: Params) -> ApiResult {
     } else {
         all.insert(key, serde_json::to_value(&list).map_err(|_| ApiError::internal())?);
     }
-    ctx.app.service.store.update_bot(ctx.bot.id, BotChange::Commands(Value::Object(all).to_string())).await?;
+    ctx.api.shared.store.update_bot(ctx.bot.id, BotChange::Commands(Value::Object(all).to_string())).await?;
     Ok(json!(true))
 }
 
@@ -665,7 +666,7 @@ async fn delete_my_commands(ctx: Ctx, params: Params) -> ApiResult {
     let key = commands_key(&params)?;
     let mut all = commands(&ctx).await?;
     if all.remove(&key).is_some() {
-        ctx.app.service.store.update_bot(ctx.bot.id, BotChange::Commands(Value::Object(all).to_string())).await?;
+        ctx.api.shared.store.update_bot(ctx.bot.id, BotChange::Commands(Value::Object(all).to_string())).await?;
     }
     Ok(json!(true))
 }

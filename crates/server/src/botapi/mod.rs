@@ -28,32 +28,29 @@ pub mod parse_mode;
 mod render;
 pub mod updates;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Instant;
 
 use axum::extract::{ConnectInfo, Path as UrlPath, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{Json, Router};
-use heliograph_bus::{Delivery, Notice, Topic};
+use heliograph_bus::{Delivery, Notice, Subscription, Topic};
 use heliograph_core::SessionId;
 use heliograph_store::User;
 use serde_json::{json, Value};
-use tokio::sync::mpsc;
 
-use crate::app::App;
+use crate::files::Files;
 use crate::limits::KeyedLimiter;
+use crate::state::Shared;
 
-/// How long a checked token is trusted without asking the store again. A revoked token
-/// stops working at once: the cache follows each cached session's bus topic and drops the
-/// entry on `SessionRevoked` ([`watch_revocations`]).
-const AUTH_TTL: Duration = Duration::from_secs(30);
-
-/// State the Bot API keeps across requests.
+/// State the Bot API keeps across requests, beside what every request shares.
 pub struct BotApi {
+    pub shared: Arc<Shared>,
+    /// Uploads (`sendPhoto` with a file) and downloads (`/file/bot<token>/…`).
+    pub files: Arc<Files>,
     /// Requests per second per bot.
     pub(crate) rate: KeyedLimiter<i64>,
     pub(crate) updates: updates::Pollers,
@@ -61,90 +58,43 @@ pub struct BotApi {
 }
 
 impl BotApi {
-    pub fn new(config: &crate::Config) -> BotApi {
+    pub fn new(shared: Arc<Shared>, files: Arc<Files>) -> BotApi {
         BotApi {
-            rate: KeyedLimiter::new(config.limits.request_rate(), 100_000),
+            rate: KeyedLimiter::new(shared.config.limits.request_rate(), 100_000),
             updates: updates::Pollers::default(),
             webhooks: updates::Webhooks::default(),
+            shared,
+            files,
         }
     }
 }
 
-/// Checked bot tokens, so a request does not cost a store write. Held by the
-/// [`crate::service::Service`], whose `bots.revoke_token` drops a bot's entries at once on
-/// its node; other nodes drop them when the `SessionRevoked` notice arrives
-/// ([`watch_revocations`]), and every entry expires after [`AUTH_TTL`].
-pub struct TokenCache {
-    /// The secret's hash → the bot, its session, and when it was checked.
-    entries: Mutex<HashMap<Vec<u8>, (User, SessionId, Instant)>>,
-    /// Sessions newly cached, for [`watch_revocations`] to follow.
-    follow: mpsc::UnboundedSender<SessionId>,
-    followed: Mutex<Option<mpsc::UnboundedReceiver<SessionId>>>,
+/// `Topic::Revocations`, followed (and in effect on the bus) before the node serves.
+pub async fn follow_revocations(shared: &Shared) -> Subscription {
+    let bus = &shared.bus;
+    let mut sub = bus.subscribe(1024);
+    sub.follow(Topic::Revocations);
+    bus.ready().await;
+    sub
 }
 
-impl Default for TokenCache {
-    fn default() -> TokenCache {
-        let (follow, followed) = mpsc::unbounded_channel();
-        TokenCache { entries: Mutex::default(), follow, followed: Mutex::new(Some(followed)) }
-    }
-}
-
-impl TokenCache {
-    fn get(&self, hash: &[u8], bot: i64) -> Option<(User, SessionId)> {
-        let entries = self.entries.lock().expect("token cache lock");
-        let (user, session, at) = entries.get(hash)?;
-        (at.elapsed() < AUTH_TTL && user.id.0 == bot).then(|| (user.clone(), *session))
-    }
-
-    fn insert(&self, hash: Vec<u8>, user: User, session: SessionId) {
-        let mut entries = self.entries.lock().expect("token cache lock");
-        if entries.len() > 100_000 {
-            entries.retain(|_, (_, _, at)| at.elapsed() < AUTH_TTL);
-        }
-        if entries.insert(hash, (user, session, Instant::now())).is_none() {
-            let _ = self.follow.send(session);
-        }
-    }
-
-    /// Forgets every checked token of `bot` (its token was just replaced).
-    pub fn forget(&self, bot: heliograph_core::UserId) {
-        self.entries.lock().expect("token cache lock").retain(|_, (user, _, _)| user.id != bot);
-    }
-
-    fn forget_session(&self, session: i64) {
-        self.entries.lock().expect("token cache lock").retain(|_, (_, s, _)| s.0 != session);
-    }
-
-    fn clear(&self) {
-        self.entries.lock().expect("token cache lock").clear();
-    }
-}
-
-/// Drops cached token checks whose session was revoked on any node: follows
-/// `Topic::Session` of every cached session.
-pub async fn watch_revocations(app: Arc<App>) {
-    let cache = &app.service.bot_tokens;
-    let Some(mut followed) = cache.followed.lock().expect("token cache lock").take() else { return };
-    let bus = &app.service.bus;
-    let mut sub = bus.subscribe(64);
+/// Drops cached token checks ([`crate::state::TokenCache`]) of users whose credentials were
+/// revoked on any node.
+pub async fn watch_revocations(shared: Arc<Shared>, mut sub: Subscription) {
+    let cache = &shared.bot_tokens;
     loop {
         tokio::select! {
-            session = followed.recv() => match session {
-                Some(session) => sub.follow(Topic::Session(session.0)),
-                None => return,
-            },
             delivery = sub.recv() => match delivery {
                 Some(Delivery::Notice(notice)) => {
-                    if let Notice::SessionRevoked { session_id } = *notice {
-                        sub.unfollow(Topic::Session(session_id));
-                        cache.forget_session(session_id);
+                    if let Notice::CredentialsRevoked { user_id } = *notice {
+                        cache.forget(heliograph_core::UserId(user_id));
                     }
                 }
                 // A missed notice could be a revocation: check every token again.
                 Some(Delivery::Lagged) => cache.clear(),
                 None => return,
             },
-            _ = app.shutdown.cancelled() => return,
+            _ = shared.shutdown.cancelled() => return,
         }
     }
 }
@@ -171,7 +121,7 @@ impl ApiError {
     pub fn empty(name: &str) -> ApiError {
         ApiError::bad_request(format!("{name} is empty"))
     }
-    fn unauthorized() -> ApiError {
+    pub fn unauthorized() -> ApiError {
         ApiError::new(401, "Unauthorized".into())
     }
     fn not_found() -> ApiError {
@@ -235,44 +185,58 @@ impl IntoResponse for ApiError {
 
 pub type ApiResult<T = Value> = Result<T, ApiError>;
 
-pub fn routes() -> Router<Arc<App>> {
-    Router::new().route("/{bot_token}/{method}", any(call)).route("/file/{bot_token}/{*path}", get(file))
+pub fn routes<S: Clone + Send + Sync + 'static>(api: Arc<BotApi>) -> Router<S> {
+    Router::new().route("/{bot_token}/{method}", any(call)).route("/file/{bot_token}/{*path}", get(file)).with_state(api)
 }
 
-/// The bot a `bot<id>:<secret>` path segment names, if the token is current.
-async fn authenticate(app: &App, segment: &str) -> ApiResult<(User, SessionId)> {
+/// The bot a `bot<id>:<secret>` path segment names, if the token is current. Wrong tokens
+/// count against the caller's address and the bot they name ([`crate::limits::FailedAuth`]):
+/// past the limit, tokens not already checked are refused with 429 before they are looked up.
+async fn authenticate(shared: &Shared, peer: std::net::IpAddr, segment: &str) -> ApiResult<(User, SessionId)> {
     let token = segment.strip_prefix("bot").ok_or_else(ApiError::not_found)?;
-    let (id, secret) = token.split_once(':').ok_or_else(ApiError::unauthorized)?;
-    let id: i64 = id.parse().map_err(|_| ApiError::unauthorized())?;
+    let failed = &shared.failed_auth;
+    let Some((id, secret)) = token.split_once(':').and_then(|(id, secret)| Some((id.parse::<i64>().ok()?, secret))) else {
+        failed.admit(peer, None).map_err(|wait| ApiError::flood(wait.secs()))?;
+        failed.failed(peer, None);
+        return Err(ApiError::unauthorized());
+    };
     let hash = crate::codes::hash_token(secret);
-    let cache = &app.service.bot_tokens;
+    let cache = &shared.bot_tokens;
     if let Some(hit) = cache.get(&hash, id) {
         return Ok(hit);
     }
-    let store = &app.service.store;
-    let session = store.session_by_token(&hash).await?.filter(|s| s.user.0 == id).ok_or_else(ApiError::unauthorized)?;
-    let user = store.users(&[session.user]).await?.into_iter().next().filter(User::is_bot).ok_or_else(ApiError::unauthorized)?;
-    cache.insert(hash, user.clone(), session.id);
-    Ok((user, session.id))
+    let target = format!("bot{id}");
+    failed.admit(peer, Some(&target)).map_err(|wait| ApiError::flood(wait.secs()))?;
+    let store = &shared.store;
+    let session = store.session_by_token(&hash).await?.filter(|s| s.user.0 == id);
+    let user = match session {
+        Some(session) => store.users(&[session.user]).await?.into_iter().next().filter(User::is_bot).map(|u| (u, session.id)),
+        None => None,
+    };
+    let Some((user, session)) = user else {
+        failed.failed(peer, Some(&target));
+        return Err(ApiError::unauthorized());
+    };
+    cache.insert(hash, user.clone(), session);
+    Ok((user, session))
 }
 
 /// The calling bot, for method handlers.
 pub struct Ctx {
-    pub app: Arc<App>,
+    pub api: Arc<BotApi>,
     pub bot: User,
     pub session: SessionId,
-    pub addr: std::net::IpAddr,
 }
 
 async fn call(
-    State(app): State<Arc<App>>,
+    State(api): State<Arc<BotApi>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     UrlPath((token, method)): UrlPath<(String, String)>,
     request: Request,
 ) -> Response {
     let started = Instant::now();
     let found = methods::find(&method);
-    let outcome = run(&app, peer, &token, found, request).await;
+    let outcome = run(&api, peer, &token, found, request).await;
     let name = found.map_or("unknown", |(name, _)| name);
     crate::metrics::bot_request(name, outcome.as_ref().map_or_else(|e| e.code, |_| 200), started.elapsed());
     match outcome {
@@ -282,7 +246,7 @@ async fn call(
 }
 
 async fn run(
-    app: &Arc<App>,
+    api: &Arc<BotApi>,
     peer: SocketAddr,
     token: &str,
     method: Option<(&'static str, methods::Handler)>,
@@ -291,27 +255,32 @@ async fn run(
     if !token.starts_with("bot") {
         return Err(ApiError::not_found());
     }
-    let (bot, session) = authenticate(app, token).await?;
+    let (bot, session) = authenticate(&api.shared, peer.ip(), token).await?;
     // Per address, as for every client, then per bot.
-    if let Err(wait) = app.requests_per_address.check(&peer.ip()) {
+    if let Err(wait) = api.shared.requests_per_address.check(&peer.ip()) {
         return Err(ApiError::flood(wait.secs()));
     }
-    if let Err(wait) = app.bots.rate.check(&bot.id.0) {
+    if let Err(wait) = api.rate.check(&bot.id.0) {
         return Err(ApiError::flood(wait.secs()));
     }
     let Some((_, handler)) = method else { return Err(ApiError::not_found()) };
-    let params = params::Params::read(app, bot.id, request).await?;
-    let ctx = Ctx { app: app.clone(), bot, session, addr: peer.ip() };
+    let params = params::Params::read(&api.files, bot.id, request).await?;
+    let ctx = Ctx { api: api.clone(), bot, session };
     handler(ctx, params).await
 }
 
 /// `GET /file/bot<token>/<file_path>`: what `getFile` pointed at, for a bot that may see it.
-async fn file(State(app): State<Arc<App>>, UrlPath((token, path)): UrlPath<(String, String)>, headers: HeaderMap) -> Response {
+async fn file(
+    State(api): State<Arc<BotApi>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    UrlPath((token, path)): UrlPath<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
     let outcome = async {
-        let (bot, _) = authenticate(&app, &token).await?;
+        let (bot, _) = authenticate(&api.shared, peer.ip(), &token).await?;
         let id = render::file_id_from_path(&path).ok_or_else(ApiError::not_found)?;
-        let file = app.service.store.file(bot.id, id).await.map_err(|_| ApiError::not_found())?;
-        crate::files::serve(&app, &file, &headers).await.map_err(ApiError::from_refusal)
+        let file = api.shared.store.file(bot.id, id).await.map_err(|_| ApiError::not_found())?;
+        crate::files::serve(&api.files, &file, &headers).await.map_err(ApiError::from_refusal)
     }
     .await;
     outcome.unwrap_or_else(IntoResponse::into_response)

@@ -3,7 +3,9 @@
 //!
 //! Telegram accepts every scalar as a string too (`chat_id=42`, `disable_notification=true`)
 //! and objects as JSON-serialized strings (`reply_markup={"inline_keyboard":...}`); the
-//! accessors here do the same, and word their refusals the way Telegram does.
+//! accessors here do the same, and word their refusals the way Telegram does. Every JSON
+//! (a body, a JSON-valued parameter) is read by `heliograph_proto::json`, which refuses
+//! duplicate keys.
 
 use std::collections::HashMap;
 
@@ -15,8 +17,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::ApiError;
-use crate::app::App;
-use crate::files::Staged;
+use crate::files::{Files, Staged};
 
 /// Largest non-multipart body: parameters, not files.
 const MAX_BODY: usize = 1024 * 1024;
@@ -38,7 +39,7 @@ pub struct Params {
 
 impl Params {
     /// Reads every parameter of `request`. Files in a multipart body are staged for `bot`.
-    pub async fn read(app: &App, bot: UserId, request: Request) -> Result<Params, ApiError> {
+    pub async fn read(files: &Files, bot: UserId, request: Request) -> Result<Params, ApiError> {
         let mut params = Params::default();
         if let Some(query) = request.uri().query() {
             for (k, v) in form_urlencoded(query) {
@@ -65,7 +66,7 @@ impl Params {
                 match field.file_name().map(str::to_string) {
                     Some(file_name) => {
                         let mime = field.content_type().map(str::to_string);
-                        let staged = app.files.stage(bot, field).await.map_err(ApiError::from_refusal)?;
+                        let staged = files.stage(bot, field).await.map_err(ApiError::from_refusal)?;
                         params.files.insert(name, Upload { staged, name: file_name, mime });
                     }
                     None => {
@@ -86,7 +87,7 @@ impl Params {
             return Ok(params);
         }
         if content_type.starts_with("application/json") {
-            match serde_json::from_slice::<Value>(&body) {
+            match heliograph_proto::json::parse_slice(&body) {
                 Ok(Value::Object(map)) => params.values.extend(map),
                 Ok(_) => return Err(ApiError::bad_request("the JSON body must be an object".to_string())),
                 Err(e) => return Err(ApiError::bad_request(format!("can't parse JSON body: {e}"))),
@@ -164,7 +165,7 @@ impl Params {
             None => return Ok(None),
             Some(Value::String(s)) if s.trim().is_empty() => return Ok(None),
             Some(Value::String(s)) => {
-                serde_json::from_str::<Value>(s).map_err(|_| ApiError::bad_request(format!("can't parse {name} JSON object")))?
+                heliograph_proto::json::parse(s).map_err(|e| ApiError::bad_request(format!("can't parse {name} JSON object: {e}")))?
             }
             Some(v) => v.clone(),
         };
@@ -252,6 +253,9 @@ mod tests {
         assert!(p.json::<Value>("k").unwrap().is_some());
         assert!(p.json::<Value>("o").unwrap().is_some());
         assert!(p.json::<Value>("c").is_err());
+        let twice = Params::from_json(json!({ "k": "{\"inline_keyboard\":[],\"inline_keyboard\":[[]]}" }));
+        let refused = twice.json::<Value>("k").err().map(|e| e.description).unwrap_or_default();
+        assert!(refused.contains("duplicate key \"inline_keyboard\""), "{refused}");
         assert_eq!(p.required_str("missing").unwrap_err().description, "Bad Request: missing is empty");
     }
 }

@@ -22,8 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::params::Params;
 use super::render::{self, Renderer};
-use super::{ApiError, ApiResult, Ctx};
-use crate::app::App;
+use super::{ApiError, ApiResult, BotApi, Ctx};
 
 /// Longest long poll a bot may ask for, in seconds.
 const MAX_POLL_SECS: i64 = 50;
@@ -36,8 +35,6 @@ const BACKOFF: (Duration, Duration) = (Duration::from_secs(1), Duration::from_se
 const MAX_COUNTED: usize = 10_000;
 /// How often a node looks for webhooks set through other nodes.
 const SUPERVISE: Duration = Duration::from_secs(10);
-/// Time a webhook has to answer one delivery.
-const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The update kinds this server produces.
 pub const KINDS: &[&str] =
@@ -231,7 +228,7 @@ impl Pollers {
 }
 
 pub async fn get_updates(ctx: Ctx, params: Params) -> ApiResult {
-    let store = &*ctx.app.service.store;
+    let store = &*ctx.api.shared.store;
     let id = ctx.bot.id;
     let mut bot = load(store, id).await?;
     if bot.webhook.is_some() {
@@ -255,8 +252,8 @@ pub async fn get_updates(ctx: Ctx, params: Params) -> ApiResult {
         _ => {}
     }
 
-    let (generation, claim) = ctx.app.bots.updates.claim(id);
-    let bus = &ctx.app.service.bus;
+    let (generation, claim) = ctx.api.updates.claim(id);
+    let bus = &ctx.api.shared.bus;
     let mut sub = bus.subscribe(16);
     sub.follow(Topic::User(id.0));
     bus.ready().await;
@@ -278,10 +275,10 @@ pub async fn get_updates(ctx: Ctx, params: Params) -> ApiResult {
             _ = sub.recv() => {}
             _ = tokio::time::sleep_until(recheck) => {}
             _ = claim.cancelled() => break Err(ApiError::new(409, "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running".into())),
-            _ = ctx.app.shutdown.cancelled() => break Ok(json!([])),
+            _ = ctx.api.shared.shutdown.cancelled() => break Ok(json!([])),
         }
     };
-    ctx.app.bots.updates.release(id, generation);
+    ctx.api.updates.release(id, generation);
     result
 }
 
@@ -291,16 +288,17 @@ fn checked_kinds(kinds: Vec<String>) -> String {
 }
 
 pub async fn set_webhook(ctx: Ctx, params: Params) -> ApiResult {
-    let store = &*ctx.app.service.store;
+    let store = &*ctx.api.shared.store;
     let id = ctx.bot.id;
     let url = params.str("url")?.unwrap_or_default();
     if url.is_empty() {
         return delete_webhook(ctx, params).await;
     }
-    let parsed = reqwest::Url::parse(&url).map_err(|_| ApiError::bad_request("bad webhook: invalid URL"))?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() || url.len() > 2048 {
-        return Err(ApiError::bad_request("bad webhook: an HTTP or HTTPS URL is required"));
+    if url.len() > 2048 {
+        return Err(ApiError::bad_request("bad webhook: the URL is longer than 2048 bytes"));
     }
+    // What it resolves to now; every delivery checks again what it connects to.
+    ctx.api.shared.egress.check(&url).await.map_err(|refusal| ApiError::bad_request(format!("bad webhook: {refusal}")))?;
     let secret = params.str("secret_token")?.filter(|s| !s.is_empty());
     if let Some(s) = &secret {
         if s.len() > 256 || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
@@ -318,16 +316,16 @@ pub async fn set_webhook(ctx: Ctx, params: Params) -> ApiResult {
     let hook = Webhook { url, secret, max_connections, set: heliograph_store::now() };
     store.update_bot(id, BotChange::Webhook(Some(hook))).await?;
     // A poll in flight ends, as in Telegram.
-    ctx.app.bots.updates.end(id);
-    ctx.app.bots.webhooks.start(ctx.app.clone(), id);
+    ctx.api.updates.end(id);
+    ctx.api.webhooks.start(ctx.api.clone(), id);
     Ok(json!(true))
 }
 
 pub async fn delete_webhook(ctx: Ctx, params: Params) -> ApiResult {
-    let store = &*ctx.app.service.store;
+    let store = &*ctx.api.shared.store;
     let id = ctx.bot.id;
     store.update_bot(id, BotChange::Webhook(None)).await?;
-    ctx.app.bots.webhooks.stop(id);
+    ctx.api.webhooks.stop(id);
     if params.bool("drop_pending_updates")? {
         let top = store.state(id).await?;
         store.update_bot(id, BotChange::Confirm(top)).await?;
@@ -336,7 +334,7 @@ pub async fn delete_webhook(ctx: Ctx, params: Params) -> ApiResult {
 }
 
 pub async fn get_webhook_info(ctx: Ctx, _params: Params) -> ApiResult {
-    let store = &*ctx.app.service.store;
+    let store = &*ctx.api.shared.store;
     let bot = load(store, ctx.bot.id).await?;
     let mut info = json!({ "url": "", "has_custom_certificate": false, "pending_update_count": pending_count(store, &bot).await? });
     if let Some(hook) = &bot.webhook {
@@ -361,21 +359,21 @@ pub struct Webhooks {
 
 impl Webhooks {
     /// Starts (or restarts, after the webhook changed) `bot`'s worker.
-    pub fn start(&self, app: Arc<App>, bot: UserId) {
-        if !app.service.config.bot_webhooks {
+    pub fn start(&self, api: Arc<BotApi>, bot: UserId) {
+        if !api.shared.config.bot_webhooks {
             return;
         }
-        let stop = app.shutdown.child_token();
+        let stop = api.shared.shutdown.child_token();
         if let Some(old) = self.running.lock().expect("webhooks lock").insert(bot, stop.clone()) {
             old.cancel();
         }
-        tokio::spawn(deliver(app, bot, stop));
+        tokio::spawn(deliver(api, bot, stop));
     }
 
     /// Starts `bot`'s worker unless one runs.
-    fn ensure(&self, app: Arc<App>, bot: UserId) {
+    fn ensure(&self, api: Arc<BotApi>, bot: UserId) {
         if self.running.lock().expect("webhooks lock").get(&bot).is_none_or(CancellationToken::is_cancelled) {
-            self.start(app, bot);
+            self.start(api, bot);
         }
     }
 
@@ -389,22 +387,22 @@ impl Webhooks {
 /// Keeps a delivery worker running for every bot with a webhook, on a node with
 /// `bot_webhooks` on: at startup, and every [`SUPERVISE`] for webhooks set through other
 /// nodes.
-pub async fn supervise_webhooks(app: Arc<App>) {
-    if !app.service.config.bot_webhooks {
+pub async fn supervise_webhooks(api: Arc<BotApi>) {
+    if !api.shared.config.bot_webhooks {
         return;
     }
     loop {
-        match app.service.store.webhook_bots().await {
+        match api.shared.store.webhook_bots().await {
             Ok(bots) => {
                 for bot in bots {
-                    app.bots.webhooks.ensure(app.clone(), bot);
+                    api.webhooks.ensure(api.clone(), bot);
                 }
             }
             Err(e) => tracing::error!(error = %e, "cannot list the bots with webhooks"),
         }
         tokio::select! {
             _ = tokio::time::sleep(SUPERVISE) => {}
-            _ = app.shutdown.cancelled() => return,
+            _ = api.shared.shutdown.cancelled() => return,
         }
     }
 }
@@ -412,13 +410,9 @@ pub async fn supervise_webhooks(app: Arc<App>) {
 /// Delivers `bot`'s updates to its webhook in order, one at a time, until the webhook is
 /// removed or changed: each is confirmed once the webhook answers 2xx; a failure is recorded
 /// (getWebhookInfo shows it) and retried with exponential backoff.
-async fn deliver(app: Arc<App>, id: UserId, stop: CancellationToken) {
-    let client = match reqwest::Client::builder().timeout(WEBHOOK_TIMEOUT).build() {
-        Ok(c) => c,
-        Err(e) => return tracing::error!(error = %e, "cannot make the webhook client"),
-    };
-    let store = &*app.service.store;
-    let bus = &app.service.bus;
+async fn deliver(api: Arc<BotApi>, id: UserId, stop: CancellationToken) {
+    let store = &*api.shared.store;
+    let bus = &api.shared.bus;
     let mut sub = bus.subscribe(16);
     sub.follow(Topic::User(id.0));
     bus.ready().await;
@@ -436,16 +430,11 @@ async fn deliver(app: Arc<App>, id: UserId, stop: CancellationToken) {
             }
             for update in updates {
                 let update_id = update["update_id"].as_i64().unwrap_or(0);
-                let mut request = client.post(&hook.url).json(&update);
-                if let Some(secret) = &hook.secret {
-                    request = request.header("X-Telegram-Bot-Api-Secret-Token", secret);
-                }
-                let outcome = match request.send().await {
-                    Ok(resp) if resp.status().is_success() => Ok(()),
-                    Ok(resp) => Err(format!("Wrong response from the webhook: {}", resp.status())),
-                    Err(e) if e.is_timeout() => Err("Connection timed out".to_string()),
-                    Err(e) if e.is_connect() => Err("Connection refused".to_string()),
-                    Err(e) => Err(format!("Failed to deliver: {e}")),
+                let secret = hook.secret.as_deref().map(|s| ("X-Telegram-Bot-Api-Secret-Token", s));
+                let outcome = match api.shared.egress.post_json(&hook.url, secret.as_slice(), &update).await {
+                    Ok(answer) if answer.status.is_success() => Ok(()),
+                    Ok(answer) => Err(format!("Wrong response from the webhook: {}", answer.status)),
+                    Err(e) => Err(e.to_string()),
                 };
                 crate::metrics::webhook_delivery(outcome.is_ok());
                 match outcome {
@@ -483,7 +472,7 @@ async fn deliver(app: Arc<App>, id: UserId, stop: CancellationToken) {
     }
     // Forget this worker (a newer one for the same bot has a live token and stays).
     stop.cancel();
-    app.bots.webhooks.running.lock().expect("webhooks lock").retain(|b, t| *b != id || !t.is_cancelled());
+    api.webhooks.running.lock().expect("webhooks lock").retain(|b, t| *b != id || !t.is_cancelled());
 }
 
 #[cfg(test)]

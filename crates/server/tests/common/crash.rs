@@ -2,7 +2,8 @@
 //! killed with SIGKILL at random moments, restarted on the same data folder, and checked after
 //! every restart. Used by `tests/crash.rs` (a short run) and `examples/crashloop.rs` (`--long`).
 //!
-//! What each check proves (DESIGN.md invariants 1-4):
+//! What each check proves (durable acknowledgement, idempotent sends, gapless order, gapless
+//! sync; ARCHITECTURE.md, Invariants 1-4):
 //! - every acknowledged send is in its chat exactly once, with the id it was acknowledged with;
 //! - every chat's ids run 1, 2, 3, … with no gap;
 //! - a send that was in flight at the kill, retried with its `random_id`, exists exactly once

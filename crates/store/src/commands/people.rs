@@ -1,4 +1,4 @@
-//! People: profiles, usernames, contacts, blocks.
+//! People: profiles, usernames, contacts, blocks, who may find an account by phone.
 
 use std::collections::HashMap;
 
@@ -153,4 +153,31 @@ pub async fn blocked<X: Tx>(tx: &mut X, owner: UserId) -> Result<Vec<User>> {
         rows::user,
     )
     .await
+}
+
+/// `users.find_by_phone` (migration 0004): 0 everybody, 1 contacts, 2 nobody. A SMALLINT on
+/// PostgreSQL, so it is bound as an `i16` and read back through `CAST(… AS BIGINT)`.
+fn privacy_code(privacy: PhonePrivacy) -> i16 {
+    match privacy {
+        PhonePrivacy::Everybody => 0,
+        PhonePrivacy::Contacts => 1,
+        PhonePrivacy::Nobody => 2,
+    }
+}
+
+pub async fn phone_privacy<X: Tx>(tx: &mut X, user: UserId) -> Result<PhonePrivacy> {
+    let code = tx.query_opt(sql!("SELECT CAST(find_by_phone AS BIGINT) FROM users WHERE id = $1"), &[&user.0], super::int).await?;
+    match code {
+        None => Err(Error::UserNotFound),
+        Some(1) => Ok(PhonePrivacy::Contacts),
+        Some(2) => Ok(PhonePrivacy::Nobody),
+        Some(_) => Ok(PhonePrivacy::Everybody),
+    }
+}
+
+pub async fn set_phone_privacy<X: Tx>(tx: &mut X, user: UserId, privacy: PhonePrivacy) -> Result<()> {
+    match tx.execute(sql!("UPDATE users SET find_by_phone = $2 WHERE id = $1"), &[&user.0, &privacy_code(privacy)]).await? {
+        0 => Err(Error::UserNotFound),
+        _ => Ok(()),
+    }
 }

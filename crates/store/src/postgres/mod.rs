@@ -61,8 +61,12 @@ pub use crate::sqlite::CommitObserver;
 use crate::{model::*, CommitFeed, Error, Limits, Result};
 
 /// Schema migrations, applied in order; the index + 1 is the schema version.
-const MIGRATIONS: &[&str] =
-    &[include_str!("migrations/0001_initial.sql"), include_str!("migrations/0002_files.sql"), include_str!("migrations/0003_bots.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_initial.sql"),
+    include_str!("migrations/0002_files.sql"),
+    include_str!("migrations/0003_bots.sql"),
+    include_str!("migrations/0004_privacy.sql"),
+];
 
 /// The advisory lock key that serializes migrations across nodes ("Heliogra").
 const MIGRATION_LOCK: i64 = 0x4865_6c69_6f67_7261;
