@@ -257,7 +257,7 @@ mod tests {
         let store = SqliteStore::open(&dir.join("heliograph.db"), Options::default()).expect("the store opens");
         let app = App::new(config, Arc::new(store), Arc::new(InProcessBus::new())).expect("the app builds");
         let peer = MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000)));
-        (router(&app).layer(peer.clone()), metrics_router(&app).layer(peer))
+        (router(&app).layer(peer), metrics_router(&app).layer(peer))
     }
 
     /// One request: its status, the headers named, and the body as text.
