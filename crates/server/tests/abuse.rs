@@ -193,12 +193,17 @@ async fn latencies(server: &InProcess, clients: &mut [Ws], chats: &[i64], per_cl
     all
 }
 
+/// Held by each test that measures other clients' latency: run side by side, the flood of one
+/// would be measured as the other's slowdown (the tests of a binary run concurrently).
+static LATENCY_MEASUREMENT: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn p99(sorted: &[Duration]) -> Duration {
     sorted[(sorted.len() * 99 / 100).min(sorted.len() - 1)]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flooding_client_does_not_slow_others() {
+    let _alone = LATENCY_MEASUREMENT.lock().await;
     // The server's own per-address limits, which the shared test setup lifts.
     let server = InProcess::start_with(|c| {
         let defaults = heliograph_server::config::Limits::default();
@@ -304,6 +309,7 @@ async fn flood_trial(server: &InProcess, clients: &mut [Ws], chats: &[i64], tria
 /// 10 s write timeout and drops the connection. Meanwhile other clients' latency stays fine.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_never_reads_is_dropped_without_hurting_others() {
+    let _alone = LATENCY_MEASUREMENT.lock().await;
     let server = InProcess::start().await;
     // Others: four people on their own addresses, each reading its own group's history.
     let mut clients = Vec::new();
