@@ -28,6 +28,7 @@ fn msg(chat: i64, id: i64, from: i64, text: &str) -> Message {
         reply_to: None,
         forward: None,
         edit_date: None,
+        reactions: None,
     }
 }
 
@@ -47,7 +48,7 @@ fn chat(id: i64, title: &str) -> Chat {
 }
 
 fn dialog(id: i64, title: &str, unread: u64, last: Option<Message>) -> Dialog {
-    Dialog { chat: chat(id, title), last_message: last, unread_count: unread, read_inbox_max_id: 0, read_outbox_max_id: 0 }
+    Dialog { chat: chat(id, title), last_message: last, unread_count: unread, read_inbox_max_id: 0, read_outbox_max_id: 0, draft: None }
 }
 
 fn key(code: KeyCode) -> Input {
