@@ -915,7 +915,9 @@ impl Model {
         }
         if let Some(h) = self.histories.get_mut(&m.chat_id) {
             if let Ok(i) = h.messages.binary_search_by_key(&m.id, |x| x.id) {
-                h.messages[i] = m;
+                // An edit carries no reactions: they change by their own updates.
+                let reactions = h.messages[i].reactions.take();
+                h.messages[i] = Message { reactions: m.reactions.or(reactions), ..m };
             }
         }
     }
