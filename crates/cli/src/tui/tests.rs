@@ -579,7 +579,16 @@ fn ctrl_t_toggles_a_reaction_and_updates_show_under_the_message() {
 
     // From the chat's own log: no `chosen`; ours are kept from before.
     let public = MessageReactions { results: vec![counted(fire(), 3, false)], recent: vec![] };
-    m.update(Input::Event(Event::Update(Update { log: Some(10), pts: 2, pts_count: 1, date: 0, kind: UpdateKind::MessageReactions { chat_id: 10, id: 5, reactions: public } })), now);
+    m.update(
+        Input::Event(Event::Update(Update {
+            log: Some(10),
+            pts: 2,
+            pts_count: 1,
+            date: 0,
+            kind: UpdateKind::MessageReactions { chat_id: 10, id: 5, reactions: public },
+        })),
+        now,
+    );
     let mut edited = msg(10, 5, BOB, "message 5, edited");
     edited.edit_date = Some(1);
     m.update(update(UpdateKind::EditMessage { message: edited }), now);
