@@ -36,9 +36,11 @@ const JSON_HELP: &str = "\
 JSON OUTPUT (--json): one object per line; absent optional fields are omitted.
   message   (history, send --json, watch new_message/edit_message):
             id, chat, from (user id), text, date (unix seconds), reply_to?, edit_date?, forward_from?,
-            entities?, reply_markup? (a bot's formatting and buttons, as the server sent them)
+            entities?, reply_markup? (a bot's formatting and buttons, as the server sent them),
+            reactions? ({results: [{reaction, count, chosen?}], recent?: [{user_id, reaction}]})
   dialog    (chats): chat, kind (private|group|channel), title, username?, peer? (the other user
-            of a private chat), members, role?, pinned?, unread, last_id?, last_from?, last_text?, last_date?
+            of a private chat), members, role?, pinned?, unread, last_id?, last_from?, last_text?, last_date?,
+            draft? (your unsent text)
   user      (me, contacts, profile set, username set, bot list): id, name, username?, bio?, phone?,
             contact, blocked, bot
   session   (sessions): id, device, created, last_active, current
@@ -50,6 +52,8 @@ JSON OUTPUT (--json): one object per line; absent optional fields are omitted.
             participant: chat, user, role (null = left/removed), by, date
             chat: the dialog's chat fields (chat, kind, title, ...), date
             typing: chat, from
+            message_reactions: chat, id, reactions (as in a message), date
+            draft: chat, text (null = cleared), reply_to?, date
             too_long: log (null = your own log, else a chat id): reload, something was skipped
 ERRORS: one line `error: CODE: message` on stderr, exit code 1 (2 for usage errors).
   CODE is the server's error code (CHAT_NOT_FOUND, USER_NOT_FOUND, PHONE_CODE_INVALID, ...) or
@@ -190,6 +194,26 @@ enum Command {
         id: Option<i64>,
         #[arg(long)]
         unpin: bool,
+    },
+    /// Set your reactions on a message: emoji (or custom:ID), at most 3; none takes yours away.
+    /// Prints the message's reactions as they stand (`👍 2  🔥 1*`, `*` marks yours).
+    React {
+        chat: String,
+        id: i64,
+        reactions: Vec<String>,
+        /// Print the reactions as the server sent them.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Keep a draft in a chat (your other devices and `helio chats` show it), or clear it.
+    Draft {
+        chat: String,
+        #[arg(required_unless_present = "clear")]
+        text: Option<String>,
+        #[arg(long, value_name = "ID")]
+        reply_to: Option<i64>,
+        #[arg(long)]
+        clear: bool,
     },
     /// Mark a chat read up to its newest message.
     Read { chat: String },
@@ -567,7 +591,10 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                         output::line(&output::dialog(d));
                     } else {
                         let name = d.chat.username.as_ref().map(|u| format!(" @{u}")).unwrap_or_default();
-                        let last = d.last_message.as_ref().and_then(|m| m.content.text()).unwrap_or("");
+                        let last = match &d.draft {
+                            Some(draft) => format!("draft: {}", draft.text),
+                            None => d.last_message.as_ref().and_then(|m| m.content.text()).unwrap_or("").to_owned(),
+                        };
                         println!("{}\t{}\t{}{name}\tunread {}\t{last}", d.chat.id, output::kind(d.chat.kind), d.chat.title, d.unread_count);
                     }
                 }
@@ -633,6 +660,29 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 Some(id) => println!("pinned {id}"),
                 None => println!("unpinned"),
             }
+            Ok(())
+        }
+        Command::React { chat, id, reactions, json } => {
+            let client = ctx.client().await?;
+            let chat_id = resolve_chat(&client, &chat).await?;
+            let wanted: Vec<_> = reactions.iter().map(|r| output::reaction_arg(r)).collect();
+            let now = client.react(chat_id, id, &wanted).await?;
+            if json {
+                output::line(&serde_json::to_value(&now).unwrap_or_default());
+            } else {
+                println!("{}", output::reactions_text(&now));
+            }
+            Ok(())
+        }
+        Command::Draft { chat, text, reply_to, clear } => {
+            let client = ctx.client().await?;
+            let chat_id = resolve_chat(&client, &chat).await?;
+            let text = match text.filter(|_| !clear) {
+                Some(t) => Some(read_text(&t)?),
+                None => None,
+            };
+            client.save_draft(chat_id, text.as_deref(), reply_to).await?;
+            println!("{}", if text.is_some() { "draft saved" } else { "draft cleared" });
             Ok(())
         }
         Command::Read { chat } => {

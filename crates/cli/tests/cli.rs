@@ -532,3 +532,30 @@ async fn reply_keyboards_are_shown_and_pressed() {
     assert!(history.contains("Thanks\n  (keyboard removed)\n"), "{history}");
     server.stop().await;
 }
+
+/// `helio react` sets reactions (shown in `history`, yours marked; bad emoji and too many
+/// refused), `helio draft` keeps a draft that `chats --json` shows and a send clears.
+#[tokio::test(flavor = "multi_thread")]
+async fn react_and_draft() {
+    let server = InProcess::start().await;
+    let mut alice = Person::new(&server, 1, "Alice");
+    let mut bob = Person::new(&server, 2, "Bob");
+    alice.login("alicia").await;
+    bob.login("bobby").await;
+    alice.ok(&["send", "@bobby", "lunch?"]).await;
+
+    assert_eq!(bob.ok(&["react", "@alicia", "1", "👍", "🔥"]).await.trim(), "👍 1*  🔥 1*");
+    let shown = alice.ok(&["history", "@bobby"]).await;
+    assert!(shown.contains("[👍 1  🔥 1]"), "{shown}");
+    let json = alice.json(&["history", "@bobby", "--json"]).await;
+    assert_eq!(json[0]["reactions"]["results"][0], serde_json::json!({"reaction": {"type": "emoji", "emoji": "👍"}, "count": 1}));
+    fails(&bob, &["react", "@alicia", "1", "yes"], 1, "error: REACTION_INVALID").await;
+    fails(&bob, &["react", "@alicia", "1", "👍", "🔥", "🎉", "😢"], 1, "error: REACTIONS_TOO_MANY").await;
+    assert_eq!(bob.ok(&["react", "@alicia", "1"]).await.trim(), "", "none takes them away");
+
+    bob.ok(&["draft", "@alicia", "see you at"]).await;
+    let chat = json[0]["chat"].as_i64().expect("chat id");
+    assert_eq!(bob.dialog(chat).await["draft"], "see you at");
+    bob.ok(&["send", "@alicia", "see you at noon"]).await;
+    assert!(bob.dialog(chat).await.get("draft").is_none(), "a send clears the draft");
+}

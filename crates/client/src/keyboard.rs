@@ -53,6 +53,7 @@ mod tests {
             reply_to: None,
             forward: None,
             edit_date: None,
+            reactions: None,
         }
     }
 

@@ -338,7 +338,8 @@ async fn sign_in_token_and_followed_chats_survive_a_reconnect() {
         async move { client.get_dialogs(None, None).await }
     });
     let (id, _) = conn.expect("chats.dialogs").await;
-    let dialog = |chat: Chat| Dialog { chat, last_message: None, unread_count: 0, read_inbox_max_id: 0, read_outbox_max_id: 0 };
+    let dialog =
+        |chat: Chat| Dialog { chat, last_message: None, unread_count: 0, read_inbox_max_id: 0, read_outbox_max_id: 0, draft: None };
     let mut group = channel(8, 0);
     group.kind = ChatKind::Group;
     group.chat_pts = None;

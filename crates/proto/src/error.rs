@@ -66,6 +66,11 @@ pub enum ErrorCode {
     ButtonDataInvalid,
     /// You own as many bots as allowed (20).
     BotsTooMuch,
+    // daily use (#18)
+    /// A reaction is one emoji, or a custom emoji id (`REACTION_INVALID`, as Telegram's).
+    ReactionInvalid,
+    /// More reactions than one person may set on a message (the limit is in the message).
+    ReactionsTooMany,
     Internal,
 }
 
@@ -109,6 +114,8 @@ impl ErrorCode {
             ErrorCode::QuotaExceeded => "QUOTA_EXCEEDED",
             ErrorCode::ButtonDataInvalid => "BUTTON_DATA_INVALID",
             ErrorCode::BotsTooMuch => "BOTS_TOO_MUCH",
+            ErrorCode::ReactionInvalid => "REACTION_INVALID",
+            ErrorCode::ReactionsTooMany => "REACTIONS_TOO_MANY",
             ErrorCode::Internal => "INTERNAL",
         }
     }
@@ -157,6 +164,8 @@ mod tests {
             ErrorCode::QuotaExceeded,
             ErrorCode::ButtonDataInvalid,
             ErrorCode::BotsTooMuch,
+            ErrorCode::ReactionInvalid,
+            ErrorCode::ReactionsTooMany,
             ErrorCode::Internal,
         ] {
             assert_eq!(serde_json::to_value(code).unwrap(), serde_json::Value::from(code.as_str()));

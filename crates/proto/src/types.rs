@@ -190,6 +190,55 @@ pub struct Message {
     /// Set once the message was edited (unix seconds of the last edit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub edit_date: Option<i64>,
+    /// Absent while nobody reacted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reactions: Option<MessageReactions>,
+}
+
+/// A reaction, as Telegram's `ReactionType`: `{"type":"emoji","emoji":"👍"}` or
+/// `{"type":"custom_emoji","custom_emoji_id":"…"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ReactionType {
+    Emoji { emoji: String },
+    CustomEmoji { custom_emoji_id: String },
+}
+
+/// How many people set one reaction on a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReactionCount {
+    pub reaction: ReactionType,
+    pub count: u64,
+    /// You set this one (as you see it: absent in a channel's or large group's own log,
+    /// which has no viewer).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub chosen: bool,
+}
+
+/// One person's reaction, newest first in [`MessageReactions::recent`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecentReaction {
+    pub user_id: i64,
+    pub reaction: ReactionType,
+}
+
+/// The reactions on a message: a count per reaction (most first), and who reacted (the
+/// newest, at most 50; never in channels, whose readers are anonymous).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageReactions {
+    pub results: Vec<ReactionCount>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recent: Vec<RecentReaction>,
+}
+
+/// Text being typed in a chat and not sent yet, kept for you across devices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DraftMessage {
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<i64>,
+    /// Unix seconds of the last change.
+    pub date: i64,
 }
 
 /// A formatted span of a message's text, with Telegram's `MessageEntity` field names.
@@ -328,6 +377,9 @@ pub struct Dialog {
     pub read_inbox_max_id: i64,
     /// The others have read your messages up to this one (private chats and groups).
     pub read_outbox_max_id: i64,
+    /// Your unsent text in this chat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draft: Option<DraftMessage>,
 }
 
 /// Position in the dialog list, to fetch the next page.

@@ -6,7 +6,7 @@
 //! for the request handlers, catch-up and the live fan-out alike.
 
 use heliograph_core::{
-    Button, ButtonAction, ChatId, ChatKind, Entity, EntityKind, InvalidMarkup, Keyboard, KeyboardKind, ReplyOptions, Role, UserId,
+    Button, ButtonAction, ChatId, ChatKind, Entity, EntityKind, InvalidMarkup, InvalidValue, Keyboard, KeyboardKind, Reaction, ReplyOptions, Role, UserId,
 };
 use heliograph_proto as proto;
 use heliograph_store::{self as store, Event, Log, Logged, Relation, Store};
@@ -194,7 +194,42 @@ pub fn message(m: &store::Message) -> proto::Message {
             date: f.date,
         }),
         edit_date: m.edit_date,
+        reactions: None,
     }
+}
+
+pub fn reaction(r: &Reaction) -> proto::ReactionType {
+    match r {
+        Reaction::Emoji(emoji) => proto::ReactionType::Emoji { emoji: emoji.clone() },
+        Reaction::CustomEmoji(id) => proto::ReactionType::CustomEmoji { custom_emoji_id: id.clone() },
+    }
+}
+
+pub fn reaction_from_wire(r: &proto::ReactionType) -> Result<Reaction, InvalidValue> {
+    match r {
+        proto::ReactionType::Emoji { emoji } => Reaction::emoji(emoji),
+        proto::ReactionType::CustomEmoji { custom_emoji_id } => Reaction::custom_emoji(custom_emoji_id),
+    }
+}
+
+pub fn reactions(r: &store::Reactions) -> proto::MessageReactions {
+    proto::MessageReactions {
+        results: r
+            .counts
+            .iter()
+            .map(|c| proto::ReactionCount { reaction: reaction(&c.reaction), count: c.count, chosen: c.chosen })
+            .collect(),
+        recent: r.recent.iter().map(|(u, x)| proto::RecentReaction { user_id: u.0, reaction: reaction(x) }).collect(),
+    }
+}
+
+/// A message nobody reacted to (any more).
+pub fn no_reactions() -> proto::MessageReactions {
+    proto::MessageReactions { results: Vec::new(), recent: Vec::new() }
+}
+
+pub fn draft(d: &store::SavedDraft) -> proto::DraftMessage {
+    proto::DraftMessage { text: d.text.as_str().to_string(), reply_to: d.reply_to.map(|r| r.0), date: d.date }
 }
 
 /// A chat without a particular viewer (in a chat's own log): no role, no peer.
@@ -224,9 +259,24 @@ pub fn chat(view: &store::View, peer: Option<proto::User>) -> proto::Chat {
     chat
 }
 
-/// A logged event as a wire update. `ChatChanged` needs the chat as the log's owner sees it,
-/// so it is passed in by the caller (`None` skips the event).
-pub fn update(logged: &Logged, changed_chat: Option<proto::Chat>) -> Option<proto::Update> {
+/// What an event is rendered with that the store reads when it renders it, as the log's
+/// owner sees it now.
+#[derive(Debug, Default)]
+pub enum ReadNow {
+    /// The event carries all it shows.
+    #[default]
+    Nothing,
+    /// `ChatChanged`: the chat.
+    Chat(proto::Chat),
+    /// `Reactions`: the message's reactions.
+    Reactions(proto::MessageReactions),
+    /// `DraftChanged`: the draft (`None`: cleared).
+    Draft(Option<proto::DraftMessage>),
+}
+
+/// A logged event as a wire update. What the event names is read now and passed in by the
+/// caller (`ReadNow::Nothing` where it was needed skips the event).
+pub fn update(logged: &Logged, now: ReadNow) -> Option<proto::Update> {
     use proto::UpdateKind as K;
     let kind = match &logged.event {
         Event::NewMessage(m) => K::NewMessage { message: message(m) },
@@ -236,7 +286,18 @@ pub fn update(logged: &Logged, changed_chat: Option<proto::Chat>) -> Option<prot
         Event::ReadOutbox { chat, max_id } => K::ReadOutbox { chat_id: chat.0, max_id: max_id.0 },
         Event::Pinned { chat, id } => K::PinnedMessage { chat_id: chat.0, id: id.map(|i| i.0) },
         Event::Participant { chat, user, role: r, by } => K::Participant { chat_id: chat.0, user_id: user.0, role: r.map(role), by: by.0 },
-        Event::ChatChanged { .. } => K::Chat { chat: changed_chat? },
+        Event::ChatChanged { .. } => match now {
+            ReadNow::Chat(chat) => K::Chat { chat },
+            _ => return None,
+        },
+        Event::Reactions { chat, message } => match now {
+            ReadNow::Reactions(reactions) => K::MessageReactions { chat_id: chat.0, id: message.0, reactions },
+            _ => return None,
+        },
+        Event::DraftChanged { chat } => match now {
+            ReadNow::Draft(draft) => K::Draft { chat_id: chat.0, draft },
+            _ => return None,
+        },
         // Only in a bot's log, for the Bot API; the wire protocol has no update for it.
         Event::CallbackQuery { .. } => return None,
     };
@@ -324,16 +385,28 @@ pub async fn chat_of(store: &dyn Store, viewer: UserId, id: ChatId) -> Result<pr
 
 /// Renders a logged event for the owner of the log it sits in (`None`: a chat's own log).
 pub async fn update_for(store: &dyn Store, owner: Option<UserId>, logged: &store::Logged) -> Option<proto::Update> {
-    let changed = match (&logged.event, owner) {
+    let public_chat = |chat| async move { store.chat_info(chat).await.ok().flatten().map(|c| ReadNow::Chat(chat_public(&c))) };
+    let now = match (&logged.event, owner) {
         // A former member gets the chat without a role: the sign that they are out.
         (store::Event::ChatChanged { chat }, Some(user)) => match chat_of(store, user, *chat).await {
-            Ok(c) => Some(c),
-            Err(_) => store.chat_info(*chat).await.ok().flatten().map(|c| chat_public(&c)),
+            Ok(c) => Some(ReadNow::Chat(c)),
+            Err(_) => public_chat(*chat).await,
         },
-        (store::Event::ChatChanged { chat }, None) => store.chat_info(*chat).await.ok().flatten().map(|c| chat_public(&c)),
+        (store::Event::ChatChanged { chat }, None) => public_chat(*chat).await,
+        // A former member has none to show: the event is skipped.
+        (store::Event::Reactions { chat, message }, Some(user)) => {
+            let got = store.reactions(user, *chat, &[*message]).await.ok();
+            got.map(|mut r| ReadNow::Reactions(r.pop().map_or_else(no_reactions, |r| reactions(&r))))
+        }
+        (store::Event::Reactions { chat, message }, None) => {
+            store.public_reactions(*chat, *message).await.ok().map(|r| ReadNow::Reactions(reactions(&r)))
+        }
+        (store::Event::DraftChanged { chat }, Some(user)) => {
+            store.draft(user, *chat).await.ok().map(|d| ReadNow::Draft(d.as_ref().map(draft)))
+        }
         _ => None,
     };
-    update(logged, changed)
+    update(logged, now.unwrap_or_default())
 }
 
 /// Renders a difference for the owner of its log, as [`update_for`] renders live updates.

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
-use heliograph_client::proto::{CallbackAnswer, Chat, Dialog, InlineButton, Message, UpdateKind, User};
+use heliograph_client::proto::{CallbackAnswer, Chat, Dialog, InlineButton, Message, MessageReactions, ReactionType, UpdateKind, User};
 use heliograph_client::Event;
 
 /// Messages asked for per history request.
@@ -88,6 +88,10 @@ impl History {
         self.messages.binary_search_by_key(&id, |m| m.id).ok().map(|i| &self.messages[i])
     }
 
+    fn message_mut(&mut self, id: i64) -> Option<&mut Message> {
+        self.messages.binary_search_by_key(&id, |m| m.id).ok().map(|i| &mut self.messages[i])
+    }
+
     /// The selected message.
     pub fn selected(&self) -> Option<&Message> {
         let c = self.cursor?;
@@ -99,7 +103,9 @@ impl History {
     fn upsert(&mut self, m: Message) -> bool {
         match self.messages.binary_search_by_key(&m.id, |x| x.id) {
             Ok(i) => {
-                self.messages[i] = m;
+                // An edit carries no reactions: they change by their own updates.
+                let reactions = self.messages[i].reactions.take();
+                self.messages[i] = Message { reactions: m.reactions.or(reactions), ..m };
                 true
             }
             Err(0) if self.more_older && !self.messages.is_empty() => false,
@@ -206,6 +212,12 @@ pub enum Effect {
     },
     Typing {
         chat_id: i64,
+    },
+    /// Set your reactions on a message to exactly `reactions`.
+    React {
+        chat_id: i64,
+        id: i64,
+        reactions: Vec<ReactionType>,
     },
     /// Press the callback button carrying `data` (`messages.press_button`); the answer comes
     /// back as [`Input::Pressed`].
@@ -486,6 +498,13 @@ impl Model {
                 }
                 Vec::new()
             }
+            KeyCode::Char('t') if ctrl => match self.selected_message(chat_id) {
+                Some(m) => vec![toggle_reaction(m, THUMBS_UP)],
+                None => {
+                    self.status = "select a message first (Up)".into();
+                    Vec::new()
+                }
+            },
             KeyCode::Char('d') if ctrl => match self.selected_message(chat_id) {
                 Some(m) if m.from == self.me => vec![Effect::Delete { chat_id, id: m.id }],
                 Some(_) => {
@@ -850,6 +869,15 @@ impl Model {
                             vec![Effect::LoadChat(chat_id)]
                         }
                     }
+                    UpdateKind::MessageReactions { chat_id, id, reactions } => {
+                        let from_chat_log = u.log.is_some();
+                        if let Some(m) = self.histories.get_mut(&chat_id).and_then(|h| h.message_mut(id)) {
+                            m.reactions = merge_reactions(m.reactions.take(), reactions, from_chat_log);
+                        }
+                        Vec::new()
+                    }
+                    // The TUI keeps its own input line; drafts are the web client's and `helio draft`'s.
+                    UpdateKind::Draft { .. } => Vec::new(),
                     UpdateKind::Chat { chat } => {
                         match self.dialogs.iter_mut().find(|d| d.chat.id == chat.id) {
                             Some(row) => {
@@ -956,8 +984,39 @@ impl Model {
         }
         if let Some(h) = self.histories.get_mut(&m.chat_id) {
             if let Ok(i) = h.messages.binary_search_by_key(&m.id, |x| x.id) {
-                h.messages[i] = m;
+                // An edit carries no reactions: they change by their own updates.
+                let reactions = h.messages[i].reactions.take();
+                h.messages[i] = Message { reactions: m.reactions.or(reactions), ..m };
             }
         }
     }
+}
+
+/// The reaction Ctrl-T toggles on the selected message.
+pub const THUMBS_UP: &str = "👍";
+
+/// Sets or takes away `emoji` among your reactions on `m`, keeping your others.
+pub fn toggle_reaction(m: &Message, emoji: &str) -> Effect {
+    let wanted = ReactionType::Emoji { emoji: emoji.to_owned() };
+    let mut mine: Vec<ReactionType> =
+        m.reactions.iter().flat_map(|r| r.results.iter()).filter(|c| c.chosen).map(|c| c.reaction.clone()).collect();
+    match mine.iter().position(|r| *r == wanted) {
+        Some(i) => {
+            mine.remove(i);
+        }
+        None => mine.push(wanted),
+    }
+    Effect::React { chat_id: m.chat_id, id: m.id, reactions: mine }
+}
+
+/// The reactions after an update. One from a chat's own log has no viewer, so which ones are
+/// yours is kept from before.
+pub fn merge_reactions(old: Option<MessageReactions>, mut new: MessageReactions, from_chat_log: bool) -> Option<MessageReactions> {
+    if from_chat_log {
+        let mine: Vec<ReactionType> = old.iter().flat_map(|r| r.results.iter()).filter(|c| c.chosen).map(|c| c.reaction.clone()).collect();
+        for c in &mut new.results {
+            c.chosen = mine.contains(&c.reaction);
+        }
+    }
+    (!new.results.is_empty()).then_some(new)
 }

@@ -28,6 +28,7 @@ fn msg(chat: i64, id: i64, from: i64, text: &str) -> Message {
         reply_to: None,
         forward: None,
         edit_date: None,
+        reactions: None,
     }
 }
 
@@ -47,7 +48,7 @@ fn chat(id: i64, title: &str) -> Chat {
 }
 
 fn dialog(id: i64, title: &str, unread: u64, last: Option<Message>) -> Dialog {
-    Dialog { chat: chat(id, title), last_message: last, unread_count: unread, read_inbox_max_id: 0, read_outbox_max_id: 0 }
+    Dialog { chat: chat(id, title), last_message: last, unread_count: unread, read_inbox_max_id: 0, read_outbox_max_id: 0, draft: None }
 }
 
 fn key(code: KeyCode) -> Input {
@@ -625,4 +626,46 @@ fn the_reply_keyboard_is_drawn_above_the_input_line() {
     terminal.draw(|f| view::draw(f, &m, now)).expect("draw");
     let text = screen(&terminal);
     assert!(text.contains("[1 Red] [2 Blue]") && text.contains("[3 Green]"), "{text}");
+}
+
+/// Ctrl-T toggles 👍 on the selected message keeping your other reactions; reaction updates
+/// show under the message (yours marked), keep yours when they come from a chat's own log
+/// (no viewer), and survive an edit.
+#[test]
+fn ctrl_t_toggles_a_reaction_and_updates_show_under_the_message() {
+    use heliograph_client::proto::{MessageReactions, ReactionCount, ReactionType};
+    let thumbs = || ReactionType::Emoji { emoji: "👍".into() };
+    let fire = || ReactionType::Emoji { emoji: "🔥".into() };
+    let counted = |r: ReactionType, count, chosen| ReactionCount { reaction: r, count, chosen };
+    let (mut m, now) = model_with(5);
+    m.names.insert(BOB, "Bob".into());
+    run(&mut m, [key(KeyCode::Enter), key(KeyCode::Up)], now);
+    let fx = run(&mut m, [ctrl('t')], now);
+    assert_eq!(fx, vec![Effect::React { chat_id: 10, id: 5, reactions: vec![thumbs()] }], "Up selects the newest");
+
+    let mine = MessageReactions { results: vec![counted(fire(), 2, true), counted(thumbs(), 1, false)], recent: vec![] };
+    m.update(update(UpdateKind::MessageReactions { chat_id: 10, id: 5, reactions: mine }), now);
+    let fx = run(&mut m, [ctrl('t')], now);
+    assert_eq!(fx, vec![Effect::React { chat_id: 10, id: 5, reactions: vec![fire(), thumbs()] }], "keeps 🔥, adds 👍");
+
+    // From the chat's own log: no `chosen`; ours are kept from before.
+    let public = MessageReactions { results: vec![counted(fire(), 3, false)], recent: vec![] };
+    m.update(
+        Input::Event(Event::Update(Update {
+            log: Some(10),
+            pts: 2,
+            pts_count: 1,
+            date: 0,
+            kind: UpdateKind::MessageReactions { chat_id: 10, id: 5, reactions: public },
+        })),
+        now,
+    );
+    let mut edited = msg(10, 5, BOB, "message 5, edited");
+    edited.edit_date = Some(1);
+    m.update(update(UpdateKind::EditMessage { message: edited }), now);
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
+    terminal.draw(|f| view::draw(f, &m, now)).expect("draw");
+    let text = screen(&terminal);
+    assert!(text.contains("3*"), "the reactions line, ours marked, after the edit:\n{text}");
+    assert_eq!(run(&mut m, [ctrl('t')], now), vec![Effect::React { chat_id: 10, id: 5, reactions: vec![fire(), thumbs()] }]);
 }

@@ -26,6 +26,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("Ctrl-R", "reply to the selected message"),
     ("Ctrl-E", "edit the selected message (yours)"),
     ("Ctrl-D", "delete the selected message for everyone (yours)"),
+    ("Ctrl-T", "react 👍 to the selected message (again: take it back)"),
     ("Ctrl-B", "a bot's buttons: ←/→ choose, Enter or 1-9 press, Esc"),
     ("Ctrl-K", "a bot's reply keyboard: ←/→ choose, Enter or 1-9 send, Esc"),
     ("Esc", "cancel reply/edit, then the selection, then to the list"),
@@ -252,8 +253,15 @@ fn message_lines(model: &Model, row: &DialogRow, m: &Message, width: usize, sele
                 Line::from(Span::styled(line, base))
             }
         })
+        .chain(reaction_line(m))
         .chain(button_lines(model, m))
         .collect()
+}
+
+/// `  👍 2  🔥 1*` under a message that has reactions (`*`: yours).
+fn reaction_line(m: &Message) -> Option<Line<'static>> {
+    let r = m.reactions.as_ref().filter(|r| !r.results.is_empty())?;
+    Some(Line::from(Span::styled(format!("  {}", output::reactions_text(r)), Style::new().fg(Color::Magenta))))
 }
 
 /// The buttons under a message, a row per line: `  [Yes] [No]`; while choosing (Ctrl-B) they

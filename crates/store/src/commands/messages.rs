@@ -3,7 +3,7 @@
 
 use heliograph_core::*;
 
-use super::{chats, exists, log, people, rows, sql, Tx};
+use super::{chats, drafts, exists, log, people, reactions, rows, sql, Tx};
 use crate::codec::{encode_entities, encode_keyboard};
 use crate::model::*;
 use crate::{Error, Result};
@@ -139,6 +139,7 @@ pub async fn send<X: Tx>(tx: &mut X, actor: UserId, chat: ChatId, random_id: i64
         &[&actor.0, &random_id, &chat.0, &id.0, &pts],
     )
     .await?;
+    drafts::clear_on_send(tx, actor, chat).await?;
     Ok(Sent { message, pts })
 }
 
@@ -253,6 +254,7 @@ pub async fn delete<X: Tx>(tx: &mut X, actor: UserId, chat: ChatId, ids: &[Messa
             &[&chat.0, &id.0],
         )
         .await?;
+        reactions::forget(tx, chat, id).await?;
     }
     if v.chat.pinned.is_some_and(|p| ids.contains(&p)) {
         tx.execute(sql!("UPDATE chats SET pinned = NULL WHERE id = $1"), &[&chat.0]).await?;
@@ -372,7 +374,8 @@ pub async fn dialogs<X: Tx>(tx: &mut X, user: UserId, before: Option<(i64, ChatI
             super::int,
         )
         .await?;
-        out.push(Dialog { view: View { chat, membership, peer }, last_message, unread: unread.max(0) as u64 });
+        let draft = drafts::draft(tx, user, chat.id).await?;
+        out.push(Dialog { view: View { chat, membership, peer }, last_message, unread: unread.max(0) as u64, draft });
     }
     Ok(out)
 }

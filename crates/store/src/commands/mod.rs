@@ -11,7 +11,7 @@
 //! - `rows`: decoding each record from its row, once (errors, never panics).
 //! - `log`: the update logs (encode, decode, append to a user's or a chat's log).
 //! - one file per area: [`accounts`], [`people`], [`chats`], [`messages`], [`bots`],
-//!   [`files`], [`sync`].
+//!   [`files`], [`sync`], [`reactions`], [`drafts`].
 //!
 //! # Locks
 //! Several PostgreSQL nodes write at once, so sequencing rests on row locks held until
@@ -77,6 +77,9 @@ mod log;
 pub mod messages;
 pub mod people;
 pub mod sync;
+// daily use (#18)
+pub mod drafts;
+pub mod reactions;
 
 use dialect::sql;
 pub use dialect::{Arg, Ids, Sql};
