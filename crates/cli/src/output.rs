@@ -159,14 +159,15 @@ pub fn find_key(m: &Message, which: &Which) -> Result<String, CliError> {
     let keys: Vec<&str> = m.reply_markup.iter().flat_map(|k| k.keyboard.iter().flatten()).map(|b| b.text.as_str()).collect();
     let found = match which {
         Which::Index(n) => n.checked_sub(1).and_then(|i| keys.get(i)).copied(),
-        Which::Label(label) | Which::Data(label) => keys
-            .iter()
-            .find(|k| *k == label)
-            .or_else(|| keys.iter().find(|k| k.trim().eq_ignore_ascii_case(label.trim())))
-            .copied(),
+        Which::Label(label) | Which::Data(label) => {
+            keys.iter().find(|k| *k == label).or_else(|| keys.iter().find(|k| k.trim().eq_ignore_ascii_case(label.trim()))).copied()
+        }
     };
     found.map(str::to_string).ok_or_else(|| {
-        CliError::new("BUTTON_DATA_INVALID", format!("the keyboard has no such button; it has {}", keys.iter().map(|k| format!("[{k}]")).collect::<Vec<_>>().join(" ")))
+        CliError::new(
+            "BUTTON_DATA_INVALID",
+            format!("the keyboard has no such button; it has {}", keys.iter().map(|k| format!("[{k}]")).collect::<Vec<_>>().join(" ")),
+        )
     })
 }
 

@@ -494,7 +494,9 @@ async fn reply_keyboards_are_shown_and_pressed() {
 
     let markup = serde_json::json!({"keyboard": [["Red", {"text": "Blue"}], [{"text": "Green"}]],
         "one_time_keyboard": true, "resize_keyboard": true, "input_field_placeholder": "Pick a colour"});
-    let sent = bot_api(&kim.server, &token, "sendMessage", serde_json::json!({"chat_id": kim.id, "text": "Colour?", "reply_markup": markup})).await;
+    let sent =
+        bot_api(&kim.server, &token, "sendMessage", serde_json::json!({"chat_id": kim.id, "text": "Colour?", "reply_markup": markup}))
+            .await;
     assert!(sent.get("reply_markup").is_none(), "a Bot API Message carries inline keyboards only: {sent}");
     let history = kim.ok(&["history", "@colours_bot"]).await;
     let lines: Vec<&str> = history.lines().collect();

@@ -127,10 +127,16 @@ impl Client {
             Ok(Err(error)) => return Err(error),
             Err(_) => return Err(ClientError::Disconnected),
         }
-        let client = Client { inner: Arc::new(Inner { calls, controls, shared: shared.clone(), request_timeout: config.request_timeout,
-            flood_wait: config.flood_wait,
-            on_flood_wait: FloodNotice(config.on_flood_wait.clone()),
-        }) };
+        let client = Client {
+            inner: Arc::new(Inner {
+                calls,
+                controls,
+                shared: shared.clone(),
+                request_timeout: config.request_timeout,
+                flood_wait: config.flood_wait,
+                on_flood_wait: FloodNotice(config.on_flood_wait.clone()),
+            }),
+        };
         Ok((client, Updates::new(events_rx, shared)))
     }
 

@@ -6,7 +6,8 @@
 //! for the request handlers, catch-up and the live fan-out alike.
 
 use heliograph_core::{
-    Button, ButtonAction, ChatId, ChatKind, Entity, EntityKind, InvalidMarkup, InvalidValue, Keyboard, KeyboardKind, Reaction, ReplyOptions, Role, UserId,
+    Button, ButtonAction, ChatId, ChatKind, Entity, EntityKind, InvalidMarkup, InvalidValue, Keyboard, KeyboardKind, Reaction,
+    ReplyOptions, Role, UserId,
 };
 use heliograph_proto as proto;
 use heliograph_store::{self as store, Event, Log, Logged, Relation, Store};

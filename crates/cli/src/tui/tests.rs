@@ -586,7 +586,10 @@ fn ctrl_k_sends_a_reply_keyboard_key_as_the_persons_message() {
     assert!(m.input.is_empty() && m.keying.is_none());
     // A digit sends directly; once the person's "Blue" is in the history, a one-time
     // keyboard is gone.
-    assert_eq!(run(&mut m, [ctrl('k'), key(KeyCode::Char('3'))], now), [Effect::Send { chat_id: 10, text: "Green".into(), reply_to: None }]);
+    assert_eq!(
+        run(&mut m, [ctrl('k'), key(KeyCode::Char('3'))], now),
+        [Effect::Send { chat_id: 10, text: "Green".into(), reply_to: None }]
+    );
     run(&mut m, [update(UpdateKind::NewMessage { message: msg(10, 5, ME, "Green") })], now);
     assert!(run(&mut m, [ctrl('k')], now).is_empty());
     assert_eq!(m.keying, None);
@@ -596,7 +599,8 @@ fn ctrl_k_sends_a_reply_keyboard_key_as_the_persons_message() {
     run(&mut m, [ctrl('k'), key(KeyCode::Esc)], now);
     assert_eq!(m.keying, None);
     assert!(m.reply_keys(10).is_some());
-    let removed = Message { reply_markup: Some(ReplyMarkup { remove_keyboard: true, ..ReplyMarkup::default() }), ..msg(10, 7, BOT, "Thanks") };
+    let removed =
+        Message { reply_markup: Some(ReplyMarkup { remove_keyboard: true, ..ReplyMarkup::default() }), ..msg(10, 7, BOT, "Thanks") };
     run(&mut m, [update(UpdateKind::NewMessage { message: removed })], now);
     assert!(m.reply_keys(10).is_none());
 }

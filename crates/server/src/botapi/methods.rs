@@ -357,7 +357,8 @@ fn keyboard(params: &Params) -> ApiResult<Option<Option<Keyboard>>> {
                                 None => text,
                             },
                         };
-                        Button::new(text, ButtonAction::Text).map_err(|e| ApiError::bad_request(format!("can't parse keyboard button: {e}")))
+                        Button::new(text, ButtonAction::Text)
+                            .map_err(|e| ApiError::bad_request(format!("can't parse keyboard button: {e}")))
                     })
                     .collect::<ApiResult<Vec<_>>>()
             })
