@@ -563,6 +563,8 @@ async fn every_protocol_method_has_a_typed_call() {
     let _ = c.set_typing(1).await;
     let _ = c.history(1, None, Default::default(), None).await;
     let _ = c.press_button(1, 1, "d").await;
+    let _ = c.react(1, 1, &[]).await;
+    let _ = c.save_draft(1, None, None).await;
     let _ = c.get_state().await;
     let _ = c.get_difference(0, None).await;
     let _ = c.get_chat_difference(1, 0, None).await;
