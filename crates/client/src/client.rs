@@ -149,6 +149,10 @@ impl Client {
     /// `FLOOD_WAIT` refusals are waited out and the same request sent again while the waits
     /// add up to at most [`Config::flood_wait`].
     pub async fn call(&self, request: Request) -> Result<serde_json::Value, ClientError> {
+        if self.inner.flood_wait.is_zero() {
+            // Nothing to resend: the request is not kept (no copy on every call).
+            return self.call_once(request).await;
+        }
         let mut waited = Duration::ZERO;
         loop {
             match self.call_once(request.clone()).await {

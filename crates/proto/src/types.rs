@@ -224,7 +224,7 @@ pub struct RecentReaction {
 
 /// The reactions on a message: a count per reaction (most first), and who reacted (the
 /// newest, at most 50; never in channels, whose readers are anonymous).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageReactions {
     pub results: Vec<ReactionCount>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -279,30 +279,26 @@ pub struct ReplyMarkup {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub keyboard: Vec<Vec<KeyboardButton>>,
     /// Reply keyboard: fit its height to the buttons.
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub resize_keyboard: bool,
     /// Reply keyboard: hide it once a button was pressed.
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub one_time_keyboard: bool,
     /// Reply keyboard: keep it up even while the letter keys are shown.
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub is_persistent: bool,
     /// Hide the reply keyboard shown before.
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub remove_keyboard: bool,
     /// Open a reply to this message.
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub force_reply: bool,
     /// Reply keyboard or reply request: shown in the empty input field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_field_placeholder: Option<String>,
     /// Only for the users the text mentions and the author of the message replied to.
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub selective: bool,
-}
-
-fn is_false(b: &bool) -> bool {
-    !*b
 }
 
 /// A reply keyboard's button: its text is what pressing it sends.

@@ -224,11 +224,6 @@ pub fn reactions(r: &store::Reactions) -> proto::MessageReactions {
     }
 }
 
-/// A message nobody reacted to (any more).
-pub fn no_reactions() -> proto::MessageReactions {
-    proto::MessageReactions { results: Vec::new(), recent: Vec::new() }
-}
-
 pub fn draft(d: &store::SavedDraft) -> proto::DraftMessage {
     proto::DraftMessage { text: d.text.as_str().to_string(), reply_to: d.reply_to.map(|r| r.0), date: d.date }
 }
@@ -397,7 +392,7 @@ pub async fn update_for(store: &dyn Store, owner: Option<UserId>, logged: &store
         // A former member has none to show: the event is skipped.
         (store::Event::Reactions { chat, message }, Some(user)) => {
             let got = store.reactions(user, *chat, &[*message]).await.ok();
-            got.map(|mut r| ReadNow::Reactions(r.pop().map_or_else(no_reactions, |r| reactions(&r))))
+            got.map(|mut r| ReadNow::Reactions(r.pop().map_or_else(proto::MessageReactions::default, |r| reactions(&r))))
         }
         (store::Event::Reactions { chat, message }, None) => {
             store.public_reactions(*chat, *message).await.ok().map(|r| ReadNow::Reactions(reactions(&r)))

@@ -1,6 +1,6 @@
 //! Drafts: the text a person typed in a chat and has not sent, one per (person, chat), kept
 //! on the server so every device of theirs shows it ([`Event::DraftChanged`], in their own
-//! log only). Sending a message in the chat clears it ([`clear_on_send`]).
+//! log only). Sending a message in the chat clears it ([`clear`]).
 
 use heliograph_core::*;
 
@@ -12,29 +12,21 @@ use crate::Result;
 /// a message they can see. Nothing is logged when nothing changes.
 pub async fn save<X: Tx>(tx: &mut X, actor: UserId, chat: ChatId, text: Option<&MessageText>, reply_to: Option<MessageId>) -> Result<()> {
     chats::view(tx, actor, chat).await?;
-    let current = draft(tx, actor, chat).await?;
-    match text {
-        None if current.is_none() => return Ok(()),
-        None => {
-            tx.execute(sql!("DELETE FROM drafts WHERE user_id = $1 AND chat_id = $2"), &[&actor.0, &chat.0]).await?;
-        }
-        Some(text) => {
-            if current.as_ref().is_some_and(|d| &d.text == text && d.reply_to == reply_to) {
-                return Ok(());
-            }
-            if let Some(reply) = reply_to {
-                messages::visible_message(tx, actor, chat, reply).await?;
-            }
-            tx.execute(
-                sql!(
-                    "INSERT INTO drafts (user_id, chat_id, text, reply_to, date) VALUES ($1, $2, $3, $4, $5)
-                     ON CONFLICT (user_id, chat_id) DO UPDATE SET text = excluded.text, reply_to = excluded.reply_to, date = excluded.date"
-                ),
-                &[&actor.0, &chat.0, &text.as_str(), &reply_to.map(|r| r.0), &now()],
-            )
-            .await?;
-        }
+    let Some(text) = text else { return clear(tx, actor, chat).await };
+    if draft(tx, actor, chat).await?.is_some_and(|d| &d.text == text && d.reply_to == reply_to) {
+        return Ok(());
     }
+    if let Some(reply) = reply_to {
+        messages::visible_message(tx, actor, chat, reply).await?;
+    }
+    tx.execute(
+        sql!(
+            "INSERT INTO drafts (user_id, chat_id, text, reply_to, date) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (user_id, chat_id) DO UPDATE SET text = excluded.text, reply_to = excluded.reply_to, date = excluded.date"
+        ),
+        &[&actor.0, &chat.0, &text.as_str(), &reply_to.map(|r| r.0), &now()],
+    )
+    .await?;
     log::user(tx, actor, Event::DraftChanged { chat }).await?;
     Ok(())
 }
@@ -51,8 +43,9 @@ pub async fn draft<X: Tx>(tx: &mut X, user: UserId, chat: ChatId) -> Result<Opti
     Ok(Some(SavedDraft { chat, text, reply_to: reply_to.map(MessageId), date }))
 }
 
-/// A send clears the sender's draft in that chat, as in Telegram (and tells their devices).
-pub async fn clear_on_send<X: Tx>(tx: &mut X, actor: UserId, chat: ChatId) -> Result<()> {
+/// Clears `actor`'s draft in `chat` and tells their devices (nothing is logged when there was
+/// none). A send clears the sender's draft in that chat, as in Telegram.
+pub async fn clear<X: Tx>(tx: &mut X, actor: UserId, chat: ChatId) -> Result<()> {
     if tx.execute(sql!("DELETE FROM drafts WHERE user_id = $1 AND chat_id = $2"), &[&actor.0, &chat.0]).await? > 0 {
         log::user(tx, actor, Event::DraftChanged { chat }).await?;
     }

@@ -139,7 +139,7 @@ pub async fn send<X: Tx>(tx: &mut X, actor: UserId, chat: ChatId, random_id: i64
         &[&actor.0, &random_id, &chat.0, &id.0, &pts],
     )
     .await?;
-    drafts::clear_on_send(tx, actor, chat).await?;
+    drafts::clear(tx, actor, chat).await?;
     Ok(Sent { message, pts })
 }
 
