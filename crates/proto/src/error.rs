@@ -66,6 +66,11 @@ pub enum ErrorCode {
     ButtonDataInvalid,
     /// You own as many bots as allowed (20).
     BotsTooMuch,
+    /// account (#16): an operator restricted, suspended or banned this account; the message
+    /// says until when and why, and the chat with Moderation how to appeal.
+    AccountRestricted,
+    /// account (#16): only the operators named in the server's configuration may do this.
+    OperatorRequired,
     Internal,
 }
 
@@ -109,6 +114,8 @@ impl ErrorCode {
             ErrorCode::QuotaExceeded => "QUOTA_EXCEEDED",
             ErrorCode::ButtonDataInvalid => "BUTTON_DATA_INVALID",
             ErrorCode::BotsTooMuch => "BOTS_TOO_MUCH",
+            ErrorCode::AccountRestricted => "ACCOUNT_RESTRICTED",
+            ErrorCode::OperatorRequired => "OPERATOR_REQUIRED",
             ErrorCode::Internal => "INTERNAL",
         }
     }
@@ -157,6 +164,8 @@ mod tests {
             ErrorCode::QuotaExceeded,
             ErrorCode::ButtonDataInvalid,
             ErrorCode::BotsTooMuch,
+            ErrorCode::AccountRestricted,
+            ErrorCode::OperatorRequired,
             ErrorCode::Internal,
         ] {
             assert_eq!(serde_json::to_value(code).unwrap(), serde_json::Value::from(code.as_str()));

@@ -120,8 +120,12 @@ fn refused<T: Debug>(result: Result<T>, want: Error, what: &str) {
     }
 }
 
-fn phone(n: u32) -> Phone {
-    Phone::parse(&format!("+1555{n:07}")).expect("test phone numbers are valid")
+/// What the store keeps of test number `n`: a hash and a sealed copy as the server would
+/// make them (here opaque stand-ins: the store never looks inside either).
+fn phone(n: u32) -> SealedPhone {
+    let mut hash = [0u8; 32];
+    hash[..4].copy_from_slice(&n.to_be_bytes());
+    SealedPhone { hash: PhoneHash(hash), sealed: format!("sealed {n}").into_bytes() }
 }
 
 fn name(s: &str) -> DisplayName {
@@ -270,16 +274,16 @@ async fn view(store: &dyn Store, who: UserId, chat: ChatId) -> View {
 /// Accounts are one per phone (create_user is idempotent) and sessions are created, listed, found by token hash and revoked only by their owner.
 pub async fn accounts(store: Arc<dyn Store>) {
     let s = &*store;
-    assert_eq!(s.user_by_phone(&phone(1)).await.must("user_by_phone"), None, "no user before sign-up");
+    assert_eq!(s.user_by_phone(phone(1).hash).await.must("user_by_phone"), None, "no user before sign-up");
     let alice = s.create_user(&phone(1), &name("Alice")).await.must("create_user");
-    assert_eq!(alice.phone, phone(1).as_str());
+    assert_eq!(s.sealed_phone(alice.id).await.must("sealed_phone"), Some(phone(1).sealed), "the sealed copy is kept as given");
     assert_eq!(alice.name, "Alice");
     assert_eq!(alice.username, None);
     let again = s.create_user(&phone(1), &name("Somebody Else")).await.must("create_user again");
     assert_eq!(again, alice, "create_user for an existing phone must return the account unchanged");
     let bob = s.create_user(&phone(2), &name("Bob")).await.must("create_user bob");
     assert_ne!(bob.id, alice.id, "two phones are two accounts");
-    assert_eq!(s.user_by_phone(&phone(1)).await.must("user_by_phone"), Some(alice.clone()));
+    assert_eq!(s.user_by_phone(phone(1).hash).await.must("user_by_phone"), Some(alice.clone()));
     let listed = s.users(&[bob.id, UserId(987_654_321), alice.id]).await.must("users");
     assert_eq!(listed, vec![bob.clone(), alice.clone()], "users() returns those that exist, in the order asked");
 
@@ -319,26 +323,26 @@ pub async fn accounts(store: Arc<dyn Store>) {
 /// Login codes are saved (replacing any pending one), count their attempts, and are deleted.
 pub async fn login_codes(store: Arc<dyn Store>) {
     let s = &*store;
-    let p = phone(10);
-    assert_eq!(s.login_attempt(&p).await.must("login_attempt"), None, "no code pending");
+    let p = phone(10).hash;
+    assert_eq!(s.login_attempt(p).await.must("login_attempt"), None, "no code pending");
     let code = LoginCodeHash { salt: vec![1, 2, 3], hash: vec![4, 5, 6], expires: 2_000_000_000, attempts: 0 };
-    s.save_login_code(&p, code.clone()).await.must("save_login_code");
+    s.save_login_code(p, code.clone()).await.must("save_login_code");
     for n in 1..=3 {
-        let got = s.login_attempt(&p).await.must("login_attempt").expect("the pending code");
+        let got = s.login_attempt(p).await.must("login_attempt").expect("the pending code");
         assert_eq!(got, LoginCodeHash { attempts: n, ..code.clone() }, "attempt {n} returns the code with the new count");
     }
-    let other = phone(11);
-    assert_eq!(s.login_attempt(&other).await.must("login_attempt"), None, "codes are per phone");
+    let other = phone(11).hash;
+    assert_eq!(s.login_attempt(other).await.must("login_attempt"), None, "codes are per phone");
     let fresh = LoginCodeHash { salt: vec![7], hash: vec![8], expires: 2_000_000_100, attempts: 0 };
-    s.save_login_code(&p, fresh.clone()).await.must("save_login_code");
+    s.save_login_code(p, fresh.clone()).await.must("save_login_code");
     assert_eq!(
-        s.login_attempt(&p).await.must("login_attempt"),
+        s.login_attempt(p).await.must("login_attempt"),
         Some(LoginCodeHash { attempts: 1, ..fresh }),
         "a new code replaces the old one and its attempts"
     );
-    s.delete_login_code(&p).await.must("delete_login_code");
-    assert_eq!(s.login_attempt(&p).await.must("login_attempt"), None, "a deleted code is gone");
-    s.delete_login_code(&p).await.must("deleting a missing code is fine");
+    s.delete_login_code(p).await.must("delete_login_code");
+    assert_eq!(s.login_attempt(p).await.must("login_attempt"), None, "a deleted code is gone");
+    s.delete_login_code(p).await.must("deleting a missing code is fine");
 }
 
 /// Usernames are unique case-insensitively across users and public chats, clearing one frees it, and resolve finds both kinds.
@@ -1429,7 +1433,7 @@ pub async fn reopen_keeps_everything(h: &mut dyn Harness) {
     let s = &*store;
     assert!(store.take_commit_feed().is_some(), "a reopened store has its own feed");
     assert_eq!(
-        s.user_by_phone(&phone(1)).await.must("user_by_phone").map(|u| (u.id, u.username)),
+        s.user_by_phone(phone(1).hash).await.must("user_by_phone").map(|u| (u.id, u.username)),
         Some((alice, Some("alice_keeps".to_string())))
     );
     match s.resolve(&uname("ALICE_KEEPS")).await.must("resolve") {
@@ -1567,7 +1571,8 @@ pub async fn bot_accounts(store: Arc<dyn Store>) {
     s.create_chat(bob, ChatKind::Channel, &title("News"), Some(&uname("news_channel")), &[]).await.must("public channel");
 
     let helper = s.create_bot(alice, &name("Helper"), &uname("helper_bot"), &token(1)).await.must("create_bot");
-    assert_eq!((helper.phone.as_str(), helper.name.as_str(), helper.bot_owner), ("", "Helper", Some(alice)), "a bot has no phone");
+    assert_eq!((helper.name.as_str(), helper.bot_owner), ("Helper", Some(alice)));
+    assert_eq!(s.sealed_phone(helper.id).await.must("sealed_phone"), None, "a bot has no phone");
     assert_eq!(helper.username.as_deref(), Some("helper_bot"));
     assert!(helper.is_bot() && !s.users(&[alice]).await.must("users")[0].is_bot());
     assert_eq!(s.resolve(&uname("Helper_Bot")).await.must("resolve"), Some(Resolved::User(helper.clone())), "a bot resolves by username");

@@ -66,6 +66,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_files.sql"),
     include_str!("migrations/0003_bots.sql"),
     include_str!("migrations/0004_privacy.sql"),
+    // account (#16): sealed phones, reports, moderation, the audit log.
+    include_str!("migrations/0009_accountability.sql"),
 ];
 
 /// The advisory lock key that serializes migrations across nodes ("Heliogra").
@@ -359,5 +361,13 @@ impl Engine for PostgresStore {
             self.feed_taken.store(true, Ordering::Release);
         }
         feed
+    }
+
+    /// `VACUUM FULL` (outside any transaction) of the tables that held clear numbers: their
+    /// dead row versions are dropped and the tables rewritten. (Old WAL segments and base
+    /// backups are the operator's to rotate; see `docs/accountability.md`.)
+    async fn compact(&self) -> Result<()> {
+        let conn = self.pool.get().await.map_err(pool_error)?;
+        conn.batch_execute("VACUUM FULL users; VACUUM FULL login_codes;").await.map_err(Error::from)
     }
 }
