@@ -404,6 +404,34 @@ mod tests {
     use super::*;
     use crate::Store;
 
+    /// Nothing can change or remove an audit log entry, not even SQL behind the store's back.
+    #[tokio::test]
+    async fn audit_log_is_append_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("a.db");
+        let store = SqliteStore::open(&path, Options::default()).expect("open");
+        let (phone, name) = (SealedPhone { hash: PhoneHash([1; 32]), sealed: vec![1] }, DisplayName::parse("Op").expect("name"));
+        let op = store.create_user(&phone, &name).await.expect("user").id;
+        let action = Action {
+            operator: op,
+            kind: ModerationAction::Restrict,
+            report: None,
+            user: Some(op),
+            chat: None,
+            message: None,
+            until: None,
+            reason: "test".into(),
+            notice: None,
+        };
+        store.moderate(action).await.expect("moderate");
+        let conn = Connection::open(&path).expect("second connection");
+        for sql in ["UPDATE audit_log SET reason = 'nothing'", "DELETE FROM audit_log"] {
+            let err = conn.execute_batch(sql).expect_err(sql);
+            assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+        }
+        assert_eq!(store.audit_log(0, 10).await.expect("audit_log")[0].reason, "test");
+    }
+
     /// A database of schema 4 (before sealed phones) keeps its numbers in clear until the
     /// server seals them; after sealing and `compact`, no byte of either file holds one.
     #[tokio::test]
