@@ -434,3 +434,18 @@ mod tests {
         }
     }
 }
+
+// --- account (#16) -------------------------------------------------------------------------
+
+/// A report as the protocol gives it (its field names).
+pub fn report(r: &heliograph_client::proto::Report) -> Value {
+    serde_json::to_value(r).unwrap_or(Value::Null)
+}
+
+pub fn report_case(c: &heliograph_client::proto::ReportCase) -> Value {
+    serde_json::to_value(c).unwrap_or(Value::Null)
+}
+
+pub fn audit_entry(e: &heliograph_client::proto::AuditEntry) -> Value {
+    serde_json::to_value(e).unwrap_or(Value::Null)
+}
