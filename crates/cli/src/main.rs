@@ -1072,7 +1072,10 @@ async fn admin(ctx: &Ctx, action: AdminAction) -> Result<(), CliError> {
                     output::line(&output::report(&r));
                 } else {
                     let state = r.resolution.as_deref().unwrap_or("open");
-                    println!("#{}\t{}\t{state}\tchat {} message {} from {}: {}", r.id, r.reason, r.chat_id, r.message.id, r.message.from_id, r.message.text);
+                    println!(
+                        "#{}\t{}\t{state}\tchat {} message {} from {}: {}",
+                        r.id, r.reason, r.chat_id, r.message.id, r.message.from_id, r.message.text
+                    );
                 }
             }
             Ok(())
@@ -1083,12 +1086,30 @@ async fn admin(ctx: &Ctx, action: AdminAction) -> Result<(), CliError> {
                 output::line(&output::report_case(&case));
             } else {
                 let r = &case.report;
-                println!("report #{} ({}) by {} [{}]: {}", r.id, r.reason, output::display_name(&case.reporter), case.reporter.id, r.comment);
-                println!("message {} of chat {} from {} [{}]: {}", r.message.id, r.chat_id, output::display_name(&case.sender), case.sender.id, r.message.text);
+                println!(
+                    "report #{} ({}) by {} [{}]: {}",
+                    r.id,
+                    r.reason,
+                    output::display_name(&case.reporter),
+                    case.reporter.id,
+                    r.comment
+                );
+                println!(
+                    "message {} of chat {} from {} [{}]: {}",
+                    r.message.id,
+                    r.chat_id,
+                    output::display_name(&case.sender),
+                    case.sender.id,
+                    r.message.text
+                );
                 for m in &r.context {
                     println!("  context {} from {}: {}", m.id, m.from_id, m.text);
                 }
-                println!("reporter made {} reports; sender's messages were reported {} times", case.reporter_reports.len(), case.sender_reported.len());
+                println!(
+                    "reporter made {} reports; sender's messages were reported {} times",
+                    case.reporter_reports.len(),
+                    case.sender_reported.len()
+                );
                 for s in &case.sender_sanctions {
                     println!("sender is under {} ({})", s.kind, s.reason);
                 }
@@ -1097,10 +1118,14 @@ async fn admin(ctx: &Ctx, action: AdminAction) -> Result<(), CliError> {
         }
         AdminAction::Act { action, reason, report, user, chat, message, r#for, json } => {
             let until = match r#for {
-                Some(d) => Some(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|t| t.as_secs() as i64).unwrap_or(0) + duration_secs(&d)?),
+                Some(d) => Some(
+                    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|t| t.as_secs() as i64).unwrap_or(0)
+                        + duration_secs(&d)?,
+                ),
                 None => None,
             };
-            let target = heliograph_client::ModerationTarget { report_id: report, user_id: user, chat_id: chat, message_id: message, until };
+            let target =
+                heliograph_client::ModerationTarget { report_id: report, user_id: user, chat_id: chat, message_id: message, until };
             let entry = client.moderate(&action, &reason, target).await?;
             if json {
                 output::line(&output::audit_entry(&entry));

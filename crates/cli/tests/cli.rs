@@ -460,7 +460,10 @@ async fn report_and_moderate_from_the_terminal() {
     let report_id = queue[0]["id"].as_i64().expect("report id").to_string();
     assert!(op.ok(&["admin", "report", &report_id]).await.contains("buy pills now"));
     let entry = op.json(&["admin", "act", "restrict", "--report", &report_id, "--reason", "selling drugs", "--for", "1h", "--json"]).await;
-    assert_eq!((entry[0]["action"].as_str(), entry[0]["user_id"].as_i64(), entry[0]["notified"].as_bool()), (Some("restrict"), Some(ann.id), Some(true)));
+    assert_eq!(
+        (entry[0]["action"].as_str(), entry[0]["user_id"].as_i64(), entry[0]["notified"].as_bool()),
+        (Some("restrict"), Some(ann.id), Some(true))
+    );
     fails(&ann, &["send", "@ben_73", "more pills"], 1, "error: ACCOUNT_RESTRICTED: ").await;
     fails(&op, &["admin", "act", "ban", "--user", &ann.id.to_string(), "--reason", "x", "--for", "soon"], 1, "error: BAD_ARGUMENT: ").await;
     let audit = op.json(&["admin", "audit", "--json"]).await;

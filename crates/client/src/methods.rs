@@ -3,11 +3,11 @@
 //! matching [`Request`] variant. Methods whose result is the empty `Ok` return `()`.
 
 use heliograph_proto::method::Direction;
+use heliograph_proto::{AuditEntry, Report, ReportCase};
 use heliograph_proto::{
     Authorization, BotToken, CallbackAnswer, Chat, CreatedBot, DialogCursor, Dialogs, Difference, InviteLink, Member, Message, Peer,
     PhonePrivacy, Privacy, Request, Sent, SentCode, Session, State, User,
 };
-use heliograph_proto::{AuditEntry, Report, ReportCase};
 
 use crate::client::Client;
 use crate::error::ClientError;

@@ -309,6 +309,46 @@ pub async fn difference(store: &dyn Store, owner: Option<UserId>, diff: store::D
     }
 }
 
+// --- account (#16): reports and moderation -------------------------------------------------
+
+fn reported(m: &store::ReportedMessage) -> proto::ReportedMessage {
+    proto::ReportedMessage { id: m.id.0, from_id: m.from.0, date: m.date, text: m.text.clone() }
+}
+
+pub fn report(r: &store::Report) -> proto::Report {
+    proto::Report {
+        id: r.id,
+        reporter_id: r.reporter.0,
+        chat_id: r.chat.0,
+        message: reported(&r.message),
+        reason: r.reason.as_str().to_string(),
+        comment: r.comment.clone(),
+        context: r.context.iter().map(reported).collect(),
+        date: r.created,
+        resolution: r.resolution.map(|a| a.as_str().to_string()),
+    }
+}
+
+pub fn sanction(s: &store::Sanction) -> proto::Sanction {
+    proto::Sanction { kind: s.kind.as_str().to_string(), until: s.until, reason: s.reason.clone() }
+}
+
+pub fn audit_entry(e: &store::AuditEntry, notified: bool) -> proto::AuditEntry {
+    proto::AuditEntry {
+        id: e.id,
+        date: e.date,
+        operator_id: e.operator.0,
+        action: e.kind.as_str().to_string(),
+        user_id: e.user.map(|u| u.0),
+        chat_id: e.chat.map(|c| c.0),
+        message_id: e.message.map(|m| m.0),
+        report_id: e.report,
+        until: e.until,
+        reason: e.reason.clone(),
+        notified,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -359,45 +399,5 @@ mod tests {
             }]],
         };
         assert_eq!(keyboard_from_wire(&both), Err(InvalidMarkup::ButtonAction));
-    }
-}
-
-// --- account (#16): reports and moderation -------------------------------------------------
-
-fn reported(m: &store::ReportedMessage) -> proto::ReportedMessage {
-    proto::ReportedMessage { id: m.id.0, from_id: m.from.0, date: m.date, text: m.text.clone() }
-}
-
-pub fn report(r: &store::Report) -> proto::Report {
-    proto::Report {
-        id: r.id,
-        reporter_id: r.reporter.0,
-        chat_id: r.chat.0,
-        message: reported(&r.message),
-        reason: r.reason.as_str().to_string(),
-        comment: r.comment.clone(),
-        context: r.context.iter().map(reported).collect(),
-        date: r.created,
-        resolution: r.resolution.map(|a| a.as_str().to_string()),
-    }
-}
-
-pub fn sanction(s: &store::Sanction) -> proto::Sanction {
-    proto::Sanction { kind: s.kind.as_str().to_string(), until: s.until, reason: s.reason.clone() }
-}
-
-pub fn audit_entry(e: &store::AuditEntry, notified: bool) -> proto::AuditEntry {
-    proto::AuditEntry {
-        id: e.id,
-        date: e.date,
-        operator_id: e.operator.0,
-        action: e.kind.as_str().to_string(),
-        user_id: e.user.map(|u| u.0),
-        chat_id: e.chat.map(|c| c.0),
-        message_id: e.message.map(|m| m.0),
-        report_id: e.report,
-        until: e.until,
-        reason: e.reason.clone(),
-        notified,
     }
 }

@@ -270,10 +270,7 @@ async fn run_admin(admin: Admin) -> anyhow::Result<()> {
             file.write_all(format!("{secret}\n").as_bytes())?;
             file.sync_all()?;
             println!("{public}");
-            eprintln!(
-                "private key written to {}; put the line above in [accountability] disclosure_public_key",
-                private_key.display()
-            );
+            eprintln!("private key written to {}; put the line above in [accountability] disclosure_public_key", private_key.display());
             Ok(())
         }
         Admin::Unseal { user, key, reason, place } => {
@@ -281,7 +278,8 @@ async fn run_admin(admin: Admin) -> anyhow::Result<()> {
             let secret = std::fs::read_to_string(&key).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", key.display()))?;
             let store = heliograph_server::app::open_store(&config).await?;
             let user = heliograph_core::UserId(user);
-            let sealed = store.sealed_phone(user).await?.ok_or_else(|| anyhow::anyhow!("account {} has no phone number (a bot)", user.0))?;
+            let sealed =
+                store.sealed_phone(user).await?.ok_or_else(|| anyhow::anyhow!("account {} has no phone number (a bot)", user.0))?;
             // Recorded before the number is opened: an unseal is never silent.
             identity::record_unseal(&*store, user, &reason).await?;
             let phone = identity::unseal(&secret, &sealed)?;
@@ -349,9 +347,12 @@ fn bench_seed(
         device: "bench-seed".into(),
         batch,
     };
-    let seeded = heliograph_store::sqlite::seed_channel(db, &seed, |phone| keys.seal(phone), |done| {
-        eprintln!("bench-seed: {done} of {subscribers} subscribers ({:.1} s)", started.elapsed().as_secs_f64())
-    })?;
+    let seeded = heliograph_store::sqlite::seed_channel(
+        db,
+        &seed,
+        |phone| keys.seal(phone),
+        |done| eprintln!("bench-seed: {done} of {subscribers} subscribers ({:.1} s)", started.elapsed().as_secs_f64()),
+    )?;
     let online: Vec<serde_json::Value> =
         seeded.with_session.iter().zip(&tokens).map(|(id, token)| serde_json::json!({"user_id": id.0, "token": token})).collect();
     let out = serde_json::json!({

@@ -83,8 +83,14 @@ async fn numbers_sealed_after_upgrade() {
     old_database(&data.join("heliograph.db"));
     let config = dir.path().join("heliograph.toml");
     std::fs::write(&config, "[accountability]\noperators = [1]\n").expect("config");
-    let mut server =
-        Binary::new().dev().data(&data).env("RUST_LOG", "debug").args(["--config", config.to_str().expect("utf-8")]).start().await.expect("the upgraded server starts");
+    let mut server = Binary::new()
+        .dev()
+        .data(&data)
+        .env("RUST_LOG", "debug")
+        .args(["--config", config.to_str().expect("utf-8")])
+        .start()
+        .await
+        .expect("the upgraded server starts");
     let url = server.ws_url();
 
     // Sign-in finds the old accounts by their number; a new number is a new account, once.
@@ -127,7 +133,17 @@ async fn numbers_sealed_after_upgrade() {
     let made = Binary::new().command(["admin", "disclosure-key", other.to_str().expect("utf-8")]).output().expect("disclosure-key");
     assert!(made.status.success());
     let wrong = Binary::new()
-        .command(["admin", "unseal", "2", "--reason", "x", "--key", other.to_str().expect("utf-8"), "--data", data.to_str().expect("utf-8")])
+        .command([
+            "admin",
+            "unseal",
+            "2",
+            "--reason",
+            "x",
+            "--key",
+            other.to_str().expect("utf-8"),
+            "--data",
+            data.to_str().expect("utf-8"),
+        ])
         .output()
         .expect("unseal with another key");
     assert!(!wrong.status.success() && wrong.stdout.is_empty(), "another private key opens nothing");
@@ -175,7 +191,11 @@ async fn reports_reach_the_queue() {
     assert_eq!((report.message.text.as_str(), report.message.from_id, report.context.len()), ("buy pills", bob.id(), 1));
     assert_eq!(ann.client.report_message(group, ids[0], "spam", None, &[]).await.expect("again").id, report.id, "one report per message");
     ann.client.report_message(group, ids[2], "other", None, &[]).await.expect("second report");
-    assert_eq!(code_of(ann.client.report_message(group, ids[3], "spam", None, &[]).await), E::FloodWait, "4 reports an hour, refused and repeated ones counted");
+    assert_eq!(
+        code_of(ann.client.report_message(group, ids[3], "spam", None, &[]).await),
+        E::FloodWait,
+        "4 reports an hour, refused and repeated ones counted"
+    );
 
     assert_eq!(code_of(ann.client.moderation_reports(false, None, None).await), E::OperatorRequired);
     let queue = op.client.moderation_reports(false, None, None).await.expect("queue");
@@ -188,9 +208,10 @@ async fn reports_reach_the_queue() {
 /// Waits for the moderation notice in `person`'s stream: a new message containing `needle`.
 async fn notice(person: &mut Person, needle: &str) -> String {
     let update = person
-        .expect_update(&format!("a notice with {needle:?}"), |k| {
-            matches!(k, UpdateKind::NewMessage { message } if message.content.text().is_some_and(|t| t.contains(needle)))
-        })
+        .expect_update(
+            &format!("a notice with {needle:?}"),
+            |k| matches!(k, UpdateKind::NewMessage { message } if message.content.text().is_some_and(|t| t.contains(needle))),
+        )
         .await;
     match update.kind {
         UpdateKind::NewMessage { message } => message.content.text().unwrap_or_default().to_string(),
@@ -249,7 +270,11 @@ async fn every_action_is_audited_told_and_obeyed() {
     assert_eq!(code_of(bob.client.send_message(group, "still here", None).await), E::AccountRestricted);
     assert!(bob.client.history(group, None, Default::default(), None).await.is_ok(), "a restricted account still reads");
     // suspend Cy for an hour: no sending, no new sign-in.
-    let suspended = op.client.moderate("suspend", "rule 3: threats", ModerationTarget { user_id: Some(cy.id()), until: Some(hour), ..Default::default() });
+    let suspended = op.client.moderate(
+        "suspend",
+        "rule 3: threats",
+        ModerationTarget { user_id: Some(cy.id()), until: Some(hour), ..Default::default() },
+    );
     assert_eq!(suspended.await.expect("suspend").until, Some(hour));
     let told = notice(&mut cy, "rule 3: threats").await;
     assert!(told.contains("suspended until"), "{told}");
@@ -265,7 +290,10 @@ async fn every_action_is_audited_told_and_obeyed() {
     device.send_code(&phone).await.expect("code");
     assert_eq!(code_of(device.sign_in(&phone, &code, None, None).await), E::AccountRestricted, "a banned account cannot sign in");
     // take_down the group: nobody can open or post; its creator is told.
-    op.client.moderate("take_down", "rule 5: a spam ring", ModerationTarget { chat_id: Some(group), ..Default::default() }).await.expect("take down");
+    op.client
+        .moderate("take_down", "rule 5: a spam ring", ModerationTarget { chat_id: Some(group), ..Default::default() })
+        .await
+        .expect("take down");
     notice(&mut ann, "rule 5: a spam ring").await;
     assert_eq!(code_of(ann.client.get_chat(group).await), E::ChatNotFound);
     assert_eq!(code_of(ann.client.send_message(group, "hello?", None).await), E::ChatNotFound);

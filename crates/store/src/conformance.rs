@@ -1900,7 +1900,8 @@ fn new_report(chat: ChatId, message: i64, context: &[i64]) -> NewReport {
 /// A report is made only by someone who can see the message, copies it and the chosen context, and is made once per message.
 pub async fn reports(store: Arc<dyn Store>) {
     let s = &*store;
-    let (alice, bob, carol, dave) = (person(s, 1, "Alice").await, person(s, 2, "Bob").await, person(s, 3, "Carol").await, person(s, 4, "Dave").await);
+    let (alice, bob, carol, dave) =
+        (person(s, 1, "Alice").await, person(s, 2, "Bob").await, person(s, 3, "Carol").await, person(s, 4, "Dave").await);
     let chat = s.create_chat(alice, ChatKind::Group, &title("G"), None, &[bob, carol]).await.must("group").id;
     send(s, bob, chat, 1, "buy now").await;
     send(s, bob, chat, 2, "cheap pills").await;
@@ -1929,7 +1930,17 @@ pub async fn reports(store: Arc<dyn Store>) {
 }
 
 fn action(operator: UserId, kind: ModerationAction) -> Action {
-    Action { operator, kind, report: None, user: None, chat: None, message: None, until: None, reason: "rule 1".into(), notice: Some("notice".into()) }
+    Action {
+        operator,
+        kind,
+        report: None,
+        user: None,
+        chat: None,
+        message: None,
+        until: None,
+        reason: "rule 1".into(),
+        notice: Some("notice".into()),
+    }
 }
 
 /// Every action is applied, audited and told to the affected user in one transaction; a refused action changes nothing.
@@ -1955,7 +1966,11 @@ pub async fn moderation(store: Arc<dyn Store>) {
     for a in refusals {
         assert!(matches!(s.moderate(a.clone()).await, Err(Error::Invalid(_))), "{a:?} is refused");
     }
-    refused(s.moderate(Action { user: Some(UserId(987_654_321)), ..action(op, ModerationAction::Restrict) }).await, Error::UserNotFound, "nobody");
+    refused(
+        s.moderate(Action { user: Some(UserId(987_654_321)), ..action(op, ModerationAction::Restrict) }).await,
+        Error::UserNotFound,
+        "nobody",
+    );
     assert_eq!(s.audit_log(0, 100).await.must("audit_log"), vec![], "refused actions write nothing");
     assert_eq!(s.sanctions(bob).await.must("sanctions"), vec![]);
 
@@ -1965,8 +1980,14 @@ pub async fn moderation(store: Arc<dyn Store>) {
     let (told, notice) = done.notified.clone().expect("bob is told");
     assert_eq!((told, body(&notice.message)), (bob, "notice"));
     let log = log_of(s, bob, before).await;
-    assert!(events(&log).iter().any(|e| matches!(e, Event::NewMessage(m) if m.id == notice.message.id && m.chat == notice.message.chat)), "the notice is in bob's log");
-    assert_eq!(s.sanctions(bob).await.must("sanctions"), vec![Sanction { kind: SanctionKind::Restrict, until: None, reason: "rule 1".into() }]);
+    assert!(
+        events(&log).iter().any(|e| matches!(e, Event::NewMessage(m) if m.id == notice.message.id && m.chat == notice.message.chat)),
+        "the notice is in bob's log"
+    );
+    assert_eq!(
+        s.sanctions(bob).await.must("sanctions"),
+        vec![Sanction { kind: SanctionKind::Restrict, until: None, reason: "rule 1".into() }]
+    );
     for chat in [group, private] {
         let sent = s.send(bob, chat, 10 + chat.0, draft(text("again"), None)).await;
         assert!(matches!(sent, Err(Error::Sanctioned { kind: SanctionKind::Restrict, .. })), "{sent:?}");
@@ -1974,7 +1995,10 @@ pub async fn moderation(store: Arc<dyn Store>) {
     send(s, carol, group, 20, "others still send").await;
 
     // Delete the reported message: gone for everyone, the report closed, its author told.
-    let done = s.moderate(Action { report: Some(report.id), notice: Some("deleted".into()), ..action(op, ModerationAction::DeleteMessage) }).await.must("delete");
+    let done = s
+        .moderate(Action { report: Some(report.id), notice: Some("deleted".into()), ..action(op, ModerationAction::DeleteMessage) })
+        .await
+        .must("delete");
     assert_eq!((done.entry.user, done.entry.chat, done.entry.message), (Some(bob), Some(group), Some(MessageId(1))));
     assert_eq!(done.notified.map(|(u, _)| u), Some(bob));
     assert!(!history_all(s, carol, group).await.iter().any(|m| m.id == MessageId(1)), "the message is gone");

@@ -64,10 +64,8 @@ async fn untaken_feed_does_not_stall_writes() {
     let h = Sqlite::new();
     let options = Options { durability: heliograph_store::sqlite::Durability::Normal, ..Options::default() };
     let store = SqliteStore::open(&h.path(), options).expect("open");
-    let alice =
-        store.create_user(&sealed(1), &DisplayName::parse("A").expect("name")).await.expect("user").id;
-    let bob =
-        store.create_user(&sealed(2), &DisplayName::parse("B").expect("name")).await.expect("user").id;
+    let alice = store.create_user(&sealed(1), &DisplayName::parse("A").expect("name")).await.expect("user").id;
+    let bob = store.create_user(&sealed(2), &DisplayName::parse("B").expect("name")).await.expect("user").id;
     let chat = store.open_private(alice, bob).await.expect("chat").id;
     let text = Content::Text(MessageText::parse("x".into()).expect("text"));
     // Each awaited send is its own group commit with events: more commits than the feed holds.

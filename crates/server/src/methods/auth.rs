@@ -33,7 +33,10 @@ pub async fn send_code(s: &Shared, caller: &Caller, phone: &str) -> Outcome<prot
     let salt = codes::new_salt();
     let hash = codes::hash_code(&salt, &code);
     s.store
-        .save_login_code(s.phone_keys.hash(&phone), store::LoginCodeHash { salt: salt.to_vec(), hash, expires: store::now() + CODE_TTL_SECS, attempts: 0 })
+        .save_login_code(
+            s.phone_keys.hash(&phone),
+            store::LoginCodeHash { salt: salt.to_vec(), hash, expires: store::now() + CODE_TTL_SECS, attempts: 0 },
+        )
         .await?;
     if test_code.is_none() {
         s.codes.send(&phone, &code).await.map_err(|e| {

@@ -131,9 +131,9 @@ pub async fn act(
     until: Option<i64>,
 ) -> Outcome<proto::AuditEntry> {
     operator(s, me)?;
-    let kind = ModerationAction::parse(action).filter(|a| *a != ModerationAction::Unseal).ok_or_else(|| {
-        Failure(bad_params("`action` must be one of dismiss, delete_message, suspend, ban, restrict, take_down"))
-    })?;
+    let kind = ModerationAction::parse(action)
+        .filter(|a| *a != ModerationAction::Unseal)
+        .ok_or_else(|| Failure(bad_params("`action` must be one of dismiss, delete_message, suspend, ban, restrict, take_down")))?;
     let reason = reason.trim();
     if reason.is_empty() || reason.chars().count() > 1024 {
         return Err(Failure(bad_params("give a `reason` (at most 1,024 characters): it is recorded and shown to the user")));

@@ -34,8 +34,7 @@ pub async fn delete_login_code<X: Tx>(tx: &mut X, phone: PhoneHash) -> Result<()
 }
 
 pub async fn user_by_phone<X: Tx>(tx: &mut X, phone: PhoneHash) -> Result<Option<User>> {
-    tx.query_opt(sql!(concat!("SELECT ", user_cols!(), " FROM users WHERE phone_hash = $1")), &[&phone.0.as_slice()], rows::user)
-        .await
+    tx.query_opt(sql!(concat!("SELECT ", user_cols!(), " FROM users WHERE phone_hash = $1")), &[&phone.0.as_slice()], rows::user).await
 }
 
 /// Creates the account for the number `phone` holds; if it already exists, returns it
@@ -65,11 +64,9 @@ pub async fn create_user<X: Tx>(tx: &mut X, phone: &SealedPhone, name: &DisplayN
 /// Accounts whose number is still held in clear (a database made before schema 0009), at
 /// most `limit`, lowest id first: the server seals each with [`seal_phone`] at start.
 pub async fn phones_to_seal<X: Tx>(tx: &mut X, limit: u32) -> Result<Vec<(UserId, String)>> {
-    tx.query(
-        sql!("SELECT id, phone FROM users WHERE phone IS NOT NULL ORDER BY id LIMIT $1"),
-        &[&i64::from(limit)],
-        |r| Ok((UserId(r.get(0)?), r.get(1)?)),
-    )
+    tx.query(sql!("SELECT id, phone FROM users WHERE phone IS NOT NULL ORDER BY id LIMIT $1"), &[&i64::from(limit)], |r| {
+        Ok((UserId(r.get(0)?), r.get(1)?))
+    })
     .await
 }
 

@@ -154,11 +154,7 @@ pub async fn report<X: Tx>(tx: &mut X, reporter: UserId, new: &NewReport) -> Res
 /// Reports, oldest first: only open ones when `open_only`. At most `limit`, after id `after`.
 pub async fn reports<X: Tx>(tx: &mut X, open_only: bool, after: i64, limit: u32) -> Result<Vec<Report>> {
     tx.query(
-        sql!(concat!(
-            "SELECT ",
-            report_cols!(),
-            " FROM reports WHERE id > $1 AND (resolution IS NULL OR NOT $2) ORDER BY id LIMIT $3"
-        )),
+        sql!(concat!("SELECT ", report_cols!(), " FROM reports WHERE id > $1 AND (resolution IS NULL OR NOT $2) ORDER BY id LIMIT $3")),
         &[&after, &open_only, &i64::from(limit)],
         report_row,
     )
@@ -230,7 +226,13 @@ pub async fn audit_log<X: Tx>(tx: &mut X, after: i64, limit: u32) -> Result<Vec<
     .await
 }
 
-async fn append_audit<X: Tx>(tx: &mut X, a: &Action, user: Option<UserId>, chat: Option<ChatId>, message: Option<MessageId>) -> Result<AuditEntry> {
+async fn append_audit<X: Tx>(
+    tx: &mut X,
+    a: &Action,
+    user: Option<UserId>,
+    chat: Option<ChatId>,
+    message: Option<MessageId>,
+) -> Result<AuditEntry> {
     one(
         tx,
         sql!(concat!(
