@@ -26,6 +26,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("Ctrl-R", "reply to the selected message"),
     ("Ctrl-E", "edit the selected message (yours)"),
     ("Ctrl-D", "delete the selected message for everyone (yours)"),
+    ("Ctrl-X", "report the selected message to the operators (as spam)"),
     ("Ctrl-B", "a bot's buttons: ←/→ choose, Enter or 1-9 press, Esc"),
     ("Esc", "cancel reply/edit, then the selection, then to the list"),
     ("Esc, q (in the list)", "quit"),
