@@ -2,7 +2,7 @@
 // data folder, and Debian's chromium driven by playwright-core.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +25,8 @@ function binary() {
  * Starts `heliograph serve --dev` on 127.0.0.1:0 and reads the address it bound from the file
  * `--address-file` names (as `crates/testkit` does); its log is shown if it fails to start.
  * With `tls`, it serves HTTPS with that certificate (`--tls-cert`, `--tls-key`).
- * @param {{tls?: {cert: string, key: string}}} [options]
+ * With `config`, it reads that TOML text as its configuration file (`--config`).
+ * @param {{tls?: {cert: string, key: string}, config?: string}} [options]
  * @returns {Promise<{url: string, stop: () => Promise<void>}>}
  */
 export async function startServer(options = {}) {
@@ -33,6 +34,11 @@ export async function startServer(options = {}) {
   const addressFile = join(data, 'heliograph.address');
   const args = ['serve', '--dev', '--listen', '127.0.0.1:0', '--data', data, '--address-file', addressFile];
   if (options.tls) args.push('--tls-cert', options.tls.cert, '--tls-key', options.tls.key);
+  if (options.config !== undefined) {
+    const file = join(data, 'heliograph.toml');
+    writeFileSync(file, options.config);
+    args.push('--config', file);
+  }
   const scheme = options.tls ? 'https' : 'http';
   const child = spawn(binary(), args, {
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn', NO_COLOR: '1' },

@@ -119,6 +119,29 @@ enum Command {
         #[command(subcommand)]
         action: PrivacyAction,
     },
+    /// Report a message you received to this server's operators (account, #16).
+    Report {
+        /// @username, @channel or a chat id.
+        chat: String,
+        /// The message's id in the chat.
+        message_id: i64,
+        /// spam, violence, child_abuse, illegal_goods or other.
+        #[arg(long, default_value = "spam")]
+        reason: String,
+        /// What the operators should know.
+        #[arg(long)]
+        comment: Option<String>,
+        /// Other messages of the chat to share as context (ids; repeatable).
+        #[arg(long = "context", value_name = "ID")]
+        context: Vec<i64>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Operators only (`[accountability] operators`): review reports and act on them.
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
+    },
     /// Send a message; prints its id once the server stored it durably.
     Send {
         /// @username, @channel or a chat id.
@@ -505,10 +528,27 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Me { json } => {
-            let me = ctx.client().await?.get_me().await?;
+            let (client, updates, session) = ctx.connect().await?;
+            tokio::spawn(drain(updates));
+            let mut me = client.get_me().await?;
+            // The server keeps no readable number (docs/accountability.md): yours is the one
+            // you signed in with, kept in the profile.
+            me.phone = me.phone.or(Some(session.phone.clone()).filter(|p| !p.is_empty()));
             print_user(&me, json);
             Ok(())
         }
+        Command::Report { chat, message_id, reason, comment, context, json } => {
+            let client = ctx.client().await?;
+            let chat_id = resolve_chat(&client, &chat).await?;
+            let report = client.report_message(chat_id, message_id, &reason, comment.as_deref(), &context).await?;
+            if json {
+                output::line(&output::report(&report));
+            } else {
+                println!("reported message {} of chat {chat_id} (report {})", report.message.id, report.id);
+            }
+            Ok(())
+        }
+        Command::Admin { action } => admin(&ctx, action).await,
         Command::Profile { action: ProfileAction::Set { name, bio, json } } => {
             if name.is_none() && bio.is_none() {
                 return Err(CliError::new("BAD_ARGUMENT", "nothing to change: pass --name and/or --bio"));
@@ -1063,5 +1103,148 @@ mod server_list_tests {
         assert_eq!(server_urls("http://a:1, http://b:2,,http://c:3 ,"), vec!["http://a:1", "http://b:2", "http://c:3"]);
         assert_eq!(server_urls(" , "), vec![DEFAULT_SERVER]);
         assert_eq!(client_config("http://a:1,http://b:2").urls, vec!["http://a:1", "http://b:2"]);
+    }
+}
+
+/// `helio admin …` (operators).
+#[derive(Debug, Subcommand)]
+enum AdminAction {
+    /// The report queue: open reports (all with --all), oldest first.
+    Reports {
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One report, with the reporter's and the sender's report histories.
+    Report {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Act: dismiss, delete_message, suspend, ban, restrict or take_down. Recorded in the
+    /// audit log; the affected user is told in their chat with Moderation.
+    Act {
+        action: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long, value_name = "ID")]
+        report: Option<i64>,
+        #[arg(long, value_name = "ID")]
+        user: Option<i64>,
+        #[arg(long, value_name = "ID")]
+        chat: Option<i64>,
+        #[arg(long, value_name = "ID")]
+        message: Option<i64>,
+        /// How long a sanction lasts, e.g. 3600s, 90m, 12h, 7d (ban and restrict: for good
+        /// without it).
+        #[arg(long, value_name = "DURATION")]
+        r#for: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The audit log, oldest first.
+    Audit {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `90m` → 5400 seconds.
+fn duration_secs(text: &str) -> Result<i64, CliError> {
+    let bad = || CliError::new("BAD_ARGUMENT", format!("--for {text:?}: give a number and s, m, h or d (e.g. 7d)"));
+    let (digits, unit) = text.split_at(text.len().saturating_sub(1));
+    let n: i64 = digits.parse().map_err(|_| bad())?;
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(scale).filter(|s| *s > 0).ok_or_else(bad)
+}
+
+async fn admin(ctx: &Ctx, action: AdminAction) -> Result<(), CliError> {
+    let client = ctx.client().await?;
+    match action {
+        AdminAction::Reports { all, json } => {
+            for r in client.moderation_reports(all, None, Some(1000)).await? {
+                if json {
+                    output::line(&output::report(&r));
+                } else {
+                    let state = r.resolution.as_deref().unwrap_or("open");
+                    println!(
+                        "#{}\t{}\t{state}\tchat {} message {} from {}: {}",
+                        r.id, r.reason, r.chat_id, r.message.id, r.message.from_id, r.message.text
+                    );
+                }
+            }
+            Ok(())
+        }
+        AdminAction::Report { id, json } => {
+            let case = client.moderation_report(id).await?;
+            if json {
+                output::line(&output::report_case(&case));
+            } else {
+                let r = &case.report;
+                println!(
+                    "report #{} ({}) by {} [{}]: {}",
+                    r.id,
+                    r.reason,
+                    output::display_name(&case.reporter),
+                    case.reporter.id,
+                    r.comment
+                );
+                println!(
+                    "message {} of chat {} from {} [{}]: {}",
+                    r.message.id,
+                    r.chat_id,
+                    output::display_name(&case.sender),
+                    case.sender.id,
+                    r.message.text
+                );
+                for m in &r.context {
+                    println!("  context {} from {}: {}", m.id, m.from_id, m.text);
+                }
+                println!(
+                    "reporter made {} reports; sender's messages were reported {} times",
+                    case.reporter_reports.len(),
+                    case.sender_reported.len()
+                );
+                for s in &case.sender_sanctions {
+                    println!("sender is under {} ({})", s.kind, s.reason);
+                }
+            }
+            Ok(())
+        }
+        AdminAction::Act { action, reason, report, user, chat, message, r#for, json } => {
+            let until = match r#for {
+                Some(d) => Some(
+                    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|t| t.as_secs() as i64).unwrap_or(0)
+                        + duration_secs(&d)?,
+                ),
+                None => None,
+            };
+            let target =
+                heliograph_client::ModerationTarget { report_id: report, user_id: user, chat_id: chat, message_id: message, until };
+            let entry = client.moderate(&action, &reason, target).await?;
+            if json {
+                output::line(&output::audit_entry(&entry));
+            } else {
+                println!("audit entry {}: {}{}", entry.id, entry.action, if entry.notified { " (user notified)" } else { "" });
+            }
+            Ok(())
+        }
+        AdminAction::Audit { json } => {
+            for e in client.audit_log(None, Some(1000)).await? {
+                if json {
+                    output::line(&output::audit_entry(&e));
+                } else {
+                    println!("{}\t{}\toperator {}\t{}\t{}", e.id, output::date(e.date), e.operator_id, e.action, e.reason);
+                }
+            }
+            Ok(())
+        }
     }
 }

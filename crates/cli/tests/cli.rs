@@ -438,6 +438,39 @@ async fn privacy_phone_hides_the_number_from_contacts_add() {
     server.stop().await;
 }
 
+/// account (#16): `helio report` puts a message in the operators' queue; `helio admin` reviews it and acts, the action is audited and obeyed; non-operators are refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn report_and_moderate_from_the_terminal() {
+    let mut server = InProcess::start_with(|c| c.accountability.operators = vec![1]).await;
+    let mut op = Person::new(&server, 71, "Op");
+    op.login("op_71").await;
+    assert_eq!(op.id, 1, "the first account is the configured operator");
+    let mut ann = Person::new(&server, 72, "Ann");
+    ann.login("ann_72").await;
+    let mut ben = Person::new(&server, 73, "Ben");
+    ben.login("ben_73").await;
+    let id = ann.ok(&["send", "@ben_73", "buy pills now"]).await.trim().parse::<i64>().expect("message id");
+    let report = ben.json(&["report", "@ann_72", &id.to_string(), "--reason", "illegal_goods", "--comment", "a shop", "--json"]).await;
+    assert_eq!((report[0]["message"]["text"].as_str(), report[0]["reason"].as_str()), (Some("buy pills now"), Some("illegal_goods")));
+    fails(&ben, &["report", "@ann_72", &id.to_string(), "--reason", "rude"], 1, "error: BAD_PARAMS: ").await;
+    fails(&ann, &["admin", "reports"], 1, "error: OPERATOR_REQUIRED: ").await;
+
+    let queue = op.json(&["admin", "reports", "--json"]).await;
+    assert_eq!((queue.len(), queue[0]["comment"].as_str()), (1, Some("a shop")));
+    let report_id = queue[0]["id"].as_i64().expect("report id").to_string();
+    assert!(op.ok(&["admin", "report", &report_id]).await.contains("buy pills now"));
+    let entry = op.json(&["admin", "act", "restrict", "--report", &report_id, "--reason", "selling drugs", "--for", "1h", "--json"]).await;
+    assert_eq!(
+        (entry[0]["action"].as_str(), entry[0]["user_id"].as_i64(), entry[0]["notified"].as_bool()),
+        (Some("restrict"), Some(ann.id), Some(true))
+    );
+    fails(&ann, &["send", "@ben_73", "more pills"], 1, "error: ACCOUNT_RESTRICTED: ").await;
+    fails(&op, &["admin", "act", "ban", "--user", &ann.id.to_string(), "--reason", "x", "--for", "soon"], 1, "error: BAD_ARGUMENT: ").await;
+    let audit = op.json(&["admin", "audit", "--json"]).await;
+    assert_eq!(audit.iter().map(|e| e["action"].as_str().unwrap_or("")).collect::<Vec<_>>(), vec!["restrict"], "one action, one entry");
+    server.stop().await;
+}
+
 /// `helio send` in a loop waits out FLOOD_WAIT (saying so on stderr) and retries with the same
 /// random_id, so every send lands exactly once; `--no-wait` fails at once with FLOOD_WAIT.
 #[tokio::test(flavor = "multi_thread")]

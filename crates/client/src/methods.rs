@@ -3,6 +3,7 @@
 //! matching [`Request`] variant. Methods whose result is the empty `Ok` return `()`.
 
 use heliograph_proto::method::Direction;
+use heliograph_proto::{AuditEntry, Report, ReportCase};
 use heliograph_proto::{
     Authorization, BotToken, CallbackAnswer, Chat, CreatedBot, DialogCursor, Dialogs, Difference, InviteLink, Member, Message,
     MessageReactions, Peer, PhonePrivacy, Privacy, ReactionType, Request, Sent, SentCode, Session, State, User,
@@ -364,4 +365,60 @@ impl Client {
     pub async fn get_chat_difference(&self, chat_id: i64, pts: i64, limit: Option<u32>) -> Result<Difference, ClientError> {
         self.call_as(Request::GetChatDifference { chat_id, pts, limit }).await
     }
+
+    // --- reports and moderation (account, #16) ---
+
+    /// `messages.report`: reports message `message_id` of `chat_id` for `reason` (`spam`,
+    /// `violence`, `child_abuse`, `illegal_goods`, `other`), sharing `context` (other message
+    /// ids of the chat).
+    pub async fn report_message(
+        &self,
+        chat_id: i64,
+        message_id: i64,
+        reason: &str,
+        comment: Option<&str>,
+        context: &[i64],
+    ) -> Result<Report, ClientError> {
+        self.call_as(Request::ReportMessage {
+            chat_id,
+            message_id,
+            reason: reason.into(),
+            comment: comment.map(Into::into),
+            context: context.to_vec(),
+        })
+        .await
+    }
+
+    /// `moderation.reports` (operators): open reports after `after`, or all with `all`.
+    pub async fn moderation_reports(&self, all: bool, after: Option<i64>, limit: Option<u32>) -> Result<Vec<Report>, ClientError> {
+        self.call_as(Request::GetReports { all, after, limit }).await
+    }
+
+    /// `moderation.report` (operators): one report with both parties' histories.
+    pub async fn moderation_report(&self, report_id: i64) -> Result<ReportCase, ClientError> {
+        self.call_as(Request::GetReport { report_id }).await
+    }
+
+    /// `moderation.act` (operators): `action` on the targets given, for `reason`.
+    pub async fn moderate(&self, action: &str, reason: &str, target: ModerationTarget) -> Result<AuditEntry, ClientError> {
+        let ModerationTarget { report_id, user_id, chat_id, message_id, until } = target;
+        self.call_as(Request::Moderate { action: action.into(), reason: reason.into(), report_id, user_id, chat_id, message_id, until })
+            .await
+    }
+
+    /// `moderation.audit_log` (operators): entries after `after`, oldest first.
+    pub async fn audit_log(&self, after: Option<i64>, limit: Option<u32>) -> Result<Vec<AuditEntry>, ClientError> {
+        self.call_as(Request::GetAuditLog { after, limit }).await
+    }
+}
+
+/// What a [`Client::moderate`] call acts on; a report fills in the targets it names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ModerationTarget {
+    pub report_id: Option<i64>,
+    pub user_id: Option<i64>,
+    pub chat_id: Option<i64>,
+    pub message_id: Option<i64>,
+    /// Unix seconds, for sanctions.
+    pub until: Option<i64>,
 }

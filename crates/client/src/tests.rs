@@ -568,6 +568,11 @@ async fn every_protocol_method_has_a_typed_call() {
     let _ = c.get_state().await;
     let _ = c.get_difference(0, None).await;
     let _ = c.get_chat_difference(1, 0, None).await;
+    let _ = c.report_message(1, 1, "spam", None, &[]).await;
+    let _ = c.moderation_reports(false, None, None).await;
+    let _ = c.moderation_report(1).await;
+    let _ = c.moderate("dismiss", "r", crate::ModerationTarget { report_id: Some(1), ..Default::default() }).await;
+    let _ = c.audit_log(None, None).await;
     let seen = within(server).await.expect("joins");
     assert_eq!(seen, Request::METHODS.iter().copied().collect::<BTreeSet<_>>());
 }

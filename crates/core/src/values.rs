@@ -146,6 +146,21 @@ impl Phone {
     }
 }
 
+/// A phone number's keyed hash (HMAC-SHA256 under the server's phone key, kept outside the
+/// database): how the store finds an account by number and keeps numbers unique without
+/// holding the number itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PhoneHash(pub [u8; 32]);
+
+/// What the store keeps of a phone number: its keyed hash, and a copy sealed to the
+/// operator's disclosure public key, which only the holder of the private key can open (a
+/// database dump alone reveals no number).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedPhone {
+    pub hash: PhoneHash,
+    pub sealed: Vec<u8>,
+}
+
 /// A username, stored as typed and compared case-insensitively (see [`Username::key`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Username(String);
@@ -335,6 +350,124 @@ impl LoginCode {
     }
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+// --- accountability (account, #16) ---------------------------------------------------------
+
+/// Why someone reports a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReportReason {
+    Spam,
+    Violence,
+    ChildAbuse,
+    IllegalGoods,
+    Other,
+}
+
+impl ReportReason {
+    pub const ALL: [ReportReason; 5] =
+        [ReportReason::Spam, ReportReason::Violence, ReportReason::ChildAbuse, ReportReason::IllegalGoods, ReportReason::Other];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportReason::Spam => "spam",
+            ReportReason::Violence => "violence",
+            ReportReason::ChildAbuse => "child_abuse",
+            ReportReason::IllegalGoods => "illegal_goods",
+            ReportReason::Other => "other",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ReportReason> {
+        ReportReason::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// What an operator does about a report or an account. Every one is written to the audit log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ModerationAction {
+    /// Close a report with no action.
+    Dismiss,
+    /// Delete a message from a group or channel, for everyone.
+    DeleteMessage,
+    /// No sign-in and no sending, until a date.
+    Suspend,
+    /// No sign-in and no sending, until a date or for good.
+    Ban,
+    /// No sending, until a date or for good.
+    Restrict,
+    /// A group or channel closed for everyone.
+    TakeDown,
+    /// The operator opened an account's sealed phone number (`heliograph admin unseal`).
+    Unseal,
+}
+
+impl ModerationAction {
+    pub const ALL: [ModerationAction; 7] = [
+        ModerationAction::Dismiss,
+        ModerationAction::DeleteMessage,
+        ModerationAction::Suspend,
+        ModerationAction::Ban,
+        ModerationAction::Restrict,
+        ModerationAction::TakeDown,
+        ModerationAction::Unseal,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModerationAction::Dismiss => "dismiss",
+            ModerationAction::DeleteMessage => "delete_message",
+            ModerationAction::Suspend => "suspend",
+            ModerationAction::Ban => "ban",
+            ModerationAction::Restrict => "restrict",
+            ModerationAction::TakeDown => "take_down",
+            ModerationAction::Unseal => "unseal",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ModerationAction> {
+        ModerationAction::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+
+    /// The sanction this action puts on an account, if it is one.
+    pub fn sanction(self) -> Option<SanctionKind> {
+        match self {
+            ModerationAction::Suspend => Some(SanctionKind::Suspend),
+            ModerationAction::Ban => Some(SanctionKind::Ban),
+            ModerationAction::Restrict => Some(SanctionKind::Restrict),
+            _ => None,
+        }
+    }
+}
+
+/// A limit on an account, in force until its date (or lifted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SanctionKind {
+    /// No sign-in, no sending.
+    Ban,
+    /// No sign-in, no sending, for a time.
+    Suspend,
+    /// No sending.
+    Restrict,
+}
+
+impl SanctionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SanctionKind::Ban => "ban",
+            SanctionKind::Suspend => "suspend",
+            SanctionKind::Restrict => "restrict",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SanctionKind> {
+        [SanctionKind::Ban, SanctionKind::Suspend, SanctionKind::Restrict].into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// Whether the account may not sign in.
+    pub fn blocks_sign_in(self) -> bool {
+        matches!(self, SanctionKind::Ban | SanctionKind::Suspend)
     }
 }
 

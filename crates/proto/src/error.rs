@@ -71,6 +71,11 @@ pub enum ErrorCode {
     ReactionInvalid,
     /// More reactions than one person may set on a message (the limit is in the message).
     ReactionsTooMany,
+    /// account (#16): an operator restricted, suspended or banned this account; the message
+    /// says until when and why, and the chat with Moderation how to appeal.
+    AccountRestricted,
+    /// account (#16): only the operators named in the server's configuration may do this.
+    OperatorRequired,
     Internal,
 }
 
@@ -116,6 +121,8 @@ impl ErrorCode {
             ErrorCode::BotsTooMuch => "BOTS_TOO_MUCH",
             ErrorCode::ReactionInvalid => "REACTION_INVALID",
             ErrorCode::ReactionsTooMany => "REACTIONS_TOO_MANY",
+            ErrorCode::AccountRestricted => "ACCOUNT_RESTRICTED",
+            ErrorCode::OperatorRequired => "OPERATOR_REQUIRED",
             ErrorCode::Internal => "INTERNAL",
         }
     }
@@ -166,6 +173,8 @@ mod tests {
             ErrorCode::BotsTooMuch,
             ErrorCode::ReactionInvalid,
             ErrorCode::ReactionsTooMany,
+            ErrorCode::AccountRestricted,
+            ErrorCode::OperatorRequired,
             ErrorCode::Internal,
         ] {
             assert_eq!(serde_json::to_value(code).unwrap(), serde_json::Value::from(code.as_str()));

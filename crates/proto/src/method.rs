@@ -197,6 +197,43 @@ requests! {
         pts: i64,
         #[serde(default)] limit: Option<u32>
     }
+    // --- account (#16): reports and moderation -----------------------------------------------
+    /// Reports a message you can see in a cloud chat (`reason`: `spam`, `violence`,
+    /// `child_abuse`, `illegal_goods`, `other`), with an optional `comment` and other messages
+    /// of the chat shared as `context`. Reporting one message again returns the first report.
+    /// Result: `Report`.
+    "messages.report" => ReportMessage {
+        chat_id: i64,
+        message_id: i64,
+        reason: String,
+        #[serde(default)] comment: Option<String>,
+        #[serde(default)] context: Vec<i64>
+    }
+    /// Operators only. Reports after `after` (oldest first); all of them with `all`, else
+    /// the open ones. Result: `[Report]`.
+    "moderation.reports" => GetReports {
+        #[serde(default)] all: bool,
+        #[serde(default)] after: Option<i64>,
+        #[serde(default)] limit: Option<u32>
+    }
+    /// Operators only. One report with both parties' report histories. Result: `ReportCase`.
+    "moderation.report" => GetReport { report_id: i64 }
+    /// Operators only. Acts (`action`: `dismiss`, `delete_message`, `suspend`, `ban`,
+    /// `restrict`, `take_down`) on a report, or on the account / chat / message given, for
+    /// `reason`; sanctions last until `until` (unix seconds; required for `suspend`). Written
+    /// to the audit log; the affected user is told in their chat with Moderation.
+    /// Result: `AuditEntry`.
+    "moderation.act" => Moderate {
+        action: String,
+        reason: String,
+        #[serde(default)] report_id: Option<i64>,
+        #[serde(default)] user_id: Option<i64>,
+        #[serde(default)] chat_id: Option<i64>,
+        #[serde(default)] message_id: Option<i64>,
+        #[serde(default)] until: Option<i64>
+    }
+    /// Operators only. The audit log after entry `after`, oldest first. Result: `[AuditEntry]`.
+    "moderation.audit_log" => GetAuditLog { #[serde(default)] after: Option<i64>, #[serde(default)] limit: Option<u32> }
 }
 
 impl Request {

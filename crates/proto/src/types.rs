@@ -2,7 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A person's public profile. `phone` is present only for yourself and mutual contacts.
+/// A person's public profile. `phone` is present only where the caller just gave it (their
+/// own, in `auth.sign_in`'s answer; a contact found by number, in `contacts.add`'s): the
+/// server keeps numbers only hashed and sealed (`docs/accountability.md`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
     pub id: i64,
@@ -473,3 +475,78 @@ pub struct Privacy {
 /// An empty success (`{}`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ok {}
+
+// --- account (#16): reports and moderation -------------------------------------------------
+
+/// A message as a report copied it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportedMessage {
+    pub id: i64,
+    pub from_id: i64,
+    pub date: i64,
+    pub text: String,
+}
+
+/// A report of a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    pub id: i64,
+    pub reporter_id: i64,
+    pub chat_id: i64,
+    pub message: ReportedMessage,
+    /// `spam`, `violence`, `child_abuse`, `illegal_goods` or `other`.
+    pub reason: String,
+    pub comment: String,
+    /// The other messages the reporter shared.
+    pub context: Vec<ReportedMessage>,
+    pub date: i64,
+    /// The action that closed it; absent while open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<String>,
+}
+
+/// A report, for an operator: with the reporter's and the sender's histories.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportCase {
+    pub report: Report,
+    pub reporter: User,
+    pub sender: User,
+    /// Reports the reporter made, newest first (this one included).
+    pub reporter_reports: Vec<Report>,
+    /// Reports of the sender's messages, newest first (this one included).
+    pub sender_reported: Vec<Report>,
+    /// Sanctions in force on the sender.
+    pub sender_sanctions: Vec<Sanction>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sanction {
+    /// `ban`, `suspend` or `restrict`.
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<i64>,
+    pub reason: String,
+}
+
+/// One entry of the append-only moderation audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub date: i64,
+    /// The operator's account; 0 for the host's operator using `heliograph admin`.
+    pub operator_id: i64,
+    pub action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<i64>,
+    pub reason: String,
+    /// Whether the affected user was told (in their chat with Moderation).
+    pub notified: bool,
+}

@@ -45,11 +45,22 @@ impl App {
     /// The server's state over `store` and `bus`, with no socket bound and no task started
     /// (`start_with` does both), so tests can drive [`router`] directly.
     pub fn new(config: Config, store: Arc<dyn Store>, bus: Arc<dyn Bus>) -> anyhow::Result<App> {
+        let phone_keys = Arc::new(crate::identity::PhoneKeys::load_or_create(&config.accountability, &config.data_dir)?);
+        App::with_keys(config, store, bus, phone_keys)
+    }
+
+    /// [`App::new`] with the phone keys given.
+    pub fn with_keys(
+        config: Config,
+        store: Arc<dyn Store>,
+        bus: Arc<dyn Bus>,
+        phone_keys: Arc<crate::identity::PhoneKeys>,
+    ) -> anyhow::Result<App> {
         let metrics = crate::metrics::install();
         let codes = crate::codes::sender(&config)?;
         let egress = Arc::new(Egress::new(&config.egress)?);
         let caps = config.limits.connection_caps(open_files_limit());
-        let shared = Arc::new(Shared::new(store, bus, Arc::new(config), codes, egress, caps));
+        let shared = Arc::new(Shared::new(store, bus, Arc::new(config), codes, egress, caps, phone_keys));
         let files = Arc::new(Files::open(&shared.config, shared.store.clone(), shared.failed_auth.clone())?);
         let bots = Arc::new(BotApi::new(shared.clone(), files.clone()));
         Ok(App { shared, files, bots, caps, metrics })
@@ -131,6 +142,17 @@ impl Server {
 /// Opens the store (`config.database`, or SQLite under `config.data_dir`), binds
 /// `config.listen`, and serves until shut down.
 pub async fn start(config: Config) -> anyhow::Result<Server> {
+    let store = open_store(&config).await?;
+    let bus: Arc<dyn Bus> = match &config.bus {
+        Some(url) => Arc::new(heliograph_bus::nats::NatsBus::connect(url, "heliograph").await?),
+        None => Arc::new(InProcessBus::new()),
+    };
+    start_with(config, store, bus).await
+}
+
+/// The store `config` names: `config.database`, or SQLite under `config.data_dir` (made if
+/// missing). Also what `heliograph admin` works on.
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| anyhow::anyhow!("cannot create the data folder {}: {e}", config.data_dir.display()))?;
     let path = config.data_dir.join("heliograph.db");
@@ -154,11 +176,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         }
         None => Arc::new(SqliteStore::open(&path, options).map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?),
     };
-    let bus: Arc<dyn Bus> = match &config.bus {
-        Some(url) => Arc::new(heliograph_bus::nats::NatsBus::connect(url, "heliograph").await?),
-        None => Arc::new(InProcessBus::new()),
-    };
-    start_with(config, store, bus).await
+    Ok(store)
 }
 
 /// Like [`start`], with the storage and fan-out engines given.
@@ -166,7 +184,10 @@ pub async fn start_with(config: Config, store: Arc<dyn Store>, bus: Arc<dyn Bus>
     let feed = store.take_commit_feed().ok_or_else(|| anyhow::anyhow!("the store's commit feed is already taken"))?;
     let (listen, metrics_listen) = (config.listen, config.metrics_listen);
     let tls = config.tls.as_ref().map(crate::tls::acceptor).transpose()?;
-    let app = App::new(config, store, bus)?;
+    // Before anyone is served: no number of an older database stays in clear.
+    let phone_keys = Arc::new(crate::identity::PhoneKeys::load_or_create(&config.accountability, &config.data_dir)?);
+    crate::identity::seal_clear_numbers(&*store, &phone_keys).await?;
+    let app = App::with_keys(config, store, bus, phone_keys)?;
     let caps = app.caps;
     if caps.total.saturating_add(caps.reserve) as u64 > caps.open_files {
         tracing::warn!(?caps, "limits.max_connections plus the reserve is more than the open-file limit: a flood can exhaust it");

@@ -42,7 +42,7 @@ pub const ENV_PREFIX: &str = "HELIOGRAPH_";
 /// Keys whose environment values are taken as written. Figment reads other values as TOML
 /// scalars, so a token `12345` would become a number (and be refused) and `0123` would become
 /// `123`.
-const VERBATIM_KEYS: [&str; 10] = [
+const VERBATIM_KEYS: [&str; 13] = [
     "data_dir",
     "database",
     "bus",
@@ -53,6 +53,10 @@ const VERBATIM_KEYS: [&str; 10] = [
     "files.storage.endpoint",
     "tls.cert",
     "tls.key",
+    // account (#16)
+    "accountability.phone_key_file",
+    "accountability.disclosure_public_key",
+    "accountability.appeal",
 ];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -96,6 +100,45 @@ pub struct Config {
     pub egress: crate::egress::EgressConfig,
     /// Wrong tokens and login codes checked before the sender must wait.
     pub failed_auth: crate::limits::FailedAuthLimits,
+    /// account (#16): sealed phone numbers, reports, moderation.
+    pub accountability: Accountability,
+}
+
+/// Sealed phone numbers, reports and moderation (`docs/accountability.md`).
+///
+/// ```toml
+/// [accountability]
+/// phone_key_file = "/etc/heliograph/phone.key"   # the same file on every node
+/// disclosure_public_key = "3b6a27bc…"            # hex, from `heliograph admin disclosure-key`
+/// operators = [1, 42]                            # account ids that moderate
+/// appeal = "write to abuse@example.org"
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Accountability {
+    /// The HMAC key numbers are looked up by (32 random bytes, hex). `None`: `phone.key` in
+    /// the data folder, made at first start. Never in the database: with a dump alone, a
+    /// number cannot be checked against the hashes.
+    pub phone_key_file: Option<PathBuf>,
+    /// The X25519 public key numbers are sealed to (hex). `None`: `disclosure.pub` in the
+    /// data folder; at first start a key pair is made there and the private half written
+    /// beside it as `disclosure-private.key`, for the operator to move off the machine.
+    pub disclosure_public_key: Option<String>,
+    /// Accounts (ids) that may review reports and act on them.
+    pub operators: Vec<i64>,
+    /// How a sanctioned person can appeal, quoted in every notice.
+    pub appeal: String,
+}
+
+impl Default for Accountability {
+    fn default() -> Accountability {
+        Accountability {
+            phone_key_file: None,
+            disclosure_public_key: None,
+            operators: Vec::new(),
+            appeal: "reply to this message to appeal; an operator will review it".into(),
+        }
+    }
 }
 
 /// TLS built in: PEM files, reloaded when they change (a renewal needs no restart).
@@ -130,6 +173,7 @@ impl Default for Config {
             tls: None,
             egress: crate::egress::EgressConfig::default(),
             failed_auth: crate::limits::FailedAuthLimits::default(),
+            accountability: Accountability::default(),
         }
     }
 }
@@ -223,6 +267,9 @@ pub struct Limits {
     pub codes_per_phone_per_hour: u32,
     /// Login codes requested from one client address per hour.
     pub codes_per_address_per_hour: u32,
+    /// account (#16): reports one account may make per hour (`messages.report`), a burst of
+    /// as many at once.
+    pub reports_per_hour: u32,
     /// Open connections on the public port (TCP, and WebSockets among them), all clients
     /// together. Unset: the open-file limit less `reserved_descriptors`
     /// ([`crate::limits::ConnectionCaps::derive`]).
@@ -266,6 +313,7 @@ impl Default for Limits {
             requests_burst: 100,
             codes_per_phone_per_hour: 5,
             codes_per_address_per_hour: 20,
+            reports_per_hour: 20,
             max_connections: None,
             max_connections_per_address: None,
             reserved_descriptors: None,
@@ -296,6 +344,11 @@ impl Limits {
         Rate::per_hour(self.codes_per_address_per_hour)
     }
 
+    /// Reports per account (account, #16).
+    pub fn report_rate(&self) -> Rate {
+        Rate::per_hour(self.reports_per_hour)
+    }
+
     /// Requests per client address: bursts of up to two seconds' worth.
     pub fn request_rate_per_address(&self) -> Rate {
         Rate::per_second(self.requests_per_address_per_second).with_burst(self.requests_per_address_per_second.saturating_mul(2))
@@ -316,13 +369,14 @@ impl Limits {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        let positive: [(&'static str, u64); 12] = [
+        let positive: [(&'static str, u64); 13] = [
             ("limits.max_frame_bytes", self.max_frame_bytes as u64),
             ("limits.send_queue", self.send_queue as u64),
             ("limits.requests_per_second", self.requests_per_second.into()),
             ("limits.requests_burst", self.requests_burst.into()),
             ("limits.codes_per_phone_per_hour", self.codes_per_phone_per_hour.into()),
             ("limits.codes_per_address_per_hour", self.codes_per_address_per_hour.into()),
+            ("limits.reports_per_hour", self.reports_per_hour.into()),
             ("limits.requests_per_address_per_second", self.requests_per_address_per_second.into()),
             ("limits.idle_timeout_secs", self.idle_timeout_secs),
             ("limits.header_read_timeout_secs", self.header_read_timeout_secs),

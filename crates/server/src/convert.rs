@@ -29,15 +29,15 @@ pub fn role(r: Role) -> proto::Role {
 }
 
 /// `viewer`'s view of `user`; `relation` is how the viewer relates to them.
-pub fn user(viewer: UserId, user: &store::User, relation: Relation) -> proto::User {
-    let me = viewer == user.id;
+pub fn user(_viewer: UserId, user: &store::User, relation: Relation) -> proto::User {
     proto::User {
         id: user.id.0,
         name: user.name.clone(),
         username: user.username.clone(),
         bio: (!user.bio.is_empty()).then(|| user.bio.clone()),
-        // Bots have no phone number.
-        phone: (me || relation.mutual()).then(|| user.phone.clone()).filter(|p| !p.is_empty()),
+        // The store holds no readable number (`identity.rs`): a handler that was just given
+        // one (sign-in, finding by number) fills it in for the caller.
+        phone: None,
         contact: relation.contact,
         blocked: relation.blocked,
         bot: user.is_bot(),
@@ -421,6 +421,46 @@ pub async fn difference(store: &dyn Store, owner: Option<UserId>, diff: store::D
         store::Difference::TooLong { pts } => proto::Difference::TooLong { pts },
         store::Difference::Complete { events, pts } => proto::Difference::Complete { updates: render(events).await, pts },
         store::Difference::Slice { events, pts } => proto::Difference::Slice { updates: render(events).await, pts },
+    }
+}
+
+// --- account (#16): reports and moderation -------------------------------------------------
+
+fn reported(m: &store::ReportedMessage) -> proto::ReportedMessage {
+    proto::ReportedMessage { id: m.id.0, from_id: m.from.0, date: m.date, text: m.text.clone() }
+}
+
+pub fn report(r: &store::Report) -> proto::Report {
+    proto::Report {
+        id: r.id,
+        reporter_id: r.reporter.0,
+        chat_id: r.chat.0,
+        message: reported(&r.message),
+        reason: r.reason.as_str().to_string(),
+        comment: r.comment.clone(),
+        context: r.context.iter().map(reported).collect(),
+        date: r.created,
+        resolution: r.resolution.map(|a| a.as_str().to_string()),
+    }
+}
+
+pub fn sanction(s: &store::Sanction) -> proto::Sanction {
+    proto::Sanction { kind: s.kind.as_str().to_string(), until: s.until, reason: s.reason.clone() }
+}
+
+pub fn audit_entry(e: &store::AuditEntry, notified: bool) -> proto::AuditEntry {
+    proto::AuditEntry {
+        id: e.id,
+        date: e.date,
+        operator_id: e.operator.0,
+        action: e.kind.as_str().to_string(),
+        user_id: e.user.map(|u| u.0),
+        chat_id: e.chat.map(|c| c.0),
+        message_id: e.message.map(|m| m.0),
+        report_id: e.report,
+        until: e.until,
+        reason: e.reason.clone(),
+        notified,
     }
 }
 

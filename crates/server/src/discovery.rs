@@ -14,6 +14,7 @@ use heliograph_proto::{Error, ErrorCode};
 use heliograph_store::{Store, User};
 
 use crate::errors::{flood_wait, from_store};
+use crate::identity::PhoneKeys;
 use crate::limits::{KeyedLimiter, Rate};
 
 /// The answer for a number nobody may find, registered or not.
@@ -38,10 +39,10 @@ impl PhoneLookups {
     pub const DAILY: Rate = Rate::new(100, Duration::from_secs(24 * 3600));
 
     /// The account `viewer` may find at `phone`, counting one lookup.
-    pub async fn find(&self, store: &dyn Store, viewer: UserId, phone: &Phone) -> Result<Option<User>, Error> {
+    pub async fn find(&self, store: &dyn Store, keys: &PhoneKeys, viewer: UserId, phone: &Phone) -> Result<Option<User>, Error> {
         self.rate.check(&viewer.0).map_err(|wait| flood_wait(wait.secs(), "phone number lookups"))?;
         self.daily.check(&viewer.0).map_err(|wait| flood_wait(wait.secs(), "phone number lookups today"))?;
-        let Some(user) = store.user_by_phone(phone).await.map_err(from_store)? else { return Ok(None) };
+        let Some(user) = store.user_by_phone(keys.hash(phone)).await.map_err(from_store)? else { return Ok(None) };
         if user.id == viewer {
             return Ok(Some(user));
         }

@@ -26,6 +26,7 @@ pub fn from_store(e: heliograph_store::Error) -> Error {
         S::QuotaExceeded { .. } => ErrorCode::QuotaExceeded,
         S::ButtonNotFound => ErrorCode::ButtonDataInvalid,
         S::Invalid(_) => ErrorCode::BadParams,
+        S::Sanctioned { .. } => ErrorCode::AccountRestricted,
         S::Internal(detail) => {
             tracing::error!(%detail, "storage failure");
             return Error::new(ErrorCode::Internal, "the server could not complete the request; try again");

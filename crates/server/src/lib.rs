@@ -15,6 +15,7 @@
 //! - [`tls`]: HTTPS/WSS from PEM files, reloaded when they change.
 //! - [`egress`]: the guard every outgoing request made for a user goes through (webhooks).
 //! - [`discovery`]: finding people by phone number: lookup limits and the privacy setting.
+//! - [`identity`]: phone numbers kept as a keyed hash plus a copy sealed to the disclosure key.
 //!
 //! Shared state:
 //! - [`state`]: [`state::Shared`], what every request shares (store, bus, limiters, shutdown…).
@@ -42,6 +43,7 @@ pub mod errors;
 pub mod fanout;
 pub mod files;
 pub mod gateway;
+pub mod identity;
 pub mod limits;
 pub mod listener;
 pub mod methods;

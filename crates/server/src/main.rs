@@ -95,6 +95,36 @@ enum Command {
         #[arg(long, default_value_t = 50_000)]
         batch: u64,
     },
+    /// The operator's tools for accountability (docs/accountability.md).
+    #[command(subcommand)]
+    Admin(Admin),
+}
+
+#[derive(Subcommand)]
+enum Admin {
+    /// Makes a disclosure key pair: writes the private key (hex) to a new file PATH, readable by
+    /// you only, and prints the public key for `[accountability] disclosure_public_key`. Run
+    /// it on the machine that will keep the private key, not on the server.
+    DisclosureKey {
+        /// Where the private key goes (never overwritten).
+        #[arg(value_name = "PATH")]
+        private_key: PathBuf,
+    },
+    /// Opens the sealed phone number of account USER_ID with the disclosure private key and
+    /// prints it. Appends an `unseal` entry (with --reason) to the audit log first.
+    Unseal {
+        /// The account.
+        #[arg(value_name = "USER_ID")]
+        user: i64,
+        /// The file holding the disclosure private key (hex).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// Why (recorded in the audit log).
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        place: Place,
+    },
 }
 
 const PG_TOOLS: &str = "use PostgreSQL's own tools (pg_dump / pg_restore, or pg_basebackup with WAL archiving for point-in-time recovery)";
@@ -114,8 +144,8 @@ struct Place {
 }
 
 impl Place {
-    /// The SQLite database file, or an error saying what to do instead with PostgreSQL.
-    fn sqlite(self, what: &str, instead: &str) -> anyhow::Result<PathBuf> {
+    /// The configuration, read as `serve` reads it.
+    fn config(self) -> anyhow::Result<Config> {
         let overrides = Overrides {
             data_dir: self.data,
             database: self.database.map(DatabaseUrl),
@@ -124,7 +154,12 @@ impl Place {
             dev: false,
             tls: TlsOverrides::default(),
         };
-        let config = Config::load(self.config.as_deref(), overrides)?;
+        Ok(Config::load(self.config.as_deref(), overrides)?)
+    }
+
+    /// The SQLite database file, or an error saying what to do instead with PostgreSQL.
+    fn sqlite(self, what: &str, instead: &str) -> anyhow::Result<PathBuf> {
+        let config = self.config()?;
         if config.database.is_some() {
             anyhow::bail!("the data is in PostgreSQL: heliograph {what} handles the embedded SQLite database only; {instead}");
         }
@@ -212,13 +247,55 @@ async fn run() -> anyhow::Result<()> {
             Ok(())
         }
         Command::BenchSeed { place, subscribers, online, channel, batch } => {
-            let db = place.sqlite("bench-seed", "benchmark a cluster by signing accounts in through the running server")?;
-            tokio::task::spawn_blocking(move || bench_seed(&db, subscribers, online, &channel, batch)).await?
+            let config = place.config()?;
+            if config.database.is_some() {
+                anyhow::bail!("the data is in PostgreSQL: heliograph bench-seed handles the embedded SQLite database only; benchmark a cluster by signing accounts in through the running server");
+            }
+            let keys = heliograph_server::identity::PhoneKeys::load_or_create(&config.accountability, &config.data_dir)?;
+            let db = config.data_dir.join("heliograph.db");
+            tokio::task::spawn_blocking(move || bench_seed(&db, &keys, subscribers, online, &channel, batch)).await?
         }
+        Command::Admin(admin) => run_admin(admin).await,
         Command::Restore { path, place } => {
             let db = place.sqlite("restore", PG_TOOLS)?;
             let version = restore(&path, &db)?;
             println!("restored {} into {} (schema version {version}); start the server", path.display(), db.display());
+            Ok(())
+        }
+    }
+}
+
+/// `heliograph admin …`.
+async fn run_admin(admin: Admin) -> anyhow::Result<()> {
+    use heliograph_server::identity;
+    match admin {
+        Admin::DisclosureKey { private_key } => {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            let (secret, public) = identity::disclosure_key_pair();
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&private_key)
+                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", private_key.display()))?;
+            file.write_all(format!("{secret}\n").as_bytes())?;
+            file.sync_all()?;
+            println!("{public}");
+            eprintln!("private key written to {}; put the line above in [accountability] disclosure_public_key", private_key.display());
+            Ok(())
+        }
+        Admin::Unseal { user, key, reason, place } => {
+            let config = place.config()?;
+            let secret = std::fs::read_to_string(&key).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", key.display()))?;
+            let store = heliograph_server::app::open_store(&config).await?;
+            let user = heliograph_core::UserId(user);
+            let sealed =
+                store.sealed_phone(user).await?.ok_or_else(|| anyhow::anyhow!("account {} has no phone number (a bot)", user.0))?;
+            // Recorded before the number is opened: an unseal is never silent.
+            identity::record_unseal(&*store, user, &reason).await?;
+            let phone = identity::unseal(&secret, &sealed)?;
+            println!("{}", phone.as_str());
             Ok(())
         }
     }
@@ -253,7 +330,14 @@ fn restore(backup: &std::path::Path, db: &std::path::Path) -> anyhow::Result<i64
 
 /// `heliograph bench-seed`: tokens are made and hashed as `auth.sign_in` makes them
 /// (`codes`), the rows written by `sqlite::seed_channel` through the store's own operations.
-fn bench_seed(db: &std::path::Path, subscribers: u64, online: u64, channel: &str, batch: u64) -> anyhow::Result<()> {
+fn bench_seed(
+    db: &std::path::Path,
+    keys: &heliograph_server::identity::PhoneKeys,
+    subscribers: u64,
+    online: u64,
+    channel: &str,
+    batch: u64,
+) -> anyhow::Result<()> {
     use heliograph_core::{Title, Username};
     use heliograph_server::codes;
     if online > subscribers {
@@ -275,9 +359,12 @@ fn bench_seed(db: &std::path::Path, subscribers: u64, online: u64, channel: &str
         device: "bench-seed".into(),
         batch,
     };
-    let seeded = heliograph_store::sqlite::seed_channel(db, &seed, |done| {
-        eprintln!("bench-seed: {done} of {subscribers} subscribers ({:.1} s)", started.elapsed().as_secs_f64())
-    })?;
+    let seeded = heliograph_store::sqlite::seed_channel(
+        db,
+        &seed,
+        |phone| keys.seal(phone),
+        |done| eprintln!("bench-seed: {done} of {subscribers} subscribers ({:.1} s)", started.elapsed().as_secs_f64()),
+    )?;
     let online: Vec<serde_json::Value> =
         seeded.with_session.iter().zip(&tokens).map(|(id, token)| serde_json::json!({"user_id": id.0, "token": token})).collect();
     let out = serde_json::json!({

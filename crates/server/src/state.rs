@@ -58,6 +58,11 @@ pub struct Shared {
     pub connections_per_address: Arc<ConnectionsPerAddress>,
     /// Cancelled once on shutdown; every connection and background task watches it.
     pub shutdown: CancellationToken,
+    /// account (#16): the phone key and the disclosure public key: numbers are stored only
+    /// as their keyed hash and a sealed copy (`identity.rs`).
+    pub phone_keys: Arc<crate::identity::PhoneKeys>,
+    /// account (#16): reports per reporter (`messages.report`).
+    pub reports_per_account: KeyedLimiter<i64>,
 }
 
 impl Shared {
@@ -69,8 +74,10 @@ impl Shared {
         codes: Arc<dyn CodeSender>,
         egress: Arc<Egress>,
         caps: ConnectionCaps,
+        phone_keys: Arc<crate::identity::PhoneKeys>,
     ) -> Shared {
         let limits = &config.limits;
+        let reports_per_account = KeyedLimiter::new(limits.report_rate(), 1_000_000);
         Shared {
             codes_per_phone: KeyedLimiter::new(limits.code_rate_per_phone(), 100_000),
             codes_per_address: KeyedLimiter::new(limits.code_rate_per_address(), 100_000),
@@ -88,6 +95,8 @@ impl Shared {
             callbacks: Callbacks::default(),
             bot_tokens: TokenCache::default(),
             codes,
+            phone_keys,
+            reports_per_account,
         }
     }
 

@@ -46,17 +46,22 @@ const ASSETS: &[Asset] = &[
     asset!("app/history.js"),
     asset!("app/icon.svg"),
     asset!("app/main.js"),
+    // account (#16): the moderation page's own script.
+    asset!("app/moderation.js"),
     asset!("app/style.css"),
     asset!("app/sync.js"),
     asset!("app/types.js"),
 ];
 
 const INDEX: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../web/index.html"));
+/// account (#16): the moderation page (`GET /moderation`), for `[accountability] operators`.
+const MODERATION: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../web/moderation.html"));
 
 /// The index page with its asset URLs filled in, and the version in them.
 struct Site {
     version: String,
     index: String,
+    moderation: String,
 }
 
 fn site() -> &'static Site {
@@ -64,6 +69,7 @@ fn site() -> &'static Site {
     SITE.get_or_init(|| {
         let mut hash = Sha256::new();
         hash.update(INDEX.as_bytes());
+        hash.update(MODERATION.as_bytes());
         for a in ASSETS {
             hash.update(a.path.as_bytes());
             hash.update((a.body.len() as u64).to_le_bytes());
@@ -71,7 +77,8 @@ fn site() -> &'static Site {
         }
         let version = hex::encode(&hash.finalize()[..8]);
         let index = INDEX.replace("{{ASSETS}}", &format!("/app/{version}"));
-        Site { version, index }
+        let moderation = MODERATION.replace("{{ASSETS}}", &format!("/app/{version}"));
+        Site { version, index, moderation }
     })
 }
 
@@ -88,11 +95,25 @@ fn content_type(path: &str) -> &'static str {
 
 /// The web client's routes; merged into the app's router.
 pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    Router::new().route("/", get(index)).route("/+{invite}", get(index)).route("/app/{version}/{*path}", get(asset))
+    Router::new()
+        .route("/", get(index))
+        .route("/+{invite}", get(index))
+        .route("/moderation", get(moderation))
+        .route("/app/{version}/{*path}", get(asset))
 }
 
 /// `GET /`: the single page of the client.
 async fn index() -> Response {
+    page(site().index.clone())
+}
+
+/// `GET /moderation`: the operators' page (account, #16); the server checks every call.
+async fn moderation() -> Response {
+    page(site().moderation.clone())
+}
+
+/// An HTML page with the security headers, never cached.
+fn page(body: String) -> Response {
     let mut headers = HeaderMap::new();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
@@ -100,7 +121,7 @@ async fn index() -> Response {
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    (headers, site().index.clone()).into_response()
+    (headers, body).into_response()
 }
 
 /// `GET /app/{version}/{*path}`: one embedded file.

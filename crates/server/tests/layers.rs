@@ -12,7 +12,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     // Values and services that hold no request state: limits, configuration, login codes,
     // the wire error mapping and `Failure`, metrics, rendering, callback answers, the web page,
     // the egress guard, phone lookups, the TLS certificate loader.
-    ("values", &["limits", "config", "codes", "errors", "metrics", "convert", "callbacks", "web", "egress", "discovery", "tls"]),
+    (
+        "values",
+        &["limits", "config", "codes", "errors", "metrics", "convert", "callbacks", "web", "egress", "discovery", "tls", "identity"],
+    ),
     // What every request shares: store, bus, configuration, limiters, token cache, shutdown.
     ("shared state", &["state"]),
     // The areas: `/files`, the protocol's methods, the Bot API.
@@ -35,6 +38,9 @@ const WITHIN: &[(&str, &str)] = &[
     // Phone lookups are limited and refused as every other request is.
     ("discovery", "limits"),
     ("discovery", "errors"),
+    // account (#16): lookups hash the number with the phone key; `[accountability]` names the keys.
+    ("discovery", "identity"),
+    ("identity", "config"),
     // Bot uploads and downloads go through the file service.
     ("botapi", "files"),
 ];

@@ -20,7 +20,7 @@ async fn accounts_profiles_and_sessions() {
     let bob = Person::sign_in(&server, 2).await;
     let me = ann.client.get_me().await.expect("get_me");
     assert_eq!(me.name, "Person 1");
-    assert!(me.phone.is_some(), "you see your own phone");
+    assert_eq!(me.phone, None, "the server keeps no readable number (only sign-in's answer carries the one given)");
     let me = ann.client.update_profile(Some("Ann"), Some("hello")).await.expect("profile");
     assert_eq!((me.name.as_str(), me.bio.as_deref()), ("Ann", Some("hello")));
     ann.client.set_username(Some("Ann_Smith")).await.expect("username");
@@ -39,6 +39,7 @@ async fn accounts_profiles_and_sessions() {
     second.send_code(&phone).await.expect("code");
     let auth = second.sign_in(&phone, &code, None, Some("laptop")).await.expect("second device");
     assert!(!auth.new_account);
+    assert_eq!(auth.user.phone.as_deref(), Some(phone.as_str()), "sign-in answers the number it was given");
     let sessions = ann.client.sessions().await.expect("sessions");
     assert_eq!(sessions.len(), 2);
     assert_eq!(sessions.iter().filter(|s| s.current).count(), 1);
@@ -61,7 +62,7 @@ async fn accounts_profiles_and_sessions() {
     let _ = ann.updates.recv();
 }
 
-/// Phone numbers only between mutual contacts; contacts by phone and username; blocking.
+/// No stored number is shown to anyone, mutual contacts included (numbers are sealed); contacts by phone and username; blocking.
 #[tokio::test]
 async fn contacts_privacy_and_blocking() {
     let server = InProcess::start().await;
@@ -70,14 +71,14 @@ async fn contacts_privacy_and_blocking() {
     bob.client.set_username(Some("bobby")).await.expect("username");
     let (bob_phone, _) = common::test_phone(2);
     let added = ann.client.add_contact_by_phone(&bob_phone).await.expect("add by phone");
-    assert_eq!((added.id, added.contact, added.phone.clone()), (bob.id(), true, None), "one-way contact: phone hidden");
+    assert_eq!((added.id, added.contact, added.phone.clone()), (bob.id(), true, Some(bob_phone.clone())), "found by the number given");
     bob.client.add_contact_by_username("ann_nope").await.expect_err("unknown username");
     let ann_seen = bob.client.get_users(&[ann.id()]).await.expect("users").remove(0);
     assert_eq!(ann_seen.phone, None);
     let (ann_phone, _) = common::test_phone(1);
     bob.client.add_contact_by_phone(&ann_phone).await.expect("mutual now");
     let bob_seen = ann.client.get_users(&[bob.id()]).await.expect("users").remove(0);
-    assert_eq!(bob_seen.phone.as_deref(), Some(bob_phone.as_str()), "mutual contacts see phones");
+    assert_eq!(bob_seen.phone, None, "mutual contacts too: the server cannot read a stored number");
     assert_eq!(ann.client.get_contacts().await.expect("contacts").len(), 1);
 
     let chat = ann.client.open_private(bob.id()).await.expect("open");

@@ -9,8 +9,9 @@
 //! `log` provider writes codes to the log by design, and `--dev` test numbers have fixed codes),
 //! with a canary bearer key for the gateway.
 //!
-//! Secrets (login codes, session tokens, bot tokens and their secret part, the gateway key)
-//! must appear in no log line, and in the database only hashed (the SHA-256 of each live token
+//! Secrets (login codes, session tokens, bot tokens and their secret part, the gateway key,
+//! and phone numbers: the store keeps only their keyed hash and a sealed copy, see
+//! `docs/accountability.md`) must appear in no log line, and in the database only hashed (the SHA-256 of each live token
 //! is found, never the token). Private content (message text, an edited text, a caption, a
 //! bot's message, file names) must appear in no log line; message text only in the `messages`
 //! table, file names only in `files` and `messages`. The raw database files (WAL included)
@@ -239,6 +240,9 @@ async fn scenario(port: u16, sms: &mut mpsc::UnboundedReceiver<(Option<String>, 
             secret_part(&wrong),
             bogus,
             GATEWAY_KEY.to_string(),
+            // The phone canary (account, #16): digits alone, so no spelling of them passes.
+            "15550100001".to_string(),
+            "15550100002".to_string(),
         ],
         codes,
         // A bot's token is stored as the SHA-256 of its secret part.

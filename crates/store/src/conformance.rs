@@ -68,6 +68,10 @@ macro_rules! conformance_tests {
             reactions,
             reactions_in_channels,
             drafts,
+            // account (#16)
+            sealed_phones_and_settings,
+            reports,
+            moderation,
         );
         $crate::conformance_tests!(@harness $harness;
             large_group_own_log,
@@ -124,8 +128,12 @@ fn refused<T: Debug>(result: Result<T>, want: Error, what: &str) {
     }
 }
 
-fn phone(n: u32) -> Phone {
-    Phone::parse(&format!("+1555{n:07}")).expect("test phone numbers are valid")
+/// What the store keeps of test number `n`: a hash and a sealed copy as the server would
+/// make them (here opaque stand-ins: the store never looks inside either).
+fn phone(n: u32) -> SealedPhone {
+    let mut hash = [0u8; 32];
+    hash[..4].copy_from_slice(&n.to_be_bytes());
+    SealedPhone { hash: PhoneHash(hash), sealed: format!("sealed {n}").into_bytes() }
 }
 
 fn name(s: &str) -> DisplayName {
@@ -274,16 +282,16 @@ async fn view(store: &dyn Store, who: UserId, chat: ChatId) -> View {
 /// Accounts are one per phone (create_user is idempotent) and sessions are created, listed, found by token hash and revoked only by their owner.
 pub async fn accounts(store: Arc<dyn Store>) {
     let s = &*store;
-    assert_eq!(s.user_by_phone(&phone(1)).await.must("user_by_phone"), None, "no user before sign-up");
+    assert_eq!(s.user_by_phone(phone(1).hash).await.must("user_by_phone"), None, "no user before sign-up");
     let alice = s.create_user(&phone(1), &name("Alice")).await.must("create_user");
-    assert_eq!(alice.phone, phone(1).as_str());
+    assert_eq!(s.sealed_phone(alice.id).await.must("sealed_phone"), Some(phone(1).sealed), "the sealed copy is kept as given");
     assert_eq!(alice.name, "Alice");
     assert_eq!(alice.username, None);
     let again = s.create_user(&phone(1), &name("Somebody Else")).await.must("create_user again");
     assert_eq!(again, alice, "create_user for an existing phone must return the account unchanged");
     let bob = s.create_user(&phone(2), &name("Bob")).await.must("create_user bob");
     assert_ne!(bob.id, alice.id, "two phones are two accounts");
-    assert_eq!(s.user_by_phone(&phone(1)).await.must("user_by_phone"), Some(alice.clone()));
+    assert_eq!(s.user_by_phone(phone(1).hash).await.must("user_by_phone"), Some(alice.clone()));
     let listed = s.users(&[bob.id, UserId(987_654_321), alice.id]).await.must("users");
     assert_eq!(listed, vec![bob.clone(), alice.clone()], "users() returns those that exist, in the order asked");
 
@@ -323,26 +331,26 @@ pub async fn accounts(store: Arc<dyn Store>) {
 /// Login codes are saved (replacing any pending one), count their attempts, and are deleted.
 pub async fn login_codes(store: Arc<dyn Store>) {
     let s = &*store;
-    let p = phone(10);
-    assert_eq!(s.login_attempt(&p).await.must("login_attempt"), None, "no code pending");
+    let p = phone(10).hash;
+    assert_eq!(s.login_attempt(p).await.must("login_attempt"), None, "no code pending");
     let code = LoginCodeHash { salt: vec![1, 2, 3], hash: vec![4, 5, 6], expires: 2_000_000_000, attempts: 0 };
-    s.save_login_code(&p, code.clone()).await.must("save_login_code");
+    s.save_login_code(p, code.clone()).await.must("save_login_code");
     for n in 1..=3 {
-        let got = s.login_attempt(&p).await.must("login_attempt").expect("the pending code");
+        let got = s.login_attempt(p).await.must("login_attempt").expect("the pending code");
         assert_eq!(got, LoginCodeHash { attempts: n, ..code.clone() }, "attempt {n} returns the code with the new count");
     }
-    let other = phone(11);
-    assert_eq!(s.login_attempt(&other).await.must("login_attempt"), None, "codes are per phone");
+    let other = phone(11).hash;
+    assert_eq!(s.login_attempt(other).await.must("login_attempt"), None, "codes are per phone");
     let fresh = LoginCodeHash { salt: vec![7], hash: vec![8], expires: 2_000_000_100, attempts: 0 };
-    s.save_login_code(&p, fresh.clone()).await.must("save_login_code");
+    s.save_login_code(p, fresh.clone()).await.must("save_login_code");
     assert_eq!(
-        s.login_attempt(&p).await.must("login_attempt"),
+        s.login_attempt(p).await.must("login_attempt"),
         Some(LoginCodeHash { attempts: 1, ..fresh }),
         "a new code replaces the old one and its attempts"
     );
-    s.delete_login_code(&p).await.must("delete_login_code");
-    assert_eq!(s.login_attempt(&p).await.must("login_attempt"), None, "a deleted code is gone");
-    s.delete_login_code(&p).await.must("deleting a missing code is fine");
+    s.delete_login_code(p).await.must("delete_login_code");
+    assert_eq!(s.login_attempt(p).await.must("login_attempt"), None, "a deleted code is gone");
+    s.delete_login_code(p).await.must("deleting a missing code is fine");
 }
 
 /// Usernames are unique case-insensitively across users and public chats, clearing one frees it, and resolve finds both kinds.
@@ -1433,7 +1441,7 @@ pub async fn reopen_keeps_everything(h: &mut dyn Harness) {
     let s = &*store;
     assert!(store.take_commit_feed().is_some(), "a reopened store has its own feed");
     assert_eq!(
-        s.user_by_phone(&phone(1)).await.must("user_by_phone").map(|u| (u.id, u.username)),
+        s.user_by_phone(phone(1).hash).await.must("user_by_phone").map(|u| (u.id, u.username)),
         Some((alice, Some("alice_keeps".to_string())))
     );
     match s.resolve(&uname("ALICE_KEEPS")).await.must("resolve") {
@@ -1571,7 +1579,8 @@ pub async fn bot_accounts(store: Arc<dyn Store>) {
     s.create_chat(bob, ChatKind::Channel, &title("News"), Some(&uname("news_channel")), &[]).await.must("public channel");
 
     let helper = s.create_bot(alice, &name("Helper"), &uname("helper_bot"), &token(1)).await.must("create_bot");
-    assert_eq!((helper.phone.as_str(), helper.name.as_str(), helper.bot_owner), ("", "Helper", Some(alice)), "a bot has no phone");
+    assert_eq!((helper.name.as_str(), helper.bot_owner), ("Helper", Some(alice)));
+    assert_eq!(s.sealed_phone(helper.id).await.must("sealed_phone"), None, "a bot has no phone");
     assert_eq!(helper.username.as_deref(), Some("helper_bot"));
     assert!(helper.is_bot() && !s.users(&[alice]).await.must("users")[0].is_bot());
     assert_eq!(s.resolve(&uname("Helper_Bot")).await.must("resolve"), Some(Resolved::User(helper.clone())), "a bot resolves by username");
@@ -2019,4 +2028,160 @@ pub async fn drafts(store: Arc<dyn Store>) {
     s.save_draft(alice, other, None, None).await.must("clear");
     assert_eq!(s.draft(alice, other).await.must("draft"), None);
     assert_eq!(events(&log_of(s, alice, a2).await), vec![Event::DraftChanged { chat: other }]);
+// --- accountability (account, #16) ---------------------------------------------------------
+
+/// Numbers are found by their hash only; a setting is recorded once and then compared.
+pub async fn sealed_phones_and_settings(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, 1, "Alice").await;
+    assert_eq!(s.phones_to_seal(10).await.must("phones_to_seal"), vec![], "a new account has no clear number");
+    assert_eq!(s.user_by_phone(phone(1).hash).await.must("user_by_phone").map(|u| u.id), Some(alice));
+    assert_eq!(s.user_by_phone(phone(2).hash).await.must("user_by_phone"), None);
+    let other = SealedPhone { hash: phone(9).hash, sealed: b"other".to_vec() };
+    s.seal_phone(alice, &other).await.must("seal_phone");
+    assert_eq!(s.user_by_phone(phone(9).hash).await.must("user_by_phone").map(|u| u.id), Some(alice), "sealing replaces the hash");
+    assert_eq!(s.sealed_phone(alice).await.must("sealed_phone"), Some(b"other".to_vec()));
+    refused(s.sealed_phone(UserId(987_654_321)).await, Error::UserNotFound, "sealed_phone of nobody");
+    assert!(s.settle_setting("k", b"one").await.must("settle"), "the first value is recorded");
+    assert!(s.settle_setting("k", b"one").await.must("settle"), "the same value matches");
+    assert!(!s.settle_setting("k", b"two").await.must("settle"), "another value does not, and does not replace it");
+    assert!(s.settle_setting("k", b"one").await.must("settle"));
+}
+
+fn new_report(chat: ChatId, message: i64, context: &[i64]) -> NewReport {
+    NewReport {
+        chat,
+        message: MessageId(message),
+        reason: ReportReason::Spam,
+        comment: "ads".into(),
+        context: context.iter().copied().map(MessageId).collect(),
+    }
+}
+
+/// A report is made only by someone who can see the message, copies it and the chosen context, and is made once per message.
+pub async fn reports(store: Arc<dyn Store>) {
+    let s = &*store;
+    let (alice, bob, carol, dave) =
+        (person(s, 1, "Alice").await, person(s, 2, "Bob").await, person(s, 3, "Carol").await, person(s, 4, "Dave").await);
+    let chat = s.create_chat(alice, ChatKind::Group, &title("G"), None, &[bob, carol]).await.must("group").id;
+    send(s, bob, chat, 1, "buy now").await;
+    send(s, bob, chat, 2, "cheap pills").await;
+    send(s, carol, chat, 3, "stop it").await;
+    refused(s.report(dave, new_report(chat, 1, &[])).await, Error::ChatNotFound, "a non-member reports");
+    refused(s.report(carol, new_report(chat, 99, &[])).await, Error::MessageNotFound, "a missing message");
+    refused(s.report(carol, new_report(chat, 1, &[98])).await, Error::MessageNotFound, "context the reporter cannot see");
+    assert!(matches!(s.report(carol, new_report(chat, 3, &[])).await, Err(Error::Invalid(_))), "one's own message");
+    let too_long = NewReport { comment: "x".repeat(NewReport::COMMENT_MAX + 1), ..new_report(chat, 1, &[]) };
+    assert!(matches!(s.report(carol, too_long).await, Err(Error::Invalid(_))));
+    assert_eq!(s.reports(false, 0, 100).await.must("reports"), vec![], "refused reports leave nothing");
+
+    let r = s.report(carol, new_report(chat, 1, &[2, 1, 2])).await.must("report");
+    assert_eq!((r.reporter, r.chat, r.message.id, r.message.from, r.message.text.as_str()), (carol, chat, MessageId(1), bob, "buy now"));
+    assert_eq!(r.context.iter().map(|m| (m.id, m.text.as_str())).collect::<Vec<_>>(), vec![(MessageId(2), "cheap pills")]);
+    assert_eq!((r.reason, r.comment.as_str(), r.resolution), (ReportReason::Spam, "ads", None));
+    assert_eq!(s.report(carol, new_report(chat, 1, &[])).await.must("again"), r, "a second report of one message is the first");
+    let by_alice = s.report(alice, new_report(chat, 2, &[])).await.must("report");
+    assert_eq!(s.reports(true, 0, 100).await.must("reports").iter().map(|r| r.id).collect::<Vec<_>>(), vec![r.id, by_alice.id]);
+    assert_eq!(s.reports(true, r.id, 100).await.must("reports").len(), 1, "after");
+    assert_eq!(s.report_by_id(r.id).await.must("report_by_id"), Some(r.clone()));
+    let (made, against) = s.user_reports(bob, 10).await.must("user_reports");
+    assert_eq!((made.len(), against.iter().map(|r| r.id).collect::<Vec<_>>()), (0, vec![by_alice.id, r.id]), "newest first");
+    let (made, _) = s.user_reports(carol, 10).await.must("user_reports");
+    assert_eq!(made, vec![r]);
+}
+
+fn action(operator: UserId, kind: ModerationAction) -> Action {
+    Action {
+        operator,
+        kind,
+        report: None,
+        user: None,
+        chat: None,
+        message: None,
+        until: None,
+        reason: "rule 1".into(),
+        notice: Some("notice".into()),
+    }
+}
+
+/// Every action is applied, audited and told to the affected user in one transaction; a refused action changes nothing.
+pub async fn moderation(store: Arc<dyn Store>) {
+    let s = &*store;
+    let (op, bob, carol) = (person(s, 1, "Operator").await, person(s, 2, "Bob").await, person(s, 3, "Carol").await);
+    let group = s.create_chat(carol, ChatKind::Group, &title("G"), None, &[bob]).await.must("group").id;
+    send(s, bob, group, 1, "spam").await;
+    send(s, bob, group, 2, "more spam").await;
+    let private = s.open_private(bob, carol).await.must("private").id;
+    send(s, bob, private, 3, "hi").await;
+    let report = s.report(carol, new_report(group, 1, &[])).await.must("report");
+
+    // Refusals change nothing.
+    let refusals = [
+        Action { report: None, ..action(op, ModerationAction::Dismiss) },
+        Action { report: Some(999), ..action(op, ModerationAction::Dismiss) },
+        Action { user: Some(bob), ..action(op, ModerationAction::Suspend) },
+        Action { user: Some(bob), until: Some(1), ..action(op, ModerationAction::Ban) },
+        Action { chat: Some(private), message: Some(MessageId(1)), ..action(op, ModerationAction::DeleteMessage) },
+        Action { chat: Some(private), ..action(op, ModerationAction::TakeDown) },
+    ];
+    for a in refusals {
+        assert!(matches!(s.moderate(a.clone()).await, Err(Error::Invalid(_))), "{a:?} is refused");
+    }
+    refused(
+        s.moderate(Action { user: Some(UserId(987_654_321)), ..action(op, ModerationAction::Restrict) }).await,
+        Error::UserNotFound,
+        "nobody",
+    );
+    assert_eq!(s.audit_log(0, 100).await.must("audit_log"), vec![], "refused actions write nothing");
+    assert_eq!(s.sanctions(bob).await.must("sanctions"), vec![]);
+
+    // Restrict: bob sends nothing anywhere, and is told.
+    let before = state(s, bob).await;
+    let done = s.moderate(Action { user: Some(bob), ..action(op, ModerationAction::Restrict) }).await.must("restrict");
+    let (told, notice) = done.notified.clone().expect("bob is told");
+    assert_eq!((told, body(&notice.message)), (bob, "notice"));
+    let log = log_of(s, bob, before).await;
+    assert!(
+        events(&log).iter().any(|e| matches!(e, Event::NewMessage(m) if m.id == notice.message.id && m.chat == notice.message.chat)),
+        "the notice is in bob's log"
+    );
+    assert_eq!(
+        s.sanctions(bob).await.must("sanctions"),
+        vec![Sanction { kind: SanctionKind::Restrict, until: None, reason: "rule 1".into() }]
+    );
+    for chat in [group, private] {
+        let sent = s.send(bob, chat, 10 + chat.0, draft(text("again"), None)).await;
+        assert!(matches!(sent, Err(Error::Sanctioned { kind: SanctionKind::Restrict, .. })), "{sent:?}");
+    }
+    send(s, carol, group, 20, "others still send").await;
+
+    // Delete the reported message: gone for everyone, the report closed, its author told.
+    let done = s
+        .moderate(Action { report: Some(report.id), notice: Some("deleted".into()), ..action(op, ModerationAction::DeleteMessage) })
+        .await
+        .must("delete");
+    assert_eq!((done.entry.user, done.entry.chat, done.entry.message), (Some(bob), Some(group), Some(MessageId(1))));
+    assert_eq!(done.notified.map(|(u, _)| u), Some(bob));
+    assert!(!history_all(s, carol, group).await.iter().any(|m| m.id == MessageId(1)), "the message is gone");
+    let closed = s.report_by_id(report.id).await.must("report").expect("the report stays");
+    assert_eq!((closed.resolution, closed.resolved_by), (Some(ModerationAction::DeleteMessage), Some(op)));
+    assert_eq!(s.reports(true, 0, 100).await.must("open reports"), vec![], "no open report left");
+
+    // Ban with an expiry, then take the group down: nobody can open it; its creator is told.
+    let until = now() + 3600;
+    s.moderate(Action { user: Some(bob), until: Some(until), ..action(op, ModerationAction::Ban) }).await.must("ban");
+    assert_eq!(s.sanctions(bob).await.must("sanctions")[0].kind, SanctionKind::Ban, "the most severe first");
+    let done = s.moderate(Action { chat: Some(group), ..action(op, ModerationAction::TakeDown) }).await.must("take down");
+    assert_eq!(done.notified.map(|(u, _)| u), Some(carol));
+    refused(s.chat(carol, group).await, Error::ChatNotFound, "a taken-down chat");
+    refused(s.send(carol, group, 30, draft(text("x"), None)).await, Error::ChatNotFound, "posting in it");
+    assert!(!s.dialogs(carol, None, 100).await.must("dialogs").iter().any(|d| d.view.chat.id == group), "it leaves the dialog list");
+
+    let log = s.audit_log(0, 100).await.must("audit_log");
+    let kinds: Vec<ModerationAction> = log.iter().map(|e| e.kind).collect();
+    use ModerationAction as M;
+    assert_eq!(kinds, vec![M::Restrict, M::DeleteMessage, M::Ban, M::TakeDown]);
+    assert!(log.windows(2).all(|w| w[0].id < w[1].id) && log.iter().all(|e| e.operator == op && e.reason == "rule 1"));
+    assert_eq!((log[1].report, log[2].until), (Some(report.id), Some(until)));
+    assert_eq!(s.audit_log(log[1].id, 100).await.must("after").len(), 2);
 }

@@ -10,7 +10,7 @@ use std::pin::Pin;
 use async_trait::async_trait;
 use heliograph_core::*;
 
-use crate::commands::{accounts, bots, chats, drafts, files, messages, people, reactions, sync, Tx};
+use crate::commands::{accounts, bots, chats, drafts, files, messages, moderation, people, reactions, sync, Tx};
 use crate::{model::*, CommitFeed, Result, Store};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -35,6 +35,10 @@ pub trait Engine: Send + Sync + 'static {
         C: for<'t> Fn(Self::Tx<'t>, &'t A) -> BoxFuture<'t, Result<T>> + Send + Sync + 'static;
 
     fn take_commit_feed(&self) -> Option<CommitFeed>;
+
+    /// Rewrites the database files so that nothing deleted or overwritten survives in them
+    /// (see [`Store::compact`]).
+    fn compact(&self) -> impl Future<Output = Result<()>> + Send;
 }
 
 /// `run!(read | write, engine, (args…) => module::command)`: calls the command with the
@@ -76,6 +80,7 @@ by_value!(
     u32,
     u64,
     [u8; 32],
+    PhoneHash,
     Page,
     Option<MessageId>,
     Option<(i64, ChatId)>
@@ -91,9 +96,9 @@ macro_rules! by_ref {
         }
     )*};
 }
-by_ref!(Phone => Phone, DisplayName => DisplayName, Username => Username, Title => Title, LoginCodeHash => LoginCodeHash,
+by_ref!(Phone => Phone, SealedPhone => SealedPhone, DisplayName => DisplayName, Username => Username, Title => Title, LoginCodeHash => LoginCodeHash,
     Draft => Draft, Edit => Edit, ReactionSet => ReactionSet, JoinBy => JoinBy, BotChange => BotChange, NewFile => NewFile,
-    Vec<UserId> => [UserId], Vec<MessageId> => [MessageId], Vec<i64> => [i64], Vec<u8> => [u8], String => str);
+    NewReport => NewReport, Action => Action, Vec<UserId> => [UserId], Vec<MessageId> => [MessageId], Vec<i64> => [i64], Vec<u8> => [u8], String => str);
 
 impl<'a, T: 'a> By<'a> for Option<T>
 where
@@ -118,23 +123,19 @@ impl<E: Engine> Store for E {
         Engine::take_commit_feed(self)
     }
 
-    async fn save_login_code(&self, phone: &Phone, code: LoginCodeHash) -> Result<()> {
-        let phone = phone.clone();
+    async fn save_login_code(&self, phone: PhoneHash, code: LoginCodeHash) -> Result<()> {
         run!(write, self, (phone, code) => accounts::save_login_code)
     }
-    async fn login_attempt(&self, phone: &Phone) -> Result<Option<LoginCodeHash>> {
-        let phone = phone.clone();
+    async fn login_attempt(&self, phone: PhoneHash) -> Result<Option<LoginCodeHash>> {
         run!(write, self, (phone) => accounts::login_attempt)
     }
-    async fn delete_login_code(&self, phone: &Phone) -> Result<()> {
-        let phone = phone.clone();
+    async fn delete_login_code(&self, phone: PhoneHash) -> Result<()> {
         run!(write, self, (phone) => accounts::delete_login_code)
     }
-    async fn user_by_phone(&self, phone: &Phone) -> Result<Option<User>> {
-        let phone = phone.clone();
+    async fn user_by_phone(&self, phone: PhoneHash) -> Result<Option<User>> {
         run!(read, self, (phone) => accounts::user_by_phone)
     }
-    async fn create_user(&self, phone: &Phone, name: &DisplayName) -> Result<User> {
+    async fn create_user(&self, phone: &SealedPhone, name: &DisplayName) -> Result<User> {
         let (phone, name) = (phone.clone(), name.clone());
         run!(write, self, (phone, name) => accounts::create_user)
     }
@@ -339,5 +340,45 @@ impl<E: Engine> Store for E {
     }
     async fn chat_difference(&self, user: UserId, chat: ChatId, pts: Pts, limit: u32) -> Result<Difference> {
         run!(read, self, (user, chat, pts, limit) => sync::chat_difference)
+    }
+
+    // account (#16): sealed phones.
+    async fn phones_to_seal(&self, limit: u32) -> Result<Vec<(UserId, String)>> {
+        run!(read, self, (limit) => accounts::phones_to_seal)
+    }
+    async fn seal_phone(&self, user: UserId, phone: &SealedPhone) -> Result<()> {
+        let phone = phone.clone();
+        run!(write, self, (user, phone) => accounts::seal_phone)
+    }
+    async fn sealed_phone(&self, user: UserId) -> Result<Option<Vec<u8>>> {
+        run!(read, self, (user) => accounts::sealed_phone)
+    }
+    async fn settle_setting(&self, key: &str, value: &[u8]) -> Result<bool> {
+        let (key, value) = (key.to_string(), value.to_vec());
+        run!(write, self, (key, value) => accounts::settle_setting)
+    }
+    async fn compact(&self) -> Result<()> {
+        Engine::compact(self).await
+    }
+    async fn report(&self, reporter: UserId, report: NewReport) -> Result<Report> {
+        run!(write, self, (reporter, report) => moderation::report)
+    }
+    async fn reports(&self, open_only: bool, after: i64, limit: u32) -> Result<Vec<Report>> {
+        run!(read, self, (open_only, after, limit) => moderation::reports)
+    }
+    async fn report_by_id(&self, id: i64) -> Result<Option<Report>> {
+        run!(read, self, (id) => moderation::report_by_id)
+    }
+    async fn user_reports(&self, user: UserId, limit: u32) -> Result<(Vec<Report>, Vec<Report>)> {
+        run!(read, self, (user, limit) => moderation::user_reports)
+    }
+    async fn sanctions(&self, user: UserId) -> Result<Vec<Sanction>> {
+        run!(read, self, (user) => moderation::sanctions)
+    }
+    async fn moderate(&self, action: Action) -> Result<Moderated> {
+        run!(write, self, (action) => moderation::moderate)
+    }
+    async fn audit_log(&self, after: i64, limit: u32) -> Result<Vec<AuditEntry>> {
+        run!(read, self, (after, limit) => moderation::audit_log)
     }
 }

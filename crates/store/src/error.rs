@@ -35,6 +35,9 @@ pub enum Error {
     ButtonNotFound,
     #[error("{0}")]
     Invalid(String),
+    /// account (#16): an operator's sanction forbids this (see the moderation chat).
+    #[error("{}", sanction_message(*.kind, *.until, .reason))]
+    Sanctioned { kind: heliograph_core::SanctionKind, until: Option<i64>, reason: String },
     /// The storage itself failed (a driver error, a row that does not decode); never the
     /// caller's fault, and never shown to them in detail.
     #[error("storage failure: {0}")]
@@ -133,3 +136,17 @@ impl From<tokio_postgres::Error> for Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// "your account is banned until 2026-12-31 (unix 1798675200): spam. See your chat with Moderation to appeal."
+fn sanction_message(kind: heliograph_core::SanctionKind, until: Option<i64>, reason: &str) -> String {
+    let what = match kind {
+        heliograph_core::SanctionKind::Ban => "banned",
+        heliograph_core::SanctionKind::Suspend => "suspended",
+        heliograph_core::SanctionKind::Restrict => "restricted from sending",
+    };
+    let when = match until {
+        Some(t) => format!(" until unix time {t}"),
+        None => String::new(),
+    };
+    format!("your account is {what}{when} by this server's operators: {reason}. Your chat with Moderation says how to appeal")
+}

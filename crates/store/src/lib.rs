@@ -66,14 +66,16 @@ pub trait Store: Send + Sync + 'static {
 
     // --- sign-in ---------------------------------------------------------------------------
 
-    /// Replaces any pending code for `phone`.
-    async fn save_login_code(&self, phone: &Phone, code: LoginCodeHash) -> Result<()>;
+    /// Replaces any pending code for the number hashed as `phone`.
+    async fn save_login_code(&self, phone: PhoneHash, code: LoginCodeHash) -> Result<()>;
     /// Counts one attempt against the pending code and returns it (with the new count).
-    async fn login_attempt(&self, phone: &Phone) -> Result<Option<LoginCodeHash>>;
-    async fn delete_login_code(&self, phone: &Phone) -> Result<()>;
-    async fn user_by_phone(&self, phone: &Phone) -> Result<Option<User>>;
-    /// Creates the account for `phone`; if it already exists, returns it unchanged.
-    async fn create_user(&self, phone: &Phone, name: &DisplayName) -> Result<User>;
+    async fn login_attempt(&self, phone: PhoneHash) -> Result<Option<LoginCodeHash>>;
+    async fn delete_login_code(&self, phone: PhoneHash) -> Result<()>;
+    /// The account whose number hashes to `phone`. The store never holds a number in clear.
+    async fn user_by_phone(&self, phone: PhoneHash) -> Result<Option<User>>;
+    /// Creates the account for the number `phone` stands for; if it already exists (same
+    /// hash), returns it unchanged.
+    async fn create_user(&self, phone: &SealedPhone, name: &DisplayName) -> Result<User>;
     async fn create_session(&self, user: UserId, token_hash: &[u8], device: &str) -> Result<Session>;
     /// Finds a live session by its token's hash and marks it active.
     async fn session_by_token(&self, token_hash: &[u8]) -> Result<Option<Session>>;
@@ -210,4 +212,39 @@ pub trait Store: Send + Sync + 'static {
     async fn state(&self, user: UserId) -> Result<Pts>;
     async fn difference(&self, user: UserId, pts: Pts, limit: u32) -> Result<Difference>;
     async fn chat_difference(&self, user: UserId, chat: ChatId, pts: Pts, limit: u32) -> Result<Difference>;
+
+    // --- accountability (account, #16) ----------------------------------------------------
+
+    /// Accounts whose number is still in clear (made before schema 6), lowest id first.
+    async fn phones_to_seal(&self, limit: u32) -> Result<Vec<(UserId, String)>>;
+    /// Replaces `user`'s clear number with its hash and sealed copy.
+    async fn seal_phone(&self, user: UserId, phone: &SealedPhone) -> Result<()>;
+    /// `user`'s number sealed to the disclosure key (`None` for a bot); only the holder of
+    /// the disclosure private key can open it.
+    async fn sealed_phone(&self, user: UserId) -> Result<Option<Vec<u8>>>;
+    /// Records `value` under `key` the first time it is asked; afterwards answers whether
+    /// `value` is the one recorded.
+    async fn settle_setting(&self, key: &str, value: &[u8]) -> Result<bool>;
+    /// Rewrites the database files so nothing overwritten or deleted survives in them
+    /// (SQLite: `VACUUM` with `secure_delete`, then the WAL truncated; PostgreSQL:
+    /// `VACUUM FULL` of the tables that held numbers). Slow on a big database: the server
+    /// runs it once, after sealing the numbers of an older database.
+    async fn compact(&self) -> Result<()>;
+
+    /// `reporter` reports a message of a chat they are in (`ChatNotFound` /
+    /// `MessageNotFound` otherwise, as for reading it); the message and the chosen context are
+    /// copied into the report. Reporting one message twice returns the first report.
+    async fn report(&self, reporter: UserId, report: NewReport) -> Result<Report>;
+    /// Reports after id `after`, oldest first; only open ones when `open_only`.
+    async fn reports(&self, open_only: bool, after: i64, limit: u32) -> Result<Vec<Report>>;
+    async fn report_by_id(&self, id: i64) -> Result<Option<Report>>;
+    /// `user`'s report history, newest first: (reports they made, reports of their messages).
+    async fn user_reports(&self, user: UserId, limit: u32) -> Result<(Vec<Report>, Vec<Report>)>;
+    /// The sanctions in force on `user`, the most severe first.
+    async fn sanctions(&self, user: UserId) -> Result<Vec<Sanction>>;
+    /// Applies an operator's action, appends it to the audit log and sends its notice, in
+    /// one transaction.
+    async fn moderate(&self, action: Action) -> Result<Moderated>;
+    /// The audit log after entry `after`, oldest first. Nothing can change or remove an entry.
+    async fn audit_log(&self, after: i64, limit: u32) -> Result<Vec<AuditEntry>>;
 }

@@ -5,8 +5,6 @@ use heliograph_core::*;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
     pub id: UserId,
-    /// Empty for bots.
-    pub phone: String,
     pub name: String,
     pub username: Option<String>,
     pub bio: String,
@@ -77,6 +75,8 @@ pub struct Chat {
     pub created: i64,
     /// Last activity, unix milliseconds: orders the dialog list.
     pub activity: i64,
+    /// An operator took it down (account, #16): nobody can open, join, read or post.
+    pub taken_down: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -380,4 +380,102 @@ pub fn now() -> i64 {
 /// Unix milliseconds now.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+// --- accountability (account, #16) ---------------------------------------------------------
+
+/// A report as its reporter makes it ([`crate::Store::report`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewReport {
+    pub chat: ChatId,
+    pub message: MessageId,
+    pub reason: ReportReason,
+    /// At most [`NewReport::COMMENT_MAX`] characters.
+    pub comment: String,
+    /// Other messages of the chat the reporter chooses to share as context (at most
+    /// [`NewReport::CONTEXT_MAX`]); each must be one they can see.
+    pub context: Vec<MessageId>,
+}
+
+impl NewReport {
+    pub const COMMENT_MAX: usize = 1024;
+    pub const CONTEXT_MAX: usize = 20;
+}
+
+/// A message as a report copied it (deleting the message later does not change the report).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportedMessage {
+    pub id: MessageId,
+    pub from: UserId,
+    pub date: i64,
+    /// The text or caption; media as `[kind: name]` before it.
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub id: i64,
+    pub reporter: UserId,
+    pub chat: ChatId,
+    pub message: ReportedMessage,
+    pub reason: ReportReason,
+    pub comment: String,
+    pub context: Vec<ReportedMessage>,
+    pub created: i64,
+    /// `None` while open; the action that closed it.
+    pub resolution: Option<ModerationAction>,
+    pub resolved_by: Option<UserId>,
+    pub resolved: Option<i64>,
+}
+
+/// A sanction in force on an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sanction {
+    pub kind: SanctionKind,
+    /// Unix seconds; `None`: until lifted.
+    pub until: Option<i64>,
+    pub reason: String,
+}
+
+/// An operator's action ([`crate::Store::moderate`]): applied, written to the audit log and
+/// told to the affected user in one transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Action {
+    pub operator: UserId,
+    pub kind: ModerationAction,
+    /// The report acted on; its message, chat and sender fill the targets not given.
+    pub report: Option<i64>,
+    pub user: Option<UserId>,
+    pub chat: Option<ChatId>,
+    pub message: Option<MessageId>,
+    /// Unix seconds, for sanctions.
+    pub until: Option<i64>,
+    pub reason: String,
+    /// What the affected user is told, from the moderation service account (`None`: nobody
+    /// is told, e.g. a dismissed report).
+    pub notice: Option<String>,
+}
+
+/// One line of the append-only audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub date: i64,
+    /// `UserId(0)`: the host's operator, acting with `heliograph admin` on the database.
+    pub operator: UserId,
+    pub kind: ModerationAction,
+    pub user: Option<UserId>,
+    pub chat: Option<ChatId>,
+    pub message: Option<MessageId>,
+    pub report: Option<i64>,
+    pub until: Option<i64>,
+    pub reason: String,
+}
+
+/// What [`crate::Store::moderate`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Moderated {
+    pub entry: AuditEntry,
+    /// Who was told, and the notice's message (in their chat with the moderation account).
+    pub notified: Option<(UserId, Sent)>,
 }

@@ -158,7 +158,7 @@ async fn two_nodes(h: Postgres) {
     let options = Options { pool_size: 4, ..Options::default() };
     let nodes: [Arc<dyn Store>; 2] = [Arc::new(h.connect(options.clone()).await), Arc::new(h.connect(options).await)];
     let s = &*nodes[0];
-    let phone = |n: u32| Phone::parse(&format!("+1555{n:07}")).expect("phone");
+    let phone = sealed;
     let name = DisplayName::parse("Member").expect("name");
     let mut members = Vec::new();
     for n in 1..=4 {
@@ -278,8 +278,8 @@ async fn undecodable_row_is_an_error() {
 async fn undecodable_rows(h: Postgres) {
     let store = h.connect(Options::default()).await;
     let name = |s: &str| DisplayName::parse(s).expect("name");
-    let alice = store.create_user(&Phone::parse("+15550000001").expect("phone"), &name("Alice")).await.expect("user").id;
-    let bob = store.create_user(&Phone::parse("+15550000002").expect("phone"), &name("Bob")).await.expect("user").id;
+    let alice = store.create_user(&sealed(1), &name("Alice")).await.expect("user").id;
+    let bob = store.create_user(&sealed(2), &name("Bob")).await.expect("user").id;
     let chat = store.create_chat(alice, ChatKind::Group, &Title::parse("G").expect("title"), None, &[bob]).await.expect("chat").id;
     drop(store);
     let db = h.client().await;
@@ -316,8 +316,8 @@ async fn untaken_feed_does_not_stall_writes() {
 async fn untaken_feed(h: Postgres) {
     let store = Arc::new(h.connect(Options::default()).await);
     let name = DisplayName::parse("A").expect("name");
-    let alice = store.create_user(&Phone::parse("+15550000001").expect("phone"), &name).await.expect("user").id;
-    let bob = store.create_user(&Phone::parse("+15550000002").expect("phone"), &name).await.expect("user").id;
+    let alice = store.create_user(&sealed(1), &name).await.expect("user").id;
+    let bob = store.create_user(&sealed(2), &name).await.expect("user").id;
     let chat = store.open_private(alice, bob).await.expect("chat").id;
     // More committed transactions with events than the feed holds (4096).
     let all = async {
@@ -343,4 +343,71 @@ async fn untaken_feed(h: Postgres) {
 
 fn draft(content: Content) -> Draft {
     Draft { content, entities: vec![], keyboard: None, reply_to: None }
+}
+
+/// What the store keeps of test number `n` (opaque stand-ins for the server's hash and seal).
+fn sealed(n: u32) -> heliograph_core::SealedPhone {
+    let mut hash = [0u8; 32];
+    hash[..4].copy_from_slice(&n.to_be_bytes());
+    heliograph_core::SealedPhone { hash: heliograph_core::PhoneHash(hash), sealed: vec![n as u8] }
+}
+
+/// account (#16): a database of schema 4 (clear numbers) upgrades in place: the numbers wait
+/// to be sealed, and once sealed and compacted no row of `users` holds one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn version_4_numbers_sealed() {
+    let h = Postgres::new().await;
+    let db = h.client().await;
+    for sql in [
+        include_str!("../src/postgres/migrations/0001_initial.sql"),
+        include_str!("../src/postgres/migrations/0002_files.sql"),
+        include_str!("../src/postgres/migrations/0003_bots.sql"),
+        include_str!("../src/postgres/migrations/0004_privacy.sql"),
+    ] {
+        db.batch_execute(sql).await.expect("old migration");
+    }
+    db.batch_execute(
+        "CREATE TABLE schema_version (version BIGINT NOT NULL); INSERT INTO schema_version VALUES (4);
+         INSERT INTO users (id, phone, name, created, find_by_phone) VALUES (1, '+15557770001', 'Alice', 10, 1);
+         INSERT INTO login_codes (phone, salt, hash, expires) VALUES ('+15557770002', '\\x00', '\\x00', 99);",
+    )
+    .await
+    .expect("old rows");
+    let store = h.connect(Options::default()).await;
+    assert_eq!(store.phones_to_seal(10).await.expect("phones_to_seal"), vec![(heliograph_core::UserId(1), "+15557770001".to_string())]);
+    store.seal_phone(heliograph_core::UserId(1), &sealed(7)).await.expect("seal_phone");
+    store.compact().await.expect("compact");
+    assert_eq!(store.user_by_phone(sealed(7).hash).await.expect("user_by_phone").map(|u| u.name), Some("Alice".to_string()));
+    assert_eq!(store.phone_privacy(heliograph_core::UserId(1)).await.expect("privacy"), heliograph_core::PhonePrivacy::Contacts);
+    for (table, number) in [("users", "5557770001"), ("login_codes", "5557770002")] {
+        let row = db.query_one(&format!("SELECT count(*) FROM {table} t WHERE t::text LIKE '%{number}%'"), &[]).await.expect("search");
+        assert_eq!(row.get::<_, i64>(0), 0, "{number} is still in {table}");
+    }
+}
+
+/// account (#16): nothing can change or remove an audit log entry, not even SQL behind the
+/// store's back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn audit_log_is_append_only() {
+    let h = Postgres::new().await;
+    let store = h.connect(Options::default()).await;
+    let op = store.create_user(&sealed(1), &heliograph_core::DisplayName::parse("Op").expect("name")).await.expect("user").id;
+    let action = heliograph_store::Action {
+        operator: op,
+        kind: heliograph_core::ModerationAction::Restrict,
+        report: None,
+        user: Some(op),
+        chat: None,
+        message: None,
+        until: None,
+        reason: "test".into(),
+        notice: None,
+    };
+    store.moderate(action).await.expect("moderate");
+    let db = h.client().await;
+    for sql in ["UPDATE audit_log SET reason = 'nothing'", "DELETE FROM audit_log", "TRUNCATE audit_log"] {
+        let err = db.batch_execute(sql).await.expect_err(sql);
+        assert!(err.to_string().contains("append-only") || format!("{err:?}").contains("append-only"), "{sql}: {err:?}");
+    }
+    assert_eq!(store.audit_log(0, 10).await.expect("audit_log")[0].reason, "test");
 }

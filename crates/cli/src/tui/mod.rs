@@ -107,7 +107,7 @@ struct Runner {
 
 impl Runner {
     fn perform(&self, effect: Effect) {
-        if matches!(effect, Effect::Send { .. } | Effect::Edit { .. } | Effect::Delete { .. } | Effect::Read { .. } | Effect::React { .. })
+        if matches!(effect, Effect::Send { .. } | Effect::Edit { .. } | Effect::Delete { .. } | Effect::Read { .. } | Effect::React { .. } | Effect::Report { .. })
         {
             let _ = self.writes.send(effect);
             return;
@@ -169,7 +169,7 @@ async fn read(client: &Client, effect: Effect) -> Option<Input> {
             let _ = client.set_typing(chat_id).await;
             return None;
         }
-        Effect::Send { .. } | Effect::Edit { .. } | Effect::Delete { .. } | Effect::Read { .. } | Effect::React { .. } => return None,
+        Effect::Send { .. } | Effect::Edit { .. } | Effect::Delete { .. } | Effect::Read { .. } | Effect::React { .. } | Effect::Report { .. } => return None,
     })
 }
 
@@ -198,6 +198,10 @@ fn writer(client: Client, tx: mpsc::Sender<Input>) -> mpsc::UnboundedSender<Effe
                 Effect::React { chat_id, id, reactions } => match client.react(chat_id, id, &reactions).await {
                     Ok(_) => None,
                     Err(e) => Some(failed(None, "no reaction", e)),
+                },
+                Effect::Report { chat_id, id } => match client.report_message(chat_id, id, "spam", None, &[]).await {
+                    Ok(report) => Some(Input::Reported { report_id: report.id }),
+                    Err(e) => Some(failed(None, "not reported", e)),
                 },
                 Effect::Read { chat_id, max_id } => match client.read_history(chat_id, Some(max_id)).await {
                     Ok(()) => None,

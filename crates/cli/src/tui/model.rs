@@ -167,6 +167,10 @@ pub enum Input {
     Pressed {
         answer: CallbackAnswer,
     },
+    /// The server took our report (answer to [`Effect::Report`]).
+    Reported {
+        report_id: i64,
+    },
     /// A request failed; `chat_id` names the chat whose history request failed.
     Failed {
         chat_id: Option<i64>,
@@ -225,6 +229,11 @@ pub enum Effect {
         chat_id: i64,
         message_id: i64,
         data: String,
+    },
+    /// Report a message to the server's operators as spam (`messages.report`, account #16).
+    Report {
+        chat_id: i64,
+        id: i64,
     },
 }
 
@@ -351,6 +360,10 @@ impl Model {
                     (None, Some(url)) => format!("the bot points to {url}"),
                     (None, None) => "(no answer)".into(),
                 };
+                Vec::new()
+            }
+            Input::Reported { report_id } => {
+                self.status = format!("reported to this server's operators (report {report_id})");
                 Vec::new()
             }
             Input::Failed { chat_id, error } => {
@@ -509,6 +522,20 @@ impl Model {
                 Some(m) if m.from == self.me => vec![Effect::Delete { chat_id, id: m.id }],
                 Some(_) => {
                     self.status = "you can delete only your own messages".into();
+                    Vec::new()
+                }
+                None => {
+                    self.status = "select a message first (Up)".into();
+                    Vec::new()
+                }
+            },
+            KeyCode::Char('x') if ctrl => match self.selected_message(chat_id).map(|m| (m.id, m.from)) {
+                Some((id, from)) if from != self.me => {
+                    self.status = "reporting…".into();
+                    vec![Effect::Report { chat_id, id }]
+                }
+                Some(_) => {
+                    self.status = "you cannot report your own message".into();
                     Vec::new()
                 }
                 None => {

@@ -206,6 +206,10 @@ fn send_reply_edit_and_delete() {
     assert_eq!(m.compose, Compose::New);
     assert!(m.status.contains("only your own"), "{}", m.status);
     assert_eq!(m.update(ctrl('d'), now), []);
+    // Bob's message can be reported (account, #16); mine (below) cannot.
+    assert_eq!(m.update(ctrl('x'), now), [Effect::Report { chat_id: 10, id: 5 }]);
+    m.update(Input::Reported { report_id: 7 }, now);
+    assert!(m.status.contains("report 7"), "{}", m.status);
     run(&mut m, [key(KeyCode::Up), ctrl('e')], now);
     assert_eq!((m.compose, m.input.as_str()), (Compose::Edit(4), "message 4"));
     run(&mut m, [key(KeyCode::Backspace), key(KeyCode::Char('!'))], now);
@@ -213,6 +217,8 @@ fn send_reply_edit_and_delete() {
     assert_eq!(fx, [Effect::Edit { chat_id: 10, id: 4, text: "message !".into() }]);
     let fx = m.update(ctrl('d'), now);
     assert_eq!(fx, [Effect::Delete { chat_id: 10, id: 4 }]);
+    assert_eq!(m.update(ctrl('x'), now), [], "one's own message is not reported");
+    assert!(m.status.contains("your own"), "{}", m.status);
 
     // Esc cancels a reply, then leaves the selection, then goes back to the list.
     run(&mut m, [ctrl('r')], now);

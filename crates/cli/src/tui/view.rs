@@ -27,6 +27,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("Ctrl-E", "edit the selected message (yours)"),
     ("Ctrl-D", "delete the selected message for everyone (yours)"),
     ("Ctrl-T", "react 👍 to the selected message (again: take it back)"),
+    ("Ctrl-X", "report the selected message to the operators (as spam)"),
     ("Ctrl-B", "a bot's buttons: ←/→ choose, Enter or 1-9 press, Esc"),
     ("Ctrl-K", "a bot's reply keyboard: ←/→ choose, Enter or 1-9 send, Esc"),
     ("Esc", "cancel reply/edit, then the selection, then to the list"),

@@ -164,6 +164,7 @@ impl From<heliograph_store::Error> for ApiError {
             S::QuotaExceeded { .. } => ApiError::bad_request("file storage quota exceeded"),
             S::ButtonNotFound => ApiError::bad_request("button not found"),
             S::Invalid(what) => ApiError::bad_request(what),
+            sanctioned @ S::Sanctioned { .. } => ApiError::forbidden(sanctioned.to_string()),
             S::Internal(detail) => {
                 tracing::error!(%detail, "storage failure in the Bot API");
                 ApiError::internal()

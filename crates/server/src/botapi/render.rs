@@ -371,6 +371,7 @@ mod tests {
             top_message: MessageId(0),
             created: 0,
             activity: 0,
+            taken_down: false,
         };
         assert_eq!(chat_id(&c, None), -1_000_000_000_007);
         assert_eq!(group_id(-1_000_000_000_007), Some(ChatId(7)));

@@ -507,7 +507,6 @@ mod tests {
     fn privacy_mode_lets_through_commands_mentions_and_replies() {
         let bot = User {
             id: UserId(9),
-            phone: String::new(),
             name: "Echo".into(),
             username: Some("echo_bot".into()),
             bio: String::new(),

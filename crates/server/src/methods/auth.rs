@@ -33,7 +33,10 @@ pub async fn send_code(s: &Shared, caller: &Caller, phone: &str) -> Outcome<prot
     let salt = codes::new_salt();
     let hash = codes::hash_code(&salt, &code);
     s.store
-        .save_login_code(&phone, store::LoginCodeHash { salt: salt.to_vec(), hash, expires: store::now() + CODE_TTL_SECS, attempts: 0 })
+        .save_login_code(
+            s.phone_keys.hash(&phone),
+            store::LoginCodeHash { salt: salt.to_vec(), hash, expires: store::now() + CODE_TTL_SECS, attempts: 0 },
+        )
         .await?;
     if test_code.is_none() {
         s.codes.send(&phone, &code).await.map_err(|e| {
@@ -61,13 +64,14 @@ pub async fn sign_in(
     let phone = Phone::parse(phone)?;
     let code = LoginCode::parse(code)?;
     admit_credential(s, caller, Some(phone.as_str()))?;
-    let pending = s.store.login_attempt(&phone).await?;
+    let phone_hash = s.phone_keys.hash(&phone);
+    let pending = s.store.login_attempt(phone_hash).await?;
     let expired = || {
         Failure(proto::Error::new(ErrorCode::PhoneCodeExpired, "the code expired or was never sent; request a new one with auth.send_code"))
     };
     let Some(pending) = pending else { return Err(expired()) };
     if pending.expires < store::now() || pending.attempts > CODE_ATTEMPTS {
-        s.store.delete_login_code(&phone).await?;
+        s.store.delete_login_code(phone_hash).await?;
         return Err(expired());
     }
     if !codes::code_matches(&pending.salt, code.as_str(), &pending.hash) {
@@ -75,23 +79,33 @@ pub async fn sign_in(
         let left = CODE_ATTEMPTS - pending.attempts;
         return Err(Failure(proto::Error::new(ErrorCode::PhoneCodeInvalid, format!("wrong code; {left} attempts left"))));
     }
-    let (user, new_account) = match s.store.user_by_phone(&phone).await? {
+    let (user, new_account) = match s.store.user_by_phone(phone_hash).await? {
         Some(user) => (user, false),
         None => {
             let name = name.as_deref().ok_or_else(|| {
                 Failure(proto::Error::new(ErrorCode::NameRequired, "this number has no account yet: repeat auth.sign_in with a `name`"))
             })?;
             let name = DisplayName::parse(name)?;
-            (s.store.create_user(&phone, &name).await?, true)
+            (s.store.create_user(&s.phone_keys.seal(&phone), &name).await?, true)
         }
     };
-    s.store.delete_login_code(&phone).await?;
+    // account (#16): a banned or suspended account cannot sign in (the code is spent).
+    s.store.delete_login_code(phone_hash).await?;
+    if let Some(sanction) = s.store.sanctions(user.id).await?.into_iter().find(|x| x.kind.blocks_sign_in()) {
+        return Err(Failure(crate::errors::from_store(store::Error::Sanctioned {
+            kind: sanction.kind,
+            until: sanction.until,
+            reason: sanction.reason,
+        })));
+    }
     let token = codes::new_token();
     let device = device.map(|d| d.chars().take(64).collect::<String>()).unwrap_or_else(|| "unknown device".into());
     let session = s.store.create_session(user.id, &codes::hash_token(&token), &device).await?;
     let signed = SignedIn { user: user.id, session: session.id };
-    let auth =
-        proto::Authorization { token, session_id: session.id.0, user: convert::user(user.id, &user, Default::default()), new_account };
+    // The server keeps no readable number: it shows one only where the caller just gave it.
+    let mut me = convert::user(user.id, &user, Default::default());
+    me.phone = Some(phone.as_str().to_string());
+    let auth = proto::Authorization { token, session_id: session.id.0, user: me, new_account };
     Ok((auth, Effect::SignedIn(signed)))
 }
 

@@ -35,10 +35,12 @@ pub async fn list(s: &Shared, me: SignedIn) -> Outcome<Vec<proto::User>> {
 /// `contacts.add`: adds a contact by phone number or by username, exactly one of them
 /// (`BAD_PARAMS` otherwise; `USER_NOT_FOUND` when no account matches). Answers the contact.
 /// By phone, lookups are limited per account and each account's privacy setting is obeyed
-/// ([`crate::discovery`]): a hidden account answers as a number without an account.
+/// ([`crate::discovery`]): a hidden account answers as a number without an account. Found by
+/// phone, the answer carries the number the caller gave (the server keeps no readable copy).
 pub async fn add(s: &Shared, me: SignedIn, phone: Option<String>, username: Option<String>) -> Outcome<proto::User> {
-    let target = match (phone, username) {
-        (Some(phone), None) => s.phone_lookups.find(&*s.store, me.user, &Phone::parse(&phone)?).await?,
+    let given = phone.as_deref().map(Phone::parse).transpose()?;
+    let target = match (&given, username) {
+        (Some(phone), None) => s.phone_lookups.find(&*s.store, &s.phone_keys, me.user, phone).await?,
         (None, Some(name)) => match s.store.resolve(&Username::parse(&name)?).await? {
             Some(store::Resolved::User(u)) => Some(u),
             _ => None,
@@ -47,7 +49,9 @@ pub async fn add(s: &Shared, me: SignedIn, phone: Option<String>, username: Opti
     };
     let target = target.ok_or_else(|| Failure(crate::discovery::not_found()))?;
     s.store.add_contact(me.user, target.id).await?;
-    Ok(user_for(&*s.store, me.user, target.id).await?)
+    let mut added = user_for(&*s.store, me.user, target.id).await?;
+    added.phone = given.map(|p| p.as_str().to_string());
+    Ok(added)
 }
 
 /// `contacts.remove`: drops a contact.

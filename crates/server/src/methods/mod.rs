@@ -15,6 +15,7 @@ pub mod bots;
 pub mod chats;
 pub mod contacts;
 pub mod messages;
+pub mod moderation;
 pub mod updates;
 pub mod users;
 
@@ -153,6 +154,16 @@ async fn dispatch(s: &Shared, caller: &Caller, request: Request) -> Outcome<(Val
         (R::GetState {}, Some(me)) => answer(updates::get_state(s, me).await),
         (R::GetDifference { pts, limit }, Some(me)) => answer(updates::get_difference(s, me, pts, limit).await),
         (R::GetChatDifference { chat_id, pts, limit }, Some(me)) => answer(updates::get_chat_difference(s, me, chat_id, pts, limit).await),
+        // account (#16): reports and moderation.
+        (R::ReportMessage { chat_id, message_id, reason, comment, context }, Some(me)) => {
+            answer(moderation::report(s, me, chat_id, message_id, &reason, comment, &context).await)
+        }
+        (R::GetReports { all, after, limit }, Some(me)) => answer(moderation::reports(s, me, all, after, limit).await),
+        (R::GetReport { report_id }, Some(me)) => answer(moderation::case(s, me, report_id).await),
+        (R::Moderate { action, reason, report_id, user_id, chat_id, message_id, until }, Some(me)) => {
+            answer(moderation::act(s, me, &action, &reason, report_id, user_id, chat_id, message_id, until).await)
+        }
+        (R::GetAuditLog { after, limit }, Some(me)) => answer(moderation::audit_log(s, me, after, limit).await),
         (other, None) => Err(Failure(proto::Error::new(ErrorCode::Internal, format!("`{}` reached no handler", other.method())))),
     }
 }

@@ -6,57 +6,94 @@ use super::{one, rows, sql, Tx};
 use crate::model::*;
 use crate::{Error, Result};
 
-/// Replaces any pending code for `phone`.
-pub async fn save_login_code<X: Tx>(tx: &mut X, phone: &Phone, code: &LoginCodeHash) -> Result<()> {
+/// Replaces any pending code for the number hashed as `phone`.
+pub async fn save_login_code<X: Tx>(tx: &mut X, phone: PhoneHash, code: &LoginCodeHash) -> Result<()> {
     tx.execute(
         sql!(
-            "INSERT INTO login_codes (phone, salt, hash, expires, attempts) VALUES ($1, $2, $3, $4, 0)
-             ON CONFLICT (phone) DO UPDATE SET salt = excluded.salt, hash = excluded.hash, expires = excluded.expires, attempts = 0"
+            "INSERT INTO login_codes (phone_hash, salt, hash, expires, attempts) VALUES ($1, $2, $3, $4, 0)
+             ON CONFLICT (phone_hash) DO UPDATE SET salt = excluded.salt, hash = excluded.hash, expires = excluded.expires, attempts = 0"
         ),
-        &[&phone.as_str(), &code.salt, &code.hash, &code.expires],
+        &[&phone.0.as_slice(), &code.salt, &code.hash, &code.expires],
     )
     .await?;
     Ok(())
 }
 
-pub async fn login_attempt<X: Tx>(tx: &mut X, phone: &Phone) -> Result<Option<LoginCodeHash>> {
+pub async fn login_attempt<X: Tx>(tx: &mut X, phone: PhoneHash) -> Result<Option<LoginCodeHash>> {
     tx.query_opt(
-        sql!("UPDATE login_codes SET attempts = attempts + 1 WHERE phone = $1 RETURNING salt, hash, expires, attempts"),
-        &[&phone.as_str()],
+        sql!("UPDATE login_codes SET attempts = attempts + 1 WHERE phone_hash = $1 RETURNING salt, hash, expires, attempts"),
+        &[&phone.0.as_slice()],
         rows::login_code,
     )
     .await
 }
 
-pub async fn delete_login_code<X: Tx>(tx: &mut X, phone: &Phone) -> Result<()> {
-    tx.execute(sql!("DELETE FROM login_codes WHERE phone = $1"), &[&phone.as_str()]).await?;
+pub async fn delete_login_code<X: Tx>(tx: &mut X, phone: PhoneHash) -> Result<()> {
+    tx.execute(sql!("DELETE FROM login_codes WHERE phone_hash = $1"), &[&phone.0.as_slice()]).await?;
     Ok(())
 }
 
-pub async fn user_by_phone<X: Tx>(tx: &mut X, phone: &Phone) -> Result<Option<User>> {
-    tx.query_opt(sql!(concat!("SELECT ", user_cols!(), " FROM users WHERE phone = $1")), &[&phone.as_str()], rows::user).await
+pub async fn user_by_phone<X: Tx>(tx: &mut X, phone: PhoneHash) -> Result<Option<User>> {
+    tx.query_opt(sql!(concat!("SELECT ", user_cols!(), " FROM users WHERE phone_hash = $1")), &[&phone.0.as_slice()], rows::user).await
 }
 
-/// Creates the account for `phone`; if it already exists, returns it unchanged. Two nodes
-/// signing up one phone at once: the second waits on the phone's key and finds the first.
-pub async fn create_user<X: Tx>(tx: &mut X, phone: &Phone, name: &DisplayName) -> Result<User> {
-    if let Some(user) = user_by_phone(tx, phone).await? {
+/// Creates the account for the number `phone` holds; if it already exists, returns it
+/// unchanged. Two nodes signing up one number at once: the second waits on the hash's key and
+/// finds the first.
+pub async fn create_user<X: Tx>(tx: &mut X, phone: &SealedPhone, name: &DisplayName) -> Result<User> {
+    if let Some(user) = user_by_phone(tx, phone.hash).await? {
         return Ok(user);
     }
     let inserted = tx
         .query_opt(
             sql!(concat!(
-                "INSERT INTO users (phone, name, created) VALUES ($1, $2, $3) ON CONFLICT (phone) DO NOTHING RETURNING ",
+                "INSERT INTO users (phone_hash, phone_sealed, name, created) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (phone_hash) DO NOTHING RETURNING ",
                 user_cols!()
             )),
-            &[&phone.as_str(), &name.as_str(), &now()],
+            &[&phone.hash.0.as_slice(), &phone.sealed, &name.as_str(), &now()],
             rows::user,
         )
         .await?;
     match inserted {
         Some(user) => Ok(user),
-        None => user_by_phone(tx, phone).await?.ok_or_else(|| Error::internal("a user vanished while signing up")),
+        None => user_by_phone(tx, phone.hash).await?.ok_or_else(|| Error::internal("a user vanished while signing up")),
     }
+}
+
+/// Accounts whose number is still held in clear (a database made before schema 6), at
+/// most `limit`, lowest id first: the server seals each with [`seal_phone`] at start.
+pub async fn phones_to_seal<X: Tx>(tx: &mut X, limit: u32) -> Result<Vec<(UserId, String)>> {
+    tx.query(sql!("SELECT id, phone FROM users WHERE phone IS NOT NULL ORDER BY id LIMIT $1"), &[&i64::from(limit)], |r| {
+        Ok((UserId(r.get(0)?), r.get(1)?))
+    })
+    .await
+}
+
+/// Replaces `user`'s clear number with its hash and sealed copy.
+pub async fn seal_phone<X: Tx>(tx: &mut X, user: UserId, phone: &SealedPhone) -> Result<()> {
+    tx.execute(
+        sql!("UPDATE users SET phone = NULL, phone_hash = $2, phone_sealed = $3 WHERE id = $1"),
+        &[&user.0, &phone.hash.0.as_slice(), &phone.sealed],
+    )
+    .await?;
+    Ok(())
+}
+
+/// `user`'s number sealed to the disclosure key; `None` for bots (no number).
+pub async fn sealed_phone<X: Tx>(tx: &mut X, user: UserId) -> Result<Option<Vec<u8>>> {
+    let row = tx.query_opt(sql!("SELECT phone_sealed FROM users WHERE id = $1"), &[&user.0], |r| r.get::<Option<Vec<u8>>>(0)).await?;
+    match row {
+        None => Err(Error::UserNotFound),
+        Some(sealed) => Ok(sealed),
+    }
+}
+
+/// Records `value` under `key` the first time; afterwards answers whether it is the same.
+pub async fn settle_setting<X: Tx>(tx: &mut X, key: &str, value: &[u8]) -> Result<bool> {
+    tx.execute(sql!("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING"), &[&key, &value]).await?;
+    let stored = one(tx, sql!("SELECT value FROM settings WHERE key = $1"), &[&key], |r| r.get::<Vec<u8>>(0)).await?;
+    Ok(stored == value)
 }
 
 pub async fn create_session<X: Tx>(tx: &mut X, user: UserId, token_hash: &[u8], device: &str) -> Result<Session> {

@@ -36,7 +36,8 @@ pub async fn private_peer<X: Tx>(tx: &mut X, chat: &Chat, user: UserId) -> Resul
 }
 
 async fn view_of<X: Tx>(tx: &mut X, user: UserId, chat: Option<Chat>) -> Result<View> {
-    let chat = chat.ok_or(Error::ChatNotFound)?;
+    // A chat an operator took down answers as one that does not exist (account, #16).
+    let chat = chat.filter(|c| !c.taken_down).ok_or(Error::ChatNotFound)?;
     let membership = membership(tx, chat.id, user).await?.ok_or(Error::ChatNotFound)?;
     let peer = private_peer(tx, &chat, user).await?;
     Ok(View { chat, membership, peer })
@@ -397,7 +398,7 @@ pub async fn join<X: Tx>(tx: &mut X, user: UserId, how: &JoinBy) -> Result<Chat>
             _ => return Err(Error::ChatNotFound),
         },
     };
-    let chat = load_for_update(tx, found).await?.ok_or(Error::ChatNotFound)?;
+    let chat = load_for_update(tx, found).await?.filter(|c| !c.taken_down).ok_or(Error::ChatNotFound)?;
     if chat.kind == ChatKind::Private {
         return Err(Error::ChatNotFound);
     }

@@ -72,6 +72,8 @@ pub async fn send<X: Tx>(tx: &mut X, actor: UserId, chat: ChatId, random_id: i64
     if !can_post(v.chat.kind, v.membership.role) {
         return Err(Error::WriteForbidden);
     }
+    // account (#16): a banned, suspended or restricted account sends nothing.
+    super::moderation::check_may_send(tx, actor).await?;
     if let Some(peer) = v.peer.filter(|&p| p != actor) {
         if people::is_blocked(tx, peer, actor).await? || people::is_blocked(tx, actor, peer).await? {
             return Err(Error::Blocked);
@@ -244,6 +246,19 @@ pub async fn delete<X: Tx>(tx: &mut X, actor: UserId, chat: ChatId, ids: &[Messa
         log::user(tx, actor, Event::DeleteMessages { chat, ids }).await?;
         return Ok(());
     }
+    erase_in(tx, &v.chat, actor, &ids).await
+}
+
+/// Deletes `ids` of `chat` for everyone, with no membership or permission check: for an
+/// operator's moderation action (`moderation::moderate`), which is audited instead.
+pub async fn erase<X: Tx>(tx: &mut X, chat: ChatId, actor: UserId, ids: &[MessageId]) -> Result<()> {
+    let c = tx.query_opt(super::dialect::CHAT_FOR_UPDATE, &[&chat.0], rows::chat).await?.ok_or(Error::ChatNotFound)?;
+    erase_in(tx, &c, actor, ids).await
+}
+
+async fn erase_in<X: Tx>(tx: &mut X, chat_row: &Chat, actor: UserId, ids: &[MessageId]) -> Result<()> {
+    let chat = chat_row.id;
+    let ids = ids.to_vec();
     for &id in &ids {
         // The words go with the message: a deleted message keeps only its place in the sequence.
         tx.execute(
@@ -256,11 +271,11 @@ pub async fn delete<X: Tx>(tx: &mut X, actor: UserId, chat: ChatId, ids: &[Messa
         .await?;
         reactions::forget(tx, chat, id).await?;
     }
-    if v.chat.pinned.is_some_and(|p| ids.contains(&p)) {
+    if chat_row.pinned.is_some_and(|p| ids.contains(&p)) {
         tx.execute(sql!("UPDATE chats SET pinned = NULL WHERE id = $1"), &[&chat.0]).await?;
-        log::for_chat(tx, &v.chat, actor, Event::Pinned { chat, id: None }).await?;
+        log::for_chat(tx, chat_row, actor, Event::Pinned { chat, id: None }).await?;
     }
-    log::for_chat(tx, &v.chat, actor, Event::DeleteMessages { chat, ids }).await?;
+    log::for_chat(tx, chat_row, actor, Event::DeleteMessages { chat, ids }).await?;
     Ok(())
 }
 
@@ -352,7 +367,7 @@ pub async fn dialogs<X: Tx>(tx: &mut X, user: UserId, before: Option<(i64, ChatI
         .query(
             sql!(
                 "SELECT m.chat_id, m.user_id, m.role, m.joined, m.read_inbox, m.read_outbox FROM members m JOIN chats c ON c.id = m.chat_id
-                 WHERE m.user_id = $1 AND (c.activity < $2 OR (c.activity = $2 AND c.id < $3))
+                 WHERE m.user_id = $1 AND (c.activity < $2 OR (c.activity = $2 AND c.id < $3)) AND c.taken_down IS NULL
                  ORDER BY c.activity DESC, c.id DESC LIMIT $4"
             ),
             &[&user.0, &activity, &id, &i64::from(limit)],

@@ -37,12 +37,12 @@ use crate::{Limits, Logged, Result};
 /// The columns each record is read from, in the order its `rows` decoder reads them.
 macro_rules! user_cols {
     () => {
-        "id, phone, name, username, bio, created, bot_owner"
+        "id, name, username, bio, created, bot_owner"
     };
 }
 macro_rules! chat_cols {
     () => {
-        "id, kind, title, username, creator, member_count, pinned, own_log, pts, top_message, created, activity"
+        "id, kind, title, username, creator, member_count, pinned, own_log, pts, top_message, created, activity, taken_down"
     };
 }
 macro_rules! member_cols {
@@ -75,6 +75,7 @@ pub mod chats;
 pub mod files;
 mod log;
 pub mod messages;
+pub mod moderation;
 pub mod people;
 pub mod sync;
 // daily use (#18)

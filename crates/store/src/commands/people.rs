@@ -58,7 +58,7 @@ pub async fn username_holder<X: Tx>(tx: &mut X, name: &Username) -> Result<Optio
 pub async fn resolve<X: Tx>(tx: &mut X, username: &Username) -> Result<Option<Resolved>> {
     Ok(match username_holder(tx, username).await? {
         Some((Some(u), _)) => Some(Resolved::User(user(tx, UserId(u)).await?)),
-        Some((None, Some(ch))) => chats::load(tx, ChatId(ch)).await?.map(Resolved::Chat),
+        Some((None, Some(ch))) => chats::load(tx, ChatId(ch)).await?.filter(|c| !c.taken_down).map(Resolved::Chat),
         _ => None,
     })
 }
@@ -122,7 +122,7 @@ pub async fn remove_contact<X: Tx>(tx: &mut X, owner: UserId, contact: UserId) -
 pub async fn contacts<X: Tx>(tx: &mut X, owner: UserId) -> Result<Vec<User>> {
     tx.query(
         sql!(
-            "SELECT u.id, u.phone, u.name, u.username, u.bio, u.created, u.bot_owner FROM contacts k JOIN users u ON u.id = k.contact
+            "SELECT u.id, u.name, u.username, u.bio, u.created, u.bot_owner FROM contacts k JOIN users u ON u.id = k.contact
              WHERE k.owner = $1 ORDER BY u.name, u.id"
         ),
         &[&owner.0],
@@ -146,7 +146,7 @@ pub async fn set_blocked<X: Tx>(tx: &mut X, owner: UserId, target: UserId, block
 pub async fn blocked<X: Tx>(tx: &mut X, owner: UserId) -> Result<Vec<User>> {
     tx.query(
         sql!(
-            "SELECT u.id, u.phone, u.name, u.username, u.bio, u.created, u.bot_owner FROM blocks b JOIN users u ON u.id = b.target
+            "SELECT u.id, u.name, u.username, u.bio, u.created, u.bot_owner FROM blocks b JOIN users u ON u.id = b.target
              WHERE b.owner = $1 ORDER BY u.name, u.id"
         ),
         &[&owner.0],

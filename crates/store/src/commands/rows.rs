@@ -14,13 +14,11 @@ pub fn user(r: &dyn Row) -> Result<User> {
     let read = || {
         Ok(User {
             id: UserId(r.get(0)?),
-            // Bots have no phone.
-            phone: r.get::<Option<String>>(1)?.unwrap_or_default(),
-            name: r.get(2)?,
-            username: r.get(3)?,
-            bio: r.get(4)?,
-            created: r.get(5)?,
-            bot_owner: r.get::<Option<i64>>(6)?.map(UserId),
+            name: r.get(1)?,
+            username: r.get(2)?,
+            bio: r.get(3)?,
+            created: r.get(4)?,
+            bot_owner: r.get::<Option<i64>>(5)?.map(UserId),
         })
     };
     read().map_err(|e: crate::Error| e.reading("users"))
@@ -41,6 +39,7 @@ pub fn chat(r: &dyn Row) -> Result<Chat> {
             top_message: MessageId(r.get(9)?),
             created: r.get(10)?,
             activity: r.get(11)?,
+            taken_down: r.get::<Option<i64>>(12)?.is_some(),
         })
     };
     read().map_err(|e: crate::Error| e.reading("chats"))

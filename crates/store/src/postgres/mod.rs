@@ -68,6 +68,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_privacy.sql"),
     // daily use (#18)
     include_str!("migrations/0005_daily.sql"),
+    // account (#16): sealed phones, reports, moderation, the audit log.
+    include_str!("migrations/0006_accountability.sql"),
 ];
 
 /// The advisory lock key that serializes migrations across nodes ("Heliogra").
@@ -361,5 +363,18 @@ impl Engine for PostgresStore {
             self.feed_taken.store(true, Ordering::Release);
         }
         feed
+    }
+
+    /// `VACUUM FULL` (outside any transaction) of the tables that held clear numbers: their
+    /// dead row versions are dropped and the tables rewritten. (Old WAL segments and base
+    /// backups are the operator's to rotate; see `docs/accountability.md`.)
+    async fn compact(&self) -> Result<()> {
+        let conn = self.pool.get().await.map_err(pool_error)?;
+        // One statement per call: several in one simple query run as one transaction block,
+        // where VACUUM is refused.
+        for table in ["users", "login_codes"] {
+            conn.batch_execute(&format!("VACUUM FULL {table}")).await.map_err(Error::from)?;
+        }
+        Ok(())
     }
 }

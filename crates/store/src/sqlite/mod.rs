@@ -38,6 +38,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0004_privacy.sql"),
     // daily use (#18)
     include_str!("0005_daily.sql"),
+    // account (#16): sealed phones, reports, moderation, the audit log.
+    include_str!("0006_accountability.sql"),
 ];
 
 /// How hard a commit works to be durable.
@@ -380,6 +382,21 @@ impl Engine for SqliteStore {
         }
         feed
     }
+
+    /// `VACUUM` on a connection of its own (it cannot run inside the writer's transactions),
+    /// with `secure_delete` so freed pages are zeroed, then the WAL checkpointed and truncated:
+    /// afterwards neither file holds a value that was overwritten or deleted.
+    async fn compact(&self) -> Result<()> {
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || -> Result<()> {
+            let conn = Connection::open(&path)?;
+            conn.execute_batch("PRAGMA busy_timeout=5000; PRAGMA secure_delete=ON; VACUUM;")?;
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| Error::internal(format!("compact task failed: {e}")))?
+    }
 }
 
 #[cfg(test)]
@@ -388,6 +405,68 @@ mod tests {
 
     use super::*;
     use crate::Store;
+
+    /// Nothing can change or remove an audit log entry, not even SQL behind the store's back.
+    #[tokio::test]
+    async fn audit_log_is_append_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("a.db");
+        let store = SqliteStore::open(&path, Options::default()).expect("open");
+        let (phone, name) = (SealedPhone { hash: PhoneHash([1; 32]), sealed: vec![1] }, DisplayName::parse("Op").expect("name"));
+        let op = store.create_user(&phone, &name).await.expect("user").id;
+        let action = Action {
+            operator: op,
+            kind: ModerationAction::Restrict,
+            report: None,
+            user: Some(op),
+            chat: None,
+            message: None,
+            until: None,
+            reason: "test".into(),
+            notice: None,
+        };
+        store.moderate(action).await.expect("moderate");
+        let conn = Connection::open(&path).expect("second connection");
+        for sql in ["UPDATE audit_log SET reason = 'nothing'", "DELETE FROM audit_log"] {
+            let err = conn.execute_batch(sql).expect_err(sql);
+            assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+        }
+        assert_eq!(store.audit_log(0, 10).await.expect("audit_log")[0].reason, "test");
+    }
+
+    /// A database of schema 4 (before sealed phones) keeps its numbers in clear until the
+    /// server seals them; after sealing and `compact`, no byte of either file holds one.
+    #[tokio::test]
+    async fn version_4_numbers_sealed_and_scrubbed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("v4.db");
+        {
+            let conn = Connection::open(&path).expect("open");
+            configure(&conn, Durability::Full).expect("configure");
+            for sql in &MIGRATIONS[..4] {
+                conn.execute_batch(sql).expect("old migration");
+            }
+            conn.execute_batch(
+                "PRAGMA user_version = 4;
+                 INSERT INTO users (id, phone, name, created, find_by_phone) VALUES (1, '+15557770001', 'Alice', 10, 2);
+                 INSERT INTO login_codes (phone, salt, hash, expires) VALUES ('+15557770002', x'00', x'00', 99);",
+            )
+            .expect("old rows");
+        }
+        let store = SqliteStore::open(&path, Options::default()).expect("upgrade");
+        assert_eq!(store.phones_to_seal(10).await.expect("phones_to_seal"), vec![(UserId(1), "+15557770001".to_string())]);
+        let sealed = SealedPhone { hash: PhoneHash([7; 32]), sealed: vec![7; 48] };
+        store.seal_phone(UserId(1), &sealed).await.expect("seal_phone");
+        Store::compact(&store).await.expect("compact");
+        assert_eq!(store.user_by_phone(PhoneHash([7; 32])).await.expect("user_by_phone").map(|u| u.id), Some(UserId(1)));
+        assert_eq!(store.phone_privacy(UserId(1)).await.expect("privacy"), PhonePrivacy::Nobody, "settings survive");
+        for file in ["v4.db", "v4.db-wal"] {
+            let bytes = std::fs::read(dir.path().join(file)).unwrap_or_default();
+            for number in ["15557770001", "15557770002"] {
+                assert!(!bytes.windows(number.len()).any(|w| w == number.as_bytes()), "{number} is still in {file}");
+            }
+        }
+    }
 
     /// A database made by the build before bots (schema version 2) upgrades in place: people
     /// and their messages stay, phones stay unique, and bots (no phone) can be made.
@@ -415,8 +494,8 @@ mod tests {
         let store = SqliteStore::open(&path, Options::default()).expect("upgrade");
         let alice = store.users(&[UserId(1)]).await.expect("users").remove(0);
         assert_eq!(
-            (alice.phone.as_str(), alice.name.as_str(), alice.username.as_deref(), alice.bio.as_str(), alice.bot_owner),
-            ("+15550000001", "Alice", Some("alice"), "hi", None)
+            (alice.name.as_str(), alice.username.as_deref(), alice.bio.as_str(), alice.bot_owner),
+            ("Alice", Some("alice"), "hi", None)
         );
         assert_eq!(store.state(UserId(1)).await.expect("state"), 3, "the log position survives the rebuild");
         let history = store.history(UserId(2), ChatId(1), Page::Newer { after: None, limit: 10 }).await.expect("history");
@@ -426,9 +505,16 @@ mod tests {
         let b1 = store.create_bot(UserId(1), &name("One"), &username("one_bot"), &[1; 32]).await.expect("bot");
         let b2 = store.create_bot(UserId(1), &name("Two"), &username("two_bot"), &[2; 32]).await.expect("a second phoneless user");
         assert!(b1.id.0 > 2 && b2.id.0 > b1.id.0, "new ids follow the old ones");
-        assert_eq!(b1.phone, "");
-        let phone = Phone::parse("+15550000002").expect("phone");
-        assert_eq!(store.create_user(&phone, &name("Bob again")).await.expect("create_user").id, UserId(2), "phones stay unique");
+        assert_eq!(store.sealed_phone(b1.id).await.expect("sealed_phone"), None, "a bot has no phone");
+        // Schema 6: the clear numbers wait to be sealed; once sealed they stay unique.
+        let waiting = store.phones_to_seal(10).await.expect("phones_to_seal");
+        assert_eq!(waiting, vec![(UserId(1), "+15550000001".to_string()), (UserId(2), "+15550000002".to_string())]);
+        let sealed = |n: u8| SealedPhone { hash: PhoneHash([n; 32]), sealed: vec![n] };
+        for (user, _) in &waiting {
+            store.seal_phone(*user, &sealed(user.0 as u8)).await.expect("seal_phone");
+        }
+        assert_eq!(store.phones_to_seal(10).await.expect("phones_to_seal"), vec![]);
+        assert_eq!(store.create_user(&sealed(2), &name("Bob again")).await.expect("create_user").id, UserId(2), "phones stay unique");
         // The new member column is filled for members added from now on.
         let chat = store.create_chat(UserId(1), ChatKind::Channel, &Title::parse("C").expect("title"), None, &[b1.id]).await.expect("chat");
         let before = store.state(b1.id).await.expect("state");

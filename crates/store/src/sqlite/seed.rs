@@ -58,7 +58,14 @@ pub fn seed_phone(n: u64) -> Result<Phone> {
 /// may have open) and seeds it: the owner (account 0) creates the channel, then subscribers
 /// 1..=`subscribers` sign up and join it. `progress` is called after each transaction with
 /// the subscribers written so far.
-pub fn seed_channel(path: &Path, seed: &ChannelSeed, mut progress: impl FnMut(u64)) -> Result<SeededChannel> {
+/// `seal` makes what the store keeps of a seeded number (its keyed hash and sealed copy),
+/// as the server's sign-in does.
+pub fn seed_channel(
+    path: &Path,
+    seed: &ChannelSeed,
+    seal: impl Fn(&Phone) -> SealedPhone,
+    mut progress: impl FnMut(u64),
+) -> Result<SeededChannel> {
     if path.exists() && in_use(path)? {
         return Err(Error::Invalid(format!("{} is open in another process (a running server?)", path.display())));
     }
@@ -82,7 +89,7 @@ pub fn seed_channel(path: &Path, seed: &ChannelSeed, mut progress: impl FnMut(u6
     conn.execute_batch("BEGIN")?;
     let chat = {
         let mut tx = SqliteTx::new(&mut conn, &limits, &mut events);
-        let owner = sign_up(&mut tx, 0)?;
+        let owner = sign_up(&mut tx, 0, &seal)?;
         finish(accounts::create_session(&mut tx, owner, &seed.owner_session, &seed.device))?;
         let chat = finish(chats::create_chat(&mut tx, owner, ChatKind::Channel, &seed.title, Some(&seed.username), &[]))?;
         (owner, chat.id)
@@ -98,7 +105,7 @@ pub fn seed_channel(path: &Path, seed: &ChannelSeed, mut progress: impl FnMut(u6
         for i in n..end {
             events.clear();
             let mut tx = SqliteTx::new(&mut conn, &limits, &mut events);
-            let user = sign_up(&mut tx, i)?;
+            let user = sign_up(&mut tx, i, &seal)?;
             if let Some(hash) = seed.sessions.get(i as usize - 1) {
                 finish(accounts::create_session(&mut tx, user, hash, &seed.device))?;
                 with_session.push(user);
@@ -116,7 +123,7 @@ pub fn seed_channel(path: &Path, seed: &ChannelSeed, mut progress: impl FnMut(u6
 
 /// What `auth.sign_in` stores for a new account (the login code it saves and deletes leaves
 /// no row).
-fn sign_up(tx: &mut SqliteTx<'_>, n: u64) -> Result<UserId> {
+fn sign_up(tx: &mut SqliteTx<'_>, n: u64, seal: &impl Fn(&Phone) -> SealedPhone) -> Result<UserId> {
     let name = DisplayName::parse(&format!("bench {n}")).map_err(|_| Error::Invalid("a seed name is not a valid name".into()))?;
-    Ok(finish(accounts::create_user(tx, &seed_phone(n)?, &name))?.id)
+    Ok(finish(accounts::create_user(tx, &seal(&seed_phone(n)?), &name))?.id)
 }
