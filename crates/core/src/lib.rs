@@ -8,6 +8,7 @@
 //! - [`values`]: bounded, checked values (phone numbers, usernames, names, message text).
 //! - [`markup`]: formatting entities and inline keyboards.
 //! - [`rules`]: who may do what in which kind of chat.
+//! - [`words`]: the words of a text as search finds them (folding, segmentation).
 //!
 //! Architecture Invariant: no I/O, no serde, no knowledge of the wire format.
 
@@ -15,6 +16,7 @@ pub mod ids;
 pub mod markup;
 pub mod rules;
 pub mod values;
+pub mod words;
 
 pub use ids::*;
 pub use markup::*;

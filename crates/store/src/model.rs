@@ -340,3 +340,20 @@ pub fn now() -> i64 {
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
+
+/// One entry of the search log ([`crate::Store::search_log`]): the message at (chat, id) must
+/// be indexed as it is now, or removed from the index when `message` is `None`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchEntry {
+    pub seq: i64,
+    pub chat: ChatId,
+    pub id: MessageId,
+    pub message: Option<Message>,
+}
+
+/// What directory search found: people and public groups and channels, best first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Directory {
+    pub users: Vec<User>,
+    pub chats: Vec<Chat>,
+}

@@ -11,7 +11,7 @@
 //! - `rows`: decoding each record from its row, once (errors, never panics).
 //! - `log`: the update logs (encode, decode, append to a user's or a chat's log).
 //! - one file per area: [`accounts`], [`people`], [`chats`], [`messages`], [`bots`],
-//!   [`files`], [`sync`].
+//!   [`files`], [`sync`], [`search`].
 //!
 //! # Locks
 //! Several PostgreSQL nodes write at once, so sequencing rests on row locks held until
@@ -76,6 +76,7 @@ pub mod files;
 mod log;
 pub mod messages;
 pub mod people;
+pub mod search;
 pub mod sync;
 
 use dialect::sql;
@@ -86,6 +87,10 @@ pub trait Tx: Send {
     /// Whether other writers may run at the same time (PostgreSQL's nodes and pool), so a
     /// check made before taking a lock must be made again under it.
     const CONCURRENT: bool;
+
+    /// Whether message writes go to the search log an index outside the database follows
+    /// (`commands::search`), because the database does not index words itself.
+    const SEARCH_LOG: bool;
 
     fn limits(&self) -> &Limits;
 

@@ -66,6 +66,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_files.sql"),
     include_str!("migrations/0003_bots.sql"),
     include_str!("migrations/0004_privacy.sql"),
+    include_str!("migrations/0006_search.sql"),
 ];
 
 /// The advisory lock key that serializes migrations across nodes ("Heliogra").
