@@ -229,11 +229,6 @@ impl Embedded {
         Ok(Embedded { shared })
     }
 
-    /// Something was committed: look at the log now.
-    pub fn wake(&self) {
-        self.shared.wake.notify_one();
-    }
-
     /// The log position the searchable index holds.
     pub fn position(&self) -> i64 {
         *self.shared.applied.borrow()
@@ -366,8 +361,12 @@ impl Index for Embedded {
         if *applied.borrow() >= head {
             return Ok(true);
         }
-        self.wake();
+        Index::wake(self);
         Ok(tokio::time::timeout(timeout, applied.wait_for(|&p| p >= head)).await.is_ok_and(|r| r.is_ok()))
+    }
+
+    fn wake(&self) {
+        self.shared.wake.notify_one();
     }
 
     async fn find(&self, find: Find<'_>) -> Result<Vec<Found>> {

@@ -145,6 +145,8 @@ pub trait Index: Send + Sync + 'static {
     /// embedded engine catches up with the log; PostgreSQL is always there). Gives up after
     /// `timeout`, answering false, and the search runs on what is indexed.
     async fn catch_up(&self, timeout: std::time::Duration) -> Result<bool>;
+    /// A message write was committed: an engine that follows the log looks at it now.
+    fn wake(&self) {}
     /// The best matches among `find.chats`, best first.
     async fn find(&self, find: Find<'_>) -> Result<Vec<Found>>;
 }

@@ -58,6 +58,8 @@ pub struct Shared {
     pub connections_per_address: Arc<ConnectionsPerAddress>,
     /// Cancelled once on shutdown; every connection and background task watches it.
     pub shutdown: CancellationToken,
+    /// Message search (#17): the embedded index, or PostgreSQL's full-text search.
+    pub search: Arc<dyn heliograph_search::Index>,
 }
 
 impl Shared {
@@ -69,6 +71,7 @@ impl Shared {
         codes: Arc<dyn CodeSender>,
         egress: Arc<Egress>,
         caps: ConnectionCaps,
+        search: Arc<dyn heliograph_search::Index>,
     ) -> Shared {
         let limits = &config.limits;
         Shared {
@@ -82,6 +85,7 @@ impl Shared {
             connections: Arc::new(Semaphore::new(caps.total)),
             connections_per_address: Arc::new(ConnectionsPerAddress::new(caps.per_address)),
             shutdown: CancellationToken::new(),
+            search,
             store,
             bus,
             config,

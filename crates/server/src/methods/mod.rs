@@ -15,6 +15,7 @@ pub mod bots;
 pub mod chats;
 pub mod contacts;
 pub mod messages;
+pub mod search;
 pub mod updates;
 pub mod users;
 
@@ -147,6 +148,11 @@ async fn dispatch(s: &Shared, caller: &Caller, request: Request) -> Outcome<(Val
             answer(messages::history(s, me, chat_id, from_id, direction, limit).await)
         }
         (R::PressButton { chat_id, message_id, data }, Some(me)) => answer(messages::press_button(s, me, chat_id, message_id, &data).await),
+        // search (#17)
+        (R::SearchMessages { q, chat_id, from_id, kind, min_date, max_date, offset, limit }, Some(me)) => {
+            answer(search::messages(s, me, q, chat_id, from_id, kind, min_date, max_date, offset, limit).await)
+        }
+        (R::SearchDirectory { q, limit }, Some(me)) => answer(search::directory(s, me, q, limit).await),
         (R::GetState {}, Some(me)) => answer(updates::get_state(s, me).await),
         (R::GetDifference { pts, limit }, Some(me)) => answer(updates::get_difference(s, me, pts, limit).await),
         (R::GetChatDifference { chat_id, pts, limit }, Some(me)) => answer(updates::get_chat_difference(s, me, chat_id, pts, limit).await),
