@@ -29,6 +29,9 @@ use crate::profile::Session;
 
 const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
 
+/// The longest a command waits out FLOOD_WAIT refusals in all (`--no-wait`: not at all).
+const FLOOD_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
+
 const JSON_HELP: &str = "\
 JSON OUTPUT (--json): one object per line; absent optional fields are omitted.
   message   (history, send --json, watch new_message/edit_message):
@@ -64,6 +67,10 @@ struct Cli {
     /// Profile folder holding session.json (default: $HOME/.config/helio).
     #[arg(long, global = true, env = "HELIO_PROFILE", value_name = "DIR")]
     profile: Option<PathBuf>,
+    /// Fail at once on FLOOD_WAIT instead of waiting it out and retrying (the default; a
+    /// retried send carries the same random_id, so it is never duplicated).
+    #[arg(long, global = true)]
+    no_wait: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -227,6 +234,19 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The reply keyboard a bot shows you in CHAT; with LABEL (or --button N), press one of
+    /// its buttons: its text is sent as your message (prints its id).
+    Keyboard {
+        chat: String,
+        /// The button labelled LABEL.
+        label: Option<String>,
+        /// The Nth button, counted from 1 row by row.
+        #[arg(long, value_name = "N", conflicts_with = "label")]
+        button: Option<usize>,
+        /// Print the keyboard's message as JSON (or the sent message, when pressing).
+        #[arg(long)]
+        json: bool,
+    },
     /// A full-screen chat: dialogs, history, live updates (press F1 inside for the keys).
     Tui,
 }
@@ -355,6 +375,8 @@ async fn main() -> ExitCode {
 struct Ctx {
     profile: PathBuf,
     server_flag: Option<String>,
+    /// `--no-wait`: FLOOD_WAIT fails the command instead of being waited out.
+    no_wait: bool,
 }
 
 impl Ctx {
@@ -370,6 +392,10 @@ impl Ctx {
         };
         let url = self.server(Some(&session));
         let mut config = client_config(&url);
+        if !self.no_wait {
+            config.flood_wait = FLOOD_WAIT;
+            config.on_flood_wait = Some(std::sync::Arc::new(|secs| eprintln!("FLOOD_WAIT: waiting {secs} s, then retrying")));
+        }
         config.token = Some(session.token.clone());
         config.state = session.state.clone();
         let (client, updates) = connect(config, &url).await?;
@@ -421,7 +447,7 @@ async fn drain(mut updates: Updates) {
 }
 
 async fn run(cli: Cli) -> Result<(), CliError> {
-    let ctx = Ctx { profile: profile::dir(cli.profile.as_deref())?, server_flag: cli.server };
+    let ctx = Ctx { profile: profile::dir(cli.profile.as_deref())?, server_flag: cli.server, no_wait: cli.no_wait };
     match cli.command {
         Command::Login { phone, code, name } => login(&ctx, &phone, code, name).await,
         Command::Logout => {
@@ -680,6 +706,32 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 println!("{}", output::answer_text(&answer));
             }
             Ok(())
+        }
+        Command::Keyboard { chat, label, button, json } => {
+            let (client, updates, session) = ctx.connect().await?;
+            tokio::spawn(drain(updates));
+            let chat_id = resolve_chat(&client, &chat).await?;
+            let recent = client.history(chat_id, None, Direction::Older, Some(100)).await?;
+            let me = session.user_id;
+            let Some(shown) = heliograph_client::keyboard::reply_keyboard(&recent, me) else {
+                return Err(CliError::new("BUTTON_DATA_INVALID", "no reply keyboard is shown in this chat"));
+            };
+            let which = match (label, button) {
+                (Some(label), _) => output::Which::Label(label),
+                (_, Some(n)) => output::Which::Index(n),
+                (None, None) => {
+                    if json {
+                        output::line(&Value::Object(output::message(shown)));
+                    } else {
+                        for line in output::keyboard_lines(shown) {
+                            println!("{}", line.trim_start());
+                        }
+                    }
+                    return Ok(());
+                }
+            };
+            let text = output::find_key(shown, &which)?;
+            send(&client, chat_id, &text, None, json).await
         }
         Command::Tui => {
             let (client, updates, session) = ctx.connect().await?;

@@ -89,10 +89,12 @@ pub fn plain_text(text: &str, entities: &[MessageEntity]) -> String {
     out
 }
 
-/// The buttons under a message as lines: `  [Yes] [No]`, a URL button as `[Docs <https://…>]`.
+/// The buttons under a message as lines: `  [Yes] [No]`, a URL button as `[Docs <https://…>]`;
+/// a reply keyboard as `  keyboard: [Red] [Blue]` (a line per row, then `  (placeholder)`),
+/// its removal as `  (keyboard removed)`, a reply request as `  (reply requested)`.
 pub fn keyboard_lines(m: &Message) -> Vec<String> {
     let Some(markup) = &m.reply_markup else { return Vec::new() };
-    markup
+    let mut lines: Vec<String> = markup
         .inline_keyboard
         .iter()
         .filter(|row| !row.is_empty())
@@ -106,7 +108,38 @@ pub fn keyboard_lines(m: &Message) -> Vec<String> {
                 .collect();
             format!("  {}", buttons.join(" "))
         })
-        .collect()
+        .collect();
+    for row in markup.keyboard.iter().filter(|row| !row.is_empty()) {
+        let buttons: Vec<String> = row.iter().map(|b| format!("[{}]", b.text)).collect();
+        lines.push(format!("  keyboard: {}", buttons.join(" ")));
+    }
+    if markup.remove_keyboard {
+        lines.push("  (keyboard removed)".into());
+    }
+    if markup.force_reply {
+        lines.push("  (reply requested)".into());
+    }
+    if let Some(p) = &markup.input_field_placeholder {
+        lines.push(format!("  ({p})"));
+    }
+    lines
+}
+
+/// The reply keyboard's button `which` names (a label, or the Nth counted row by row): the
+/// text pressing it sends.
+pub fn find_key(m: &Message, which: &Which) -> Result<String, CliError> {
+    let keys: Vec<&str> = m.reply_markup.iter().flat_map(|k| k.keyboard.iter().flatten()).map(|b| b.text.as_str()).collect();
+    let found = match which {
+        Which::Index(n) => n.checked_sub(1).and_then(|i| keys.get(i)).copied(),
+        Which::Label(label) | Which::Data(label) => keys
+            .iter()
+            .find(|k| *k == label)
+            .or_else(|| keys.iter().find(|k| k.trim().eq_ignore_ascii_case(label.trim())))
+            .copied(),
+    };
+    found.map(str::to_string).ok_or_else(|| {
+        CliError::new("BUTTON_DATA_INVALID", format!("the keyboard has no such button; it has {}", keys.iter().map(|k| format!("[{k}]")).collect::<Vec<_>>().join(" ")))
+    })
 }
 
 /// Which button `helio press` means.
@@ -358,6 +391,7 @@ mod tests {
                     vec![button("Yes", Some("y"), None), button("No", Some("n"), None)],
                     vec![button("Docs", None, Some("https://example.org"))],
                 ],
+                ..ReplyMarkup::default()
             }),
             reply_to: None,
             forward: None,

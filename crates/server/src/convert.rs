@@ -5,7 +5,9 @@
 //! read what else the rendering needs from the store (relations, the peer of a private chat),
 //! for the request handlers, catch-up and the live fan-out alike.
 
-use heliograph_core::{Button, ButtonAction, ChatId, ChatKind, Entity, EntityKind, InvalidMarkup, Keyboard, Role, UserId};
+use heliograph_core::{
+    Button, ButtonAction, ChatId, ChatKind, Entity, EntityKind, InvalidMarkup, Keyboard, KeyboardKind, ReplyOptions, Role, UserId,
+};
 use heliograph_proto as proto;
 use heliograph_store::{self as store, Event, Log, Logged, Relation, Store};
 
@@ -75,29 +77,73 @@ pub fn entity_from_wire(e: &proto::MessageEntity) -> Option<Entity> {
     Some(Entity { kind, offset: e.offset, length: e.length })
 }
 
-/// An inline keyboard as `reply_markup`.
+/// A keyboard as `reply_markup`, in the Bot API's shape for its kind.
 pub fn reply_markup(k: &Keyboard) -> proto::ReplyMarkup {
-    proto::ReplyMarkup {
-        inline_keyboard: k
-            .rows()
-            .iter()
-            .map(|row| {
-                row.iter()
-                    .map(|b| {
-                        let (callback_data, url) = match &b.action {
-                            ButtonAction::Callback(d) => (Some(d.clone()), None),
-                            ButtonAction::Url(u) => (None, Some(u.clone())),
-                        };
-                        proto::InlineButton { text: b.text.clone(), callback_data, url }
-                    })
-                    .collect()
-            })
-            .collect(),
+    let mut wire = proto::ReplyMarkup::default();
+    match k.kind() {
+        KeyboardKind::Inline => {
+            wire.inline_keyboard = k
+                .rows()
+                .iter()
+                .map(|row| {
+                    row.iter()
+                        .map(|b| {
+                            let (callback_data, url) = match &b.action {
+                                ButtonAction::Callback(d) => (Some(d.clone()), None),
+                                ButtonAction::Url(u) => (None, Some(u.clone())),
+                                ButtonAction::Text => (None, None),
+                            };
+                            proto::InlineButton { text: b.text.clone(), callback_data, url }
+                        })
+                        .collect()
+                })
+                .collect()
+        }
+        KeyboardKind::Reply(o) => {
+            wire.keyboard =
+                k.rows().iter().map(|row| row.iter().map(|b| proto::KeyboardButton { text: b.text.clone() }).collect()).collect();
+            wire.resize_keyboard = o.resize;
+            wire.one_time_keyboard = o.one_time;
+            wire.is_persistent = o.persistent;
+            wire.input_field_placeholder = o.placeholder.clone();
+            wire.selective = o.selective;
+        }
+        KeyboardKind::Remove { selective } => {
+            wire.remove_keyboard = true;
+            wire.selective = *selective;
+        }
+        KeyboardKind::ForceReply { placeholder, selective } => {
+            wire.force_reply = true;
+            wire.input_field_placeholder = placeholder.clone();
+            wire.selective = *selective;
+        }
     }
+    wire
 }
 
 /// The inverse of [`reply_markup`], checked; `Ok(None)` for a keyboard without buttons.
 pub fn keyboard_from_wire(m: &proto::ReplyMarkup) -> Result<Option<Keyboard>, InvalidMarkup> {
+    if m.remove_keyboard {
+        return Ok(Some(Keyboard::remove(m.selective)));
+    }
+    if m.force_reply {
+        return Keyboard::force_reply(m.input_field_placeholder.clone(), m.selective).map(Some);
+    }
+    if !m.keyboard.is_empty() {
+        let rows = m
+            .keyboard
+            .iter()
+            .map(|row| row.iter().map(|b| Button::new(b.text.clone(), ButtonAction::Text)).collect::<Result<Vec<_>, _>>())
+            .collect::<Result<Vec<_>, _>>()?;
+        let options = ReplyOptions {
+            resize: m.resize_keyboard,
+            one_time: m.one_time_keyboard,
+            persistent: m.is_persistent,
+            placeholder: m.input_field_placeholder.clone(),
+            selective: m.selective,
+        };
+        return Keyboard::reply(rows, options);
+    }
     let mut rows = Vec::with_capacity(m.inline_keyboard.len());
     for row in &m.inline_keyboard {
         let mut out = Vec::with_capacity(row.len());
@@ -357,7 +403,25 @@ mod tests {
                 callback_data: Some("a".into()),
                 url: Some("https://a.b".into()),
             }]],
+            ..proto::ReplyMarkup::default()
         };
         assert_eq!(keyboard_from_wire(&both), Err(InvalidMarkup::ButtonAction));
+
+        // The other kinds, in the Bot API's shapes.
+        let text = |t: &str| Button::new(t.into(), ButtonAction::Text).unwrap();
+        let options = ReplyOptions { resize: true, one_time: true, persistent: false, placeholder: Some("Pick".into()), selective: false };
+        let cases = [
+            (
+                Keyboard::reply(vec![vec![text("Red"), text("Blue")]], options).unwrap().unwrap(),
+                serde_json::json!({"keyboard": [[{"text": "Red"}, {"text": "Blue"}]], "resize_keyboard": true, "one_time_keyboard": true, "input_field_placeholder": "Pick"}),
+            ),
+            (Keyboard::remove(true), serde_json::json!({"remove_keyboard": true, "selective": true})),
+            (Keyboard::force_reply(None, false).unwrap(), serde_json::json!({"force_reply": true})),
+        ];
+        for (k, json) in cases {
+            let wire = reply_markup(&k);
+            assert_eq!(serde_json::to_value(&wire).unwrap(), json);
+            assert_eq!(keyboard_from_wire(&wire), Ok(Some(k)));
+        }
     }
 }

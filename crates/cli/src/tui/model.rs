@@ -233,6 +233,8 @@ pub struct Model {
     pub compose: Compose,
     /// Choosing a button (Ctrl-B): keys move among the buttons, Enter presses.
     pub picking: Option<Picking>,
+    /// Choosing a key of the chat's reply keyboard (Ctrl-K): (chat, key counted row by row).
+    pub keying: Option<(i64, usize)>,
     /// (chat, user) → until when "typing…" shows.
     pub typing: HashMap<(i64, i64), Instant>,
     /// When we last told the server we type, and in which chat.
@@ -261,6 +263,7 @@ impl Model {
             input: String::new(),
             compose: Compose::New,
             picking: None,
+            keying: None,
             typing: HashMap::new(),
             typing_sent: None,
             help: false,
@@ -426,7 +429,18 @@ impl Model {
             return self.pick_key(key, ctrl, p);
         }
         self.picking = None;
+        if let Some((_, index)) = self.keying.filter(|(c, _)| *c == chat_id) {
+            return self.key_key(key, ctrl, chat_id, index);
+        }
+        self.keying = None;
         match key.code {
+            KeyCode::Char('k') if ctrl => {
+                match self.reply_keys(chat_id) {
+                    Some(_) => self.keying = Some((chat_id, 0)),
+                    None => self.status = "no reply keyboard here (bots send them)".into(),
+                }
+                Vec::new()
+            }
             KeyCode::Char('b') if ctrl => {
                 self.start_picking(chat_id);
                 Vec::new()
@@ -513,6 +527,61 @@ impl Model {
         self.picking = Some(Picking { chat_id, message_id: h.messages[at].id, index: 0 });
     }
 
+    /// The reply keyboard up in `chat_id` for this person ([`heliograph_client::keyboard`]).
+    pub fn reply_keys(&self, chat_id: i64) -> Option<&Message> {
+        heliograph_client::keyboard::reply_keyboard(&self.histories.get(&chat_id)?.messages, self.me)
+    }
+
+    /// The keys of [`Model::reply_keys`], row by row.
+    fn keys(&self, chat_id: i64) -> Vec<String> {
+        let Some(m) = self.reply_keys(chat_id) else { return Vec::new() };
+        m.reply_markup.iter().flat_map(|k| k.keyboard.iter().flatten()).map(|b| b.text.clone()).collect()
+    }
+
+    /// A key while choosing on the reply keyboard: arrows move, digits and Enter send the
+    /// key's text as this person's message, Esc cancels.
+    fn key_key(&mut self, key: KeyEvent, ctrl: bool, chat_id: i64, index: usize) -> Vec<Effect> {
+        let keys = self.keys(chat_id);
+        if keys.is_empty() {
+            self.keying = None;
+            self.status = "the keyboard is gone".into();
+            return Vec::new();
+        }
+        let index = index.min(keys.len() - 1);
+        let mut send = None;
+        match key.code {
+            KeyCode::Esc => self.keying = None,
+            KeyCode::Char('k') if ctrl => self.keying = None,
+            KeyCode::Left | KeyCode::Up | KeyCode::BackTab => self.keying = Some((chat_id, index.saturating_sub(1))),
+            KeyCode::Right | KeyCode::Down | KeyCode::Tab => self.keying = Some((chat_id, (index + 1).min(keys.len() - 1))),
+            KeyCode::Enter => send = Some(index),
+            KeyCode::Char(c @ '1'..='9') if !ctrl => {
+                let n = c as usize - '1' as usize;
+                if n < keys.len() {
+                    send = Some(n);
+                } else {
+                    self.status = format!("there are only {} keys", keys.len());
+                }
+            }
+            _ => {}
+        }
+        let Some(n) = send else { return Vec::new() };
+        self.keying = None;
+        self.scroll(chat_id, isize::MIN / 2);
+        vec![Effect::Send { chat_id, text: keys[n].clone(), reply_to: None }]
+    }
+
+    /// The newest message when it is a bot's reply request meant for this person: what a
+    /// new message answers (Telegram opens the reply by itself).
+    fn reply_requested(&self, chat_id: i64) -> Option<i64> {
+        let h = self.histories.get(&chat_id)?;
+        let m = h.messages.last()?;
+        let markup = m.reply_markup.as_ref().filter(|k| k.force_reply)?;
+        let mentioned: Vec<i64> = m.entities.iter().filter_map(|e| e.user_id).collect();
+        let replied = m.reply_to.and_then(|id| h.message(id)).map(|r| r.from);
+        markup.is_for(self.me, &mentioned, replied).then_some(m.id)
+    }
+
     /// A key while choosing a button: arrows move, digits and Enter press, Esc cancels.
     fn pick_key(&mut self, key: KeyEvent, ctrl: bool, p: Picking) -> Vec<Effect> {
         let count = self.histories.get(&p.chat_id).and_then(|h| h.message(p.message_id)).map_or(0, |m| buttons(m).len());
@@ -572,7 +641,7 @@ impl Model {
         }
         let text = std::mem::take(&mut self.input);
         let effect = match self.compose {
-            Compose::New => Effect::Send { chat_id, text, reply_to: None },
+            Compose::New => Effect::Send { chat_id, text, reply_to: self.reply_requested(chat_id) },
             Compose::Reply(id) => Effect::Send { chat_id, text, reply_to: Some(id) },
             Compose::Edit(id) => Effect::Edit { chat_id, id, text },
         };

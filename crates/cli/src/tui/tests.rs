@@ -445,6 +445,7 @@ fn menu(chat: i64, id: i64) -> Message {
                 vec![b("Yes", Some("yes"), None), b("No", Some("no"), None)],
                 vec![b("Docs", None, Some("https://example.org"))],
             ],
+            ..ReplyMarkup::default()
         }),
         ..msg(chat, id, BOT, "Pick one")
     }
@@ -554,4 +555,74 @@ fn buttons_are_drawn_under_their_message() {
         .map(|(x, y)| buffer[(x, y)].symbol().to_owned())
         .collect::<String>();
     assert!(chosen.contains("[2 No]"), "highlighted: {chosen:?}");
+}
+
+// --- a bot's reply keyboard ---
+
+/// A message from the bot that puts `[Red] [Blue]` / `[Green]` in place of the letter keys.
+fn keyboard_message(chat: i64, id: i64, one_time: bool) -> Message {
+    let k = |text: &str| heliograph_client::proto::KeyboardButton { text: text.into() };
+    Message {
+        reply_markup: Some(ReplyMarkup {
+            keyboard: vec![vec![k("Red"), k("Blue")], vec![k("Green")]],
+            one_time_keyboard: one_time,
+            input_field_placeholder: Some("Pick a colour".into()),
+            ..ReplyMarkup::default()
+        }),
+        ..msg(chat, id, BOT, "Colour?")
+    }
+}
+
+#[test]
+fn ctrl_k_sends_a_reply_keyboard_key_as_the_persons_message() {
+    let (mut m, now) = model_with(3);
+    run(&mut m, [key(KeyCode::Enter), update(UpdateKind::NewMessage { message: keyboard_message(10, 4, true) })], now);
+    assert!(run(&mut m, [ctrl('k')], now).is_empty());
+    assert_eq!(m.keying, Some((10, 0)));
+    // Arrows choose and never reach the input line; Enter sends the key's text.
+    let fx = run(&mut m, [key(KeyCode::Right), key(KeyCode::Char('x')), key(KeyCode::Enter)], now);
+    assert_eq!(fx, [Effect::Send { chat_id: 10, text: "Blue".into(), reply_to: None }]);
+    assert!(m.input.is_empty() && m.keying.is_none());
+    // A digit sends directly; once the person's "Blue" is in the history, a one-time
+    // keyboard is gone.
+    assert_eq!(run(&mut m, [ctrl('k'), key(KeyCode::Char('3'))], now), [Effect::Send { chat_id: 10, text: "Green".into(), reply_to: None }]);
+    run(&mut m, [update(UpdateKind::NewMessage { message: msg(10, 5, ME, "Green") })], now);
+    assert!(run(&mut m, [ctrl('k')], now).is_empty());
+    assert_eq!(m.keying, None);
+    assert!(m.status.contains("no reply keyboard"), "{}", m.status);
+    // A removal ends a lasting keyboard too.
+    run(&mut m, [update(UpdateKind::NewMessage { message: keyboard_message(10, 6, false) })], now);
+    run(&mut m, [ctrl('k'), key(KeyCode::Esc)], now);
+    assert_eq!(m.keying, None);
+    assert!(m.reply_keys(10).is_some());
+    let removed = Message { reply_markup: Some(ReplyMarkup { remove_keyboard: true, ..ReplyMarkup::default() }), ..msg(10, 7, BOT, "Thanks") };
+    run(&mut m, [update(UpdateKind::NewMessage { message: removed })], now);
+    assert!(m.reply_keys(10).is_none());
+}
+
+#[test]
+fn a_reply_request_makes_the_next_message_a_reply() {
+    let (mut m, now) = model_with(3);
+    let ask = Message { reply_markup: Some(ReplyMarkup { force_reply: true, ..ReplyMarkup::default() }), ..msg(10, 4, BOT, "Your name?") };
+    run(&mut m, [key(KeyCode::Enter), update(UpdateKind::NewMessage { message: ask })], now);
+    m.input = "Ann".into();
+    assert_eq!(run(&mut m, [key(KeyCode::Enter)], now), [Effect::Send { chat_id: 10, text: "Ann".into(), reply_to: Some(4) }]);
+}
+
+#[test]
+fn the_reply_keyboard_is_drawn_above_the_input_line() {
+    let (mut m, now) = model_with(3);
+    run(&mut m, [key(KeyCode::Enter), update(UpdateKind::NewMessage { message: keyboard_message(10, 4, false) })], now);
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
+    terminal.draw(|f| view::draw(f, &m, now)).expect("draw");
+    let text = screen(&terminal);
+    let lines: Vec<&str> = text.lines().collect();
+    let input = lines.iter().rposition(|l| l.contains("Message")).unwrap_or_else(|| panic!("{text}"));
+    assert!(lines[input - 2].contains("[Red] [Blue]") && lines[input - 1].contains("[Green]"), "{text}");
+    assert!(lines[input + 1].contains("Pick a colour"), "the placeholder in the empty input: {text}");
+    assert!(text.contains("⌨ keyboard (Ctrl-K)"), "{text}");
+    run(&mut m, [ctrl('k'), key(KeyCode::Right)], now);
+    terminal.draw(|f| view::draw(f, &m, now)).expect("draw");
+    let text = screen(&terminal);
+    assert!(text.contains("[1 Red] [2 Blue]") && text.contains("[3 Green]"), "{text}");
 }

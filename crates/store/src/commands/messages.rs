@@ -195,7 +195,14 @@ pub async fn edit<X: Tx>(tx: &mut X, actor: UserId, chat: ChatId, id: MessageId,
         message.entities = entities.clone();
     }
     if let Some(keyboard) = &edit.keyboard {
-        message.keyboard = keyboard.clone();
+        // Only buttons under a message change with it, as in Telegram: a reply keyboard, its
+        // removal or a reply request was sent once and stays what it was.
+        if keyboard.as_ref().is_some_and(|k| !k.is_inline()) {
+            return Err(Error::Invalid("only an inline keyboard can be set by an edit".into()));
+        }
+        if message.keyboard.as_ref().is_none_or(Keyboard::is_inline) {
+            message.keyboard = keyboard.clone();
+        }
     }
     tx.execute(
         sql!("UPDATE messages SET text = $3, entities = $4, markup = $5, edit_date = $6 WHERE chat_id = $1 AND id = $2"),
