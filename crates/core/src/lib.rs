@@ -9,6 +9,7 @@
 //! - [`markup`]: formatting entities and inline keyboards.
 //! - [`rules`]: who may do what in which kind of chat.
 //! - [`reactions`]: reactions to messages (emoji or custom emoji, a few per person).
+//! - [`words`]: the words of a text as search finds them (folding, segmentation).
 //!
 //! Architecture Invariant: no I/O, no serde, no knowledge of the wire format.
 
@@ -17,6 +18,7 @@ pub mod markup;
 pub mod reactions;
 pub mod rules;
 pub mod values;
+pub mod words;
 
 pub use ids::*;
 pub use markup::*;

@@ -187,6 +187,26 @@ requests! {
         #[serde(default)] text: Option<String>,
         #[serde(default)] reply_to: Option<i64>
     }
+    /// Searches the messages you can read (search, #17): all your chats, or `chat_id` only.
+    /// `q`: words (all must match), `"a phrase"`, the last word also as a prefix. Filters:
+    /// `from_id`, `kind` (`text`, `photo`, `video`, `audio`, `voice`, `file`, `link`),
+    /// `min_date` / `max_date` (Unix seconds, inclusive). Best first (relevance and
+    /// recency); `offset` + `limit` (1-100, default 20) page, up to 1,000 deep. Sees every
+    /// message committed before the request. Result: `SearchResults`.
+    "messages.search" => SearchMessages {
+        q: String,
+        #[serde(default)] chat_id: Option<i64>,
+        #[serde(default)] from_id: Option<i64>,
+        #[serde(default)] kind: Option<String>,
+        #[serde(default)] min_date: Option<i64>,
+        #[serde(default)] max_date: Option<i64>,
+        #[serde(default)] offset: u32,
+        #[serde(default)] limit: Option<u32>
+    }
+    /// People by name or username and public groups and channels by title or username
+    /// (search, #17); a phone number finds an account only as `contacts.add` would (its
+    /// owner's privacy setting, the lookup limits). Result: `Directory`.
+    "contacts.search" => SearchDirectory { q: String, #[serde(default)] limit: Option<u32> }
     /// Result: `State`.
     "updates.get_state" => GetState {}
     /// Everything in your log after `pts`. Result: `Difference`.

@@ -549,4 +549,32 @@ pub struct AuditEntry {
     pub reason: String,
     /// Whether the affected user was told (in their chat with Moderation).
     pub notified: bool,
+/// One message found by `messages.search` (search, #17).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchResult {
+    pub message: Message,
+    /// The text (or caption and file name) around the match, `…` where it was cut.
+    pub snippet: String,
+    /// `[offset, length]` of each matching word in `snippet`, in UTF-16 code units.
+    pub highlights: Vec<[u32; 2]>,
+}
+
+/// The answer of `messages.search`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchResults {
+    pub results: Vec<SearchResult>,
+    /// The chats and authors of the results.
+    pub chats: Vec<Chat>,
+    pub users: Vec<User>,
+    /// Pass as `offset` for the next page; absent when there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_offset: Option<u32>,
+}
+
+/// The answer of `contacts.search`: people and public chats, best first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Directory {
+    pub users: Vec<User>,
+    /// Public groups and channels, as the public sees them (with `member_count`).
+    pub chats: Vec<Chat>,
 }

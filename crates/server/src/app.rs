@@ -60,11 +60,22 @@ impl App {
         let codes = crate::codes::sender(&config)?;
         let egress = Arc::new(Egress::new(&config.egress)?);
         let caps = config.limits.connection_caps(open_files_limit());
-        let shared = Arc::new(Shared::new(store, bus, Arc::new(config), codes, egress, caps, phone_keys));
+        let search = search_engine(&config, &store)?;
+        let shared = Arc::new(Shared::new(store, bus, Arc::new(config), codes, egress, caps, phone_keys, search));
         let files = Arc::new(Files::open(&shared.config, shared.store.clone(), shared.failed_auth.clone())?);
         let bots = Arc::new(BotApi::new(shared.clone(), files.clone()));
         Ok(App { shared, files, bots, caps, metrics })
     }
+}
+
+/// Message search (#17): PostgreSQL's own full-text search when the store is PostgreSQL
+/// (every node answers from the one database), else the embedded index under
+/// `data_dir/search`, following the store's search log.
+fn search_engine(config: &Config, store: &Arc<dyn Store>) -> anyhow::Result<Arc<dyn heliograph_search::Index>> {
+    Ok(match &config.database {
+        Some(url) => Arc::new(heliograph_search::postgres::Postgres::connect(url.as_str(), 8)?),
+        None => Arc::new(heliograph_search::embedded::Embedded::open(store.clone(), &config.data_dir.join("search"))?),
+    })
 }
 
 /// The HTTP routes of the public port: each area's own, each over the state it needs. Tests

@@ -63,6 +63,25 @@ impl From<heliograph_store::Error> for Failure {
     }
 }
 
+/// A search refusal as the client sees it.
+pub fn from_search(e: heliograph_search::Error) -> Error {
+    use heliograph_search::Error as S;
+    match e {
+        S::Store(e) => from_store(e),
+        S::Invalid(message) => Error::new(ErrorCode::BadParams, message),
+        S::Index(detail) => {
+            tracing::error!(%detail, "search index failure");
+            Error::new(ErrorCode::Internal, "search is not available right now; try again")
+        }
+    }
+}
+
+impl From<heliograph_search::Error> for Failure {
+    fn from(e: heliograph_search::Error) -> Self {
+        Failure(from_search(e))
+    }
+}
+
 impl From<InvalidValue> for Failure {
     fn from(e: InvalidValue) -> Self {
         Failure(from_invalid(e))

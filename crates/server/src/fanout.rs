@@ -10,6 +10,10 @@ use crate::state::Shared;
 
 pub async fn run(shared: Arc<Shared>, mut feed: CommitFeed) {
     while let Some(batch) = feed.recv().await {
+        // A message write may have been committed: the search index follows the store.
+        if batch.iter().any(|l| matches!(l.event, Event::NewMessage(_) | Event::EditMessage(_) | Event::DeleteMessages { .. })) {
+            shared.search.wake();
+        }
         for logged in batch {
             let (topic, owner) = match logged.log {
                 Log::User(user) => (Topic::User(user.0), Some(user)),

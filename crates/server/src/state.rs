@@ -63,6 +63,8 @@ pub struct Shared {
     pub phone_keys: Arc<crate::identity::PhoneKeys>,
     /// account (#16): reports per reporter (`messages.report`).
     pub reports_per_account: KeyedLimiter<i64>,
+    /// Message search (#17): the embedded index, or PostgreSQL's full-text search.
+    pub search: Arc<dyn heliograph_search::Index>,
 }
 
 impl Shared {
@@ -75,6 +77,7 @@ impl Shared {
         egress: Arc<Egress>,
         caps: ConnectionCaps,
         phone_keys: Arc<crate::identity::PhoneKeys>,
+        search: Arc<dyn heliograph_search::Index>,
     ) -> Shared {
         let limits = &config.limits;
         let reports_per_account = KeyedLimiter::new(limits.report_rate(), 1_000_000);
@@ -89,6 +92,7 @@ impl Shared {
             connections: Arc::new(Semaphore::new(caps.total)),
             connections_per_address: Arc::new(ConnectionsPerAddress::new(caps.per_address)),
             shutdown: CancellationToken::new(),
+            search,
             store,
             bus,
             config,

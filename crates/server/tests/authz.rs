@@ -26,6 +26,7 @@ fn params(target: i64, own: i64, other_user: i64, forward_into_target: bool) -> 
         "file_id": 1, "kind": "document", "caption": "intruder",
         "phone": "+9996610001", "code": "11111", "token": "not-a-token", "session_id": 1,
         "name": "pwned", "bio": "pwned", "username": "pwned_name", "invite": "pwned", "find_by_phone": "nobody",
+        "q": "intruder",
     })
 }
 
@@ -158,6 +159,8 @@ const NEEDS_NO_RIGHT: &[(&str, &str)] = &[
     ("auth.sign_in", "public"),
     ("auth.authorize", "public"),
     ("auth.log_out", "acts on the caller's own session"),
+    ("messages.search", "searches only the chats the store says the caller reads now (search_scope, visible_messages; crates/search conformance: authorization)"),
+    ("contacts.search", "the public directory; phone numbers only through discovery"),
     ("account.sessions", "lists the caller's own sessions"),
     ("account.revoke_session", "only the caller's own sessions: another user's id is SESSION_NOT_FOUND (sdk.rs)"),
     ("account.update_profile", "the caller's own profile"),

@@ -72,6 +72,7 @@ macro_rules! conformance_tests {
             sealed_phones_and_settings,
             reports,
             moderation,
+            search_support,
         );
         $crate::conformance_tests!(@harness $harness;
             large_group_own_log,
@@ -2184,4 +2185,76 @@ pub async fn moderation(store: Arc<dyn Store>) {
     assert!(log.windows(2).all(|w| w[0].id < w[1].id) && log.iter().all(|e| e.operator == op && e.reason == "rule 1"));
     assert_eq!((log[1].report, log[2].until), (Some(report.id), Some(until)));
     assert_eq!(s.audit_log(log[1].id, 100).await.must("after").len(), 2);
+// --- search --------------------------------------------------------------------------------
+
+/// What search engines rely on: the scope is the user's chats (a chat they cannot read is
+/// `ChatNotFound`), `visible_messages` drops what they may not see now, the corpus holds
+/// live messages only, the search log (where the engine keeps one) names every message
+/// write with the message as it is now, and the directory finds people and public chats.
+pub async fn search_support(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, 1, "Alice Liddell").await;
+    let bob = person(s, 2, "Bob Builder").await;
+    let carol = person(s, 3, "Carol Ёлкина").await;
+    s.set_username(bob, Some(uname("bobby"))).await.must("username");
+    let group = s.create_chat(alice, ChatKind::Group, &title("Garden"), None, &[bob]).await.must("group").id;
+    let public = s.create_chat(bob, ChatKind::Channel, &title("Café Néon news"), Some(&uname("neon_news")), &[carol]).await.must("channel").id;
+    let other = s.create_chat(bob, ChatKind::Group, &title("Other"), None, &[carol]).await.must("other").id;
+    let head0 = s.search_log_head().await.must("head");
+    let m1 = send(s, alice, group, 1, "first words").await.message.id;
+    let m2 = send(s, bob, group, 2, "second words").await.message.id;
+    let m3 = send(s, bob, other, 3, "elsewhere").await.message.id;
+    s.edit(alice, group, m1, edit_text(mtext("first words, edited"))).await.must("edit");
+    s.delete(bob, group, &[m2], true).await.must("delete for everyone");
+
+    let mut scope = s.search_scope(alice, None).await.must("scope");
+    scope.sort();
+    assert_eq!(scope, vec![group], "alice searches her chats only");
+    assert_eq!(s.search_scope(alice, Some(group)).await.must("scope of one"), vec![group]);
+    refused(s.search_scope(alice, Some(other)).await, Error::ChatNotFound, "a chat alice is not in");
+    refused(s.search_scope(alice, Some(ChatId(999_999))).await, Error::ChatNotFound, "a chat that does not exist");
+
+    let asked = [(group, m1), (group, m2), (other, m3), (group, MessageId(77))];
+    let seen: Vec<_> = s.visible_messages(alice, &asked).await.must("visible").iter().map(|m| (m.chat, m.id)).collect();
+    assert_eq!(seen, vec![(group, m1)], "deleted, not a member, missing: dropped");
+    let seen = s.visible_messages(bob, &[(other, m3), (group, m1)]).await.must("visible");
+    assert_eq!(seen.iter().map(|m| (m.chat, m.id)).collect::<Vec<_>>(), vec![(other, m3), (group, m1)], "in the order asked");
+    assert_eq!(body(&seen[1]), "first words, edited", "as it is now");
+    s.delete(alice, group, &[m1], false).await.must("delete for me");
+    assert!(s.visible_messages(alice, &[(group, m1)]).await.must("visible").is_empty(), "deleted for alice");
+    assert_eq!(s.visible_messages(bob, &[(group, m1)]).await.must("visible").len(), 1, "still there for bob");
+
+    let corpus: Vec<_> = s.search_corpus((ChatId(0), MessageId(0)), 100).await.must("corpus").iter().map(|m| (m.chat, m.id)).collect();
+    let mut want = vec![(group, m1), (other, m3)];
+    want.sort();
+    assert_eq!(corpus, want, "live messages in (chat, id) order");
+    let rest = s.search_corpus(want[0], 100).await.must("corpus page");
+    assert_eq!(rest.iter().map(|m| (m.chat, m.id)).collect::<Vec<_>>(), want[1..].to_vec(), "paged after a key");
+
+    let head = s.search_log_head().await.must("head");
+    if head > 0 {
+        let log = s.search_log(head0, 100).await.must("log");
+        let keys: Vec<_> = log.iter().map(|e| (e.chat, e.id)).collect();
+        assert_eq!(keys, vec![(group, m1), (group, m2), (other, m3), (group, m1), (group, m2)], "every write, in commit order");
+        assert!(log.windows(2).all(|w| w[0].seq < w[1].seq), "positions rise");
+        assert_eq!(log.last().map(|e| e.seq), Some(head), "the head is the last entry");
+        assert!(log.iter().filter(|e| e.id == m2).all(|e| e.message.is_none()), "a deleted message reads as gone");
+        assert_eq!(log[0].message.as_ref().map(body), Some("first words, edited"), "entries read the message as it is now");
+        assert_eq!(s.search_log(head, 100).await.must("log").len(), 0, "nothing after the head");
+    }
+
+    let found = s.directory("bob", 10).await.must("directory");
+    assert_eq!(found.users.iter().map(|u| u.id).collect::<Vec<_>>(), vec![bob], "by name");
+    let found = s.directory("@bobb", 10).await.must("directory");
+    assert_eq!(found.users.iter().map(|u| u.id).collect::<Vec<_>>(), vec![bob], "by username prefix");
+    let found = s.directory("елкина", 10).await.must("directory");
+    assert_eq!(found.users.iter().map(|u| u.id).collect::<Vec<_>>(), vec![carol], "folded: case and diacritics");
+    let found = s.directory("cafe neon", 10).await.must("directory");
+    assert_eq!(found.chats.iter().map(|c| (c.id, c.member_count)).collect::<Vec<_>>(), vec![(public, 2)], "a public channel, with its members");
+    assert!(s.directory("garden", 10).await.must("directory").chats.is_empty(), "a chat without a username is not public");
+    assert!(s.directory("other", 10).await.must("directory").chats.is_empty(), "nor is this one");
+    assert_eq!(s.directory("neon_", 10).await.must("directory").chats.len(), 1, "an underscore is a character, not a wildcard");
+    assert!(s.directory("...", 10).await.must("directory").users.is_empty(), "no word, nothing");
+    assert!(s.directory("+15550000001", 10).await.must("directory").users.is_empty(), "never by phone number");
+    let _ = alice;
 }

@@ -10,7 +10,7 @@ use std::pin::Pin;
 use async_trait::async_trait;
 use heliograph_core::*;
 
-use crate::commands::{accounts, bots, chats, drafts, files, messages, moderation, people, reactions, sync, Tx};
+use crate::commands::{accounts, bots, chats, drafts, files, messages, moderation, people, reactions, search, sync, Tx};
 use crate::{model::*, CommitFeed, Result, Store};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -83,7 +83,9 @@ by_value!(
     PhoneHash,
     Page,
     Option<MessageId>,
-    Option<(i64, ChatId)>
+    Option<(i64, ChatId)>,
+    (ChatId, MessageId),
+    Option<ChatId>
 );
 
 macro_rules! by_ref {
@@ -98,7 +100,8 @@ macro_rules! by_ref {
 }
 by_ref!(Phone => Phone, SealedPhone => SealedPhone, DisplayName => DisplayName, Username => Username, Title => Title, LoginCodeHash => LoginCodeHash,
     Draft => Draft, Edit => Edit, ReactionSet => ReactionSet, JoinBy => JoinBy, BotChange => BotChange, NewFile => NewFile,
-    NewReport => NewReport, Action => Action, Vec<UserId> => [UserId], Vec<MessageId> => [MessageId], Vec<i64> => [i64], Vec<u8> => [u8], String => str);
+    NewReport => NewReport, Action => Action, Vec<UserId> => [UserId], Vec<MessageId> => [MessageId], Vec<i64> => [i64], Vec<u8> => [u8], String => str,
+    Vec<(ChatId, MessageId)> => [(ChatId, MessageId)]);
 
 impl<'a, T: 'a> By<'a> for Option<T>
 where
@@ -332,6 +335,26 @@ impl<E: Engine> Store for E {
         run!(read, self, (sha256) => files::file_refs)
     }
 
+    async fn search_log_head(&self) -> Result<i64> {
+        run!(read, self, () => search::log_head)
+    }
+    async fn search_log(&self, after: i64, limit: u32) -> Result<Vec<SearchEntry>> {
+        run!(read, self, (after, limit) => search::log_after)
+    }
+    async fn search_corpus(&self, after: (ChatId, MessageId), limit: u32) -> Result<Vec<Message>> {
+        run!(read, self, (after, limit) => search::corpus)
+    }
+    async fn search_scope(&self, user: UserId, chat: Option<ChatId>) -> Result<Vec<ChatId>> {
+        run!(read, self, (user, chat) => search::scope)
+    }
+    async fn visible_messages(&self, user: UserId, found: &[(ChatId, MessageId)]) -> Result<Vec<Message>> {
+        let found = found.to_vec();
+        run!(read, self, (user, found) => search::visible)
+    }
+    async fn directory(&self, query: &str, limit: u32) -> Result<Directory> {
+        let query = query.to_string();
+        run!(read, self, (query, limit) => search::directory)
+    }
     async fn state(&self, user: UserId) -> Result<Pts> {
         run!(read, self, (user) => sync::state)
     }

@@ -207,6 +207,23 @@ pub trait Store: Send + Sync + 'static {
     /// unreferenced and may be removed.
     async fn file_refs(&self, sha256: [u8; 32]) -> Result<u64>;
 
+    // --- search ----------------------------------------------------------------------------
+
+    /// The newest position of the search log (0 when empty, and always on an engine whose
+    /// database indexes words itself).
+    async fn search_log_head(&self) -> Result<i64>;
+    /// Up to `limit` search-log entries after `after`, each with its message as it is now.
+    async fn search_log(&self, after: i64, limit: u32) -> Result<Vec<SearchEntry>>;
+    /// Live messages after `after` in (chat, id) order: what a rebuilt index reads.
+    async fn search_corpus(&self, after: (ChatId, MessageId), limit: u32) -> Result<Vec<Message>>;
+    /// The chats `user` may search: `chat` alone (`ChatNotFound` when they cannot read it),
+    /// or all of theirs. Authorization first: an engine searches only these.
+    async fn search_scope(&self, user: UserId, chat: Option<ChatId>) -> Result<Vec<ChatId>>;
+    /// The messages among `found` that `user` may see now, in order (authorization last).
+    async fn visible_messages(&self, user: UserId, found: &[(ChatId, MessageId)]) -> Result<Vec<Message>>;
+    /// People and public groups and channels matching `query`, best first.
+    async fn directory(&self, query: &str, limit: u32) -> Result<Directory>;
+
     // --- sync ------------------------------------------------------------------------------
 
     async fn state(&self, user: UserId) -> Result<Pts>;

@@ -478,4 +478,19 @@ pub struct Moderated {
     pub entry: AuditEntry,
     /// Who was told, and the notice's message (in their chat with the moderation account).
     pub notified: Option<(UserId, Sent)>,
+/// One entry of the search log ([`crate::Store::search_log`]): the message at (chat, id) must
+/// be indexed as it is now, or removed from the index when `message` is `None`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchEntry {
+    pub seq: i64,
+    pub chat: ChatId,
+    pub id: MessageId,
+    pub message: Option<Message>,
+}
+
+/// What directory search found: people and public groups and channels, best first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Directory {
+    pub users: Vec<User>,
+    pub chats: Vec<Chat>,
 }

@@ -16,6 +16,7 @@ pub mod chats;
 pub mod contacts;
 pub mod messages;
 pub mod moderation;
+pub mod search;
 pub mod updates;
 pub mod users;
 
@@ -151,6 +152,11 @@ async fn dispatch(s: &Shared, caller: &Caller, request: Request) -> Outcome<(Val
         // daily use (#18)
         (R::React { chat_id, id, reactions }, Some(me)) => answer(messages::react(s, me, chat_id, id, &reactions).await),
         (R::SaveDraft { chat_id, text, reply_to }, Some(me)) => answer(messages::save_draft(s, me, chat_id, text, reply_to).await),
+        // search (#17)
+        (R::SearchMessages { q, chat_id, from_id, kind, min_date, max_date, offset, limit }, Some(me)) => {
+            answer(search::messages(s, me, q, chat_id, from_id, kind, min_date, max_date, offset, limit).await)
+        }
+        (R::SearchDirectory { q, limit }, Some(me)) => answer(search::directory(s, me, q, limit).await),
         (R::GetState {}, Some(me)) => answer(updates::get_state(s, me).await),
         (R::GetDifference { pts, limit }, Some(me)) => answer(updates::get_difference(s, me, pts, limit).await),
         (R::GetChatDifference { chat_id, pts, limit }, Some(me)) => answer(updates::get_chat_difference(s, me, chat_id, pts, limit).await),

@@ -3,7 +3,7 @@
 
 use heliograph_core::*;
 
-use super::{chats, drafts, exists, log, people, reactions, rows, sql, Tx};
+use super::{chats, drafts, exists, log, people, reactions, rows, search, sql, Tx};
 use crate::codec::{encode_entities, encode_keyboard};
 use crate::model::*;
 use crate::{Error, Result};
@@ -136,6 +136,7 @@ pub async fn send<X: Tx>(tx: &mut X, actor: UserId, chat: ChatId, random_id: i64
         edit_date: None,
     };
     let pts = log::for_chat(tx, &v.chat, actor, Event::NewMessage(message.clone())).await?;
+    search::touched(tx, chat, id).await?;
     tx.execute(
         sql!("INSERT INTO sends (user_id, random_id, chat_id, msg_id, pts) VALUES ($1, $2, $3, $4, $5)"),
         &[&actor.0, &random_id, &chat.0, &id.0, &pts],
@@ -219,6 +220,7 @@ pub async fn edit<X: Tx>(tx: &mut X, actor: UserId, chat: ChatId, id: MessageId,
     )
     .await?;
     log::for_chat(tx, &v.chat, actor, Event::EditMessage(message.clone())).await?;
+    search::touched(tx, chat, id).await?;
     Ok(message)
 }
 
@@ -270,6 +272,7 @@ async fn erase_in<X: Tx>(tx: &mut X, chat_row: &Chat, actor: UserId, ids: &[Mess
         )
         .await?;
         reactions::forget(tx, chat, id).await?;
+        search::touched(tx, chat, id).await?;
     }
     if chat_row.pinned.is_some_and(|p| ids.contains(&p)) {
         tx.execute(sql!("UPDATE chats SET pinned = NULL WHERE id = $1"), &[&chat.0]).await?;

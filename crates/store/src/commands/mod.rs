@@ -11,7 +11,7 @@
 //! - `rows`: decoding each record from its row, once (errors, never panics).
 //! - `log`: the update logs (encode, decode, append to a user's or a chat's log).
 //! - one file per area: [`accounts`], [`people`], [`chats`], [`messages`], [`bots`],
-//!   [`files`], [`sync`], [`reactions`], [`drafts`].
+//!   [`files`], [`sync`], [`reactions`], [`drafts`], [`search`].
 //!
 //! # Locks
 //! Several PostgreSQL nodes write at once, so sequencing rests on row locks held until
@@ -77,6 +77,7 @@ mod log;
 pub mod messages;
 pub mod moderation;
 pub mod people;
+pub mod search;
 pub mod sync;
 // daily use (#18)
 pub mod drafts;
@@ -90,6 +91,10 @@ pub trait Tx: Send {
     /// Whether other writers may run at the same time (PostgreSQL's nodes and pool), so a
     /// check made before taking a lock must be made again under it.
     const CONCURRENT: bool;
+
+    /// Whether message writes go to the search log an index outside the database follows
+    /// (`commands::search`), because the database does not index words itself.
+    const SEARCH_LOG: bool;
 
     fn limits(&self) -> &Limits;
 

@@ -70,6 +70,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_daily.sql"),
     // account (#16): sealed phones, reports, moderation, the audit log.
     include_str!("migrations/0006_accountability.sql"),
+    // search (#17)
+    include_str!("migrations/0007_search.sql"),
 ];
 
 /// The advisory lock key that serializes migrations across nodes ("Heliogra").

@@ -31,6 +31,8 @@ impl<'t> PgTx<'t> {
 
 impl Tx for PgTx<'_> {
     const CONCURRENT: bool = true;
+    /// Words are indexed by PostgreSQL itself (`messages.words`, migration 0007).
+    const SEARCH_LOG: bool = false;
 
     fn limits(&self) -> &Limits {
         self.limits

@@ -40,6 +40,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0005_daily.sql"),
     // account (#16): sealed phones, reports, moderation, the audit log.
     include_str!("0006_accountability.sql"),
+    // search (#17)
+    include_str!("0007_search.sql"),
 ];
 
 /// How hard a commit works to be durable.
@@ -201,6 +203,17 @@ fn configure(conn: &Connection, durability: Durability) -> Result<()> {
          PRAGMA cache_size=-{WRITER_CACHE_KIB};"
     ))?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    add_functions(conn)
+}
+
+/// `heliograph_words(text)`: the folded words of a text, space-separated (directory search;
+/// PostgreSQL spells the same function in SQL, `postgres/migrations/0007_search.sql`).
+fn add_functions(conn: &Connection) -> Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    conn.create_scalar_function("heliograph_words", 1, FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC, |ctx| {
+        let text: Option<String> = ctx.get(0)?;
+        Ok(text.map(|t| heliograph_core::words::words(&t).join(" ")))
+    })?;
     Ok(())
 }
 
@@ -208,6 +221,7 @@ fn open_reader(path: &Path) -> Result<Connection> {
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
     conn.execute_batch("PRAGMA busy_timeout=5000;")?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    add_functions(&conn)?;
     Ok(conn)
 }
 

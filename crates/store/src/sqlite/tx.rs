@@ -42,6 +42,8 @@ fn args<'a>(args: &'a [&'a dyn Arg]) -> rusqlite::ParamsFromIter<impl Iterator<I
 
 impl Tx for SqliteTx<'_> {
     const CONCURRENT: bool = false;
+    /// The embedded index (tantivy) follows the search log.
+    const SEARCH_LOG: bool = true;
 
     fn limits(&self) -> &Limits {
         self.limits
