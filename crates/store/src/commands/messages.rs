@@ -72,6 +72,7 @@ pub async fn send<X: Tx>(tx: &mut X, actor: UserId, chat: ChatId, random_id: i64
     if !can_post(v.chat.kind, v.membership.role) {
         return Err(Error::WriteForbidden);
     }
+    super::secret::refuse_secret(tx, &v.chat).await?;
     if let Some(peer) = v.peer.filter(|&p| p != actor) {
         if people::is_blocked(tx, peer, actor).await? || people::is_blocked(tx, actor, peer).await? {
             return Err(Error::Blocked);

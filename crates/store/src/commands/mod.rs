@@ -77,6 +77,8 @@ mod log;
 pub mod messages;
 pub mod people;
 pub mod sync;
+// secret chats (#15)
+pub mod secret;
 
 use dialect::sql;
 pub use dialect::{Arg, Ids, Sql};

@@ -66,6 +66,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_files.sql"),
     include_str!("migrations/0003_bots.sql"),
     include_str!("migrations/0004_privacy.sql"),
+    // secret chats (#15)
+    include_str!("migrations/0005_mls.sql"),
 ];
 
 /// The advisory lock key that serializes migrations across nodes ("Heliogra").

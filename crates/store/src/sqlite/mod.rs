@@ -32,7 +32,9 @@ pub use seed::{seed_channel, seed_phone, ChannelSeed, SeededChannel};
 
 /// Schema migrations, applied in order; the index + 1 is the schema version.
 const MIGRATIONS: &[&str] =
-    &[include_str!("schema.sql"), include_str!("0002_files.sql"), include_str!("0003_bots.sql"), include_str!("0004_privacy.sql")];
+    &[include_str!("schema.sql"), include_str!("0002_files.sql"), include_str!("0003_bots.sql"), include_str!("0004_privacy.sql"),
+        // secret chats (#15)
+        include_str!("0005_mls.sql")];
 
 /// How hard a commit works to be durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
