@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::types::{Chat, Message, Role};
+use crate::types::{Chat, Message, Role, SecretMessage};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Update {
@@ -64,6 +64,10 @@ pub enum UpdateKind {
     Chat {
         chat: Chat,
     },
+    /// A handshake or application message of a secret chat (MLS).
+    SecretMessage {
+        message: SecretMessage,
+    },
 }
 
 impl UpdateKind {
@@ -77,6 +81,7 @@ impl UpdateKind {
             | UpdateKind::PinnedMessage { chat_id, .. }
             | UpdateKind::Participant { chat_id, .. } => *chat_id,
             UpdateKind::Chat { chat } => chat.id,
+            UpdateKind::SecretMessage { message } => message.chat_id,
         }
     }
 }

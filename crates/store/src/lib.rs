@@ -37,6 +37,7 @@ use heliograph_core::*;
 
 pub use error::{Error, Failure, Result};
 pub use model::*;
+pub use commands::secret::MAX_SECRET_MEMBERS;
 
 /// Committed events, in commit order. The server turns them into live pushes.
 pub type CommitFeed = tokio::sync::mpsc::Receiver<Vec<Logged>>;
