@@ -138,7 +138,10 @@ impl Device {
     }
 
     pub fn key_package(&self, last_resort: bool) -> Result<Vec<u8>> {
-        let mut builder = KeyPackage::builder();
+        // Every package says it understands the last_resort extension (RFC 9420 §17.3 via
+        // draft extensions), so the last-resort one passes the capability check.
+        let capabilities = Capabilities::new(None, None, Some(&[ExtensionType::LastResort]), None, None);
+        let mut builder = KeyPackage::builder().leaf_node_capabilities(capabilities);
         if last_resort {
             builder = builder.mark_as_last_resort();
         }
@@ -200,6 +203,14 @@ impl Device {
         let welcome = welcome.map(|w| bytes(&w)).transpose()?;
         let info = info.ok_or_else(|| Error::Mls("no group info".into()))?;
         Ok(Commit { commit: bytes(&commit)?, welcome, group_info: bytes(&MlsMessageOut::from(info))? })
+    }
+
+    /// A commit refreshing this device's own leaf (new keys: post-compromise security).
+    pub fn update(&self, group_id: &[u8]) -> Result<Commit> {
+        let mut group = self.group(group_id)?;
+        let bundle = group.self_update(&self.provider, &self.signer, Default::default()).map_err(mls)?;
+        let info = bundle.group_info().cloned().ok_or_else(|| Error::Mls("no group info".into()))?;
+        Ok(Commit { commit: bytes(bundle.commit())?, welcome: None, group_info: bytes(&MlsMessageOut::from(info))? })
     }
 
     /// The server accepted this device's pending commit.
