@@ -132,6 +132,16 @@ impl Device {
         self.signer.to_public_vec()
     }
 
+    /// The private signature key's bytes: for the canary test that proves the server never
+    /// holds it (never sent anywhere by this crate).
+    pub fn signature_private_key(&self) -> Vec<u8> {
+        // The key pair's serde form is its one accessor of the private half.
+        serde_json::to_value(&self.signer)
+            .ok()
+            .and_then(|v| serde_json::from_value::<Vec<u8>>(v.get("private")?.clone()).ok())
+            .unwrap_or_default()
+    }
+
     /// `n` one-time key packages (their private parts stay in this device's storage).
     pub fn key_packages(&self, n: usize) -> Result<Vec<Vec<u8>>> {
         (0..n).map(|_| self.key_package(false)).collect()
