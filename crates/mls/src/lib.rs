@@ -128,6 +128,49 @@ impl Device {
         Ok(Device { user, device, provider, signer, credential })
     }
 
+    /// The device's whole state (identity, keys, groups) as bytes, for its profile. Holds
+    /// private keys: the caller keeps it readable by its owner only.
+    pub fn save(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut put = |part: &[u8]| {
+            out.extend_from_slice(&(part.len() as u32).to_be_bytes());
+            out.extend_from_slice(part);
+        };
+        put(format!("{}.{}", self.user, self.device).as_bytes());
+        put(&self.signer.to_public_vec());
+        let values = self.provider.storage.values.read().unwrap_or_else(|e| e.into_inner());
+        for (k, v) in values.iter() {
+            put(k);
+            put(v);
+        }
+        out
+    }
+
+    /// A device saved by [`Device::save`].
+    pub fn load(mut bytes: &[u8]) -> Result<Device> {
+        let mut take = || -> Result<Vec<u8>> {
+            let bad = || Error::Mls("the saved device state does not decode".into());
+            let len = u32::from_be_bytes(bytes.get(..4).ok_or_else(bad)?.try_into().map_err(|_| bad())?) as usize;
+            let part = bytes.get(4..4 + len).ok_or_else(bad)?.to_vec();
+            bytes = &bytes[4 + len..];
+            Ok(part)
+        };
+        let id = String::from_utf8(take()?).map_err(mls)?;
+        let (user, device) = id.split_once('.').and_then(|(u, d)| Some((u.parse().ok()?, d.parse().ok()?))).ok_or(Error::NoGroup)?;
+        let public = take()?;
+        let mut values = std::collections::HashMap::new();
+        loop {
+            let Ok(k) = take() else { break };
+            values.insert(k, take()?);
+        }
+        let provider = Provider { crypto: CryptoProvider::new().map_err(mls)?, storage: MemoryStorage { values: std::sync::RwLock::new(values) } };
+        let signer = SignatureKeyPair::read(provider.storage(), &public, CIPHERSUITE.signature_algorithm())
+            .ok_or_else(|| Error::Mls("the saved device has no signature key".into()))?;
+        let credential =
+            CredentialWithKey { credential: BasicCredential::new(identity(user, device)).into(), signature_key: public.into() };
+        Ok(Device { user, device, provider, signer, credential })
+    }
+
     pub fn signature_key(&self) -> Vec<u8> {
         self.signer.to_public_vec()
     }

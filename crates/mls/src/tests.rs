@@ -30,6 +30,8 @@ fn later_and_removed_devices() {
         assert_eq!(d.process(&later).expect("decrypt"), Incoming::Application { from: (2, 21), plaintext: b"hello both".to_vec() });
     }
 
+    // A device saved to its profile and loaded again carries on.
+    let b1 = Device::load(&b1.save()).expect("reload");
     let c = b1.remove(&gid, &[(1, 12)]).expect("remove a2");
     b1.merge_pending(&gid).expect("merge");
     a1.process(&c.commit).expect("a1 merges");
