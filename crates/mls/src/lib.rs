@@ -333,6 +333,14 @@ impl Device {
     }
 }
 
+/// The group id a GroupInfo (`MLSMessage`) names.
+pub fn group_id_of(group_info: &[u8]) -> Result<Vec<u8>> {
+    match parse(group_info)?.extract() {
+        MlsMessageBodyIn::GroupInfo(gi) => Ok(gi.group_id().as_slice().to_vec()),
+        _ => Err(Error::Mls("not a GroupInfo".into())),
+    }
+}
+
 fn members_of(group: &MlsGroup) -> Result<Vec<(i64, i64)>> {
     group
         .members()
