@@ -159,8 +159,7 @@ impl Device {
         let (user, device) = id.split_once('.').and_then(|(u, d)| Some((u.parse().ok()?, d.parse().ok()?))).ok_or(Error::NoGroup)?;
         let public = take()?;
         let mut values = std::collections::HashMap::new();
-        loop {
-            let Ok(k) = take() else { break };
+        while let Ok(k) = take() {
             values.insert(k, take()?);
         }
         let provider = Provider { crypto: CryptoProvider::new().map_err(mls)?, storage: MemoryStorage { values: std::sync::RwLock::new(values) } };
