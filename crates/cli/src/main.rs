@@ -31,13 +31,18 @@ use crate::profile::Session;
 
 const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
 
+/// The longest a command waits out FLOOD_WAIT refusals in all (`--no-wait`: not at all).
+const FLOOD_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
+
 const JSON_HELP: &str = "\
 JSON OUTPUT (--json): one object per line; absent optional fields are omitted.
   message   (history, send --json, watch new_message/edit_message):
             id, chat, from (user id), text, date (unix seconds), reply_to?, edit_date?, forward_from?,
-            entities?, reply_markup? (a bot's formatting and buttons, as the server sent them)
+            entities?, reply_markup? (a bot's formatting and buttons, as the server sent them),
+            reactions? ({results: [{reaction, count, chosen?}], recent?: [{user_id, reaction}]})
   dialog    (chats): chat, kind (private|group|channel), title, username?, peer? (the other user
-            of a private chat), members, role?, pinned?, unread, last_id?, last_from?, last_text?, last_date?
+            of a private chat), members, role?, pinned?, unread, last_id?, last_from?, last_text?, last_date?,
+            draft? (your unsent text)
   user      (me, contacts, profile set, username set, bot list): id, name, username?, bio?, phone?,
             contact, blocked, bot
   session   (sessions): id, device, created, last_active, current
@@ -49,6 +54,8 @@ JSON OUTPUT (--json): one object per line; absent optional fields are omitted.
             participant: chat, user, role (null = left/removed), by, date
             chat: the dialog's chat fields (chat, kind, title, ...), date
             typing: chat, from
+            message_reactions: chat, id, reactions (as in a message), date
+            draft: chat, text (null = cleared), reply_to?, date
             too_long: log (null = your own log, else a chat id): reload, something was skipped
 ERRORS: one line `error: CODE: message` on stderr, exit code 1 (2 for usage errors).
   CODE is the server's error code (CHAT_NOT_FOUND, USER_NOT_FOUND, PHONE_CODE_INVALID, ...) or
@@ -66,6 +73,10 @@ struct Cli {
     /// Profile folder holding session.json (default: $HOME/.config/helio).
     #[arg(long, global = true, env = "HELIO_PROFILE", value_name = "DIR")]
     profile: Option<PathBuf>,
+    /// Fail at once on FLOOD_WAIT instead of waiting it out and retrying (the default; a
+    /// retried send carries the same random_id, so it is never duplicated).
+    #[arg(long, global = true)]
+    no_wait: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -192,6 +203,26 @@ enum Command {
         #[arg(long)]
         unpin: bool,
     },
+    /// Set your reactions on a message: emoji (or custom:ID), at most 3; none takes yours away.
+    /// Prints the message's reactions as they stand (`👍 2  🔥 1*`, `*` marks yours).
+    React {
+        chat: String,
+        id: i64,
+        reactions: Vec<String>,
+        /// Print the reactions as the server sent them.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Keep a draft in a chat (your other devices and `helio chats` show it), or clear it.
+    Draft {
+        chat: String,
+        #[arg(required_unless_present = "clear")]
+        text: Option<String>,
+        #[arg(long, value_name = "ID")]
+        reply_to: Option<i64>,
+        #[arg(long)]
+        clear: bool,
+    },
     /// Mark a chat read up to its newest message.
     Read { chat: String },
     /// Groups: create, add/remove members, invite links.
@@ -232,6 +263,19 @@ enum Command {
         #[arg(long, value_name = "LABEL")]
         text: Option<String>,
         /// Print the answer as {text?, alert, url?}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The reply keyboard a bot shows you in CHAT; with LABEL (or --button N), press one of
+    /// its buttons: its text is sent as your message (prints its id).
+    Keyboard {
+        chat: String,
+        /// The button labelled LABEL.
+        label: Option<String>,
+        /// The Nth button, counted from 1 row by row.
+        #[arg(long, value_name = "N", conflicts_with = "label")]
+        button: Option<usize>,
+        /// Print the keyboard's message as JSON (or the sent message, when pressing).
         #[arg(long)]
         json: bool,
     },
@@ -383,6 +427,8 @@ async fn main() -> ExitCode {
 struct Ctx {
     profile: PathBuf,
     server_flag: Option<String>,
+    /// `--no-wait`: FLOOD_WAIT fails the command instead of being waited out.
+    no_wait: bool,
 }
 
 impl Ctx {
@@ -398,6 +444,10 @@ impl Ctx {
         };
         let url = self.server(Some(&session));
         let mut config = client_config(&url);
+        if !self.no_wait {
+            config.flood_wait = FLOOD_WAIT;
+            config.on_flood_wait = Some(std::sync::Arc::new(|secs| eprintln!("FLOOD_WAIT: waiting {secs} s, then retrying")));
+        }
         config.token = Some(session.token.clone());
         config.state = session.state.clone();
         let (client, updates) = connect(config, &url).await?;
@@ -449,7 +499,7 @@ async fn drain(mut updates: Updates) {
 }
 
 async fn run(cli: Cli) -> Result<(), CliError> {
-    let ctx = Ctx { profile: profile::dir(cli.profile.as_deref())?, server_flag: cli.server };
+    let ctx = Ctx { profile: profile::dir(cli.profile.as_deref())?, server_flag: cli.server, no_wait: cli.no_wait };
     match cli.command {
         Command::Login { phone, code, name } => login(&ctx, &phone, code, name).await,
         Command::Logout => {
@@ -592,7 +642,10 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                         output::line(&output::dialog(d));
                     } else {
                         let name = d.chat.username.as_ref().map(|u| format!(" @{u}")).unwrap_or_default();
-                        let last = d.last_message.as_ref().and_then(|m| m.content.text()).unwrap_or("");
+                        let last = match &d.draft {
+                            Some(draft) => format!("draft: {}", draft.text),
+                            None => d.last_message.as_ref().and_then(|m| m.content.text()).unwrap_or("").to_owned(),
+                        };
                         println!("{}\t{}\t{}{name}\tunread {}\t{last}", d.chat.id, output::kind(d.chat.kind), d.chat.title, d.unread_count);
                     }
                 }
@@ -658,6 +711,29 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 Some(id) => println!("pinned {id}"),
                 None => println!("unpinned"),
             }
+            Ok(())
+        }
+        Command::React { chat, id, reactions, json } => {
+            let client = ctx.client().await?;
+            let chat_id = resolve_chat(&client, &chat).await?;
+            let wanted: Vec<_> = reactions.iter().map(|r| output::reaction_arg(r)).collect();
+            let now = client.react(chat_id, id, &wanted).await?;
+            if json {
+                output::line(&serde_json::to_value(&now).unwrap_or_default());
+            } else {
+                println!("{}", output::reactions_text(&now));
+            }
+            Ok(())
+        }
+        Command::Draft { chat, text, reply_to, clear } => {
+            let client = ctx.client().await?;
+            let chat_id = resolve_chat(&client, &chat).await?;
+            let text = match text.filter(|_| !clear) {
+                Some(t) => Some(read_text(&t)?),
+                None => None,
+            };
+            client.save_draft(chat_id, text.as_deref(), reply_to).await?;
+            println!("{}", if text.is_some() { "draft saved" } else { "draft cleared" });
             Ok(())
         }
         Command::Read { chat } => {
@@ -731,6 +807,32 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 println!("{}", output::answer_text(&answer));
             }
             Ok(())
+        }
+        Command::Keyboard { chat, label, button, json } => {
+            let (client, updates, session) = ctx.connect().await?;
+            tokio::spawn(drain(updates));
+            let chat_id = resolve_chat(&client, &chat).await?;
+            let recent = client.history(chat_id, None, Direction::Older, Some(100)).await?;
+            let me = session.user_id;
+            let Some(shown) = heliograph_client::keyboard::reply_keyboard(&recent, me) else {
+                return Err(CliError::new("BUTTON_DATA_INVALID", "no reply keyboard is shown in this chat"));
+            };
+            let which = match (label, button) {
+                (Some(label), _) => output::Which::Label(label),
+                (_, Some(n)) => output::Which::Index(n),
+                (None, None) => {
+                    if json {
+                        output::line(&Value::Object(output::message(shown)));
+                    } else {
+                        for line in output::keyboard_lines(shown) {
+                            println!("{}", line.trim_start());
+                        }
+                    }
+                    return Ok(());
+                }
+            };
+            let text = output::find_key(shown, &which)?;
+            send(&client, chat_id, &text, None, json).await
         }
         Command::Tui => {
             let (client, updates, session) = ctx.connect().await?;

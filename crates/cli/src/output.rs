@@ -1,7 +1,9 @@
 //! What `helio` prints: one JSON object per line with `--json` (stable field names, see
 //! `docs/cli.md`), or one plain line per item for people.
 
-use heliograph_client::proto::{CallbackAnswer, Chat, ChatKind, Dialog, Message, MessageEntity, Role, Session, Update, UpdateKind, User};
+use heliograph_client::proto::{
+    CallbackAnswer, Chat, ChatKind, Dialog, Message, MessageEntity, MessageReactions, ReactionType, Role, Session, Update, UpdateKind, User,
+};
 use serde_json::{json, Map, Value};
 
 use crate::error::CliError;
@@ -17,8 +19,8 @@ fn insert_some<T: Into<Value>>(map: &mut Map<String, Value>, key: &str, value: O
     }
 }
 
-/// `{id, chat, from, text, date, reply_to?, edit_date?, forward_from?, entities?, reply_markup?}`
-/// (`entities` and `reply_markup` exactly as the server sent them).
+/// `{id, chat, from, text, date, reply_to?, edit_date?, forward_from?, entities?, reply_markup?,
+/// reactions?}` (`entities`, `reply_markup` and `reactions` exactly as the server sent them).
 pub fn message(m: &Message) -> Map<String, Value> {
     let mut map = Map::new();
     map.insert("id".into(), m.id.into());
@@ -35,7 +37,33 @@ pub fn message(m: &Message) -> Map<String, Value> {
     if let Some(markup) = &m.reply_markup {
         map.insert("reply_markup".into(), serde_json::to_value(markup).unwrap_or(Value::Null));
     }
+    if let Some(r) = &m.reactions {
+        map.insert("reactions".into(), serde_json::to_value(r).unwrap_or(Value::Null));
+    }
     map
+}
+
+/// A reaction as people type and read it: the emoji, or `custom:ID`.
+pub fn reaction(r: &ReactionType) -> String {
+    match r {
+        ReactionType::Emoji { emoji } => emoji.clone(),
+        ReactionType::CustomEmoji { custom_emoji_id } => format!("custom:{custom_emoji_id}"),
+    }
+}
+
+/// The reaction `helio react` was given: `custom:ID` or an emoji (the server checks it).
+pub fn reaction_arg(s: &str) -> ReactionType {
+    match s.strip_prefix("custom:") {
+        Some(id) => ReactionType::CustomEmoji { custom_emoji_id: id.to_owned() },
+        None => ReactionType::Emoji { emoji: s.to_owned() },
+    }
+}
+
+/// `👍 2  🔥 1*` (`*`: one of yours), empty when none.
+pub fn reactions_text(r: &MessageReactions) -> String {
+    let parts: Vec<String> =
+        r.results.iter().map(|c| format!("{} {}{}", reaction(&c.reaction), c.count, if c.chosen { "*" } else { "" })).collect();
+    parts.join("  ")
 }
 
 /// `{id, name, username?, bio?, phone?, contact, blocked, bot}`.
@@ -89,10 +117,12 @@ pub fn plain_text(text: &str, entities: &[MessageEntity]) -> String {
     out
 }
 
-/// The buttons under a message as lines: `  [Yes] [No]`, a URL button as `[Docs <https://…>]`.
+/// The buttons under a message as lines: `  [Yes] [No]`, a URL button as `[Docs <https://…>]`;
+/// a reply keyboard as `  keyboard: [Red] [Blue]` (a line per row, then `  (placeholder)`),
+/// its removal as `  (keyboard removed)`, a reply request as `  (reply requested)`.
 pub fn keyboard_lines(m: &Message) -> Vec<String> {
     let Some(markup) = &m.reply_markup else { return Vec::new() };
-    markup
+    let mut lines: Vec<String> = markup
         .inline_keyboard
         .iter()
         .filter(|row| !row.is_empty())
@@ -106,7 +136,39 @@ pub fn keyboard_lines(m: &Message) -> Vec<String> {
                 .collect();
             format!("  {}", buttons.join(" "))
         })
-        .collect()
+        .collect();
+    for row in markup.keyboard.iter().filter(|row| !row.is_empty()) {
+        let buttons: Vec<String> = row.iter().map(|b| format!("[{}]", b.text)).collect();
+        lines.push(format!("  keyboard: {}", buttons.join(" ")));
+    }
+    if markup.remove_keyboard {
+        lines.push("  (keyboard removed)".into());
+    }
+    if markup.force_reply {
+        lines.push("  (reply requested)".into());
+    }
+    if let Some(p) = &markup.input_field_placeholder {
+        lines.push(format!("  ({p})"));
+    }
+    lines
+}
+
+/// The reply keyboard's button `which` names (a label, or the Nth counted row by row): the
+/// text pressing it sends.
+pub fn find_key(m: &Message, which: &Which) -> Result<String, CliError> {
+    let keys: Vec<&str> = m.reply_markup.iter().flat_map(|k| k.keyboard.iter().flatten()).map(|b| b.text.as_str()).collect();
+    let found = match which {
+        Which::Index(n) => n.checked_sub(1).and_then(|i| keys.get(i)).copied(),
+        Which::Label(label) | Which::Data(label) => {
+            keys.iter().find(|k| *k == label).or_else(|| keys.iter().find(|k| k.trim().eq_ignore_ascii_case(label.trim()))).copied()
+        }
+    };
+    found.map(str::to_string).ok_or_else(|| {
+        CliError::new(
+            "BUTTON_DATA_INVALID",
+            format!("the keyboard has no such button; it has {}", keys.iter().map(|k| format!("[{k}]")).collect::<Vec<_>>().join(" ")),
+        )
+    })
 }
 
 /// Which button `helio press` means.
@@ -197,7 +259,7 @@ pub fn chat(c: &Chat) -> Map<String, Value> {
     map
 }
 
-/// A chat object plus `{unread, last_id?, last_from?, last_text?, last_date?}`.
+/// A chat object plus `{unread, last_id?, last_from?, last_text?, last_date?, draft?}`.
 pub fn dialog(d: &Dialog) -> Value {
     let mut map = chat(&d.chat);
     map.insert("unread".into(), d.unread_count.into());
@@ -207,6 +269,7 @@ pub fn dialog(d: &Dialog) -> Value {
         map.insert("last_text".into(), m.content.text().unwrap_or("").into());
         map.insert("last_date".into(), m.date.into());
     }
+    insert_some(&mut map, "draft", d.draft.as_ref().map(|d| d.text.clone()));
     Value::Object(map)
 }
 
@@ -255,6 +318,20 @@ pub fn update(u: &Update) -> Value {
             map.insert("device".into(), m.device_id.into());
             map
         }
+        UpdateKind::MessageReactions { chat_id, id, reactions } => {
+            let mut map = Map::new();
+            map.insert("chat".into(), (*chat_id).into());
+            map.insert("id".into(), (*id).into());
+            map.insert("reactions".into(), serde_json::to_value(reactions).unwrap_or(Value::Null));
+            map
+        }
+        UpdateKind::Draft { chat_id, draft } => {
+            let mut map = Map::new();
+            map.insert("chat".into(), (*chat_id).into());
+            map.insert("text".into(), draft.as_ref().map_or(Value::Null, |d| d.text.clone().into()));
+            insert_some(&mut map, "reply_to", draft.as_ref().and_then(|d| d.reply_to));
+            map
+        }
     };
     let kind = match &u.kind {
         UpdateKind::NewMessage { .. } => "new_message",
@@ -266,6 +343,8 @@ pub fn update(u: &Update) -> Value {
         UpdateKind::Participant { .. } => "participant",
         UpdateKind::Chat { .. } => "chat",
         UpdateKind::SecretMessage { .. } => "secret_message",
+        UpdateKind::MessageReactions { .. } => "message_reactions",
+        UpdateKind::Draft { .. } => "draft",
     };
     map.insert("type".into(), kind.into());
     if !matches!(&u.kind, UpdateKind::NewMessage { .. } | UpdateKind::EditMessage { .. }) {
@@ -302,6 +381,14 @@ pub fn update_text(u: &Update, name_of: impl Fn(i64) -> String) -> String {
         UpdateKind::SecretMessage { message: m } => {
             format!("[chat {}] encrypted message #{} from {} (helio secret read {})", m.chat_id, m.id, name_of(m.from_id), m.chat_id)
         }
+        UpdateKind::MessageReactions { chat_id, id, reactions } if reactions.results.is_empty() => {
+            format!("[chat {chat_id}] #{id} has no reactions")
+        }
+        UpdateKind::MessageReactions { chat_id, id, reactions } => {
+            format!("[chat {chat_id}] #{id} reactions: {}", reactions_text(reactions))
+        }
+        UpdateKind::Draft { chat_id, draft: Some(d) } => format!("[chat {chat_id}] draft: {}", d.text),
+        UpdateKind::Draft { chat_id, draft: None } => format!("[chat {chat_id}] draft cleared"),
     }
 }
 
@@ -316,6 +403,11 @@ pub fn message_text(m: &Message, from: &str) -> String {
     }
     out.push(' ');
     out.push_str(&plain_text(m.content.text().unwrap_or(""), &m.entities));
+    if let Some(r) = m.reactions.as_ref().filter(|r| !r.results.is_empty()) {
+        out.push_str("  [");
+        out.push_str(&reactions_text(r));
+        out.push(']');
+    }
     for line in keyboard_lines(m) {
         out.push('\n');
         out.push_str(&line);
@@ -371,10 +463,12 @@ mod tests {
                     vec![button("Yes", Some("y"), None), button("No", Some("n"), None)],
                     vec![button("Docs", None, Some("https://example.org"))],
                 ],
+                ..ReplyMarkup::default()
             }),
             reply_to: None,
             forward: None,
             edit_date: None,
+            reactions: None,
         }
     }
 

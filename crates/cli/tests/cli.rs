@@ -437,3 +437,125 @@ async fn privacy_phone_hides_the_number_from_contacts_add() {
     assert_eq!(ben.json(&["contacts", "add", &ann.phone, "--json"]).await[0]["id"], ann.id);
     server.stop().await;
 }
+
+/// `helio send` in a loop waits out FLOOD_WAIT (saying so on stderr) and retries with the same
+/// random_id, so every send lands exactly once; `--no-wait` fails at once with FLOOD_WAIT.
+#[tokio::test(flavor = "multi_thread")]
+async fn send_waits_out_flood_wait_unless_told_not_to() {
+    let mut server = InProcess::start_with(|c| {
+        c.limits.requests_per_second = 4;
+        c.limits.requests_burst = 4;
+    })
+    .await;
+    let mut ann = Person::new(&server, 71, "Ann");
+    ann.login("ann_71").await;
+    let mut ben = Person::new(&server, 72, "Ben");
+    ben.login("ben_72").await;
+    let mut waited = 0;
+    for i in 0..8 {
+        let out = ann.run_with(&["send", "@ben_72", &format!("n{i}")], "").await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "send {i}: {stderr}");
+        waited += stderr.lines().filter(|l| l.starts_with("FLOOD_WAIT: waiting ") && l.ends_with(" s, then retrying")).count();
+    }
+    assert!(waited > 0, "eight sends at four requests a second were limited at least once");
+    let history = ben.json(&["history", "@ann_71", "--json"]).await;
+    let texts: Vec<String> = (0..8).map(|i| format!("n{i}")).collect();
+    assert_eq!(Person::texts(&history), texts, "every send once, in order");
+
+    let mut refused = None;
+    for i in 0..20 {
+        let out = ann.run_with(&["send", "@ben_72", &format!("fast{i}"), "--no-wait"], "").await;
+        if !out.status.success() {
+            refused = Some(out);
+            break;
+        }
+    }
+    let out = refused.expect("a send fails with --no-wait once limited");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.starts_with("error: FLOOD_WAIT: ") && !stderr.contains("waiting"), "{stderr}");
+    server.stop().await;
+}
+
+/// A bot's reply keyboard reaches the person: `history` shows it, `keyboard` shows the one up
+/// and presses a key (its text sent as the person's message, which the bot receives);
+/// a one-time keyboard goes once pressed, a removal takes a keyboard down, a reply request
+/// is shown.
+#[tokio::test(flavor = "multi_thread")]
+async fn reply_keyboards_are_shown_and_pressed() {
+    let mut server = InProcess::start().await;
+    let mut kim = Person::new(&server, 73, "Kim");
+    kim.login("kim_73").await;
+    let out = kim.ok(&["bot", "create", "Colours", "--username", "colours_bot"]).await;
+    let token = out.lines().last().expect("token").to_owned();
+    kim.ok(&["send", "@colours_bot", "/start"]).await;
+    fails(&kim, &["keyboard", "@colours_bot"], 1, "error: BUTTON_DATA_INVALID: no reply keyboard").await;
+
+    let markup = serde_json::json!({"keyboard": [["Red", {"text": "Blue"}], [{"text": "Green"}]],
+        "one_time_keyboard": true, "resize_keyboard": true, "input_field_placeholder": "Pick a colour"});
+    let sent = bot_api(&kim.server, &token, "sendMessage", serde_json::json!({"chat_id": kim.id, "text": "Colour?", "reply_markup": markup})).await;
+    assert!(sent.get("reply_markup").is_none(), "a Bot API Message carries inline keyboards only: {sent}");
+    let history = kim.ok(&["history", "@colours_bot"]).await;
+    let lines: Vec<&str> = history.lines().collect();
+    assert_eq!(lines[2..], ["  keyboard: [Red] [Blue]", "  keyboard: [Green]", "  (Pick a colour)"], "{history}");
+    let json = kim.json(&["history", "@colours_bot", "--json"]).await;
+    assert_eq!(
+        json[1]["reply_markup"],
+        serde_json::json!({"keyboard": [[{"text": "Red"}, {"text": "Blue"}], [{"text": "Green"}]],
+            "one_time_keyboard": true, "resize_keyboard": true, "input_field_placeholder": "Pick a colour"})
+    );
+    assert_eq!(kim.ok(&["keyboard", "@colours_bot"]).await, "keyboard: [Red] [Blue]\nkeyboard: [Green]\n(Pick a colour)\n");
+    fails(&kim, &["keyboard", "@colours_bot", "Purple"], 1, "error: BUTTON_DATA_INVALID: the keyboard has no such button").await;
+
+    // Pressing sends the key's text as Kim's message; the bot gets it as any message.
+    let pressed = kim.json(&["keyboard", "@colours_bot", "--button", "2", "--json"]).await;
+    assert_eq!((pressed[0]["text"].as_str(), pressed[0]["from"].as_i64()), (Some("Blue"), Some(kim.id)));
+    let updates = bot_api(&kim.server, &token, "getUpdates", serde_json::json!({})).await;
+    let texts: Vec<&str> = updates.as_array().unwrap().iter().filter_map(|u| u["message"]["text"].as_str()).collect();
+    assert_eq!(texts, ["/start", "Blue"]);
+    // One-time: gone once pressed.
+    fails(&kim, &["keyboard", "@colours_bot"], 1, "error: BUTTON_DATA_INVALID: no reply keyboard").await;
+
+    // A lasting keyboard stays up after a press, until the bot removes it.
+    let lasting = serde_json::json!({"keyboard": [["Yes", "No"]]});
+    bot_api(&kim.server, &token, "sendMessage", serde_json::json!({"chat_id": kim.id, "text": "Sure?", "reply_markup": lasting})).await;
+    kim.ok(&["keyboard", "@colours_bot", "yes"]).await;
+    assert_eq!(kim.ok(&["keyboard", "@colours_bot"]).await, "keyboard: [Yes] [No]\n");
+    let remove = serde_json::json!({"remove_keyboard": true});
+    bot_api(&kim.server, &token, "sendMessage", serde_json::json!({"chat_id": kim.id, "text": "Thanks", "reply_markup": remove})).await;
+    fails(&kim, &["keyboard", "@colours_bot"], 1, "error: BUTTON_DATA_INVALID: no reply keyboard").await;
+    let force = serde_json::json!({"force_reply": true, "input_field_placeholder": "Your name"});
+    bot_api(&kim.server, &token, "sendMessage", serde_json::json!({"chat_id": kim.id, "text": "Name?", "reply_markup": force})).await;
+    let history = kim.ok(&["history", "@colours_bot", "--limit", "2"]).await;
+    assert!(history.ends_with("Name?\n  (reply requested)\n  (Your name)\n"), "{history}");
+    assert!(history.contains("Thanks\n  (keyboard removed)\n"), "{history}");
+    server.stop().await;
+}
+
+/// `helio react` sets reactions (shown in `history`, yours marked; bad emoji and too many
+/// refused), `helio draft` keeps a draft that `chats --json` shows and a send clears.
+#[tokio::test(flavor = "multi_thread")]
+async fn react_and_draft() {
+    let server = InProcess::start().await;
+    let mut alice = Person::new(&server, 1, "Alice");
+    let mut bob = Person::new(&server, 2, "Bob");
+    alice.login("alicia").await;
+    bob.login("bobby").await;
+    alice.ok(&["send", "@bobby", "lunch?"]).await;
+
+    assert_eq!(bob.ok(&["react", "@alicia", "1", "👍", "🔥"]).await.trim(), "👍 1*  🔥 1*");
+    let shown = alice.ok(&["history", "@bobby"]).await;
+    assert!(shown.contains("[👍 1  🔥 1]"), "{shown}");
+    let json = alice.json(&["history", "@bobby", "--json"]).await;
+    assert_eq!(json[0]["reactions"]["results"][0], serde_json::json!({"reaction": {"type": "emoji", "emoji": "👍"}, "count": 1}));
+    fails(&bob, &["react", "@alicia", "1", "yes"], 1, "error: REACTION_INVALID").await;
+    fails(&bob, &["react", "@alicia", "1", "👍", "🔥", "🎉", "😢"], 1, "error: REACTIONS_TOO_MANY").await;
+    assert_eq!(bob.ok(&["react", "@alicia", "1"]).await.trim(), "", "none takes them away");
+
+    bob.ok(&["draft", "@alicia", "see you at"]).await;
+    let chat = json[0]["chat"].as_i64().expect("chat id");
+    assert_eq!(bob.dialog(chat).await["draft"], "see you at");
+    bob.ok(&["send", "@alicia", "see you at noon"]).await;
+    assert!(bob.dialog(chat).await.get("draft").is_none(), "a send clears the draft");
+}

@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use heliograph_proto::Request;
+use heliograph_proto::{ErrorCode, Request};
 use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, oneshot};
 
@@ -26,6 +26,15 @@ pub struct Client {
     inner: Arc<Inner>,
 }
 
+/// [`Config::on_flood_wait`], shown in `Debug` output only as being there or not.
+struct FloodNotice(Option<Arc<dyn Fn(u32) + Send + Sync>>);
+
+impl std::fmt::Debug for FloodNotice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "Some(..)" } else { "None" })
+    }
+}
+
 #[derive(Debug)]
 struct Inner {
     /// Calls for the connection task. Only read while a connection is up, so calls made while
@@ -36,6 +45,9 @@ struct Inner {
     controls: mpsc::UnboundedSender<Control>,
     shared: Arc<Shared>,
     request_timeout: Duration,
+    /// [`Config::flood_wait`] and [`Config::on_flood_wait`].
+    flood_wait: Duration,
+    on_flood_wait: FloodNotice,
 }
 
 /// State both the application side and the connection task read.
@@ -115,7 +127,10 @@ impl Client {
             Ok(Err(error)) => return Err(error),
             Err(_) => return Err(ClientError::Disconnected),
         }
-        let client = Client { inner: Arc::new(Inner { calls, controls, shared: shared.clone(), request_timeout: config.request_timeout }) };
+        let client = Client { inner: Arc::new(Inner { calls, controls, shared: shared.clone(), request_timeout: config.request_timeout,
+            flood_wait: config.flood_wait,
+            on_flood_wait: FloodNotice(config.on_flood_wait.clone()),
+        }) };
         Ok((client, Updates::new(events_rx, shared)))
     }
 
@@ -124,7 +139,30 @@ impl Client {
     /// While the client is reconnecting the call waits for the connection (up to
     /// [`Config::request_timeout`], then [`ClientError::Timeout`]). If the connection drops
     /// while the request is in flight it fails with [`ClientError::Disconnected`].
+    ///
+    /// `FLOOD_WAIT` refusals are waited out and the same request sent again while the waits
+    /// add up to at most [`Config::flood_wait`].
     pub async fn call(&self, request: Request) -> Result<serde_json::Value, ClientError> {
+        let mut waited = Duration::ZERO;
+        loop {
+            match self.call_once(request.clone()).await {
+                Err(ClientError::Server(e)) if e.code == ErrorCode::FloodWait => {
+                    let wait = Duration::from_secs(e.retry_after.unwrap_or(1).max(1).into());
+                    waited += wait;
+                    if waited > self.inner.flood_wait {
+                        return Err(ClientError::Server(e));
+                    }
+                    if let Some(tell) = &self.inner.on_flood_wait.0 {
+                        tell(wait.as_secs() as u32);
+                    }
+                    tokio::time::sleep(wait).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn call_once(&self, request: Request) -> Result<serde_json::Value, ClientError> {
         let (reply, answer) = oneshot::channel();
         let exchange = async {
             self.inner.calls.send(Call { request, reply }).await.map_err(|_| ClientError::Disconnected)?;

@@ -1,5 +1,6 @@
 //! How to reach the servers and how patient to be with them.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
@@ -34,6 +35,13 @@ pub struct Config {
     /// After this long without any update, the client fetches the difference on its own: a
     /// live push lost on the way (between server nodes) is picked up from the log.
     pub poll_interval: Duration,
+    /// A call the server refuses with `FLOOD_WAIT` and a `retry_after` of at most this is
+    /// sent again once that wait is over, as Telegram's own client libraries do; zero (the
+    /// default) answers the refusal at once. Safe for every call: a refused request did
+    /// nothing, and sends carry their `random_id`, so a retry never makes a duplicate.
+    pub flood_wait: Duration,
+    /// Told the seconds about to be waited before each such wait (to say so to a person).
+    pub on_flood_wait: Option<Arc<dyn Fn(u32) + Send + Sync>>,
 }
 
 impl Config {
@@ -49,6 +57,8 @@ impl Config {
             request_timeout: Duration::from_secs(30),
             ping_interval: Duration::from_secs(30),
             poll_interval: Duration::from_secs(60),
+            flood_wait: Duration::ZERO,
+            on_flood_wait: None,
         }
     }
 }
@@ -65,7 +75,8 @@ impl std::fmt::Debug for Config {
             .field("request_timeout", &self.request_timeout)
             .field("ping_interval", &self.ping_interval)
             .field("poll_interval", &self.poll_interval)
-            .finish()
+            .field("flood_wait", &self.flood_wait)
+            .finish_non_exhaustive()
     }
 }
 

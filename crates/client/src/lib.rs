@@ -35,6 +35,7 @@
 //!   to requests, reconnects and drives [`sync`].
 //! - [`config`]: [`Config`], server URLs and reconnect timing.
 //! - [`files`]: [`files::Files`], resumable uploads and streaming downloads over HTTP.
+//! - [`keyboard`]: which bot's reply keyboard a chat shows its reader.
 //! - [`error`]: [`ClientError`], what can go wrong.
 //!
 //! Architecture Invariant: this crate depends on `heliograph-proto` only; it speaks the wire
@@ -46,6 +47,7 @@ mod connection;
 pub mod error;
 pub mod event;
 pub mod files;
+pub mod keyboard;
 pub mod methods;
 pub mod sync;
 mod tls;

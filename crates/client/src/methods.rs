@@ -4,8 +4,8 @@
 
 use heliograph_proto::method::Direction;
 use heliograph_proto::{
-    Authorization, BotToken, CallbackAnswer, Chat, CreatedBot, DialogCursor, Dialogs, Difference, InviteLink, Member, Message, Peer,
-    PhonePrivacy, Privacy, Request, Sent, SentCode, Session, State, User,
+    Authorization, BotToken, CallbackAnswer, Chat, CreatedBot, DialogCursor, Dialogs, Difference, InviteLink, Member, Message,
+    MessageReactions, Peer, PhonePrivacy, Privacy, ReactionType, Request, Sent, SentCode, Session, State, User,
 };
 
 use crate::client::Client;
@@ -304,6 +304,18 @@ impl Client {
     /// `messages.pin`: pins message `id`, or unpins with `None`.
     pub async fn pin_message(&self, chat_id: i64, id: Option<i64>) -> Result<(), ClientError> {
         self.call_ok(Request::Pin { chat_id, id }).await
+    }
+
+    /// `messages.react`: sets your reactions on message `id` to exactly `reactions` (empty:
+    /// takes yours away). Answers the message's reactions as they stand.
+    pub async fn react(&self, chat_id: i64, id: i64, reactions: &[ReactionType]) -> Result<MessageReactions, ClientError> {
+        self.call_as(Request::React { chat_id, id, reactions: reactions.to_vec() }).await
+    }
+
+    /// `messages.save_draft`: keeps `text` as your draft in the chat (your other devices see
+    /// it), or clears it with `None`.
+    pub async fn save_draft(&self, chat_id: i64, text: Option<&str>, reply_to: Option<i64>) -> Result<(), ClientError> {
+        self.call_ok(Request::SaveDraft { chat_id, text: text.map(str::to_owned), reply_to }).await
     }
 
     /// `messages.read`: marks the chat read up to `max_id` (the newest message with `None`).

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeSet;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -151,6 +152,8 @@ fn config(urls: Vec<String>, token: Option<&str>, state: SyncState) -> Config {
         request_timeout: Duration::from_secs(5),
         ping_interval: Duration::from_secs(5),
         poll_interval: Duration::from_secs(60),
+        flood_wait: Duration::ZERO,
+        on_flood_wait: None,
     }
 }
 
@@ -335,7 +338,8 @@ async fn sign_in_token_and_followed_chats_survive_a_reconnect() {
         async move { client.get_dialogs(None, None).await }
     });
     let (id, _) = conn.expect("chats.dialogs").await;
-    let dialog = |chat: Chat| Dialog { chat, last_message: None, unread_count: 0, read_inbox_max_id: 0, read_outbox_max_id: 0 };
+    let dialog =
+        |chat: Chat| Dialog { chat, last_message: None, unread_count: 0, read_inbox_max_id: 0, read_outbox_max_id: 0, draft: None };
     let mut group = channel(8, 0);
     group.kind = ChatKind::Group;
     group.chat_pts = None;
@@ -582,4 +586,51 @@ async fn idle_client_polls_the_log_and_finds_missed_updates() {
     // No push: the update is only in the log.
     conn.difference(0, Difference::Complete { updates: vec![upd(None, 1)], pts: 1 }).await;
     assert_eq!(events(&mut updates, 1).await.len(), 1, "the missed update arrives by polling");
+}
+
+/// `Config::flood_wait`: a FLOOD_WAIT refusal is told to `on_flood_wait`, waited out and the
+/// same request (same random_id) sent again; past the budget, or with the default of zero,
+/// the refusal is the answer.
+#[tokio::test]
+async fn flood_wait_is_waited_out_within_the_budget() {
+    let mut fake = Fake::start().await;
+    let told = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut cfg = config(vec![fake.url.clone()], None, SyncState::new());
+    cfg.flood_wait = Duration::from_secs(2);
+    cfg.on_flood_wait = Some(Arc::new({
+        let told = told.clone();
+        move |secs| told.lock().unwrap().push(secs)
+    }));
+    let (client, mut updates) = within(Client::connect(cfg)).await.expect("connects");
+    let mut conn = fake.accept().await;
+    assert_eq!(events(&mut updates, 1).await, ["connected"]);
+    let flood = |conn: &Conn, id: u64| {
+        let error = Error { retry_after: Some(1), ..Error::new(ErrorCode::FloodWait, "wait") };
+        conn.send(ServerFrame::Error { id: Some(id), error });
+    };
+
+    let call = tokio::spawn({
+        let client = client.clone();
+        async move { client.send_message_with_random_id(5, 77, "hi", None).await }
+    });
+    let (id, first) = conn.expect("messages.send").await;
+    flood(&conn, id);
+    let (id, again) = conn.expect("messages.send").await;
+    assert_eq!(first, again, "the same request, random_id included");
+    flood(&conn, id);
+    let (id, _) = conn.expect("messages.send").await;
+    // Two waits of 1 s spent the budget of 2 s: the third refusal is the answer.
+    flood(&conn, id);
+    let refused = within(call).await.expect("joins").expect_err("refused");
+    assert_eq!(refused.code(), Some(ErrorCode::FloodWait));
+    assert_eq!(*told.lock().unwrap(), [1, 1]);
+
+    let mut fake = Fake::start().await;
+    let (client, mut updates) = within(Client::connect(config(vec![fake.url.clone()], None, SyncState::new()))).await.expect("connects");
+    let mut conn = fake.accept().await;
+    assert_eq!(events(&mut updates, 1).await, ["connected"]);
+    let call = tokio::spawn(async move { client.get_me().await });
+    let (id, _) = conn.expect("users.get_me").await;
+    flood(&conn, id);
+    assert_eq!(within(call).await.expect("joins").expect_err("refused at once").code(), Some(ErrorCode::FloodWait));
 }

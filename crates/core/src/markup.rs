@@ -1,4 +1,6 @@
-//! What a message carries besides its text: formatting entities and an inline keyboard.
+//! What a message carries besides its text: formatting entities and a keyboard (buttons
+//! under the message, a reply keyboard in place of the person's own, its removal, or a
+//! request to reply).
 //!
 //! Both are checked here, once, so storage and rendering only ever see valid values.
 //! Offsets and lengths count UTF-16 code units, as Telegram's do, so a bot library's
@@ -27,6 +29,10 @@ pub enum InvalidMarkup {
     CallbackData,
     #[error("a button needs exactly one of callback_data or url")]
     ButtonAction,
+    #[error("a reply keyboard's buttons carry text only (no callback_data or url)")]
+    ReplyButton,
+    #[error("an input field placeholder is 1 to 64 characters")]
+    Placeholder,
 }
 
 /// How a span of text is shown or what it refers to.
@@ -280,6 +286,8 @@ pub enum ButtonAction {
     Callback(String),
     /// Opens a URL.
     Url(String),
+    /// A reply keyboard's button: the person sends its text as their own message.
+    Text,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -304,17 +312,84 @@ impl Button {
     }
 }
 
-/// Buttons shown under a message, row by row.
+/// What a message does to the keyboard of the people who read it: buttons under the
+/// message ([`Keyboard::new`]), a reply keyboard in place of their own ([`Keyboard::reply`]),
+/// the removal of one ([`Keyboard::remove`]), or a request to reply ([`Keyboard::force_reply`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Keyboard(Vec<Vec<Button>>);
+pub struct Keyboard {
+    rows: Vec<Vec<Button>>,
+    kind: KeyboardKind,
+}
+
+/// The kinds of [`Keyboard`], with Telegram's options for each.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum KeyboardKind {
+    /// Buttons under the message (callback or URL buttons).
+    Inline,
+    /// Buttons shown instead of the letter keys until removed; each sends its text.
+    Reply(ReplyOptions),
+    /// Hides the reply keyboard shown before.
+    Remove { selective: bool },
+    /// Opens a reply to this message, as if the person chose "Reply".
+    ForceReply { placeholder: Option<String>, selective: bool },
+}
+
+/// How a reply keyboard is shown (Telegram's `ReplyKeyboardMarkup` fields).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct ReplyOptions {
+    /// Fit the keyboard's height to its buttons.
+    pub resize: bool,
+    /// Hide it once a button was pressed.
+    pub one_time: bool,
+    /// Keep it shown even when the person switches to the letter keys.
+    pub persistent: bool,
+    /// Shown in the input field while the keyboard is up (1 to 64 characters).
+    pub placeholder: Option<String>,
+    /// Only for the people the message mentions and the author of the message it replies to.
+    pub selective: bool,
+}
+
+fn check_placeholder(placeholder: &Option<String>) -> Result<(), InvalidMarkup> {
+    match placeholder {
+        Some(p) if p.trim().is_empty() || p.chars().count() > 64 => Err(InvalidMarkup::Placeholder),
+        _ => Ok(()),
+    }
+}
 
 impl Keyboard {
     pub const MAX_ROWS: usize = 100;
     pub const MAX_PER_ROW: usize = 8;
     pub const MAX_TOTAL: usize = 100;
 
-    /// Empty rows are dropped; a keyboard with no buttons is `None`.
+    /// An inline keyboard. Empty rows are dropped; a keyboard with no buttons is `None`.
     pub fn new(rows: Vec<Vec<Button>>) -> Result<Option<Keyboard>, InvalidMarkup> {
+        if rows.iter().flatten().any(|b| b.action == ButtonAction::Text) {
+            return Err(InvalidMarkup::ButtonAction);
+        }
+        Self::checked(rows, KeyboardKind::Inline)
+    }
+
+    /// A reply keyboard of text buttons; `None` when it has none.
+    pub fn reply(rows: Vec<Vec<Button>>, options: ReplyOptions) -> Result<Option<Keyboard>, InvalidMarkup> {
+        if rows.iter().flatten().any(|b| b.action != ButtonAction::Text) {
+            return Err(InvalidMarkup::ReplyButton);
+        }
+        check_placeholder(&options.placeholder)?;
+        Self::checked(rows, KeyboardKind::Reply(options))
+    }
+
+    /// Removes the reply keyboard shown before.
+    pub fn remove(selective: bool) -> Keyboard {
+        Keyboard { rows: Vec::new(), kind: KeyboardKind::Remove { selective } }
+    }
+
+    /// Asks the reader to reply to the message.
+    pub fn force_reply(placeholder: Option<String>, selective: bool) -> Result<Keyboard, InvalidMarkup> {
+        check_placeholder(&placeholder)?;
+        Ok(Keyboard { rows: Vec::new(), kind: KeyboardKind::ForceReply { placeholder, selective } })
+    }
+
+    fn checked(rows: Vec<Vec<Button>>, kind: KeyboardKind) -> Result<Option<Keyboard>, InvalidMarkup> {
         let rows: Vec<Vec<Button>> = rows.into_iter().filter(|r| !r.is_empty()).collect();
         let total: usize = rows.iter().map(Vec::len).sum();
         if rows.len() > Self::MAX_ROWS || rows.iter().any(|r| r.len() > Self::MAX_PER_ROW) || total > Self::MAX_TOTAL {
@@ -324,16 +399,26 @@ impl Keyboard {
                 max_total: Self::MAX_TOTAL,
             });
         }
-        Ok((total > 0).then_some(Keyboard(rows)))
+        Ok((total > 0).then_some(Keyboard { rows, kind }))
     }
 
+    /// The buttons, row by row (none for a removal or a reply request).
     pub fn rows(&self) -> &[Vec<Button>] {
-        &self.0
+        &self.rows
+    }
+
+    pub fn kind(&self) -> &KeyboardKind {
+        &self.kind
+    }
+
+    /// Buttons under the message, which edits may change (the other kinds are set once).
+    pub fn is_inline(&self) -> bool {
+        self.kind == KeyboardKind::Inline
     }
 
     /// Whether some button sends `data`.
     pub fn has_callback(&self, data: &str) -> bool {
-        self.0.iter().flatten().any(|b| matches!(&b.action, ButtonAction::Callback(d) if d == data))
+        self.rows.iter().flatten().any(|b| matches!(&b.action, ButtonAction::Callback(d) if d == data))
     }
 }
 
@@ -415,5 +500,20 @@ mod tests {
         assert!(Keyboard::new(vec![wide]).is_err());
         let k = Keyboard::new(vec![vec![b("yes").unwrap(), b("no").unwrap()]]).unwrap().unwrap();
         assert!(k.has_callback("no") && !k.has_callback("maybe"));
+    }
+
+    #[test]
+    fn reply_keyboards_hold_text_buttons_only() {
+        let text = |t: &str| Button::new(t.into(), ButtonAction::Text).unwrap();
+        let data = Button::new("x".into(), ButtonAction::Callback("x".into())).unwrap();
+        let k = Keyboard::reply(vec![vec![text("Red"), text("Blue")]], ReplyOptions::default()).unwrap().unwrap();
+        assert_eq!((k.rows()[0].len(), k.is_inline(), k.has_callback("Red")), (2, false, false));
+        assert_eq!(Keyboard::reply(vec![vec![data.clone()]], ReplyOptions::default()), Err(InvalidMarkup::ReplyButton));
+        assert_eq!(Keyboard::new(vec![vec![text("Red")]]), Err(InvalidMarkup::ButtonAction));
+        assert_eq!(Keyboard::reply(vec![vec![]], ReplyOptions::default()), Ok(None));
+        let long = ReplyOptions { placeholder: Some("p".repeat(65)), ..ReplyOptions::default() };
+        assert_eq!(Keyboard::reply(vec![vec![text("Red")]], long), Err(InvalidMarkup::Placeholder));
+        assert_eq!(Keyboard::force_reply(Some(" ".into()), false), Err(InvalidMarkup::Placeholder));
+        assert!(Keyboard::remove(true).rows().is_empty());
     }
 }

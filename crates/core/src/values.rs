@@ -24,6 +24,11 @@ pub enum InvalidValue {
     TextTooLong { len: usize, max: usize },
     #[error("a login code is 5 digits")]
     Code,
+    /// Not one emoji, nor a custom emoji id.
+    #[error("a reaction is one emoji (such as 👍), or a custom emoji id (digits)")]
+    Reaction,
+    #[error("at most {max} reactions per person on a message; this asks for {len}")]
+    TooManyReactions { len: usize, max: usize },
     /// An invisible or text-direction character ([`spoofing_char`]) in a name, title or bio.
     #[error("{what} cannot contain U+{:04X}: invisible and text-direction characters are refused, since they can make text look like other text", u32::from(*.ch))]
     Spoofing { what: Spoofable, ch: char },

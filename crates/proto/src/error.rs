@@ -81,6 +81,11 @@ pub enum ErrorCode {
     KeyPackageInvalid,
     /// A cloud operation on a secret chat: use `secret.*`.
     SecretChat,
+    // daily use (#18)
+    /// A reaction is one emoji, or a custom emoji id (`REACTION_INVALID`, as Telegram's).
+    ReactionInvalid,
+    /// More reactions than one person may set on a message (the limit is in the message).
+    ReactionsTooMany,
     Internal,
 }
 
@@ -130,6 +135,8 @@ impl ErrorCode {
             ErrorCode::MlsReplay => "MLS_REPLAY",
             ErrorCode::KeyPackageInvalid => "KEY_PACKAGE_INVALID",
             ErrorCode::SecretChat => "SECRET_CHAT",
+            ErrorCode::ReactionInvalid => "REACTION_INVALID",
+            ErrorCode::ReactionsTooMany => "REACTIONS_TOO_MANY",
             ErrorCode::Internal => "INTERNAL",
         }
     }
@@ -185,6 +192,8 @@ mod tests {
             ErrorCode::MlsWrongEpoch,
             ErrorCode::KeyPackageInvalid,
             ErrorCode::SecretChat,
+            ErrorCode::ReactionInvalid,
+            ErrorCode::ReactionsTooMany,
             ErrorCode::Internal,
         ] {
             assert_eq!(serde_json::to_value(code).unwrap(), serde_json::Value::from(code.as_str()));

@@ -175,6 +175,18 @@ requests! {
     /// 10 s) for the bot's answer. Result: `CallbackAnswer` (`{"alert": false}` when the bot
     /// did not answer in time).
     "messages.press_button" => PressButton { chat_id: i64, message_id: i64, data: String }
+    // daily use (#18)
+    /// Sets your reactions on a message to exactly `reactions` (empty: takes yours away), at
+    /// most 3, each one emoji or a custom emoji id. Members of the chat may react. Result:
+    /// `MessageReactions`, as they stand after the change.
+    "messages.react" => React { chat_id: i64, id: i64, #[serde(default)] reactions: Vec<crate::types::ReactionType> }
+    /// Keeps `text` as your draft in the chat (synced to your other devices), or clears it when
+    /// `text` is absent or blank. Sending a message in the chat clears it too. Result: `Ok`.
+    "messages.save_draft" => SaveDraft {
+        chat_id: i64,
+        #[serde(default)] text: Option<String>,
+        #[serde(default)] reply_to: Option<i64>
+    }
     /// Result: `State`.
     "updates.get_state" => GetState {}
     /// Everything in your log after `pts`. Result: `Difference`.

@@ -190,6 +190,55 @@ pub struct Message {
     /// Set once the message was edited (unix seconds of the last edit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub edit_date: Option<i64>,
+    /// Absent while nobody reacted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reactions: Option<MessageReactions>,
+}
+
+/// A reaction, as Telegram's `ReactionType`: `{"type":"emoji","emoji":"👍"}` or
+/// `{"type":"custom_emoji","custom_emoji_id":"…"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ReactionType {
+    Emoji { emoji: String },
+    CustomEmoji { custom_emoji_id: String },
+}
+
+/// How many people set one reaction on a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReactionCount {
+    pub reaction: ReactionType,
+    pub count: u64,
+    /// You set this one (as you see it: absent in a channel's or large group's own log,
+    /// which has no viewer).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub chosen: bool,
+}
+
+/// One person's reaction, newest first in [`MessageReactions::recent`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecentReaction {
+    pub user_id: i64,
+    pub reaction: ReactionType,
+}
+
+/// The reactions on a message: a count per reaction (most first), and who reacted (the
+/// newest, at most 50; never in channels, whose readers are anonymous).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageReactions {
+    pub results: Vec<ReactionCount>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recent: Vec<RecentReaction>,
+}
+
+/// Text being typed in a chat and not sent yet, kept for you across devices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DraftMessage {
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<i64>,
+    /// Unix seconds of the last change.
+    pub date: i64,
 }
 
 /// A formatted span of a message's text, with Telegram's `MessageEntity` field names.
@@ -218,10 +267,48 @@ pub struct MessageEntity {
     pub custom_emoji_id: Option<String>,
 }
 
-/// Buttons shown under a message, row by row.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What a bot's message does to the reader's keyboard, in the Bot API's shapes: buttons
+/// under the message (`inline_keyboard`), a reply keyboard shown in place of the letter keys
+/// (`keyboard` and its options), its removal (`remove_keyboard`), or a request to reply to
+/// this message (`force_reply`). Exactly one of the four is present.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReplyMarkup {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inline_keyboard: Vec<Vec<InlineButton>>,
+    /// A reply keyboard: pressing a button sends its text as the reader's own message.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keyboard: Vec<Vec<KeyboardButton>>,
+    /// Reply keyboard: fit its height to the buttons.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub resize_keyboard: bool,
+    /// Reply keyboard: hide it once a button was pressed.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub one_time_keyboard: bool,
+    /// Reply keyboard: keep it up even while the letter keys are shown.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub is_persistent: bool,
+    /// Hide the reply keyboard shown before.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub remove_keyboard: bool,
+    /// Open a reply to this message.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub force_reply: bool,
+    /// Reply keyboard or reply request: shown in the empty input field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_field_placeholder: Option<String>,
+    /// Only for the users the text mentions and the author of the message replied to.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub selective: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// A reply keyboard's button: its text is what pressing it sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyboardButton {
+    pub text: String,
 }
 
 /// One button: pressing it sends `callback_data` to the bot (`messages.press_button`) or
@@ -239,6 +326,13 @@ impl ReplyMarkup {
     /// The buttons in reading order (row by row, left to right).
     pub fn buttons(&self) -> impl Iterator<Item = &InlineButton> {
         self.inline_keyboard.iter().flatten()
+    }
+
+    /// Whether this message concerns `reader`'s reply keyboard: always, unless `selective`,
+    /// when only the users `mentioned` in it (`text_mention` ids, `@username`s resolved by
+    /// the caller) and the author of the message it replies to are meant.
+    pub fn is_for(&self, reader: i64, mentioned: &[i64], replied_author: Option<i64>) -> bool {
+        !self.selective || mentioned.contains(&reader) || replied_author == Some(reader)
     }
 }
 
@@ -283,6 +377,9 @@ pub struct Dialog {
     pub read_inbox_max_id: i64,
     /// The others have read your messages up to this one (private chats and groups).
     pub read_outbox_max_id: i64,
+    /// Your unsent text in this chat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draft: Option<DraftMessage>,
 }
 
 /// Position in the dialog list, to fetch the next page.

@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::types::{Chat, Message, Role, SecretMessage};
+use crate::types::{Chat, DraftMessage, Message, MessageReactions, Role, SecretMessage};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Update {
@@ -68,6 +68,19 @@ pub enum UpdateKind {
     SecretMessage {
         message: SecretMessage,
     },
+    // daily use (#18)
+    /// The reactions on message `id` changed; `reactions` is how they stand now.
+    MessageReactions {
+        chat_id: i64,
+        id: i64,
+        reactions: MessageReactions,
+    },
+    /// Your draft in a chat changed (on any of your devices); absent `draft` means cleared.
+    Draft {
+        chat_id: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        draft: Option<DraftMessage>,
+    },
 }
 
 impl UpdateKind {
@@ -79,7 +92,9 @@ impl UpdateKind {
             | UpdateKind::ReadInbox { chat_id, .. }
             | UpdateKind::ReadOutbox { chat_id, .. }
             | UpdateKind::PinnedMessage { chat_id, .. }
-            | UpdateKind::Participant { chat_id, .. } => *chat_id,
+            | UpdateKind::Participant { chat_id, .. }
+            | UpdateKind::MessageReactions { chat_id, .. }
+            | UpdateKind::Draft { chat_id, .. } => *chat_id,
             UpdateKind::Chat { chat } => chat.id,
             UpdateKind::SecretMessage { message } => message.chat_id,
         }

@@ -224,7 +224,12 @@ pub async fn start_with(config: Config, store: Arc<dyn Store>, bus: Arc<dyn Bus>
 }
 
 async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
-    tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| match e.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            anyhow::anyhow!("cannot listen on {addr}: the address is already in use (another server running?); stop it or choose another with --listen")
+        }
+        _ => anyhow::anyhow!("cannot listen on {addr}: {e}"),
+    })
 }
 
 /// The process's open-file limit (`main` has raised the soft limit to the hard one by now).

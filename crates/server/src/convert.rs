@@ -5,7 +5,9 @@
 //! read what else the rendering needs from the store (relations, the peer of a private chat),
 //! for the request handlers, catch-up and the live fan-out alike.
 
-use heliograph_core::{Button, ButtonAction, ChatId, ChatKind, Entity, EntityKind, InvalidMarkup, Keyboard, Role, UserId};
+use heliograph_core::{
+    Button, ButtonAction, ChatId, ChatKind, Entity, EntityKind, InvalidMarkup, InvalidValue, Keyboard, KeyboardKind, Reaction, ReplyOptions, Role, UserId,
+};
 use heliograph_proto as proto;
 use heliograph_store::{self as store, Event, Log, Logged, Relation, Store};
 
@@ -75,29 +77,73 @@ pub fn entity_from_wire(e: &proto::MessageEntity) -> Option<Entity> {
     Some(Entity { kind, offset: e.offset, length: e.length })
 }
 
-/// An inline keyboard as `reply_markup`.
+/// A keyboard as `reply_markup`, in the Bot API's shape for its kind.
 pub fn reply_markup(k: &Keyboard) -> proto::ReplyMarkup {
-    proto::ReplyMarkup {
-        inline_keyboard: k
-            .rows()
-            .iter()
-            .map(|row| {
-                row.iter()
-                    .map(|b| {
-                        let (callback_data, url) = match &b.action {
-                            ButtonAction::Callback(d) => (Some(d.clone()), None),
-                            ButtonAction::Url(u) => (None, Some(u.clone())),
-                        };
-                        proto::InlineButton { text: b.text.clone(), callback_data, url }
-                    })
-                    .collect()
-            })
-            .collect(),
+    let mut wire = proto::ReplyMarkup::default();
+    match k.kind() {
+        KeyboardKind::Inline => {
+            wire.inline_keyboard = k
+                .rows()
+                .iter()
+                .map(|row| {
+                    row.iter()
+                        .map(|b| {
+                            let (callback_data, url) = match &b.action {
+                                ButtonAction::Callback(d) => (Some(d.clone()), None),
+                                ButtonAction::Url(u) => (None, Some(u.clone())),
+                                ButtonAction::Text => (None, None),
+                            };
+                            proto::InlineButton { text: b.text.clone(), callback_data, url }
+                        })
+                        .collect()
+                })
+                .collect()
+        }
+        KeyboardKind::Reply(o) => {
+            wire.keyboard =
+                k.rows().iter().map(|row| row.iter().map(|b| proto::KeyboardButton { text: b.text.clone() }).collect()).collect();
+            wire.resize_keyboard = o.resize;
+            wire.one_time_keyboard = o.one_time;
+            wire.is_persistent = o.persistent;
+            wire.input_field_placeholder = o.placeholder.clone();
+            wire.selective = o.selective;
+        }
+        KeyboardKind::Remove { selective } => {
+            wire.remove_keyboard = true;
+            wire.selective = *selective;
+        }
+        KeyboardKind::ForceReply { placeholder, selective } => {
+            wire.force_reply = true;
+            wire.input_field_placeholder = placeholder.clone();
+            wire.selective = *selective;
+        }
     }
+    wire
 }
 
 /// The inverse of [`reply_markup`], checked; `Ok(None)` for a keyboard without buttons.
 pub fn keyboard_from_wire(m: &proto::ReplyMarkup) -> Result<Option<Keyboard>, InvalidMarkup> {
+    if m.remove_keyboard {
+        return Ok(Some(Keyboard::remove(m.selective)));
+    }
+    if m.force_reply {
+        return Keyboard::force_reply(m.input_field_placeholder.clone(), m.selective).map(Some);
+    }
+    if !m.keyboard.is_empty() {
+        let rows = m
+            .keyboard
+            .iter()
+            .map(|row| row.iter().map(|b| Button::new(b.text.clone(), ButtonAction::Text)).collect::<Result<Vec<_>, _>>())
+            .collect::<Result<Vec<_>, _>>()?;
+        let options = ReplyOptions {
+            resize: m.resize_keyboard,
+            one_time: m.one_time_keyboard,
+            persistent: m.is_persistent,
+            placeholder: m.input_field_placeholder.clone(),
+            selective: m.selective,
+        };
+        return Keyboard::reply(rows, options);
+    }
     let mut rows = Vec::with_capacity(m.inline_keyboard.len());
     for row in &m.inline_keyboard {
         let mut out = Vec::with_capacity(row.len());
@@ -148,7 +194,42 @@ pub fn message(m: &store::Message) -> proto::Message {
             date: f.date,
         }),
         edit_date: m.edit_date,
+        reactions: None,
     }
+}
+
+pub fn reaction(r: &Reaction) -> proto::ReactionType {
+    match r {
+        Reaction::Emoji(emoji) => proto::ReactionType::Emoji { emoji: emoji.clone() },
+        Reaction::CustomEmoji(id) => proto::ReactionType::CustomEmoji { custom_emoji_id: id.clone() },
+    }
+}
+
+pub fn reaction_from_wire(r: &proto::ReactionType) -> Result<Reaction, InvalidValue> {
+    match r {
+        proto::ReactionType::Emoji { emoji } => Reaction::emoji(emoji),
+        proto::ReactionType::CustomEmoji { custom_emoji_id } => Reaction::custom_emoji(custom_emoji_id),
+    }
+}
+
+pub fn reactions(r: &store::Reactions) -> proto::MessageReactions {
+    proto::MessageReactions {
+        results: r
+            .counts
+            .iter()
+            .map(|c| proto::ReactionCount { reaction: reaction(&c.reaction), count: c.count, chosen: c.chosen })
+            .collect(),
+        recent: r.recent.iter().map(|(u, x)| proto::RecentReaction { user_id: u.0, reaction: reaction(x) }).collect(),
+    }
+}
+
+/// A message nobody reacted to (any more).
+pub fn no_reactions() -> proto::MessageReactions {
+    proto::MessageReactions { results: Vec::new(), recent: Vec::new() }
+}
+
+pub fn draft(d: &store::SavedDraft) -> proto::DraftMessage {
+    proto::DraftMessage { text: d.text.as_str().to_string(), reply_to: d.reply_to.map(|r| r.0), date: d.date }
 }
 
 /// A chat without a particular viewer (in a chat's own log): no role, no peer.
@@ -178,9 +259,24 @@ pub fn chat(view: &store::View, peer: Option<proto::User>) -> proto::Chat {
     chat
 }
 
-/// A logged event as a wire update. `ChatChanged` needs the chat as the log's owner sees it,
-/// so it is passed in by the caller (`None` skips the event).
-pub fn update(logged: &Logged, changed_chat: Option<proto::Chat>) -> Option<proto::Update> {
+/// What an event is rendered with that the store reads when it renders it, as the log's
+/// owner sees it now.
+#[derive(Debug, Default)]
+pub enum ReadNow {
+    /// The event carries all it shows.
+    #[default]
+    Nothing,
+    /// `ChatChanged`: the chat.
+    Chat(proto::Chat),
+    /// `Reactions`: the message's reactions.
+    Reactions(proto::MessageReactions),
+    /// `DraftChanged`: the draft (`None`: cleared).
+    Draft(Option<proto::DraftMessage>),
+}
+
+/// A logged event as a wire update. What the event names is read now and passed in by the
+/// caller (`ReadNow::Nothing` where it was needed skips the event).
+pub fn update(logged: &Logged, now: ReadNow) -> Option<proto::Update> {
     use proto::UpdateKind as K;
     let kind = match &logged.event {
         Event::NewMessage(m) => K::NewMessage { message: message(m) },
@@ -190,7 +286,18 @@ pub fn update(logged: &Logged, changed_chat: Option<proto::Chat>) -> Option<prot
         Event::ReadOutbox { chat, max_id } => K::ReadOutbox { chat_id: chat.0, max_id: max_id.0 },
         Event::Pinned { chat, id } => K::PinnedMessage { chat_id: chat.0, id: id.map(|i| i.0) },
         Event::Participant { chat, user, role: r, by } => K::Participant { chat_id: chat.0, user_id: user.0, role: r.map(role), by: by.0 },
-        Event::ChatChanged { .. } => K::Chat { chat: changed_chat? },
+        Event::ChatChanged { .. } => match now {
+            ReadNow::Chat(chat) => K::Chat { chat },
+            _ => return None,
+        },
+        Event::Reactions { chat, message } => match now {
+            ReadNow::Reactions(reactions) => K::MessageReactions { chat_id: chat.0, id: message.0, reactions },
+            _ => return None,
+        },
+        Event::DraftChanged { chat } => match now {
+            ReadNow::Draft(draft) => K::Draft { chat_id: chat.0, draft },
+            _ => return None,
+        },
         // Only in a bot's log, for the Bot API; the wire protocol has no update for it.
         Event::CallbackQuery { .. } => return None,
         Event::Mls(m) => K::SecretMessage { message: secret_message(m) },
@@ -279,16 +386,28 @@ pub async fn chat_of(store: &dyn Store, viewer: UserId, id: ChatId) -> Result<pr
 
 /// Renders a logged event for the owner of the log it sits in (`None`: a chat's own log).
 pub async fn update_for(store: &dyn Store, owner: Option<UserId>, logged: &store::Logged) -> Option<proto::Update> {
-    let changed = match (&logged.event, owner) {
+    let public_chat = |chat| async move { store.chat_info(chat).await.ok().flatten().map(|c| ReadNow::Chat(chat_public(&c))) };
+    let now = match (&logged.event, owner) {
         // A former member gets the chat without a role: the sign that they are out.
         (store::Event::ChatChanged { chat }, Some(user)) => match chat_of(store, user, *chat).await {
-            Ok(c) => Some(c),
-            Err(_) => store.chat_info(*chat).await.ok().flatten().map(|c| chat_public(&c)),
+            Ok(c) => Some(ReadNow::Chat(c)),
+            Err(_) => public_chat(*chat).await,
         },
-        (store::Event::ChatChanged { chat }, None) => store.chat_info(*chat).await.ok().flatten().map(|c| chat_public(&c)),
+        (store::Event::ChatChanged { chat }, None) => public_chat(*chat).await,
+        // A former member has none to show: the event is skipped.
+        (store::Event::Reactions { chat, message }, Some(user)) => {
+            let got = store.reactions(user, *chat, &[*message]).await.ok();
+            got.map(|mut r| ReadNow::Reactions(r.pop().map_or_else(no_reactions, |r| reactions(&r))))
+        }
+        (store::Event::Reactions { chat, message }, None) => {
+            store.public_reactions(*chat, *message).await.ok().map(|r| ReadNow::Reactions(reactions(&r)))
+        }
+        (store::Event::DraftChanged { chat }, Some(user)) => {
+            store.draft(user, *chat).await.ok().map(|d| ReadNow::Draft(d.as_ref().map(draft)))
+        }
         _ => None,
     };
-    update(logged, changed)
+    update(logged, now.unwrap_or_default())
 }
 
 /// Renders a difference for the owner of its log, as [`update_for`] renders live updates.
@@ -358,8 +477,26 @@ mod tests {
                 callback_data: Some("a".into()),
                 url: Some("https://a.b".into()),
             }]],
+            ..proto::ReplyMarkup::default()
         };
         assert_eq!(keyboard_from_wire(&both), Err(InvalidMarkup::ButtonAction));
+
+        // The other kinds, in the Bot API's shapes.
+        let text = |t: &str| Button::new(t.into(), ButtonAction::Text).unwrap();
+        let options = ReplyOptions { resize: true, one_time: true, persistent: false, placeholder: Some("Pick".into()), selective: false };
+        let cases = [
+            (
+                Keyboard::reply(vec![vec![text("Red"), text("Blue")]], options).unwrap().unwrap(),
+                serde_json::json!({"keyboard": [[{"text": "Red"}, {"text": "Blue"}]], "resize_keyboard": true, "one_time_keyboard": true, "input_field_placeholder": "Pick"}),
+            ),
+            (Keyboard::remove(true), serde_json::json!({"remove_keyboard": true, "selective": true})),
+            (Keyboard::force_reply(None, false).unwrap(), serde_json::json!({"force_reply": true})),
+        ];
+        for (k, json) in cases {
+            let wire = reply_markup(&k);
+            assert_eq!(serde_json::to_value(&wire).unwrap(), json);
+            assert_eq!(keyboard_from_wire(&wire), Ok(Some(k)));
+        }
     }
 }
 

@@ -52,6 +52,8 @@ pub fn from_invalid(e: InvalidValue) -> Error {
         InvalidValue::TextEmpty => ErrorCode::MessageEmpty,
         InvalidValue::TextTooLong { .. } => ErrorCode::MessageTooLong,
         InvalidValue::Code => ErrorCode::PhoneCodeInvalid,
+        InvalidValue::Reaction => ErrorCode::ReactionInvalid,
+        InvalidValue::TooManyReactions { .. } => ErrorCode::ReactionsTooMany,
         InvalidValue::Spoofing { what, .. } => match what {
             Spoofable::Name => ErrorCode::NameInvalid,
             Spoofable::Title => ErrorCode::TitleInvalid,

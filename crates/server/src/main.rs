@@ -132,8 +132,20 @@ impl Place {
     }
 }
 
+/// A failure is one line on stderr (`heliograph: cannot listen on …`) and exit status 1, not
+/// a debug dump: it is what an operator reads first.
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("heliograph: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
     let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     // Dependencies that log payloads: tokio-postgres every statement's parameters (message
     // text, names) at debug, tungstenite every WebSocket frame (session tokens, login codes,

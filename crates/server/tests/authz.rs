@@ -190,6 +190,8 @@ const NEEDS_NO_RIGHT: &[(&str, &str)] = &[
     ("messages.history", "any member"),
     ("messages.press_button", "any member who sees the message; only a bot's callback buttons (BUTTON_DATA_INVALID, sdk.rs)"),
     ("messages.send_media", "the same right as messages.send"),
+    ("messages.react", "any member who sees the message, channel readers too (daily.rs)"),
+    ("messages.save_draft", "any member: the draft is the caller's own, in their own log only (daily.rs)"),
     ("updates.get_state", "the caller's own log"),
     ("updates.get_difference", "the caller's own log"),
     ("updates.get_chat_difference", "any member of a chat with its own log"),

@@ -33,3 +33,25 @@ async fn a_server_that_exits_before_serving_is_reported_with_its_log() {
     assert!(matches!(err, Error::Exited { .. }), "{text}");
     assert!(text.contains("exited before serving") && text.contains("--no-such-flag"), "the error shows the end of the log: {text}");
 }
+
+/// A port already in use is one clear line on stderr and exit status 1, no debug dump.
+#[tokio::test]
+async fn a_port_in_use_is_one_clear_line() {
+    let server = Binary::new().dev().start().await.expect("heliograph starts");
+    let data = tempfile::tempdir().expect("data folder");
+    let listen = format!("127.0.0.1:{}", server.port());
+    let out = Binary::new()
+        .command(["serve", "--dev", "--listen", &listen, "--data", data.path().to_str().unwrap()])
+        .output()
+        .expect("heliograph runs");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(
+        lines,
+        [format!(
+            "heliograph: cannot listen on {listen}: the address is already in use (another server running?); stop it or choose another with --listen"
+        )],
+        "{stderr}"
+    );
+}

@@ -64,35 +64,77 @@ fn decode_entity(v: &Value) -> Option<Entity> {
     Some(Entity { kind, offset: number("offset")?, length: number("length")? })
 }
 
-/// `None` (stored as `NULL`) for no keyboard.
+/// `None` (stored as `NULL`) for no keyboard. An inline keyboard is its rows (an array);
+/// the other kinds are the Bot API's objects (`{"keyboard":…,"resize_keyboard":true}`,
+/// `{"remove_keyboard":true}`, `{"force_reply":true}`).
 pub(crate) fn encode_keyboard(keyboard: Option<&Keyboard>) -> Option<String> {
     let keyboard = keyboard?;
-    let rows: Vec<Value> = keyboard
-        .rows()
-        .iter()
-        .map(|row| {
-            Value::Array(
-                row.iter()
-                    .map(|b| match &b.action {
-                        ButtonAction::Callback(data) => json!({ "text": b.text, "callback_data": data }),
-                        ButtonAction::Url(url) => json!({ "text": b.text, "url": url }),
-                    })
-                    .collect(),
-            )
-        })
-        .collect();
-    Some(Value::Array(rows).to_string())
+    let rows = || -> Value {
+        Value::Array(
+            keyboard
+                .rows()
+                .iter()
+                .map(|row| {
+                    Value::Array(
+                        row.iter()
+                            .map(|b| match &b.action {
+                                ButtonAction::Callback(data) => json!({ "text": b.text, "callback_data": data }),
+                                ButtonAction::Url(url) => json!({ "text": b.text, "url": url }),
+                                ButtonAction::Text => json!({ "text": b.text }),
+                            })
+                            .collect(),
+                    )
+                })
+                .collect(),
+        )
+    };
+    let value = match keyboard.kind() {
+        KeyboardKind::Inline => rows(),
+        KeyboardKind::Reply(o) => json!({
+            "keyboard": rows(), "resize_keyboard": o.resize, "one_time_keyboard": o.one_time, "is_persistent": o.persistent,
+            "input_field_placeholder": o.placeholder, "selective": o.selective,
+        }),
+        KeyboardKind::Remove { selective } => json!({ "remove_keyboard": true, "selective": selective }),
+        KeyboardKind::ForceReply { placeholder, selective } => {
+            json!({ "force_reply": true, "input_field_placeholder": placeholder, "selective": selective })
+        }
+    };
+    Some(value.to_string())
 }
 
 pub(crate) fn decode_keyboard(stored: Option<&str>) -> Option<Keyboard> {
-    let Value::Array(rows) = serde_json::from_str(stored.filter(|s| !s.is_empty())?).ok()? else {
-        return None;
+    let value: Value = serde_json::from_str(stored.filter(|s| !s.is_empty())?).ok()?;
+    let rows = |v: &Value| -> Vec<Vec<Button>> {
+        v.as_array()
+            .map(|rows| {
+                rows.iter()
+                    .map(|row| row.as_array().map(|buttons| buttons.iter().filter_map(decode_button).collect()).unwrap_or_default())
+                    .collect()
+            })
+            .unwrap_or_default()
     };
-    let rows: Vec<Vec<Button>> = rows
-        .iter()
-        .map(|row| row.as_array().map(|buttons| buttons.iter().filter_map(decode_button).collect()).unwrap_or_default())
-        .collect();
-    Keyboard::new(rows).ok().flatten()
+    let flag = |name: &str| value.get(name).and_then(Value::as_bool).unwrap_or(false);
+    let placeholder = value.get("input_field_placeholder").and_then(Value::as_str).map(str::to_string);
+    match &value {
+        // A button without an action cannot be pressed under a message: dropped.
+        Value::Array(_) => {
+            let rows = rows(&value).into_iter().map(|row| row.into_iter().filter(|b| b.action != ButtonAction::Text).collect()).collect();
+            Keyboard::new(rows).ok().flatten()
+        }
+        _ if value.get("keyboard").is_some() => {
+            let options = ReplyOptions {
+                resize: flag("resize_keyboard"),
+                one_time: flag("one_time_keyboard"),
+                persistent: flag("is_persistent"),
+                placeholder,
+                selective: flag("selective"),
+            };
+            Keyboard::reply(rows(&value["keyboard"]), options).ok().flatten()
+        }
+        _ if flag("remove_keyboard") => Some(Keyboard::remove(flag("selective"))),
+        _ if flag("force_reply") => Keyboard::force_reply(placeholder, flag("selective")).ok(),
+        _ => None,
+    }
 }
 
 fn decode_button(v: &Value) -> Option<Button> {
@@ -100,7 +142,7 @@ fn decode_button(v: &Value) -> Option<Button> {
     let action = match (v.get("callback_data").and_then(Value::as_str), v.get("url").and_then(Value::as_str)) {
         (Some(data), _) => ButtonAction::Callback(data.to_string()),
         (None, Some(url)) => ButtonAction::Url(url.to_string()),
-        (None, None) => return None,
+        (None, None) => ButtonAction::Text,
     };
     Some(Button { text, action })
 }
@@ -154,6 +196,17 @@ mod tests {
                 vec![b("c", ButtonAction::Callback("{\"x\":1}".into()))],
             ])
             .expect("keyboard"),
+            Keyboard::reply(vec![vec![b("Red", ButtonAction::Text)], vec![b("Blue", ButtonAction::Text)]], ReplyOptions::default())
+                .expect("keyboard"),
+            Keyboard::reply(
+                vec![vec![b("Red", ButtonAction::Text)]],
+                ReplyOptions { resize: true, one_time: true, persistent: true, placeholder: Some("Pick".into()), selective: true },
+            )
+            .expect("keyboard"),
+            Some(Keyboard::remove(false)),
+            Some(Keyboard::remove(true)),
+            Some(Keyboard::force_reply(None, false).expect("force reply")),
+            Some(Keyboard::force_reply(Some("Your name".into()), true).expect("force reply")),
         ];
         for k in keyboards {
             let stored = encode_keyboard(k.as_ref());

@@ -68,6 +68,10 @@ macro_rules! conformance_tests {
             key_package_directory,
             key_package_claims_race,
             secret_commits,
+            // daily use (#18)
+            reactions,
+            reactions_in_channels,
+            drafts,
         );
         $crate::conformance_tests!(@harness $harness;
             large_group_own_log,
@@ -1860,6 +1864,165 @@ pub async fn bots_follow_own_logs(h: &mut dyn Harness) {
     assert_eq!(s.open_private(bot, bob).await.must("open again").id, opened.id);
     let self_chat = s.open_private(carol, carol).await.must("saved messages");
     assert_eq!(s.find_private(carol, carol).await.must("find_private").map(|c| c.id), Some(self_chat.id));
+}
+
+// --- daily use (#18): reactions, drafts ------------------------------------------------------
+
+fn emoji(e: &str) -> Reaction {
+    Reaction::emoji(e).expect("test emoji are emoji")
+}
+
+fn set(rs: &[&str]) -> ReactionSet {
+    ReactionSet::parse(rs.iter().map(|e| emoji(e)).collect()).expect("test sets are small")
+}
+
+/// (reaction, count, chosen) of each count, in order.
+fn counts(r: &Reactions) -> Vec<(String, u64, bool)> {
+    r.counts
+        .iter()
+        .map(|c| {
+            let name = match &c.reaction {
+                Reaction::Emoji(e) => e.clone(),
+                Reaction::CustomEmoji(id) => format!("custom:{id}"),
+            };
+            (name, c.count, c.chosen)
+        })
+        .collect()
+}
+
+/// Members set several reactions each (most counted first, each viewer sees their own as chosen, recent names who), every change is one logged event per member, an unchanged set logs nothing, non-members and hidden or missing messages are refused, and a delete for everyone takes the reactions with it.
+pub async fn reactions(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, 1, "Alice").await;
+    let bob = person(s, 2, "Bob").await;
+    let eve = person(s, 3, "Eve").await;
+    let group = s.create_chat(alice, ChatKind::Group, &title("Friends"), None, &[bob]).await.must("create group").id;
+    send(s, alice, group, 1, "one").await;
+    send(s, alice, group, 2, "two").await;
+    let (a0, b0) = (state(s, alice).await, state(s, bob).await);
+
+    let mine = s.react(alice, group, MessageId(1), set(&["👍", "🔥"])).await.must("react");
+    assert_eq!(counts(&mine), vec![("👍".into(), 1, true), ("🔥".into(), 1, true)], "the actor sees theirs chosen");
+    let custom = Reaction::custom_emoji("5368324170671202286").expect("an id");
+    let bobs = s.react(bob, group, MessageId(1), ReactionSet::parse(vec![emoji("🔥"), custom.clone()]).expect("two")).await.must("react");
+    assert_eq!(
+        counts(&bobs),
+        vec![("🔥".into(), 2, true), ("👍".into(), 1, false), ("custom:5368324170671202286".into(), 1, true)],
+        "most set first; each viewer's own are chosen"
+    );
+    assert_eq!(bobs.recent.len(), 4, "recent names every reaction in a small group");
+    assert!(bobs.recent.contains(&(bob, custom.clone())) && bobs.recent.contains(&(alice, emoji("👍"))), "recent: {:?}", bobs.recent);
+    for (who, from) in [(alice, a0), (bob, b0)] {
+        assert_eq!(
+            events(&log_of(s, who, from).await),
+            vec![Event::Reactions { chat: group, message: MessageId(1) }; 2],
+            "each change is logged once for every member"
+        );
+    }
+    let seen = s.reactions(alice, group, &[MessageId(1), MessageId(2)]).await.must("reactions");
+    assert_eq!(seen.len(), 1, "only reacted messages are listed");
+    assert_eq!(counts(&seen[0]), vec![("🔥".into(), 2, true), ("👍".into(), 1, true), ("custom:5368324170671202286".into(), 1, false)]);
+    assert_eq!(
+        counts(&s.public_reactions(group, MessageId(1)).await.must("public")).iter().filter(|c| c.2).count(),
+        0,
+        "no viewer, nothing chosen"
+    );
+
+    // The same set again changes and logs nothing; a smaller one takes the rest away.
+    let before = state(s, bob).await;
+    s.react(alice, group, MessageId(1), set(&["🔥", "👍"])).await.must("reorder");
+    s.react(alice, group, MessageId(1), set(&["🔥", "👍"])).await.must("same again");
+    let reorder = log_of(s, bob, before).await;
+    assert_eq!(reorder.len(), 1, "a new order is one change, the same set again none: {reorder:?}");
+    let now = s.react(alice, group, MessageId(1), set(&["🔥"])).await.must("take one away");
+    assert_eq!(counts(&now), vec![("🔥".into(), 2, true), ("custom:5368324170671202286".into(), 1, false)]);
+
+    // Refusals change nothing.
+    let (a1, b1) = (state(s, alice).await, state(s, bob).await);
+    refused(s.react(eve, group, MessageId(1), set(&["👍"])).await, Error::ChatNotFound, "a non-member reacts");
+    refused(s.react(alice, group, MessageId(99), set(&["👍"])).await, Error::MessageNotFound, "react to a missing message");
+    refused(s.reactions(eve, group, &[MessageId(1)]).await, Error::ChatNotFound, "a non-member reads reactions");
+    s.delete(bob, group, &[MessageId(2)], false).await.must("hide for bob");
+    let b2 = state(s, bob).await;
+    refused(s.react(bob, group, MessageId(2), set(&["👍"])).await, Error::MessageNotFound, "react to a message hidden for me");
+    assert_eq!((state(s, alice).await, state(s, bob).await), (a1, b2), "refused reactions log nothing");
+    assert_eq!(b2, b1 + 1, "only the hide was logged");
+
+    // Gone with the message.
+    s.delete(alice, group, &[MessageId(1)], true).await.must("delete for everyone");
+    send(s, alice, group, 3, "three").await;
+    assert!(s.reactions(alice, group, &[MessageId(1), MessageId(3)]).await.must("reactions").is_empty(), "deleted with the message");
+}
+
+/// In a channel (its own log) a reaction is one row in the chat's log and none in readers' logs, its counts are shown and who reacted is not.
+pub async fn reactions_in_channels(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, 1, "Alice").await;
+    let readers = crowd(&store, 100, 3).await;
+    let channel = s.create_chat(alice, ChatKind::Channel, &title("News"), None, &readers).await.must("create channel").id;
+    send(s, alice, channel, 1, "post").await;
+    let cpts = view(s, alice, channel).await.chat.pts;
+    let before = state(s, readers[0]).await;
+    for &r in &readers {
+        s.react(r, channel, MessageId(1), set(&["🎉"])).await.must("react in a channel");
+    }
+    assert_eq!(state(s, readers[0]).await, before, "no row in a reader's own log");
+    let log = chat_log_of(s, readers[1], channel, cpts).await;
+    assert_eq!(events(&log), vec![Event::Reactions { chat: channel, message: MessageId(1) }; 3], "one row per change in the channel's log");
+    let seen = s.reactions(readers[0], channel, &[MessageId(1)]).await.must("reactions").pop().expect("reacted");
+    assert_eq!(counts(&seen), vec![("🎉".into(), 3, true)]);
+    assert!(seen.recent.is_empty(), "channel readers stay anonymous");
+    assert!(s.public_reactions(channel, MessageId(1)).await.must("public").recent.is_empty());
+}
+
+/// A draft is kept per person and chat, listed with the dialogs, logged only in its owner's log (saved, changed, cleared; unchanged logs nothing), cleared by a send in that chat, and refused for non-members and replies to missing messages.
+pub async fn drafts(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, 1, "Alice").await;
+    let bob = person(s, 2, "Bob").await;
+    let eve = person(s, 3, "Eve").await;
+    let chat = s.open_private(alice, bob).await.must("open_private").id;
+    let other = s.open_private(alice, eve).await.must("open_private").id;
+    send(s, bob, chat, 1, "hi").await;
+    let (a0, b0) = (state(s, alice).await, state(s, bob).await);
+
+    s.save_draft(alice, chat, Some(mtext("half a thought")), Some(MessageId(1))).await.must("save");
+    s.save_draft(alice, chat, Some(mtext("half a thought")), Some(MessageId(1))).await.must("save the same");
+    s.save_draft(alice, other, Some(mtext("for Eve")), None).await.must("save in another chat");
+    let d = s.draft(alice, chat).await.must("draft").expect("saved");
+    assert_eq!((d.text.as_str(), d.reply_to), ("half a thought", Some(MessageId(1))));
+    assert_eq!(s.draft(alice, other).await.must("draft").map(|d| d.text.as_str().to_owned()).as_deref(), Some("for Eve"), "one per chat");
+    assert_eq!(s.draft(bob, chat).await.must("draft"), None, "one per person");
+    assert_eq!(
+        events(&log_of(s, alice, a0).await),
+        vec![Event::DraftChanged { chat }, Event::DraftChanged { chat: other }],
+        "logged for its owner, once per change"
+    );
+    assert_eq!(state(s, bob).await, b0, "never in the other member's log");
+    let listed = s.dialogs(alice, None, 10).await.must("dialogs");
+    let row = listed.iter().find(|x| x.view.chat.id == chat).expect("listed");
+    assert_eq!(row.draft.as_ref().map(|d| d.text.as_str()), Some("half a thought"), "dialogs carry the draft");
+
+    refused(s.save_draft(alice, chat, Some(mtext("x")), Some(MessageId(99))).await, Error::MessageNotFound, "reply to a missing message");
+    refused(s.save_draft(eve, chat, Some(mtext("x")), None).await, Error::ChatNotFound, "a non-member's draft");
+    assert_eq!(
+        s.draft(alice, chat).await.must("draft").map(|d| d.text.as_str().to_owned()).as_deref(),
+        Some("half a thought"),
+        "refusals keep the draft"
+    );
+
+    // Sending clears it (and says so); clearing what is not there logs nothing.
+    let a1 = state(s, alice).await;
+    send(s, alice, chat, 2, "the whole thought").await;
+    assert_eq!(s.draft(alice, chat).await.must("draft"), None, "a send clears the draft");
+    let after = events(&log_of(s, alice, a1).await);
+    assert_eq!(after.last(), Some(&Event::DraftChanged { chat }), "the clearing is logged: {after:?}");
+    let a2 = state(s, alice).await;
+    s.save_draft(alice, chat, None, None).await.must("clear nothing");
+    assert_eq!(state(s, alice).await, a2, "clearing no draft logs nothing");
+    s.save_draft(alice, other, None, None).await.must("clear");
+    assert_eq!(s.draft(alice, other).await.must("draft"), None);
+    assert_eq!(events(&log_of(s, alice, a2).await), vec![Event::DraftChanged { chat: other }]);
 }
 
 // --- secret chats (MLS, #15) ------------------------------------------------------------------

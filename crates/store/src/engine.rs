@@ -10,7 +10,7 @@ use std::pin::Pin;
 use async_trait::async_trait;
 use heliograph_core::*;
 
-use crate::commands::{accounts, bots, chats, files, messages, people, secret, sync, Tx};
+use crate::commands::{accounts, bots, chats, drafts, files, messages, people, reactions, secret, sync, Tx};
 use crate::{model::*, CommitFeed, Result, Store};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -92,7 +92,7 @@ macro_rules! by_ref {
     )*};
 }
 by_ref!(Phone => Phone, DisplayName => DisplayName, Username => Username, Title => Title, LoginCodeHash => LoginCodeHash,
-    Draft => Draft, Edit => Edit, JoinBy => JoinBy, BotChange => BotChange, NewFile => NewFile,
+    Draft => Draft, Edit => Edit, ReactionSet => ReactionSet, JoinBy => JoinBy, BotChange => BotChange, NewFile => NewFile,
     Vec<UserId> => [UserId], Vec<MessageId> => [MessageId], Vec<i64> => [i64], Vec<u8> => [u8], String => str,
     KeyPackageUpload => KeyPackageUpload, MlsGroup => MlsGroup, MlsCommit => MlsCommit, MlsSend => MlsSend);
 
@@ -111,6 +111,7 @@ trait ByRef {}
 impl ByRef for DisplayName {}
 impl ByRef for Bio {}
 impl ByRef for Username {}
+impl ByRef for MessageText {}
 
 #[async_trait]
 impl<E: Engine> Store for E {
@@ -265,6 +266,23 @@ impl<E: Engine> Store for E {
     }
     async fn pin(&self, actor: UserId, chat: ChatId, id: Option<MessageId>) -> Result<()> {
         run!(write, self, (actor, chat, id) => messages::pin)
+    }
+    // daily use (#18)
+    async fn react(&self, actor: UserId, chat: ChatId, id: MessageId, set: ReactionSet) -> Result<Reactions> {
+        run!(write, self, (actor, chat, id, set) => reactions::react)
+    }
+    async fn reactions(&self, viewer: UserId, chat: ChatId, ids: &[MessageId]) -> Result<Vec<Reactions>> {
+        let ids = ids.to_vec();
+        run!(read, self, (viewer, chat, ids) => reactions::of_messages)
+    }
+    async fn public_reactions(&self, chat: ChatId, id: MessageId) -> Result<Reactions> {
+        run!(read, self, (chat, id) => reactions::public)
+    }
+    async fn save_draft(&self, actor: UserId, chat: ChatId, text: Option<MessageText>, reply_to: Option<MessageId>) -> Result<()> {
+        run!(write, self, (actor, chat, text, reply_to) => drafts::save)
+    }
+    async fn draft(&self, user: UserId, chat: ChatId) -> Result<Option<SavedDraft>> {
+        run!(read, self, (user, chat) => drafts::draft)
     }
     async fn read(&self, actor: UserId, chat: ChatId, max_id: Option<MessageId>) -> Result<()> {
         run!(write, self, (actor, chat, max_id) => messages::read)

@@ -154,6 +154,22 @@ pub trait Store: Send + Sync + 'static {
     async fn history(&self, actor: UserId, chat: ChatId, page: Page) -> Result<Vec<Message>>;
     async fn dialogs(&self, user: UserId, before: Option<(i64, ChatId)>, limit: u32) -> Result<Vec<Dialog>>;
 
+    // --- daily use (#18): reactions, drafts --------------------------------------------------
+
+    /// Sets `actor`'s reactions on message `id` (one they can see) to exactly `set` (empty:
+    /// takes theirs away); logs [`Event::Reactions`] for every member when something changed.
+    /// Returns the message's reactions as `actor` sees them now.
+    async fn react(&self, actor: UserId, chat: ChatId, id: MessageId, set: ReactionSet) -> Result<Reactions>;
+    /// The reactions on those of `ids` that have any, as `viewer` (a member) sees them.
+    async fn reactions(&self, viewer: UserId, chat: ChatId, ids: &[MessageId]) -> Result<Vec<Reactions>>;
+    /// The reactions on a message with no viewer (for rendering a chat's own log).
+    async fn public_reactions(&self, chat: ChatId, id: MessageId) -> Result<Reactions>;
+    /// Saves (or with `None` clears) `actor`'s draft in `chat`, a chat they are a member of;
+    /// logs [`Event::DraftChanged`] in their own log when it changed. A send clears it too.
+    async fn save_draft(&self, actor: UserId, chat: ChatId, text: Option<MessageText>, reply_to: Option<MessageId>) -> Result<()>;
+    /// `user`'s draft in `chat`, if any.
+    async fn draft(&self, user: UserId, chat: ChatId) -> Result<Option<SavedDraft>>;
+
     // --- bots ------------------------------------------------------------------------------
 
     /// Creates a bot account owned by `owner`, with `username` and a first token (stored, like

@@ -264,6 +264,38 @@ pub struct Dialog {
     pub view: View,
     pub last_message: Option<Message>,
     pub unread: u64,
+    /// The dialog's owner's unsent text.
+    pub draft: Option<SavedDraft>,
+}
+
+/// How many people set one reaction on a message, and whether the viewer is among them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReactionCount {
+    pub reaction: Reaction,
+    pub count: u64,
+    pub chosen: bool,
+}
+
+/// The reactions on one message, as a viewer sees them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reactions {
+    pub message: MessageId,
+    /// Most set first; ties in [`Reaction`]'s order (emoji before custom emoji, then by code).
+    pub counts: Vec<ReactionCount>,
+    /// Who set what, newest first, at most [`RECENT_REACTIONS`]; empty in channels.
+    pub recent: Vec<(UserId, Reaction)>,
+}
+
+/// How many of the newest reactions [`Reactions::recent`] names.
+pub const RECENT_REACTIONS: u32 = 50;
+
+/// Text a person typed in a chat and has not sent, kept for all their devices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedDraft {
+    pub chat: ChatId,
+    pub text: MessageText,
+    pub reply_to: Option<MessageId>,
+    pub date: i64,
 }
 
 /// Which log an event sits in.
@@ -304,6 +336,15 @@ pub enum Event {
     },
     /// The chat's details changed, or the log's owner got access to it.
     ChatChanged {
+        chat: ChatId,
+    },
+    /// Someone changed their reactions on `message`; rendered as they stand when read.
+    Reactions {
+        chat: ChatId,
+        message: MessageId,
+    },
+    /// The log's owner saved or cleared their draft in `chat` (logged in their log only).
+    DraftChanged {
         chat: ChatId,
     },
     /// `from` pressed a callback button of `message` (logged for the bot that posted it).

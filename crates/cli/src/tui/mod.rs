@@ -107,7 +107,8 @@ struct Runner {
 
 impl Runner {
     fn perform(&self, effect: Effect) {
-        if matches!(effect, Effect::Send { .. } | Effect::Edit { .. } | Effect::Delete { .. } | Effect::Read { .. }) {
+        if matches!(effect, Effect::Send { .. } | Effect::Edit { .. } | Effect::Delete { .. } | Effect::Read { .. } | Effect::React { .. })
+        {
             let _ = self.writes.send(effect);
             return;
         }
@@ -168,7 +169,7 @@ async fn read(client: &Client, effect: Effect) -> Option<Input> {
             let _ = client.set_typing(chat_id).await;
             return None;
         }
-        Effect::Send { .. } | Effect::Edit { .. } | Effect::Delete { .. } | Effect::Read { .. } => return None,
+        Effect::Send { .. } | Effect::Edit { .. } | Effect::Delete { .. } | Effect::Read { .. } | Effect::React { .. } => return None,
     })
 }
 
@@ -193,6 +194,11 @@ fn writer(client: Client, tx: mpsc::Sender<Input>) -> mpsc::UnboundedSender<Effe
                         Err(e) => Some(failed(None, "not deleted", e)),
                     }
                 }
+                // The server's reactions update shows the change.
+                Effect::React { chat_id, id, reactions } => match client.react(chat_id, id, &reactions).await {
+                    Ok(_) => None,
+                    Err(e) => Some(failed(None, "no reaction", e)),
+                },
                 Effect::Read { chat_id, max_id } => match client.read_history(chat_id, Some(max_id)).await {
                     Ok(()) => None,
                     Err(e) => Some(failed(None, "marking read", e)),

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
-use heliograph_client::proto::{CallbackAnswer, Chat, Dialog, InlineButton, Message, UpdateKind, User};
+use heliograph_client::proto::{CallbackAnswer, Chat, Dialog, InlineButton, Message, MessageReactions, ReactionType, UpdateKind, User};
 use heliograph_client::Event;
 
 /// Messages asked for per history request.
@@ -88,6 +88,10 @@ impl History {
         self.messages.binary_search_by_key(&id, |m| m.id).ok().map(|i| &self.messages[i])
     }
 
+    fn message_mut(&mut self, id: i64) -> Option<&mut Message> {
+        self.messages.binary_search_by_key(&id, |m| m.id).ok().map(|i| &mut self.messages[i])
+    }
+
     /// The selected message.
     pub fn selected(&self) -> Option<&Message> {
         let c = self.cursor?;
@@ -99,7 +103,9 @@ impl History {
     fn upsert(&mut self, m: Message) -> bool {
         match self.messages.binary_search_by_key(&m.id, |x| x.id) {
             Ok(i) => {
-                self.messages[i] = m;
+                // An edit carries no reactions: they change by their own updates.
+                let reactions = self.messages[i].reactions.take();
+                self.messages[i] = Message { reactions: m.reactions.or(reactions), ..m };
                 true
             }
             Err(0) if self.more_older && !self.messages.is_empty() => false,
@@ -207,6 +213,12 @@ pub enum Effect {
     Typing {
         chat_id: i64,
     },
+    /// Set your reactions on a message to exactly `reactions`.
+    React {
+        chat_id: i64,
+        id: i64,
+        reactions: Vec<ReactionType>,
+    },
     /// Press the callback button carrying `data` (`messages.press_button`); the answer comes
     /// back as [`Input::Pressed`].
     Press {
@@ -233,6 +245,8 @@ pub struct Model {
     pub compose: Compose,
     /// Choosing a button (Ctrl-B): keys move among the buttons, Enter presses.
     pub picking: Option<Picking>,
+    /// Choosing a key of the chat's reply keyboard (Ctrl-K): (chat, key counted row by row).
+    pub keying: Option<(i64, usize)>,
     /// (chat, user) → until when "typing…" shows.
     pub typing: HashMap<(i64, i64), Instant>,
     /// When we last told the server we type, and in which chat.
@@ -261,6 +275,7 @@ impl Model {
             input: String::new(),
             compose: Compose::New,
             picking: None,
+            keying: None,
             typing: HashMap::new(),
             typing_sent: None,
             help: false,
@@ -426,7 +441,18 @@ impl Model {
             return self.pick_key(key, ctrl, p);
         }
         self.picking = None;
+        if let Some((_, index)) = self.keying.filter(|(c, _)| *c == chat_id) {
+            return self.key_key(key, ctrl, chat_id, index);
+        }
+        self.keying = None;
         match key.code {
+            KeyCode::Char('k') if ctrl => {
+                match self.reply_keys(chat_id) {
+                    Some(_) => self.keying = Some((chat_id, 0)),
+                    None => self.status = "no reply keyboard here (bots send them)".into(),
+                }
+                Vec::new()
+            }
             KeyCode::Char('b') if ctrl => {
                 self.start_picking(chat_id);
                 Vec::new()
@@ -472,6 +498,13 @@ impl Model {
                 }
                 Vec::new()
             }
+            KeyCode::Char('t') if ctrl => match self.selected_message(chat_id) {
+                Some(m) => vec![toggle_reaction(m, THUMBS_UP)],
+                None => {
+                    self.status = "select a message first (Up)".into();
+                    Vec::new()
+                }
+            },
             KeyCode::Char('d') if ctrl => match self.selected_message(chat_id) {
                 Some(m) if m.from == self.me => vec![Effect::Delete { chat_id, id: m.id }],
                 Some(_) => {
@@ -511,6 +544,61 @@ impl Model {
         };
         h.cursor = Some(h.messages.len() - 1 - at);
         self.picking = Some(Picking { chat_id, message_id: h.messages[at].id, index: 0 });
+    }
+
+    /// The reply keyboard up in `chat_id` for this person ([`heliograph_client::keyboard`]).
+    pub fn reply_keys(&self, chat_id: i64) -> Option<&Message> {
+        heliograph_client::keyboard::reply_keyboard(&self.histories.get(&chat_id)?.messages, self.me)
+    }
+
+    /// The keys of [`Model::reply_keys`], row by row.
+    fn keys(&self, chat_id: i64) -> Vec<String> {
+        let Some(m) = self.reply_keys(chat_id) else { return Vec::new() };
+        m.reply_markup.iter().flat_map(|k| k.keyboard.iter().flatten()).map(|b| b.text.clone()).collect()
+    }
+
+    /// A key while choosing on the reply keyboard: arrows move, digits and Enter send the
+    /// key's text as this person's message, Esc cancels.
+    fn key_key(&mut self, key: KeyEvent, ctrl: bool, chat_id: i64, index: usize) -> Vec<Effect> {
+        let keys = self.keys(chat_id);
+        if keys.is_empty() {
+            self.keying = None;
+            self.status = "the keyboard is gone".into();
+            return Vec::new();
+        }
+        let index = index.min(keys.len() - 1);
+        let mut send = None;
+        match key.code {
+            KeyCode::Esc => self.keying = None,
+            KeyCode::Char('k') if ctrl => self.keying = None,
+            KeyCode::Left | KeyCode::Up | KeyCode::BackTab => self.keying = Some((chat_id, index.saturating_sub(1))),
+            KeyCode::Right | KeyCode::Down | KeyCode::Tab => self.keying = Some((chat_id, (index + 1).min(keys.len() - 1))),
+            KeyCode::Enter => send = Some(index),
+            KeyCode::Char(c @ '1'..='9') if !ctrl => {
+                let n = c as usize - '1' as usize;
+                if n < keys.len() {
+                    send = Some(n);
+                } else {
+                    self.status = format!("there are only {} keys", keys.len());
+                }
+            }
+            _ => {}
+        }
+        let Some(n) = send else { return Vec::new() };
+        self.keying = None;
+        self.scroll(chat_id, isize::MIN / 2);
+        vec![Effect::Send { chat_id, text: keys[n].clone(), reply_to: None }]
+    }
+
+    /// The newest message when it is a bot's reply request meant for this person: what a
+    /// new message answers (Telegram opens the reply by itself).
+    fn reply_requested(&self, chat_id: i64) -> Option<i64> {
+        let h = self.histories.get(&chat_id)?;
+        let m = h.messages.last()?;
+        let markup = m.reply_markup.as_ref().filter(|k| k.force_reply)?;
+        let mentioned: Vec<i64> = m.entities.iter().filter_map(|e| e.user_id).collect();
+        let replied = m.reply_to.and_then(|id| h.message(id)).map(|r| r.from);
+        markup.is_for(self.me, &mentioned, replied).then_some(m.id)
     }
 
     /// A key while choosing a button: arrows move, digits and Enter press, Esc cancels.
@@ -572,7 +660,7 @@ impl Model {
         }
         let text = std::mem::take(&mut self.input);
         let effect = match self.compose {
-            Compose::New => Effect::Send { chat_id, text, reply_to: None },
+            Compose::New => Effect::Send { chat_id, text, reply_to: self.reply_requested(chat_id) },
             Compose::Reply(id) => Effect::Send { chat_id, text, reply_to: Some(id) },
             Compose::Edit(id) => Effect::Edit { chat_id, id, text },
         };
@@ -783,6 +871,15 @@ impl Model {
                             vec![Effect::LoadChat(chat_id)]
                         }
                     }
+                    UpdateKind::MessageReactions { chat_id, id, reactions } => {
+                        let from_chat_log = u.log.is_some();
+                        if let Some(m) = self.histories.get_mut(&chat_id).and_then(|h| h.message_mut(id)) {
+                            m.reactions = merge_reactions(m.reactions.take(), reactions, from_chat_log);
+                        }
+                        Vec::new()
+                    }
+                    // The TUI keeps its own input line; drafts are the web client's and `helio draft`'s.
+                    UpdateKind::Draft { .. } => Vec::new(),
                     UpdateKind::Chat { chat } => {
                         match self.dialogs.iter_mut().find(|d| d.chat.id == chat.id) {
                             Some(row) => {
@@ -889,8 +986,39 @@ impl Model {
         }
         if let Some(h) = self.histories.get_mut(&m.chat_id) {
             if let Ok(i) = h.messages.binary_search_by_key(&m.id, |x| x.id) {
-                h.messages[i] = m;
+                // An edit carries no reactions: they change by their own updates.
+                let reactions = h.messages[i].reactions.take();
+                h.messages[i] = Message { reactions: m.reactions.or(reactions), ..m };
             }
         }
     }
+}
+
+/// The reaction Ctrl-T toggles on the selected message.
+pub const THUMBS_UP: &str = "👍";
+
+/// Sets or takes away `emoji` among your reactions on `m`, keeping your others.
+pub fn toggle_reaction(m: &Message, emoji: &str) -> Effect {
+    let wanted = ReactionType::Emoji { emoji: emoji.to_owned() };
+    let mut mine: Vec<ReactionType> =
+        m.reactions.iter().flat_map(|r| r.results.iter()).filter(|c| c.chosen).map(|c| c.reaction.clone()).collect();
+    match mine.iter().position(|r| *r == wanted) {
+        Some(i) => {
+            mine.remove(i);
+        }
+        None => mine.push(wanted),
+    }
+    Effect::React { chat_id: m.chat_id, id: m.id, reactions: mine }
+}
+
+/// The reactions after an update. One from a chat's own log has no viewer, so which ones are
+/// yours is kept from before.
+pub fn merge_reactions(old: Option<MessageReactions>, mut new: MessageReactions, from_chat_log: bool) -> Option<MessageReactions> {
+    if from_chat_log {
+        let mine: Vec<ReactionType> = old.iter().flat_map(|r| r.results.iter()).filter(|c| c.chosen).map(|c| c.reaction.clone()).collect();
+        for c in &mut new.results {
+            c.chosen = mine.contains(&c.reaction);
+        }
+    }
+    (!new.results.is_empty()).then_some(new)
 }

@@ -28,6 +28,7 @@ fn msg(chat: i64, id: i64, from: i64, text: &str) -> Message {
         reply_to: None,
         forward: None,
         edit_date: None,
+        reactions: None,
     }
 }
 
@@ -47,7 +48,7 @@ fn chat(id: i64, title: &str) -> Chat {
 }
 
 fn dialog(id: i64, title: &str, unread: u64, last: Option<Message>) -> Dialog {
-    Dialog { chat: chat(id, title), last_message: last, unread_count: unread, read_inbox_max_id: 0, read_outbox_max_id: 0 }
+    Dialog { chat: chat(id, title), last_message: last, unread_count: unread, read_inbox_max_id: 0, read_outbox_max_id: 0, draft: None }
 }
 
 fn key(code: KeyCode) -> Input {
@@ -445,6 +446,7 @@ fn menu(chat: i64, id: i64) -> Message {
                 vec![b("Yes", Some("yes"), None), b("No", Some("no"), None)],
                 vec![b("Docs", None, Some("https://example.org"))],
             ],
+            ..ReplyMarkup::default()
         }),
         ..msg(chat, id, BOT, "Pick one")
     }
@@ -554,4 +556,116 @@ fn buttons_are_drawn_under_their_message() {
         .map(|(x, y)| buffer[(x, y)].symbol().to_owned())
         .collect::<String>();
     assert!(chosen.contains("[2 No]"), "highlighted: {chosen:?}");
+}
+
+// --- a bot's reply keyboard ---
+
+/// A message from the bot that puts `[Red] [Blue]` / `[Green]` in place of the letter keys.
+fn keyboard_message(chat: i64, id: i64, one_time: bool) -> Message {
+    let k = |text: &str| heliograph_client::proto::KeyboardButton { text: text.into() };
+    Message {
+        reply_markup: Some(ReplyMarkup {
+            keyboard: vec![vec![k("Red"), k("Blue")], vec![k("Green")]],
+            one_time_keyboard: one_time,
+            input_field_placeholder: Some("Pick a colour".into()),
+            ..ReplyMarkup::default()
+        }),
+        ..msg(chat, id, BOT, "Colour?")
+    }
+}
+
+#[test]
+fn ctrl_k_sends_a_reply_keyboard_key_as_the_persons_message() {
+    let (mut m, now) = model_with(3);
+    run(&mut m, [key(KeyCode::Enter), update(UpdateKind::NewMessage { message: keyboard_message(10, 4, true) })], now);
+    assert!(run(&mut m, [ctrl('k')], now).is_empty());
+    assert_eq!(m.keying, Some((10, 0)));
+    // Arrows choose and never reach the input line; Enter sends the key's text.
+    let fx = run(&mut m, [key(KeyCode::Right), key(KeyCode::Char('x')), key(KeyCode::Enter)], now);
+    assert_eq!(fx, [Effect::Send { chat_id: 10, text: "Blue".into(), reply_to: None }]);
+    assert!(m.input.is_empty() && m.keying.is_none());
+    // A digit sends directly; once the person's "Blue" is in the history, a one-time
+    // keyboard is gone.
+    assert_eq!(run(&mut m, [ctrl('k'), key(KeyCode::Char('3'))], now), [Effect::Send { chat_id: 10, text: "Green".into(), reply_to: None }]);
+    run(&mut m, [update(UpdateKind::NewMessage { message: msg(10, 5, ME, "Green") })], now);
+    assert!(run(&mut m, [ctrl('k')], now).is_empty());
+    assert_eq!(m.keying, None);
+    assert!(m.status.contains("no reply keyboard"), "{}", m.status);
+    // A removal ends a lasting keyboard too.
+    run(&mut m, [update(UpdateKind::NewMessage { message: keyboard_message(10, 6, false) })], now);
+    run(&mut m, [ctrl('k'), key(KeyCode::Esc)], now);
+    assert_eq!(m.keying, None);
+    assert!(m.reply_keys(10).is_some());
+    let removed = Message { reply_markup: Some(ReplyMarkup { remove_keyboard: true, ..ReplyMarkup::default() }), ..msg(10, 7, BOT, "Thanks") };
+    run(&mut m, [update(UpdateKind::NewMessage { message: removed })], now);
+    assert!(m.reply_keys(10).is_none());
+}
+
+#[test]
+fn a_reply_request_makes_the_next_message_a_reply() {
+    let (mut m, now) = model_with(3);
+    let ask = Message { reply_markup: Some(ReplyMarkup { force_reply: true, ..ReplyMarkup::default() }), ..msg(10, 4, BOT, "Your name?") };
+    run(&mut m, [key(KeyCode::Enter), update(UpdateKind::NewMessage { message: ask })], now);
+    m.input = "Ann".into();
+    assert_eq!(run(&mut m, [key(KeyCode::Enter)], now), [Effect::Send { chat_id: 10, text: "Ann".into(), reply_to: Some(4) }]);
+}
+
+#[test]
+fn the_reply_keyboard_is_drawn_above_the_input_line() {
+    let (mut m, now) = model_with(3);
+    run(&mut m, [key(KeyCode::Enter), update(UpdateKind::NewMessage { message: keyboard_message(10, 4, false) })], now);
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
+    terminal.draw(|f| view::draw(f, &m, now)).expect("draw");
+    let text = screen(&terminal);
+    let lines: Vec<&str> = text.lines().collect();
+    let input = lines.iter().rposition(|l| l.contains("Message")).unwrap_or_else(|| panic!("{text}"));
+    assert!(lines[input - 2].contains("[Red] [Blue]") && lines[input - 1].contains("[Green]"), "{text}");
+    assert!(lines[input + 1].contains("Pick a colour"), "the placeholder in the empty input: {text}");
+    assert!(text.contains("⌨ keyboard (Ctrl-K)"), "{text}");
+    run(&mut m, [ctrl('k'), key(KeyCode::Right)], now);
+    terminal.draw(|f| view::draw(f, &m, now)).expect("draw");
+    let text = screen(&terminal);
+    assert!(text.contains("[1 Red] [2 Blue]") && text.contains("[3 Green]"), "{text}");
+}
+
+/// Ctrl-T toggles 👍 on the selected message keeping your other reactions; reaction updates
+/// show under the message (yours marked), keep yours when they come from a chat's own log
+/// (no viewer), and survive an edit.
+#[test]
+fn ctrl_t_toggles_a_reaction_and_updates_show_under_the_message() {
+    use heliograph_client::proto::{MessageReactions, ReactionCount, ReactionType};
+    let thumbs = || ReactionType::Emoji { emoji: "👍".into() };
+    let fire = || ReactionType::Emoji { emoji: "🔥".into() };
+    let counted = |r: ReactionType, count, chosen| ReactionCount { reaction: r, count, chosen };
+    let (mut m, now) = model_with(5);
+    m.names.insert(BOB, "Bob".into());
+    run(&mut m, [key(KeyCode::Enter), key(KeyCode::Up)], now);
+    let fx = run(&mut m, [ctrl('t')], now);
+    assert_eq!(fx, vec![Effect::React { chat_id: 10, id: 5, reactions: vec![thumbs()] }], "Up selects the newest");
+
+    let mine = MessageReactions { results: vec![counted(fire(), 2, true), counted(thumbs(), 1, false)], recent: vec![] };
+    m.update(update(UpdateKind::MessageReactions { chat_id: 10, id: 5, reactions: mine }), now);
+    let fx = run(&mut m, [ctrl('t')], now);
+    assert_eq!(fx, vec![Effect::React { chat_id: 10, id: 5, reactions: vec![fire(), thumbs()] }], "keeps 🔥, adds 👍");
+
+    // From the chat's own log: no `chosen`; ours are kept from before.
+    let public = MessageReactions { results: vec![counted(fire(), 3, false)], recent: vec![] };
+    m.update(
+        Input::Event(Event::Update(Update {
+            log: Some(10),
+            pts: 2,
+            pts_count: 1,
+            date: 0,
+            kind: UpdateKind::MessageReactions { chat_id: 10, id: 5, reactions: public },
+        })),
+        now,
+    );
+    let mut edited = msg(10, 5, BOB, "message 5, edited");
+    edited.edit_date = Some(1);
+    m.update(update(UpdateKind::EditMessage { message: edited }), now);
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
+    terminal.draw(|f| view::draw(f, &m, now)).expect("draw");
+    let text = screen(&terminal);
+    assert!(text.contains("3*"), "the reactions line, ours marked, after the edit:\n{text}");
+    assert_eq!(run(&mut m, [ctrl('t')], now), vec![Effect::React { chat_id: 10, id: 5, reactions: vec![fire(), thumbs()] }]);
 }

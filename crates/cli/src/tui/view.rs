@@ -26,7 +26,9 @@ pub const HELP: &[(&str, &str)] = &[
     ("Ctrl-R", "reply to the selected message"),
     ("Ctrl-E", "edit the selected message (yours)"),
     ("Ctrl-D", "delete the selected message for everyone (yours)"),
+    ("Ctrl-T", "react 👍 to the selected message (again: take it back)"),
     ("Ctrl-B", "a bot's buttons: ←/→ choose, Enter or 1-9 press, Esc"),
+    ("Ctrl-K", "a bot's reply keyboard: ←/→ choose, Enter or 1-9 send, Esc"),
     ("Esc", "cancel reply/edit, then the selection, then to the list"),
     ("Esc, q (in the list)", "quit"),
     ("Ctrl-C", "quit from anywhere"),
@@ -97,8 +99,10 @@ fn dialog_line(row: &DialogRow, width: usize, selected: bool, focused: bool) -> 
 }
 
 fn chat(frame: &mut Frame, model: &Model, area: Rect, now: Instant) {
-    let [history_area, status_area, input_area] =
-        Layout::vertical([Constraint::Min(3), Constraint::Length(1), Constraint::Length(3)]).areas(area);
+    let keyboard = model.open.and_then(|chat| model.reply_keys(chat)).and_then(|m| m.reply_markup.as_ref());
+    let key_rows = keyboard.map_or(0, |k| k.keyboard.len().min(4)) as u16;
+    let [history_area, status_area, keys_area, input_area] =
+        Layout::vertical([Constraint::Min(3), Constraint::Length(1), Constraint::Length(key_rows), Constraint::Length(3)]).areas(area);
     let focused = model.focus == Focus::Chat && !model.help;
     let Some(row) = model.open_row() else {
         frame.render_widget(Paragraph::new("Start a chat with `helio send @user TEXT`; it shows up here.").block(Block::bordered()), area);
@@ -127,6 +131,8 @@ fn chat(frame: &mut Frame, model: &Model, area: Rect, now: Instant) {
     // The status line: typing first, then what Enter will do, then connection and errors.
     let status = if model.picking.is_some_and(|p| p.chat_id == row.chat.id) {
         Line::from("buttons: ←/→ choose, Enter or 1-9 press, Esc cancels").yellow()
+    } else if model.keying.is_some_and(|(chat, _)| chat == row.chat.id) {
+        Line::from("keyboard: ←/→ choose, Enter or 1-9 send, Esc cancels").yellow()
     } else if let Some(t) = model.typing_line(row.chat.id, now) {
         Line::from(t).italic().green()
     } else {
@@ -137,6 +143,28 @@ fn chat(frame: &mut Frame, model: &Model, area: Rect, now: Instant) {
         }
     };
     frame.render_widget(Paragraph::new(status), status_area);
+
+    // The reply keyboard, in place of the letter keys a phone would hide (Ctrl-K to use it).
+    if let Some(k) = keyboard {
+        let chosen = model.keying.filter(|(chat, _)| *chat == row.chat.id).map(|(_, i)| i);
+        let mut n = 0;
+        let lines: Vec<Line> = k
+            .keyboard
+            .iter()
+            .map(|keys| {
+                let mut spans = Vec::with_capacity(keys.len() * 2);
+                for key in keys {
+                    let label = if chosen.is_some() { format!("[{} {}]", n + 1, key.text) } else { format!("[{}]", key.text) };
+                    let style = Style::new().fg(Color::Magenta);
+                    spans.push(Span::styled(label, if chosen == Some(n) { style.add_modifier(Modifier::REVERSED) } else { style }));
+                    spans.push(Span::raw(" "));
+                    n += 1;
+                }
+                Line::from(spans)
+            })
+            .collect();
+        frame.render_widget(Paragraph::new(lines), keys_area);
+    }
 
     let input_title = match model.compose {
         Compose::New => " Message ".to_owned(),
@@ -150,7 +178,11 @@ fn chat(frame: &mut Frame, model: &Model, area: Rect, now: Instant) {
     let room = (inner.width as usize).saturating_sub(1);
     let shown = tail(&model.input, room);
     let shown_width = str_width(&shown) as u16;
-    frame.render_widget(Paragraph::new(shown), inner);
+    let placeholder = keyboard.and_then(|k| k.input_field_placeholder.clone()).filter(|_| model.input.is_empty());
+    match placeholder {
+        Some(p) => frame.render_widget(Paragraph::new(Line::from(tail(&p, room)).dark_gray()), inner),
+        None => frame.render_widget(Paragraph::new(shown), inner),
+    }
     if focused {
         frame.set_cursor_position((inner.x + shown_width, inner.y));
     }
@@ -221,14 +253,28 @@ fn message_lines(model: &Model, row: &DialogRow, m: &Message, width: usize, sele
                 Line::from(Span::styled(line, base))
             }
         })
+        .chain(reaction_line(m))
         .chain(button_lines(model, m))
         .collect()
+}
+
+/// `  👍 2  🔥 1*` under a message that has reactions (`*`: yours).
+fn reaction_line(m: &Message) -> Option<Line<'static>> {
+    let r = m.reactions.as_ref().filter(|r| !r.results.is_empty())?;
+    Some(Line::from(Span::styled(format!("  {}", output::reactions_text(r)), Style::new().fg(Color::Magenta))))
 }
 
 /// The buttons under a message, a row per line: `  [Yes] [No]`; while choosing (Ctrl-B) they
 /// are numbered and the chosen one is highlighted.
 fn button_lines(model: &Model, m: &Message) -> Vec<Line<'static>> {
     let Some(markup) = &m.reply_markup else { return Vec::new() };
+    if markup.force_reply {
+        return vec![Line::from("  ↩ reply requested").dark_gray()];
+    }
+    if !markup.keyboard.is_empty() || markup.remove_keyboard {
+        let what = if markup.remove_keyboard { "  ⌨ keyboard removed" } else { "  ⌨ keyboard (Ctrl-K)" };
+        return vec![Line::from(what).dark_gray()];
+    }
     let picking = model.picking.filter(|p| p.chat_id == m.chat_id && p.message_id == m.id);
     let count = buttons(m).len();
     let mut n = 0;

@@ -250,9 +250,37 @@ struct WireButton {
     url: Option<String>,
 }
 
+/// Any of `InlineKeyboardMarkup`, `ReplyKeyboardMarkup`, `ReplyKeyboardRemove`, `ForceReply`.
 #[derive(Deserialize)]
 struct WireMarkup {
     inline_keyboard: Option<Vec<Vec<WireButton>>>,
+    keyboard: Option<Vec<Vec<WireKeyboardButton>>>,
+    #[serde(default)]
+    resize_keyboard: bool,
+    #[serde(default)]
+    one_time_keyboard: bool,
+    #[serde(default)]
+    is_persistent: bool,
+    input_field_placeholder: Option<String>,
+    #[serde(default)]
+    selective: bool,
+    #[serde(default)]
+    remove_keyboard: bool,
+    #[serde(default)]
+    force_reply: bool,
+}
+
+/// A reply keyboard's button: `"text"` or `{"text": …}`. Buttons that request a contact, a
+/// location, a poll, users, chats or open a web app are not offered here.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum WireKeyboardButton {
+    Text(String),
+    Object {
+        text: String,
+        #[serde(flatten)]
+        rest: Map<String, Value>,
+    },
 }
 
 #[derive(Deserialize)]
@@ -306,11 +334,59 @@ fn entity(e: WireEntity) -> ApiResult<Entity> {
     Ok(Entity { kind, offset: e.offset, length: e.length })
 }
 
-/// `reply_markup`: an inline keyboard (`Some(Some)`), or an empty one or another kind of
-/// markup this server does not show (`Some(None)`: no keyboard); `None` when absent.
+/// `reply_markup`: an inline keyboard, a reply keyboard, its removal or a reply request
+/// (`Some(Some)`), or an inline keyboard without buttons (`Some(None)`: no keyboard); `None`
+/// when absent.
 fn keyboard(params: &Params) -> ApiResult<Option<Option<Keyboard>>> {
     let Some(markup) = params.json::<WireMarkup>("reply_markup")? else { return Ok(None) };
-    let Some(rows) = markup.inline_keyboard else { return Ok(Some(None)) };
+    let refused = |e: InvalidMarkup| ApiError::bad_request(format!("can't parse reply keyboard markup: {e}"));
+    if let Some(rows) = markup.keyboard {
+        let rows = rows
+            .into_iter()
+            .map(|row| {
+                row.into_iter()
+                    .map(|b| {
+                        let text = match b {
+                            WireKeyboardButton::Text(text) => text,
+                            WireKeyboardButton::Object { text, rest } => match rest.iter().find(|(_, v)| !v.is_null()) {
+                                Some((field, _)) => {
+                                    return Err(ApiError::bad_request(format!(
+                                        "keyboard buttons with {field} are not supported by this server"
+                                    )))
+                                }
+                                None => text,
+                            },
+                        };
+                        Button::new(text, ButtonAction::Text).map_err(|e| ApiError::bad_request(format!("can't parse keyboard button: {e}")))
+                    })
+                    .collect::<ApiResult<Vec<_>>>()
+            })
+            .collect::<ApiResult<Vec<_>>>()?;
+        let options = ReplyOptions {
+            resize: markup.resize_keyboard,
+            one_time: markup.one_time_keyboard,
+            persistent: markup.is_persistent,
+            placeholder: markup.input_field_placeholder.filter(|p| !p.is_empty()),
+            selective: markup.selective,
+        };
+        let keyboard = Keyboard::reply(rows, options).map_err(refused)?;
+        return match keyboard {
+            Some(k) => Ok(Some(Some(k))),
+            None => Err(ApiError::bad_request("can't parse reply keyboard markup: a reply keyboard needs a button")),
+        };
+    }
+    if markup.remove_keyboard {
+        return Ok(Some(Some(Keyboard::remove(markup.selective))));
+    }
+    if markup.force_reply {
+        let placeholder = markup.input_field_placeholder.filter(|p| !p.is_empty());
+        return Ok(Some(Some(Keyboard::force_reply(placeholder, markup.selective).map_err(refused)?)));
+    }
+    let Some(rows) = markup.inline_keyboard else {
+        return Err(ApiError::bad_request(
+            "can't parse reply keyboard markup: expected inline_keyboard, keyboard, remove_keyboard or force_reply",
+        ));
+    };
     let rows = rows
         .into_iter()
         .map(|row| {
@@ -330,7 +406,16 @@ fn keyboard(params: &Params) -> ApiResult<Option<Option<Keyboard>>> {
                 .collect::<ApiResult<Vec<_>>>()
         })
         .collect::<ApiResult<Vec<_>>>()?;
-    Ok(Some(Keyboard::new(rows).map_err(|e| ApiError::bad_request(format!("can't parse reply keyboard markup: {e}")))?))
+    Ok(Some(Keyboard::new(rows).map_err(refused)?))
+}
+
+/// `reply_markup` of an edit: only an inline keyboard (or none, which removes it).
+fn edit_keyboard(params: &Params) -> ApiResult<Option<Option<Keyboard>>> {
+    let keyboard = Some(keyboard(params)?.flatten());
+    if keyboard.as_ref().is_some_and(|k| k.as_ref().is_some_and(|k| !k.is_inline())) {
+        return Err(ApiError::bad_request("inline keyboard expected"));
+    }
+    Ok(keyboard)
 }
 
 /// The message replied to, from `reply_parameters` (or the older `reply_to_message_id`).
@@ -442,20 +527,20 @@ async fn apply_edit(ctx: &Ctx, chat: ChatId, id: MessageId, edit: Edit) -> ApiRe
 async fn edit_message_text(ctx: Ctx, params: Params) -> ApiResult {
     let (chat, id) = edited(&ctx, &params).await?;
     let text = formatted(&params, "text", "entities")?.ok_or_else(|| ApiError::bad_request("message text is empty"))?;
-    let keyboard = Some(keyboard(&params)?.flatten());
+    let keyboard = edit_keyboard(&params)?;
     apply_edit(&ctx, chat, id, Edit { text: Some(text), keyboard }).await
 }
 
 async fn edit_message_caption(ctx: Ctx, params: Params) -> ApiResult {
     let (chat, id) = edited(&ctx, &params).await?;
     let caption = formatted(&params, "caption", "caption_entities")?.ok_or_else(|| ApiError::bad_request("caption is empty"))?;
-    let keyboard = Some(keyboard(&params)?.flatten());
+    let keyboard = edit_keyboard(&params)?;
     apply_edit(&ctx, chat, id, Edit { text: Some(caption), keyboard }).await
 }
 
 async fn edit_message_reply_markup(ctx: Ctx, params: Params) -> ApiResult {
     let (chat, id) = edited(&ctx, &params).await?;
-    let keyboard = Some(keyboard(&params)?.flatten());
+    let keyboard = edit_keyboard(&params)?;
     apply_edit(&ctx, chat, id, Edit { text: None, keyboard }).await
 }
 
@@ -694,7 +779,19 @@ mod tests {
         );
         assert!(keyboard(&p).is_err());
         let p = Params::from_json(json!({"reply_markup": {"remove_keyboard": true}}));
+        assert_eq!(keyboard(&p).unwrap(), Some(Some(Keyboard::remove(false))));
+        assert!(edit_keyboard(&p).is_err(), "edits set inline keyboards only");
+        let p = Params::from_json(json!({"reply_markup": {"inline_keyboard": []}}));
         assert_eq!(keyboard(&p).unwrap(), Some(None));
+        let p = Params::from_json(json!({"reply_markup": {"keyboard": [["Red", {"text": "Blue"}]], "one_time_keyboard": true}}));
+        let k = keyboard(&p).unwrap().unwrap().unwrap();
+        assert_eq!((k.rows()[0].len(), k.kind()), (2, &KeyboardKind::Reply(ReplyOptions { one_time: true, ..ReplyOptions::default() })));
+        let p = Params::from_json(json!({"reply_markup": {"keyboard": [[{"text": "Where", "request_location": true}]]}}));
+        assert!(keyboard(&p).unwrap_err().description.contains("request_location"));
+        let p = Params::from_json(json!({"reply_markup": {"force_reply": true, "input_field_placeholder": "Your name"}}));
+        assert_eq!(keyboard(&p).unwrap(), Some(Some(Keyboard::force_reply(Some("Your name".into()), false).unwrap())));
+        let p = Params::from_json(json!({"reply_markup": {"selective": true}}));
+        assert!(keyboard(&p).is_err(), "no kind of markup at all");
         let p = Params::from_json(json!({"text": "hello", "entities": [{"type": "bold", "offset": 0, "length": 9}]}));
         assert!(formatted(&p, "text", "entities").is_err());
         let p = Params::from_json(json!({"text": "hello", "entities": "[{\"type\":\"bold\",\"offset\":0,\"length\":5}]"}));

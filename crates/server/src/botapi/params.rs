@@ -6,6 +6,10 @@
 //! accessors here do the same, and word their refusals the way Telegram does. Every JSON
 //! (a body, a JSON-valued parameter) is read by `heliograph_proto::json`, which refuses
 //! duplicate keys.
+//!
+//! When a parameter comes twice, the body wins over the query string, and an empty value
+//! (`document=` in the query) counts as absent: node-telegram-bot-api sends a file as a
+//! multipart part *and* an empty field of the same name in the query string.
 
 use std::collections::HashMap;
 
@@ -43,7 +47,7 @@ impl Params {
         let mut params = Params::default();
         if let Some(query) = request.uri().query() {
             for (k, v) in form_urlencoded(query) {
-                params.values.insert(k, Value::String(v));
+                params.set(k, v);
             }
         }
         if request.method() == Method::GET || request.method() == Method::HEAD {
@@ -67,6 +71,8 @@ impl Params {
                     Some(file_name) => {
                         let mime = field.content_type().map(str::to_string);
                         let staged = files.stage(bot, field).await.map_err(ApiError::from_refusal)?;
+                        // The file in the body wins over a value of the same name in the query.
+                        params.values.remove(&name);
                         params.files.insert(name, Upload { staged, name: file_name, mime });
                     }
                     None => {
@@ -74,7 +80,7 @@ impl Params {
                         if text.len() > MAX_BODY {
                             return Err(ApiError::bad_request(format!("field {name} is too long")));
                         }
-                        params.values.insert(name, Value::String(text));
+                        params.set(name, text);
                     }
                 }
             }
@@ -95,10 +101,18 @@ impl Params {
         } else {
             let text = std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("the body is not UTF-8".to_string()))?;
             for (k, v) in form_urlencoded(text) {
-                params.values.insert(k, Value::String(v));
+                params.set(k, v);
             }
         }
         Ok(params)
+    }
+
+    /// A value as text (query string, form, multipart field): a later one replaces an
+    /// earlier one, an empty one is no value at all.
+    fn set(&mut self, name: String, value: String) {
+        if !value.is_empty() {
+            self.values.insert(name, Value::String(value));
+        }
     }
 
     pub fn from_json(values: Value) -> Params {

@@ -143,6 +143,7 @@ pub fn file(f: &heliograph_store::File) -> Value {
     json!({ "file_id": file_id(f.id), "file_unique_id": unique_id(f.id), "file_size": f.size, "file_path": file_path(f) })
 }
 
+/// An inline keyboard as `InlineKeyboardMarkup` (the one kind a Bot API `Message` shows).
 pub fn keyboard(k: &Keyboard) -> Value {
     let rows: Vec<Vec<Value>> = k
         .rows()
@@ -152,6 +153,7 @@ pub fn keyboard(k: &Keyboard) -> Value {
                 .map(|b| match &b.action {
                     ButtonAction::Callback(data) => json!({ "text": b.text, "callback_data": data }),
                     ButtonAction::Url(url) => json!({ "text": b.text, "url": url }),
+                    ButtonAction::Text => json!({ "text": b.text }),
                 })
                 .collect()
         })
@@ -268,7 +270,9 @@ impl<'a> Renderer<'a> {
                 }
             }
         }
-        if let Some(k) = &m.keyboard {
+        // A reply keyboard, its removal and a reply request are not part of a Bot API
+        // Message (Telegram shows them to people only).
+        if let Some(k) = m.keyboard.as_ref().filter(|k| k.is_inline()) {
             v.insert("reply_markup".into(), keyboard(k));
         }
         Ok(Value::Object(v))

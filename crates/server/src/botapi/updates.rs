@@ -192,6 +192,29 @@ async fn pending_count(store: &dyn Store, bot: &Bot) -> ApiResult<usize> {
     Ok(count)
 }
 
+/// The position to confirm so that only the last `n` updates the bot would receive stay
+/// queued; `None` when fewer are queued. Counted in updates, not log positions: the log
+/// also holds events the bot never sees as updates (its own messages, others' read marks).
+async fn last_updates_from(store: &dyn Store, bot: &Bot, n: u64) -> ApiResult<Option<Pts>> {
+    let n = usize::try_from(n).unwrap_or(usize::MAX).min(MAX_COUNTED);
+    let mut last = std::collections::VecDeque::with_capacity(n.min(100) + 1);
+    let mut from = bot.confirmed;
+    loop {
+        let (updates, read) = pending(store, bot, from, 100).await?;
+        for u in &updates {
+            last.push_back(u["update_id"].as_i64().ok_or_else(ApiError::internal)?);
+            if last.len() > n {
+                last.pop_front();
+            }
+        }
+        if read <= from {
+            break;
+        }
+        from = read;
+    }
+    Ok(if last.len() == n { last.front().map(|first| first - 1) } else { None })
+}
+
 async fn load(store: &dyn Store, bot: UserId) -> ApiResult<Bot> {
     store.bot(bot).await?.ok_or_else(|| ApiError::new(401, "Unauthorized".into()))
 }
@@ -246,8 +269,9 @@ pub async fn get_updates(ctx: Ctx, params: Params) -> ApiResult {
         Some(offset) if offset > 0 => bot = store.update_bot(id, BotChange::Confirm(offset - 1)).await?,
         // Negative: only the last -offset updates of the queue; everything before is forgotten.
         Some(offset) if offset < 0 => {
-            let top = store.state(id).await?;
-            bot = store.update_bot(id, BotChange::Confirm(top + offset)).await?;
+            if let Some(before) = last_updates_from(store, &bot, offset.unsigned_abs()).await? {
+                bot = store.update_bot(id, BotChange::Confirm(before)).await?;
+            }
         }
         _ => {}
     }

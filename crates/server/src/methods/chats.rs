@@ -26,6 +26,7 @@ pub async fn dialogs(s: &Shared, me: SignedIn, limit: Option<u32>, offset: Optio
             unread_count: d.unread,
             read_inbox_max_id: d.view.membership.read_inbox.0,
             read_outbox_max_id: d.view.membership.read_outbox.0,
+            draft: d.draft.as_ref().map(convert::draft),
         });
     }
     Ok(proto::Dialogs { dialogs: out, next })

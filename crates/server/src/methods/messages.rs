@@ -2,7 +2,7 @@
 //! and pressing a bot's button. Sends are idempotent by `random_id` (a retry returns the
 //! original message) and answered only once durable: both are the store's `send`.
 
-use heliograph_core::{detect_entities, ChatId, Content, FileId, MediaKind, MessageId, MessageText};
+use heliograph_core::{detect_entities, ChatId, Content, FileId, MediaKind, MessageId, MessageText, ReactionSet};
 use heliograph_proto::{self as proto, method::Direction, ErrorCode};
 use heliograph_store as store;
 
@@ -131,7 +131,18 @@ pub async fn history(
         Direction::Newer => store::Page::Newer { after: from_id.map(MessageId), limit },
     };
     let messages = s.store.history(me.user, ChatId(chat_id), page).await?;
-    Ok(messages.iter().map(convert::message).collect())
+    let ids: Vec<MessageId> = messages.iter().map(|m| m.id).collect();
+    let mut reactions = s.store.reactions(me.user, ChatId(chat_id), &ids).await?.into_iter().peekable();
+    let mut out = Vec::with_capacity(messages.len());
+    for m in &messages {
+        let mut wire = convert::message(m);
+        // Both lists run in id order.
+        if reactions.peek().is_some_and(|r| r.message == m.id) {
+            wire.reactions = reactions.next().map(|r| convert::reactions(&r));
+        }
+        out.push(wire);
+    }
+    Ok(out)
 }
 
 /// `messages.press_button`: presses the callback button carrying `data` under a bot's
@@ -142,4 +153,25 @@ pub async fn press_button(s: &Shared, me: SignedIn, chat_id: i64, message_id: i6
     // The press is durable in the bot's log; the answer is best effort.
     let answer = s.callbacks.wait(bot, pts).await.unwrap_or_default();
     Ok(proto::CallbackAnswer { text: answer.text.filter(|t| !t.is_empty()), alert: answer.alert, url: answer.url })
+}
+
+// --- daily use (#18) ---------------------------------------------------------------------
+
+/// `messages.react`: sets the caller's reactions on a message they can see to exactly
+/// `reactions` (each one emoji or a custom emoji id, `REACTION_INVALID` otherwise; at most
+/// `MAX_REACTIONS_PER_USER`, `REACTIONS_TOO_MANY` past it; repeats count once). Every member
+/// is told by a `message_reactions` update. Answers the reactions as they stand.
+pub async fn react(s: &Shared, me: SignedIn, chat_id: i64, id: i64, reactions: &[proto::ReactionType]) -> Outcome<proto::MessageReactions> {
+    let set = ReactionSet::parse(reactions.iter().map(convert::reaction_from_wire).collect::<Result<_, _>>()?)?;
+    let now = s.store.react(me.user, ChatId(chat_id), MessageId(id), set).await?;
+    Ok(convert::reactions(&now))
+}
+
+/// `messages.save_draft`: keeps `text` (checked as message text: at most 4,096 characters,
+/// `MESSAGE_TOO_LONG`) as the caller's draft in a chat they are in, or clears it when `text`
+/// is absent or blank. The caller's other devices get a `draft` update.
+pub async fn save_draft(s: &Shared, me: SignedIn, chat_id: i64, text: Option<String>, reply_to: Option<i64>) -> Outcome<proto::Ok> {
+    let text = text.filter(|t| !t.trim().is_empty()).map(MessageText::parse).transpose()?;
+    s.store.save_draft(me.user, ChatId(chat_id), text, reply_to.map(MessageId)).await?;
+    Ok(proto::Ok {})
 }

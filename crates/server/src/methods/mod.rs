@@ -149,6 +149,9 @@ async fn dispatch(s: &Shared, caller: &Caller, request: Request) -> Outcome<(Val
             answer(messages::history(s, me, chat_id, from_id, direction, limit).await)
         }
         (R::PressButton { chat_id, message_id, data }, Some(me)) => answer(messages::press_button(s, me, chat_id, message_id, &data).await),
+        // daily use (#18)
+        (R::React { chat_id, id, reactions }, Some(me)) => answer(messages::react(s, me, chat_id, id, &reactions).await),
+        (R::SaveDraft { chat_id, text, reply_to }, Some(me)) => answer(messages::save_draft(s, me, chat_id, text, reply_to).await),
         (R::GetState {}, Some(me)) => answer(updates::get_state(s, me).await),
         (R::GetDifference { pts, limit }, Some(me)) => answer(updates::get_difference(s, me, pts, limit).await),
         (R::GetChatDifference { chat_id, pts, limit }, Some(me)) => answer(updates::get_chat_difference(s, me, chat_id, pts, limit).await),

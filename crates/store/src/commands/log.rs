@@ -26,6 +26,8 @@ fn encode(event: &Event) -> Encoded {
             ("participant", chat.0, Some(user.0), Some(by.0), role.map(|r| r.as_str().to_string()))
         }
         Event::ChatChanged { chat } => ("chat", chat.0, None, None, None),
+        Event::Reactions { chat, message } => ("reactions", chat.0, Some(message.0), None, None),
+        Event::DraftChanged { chat } => ("draft", chat.0, None, None, None),
         Event::CallbackQuery { chat, message, from, data } => ("callback", chat.0, Some(message.0), Some(from.0), Some(data.clone())),
         Event::Mls(m) => ("mls", m.chat.0, Some(m.id.0), None, None),
     }
@@ -65,6 +67,8 @@ pub async fn decode<X: Tx>(
             Some(Event::Participant { chat, user: UserId(a), role: ids.as_deref().and_then(Role::parse), by: UserId(b.unwrap_or(0)) })
         }
         "chat" => Some(Event::ChatChanged { chat }),
+        "reactions" => Some(Event::Reactions { chat, message: MessageId(a) }),
+        "draft" => Some(Event::DraftChanged { chat }),
         "callback" => {
             Some(Event::CallbackQuery { chat, message: MessageId(a), from: UserId(b.unwrap_or(0)), data: ids.unwrap_or_default() })
         }

@@ -3,7 +3,7 @@
 
 use heliograph_core::*;
 
-use super::{chats, exists, log, people, rows, sql, Tx};
+use super::{chats, drafts, exists, log, people, reactions, rows, sql, Tx};
 use crate::codec::{encode_entities, encode_keyboard};
 use crate::model::*;
 use crate::{Error, Result};
@@ -140,6 +140,7 @@ pub async fn send<X: Tx>(tx: &mut X, actor: UserId, chat: ChatId, random_id: i64
         &[&actor.0, &random_id, &chat.0, &id.0, &pts],
     )
     .await?;
+    drafts::clear_on_send(tx, actor, chat).await?;
     Ok(Sent { message, pts })
 }
 
@@ -195,7 +196,14 @@ pub async fn edit<X: Tx>(tx: &mut X, actor: UserId, chat: ChatId, id: MessageId,
         message.entities = entities.clone();
     }
     if let Some(keyboard) = &edit.keyboard {
-        message.keyboard = keyboard.clone();
+        // Only buttons under a message change with it, as in Telegram: a reply keyboard, its
+        // removal or a reply request was sent once and stays what it was.
+        if keyboard.as_ref().is_some_and(|k| !k.is_inline()) {
+            return Err(Error::Invalid("only an inline keyboard can be set by an edit".into()));
+        }
+        if message.keyboard.as_ref().is_none_or(Keyboard::is_inline) {
+            message.keyboard = keyboard.clone();
+        }
     }
     tx.execute(
         sql!("UPDATE messages SET text = $3, entities = $4, markup = $5, edit_date = $6 WHERE chat_id = $1 AND id = $2"),
@@ -247,6 +255,7 @@ pub async fn delete<X: Tx>(tx: &mut X, actor: UserId, chat: ChatId, ids: &[Messa
             &[&chat.0, &id.0],
         )
         .await?;
+        reactions::forget(tx, chat, id).await?;
     }
     if v.chat.pinned.is_some_and(|p| ids.contains(&p)) {
         tx.execute(sql!("UPDATE chats SET pinned = NULL WHERE id = $1"), &[&chat.0]).await?;
@@ -366,7 +375,8 @@ pub async fn dialogs<X: Tx>(tx: &mut X, user: UserId, before: Option<(i64, ChatI
             super::int,
         )
         .await?;
-        out.push(Dialog { view: View { chat, membership, peer }, last_message, unread: unread.max(0) as u64 });
+        let draft = drafts::draft(tx, user, chat.id).await?;
+        out.push(Dialog { view: View { chat, membership, peer }, last_message, unread: unread.max(0) as u64, draft });
     }
     Ok(out)
 }

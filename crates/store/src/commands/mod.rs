@@ -11,7 +11,7 @@
 //! - `rows`: decoding each record from its row, once (errors, never panics).
 //! - `log`: the update logs (encode, decode, append to a user's or a chat's log).
 //! - one file per area: [`accounts`], [`people`], [`chats`], [`messages`], [`bots`],
-//!   [`files`], [`sync`].
+//!   [`files`], [`sync`], [`reactions`], [`drafts`].
 //!
 //! # Locks
 //! Several PostgreSQL nodes write at once, so sequencing rests on row locks held until
@@ -79,6 +79,9 @@ pub mod people;
 pub mod sync;
 // secret chats (#15)
 pub mod secret;
+// daily use (#18)
+pub mod drafts;
+pub mod reactions;
 
 use dialect::sql;
 pub use dialect::{Arg, Ids, Sql};

@@ -66,7 +66,9 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_files.sql"),
     include_str!("migrations/0003_bots.sql"),
     include_str!("migrations/0004_privacy.sql"),
-    // secret chats (#15)
+    // daily use (#18)
+    include_str!("migrations/0005_daily.sql"),
+    // secret chats (#15): after daily's, which main applied first as version 5
     include_str!("migrations/0005_mls.sql"),
 ];
 

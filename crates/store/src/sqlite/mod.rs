@@ -31,10 +31,16 @@ use crate::{model::*, CommitFeed, Error, Limits, Result};
 pub use seed::{seed_channel, seed_phone, ChannelSeed, SeededChannel};
 
 /// Schema migrations, applied in order; the index + 1 is the schema version.
-const MIGRATIONS: &[&str] =
-    &[include_str!("schema.sql"), include_str!("0002_files.sql"), include_str!("0003_bots.sql"), include_str!("0004_privacy.sql"),
-        // secret chats (#15)
-        include_str!("0005_mls.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema.sql"),
+    include_str!("0002_files.sql"),
+    include_str!("0003_bots.sql"),
+    include_str!("0004_privacy.sql"),
+    // daily use (#18)
+    include_str!("0005_daily.sql"),
+    // secret chats (#15): after daily's, which main applied first as version 5
+    include_str!("0005_mls.sql"),
+];
 
 /// How hard a commit works to be durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
