@@ -10,6 +10,8 @@
 mod error;
 mod output;
 mod profile;
+// secret chats (#15)
+mod secret;
 mod transfer;
 mod tui;
 
@@ -141,6 +143,12 @@ enum Command {
     Admin {
         #[command(subcommand)]
         action: AdminAction,
+    },
+    /// Secret chats, end-to-end encrypted (MLS) on this device: `init`, `create @user`,
+    /// `send CHAT TEXT`, `read CHAT`.
+    Secret {
+        #[command(subcommand)]
+        action: SecretAction,
     },
     /// Send a message; prints its id once the server stored it durably.
     Send {
@@ -325,6 +333,26 @@ enum TokenAction {
     /// Give the bot (@username or id) a new token; the old one stops working. Prints the new
     /// token on the last line.
     Revoke { bot: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum SecretAction {
+    /// Make this profile's MLS device and upload its key packages (others can then add it).
+    Init,
+    /// Start a secret chat with USER (every device of theirs and yours); prints its id.
+    Create {
+        user: String,
+        #[arg(long)]
+        title: Option<String>,
+    },
+    /// Encrypt TEXT on this device and send it to secret chat CHAT.
+    Send { chat: i64, text: String },
+    /// Decrypt and print the new messages of secret chat CHAT (`from_id<TAB>text`).
+    Read {
+        chat: i64,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -586,6 +614,29 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 P::Nobody => "nobody",
             };
             println!("find_by_phone: {name}");
+            Ok(())
+        }
+        Command::Secret { action } => {
+            let (client, updates, session) = ctx.connect().await?;
+            tokio::spawn(drain(updates));
+            let mut secret = secret::Secret::open(&client, &ctx.profile, &session).await?;
+            match action {
+                SecretAction::Init => println!("device {} ready", session.session_id),
+                SecretAction::Create { user, title } => {
+                    let peer = resolve_user(&client, &user).await?;
+                    println!("{}", secret.create(peer, title).await?);
+                }
+                SecretAction::Send { chat, text } => println!("{}", secret.send(chat, &text).await?.id),
+                SecretAction::Read { chat, json } => {
+                    for (from, text) in secret.sync(chat).await? {
+                        if json {
+                            println!("{}", serde_json::json!({"from": from, "text": text}));
+                        } else {
+                            println!("{from}\t{text}");
+                        }
+                    }
+                }
+            }
             Ok(())
         }
         Command::Send { chat, text, reply_to, json } => {

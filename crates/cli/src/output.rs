@@ -309,6 +309,15 @@ pub fn update(u: &Update) -> Value {
             map
         }
         UpdateKind::Chat { chat: c } => chat(c),
+        // Ciphertext only: `helio secret read` decrypts.
+        UpdateKind::SecretMessage { message: m } => {
+            let mut map = Map::new();
+            map.insert("chat".into(), m.chat_id.into());
+            map.insert("id".into(), m.id.into());
+            map.insert("from".into(), m.from_id.into());
+            map.insert("device".into(), m.device_id.into());
+            map
+        }
         UpdateKind::MessageReactions { chat_id, id, reactions } => {
             let mut map = Map::new();
             map.insert("chat".into(), (*chat_id).into());
@@ -333,6 +342,7 @@ pub fn update(u: &Update) -> Value {
         UpdateKind::PinnedMessage { .. } => "pinned_message",
         UpdateKind::Participant { .. } => "participant",
         UpdateKind::Chat { .. } => "chat",
+        UpdateKind::SecretMessage { .. } => "secret_message",
         UpdateKind::MessageReactions { .. } => "message_reactions",
         UpdateKind::Draft { .. } => "draft",
     };
@@ -367,6 +377,9 @@ pub fn update_text(u: &Update, name_of: impl Fn(i64) -> String) -> String {
         }
         UpdateKind::Chat { chat: c } => {
             format!("[chat {}] {} \"{}\" updated", c.id, kind(c.kind), c.title)
+        }
+        UpdateKind::SecretMessage { message: m } => {
+            format!("[chat {}] encrypted message #{} from {} (helio secret read {})", m.chat_id, m.id, name_of(m.from_id), m.chat_id)
         }
         UpdateKind::MessageReactions { chat_id, id, reactions } if reactions.results.is_empty() => {
             format!("[chat {chat_id}] #{id} has no reactions")

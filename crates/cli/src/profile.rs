@@ -54,9 +54,18 @@ pub fn load(dir: &Path) -> Result<Option<Session>, CliError> {
 /// Writes the session atomically (temp file + rename), readable by the owner only.
 pub fn save(dir: &Path, session: &Session) -> Result<(), CliError> {
     let io = |e: std::io::Error| CliError::new("PROFILE_IO", format!("{}: {e}", dir.display()));
-    create_dir(dir).map_err(io)?;
-    let tmp = dir.join("session.json.tmp");
     let bytes = serde_json::to_vec_pretty(session).map_err(|e| CliError::new("PROFILE_IO", e.to_string()))?;
+    write_private(&file(dir), &bytes).map_err(io)
+}
+
+/// Writes a profile file atomically (temp file + rename), readable by the owner only.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        create_dir(dir)?;
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
     {
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create(true).truncate(true);
@@ -65,17 +74,17 @@ pub fn save(dir: &Path, session: &Session) -> Result<(), CliError> {
             use std::os::unix::fs::OpenOptionsExt;
             options.mode(0o600);
         }
-        let mut f = options.open(&tmp).map_err(io)?;
+        let mut f = options.open(&tmp)?;
         #[cfg(unix)]
         {
             // The mode above only applies to a new file.
             use std::os::unix::fs::PermissionsExt;
-            f.set_permissions(std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+            f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
         }
-        f.write_all(&bytes).map_err(io)?;
-        f.sync_all().map_err(io)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
     }
-    std::fs::rename(&tmp, file(dir)).map_err(io)
+    std::fs::rename(&tmp, path)
 }
 
 /// Forgets the session.

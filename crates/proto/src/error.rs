@@ -66,6 +66,21 @@ pub enum ErrorCode {
     ButtonDataInvalid,
     /// You own as many bots as allowed (20).
     BotsTooMuch,
+    // --- secret chats (#15) ---
+    /// Another commit ended this epoch first; `epoch` is the group's epoch now: process the
+    /// newer commit (it is in your updates), then commit again.
+    CommitConflict,
+    /// An application message for an epoch that is not the group's current one.
+    MlsWrongEpoch,
+    /// The MLS message does not decode or does not check (signature, group, sender, wire
+    /// format, credentials).
+    MlsInvalid,
+    /// This exact MLS message is already in the chat.
+    MlsReplay,
+    /// A key package that does not decode or check, or is not for your own device.
+    KeyPackageInvalid,
+    /// A cloud operation on a secret chat: use `secret.*`.
+    SecretChat,
     // daily use (#18)
     /// A reaction is one emoji, or a custom emoji id (`REACTION_INVALID`, as Telegram's).
     ReactionInvalid,
@@ -119,6 +134,12 @@ impl ErrorCode {
             ErrorCode::QuotaExceeded => "QUOTA_EXCEEDED",
             ErrorCode::ButtonDataInvalid => "BUTTON_DATA_INVALID",
             ErrorCode::BotsTooMuch => "BOTS_TOO_MUCH",
+            ErrorCode::CommitConflict => "COMMIT_CONFLICT",
+            ErrorCode::MlsWrongEpoch => "MLS_WRONG_EPOCH",
+            ErrorCode::MlsInvalid => "MLS_INVALID",
+            ErrorCode::MlsReplay => "MLS_REPLAY",
+            ErrorCode::KeyPackageInvalid => "KEY_PACKAGE_INVALID",
+            ErrorCode::SecretChat => "SECRET_CHAT",
             ErrorCode::ReactionInvalid => "REACTION_INVALID",
             ErrorCode::ReactionsTooMany => "REACTIONS_TOO_MANY",
             ErrorCode::AccountRestricted => "ACCOUNT_RESTRICTED",
@@ -141,11 +162,14 @@ pub struct Error {
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u32>,
+    /// For `COMMIT_CONFLICT` and `MLS_WRONG_EPOCH`: the group's current epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<u64>,
 }
 
 impl Error {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Error { code, message: message.into(), retry_after: None }
+        Error { code, message: message.into(), retry_after: None, epoch: None }
     }
 }
 
@@ -171,6 +195,10 @@ mod tests {
             ErrorCode::QuotaExceeded,
             ErrorCode::ButtonDataInvalid,
             ErrorCode::BotsTooMuch,
+            ErrorCode::CommitConflict,
+            ErrorCode::MlsWrongEpoch,
+            ErrorCode::KeyPackageInvalid,
+            ErrorCode::SecretChat,
             ErrorCode::ReactionInvalid,
             ErrorCode::ReactionsTooMany,
             ErrorCode::AccountRestricted,

@@ -254,6 +254,45 @@ requests! {
     }
     /// Operators only. The audit log after entry `after`, oldest first. Result: `[AuditEntry]`.
     "moderation.audit_log" => GetAuditLog { #[serde(default)] after: Option<i64>, #[serde(default)] limit: Option<u32> }
+    // --- secret chats (MLS, #15; docs/protocol.md §11). MLS bytes travel as standard base64
+    // of their RFC 9420 TLS encoding (an `MLSMessage` unless said otherwise).
+    /// Uploads key packages made on this device (`MLSMessage`s of wire format
+    /// `mls_key_package`, ciphersuite 0x0001, credential naming your account and this
+    /// session); `last_resort` (marked with the last_resort extension) replaces this device's
+    /// last-resort package. Result: `KeyPackageCount`.
+    "secret.upload_key_packages" => UploadKeyPackages {
+        key_packages: Vec<String>,
+        #[serde(default)] last_resort: Option<String>
+    }
+    /// How many one-time key packages this device has left. Result: `KeyPackageCount`.
+    "secret.key_package_count" => GetKeyPackageCount {}
+    /// One key package for each signed-in device of `user_ids` but your own current one
+    /// (one-time packages are handed out once). Result: `[ClaimedKeyPackage]`.
+    "secret.claim_key_packages" => ClaimKeyPackages { user_ids: Vec<i64> }
+    /// The MLS devices of `user_ids` and their signature keys. Result: `[SecretDevice]`.
+    "secret.devices" => GetSecretDevices { user_ids: Vec<i64> }
+    /// Creates a secret chat from your new group's `group_info` (epoch 0, you its only
+    /// member; the `ratchet_tree` extension included). Result: `Chat`.
+    "secret.create" => CreateSecret { #[serde(default)] title: Option<String>, group_info: String }
+    /// The group's newest GroupInfo and the server's ratchet tree (`RatchetTree`, TLS
+    /// encoded), for joining. Result: `SecretGroupInfo`.
+    "secret.group_info" => GetGroupInfo { chat_id: i64 }
+    /// A commit (a public message) for the group's current epoch, with the GroupInfo of the
+    /// epoch it starts and, when it adds devices, their Welcome (released after the commit).
+    /// Result: `SecretSent`; `COMMIT_CONFLICT` (with `epoch`) when another commit won.
+    "secret.commit" => SecretCommit {
+        chat_id: i64,
+        commit: String,
+        group_info: String,
+        #[serde(default)] welcome: Option<String>
+    }
+    /// An application message (a private message) for the current epoch. Idempotent by
+    /// `random_id`. Result: `SecretSent`.
+    "secret.send" => SecretSend { chat_id: i64, random_id: i64, message: String }
+    /// MLS messages after `after_id`, oldest first. Result: `[SecretMessage]`.
+    "secret.history" => SecretHistory { chat_id: i64, #[serde(default)] after_id: i64, #[serde(default)] limit: Option<u32> }
+    /// Your secret chats and their epochs. Result: `[SecretChatState]`.
+    "secret.chats" => GetSecretChats {}
 }
 
 impl Request {

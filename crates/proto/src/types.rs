@@ -549,6 +549,8 @@ pub struct AuditEntry {
     pub reason: String,
     /// Whether the affected user was told (in their chat with Moderation).
     pub notified: bool,
+}
+
 /// One message found by `messages.search` (search, #17).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SearchResult {
@@ -577,4 +579,78 @@ pub struct Directory {
     pub users: Vec<User>,
     /// Public groups and channels, as the public sees them (with `member_count`).
     pub chats: Vec<Chat>,
+}
+
+// --- secret chats (MLS, #15) ------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyPackageCount {
+    pub one_time: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimedKeyPackage {
+    pub user_id: i64,
+    pub device_id: i64,
+    /// Base64 `MLSMessage` (a key package).
+    pub key_package: String,
+    pub last_resort: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretDevice {
+    pub user_id: i64,
+    pub device_id: i64,
+    /// Base64 of the device's MLS signature public key.
+    pub signature_key: String,
+    /// Its session is signed in; an inactive device is removed from groups by any member.
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretGroupInfo {
+    pub chat_id: i64,
+    pub epoch: u64,
+    /// Base64 `MLSMessage` (a GroupInfo).
+    pub group_info: String,
+    /// Base64 TLS-encoded ratchet tree of the current epoch.
+    pub ratchet_tree: String,
+}
+
+/// What the Delivery Service stored: the message's id in the chat's sequence, its epoch, and
+/// your pts of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretSent {
+    pub id: i64,
+    pub epoch: u64,
+    pub pts: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretKind {
+    Commit,
+    Application,
+    Welcome,
+}
+
+/// An MLS message of a secret chat, in the chat's one message sequence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretMessage {
+    pub chat_id: i64,
+    pub id: i64,
+    pub from_id: i64,
+    pub device_id: i64,
+    pub date: i64,
+    pub kind: SecretKind,
+    /// The epoch it was made in (a commit: the epoch it ends; a Welcome: the one it joins).
+    pub epoch: u64,
+    /// Base64 `MLSMessage`.
+    pub data: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretChatState {
+    pub chat_id: i64,
+    pub epoch: u64,
 }

@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::types::{Chat, DraftMessage, Message, MessageReactions, Role};
+use crate::types::{Chat, DraftMessage, Message, MessageReactions, Role, SecretMessage};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Update {
@@ -64,6 +64,10 @@ pub enum UpdateKind {
     Chat {
         chat: Chat,
     },
+    /// A handshake or application message of a secret chat (MLS).
+    SecretMessage {
+        message: SecretMessage,
+    },
     // daily use (#18)
     /// The reactions on message `id` changed; `reactions` is how they stand now.
     MessageReactions {
@@ -92,6 +96,7 @@ impl UpdateKind {
             | UpdateKind::MessageReactions { chat_id, .. }
             | UpdateKind::Draft { chat_id, .. } => *chat_id,
             UpdateKind::Chat { chat } => chat.id,
+            UpdateKind::SecretMessage { message } => message.chat_id,
         }
     }
 }

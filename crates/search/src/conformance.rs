@@ -59,8 +59,7 @@ impl World {
         let person = |n: u32, name: &'static str| {
             let store = store.clone();
             async move {
-                let phone = Phone::parse(&format!("+1555{n:07}")).expect("phone");
-                store.create_user(&phone, &DisplayName::parse(name).expect("name")).await.expect("create_user").id
+                store.create_user(&heliograph_store::conformance::phone(n), &DisplayName::parse(name).expect("name")).await.expect("create_user").id
             }
         };
         let (alice, bob, carol) = (person(1, "Alice").await, person(2, "Bob").await, person(3, "Carol").await);

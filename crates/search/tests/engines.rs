@@ -136,7 +136,7 @@ async fn embedded_resumes_and_rebuilds() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("db.sqlite"), Options::default()).expect("store"));
     let root = dir.path().join("search");
-    let phone = |n: u32| Phone::parse(&format!("+1555{n:07}")).expect("phone");
+    use heliograph_store::conformance::phone;
     let a = store.create_user(&phone(1), &DisplayName::parse("A").expect("name")).await.expect("user").id;
     let b = store.create_user(&phone(2), &DisplayName::parse("B").expect("name")).await.expect("user").id;
     let chat = store.open_private(a, b).await.expect("chat").id;

@@ -296,6 +296,7 @@ pub fn update(logged: &Logged, now: ReadNow) -> Option<proto::Update> {
         },
         // Only in a bot's log, for the Bot API; the wire protocol has no update for it.
         Event::CallbackQuery { .. } => return None,
+        Event::Mls(m) => K::SecretMessage { message: secret_message(m) },
     };
     Some(proto::Update {
         log: match logged.log {
@@ -532,5 +533,24 @@ mod tests {
             assert_eq!(serde_json::to_value(&wire).unwrap(), json);
             assert_eq!(keyboard_from_wire(&wire), Ok(Some(k)));
         }
+    }
+}
+
+/// An MLS message of a secret chat, its bytes as base64.
+pub fn secret_message(m: &store::MlsMessage) -> proto::SecretMessage {
+    use base64::{engine::general_purpose::STANDARD as B64, Engine as _};
+    proto::SecretMessage {
+        chat_id: m.chat.0,
+        id: m.id.0,
+        from_id: m.from.0,
+        device_id: m.device.0,
+        date: m.date,
+        kind: match m.kind {
+            store::MlsKind::Commit => proto::SecretKind::Commit,
+            store::MlsKind::Application => proto::SecretKind::Application,
+            store::MlsKind::Welcome => proto::SecretKind::Welcome,
+        },
+        epoch: m.epoch,
+        data: B64.encode(&m.data),
     }
 }

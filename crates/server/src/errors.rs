@@ -27,6 +27,13 @@ pub fn from_store(e: heliograph_store::Error) -> Error {
         S::ButtonNotFound => ErrorCode::ButtonDataInvalid,
         S::Invalid(_) => ErrorCode::BadParams,
         S::Sanctioned { .. } => ErrorCode::AccountRestricted,
+        S::CommitConflict { epoch } | S::WrongEpoch { epoch, .. } => {
+            let code = if matches!(e, S::CommitConflict { .. }) { ErrorCode::CommitConflict } else { ErrorCode::MlsWrongEpoch };
+            return Error { epoch: Some(*epoch), ..Error::new(code, e.to_string()) };
+        }
+        S::MlsReplay => ErrorCode::MlsReplay,
+        S::SecretChat => ErrorCode::SecretChat,
+        S::SecretGroupFull => ErrorCode::TooManyMembers,
         S::Internal(detail) => {
             tracing::error!(%detail, "storage failure");
             return Error::new(ErrorCode::Internal, "the server could not complete the request; try again");
@@ -99,7 +106,7 @@ pub fn bad_params(message: impl Into<String>) -> Error {
 }
 
 pub fn flood_wait(retry_after: u32, what: &str) -> Error {
-    Error { code: ErrorCode::FloodWait, message: format!("too many {what}; wait {retry_after} s"), retry_after: Some(retry_after) }
+    Error { code: ErrorCode::FloodWait, message: format!("too many {what}; wait {retry_after} s"), retry_after: Some(retry_after), epoch: None }
 }
 
 /// The HTTP status of an error answered over HTTP (`/files`); the body is the `proto::Error`.

@@ -48,6 +48,8 @@ pub mod limits;
 pub mod listener;
 pub mod methods;
 pub mod metrics;
+// secret chats (#15)
+pub mod mls;
 pub mod state;
 pub mod tls;
 pub mod web;

@@ -27,6 +27,8 @@ fn params(target: i64, own: i64, other_user: i64, forward_into_target: bool) -> 
         "phone": "+9996610001", "code": "11111", "token": "not-a-token", "session_id": 1,
         "name": "pwned", "bio": "pwned", "username": "pwned_name", "invite": "pwned", "find_by_phone": "nobody",
         "q": "intruder",
+        // secret chats (#15): well-formed base64 that is no MLS message
+        "key_packages": ["AAAA"], "group_info": "AAAA", "commit": "AAAA", "message": "AAAA",
     })
 }
 
@@ -196,6 +198,18 @@ const NEEDS_NO_RIGHT: &[(&str, &str)] = &[
     ("updates.get_state", "the caller's own log"),
     ("updates.get_difference", "the caller's own log"),
     ("updates.get_chat_difference", "any member of a chat with its own log"),
+    // secret chats (#15): rights are MLS's own (tests/secret.rs): a commit must come from the
+    // caller's own leaf, every leaf must be a registered device.
+    ("secret.upload_key_packages", "the caller's own device only (KEY_PACKAGE_INVALID otherwise, secret.rs)"),
+    ("secret.key_package_count", "the caller's own device"),
+    ("secret.claim_key_packages", "anyone may start a secret chat with anyone, as chats.open_private"),
+    ("secret.devices", "public keys, as users.get"),
+    ("secret.create", "anyone"),
+    ("secret.group_info", "any member"),
+    ("secret.commit", "any member, from its own leaf (MLS_INVALID otherwise)"),
+    ("secret.send", "any member"),
+    ("secret.history", "any member"),
+    ("secret.chats", "the caller's own chats"),
 ];
 
 /// The methods [`members_without_the_right_are_refused`] refuses.

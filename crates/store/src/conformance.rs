@@ -64,6 +64,10 @@ macro_rules! conformance_tests {
             bot_settings,
             message_markup,
             callback_buttons,
+            // secret chats (#15)
+            key_package_directory,
+            key_package_claims_race,
+            secret_commits,
             // daily use (#18)
             reactions,
             reactions_in_channels,
@@ -130,8 +134,9 @@ fn refused<T: Debug>(result: Result<T>, want: Error, what: &str) {
 }
 
 /// What the store keeps of test number `n`: a hash and a sealed copy as the server would
-/// make them (here opaque stand-ins: the store never looks inside either).
-fn phone(n: u32) -> SealedPhone {
+/// make them (here opaque stand-ins: the store never looks inside either). The one helper
+/// for test accounts: the store's own tests and the search suite use it too.
+pub fn phone(n: u32) -> SealedPhone {
     let mut hash = [0u8; 32];
     hash[..4].copy_from_slice(&n.to_be_bytes());
     SealedPhone { hash: PhoneHash(hash), sealed: format!("sealed {n}").into_bytes() }
@@ -2029,6 +2034,8 @@ pub async fn drafts(store: Arc<dyn Store>) {
     s.save_draft(alice, other, None, None).await.must("clear");
     assert_eq!(s.draft(alice, other).await.must("draft"), None);
     assert_eq!(events(&log_of(s, alice, a2).await), vec![Event::DraftChanged { chat: other }]);
+}
+
 // --- accountability (account, #16) ---------------------------------------------------------
 
 /// Numbers are found by their hash only; a setting is recorded once and then compared.
@@ -2185,6 +2192,8 @@ pub async fn moderation(store: Arc<dyn Store>) {
     assert!(log.windows(2).all(|w| w[0].id < w[1].id) && log.iter().all(|e| e.operator == op && e.reason == "rule 1"));
     assert_eq!((log[1].report, log[2].until), (Some(report.id), Some(until)));
     assert_eq!(s.audit_log(log[1].id, 100).await.must("after").len(), 2);
+}
+
 // --- search --------------------------------------------------------------------------------
 
 /// What search engines rely on: the scope is the user's chats (a chat they cannot read is
@@ -2257,4 +2266,179 @@ pub async fn search_support(store: Arc<dyn Store>) {
     assert!(s.directory("...", 10).await.must("directory").users.is_empty(), "no word, nothing");
     assert!(s.directory("+15550000001", 10).await.must("directory").users.is_empty(), "never by phone number");
     let _ = alice;
+}
+
+// --- secret chats (MLS, #15) ------------------------------------------------------------------
+
+/// A signed-in device of `user` (its session id is the MLS device id).
+async fn device(store: &dyn Store, user: UserId, n: u8) -> SessionId {
+    store.create_session(user, &[n; 32], &format!("device {n}")).await.must("create_session").id
+}
+
+fn sha(data: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(data).into()
+}
+
+fn packages(device: SessionId, key: &[u8], one_time: &[&str], last_resort: Option<&str>) -> KeyPackageUpload {
+    let wrap = |s: &str| (s.as_bytes().to_vec(), sha(s.as_bytes()));
+    KeyPackageUpload { device, signature_key: key.to_vec(), one_time: one_time.iter().map(|s| wrap(s)).collect(), last_resort: last_resort.map(wrap) }
+}
+
+/// Key packages: uploaded only for one's own device with its one signature key, each stored once; one-time packages are handed out once, the last-resort one again and again; the claimer's own device is skipped.
+pub async fn key_package_directory(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, 1, "Alice").await;
+    let bob = person(s, 2, "Bob").await;
+    let a1 = device(s, alice, 1).await;
+    let b1 = device(s, bob, 2).await;
+    assert_eq!(s.upload_key_packages(bob, packages(b1, b"kb", &["b-1", "b-2"], Some("b-last"))).await.must("upload"), 2);
+    let refused = [
+        ("someone else's device", s.upload_key_packages(alice, packages(b1, b"kb", &["x"], None)).await),
+        ("another signature key", s.upload_key_packages(bob, packages(b1, b"other", &["y"], None)).await),
+        ("a package stored before", s.upload_key_packages(bob, packages(b1, b"kb", &["z", "b-1"], None)).await),
+    ];
+    for (what, result) in refused {
+        assert!(matches!(result, Err(Error::Invalid(_))), "{what} is refused: {result:?}");
+    }
+    assert_eq!(s.key_package_count(bob, b1).await.must("count"), 2, "refused uploads stored nothing (not even `z`)");
+    s.upload_key_packages(alice, packages(a1, b"ka", &["a-1"], None)).await.must("upload alice");
+
+    let mut got = Vec::new();
+    for _ in 0..4 {
+        let claimed = s.claim_key_packages(&[bob, alice], a1).await.must("claim");
+        assert!(claimed.iter().all(|c| c.device != a1), "the claimer's own device is skipped");
+        got.extend(claimed.into_iter().map(|c| (String::from_utf8(c.data).expect("utf8"), c.last_resort)));
+    }
+    let expect = [("b-1", false), ("b-2", false), ("b-last", true), ("b-last", true)].map(|(d, l)| (d.to_string(), l)).to_vec();
+    assert_eq!(got, expect, "one-time packages once each, oldest first, then the last-resort one");
+    assert_eq!(s.key_package_count(bob, b1).await.must("count"), 0);
+    let devices = s.mls_devices(&[alice, bob]).await.must("devices");
+    assert_eq!(devices.iter().map(|d| (d.user, d.device, d.active)).collect::<Vec<_>>(), vec![(alice, a1, true), (bob, b1, true)]);
+    assert_eq!(devices[1].signature_key, b"kb".to_vec());
+}
+
+/// Concurrent claims never hand out one one-time package twice (16 claimers, 10 packages: 10 distinct one-time packages, then only the last-resort one).
+pub async fn key_package_claims_race(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, 1, "Alice").await;
+    let bob = person(s, 2, "Bob").await;
+    let a1 = device(s, alice, 1).await;
+    let b1 = device(s, bob, 2).await;
+    let names: Vec<String> = (0..10).map(|i| format!("pkg-{i}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    s.upload_key_packages(bob, packages(b1, b"kb", &refs, Some("last"))).await.must("upload");
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move { store.claim_key_packages(&[bob], a1).await.must("concurrent claim") }));
+    }
+    let mut one_time = Vec::new();
+    let mut last = 0;
+    for t in tasks {
+        for c in t.await.expect("a claiming task panicked") {
+            if c.last_resort {
+                last += 1;
+            } else {
+                one_time.push(String::from_utf8(c.data).expect("utf8"));
+            }
+        }
+    }
+    one_time.sort();
+    let mut expect = names.clone();
+    expect.sort();
+    assert_eq!(one_time, expect, "each one-time package handed out exactly once");
+    assert_eq!(last, 6, "the other claims got the last-resort package");
+}
+
+fn mls_commit(device: SessionId, epoch: u64, tag: &str, members: &[UserId], welcome: bool) -> MlsCommit {
+    MlsCommit {
+        device,
+        epoch,
+        data: format!("commit {tag}").into_bytes(),
+        hash: sha(format!("commit {tag}").as_bytes()),
+        welcome: welcome.then(|| (format!("welcome {tag}").into_bytes(), sha(format!("welcome {tag}").as_bytes()))),
+        state: format!("state {tag}").into_bytes(),
+        group_info: format!("info {tag}").into_bytes(),
+        members: members.to_vec(),
+    }
+}
+
+fn mls_in(log: &[Logged], chat: ChatId) -> Vec<(MessageId, MlsKind, Vec<u8>)> {
+    log.iter()
+        .filter_map(|l| match &l.event {
+            Event::Mls(m) if m.chat == chat => Some((m.id, m.kind, m.data.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Secret chats: one commit per epoch even when they race (the others get CommitConflict with the current epoch, nothing stored), the members follow the tree, the Welcome comes after its commit, application messages only for the current epoch, replays refused, cloud sends refused, all in the members' logs in one sequence.
+pub async fn secret_commits(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, 1, "Alice").await;
+    let bob = person(s, 2, "Bob").await;
+    let carol = person(s, 3, "Carol").await;
+    let a1 = device(s, alice, 1).await;
+    let b1 = device(s, bob, 2).await;
+    let start = MlsGroup { chat: ChatId(0), group_id: b"g1".to_vec(), epoch: 0, state: b"state 0".to_vec(), group_info: b"info 0".to_vec() };
+    let chat = s.create_secret(alice, &title("Secret"), start.clone()).await.must("create_secret").id;
+    assert!(matches!(s.create_secret(alice, &title("Secret"), start).await, Err(Error::Invalid(_))), "one chat per MLS group id");
+    let bob_from = state(s, bob).await;
+
+    // Alice adds Bob: the commit, then its Welcome; Bob is a member now.
+    let sent = s.mls_commit(alice, chat, mls_commit(a1, 0, "add bob", &[alice, bob], true)).await.must("commit");
+    assert_eq!(sent.message.id, MessageId(1));
+    let g = s.mls_group(bob, chat).await.must("group");
+    assert_eq!((g.epoch, g.state.as_slice(), g.group_info.as_slice()), (1, &b"state add bob"[..], &b"info add bob"[..]));
+    let got = mls_in(&log_of(s, bob, bob_from).await, chat);
+    assert_eq!(got.iter().map(|(i, k, _)| (i.0, *k)).collect::<Vec<_>>(), vec![(1, MlsKind::Commit), (2, MlsKind::Welcome)]);
+    assert_eq!(s.secret_chats(bob).await.must("secret_chats"), vec![(chat, 1)]);
+
+    // Three commits race for epoch 1: exactly one wins, the others learn epoch 2.
+    let mut tasks = Vec::new();
+    for (i, (who, dev)) in [(alice, a1), (bob, b1), (alice, a1)].into_iter().enumerate() {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move { store.mls_commit(who, chat, mls_commit(dev, 1, &format!("race {i}"), &[alice, bob], false)).await }));
+    }
+    let mut wins = 0;
+    for t in tasks {
+        match t.await.expect("a committing task panicked") {
+            Ok(_) => wins += 1,
+            Err(Error::CommitConflict { epoch }) => assert_eq!(epoch, 2, "the loser is told the current epoch"),
+            Err(e) => panic!("unexpected answer to a racing commit: {e:?}"),
+        }
+    }
+    assert_eq!(wins, 1, "exactly one commit per epoch");
+    assert_eq!(s.mls_history(alice, chat, MessageId(0), 100).await.must("history").len(), 3, "the losers stored nothing");
+
+    // Bad input changes nothing.
+    let app = |random_id: i64, epoch: u64, data: &str| MlsSend { device: a1, random_id, epoch, data: data.as_bytes().to_vec(), hash: sha(data.as_bytes()) };
+    let sent = s.mls_send(alice, chat, app(1, 2, "ciphertext 1")).await.must("send");
+    assert_eq!(s.mls_send(alice, chat, app(1, 2, "ciphertext 1")).await.must("retry"), sent, "a retry answers the original");
+    let refused = [
+        ("an old epoch", s.mls_send(alice, chat, app(2, 1, "ciphertext 2")).await.map(|_| ())),
+        ("a replay", s.mls_send(bob, chat, app(3, 2, "ciphertext 1")).await.map(|_| ())),
+        ("a replayed commit", s.mls_commit(alice, chat, mls_commit(a1, 2, "add bob", &[alice, bob], false)).await.map(|_| ())),
+        ("a stranger's commit", s.mls_commit(carol, chat, mls_commit(a1, 2, "carol", &[carol], false)).await.map(|_| ())),
+        ("a cloud message", s.send(alice, chat, 9, draft(text("plain"), None)).await.map(|_| ())),
+        ("a cloud member change", s.add_members(alice, chat, &[carol]).await.map(|_| ())),
+    ];
+    let codes: Vec<(&str, String)> = refused.iter().map(|(w, r)| (*w, format!("{:?}", r.as_ref().err()))).collect();
+    assert!(matches!(refused[0].1, Err(Error::WrongEpoch { got: 1, epoch: 2 })), "{codes:?}");
+    assert!(matches!(refused[1].1, Err(Error::MlsReplay)), "{codes:?}");
+    assert!(matches!(refused[2].1, Err(Error::MlsReplay)), "{codes:?}");
+    assert!(matches!(refused[3].1, Err(Error::ChatNotFound)), "{codes:?}");
+    assert!(matches!(refused[4].1, Err(Error::SecretChat)), "{codes:?}");
+    assert!(matches!(refused[5].1, Err(Error::SecretChat)), "{codes:?}");
+    assert_eq!(s.mls_history(bob, chat, MessageId(0), 100).await.must("history").len(), 4);
+
+    // Bob's devices all leave the tree: he is no longer a member, and the removal reached him.
+    let bob_from = state(s, bob).await;
+    s.mls_commit(alice, chat, mls_commit(a1, 2, "remove bob", &[alice], false)).await.must("remove commit");
+    assert!(matches!(s.mls_group(bob, chat).await, Err(Error::ChatNotFound)));
+    let bob_log = log_of(s, bob, bob_from).await;
+    assert_eq!(mls_in(&bob_log, chat).len(), 1, "the removed member gets the commit that removed him");
+    assert!(bob_log.iter().any(|l| matches!(l.event, Event::Participant { user, role: None, .. } if user == bob)));
+    assert_eq!(s.mls_history(alice, chat, MessageId(0), 100).await.must("history").iter().map(|m| m.id.0).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5], "one gapless sequence");
 }

@@ -10,7 +10,7 @@ use std::pin::Pin;
 use async_trait::async_trait;
 use heliograph_core::*;
 
-use crate::commands::{accounts, bots, chats, drafts, files, messages, moderation, people, reactions, search, sync, Tx};
+use crate::commands::{accounts, bots, chats, drafts, files, messages, moderation, people, reactions, search, secret, sync, Tx};
 use crate::{model::*, CommitFeed, Result, Store};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -101,7 +101,8 @@ macro_rules! by_ref {
 by_ref!(Phone => Phone, SealedPhone => SealedPhone, DisplayName => DisplayName, Username => Username, Title => Title, LoginCodeHash => LoginCodeHash,
     Draft => Draft, Edit => Edit, ReactionSet => ReactionSet, JoinBy => JoinBy, BotChange => BotChange, NewFile => NewFile,
     NewReport => NewReport, Action => Action, Vec<UserId> => [UserId], Vec<MessageId> => [MessageId], Vec<i64> => [i64], Vec<u8> => [u8], String => str,
-    Vec<(ChatId, MessageId)> => [(ChatId, MessageId)]);
+    Vec<(ChatId, MessageId)> => [(ChatId, MessageId)],
+    KeyPackageUpload => KeyPackageUpload, MlsGroup => MlsGroup, MlsCommit => MlsCommit, MlsSend => MlsSend);
 
 impl<'a, T: 'a> By<'a> for Option<T>
 where
@@ -403,5 +404,40 @@ impl<E: Engine> Store for E {
     }
     async fn audit_log(&self, after: i64, limit: u32) -> Result<Vec<AuditEntry>> {
         run!(read, self, (after, limit) => moderation::audit_log)
+    }
+
+    // --- secret chats (#15) ---
+    async fn upload_key_packages(&self, user: UserId, upload: KeyPackageUpload) -> Result<u64> {
+        run!(write, self, (user, upload) => secret::upload_key_packages)
+    }
+    async fn key_package_count(&self, user: UserId, device: SessionId) -> Result<u64> {
+        run!(read, self, (user, device) => secret::key_package_count)
+    }
+    async fn claim_key_packages(&self, users: &[UserId], except: SessionId) -> Result<Vec<ClaimedKeyPackage>> {
+        let users = users.to_vec();
+        run!(write, self, (users, except) => secret::claim_key_packages)
+    }
+    async fn mls_devices(&self, users: &[UserId]) -> Result<Vec<MlsDevice>> {
+        let users = users.to_vec();
+        run!(read, self, (users) => secret::devices)
+    }
+    async fn create_secret(&self, creator: UserId, title: &Title, start: MlsGroup) -> Result<Chat> {
+        let title = title.clone();
+        run!(write, self, (creator, title, start) => secret::create_secret)
+    }
+    async fn mls_group(&self, actor: UserId, chat: ChatId) -> Result<MlsGroup> {
+        run!(read, self, (actor, chat) => secret::group_of)
+    }
+    async fn secret_chats(&self, user: UserId) -> Result<Vec<(ChatId, u64)>> {
+        run!(read, self, (user) => secret::secret_chats)
+    }
+    async fn mls_commit(&self, actor: UserId, chat: ChatId, commit: MlsCommit) -> Result<MlsSent> {
+        run!(write, self, (actor, chat, commit) => secret::commit)
+    }
+    async fn mls_send(&self, actor: UserId, chat: ChatId, send: MlsSend) -> Result<MlsSent> {
+        run!(write, self, (actor, chat, send) => secret::send)
+    }
+    async fn mls_history(&self, actor: UserId, chat: ChatId, after: MessageId, limit: u32) -> Result<Vec<MlsMessage>> {
+        run!(read, self, (actor, chat, after, limit) => secret::history)
     }
 }

@@ -33,6 +33,19 @@ pub enum Error {
     QuotaExceeded { used: u64, quota: u64 },
     #[error("the message has no button with that data (it may have been edited): refresh the chat")]
     ButtonNotFound,
+    // --- secret chats (#15) ---
+    /// Another commit ended this epoch first: process it, then commit again.
+    #[error("another commit ended this epoch first; the group is at epoch {epoch}: process the newer commit and commit again")]
+    CommitConflict { epoch: u64 },
+    /// The message is not for the group's current epoch (not a commit race).
+    #[error("the message is for epoch {got}, the group is at epoch {epoch}: catch up and send again")]
+    WrongEpoch { got: u64, epoch: u64 },
+    #[error("this exact MLS message is already in the chat: a replay is refused")]
+    MlsReplay,
+    #[error("this is a secret chat: its messages and members change only through MLS (secret.*)")]
+    SecretChat,
+    #[error("secret groups hold at most 200 members: use a cloud group for more")]
+    SecretGroupFull,
     #[error("{0}")]
     Invalid(String),
     /// account (#16): an operator's sanction forbids this (see the moderation chat).

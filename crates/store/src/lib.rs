@@ -37,6 +37,7 @@ use heliograph_core::*;
 
 pub use error::{Error, Failure, Result};
 pub use model::*;
+pub use commands::secret::MAX_SECRET_MEMBERS;
 
 /// Committed events, in commit order. The server turns them into live pushes.
 pub type CommitFeed = tokio::sync::mpsc::Receiver<Vec<Logged>>;
@@ -264,4 +265,27 @@ pub trait Store: Send + Sync + 'static {
     async fn moderate(&self, action: Action) -> Result<Moderated>;
     /// The audit log after entry `after`, oldest first. Nothing can change or remove an entry.
     async fn audit_log(&self, after: i64, limit: u32) -> Result<Vec<AuditEntry>>;
+
+    // --- secret chats (MLS, #15; see `commands/secret.rs`) ---------------------------------
+
+    /// Stores a device's checked key packages; returns its one-time packages left.
+    async fn upload_key_packages(&self, user: UserId, upload: KeyPackageUpload) -> Result<u64>;
+    async fn key_package_count(&self, user: UserId, device: SessionId) -> Result<u64>;
+    /// One package per live device of each of `users` but `except`; a one-time package is
+    /// handed out at most once, even to concurrent claims.
+    async fn claim_key_packages(&self, users: &[UserId], except: SessionId) -> Result<Vec<ClaimedKeyPackage>>;
+    /// The MLS devices of `users` (live or not), in ascending device id per user.
+    async fn mls_devices(&self, users: &[UserId]) -> Result<Vec<MlsDevice>>;
+    /// Creates a secret chat with its group at its first epoch; `creator` is its one member.
+    async fn create_secret(&self, creator: UserId, title: &Title, start: MlsGroup) -> Result<Chat>;
+    /// The group's public state, for a member.
+    async fn mls_group(&self, actor: UserId, chat: ChatId) -> Result<MlsGroup>;
+    /// `user`'s secret chats, with their epochs.
+    async fn secret_chats(&self, user: UserId) -> Result<Vec<(ChatId, u64)>>;
+    /// Stores a checked commit if its epoch is still current ([`Error::CommitConflict`]).
+    async fn mls_commit(&self, actor: UserId, chat: ChatId, commit: MlsCommit) -> Result<MlsSent>;
+    /// Stores an application message for the current epoch; idempotent by `random_id`.
+    async fn mls_send(&self, actor: UserId, chat: ChatId, send: MlsSend) -> Result<MlsSent>;
+    /// MLS messages after `after`, oldest first.
+    async fn mls_history(&self, actor: UserId, chat: ChatId, after: MessageId, limit: u32) -> Result<Vec<MlsMessage>>;
 }

@@ -354,6 +354,8 @@ pub enum Event {
         from: UserId,
         data: String,
     },
+    /// A handshake or application message of a secret chat (MLS), in its sequence.
+    Mls(MlsMessage),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -478,6 +480,8 @@ pub struct Moderated {
     pub entry: AuditEntry,
     /// Who was told, and the notice's message (in their chat with the moderation account).
     pub notified: Option<(UserId, Sent)>,
+}
+
 /// One entry of the search log ([`crate::Store::search_log`]): the message at (chat, id) must
 /// be indexed as it is now, or removed from the index when `message` is `None`.
 #[derive(Debug, Clone, PartialEq)]
@@ -493,4 +497,122 @@ pub struct SearchEntry {
 pub struct Directory {
     pub users: Vec<User>,
     pub chats: Vec<Chat>,
+}
+
+// --- secret chats (MLS) ---------------------------------------------------------------------
+
+/// Key packages one device uploads: MLS bytes the server checked (signature, ciphersuite,
+/// credential naming this user and device), each with its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyPackageUpload {
+    pub device: SessionId,
+    /// The device's MLS signature key; fixed by its first upload.
+    pub signature_key: Vec<u8>,
+    pub one_time: Vec<(Vec<u8>, [u8; 32])>,
+    /// Replaces the device's last-resort package.
+    pub last_resort: Option<(Vec<u8>, [u8; 32])>,
+}
+
+/// A key package handed out by the directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedKeyPackage {
+    pub user: UserId,
+    pub device: SessionId,
+    pub data: Vec<u8>,
+    pub last_resort: bool,
+}
+
+/// A device that speaks MLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MlsDevice {
+    pub user: UserId,
+    pub device: SessionId,
+    pub signature_key: Vec<u8>,
+    /// Its session is still signed in.
+    pub active: bool,
+}
+
+/// The server's public view of a secret chat's MLS group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MlsGroup {
+    pub chat: ChatId,
+    pub group_id: Vec<u8>,
+    pub epoch: u64,
+    /// The public group state (ratchet tree, context), as the server's MLS code keeps it.
+    pub state: Vec<u8>,
+    /// The newest GroupInfo (with its ratchet tree), for joiners.
+    pub group_info: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MlsKind {
+    Commit,
+    Application,
+    Welcome,
+}
+
+impl MlsKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MlsKind::Commit => "commit",
+            MlsKind::Application => "application",
+            MlsKind::Welcome => "welcome",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<MlsKind> {
+        Some(match s {
+            "commit" => MlsKind::Commit,
+            "application" => MlsKind::Application,
+            "welcome" => MlsKind::Welcome,
+            _ => return None,
+        })
+    }
+}
+
+/// An MLS message in a secret chat's sequence (its id is the chat's next message id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MlsMessage {
+    pub chat: ChatId,
+    pub id: MessageId,
+    pub from: UserId,
+    pub device: SessionId,
+    pub date: i64,
+    pub kind: MlsKind,
+    /// The epoch the message was made in (a commit: the epoch it ends).
+    pub epoch: u64,
+    pub data: Vec<u8>,
+}
+
+/// A commit the server validated against the group's current epoch: accepted only if that
+/// epoch is still current when it commits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MlsCommit {
+    pub device: SessionId,
+    pub epoch: u64,
+    pub data: Vec<u8>,
+    pub hash: [u8; 32],
+    /// Released in the same transaction, after the commit in the sequence.
+    pub welcome: Option<(Vec<u8>, [u8; 32])>,
+    /// The public group after the commit, and its GroupInfo.
+    pub state: Vec<u8>,
+    pub group_info: Vec<u8>,
+    /// The users with a device in the group after the commit: the chat's members.
+    pub members: Vec<UserId>,
+}
+
+/// An application message (ciphertext) for the current epoch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MlsSend {
+    pub device: SessionId,
+    pub random_id: i64,
+    pub epoch: u64,
+    pub data: Vec<u8>,
+    pub hash: [u8; 32],
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MlsSent {
+    pub message: MlsMessage,
+    pub pts: Pts,
 }

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use heliograph_core::*;
 use heliograph_store::conformance::Harness;
+use heliograph_store::conformance::phone;
 use heliograph_store::postgres::{Options, PostgresStore};
 use heliograph_store::{Draft, Event, Limits, Store};
 use tokio_postgres::NoTls;
@@ -158,7 +159,6 @@ async fn two_nodes(h: Postgres) {
     let options = Options { pool_size: 4, ..Options::default() };
     let nodes: [Arc<dyn Store>; 2] = [Arc::new(h.connect(options.clone()).await), Arc::new(h.connect(options).await)];
     let s = &*nodes[0];
-    let phone = sealed;
     let name = DisplayName::parse("Member").expect("name");
     let mut members = Vec::new();
     for n in 1..=4 {
@@ -278,8 +278,8 @@ async fn undecodable_row_is_an_error() {
 async fn undecodable_rows(h: Postgres) {
     let store = h.connect(Options::default()).await;
     let name = |s: &str| DisplayName::parse(s).expect("name");
-    let alice = store.create_user(&sealed(1), &name("Alice")).await.expect("user").id;
-    let bob = store.create_user(&sealed(2), &name("Bob")).await.expect("user").id;
+    let alice = store.create_user(&phone(1), &name("Alice")).await.expect("user").id;
+    let bob = store.create_user(&phone(2), &name("Bob")).await.expect("user").id;
     let chat = store.create_chat(alice, ChatKind::Group, &Title::parse("G").expect("title"), None, &[bob]).await.expect("chat").id;
     drop(store);
     let db = h.client().await;
@@ -316,8 +316,8 @@ async fn untaken_feed_does_not_stall_writes() {
 async fn untaken_feed(h: Postgres) {
     let store = Arc::new(h.connect(Options::default()).await);
     let name = DisplayName::parse("A").expect("name");
-    let alice = store.create_user(&sealed(1), &name).await.expect("user").id;
-    let bob = store.create_user(&sealed(2), &name).await.expect("user").id;
+    let alice = store.create_user(&phone(1), &name).await.expect("user").id;
+    let bob = store.create_user(&phone(2), &name).await.expect("user").id;
     let chat = store.open_private(alice, bob).await.expect("chat").id;
     // More committed transactions with events than the feed holds (4096).
     let all = async {
@@ -345,17 +345,11 @@ fn draft(content: Content) -> Draft {
     Draft { content, entities: vec![], keyboard: None, reply_to: None }
 }
 
-/// What the store keeps of test number `n` (opaque stand-ins for the server's hash and seal).
-fn sealed(n: u32) -> heliograph_core::SealedPhone {
-    let mut hash = [0u8; 32];
-    hash[..4].copy_from_slice(&n.to_be_bytes());
-    heliograph_core::SealedPhone { hash: heliograph_core::PhoneHash(hash), sealed: vec![n as u8] }
-}
 
 /// account (#16): a database of schema 4 (clear numbers) upgrades in place: the numbers wait
 /// to be sealed, and once sealed and compacted no row of `users` holds one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn version_4_numbers_sealed() {
+async fn version_4_numbers_phone() {
     let h = Postgres::new().await;
     let db = h.client().await;
     for sql in [
@@ -375,9 +369,9 @@ async fn version_4_numbers_sealed() {
     .expect("old rows");
     let store = h.connect(Options::default()).await;
     assert_eq!(store.phones_to_seal(10).await.expect("phones_to_seal"), vec![(heliograph_core::UserId(1), "+15557770001".to_string())]);
-    store.seal_phone(heliograph_core::UserId(1), &sealed(7)).await.expect("seal_phone");
+    store.seal_phone(heliograph_core::UserId(1), &phone(7)).await.expect("seal_phone");
     store.compact().await.expect("compact");
-    assert_eq!(store.user_by_phone(sealed(7).hash).await.expect("user_by_phone").map(|u| u.name), Some("Alice".to_string()));
+    assert_eq!(store.user_by_phone(phone(7).hash).await.expect("user_by_phone").map(|u| u.name), Some("Alice".to_string()));
     assert_eq!(store.phone_privacy(heliograph_core::UserId(1)).await.expect("privacy"), heliograph_core::PhonePrivacy::Contacts);
     for (table, number) in [("users", "5557770001"), ("login_codes", "5557770002")] {
         let row = db.query_one(&format!("SELECT count(*) FROM {table} t WHERE t::text LIKE '%{number}%'"), &[]).await.expect("search");
@@ -391,7 +385,7 @@ async fn version_4_numbers_sealed() {
 async fn audit_log_is_append_only() {
     let h = Postgres::new().await;
     let store = h.connect(Options::default()).await;
-    let op = store.create_user(&sealed(1), &heliograph_core::DisplayName::parse("Op").expect("name")).await.expect("user").id;
+    let op = store.create_user(&phone(1), &heliograph_core::DisplayName::parse("Op").expect("name")).await.expect("user").id;
     let action = heliograph_store::Action {
         operator: op,
         kind: heliograph_core::ModerationAction::Restrict,

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use heliograph_store::conformance::Harness;
+use heliograph_store::conformance::phone;
 use heliograph_store::sqlite::{Options, SqliteStore};
 use heliograph_store::{Draft, Limits, Store};
 use tempfile::TempDir;
@@ -64,8 +65,8 @@ async fn untaken_feed_does_not_stall_writes() {
     let h = Sqlite::new();
     let options = Options { durability: heliograph_store::sqlite::Durability::Normal, ..Options::default() };
     let store = SqliteStore::open(&h.path(), options).expect("open");
-    let alice = store.create_user(&sealed(1), &DisplayName::parse("A").expect("name")).await.expect("user").id;
-    let bob = store.create_user(&sealed(2), &DisplayName::parse("B").expect("name")).await.expect("user").id;
+    let alice = store.create_user(&phone(1), &DisplayName::parse("A").expect("name")).await.expect("user").id;
+    let bob = store.create_user(&phone(2), &DisplayName::parse("B").expect("name")).await.expect("user").id;
     let chat = store.open_private(alice, bob).await.expect("chat").id;
     let text = Content::Text(MessageText::parse("x".into()).expect("text"));
     // Each awaited send is its own group commit with events: more commits than the feed holds.
@@ -88,7 +89,7 @@ async fn write_refused_when_locked_leaves_nothing() {
     use heliograph_core::*;
     let h = Sqlite::new();
     let store = SqliteStore::open(&h.path(), Options::default()).expect("open");
-    let phone = sealed(9);
+    let phone = phone(9);
     // Another process holds the write lock past the writer's busy timeout (5 s), then lets go.
     let path = h.path();
     let (locked_tx, locked_rx) = std::sync::mpsc::channel();
@@ -108,9 +109,3 @@ async fn write_refused_when_locked_leaves_nothing() {
     store.create_user(&phone, &DisplayName::parse("Real").expect("name")).await.expect("create_user after the lock");
 }
 
-/// What the store keeps of test number `n` (opaque stand-ins for the server's hash and seal).
-fn sealed(n: u32) -> heliograph_core::SealedPhone {
-    let mut hash = [0u8; 32];
-    hash[..4].copy_from_slice(&n.to_be_bytes());
-    heliograph_core::SealedPhone { hash: heliograph_core::PhoneHash(hash), sealed: vec![n as u8] }
-}

@@ -844,6 +844,8 @@ impl Model {
             Event::Update(u) => {
                 self.state_dirty = true;
                 match u.kind {
+                    // Secret chats are read with `helio secret read` (the TUI does not decrypt yet).
+                    UpdateKind::SecretMessage { .. } => Vec::new(),
                     UpdateKind::NewMessage { message } => self.message(message),
                     UpdateKind::EditMessage { message } => {
                         self.edited(message);

@@ -165,6 +165,10 @@ impl From<heliograph_store::Error> for ApiError {
             S::ButtonNotFound => ApiError::bad_request("button not found"),
             S::Invalid(what) => ApiError::bad_request(what),
             sanctioned @ S::Sanctioned { .. } => ApiError::forbidden(sanctioned.to_string()),
+            // The Bot API never sees secret chats: to a bot they do not exist.
+            S::SecretChat | S::CommitConflict { .. } | S::WrongEpoch { .. } | S::MlsReplay | S::SecretGroupFull => {
+                ApiError::bad_request("chat not found")
+            }
             S::Internal(detail) => {
                 tracing::error!(%detail, "storage failure in the Bot API");
                 ApiError::internal()

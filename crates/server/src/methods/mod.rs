@@ -19,6 +19,8 @@ pub mod moderation;
 pub mod search;
 pub mod updates;
 pub mod users;
+// secret chats (#15)
+pub mod secret;
 
 use std::net::IpAddr;
 
@@ -170,6 +172,21 @@ async fn dispatch(s: &Shared, caller: &Caller, request: Request) -> Outcome<(Val
             answer(moderation::act(s, me, &action, &reason, report_id, user_id, chat_id, message_id, until).await)
         }
         (R::GetAuditLog { after, limit }, Some(me)) => answer(moderation::audit_log(s, me, after, limit).await),
+        // --- secret chats (#15) ---
+        (R::UploadKeyPackages { key_packages, last_resort }, Some(me)) => {
+            answer(secret::upload_key_packages(s, me, &key_packages, last_resort.as_deref()).await)
+        }
+        (R::GetKeyPackageCount {}, Some(me)) => answer(secret::key_package_count(s, me).await),
+        (R::ClaimKeyPackages { user_ids }, Some(me)) => answer(secret::claim_key_packages(s, me, &user_ids).await),
+        (R::GetSecretDevices { user_ids }, Some(me)) => answer(secret::devices(s, me, &user_ids).await),
+        (R::CreateSecret { title, group_info }, Some(me)) => answer(secret::create(s, me, title, &group_info).await),
+        (R::GetGroupInfo { chat_id }, Some(me)) => answer(secret::group_info(s, me, chat_id).await),
+        (R::SecretCommit { chat_id, commit, group_info, welcome }, Some(me)) => {
+            answer(secret::commit(s, me, chat_id, &commit, &group_info, welcome.as_deref()).await)
+        }
+        (R::SecretSend { chat_id, random_id, message }, Some(me)) => answer(secret::send(s, me, chat_id, random_id, &message).await),
+        (R::SecretHistory { chat_id, after_id, limit }, Some(me)) => answer(secret::history(s, me, chat_id, after_id, limit).await),
+        (R::GetSecretChats {}, Some(me)) => answer(secret::chats(s, me).await),
         (other, None) => Err(Failure(proto::Error::new(ErrorCode::Internal, format!("`{}` reached no handler", other.method())))),
     }
 }

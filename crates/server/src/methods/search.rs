@@ -77,7 +77,7 @@ pub async fn directory(s: &Shared, me: SignedIn, q: String, limit: Option<u32>) 
     let limit = limit.unwrap_or(DEFAULT_LIMIT).clamp(1, 50);
     let mut found = s.store.directory(&q, limit).await?;
     if let Ok(phone) = Phone::parse(q.trim()) {
-        if let Some(user) = s.phone_lookups.find(&*s.store, me.user, &phone).await? {
+        if let Some(user) = s.phone_lookups.find(&*s.store, &s.phone_keys, me.user, &phone).await? {
             found.users.retain(|u| u.id != user.id);
             found.users.insert(0, user);
         }

@@ -21,6 +21,8 @@ pub struct Person {
     pub updates: Updates,
     pub me: proto::User,
     pub token: String,
+    /// This sign-in's session: the MLS device id of secret chats.
+    pub session: i64,
 }
 
 impl Person {
@@ -29,7 +31,7 @@ impl Person {
         let (phone, code) = test_phone(n);
         client.send_code(&phone).await.expect("send_code");
         let auth = client.sign_in(&phone, &code, Some(&format!("Person {n}")), Some("test")).await.expect("sign_in");
-        Person { client, updates, me: auth.user, token: auth.token }
+        Person { client, updates, me: auth.user, token: auth.token, session: auth.session_id }
     }
 
     pub fn id(&self) -> i64 {

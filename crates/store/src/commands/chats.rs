@@ -69,7 +69,7 @@ fn require_manage(view: &View) -> Result<()> {
     }
 }
 
-async fn insert_member<X: Tx>(tx: &mut X, chat: ChatId, user: UserId, role: Role, top: MessageId) -> Result<bool> {
+pub(super) async fn insert_member<X: Tx>(tx: &mut X, chat: ChatId, user: UserId, role: Role, top: MessageId) -> Result<bool> {
     // A new member has nothing unread from before they joined. `bot` marks the members whose
     // own log also gets the chat's own-log events (see `log::chat`).
     let added = tx
@@ -186,7 +186,7 @@ async fn maybe_grow_own_log<X: Tx>(tx: &mut X, chat: ChatId) -> Result<Chat> {
 }
 
 /// Announces that `user` joined `chat` (added by `by`).
-async fn announce_join<X: Tx>(tx: &mut X, chat: &Chat, user: UserId, by: UserId) -> Result<()> {
+pub(super) async fn announce_join<X: Tx>(tx: &mut X, chat: &Chat, user: UserId, by: UserId) -> Result<()> {
     let event = Event::Participant { chat: chat.id, user, role: Some(Role::Member), by };
     match (chat.kind, chat.own_log) {
         // Channels do not announce subscribers to each other.
@@ -219,7 +219,7 @@ async fn joined<X: Tx>(tx: &mut X, chat: ChatId, user: UserId, role: Role, by: U
 /// the chat writes per-member logs, only `extra` and the bot members (who get copies of the
 /// chat's own log) once it keeps its own log (a channel's subscribers are never touched one
 /// by one). Nothing to do where there is one writer.
-async fn lock_for_membership<X: Tx>(tx: &mut X, chat: &Chat, extra: &[UserId]) -> Result<()> {
+pub(super) async fn lock_for_membership<X: Tx>(tx: &mut X, chat: &Chat, extra: &[UserId]) -> Result<()> {
     if !X::CONCURRENT {
         return Ok(());
     }
@@ -235,6 +235,7 @@ async fn lock_for_membership<X: Tx>(tx: &mut X, chat: &Chat, extra: &[UserId]) -
 pub async fn add_members<X: Tx>(tx: &mut X, actor: UserId, chat: ChatId, users: &[UserId]) -> Result<Chat> {
     let v = view_for_update(tx, actor, chat).await?;
     require_manage(&v)?;
+    super::secret::refuse_secret(tx, &v.chat).await?;
     for &u in users {
         if !people::user_exists(tx, u).await? {
             return Err(Error::UserNotFound);
@@ -263,6 +264,7 @@ pub async fn remove_member<X: Tx>(tx: &mut X, actor: UserId, chat: ChatId, user:
     if v.chat.kind == ChatKind::Private {
         return Err(Error::Invalid("you cannot leave or remove people from a private chat".into()));
     }
+    super::secret::refuse_secret(tx, &v.chat).await?;
     let target = if actor == user { v.membership.clone() } else { membership(tx, chat, user).await?.ok_or(Error::UserNotFound)? };
     if actor != user {
         require_manage(&v)?;
@@ -373,6 +375,7 @@ pub async fn find_private<X: Tx>(tx: &mut X, user: UserId, peer: UserId) -> Resu
 pub async fn export_invite<X: Tx>(tx: &mut X, actor: UserId, chat: ChatId) -> Result<String> {
     let v = view_for_update(tx, actor, chat).await?;
     require_manage(&v)?;
+    super::secret::refuse_secret(tx, &v.chat).await?;
     let existing: Option<String> = super::one(tx, sql!("SELECT invite FROM chats WHERE id = $1"), &[&chat.0], |r| r.get(0)).await?;
     if let Some(token) = existing {
         return Ok(token);

@@ -29,6 +29,7 @@ fn encode(event: &Event) -> Encoded {
         Event::Reactions { chat, message } => ("reactions", chat.0, Some(message.0), None, None),
         Event::DraftChanged { chat } => ("draft", chat.0, None, None, None),
         Event::CallbackQuery { chat, message, from, data } => ("callback", chat.0, Some(message.0), Some(from.0), Some(data.clone())),
+        Event::Mls(m) => ("mls", m.chat.0, Some(m.id.0), None, None),
     }
 }
 
@@ -71,6 +72,7 @@ pub async fn decode<X: Tx>(
         "callback" => {
             Some(Event::CallbackQuery { chat, message: MessageId(a), from: UserId(b.unwrap_or(0)), data: ids.unwrap_or_default() })
         }
+        "mls" => super::secret::message(tx, chat, MessageId(a)).await?.map(Event::Mls),
         other => return Err(Error::internal(format!("unknown update kind `{other}` in the log"))),
     })
 }

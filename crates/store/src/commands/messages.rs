@@ -74,6 +74,7 @@ pub async fn send<X: Tx>(tx: &mut X, actor: UserId, chat: ChatId, random_id: i64
     }
     // account (#16): a banned, suspended or restricted account sends nothing.
     super::moderation::check_may_send(tx, actor).await?;
+    super::secret::refuse_secret(tx, &v.chat).await?;
     if let Some(peer) = v.peer.filter(|&p| p != actor) {
         if people::is_blocked(tx, peer, actor).await? || people::is_blocked(tx, actor, peer).await? {
             return Err(Error::Blocked);

@@ -79,6 +79,8 @@ pub mod moderation;
 pub mod people;
 pub mod search;
 pub mod sync;
+// secret chats (#15)
+pub mod secret;
 // daily use (#18)
 pub mod drafts;
 pub mod reactions;

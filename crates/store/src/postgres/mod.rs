@@ -72,6 +72,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_accountability.sql"),
     // search (#17)
     include_str!("migrations/0007_search.sql"),
+    // secret chats (#15)
+    include_str!("migrations/0008_mls.sql"),
 ];
 
 /// The advisory lock key that serializes migrations across nodes ("Heliogra").

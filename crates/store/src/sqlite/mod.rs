@@ -42,6 +42,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0006_accountability.sql"),
     // search (#17)
     include_str!("0007_search.sql"),
+    // secret chats (#15)
+    include_str!("0008_mls.sql"),
 ];
 
 /// How hard a commit works to be durable.
