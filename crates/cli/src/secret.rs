@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use base64::{engine::general_purpose::STANDARD as B64, Engine as _};
-use heliograph_client::proto::{self, ErrorCode, Request};
+use heliograph_client::proto::{self, ErrorCode};
 use heliograph_client::{Client, ClientError};
 use heliograph_mls::{Device, Incoming};
 
@@ -47,16 +47,11 @@ impl<'a> Secret<'a> {
             Err(_) => BTreeMap::new(),
         };
         let me = Secret { client, dir, device, seen };
-        let count: proto::KeyPackageCount = me.client.call_as(Request::GetKeyPackageCount {}).await?;
+        let count = me.client.key_package_count().await?;
         if count.one_time < KEY_PACKAGES / 2 {
             let kps = me.device.key_packages((KEY_PACKAGES - count.one_time) as usize).map_err(mls_err)?;
             let last = (count.one_time == 0).then(|| me.device.key_package(true)).transpose().map_err(mls_err)?;
-            me.client
-                .call_as::<proto::KeyPackageCount>(Request::UploadKeyPackages {
-                    key_packages: kps.iter().map(|k| B64.encode(k)).collect(),
-                    last_resort: last.map(|k| B64.encode(k)),
-                })
-                .await?;
+            me.client.upload_key_packages(&kps, last.as_deref()).await?;
         }
         me.save()?;
         Ok(me)
@@ -73,24 +68,15 @@ impl<'a> Secret<'a> {
     /// A new secret chat with every device of `peer` (and this account's other devices).
     pub async fn create(&mut self, peer: i64, title: Option<String>) -> Result<i64, CliError> {
         let (gid, info) = self.device.create_group().map_err(mls_err)?;
-        let chat: proto::Chat = self.client.call_as(Request::CreateSecret { title, group_info: B64.encode(info) }).await?;
+        let chat = self.client.create_secret(title.as_deref(), &info).await?;
         self.seen.insert(chat.id, 0);
-        let claimed: Vec<proto::ClaimedKeyPackage> =
-            self.client.call_as(Request::ClaimKeyPackages { user_ids: vec![self.device.user, peer] }).await?;
+        let claimed = self.client.claim_key_packages(&[self.device.user, peer]).await?;
         if !claimed.iter().any(|c| c.user_id == peer) {
             return Err(CliError::new("NO_DEVICES", "that user has no device that speaks secret chats yet: ask them to run `helio secret init`"));
         }
         let kps = claimed.iter().map(|c| B64.decode(&c.key_package)).collect::<Result<Vec<_>, _>>().map_err(|e| CliError::new("MLS", e.to_string()))?;
         let commit = self.device.add(&gid, &kps).map_err(mls_err)?;
-        let sent: proto::SecretSent = self
-            .client
-            .call_as(Request::SecretCommit {
-                chat_id: chat.id,
-                commit: B64.encode(&commit.commit),
-                group_info: B64.encode(&commit.group_info),
-                welcome: commit.welcome.as_ref().map(|w| B64.encode(w)),
-            })
-            .await?;
+        let sent = self.client.secret_commit(chat.id, &commit.commit, &commit.group_info, commit.welcome.as_deref()).await?;
         self.device.merge_pending(&gid).map_err(mls_err)?;
         self.seen.insert(chat.id, sent.id + 1);
         self.save()?;
@@ -102,7 +88,7 @@ impl<'a> Secret<'a> {
         let mut read = Vec::new();
         loop {
             let after = self.seen.get(&chat).copied().unwrap_or(0);
-            let page: Vec<proto::SecretMessage> = self.client.call_as(Request::SecretHistory { chat_id: chat, after_id: after, limit: Some(100) }).await?;
+            let page = self.client.secret_history(chat, after, Some(100)).await?;
             let Some(last) = page.last().map(|m| m.id) else { break };
             for m in &page {
                 if m.device_id == self.device.device && m.kind != proto::SecretKind::Welcome {
@@ -126,10 +112,10 @@ impl<'a> Secret<'a> {
     pub async fn send(&mut self, chat: i64, text: &str) -> Result<proto::SecretSent, CliError> {
         let group = self.group_id(chat).await?;
         self.sync(chat).await?;
-        let random_id = i64::from_be_bytes(*b"helio\0\0\0") ^ std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0);
+        let random_id = heliograph_client::random_id();
         loop {
-            let message = B64.encode(self.device.encrypt(&group, text.as_bytes()).map_err(mls_err)?);
-            match self.client.call_as::<proto::SecretSent>(Request::SecretSend { chat_id: chat, random_id, message }).await {
+            let message = self.device.encrypt(&group, text.as_bytes()).map_err(mls_err)?;
+            match self.client.secret_send(chat, random_id, &message).await {
                 Err(ClientError::Server(e)) if e.code == ErrorCode::MlsWrongEpoch => {
                     self.sync(chat).await?;
                 }
@@ -142,7 +128,7 @@ impl<'a> Secret<'a> {
     }
 
     async fn group_id(&mut self, chat: i64) -> Result<Vec<u8>, CliError> {
-        let info: proto::SecretGroupInfo = self.client.call_as(Request::GetGroupInfo { chat_id: chat }).await?;
+        let info = self.client.secret_group_info(chat).await?;
         let bytes = B64.decode(&info.group_info).map_err(|e| CliError::new("MLS", e.to_string()))?;
         let gid = heliograph_mls::group_id_of(&bytes).map_err(mls_err)?;
         if !self.device.has_group(&gid) {

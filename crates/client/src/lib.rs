@@ -62,5 +62,5 @@ pub use client::Client;
 pub use config::Config;
 pub use error::ClientError;
 pub use event::{Event, Updates};
-pub use methods::{random_id, ModerationTarget};
+pub use methods::{random_id, ModerationTarget, SearchFilter};
 pub use sync::SyncState;

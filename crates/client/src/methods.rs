@@ -3,7 +3,11 @@
 //! matching [`Request`] variant. Methods whose result is the empty `Ok` return `()`.
 
 use heliograph_proto::method::Direction;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
 use heliograph_proto::{AuditEntry, Report, ReportCase};
+use heliograph_proto::{ClaimedKeyPackage, KeyPackageCount, SecretChatState, SecretDevice, SecretGroupInfo, SecretMessage, SecretSent};
+use heliograph_proto::{Directory, SearchResults};
 use heliograph_proto::{
     Authorization, BotToken, CallbackAnswer, Chat, CreatedBot, DialogCursor, Dialogs, Difference, InviteLink, Member, Message,
     MessageReactions, Peer, PhonePrivacy, Privacy, ReactionType, Request, Sent, SentCode, Session, State, User,
@@ -394,6 +398,21 @@ impl Client {
         self.call_as(Request::GetReports { all, after, limit }).await
     }
 
+    // --- search (#17) ---
+
+    /// `messages.search`: messages you can read matching `q` (all words; `"a phrase"`; the
+    /// last word also as a prefix), best first, narrowed by `filter`; `offset` from the
+    /// previous page's `next_offset`.
+    pub async fn search_messages(&self, q: &str, filter: &SearchFilter, offset: u32, limit: Option<u32>) -> Result<SearchResults, ClientError> {
+        let SearchFilter { chat_id, from_id, kind, min_date, max_date } = filter.clone();
+        self.call_as(Request::SearchMessages { q: q.into(), chat_id, from_id, kind, min_date, max_date, offset, limit }).await
+    }
+
+    /// `contacts.search`: people by name or username and public groups and channels.
+    pub async fn search_directory(&self, q: &str, limit: Option<u32>) -> Result<Directory, ClientError> {
+        self.call_as(Request::SearchDirectory { q: q.into(), limit }).await
+    }
+
     /// `moderation.report` (operators): one report with both parties' histories.
     pub async fn moderation_report(&self, report_id: i64) -> Result<ReportCase, ClientError> {
         self.call_as(Request::GetReport { report_id }).await
@@ -410,6 +429,80 @@ impl Client {
     pub async fn audit_log(&self, after: Option<i64>, limit: Option<u32>) -> Result<Vec<AuditEntry>, ClientError> {
         self.call_as(Request::GetAuditLog { after, limit }).await
     }
+
+    // --- secret chats (MLS, #15). MLS bytes go in as their RFC 9420 encoding; the SDK sends
+    // them as standard base64, and answers carry them so (`data`, `key_package`, ...). ---
+
+    /// `secret.upload_key_packages`: this device's one-time key packages, and a replacement
+    /// for its last-resort one.
+    pub async fn upload_key_packages(&self, key_packages: &[Vec<u8>], last_resort: Option<&[u8]>) -> Result<KeyPackageCount, ClientError> {
+        let key_packages = key_packages.iter().map(|k| B64.encode(k)).collect();
+        self.call_as(Request::UploadKeyPackages { key_packages, last_resort: last_resort.map(|k| B64.encode(k)) }).await
+    }
+
+    /// `secret.key_package_count`: this device's one-time key packages left.
+    pub async fn key_package_count(&self) -> Result<KeyPackageCount, ClientError> {
+        self.call_as(Request::GetKeyPackageCount {}).await
+    }
+
+    /// `secret.claim_key_packages`: one key package for each device of `user_ids` but this one.
+    pub async fn claim_key_packages(&self, user_ids: &[i64]) -> Result<Vec<ClaimedKeyPackage>, ClientError> {
+        self.call_as(Request::ClaimKeyPackages { user_ids: user_ids.to_vec() }).await
+    }
+
+    /// `secret.devices`: the MLS devices of `user_ids` and their signature keys.
+    pub async fn secret_devices(&self, user_ids: &[i64]) -> Result<Vec<SecretDevice>, ClientError> {
+        self.call_as(Request::GetSecretDevices { user_ids: user_ids.to_vec() }).await
+    }
+
+    /// `secret.create`: a secret chat from a new group's GroupInfo (epoch 0).
+    pub async fn create_secret(&self, title: Option<&str>, group_info: &[u8]) -> Result<Chat, ClientError> {
+        self.call_as(Request::CreateSecret { title: title.map(Into::into), group_info: B64.encode(group_info) }).await
+    }
+
+    /// `secret.group_info`: the group's newest GroupInfo and ratchet tree.
+    pub async fn secret_group_info(&self, chat_id: i64) -> Result<SecretGroupInfo, ClientError> {
+        self.call_as(Request::GetGroupInfo { chat_id }).await
+    }
+
+    /// `secret.commit`: a commit for the current epoch with the next epoch's GroupInfo and,
+    /// when it adds devices, their Welcome. `COMMIT_CONFLICT` (with `epoch`) when another won.
+    pub async fn secret_commit(&self, chat_id: i64, commit: &[u8], group_info: &[u8], welcome: Option<&[u8]>) -> Result<SecretSent, ClientError> {
+        self.call_as(Request::SecretCommit {
+            chat_id,
+            commit: B64.encode(commit),
+            group_info: B64.encode(group_info),
+            welcome: welcome.map(|w| B64.encode(w)),
+        })
+        .await
+    }
+
+    /// `secret.send`: an MLS application message; idempotent by `random_id`.
+    pub async fn secret_send(&self, chat_id: i64, random_id: i64, message: &[u8]) -> Result<SecretSent, ClientError> {
+        self.call_as(Request::SecretSend { chat_id, random_id, message: B64.encode(message) }).await
+    }
+
+    /// `secret.history`: the chat's MLS messages after `after_id`, oldest first.
+    pub async fn secret_history(&self, chat_id: i64, after_id: i64, limit: Option<u32>) -> Result<Vec<SecretMessage>, ClientError> {
+        self.call_as(Request::SecretHistory { chat_id, after_id, limit }).await
+    }
+
+    /// `secret.chats`: your secret chats and their epochs.
+    pub async fn secret_chats(&self) -> Result<Vec<SecretChatState>, ClientError> {
+        self.call_as(Request::GetSecretChats {}).await
+    }
+}
+
+/// What a [`Client::search_messages`] call narrows to; the default searches everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchFilter {
+    pub chat_id: Option<i64>,
+    pub from_id: Option<i64>,
+    /// `text`, `photo`, `video`, `audio`, `voice`, `file` or `link`.
+    pub kind: Option<String>,
+    /// Unix seconds, inclusive.
+    pub min_date: Option<i64>,
+    pub max_date: Option<i64>,
 }
 
 /// What a [`Client::moderate`] call acts on; a report fills in the targets it names.

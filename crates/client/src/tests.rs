@@ -573,6 +573,18 @@ async fn every_protocol_method_has_a_typed_call() {
     let _ = c.moderation_report(1).await;
     let _ = c.moderate("dismiss", "r", crate::ModerationTarget { report_id: Some(1), ..Default::default() }).await;
     let _ = c.audit_log(None, None).await;
+    let _ = c.search_messages("q", &Default::default(), 0, None).await;
+    let _ = c.search_directory("q", None).await;
+    let _ = c.upload_key_packages(&[vec![1]], None).await;
+    let _ = c.key_package_count().await;
+    let _ = c.claim_key_packages(&[1]).await;
+    let _ = c.secret_devices(&[1]).await;
+    let _ = c.create_secret(None, b"g").await;
+    let _ = c.secret_group_info(1).await;
+    let _ = c.secret_commit(1, b"c", b"g", None).await;
+    let _ = c.secret_send(1, 1, b"m").await;
+    let _ = c.secret_history(1, 0, None).await;
+    let _ = c.secret_chats().await;
     let seen = within(server).await.expect("joins");
     assert_eq!(seen, Request::METHODS.iter().copied().collect::<BTreeSet<_>>());
 }

@@ -98,7 +98,7 @@ async fn main() -> anyhow::Result<()> {
         for n in 0..nodes {
             let mut node = o.binary.clone().data(dir.path().join(format!("node{n}")));
             if let Some(db) = &db {
-                node = node.database(db.url());
+                node = node.database_of(db);
             }
             if let Some(bus) = &bus {
                 node = node.bus(bus);

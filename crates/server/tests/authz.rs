@@ -27,6 +27,8 @@ fn params(target: i64, own: i64, other_user: i64, forward_into_target: bool) -> 
         "phone": "+9996610001", "code": "11111", "token": "not-a-token", "session_id": 1,
         "name": "pwned", "bio": "pwned", "username": "pwned_name", "invite": "pwned", "find_by_phone": "nobody",
         "q": "intruder",
+        // account (#16): a report and an operator's action on it
+        "reason": "spam", "report_id": 1, "action": "dismiss",
         // secret chats (#15): well-formed base64 that is no MLS message
         "key_packages": ["AAAA"], "group_info": "AAAA", "commit": "AAAA", "message": "AAAA",
     })
@@ -140,6 +142,11 @@ async fn members_without_the_right_are_refused() {
         ("chats.set_admin", json!({"chat_id": group, "user_id": carol.id(), "admin": true}), ErrorCode::ChatAdminRequired),
         ("chats.export_invite", json!({"chat_id": group}), ErrorCode::ChatAdminRequired),
         ("chats.members", json!({"chat_id": channel}), ErrorCode::ChatAdminRequired),
+        // account (#16): moderation is for the operators named in the configuration only.
+        ("moderation.reports", json!({}), ErrorCode::OperatorRequired),
+        ("moderation.report", json!({"report_id": 1}), ErrorCode::OperatorRequired),
+        ("moderation.act", json!({"action": "ban", "reason": "x", "user_id": carol.id()}), ErrorCode::OperatorRequired),
+        ("moderation.audit_log", json!({}), ErrorCode::OperatorRequired),
     ];
     let before = (snapshot(&ann, &carol, group).await, snapshot(&ann, &carol, channel).await);
     for (method, p, expect) in cases {
@@ -194,6 +201,7 @@ const NEEDS_NO_RIGHT: &[(&str, &str)] = &[
     ("messages.press_button", "any member who sees the message; only a bot's callback buttons (BUTTON_DATA_INVALID, sdk.rs)"),
     ("messages.send_media", "the same right as messages.send"),
     ("messages.react", "any member who sees the message, channel readers too (daily.rs)"),
+    ("messages.report", "any member who sees the message (moderation.rs; non-members: CHAT_NOT_FOUND, matrix c)"),
     ("messages.save_draft", "any member: the draft is the caller's own, in their own log only (daily.rs)"),
     ("updates.get_state", "the caller's own log"),
     ("updates.get_difference", "the caller's own log"),
@@ -225,6 +233,10 @@ const RIGHTS_TESTED: &[&str] = &[
     "chats.set_admin",
     "chats.export_invite",
     "chats.members",
+    "moderation.reports",
+    "moderation.report",
+    "moderation.act",
+    "moderation.audit_log",
 ];
 
 /// Every protocol method is accounted for in (d): refused in the table, or listed with the

@@ -57,7 +57,7 @@ fn rows(db: &Connection, sql: &str, id: i64) -> Vec<String> {
 }
 
 /// Everything stored about `user` and their membership of `chat`, without what differs between
-/// any two accounts (ids, phone, name, times, token hash, device name).
+/// any two accounts (ids, phone hash and sealed copy, name, times, token hash, device name).
 fn account(db: &Connection, chat: i64, user: i64) -> Vec<String> {
     let mut out = rows(db, "SELECT username, bio, pts, bot_owner FROM users WHERE id = ?1", user);
     out.extend(rows(db, "SELECT 'sessions', count(*) FROM sessions WHERE user_id = ?1", user));
@@ -74,10 +74,10 @@ fn account(db: &Connection, chat: i64, user: i64) -> Vec<String> {
     for table in ["contacts", "blocks", "hidden", "sends", "login_codes", "bots", "files"] {
         let column = match table {
             "contacts" | "blocks" | "files" | "bots" => "owner",
-            "login_codes" => "phone",
+            "login_codes" => "phone_hash",
             _ => "user_id",
         };
-        let key = if table == "login_codes" { "(SELECT phone FROM users WHERE id = ?1)" } else { "?1" };
+        let key = if table == "login_codes" { "(SELECT phone_hash FROM users WHERE id = ?1)" } else { "?1" };
         out.extend(rows(db, &format!("SELECT '{table}', count(*) FROM {table} WHERE {column} = {key}"), user));
     }
     assert!(rows(db, "SELECT 1 FROM members WHERE chat_id = ?1", chat).len() > 1, "chat {chat} has members");

@@ -83,7 +83,7 @@ impl Cluster {
         let db = Database::create(admin).await;
         let dir = tempfile::tempdir().expect("temp dir");
         let node =
-            |n: usize| Binary::new().dev().lift_limits().database(db.url()).bus(nats).data(dir.path().join(format!("node{n}"))).start();
+            |n: usize| Binary::new().dev().lift_limits().database_of(&db).bus(nats).data(dir.path().join(format!("node{n}"))).start();
         // The first node applies the migrations; the others find the schema in place.
         let mut nodes = vec![node(0).await.expect("node 0 starts")];
         let others = futures_util::future::join_all((1..count).map(node)).await;

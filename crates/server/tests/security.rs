@@ -331,7 +331,7 @@ async fn a_revoked_bot_token_fails_at_once_on_another_node() {
         return;
     };
     let db = Database::create(&admin).await;
-    let node = || Binary::new().dev().database(db.url()).bus(&nats).start();
+    let node = || Binary::new().dev().database_of(&db).bus(&nats).start();
     // The first node applies the migrations; the second finds the schema in place.
     let mut nodes = vec![node().await.expect("node A starts")];
     nodes.push(node().await.expect("node B starts"));

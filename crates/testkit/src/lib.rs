@@ -147,6 +147,15 @@ impl Binary {
         self
     }
 
+    /// `--database` of a test database, with the phone key and disclosure key all its nodes
+    /// share, as every node of one deployment must.
+    #[cfg(feature = "postgres")]
+    pub fn database_of(self, db: &postgres::Database) -> Binary {
+        self.database(db.url())
+            .env("HELIOGRAPH_ACCOUNTABILITY__PHONE_KEY_FILE", db.phone_key_file())
+            .env("HELIOGRAPH_ACCOUNTABILITY__DISCLOSURE_PUBLIC_KEY", db.disclosure_public_key())
+    }
+
     /// `--bus URL` (NATS).
     pub fn bus(mut self, url: impl Into<String>) -> Binary {
         self.bus = Some(url.into());

@@ -29,10 +29,19 @@ pub fn with_dbname(url: &str, name: &str) -> String {
 
 /// A new empty database `heliograph_test_<random>` on the server `admin` names, dropped
 /// (`WITH (FORCE)`) when this is dropped.
+///
+/// It also holds what every node of one deployment shares besides the database: the phone
+/// key (a node started with another one refuses to serve) and the disclosure public key.
 pub struct Database {
     admin: String,
     name: String,
     url: String,
+    keys: tempfile::TempDir,
+    disclosure_public_key: String,
+}
+
+fn random_hex_key() -> String {
+    rand::random::<[u8; 32]>().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl Database {
@@ -43,7 +52,20 @@ impl Database {
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .await
             .unwrap_or_else(|e| panic!("create database {name}: {e:?}"));
-        Database { admin: admin.to_owned(), url: with_dbname(admin, &name), name }
+        let keys = tempfile::Builder::new().prefix("heliograph-keys-").tempdir().expect("a folder for the phone key");
+        std::fs::write(keys.path().join("phone.key"), random_hex_key()).expect("write the phone key");
+        Database { admin: admin.to_owned(), url: with_dbname(admin, &name), name, keys, disclosure_public_key: random_hex_key() }
+    }
+
+    /// The phone key file every node on this database is started with.
+    pub fn phone_key_file(&self) -> std::path::PathBuf {
+        self.keys.path().join("phone.key")
+    }
+
+    /// The disclosure public key every node seals numbers to (random: nobody holds its
+    /// private half, which tests never need).
+    pub fn disclosure_public_key(&self) -> &str {
+        &self.disclosure_public_key
     }
 
     /// The URL of the new database.
