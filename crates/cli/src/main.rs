@@ -226,6 +226,32 @@ enum Command {
         #[arg(long)]
         unpin: bool,
     },
+    /// Search the messages you can read, best first: words (all must match), "a phrase", the
+    /// last word also as a prefix. Prints `chat<TAB>id<TAB>from<TAB>snippet` per message, the
+    /// matches in [brackets]; `--json` prints each result as the server sent it.
+    Search {
+        query: String,
+        /// Only this chat (@username or a chat id).
+        #[arg(long)]
+        chat: Option<String>,
+        /// Only messages from this user (@username or a user id).
+        #[arg(long)]
+        from: Option<String>,
+        /// text, photo, video, audio, voice, file or link.
+        #[arg(long)]
+        kind: Option<String>,
+        /// Only messages from this date on (YYYY-MM-DD, UTC) ...
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+        /// ... and up to this date, inclusive.
+        #[arg(long, value_name = "DATE")]
+        until: Option<String>,
+        /// How many results (1-1000).
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
     /// Set your reactions on a message: emoji (or custom:ID), at most 3; none takes yours away.
     /// Prints the message's reactions as they stand (`👍 2  🔥 1*`, `*` marks yours).
     React {
@@ -753,6 +779,41 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             }
             Ok(())
         }
+        Command::Search { query, chat, from, kind, since, until, limit, json } => {
+            let client = ctx.client().await?;
+            let filter = heliograph_client::SearchFilter {
+                chat_id: match &chat {
+                    Some(c) => Some(resolve_chat(&client, c).await?),
+                    None => None,
+                },
+                from_id: match &from {
+                    Some(u) => Some(resolve_user(&client, u).await?),
+                    None => None,
+                },
+                kind,
+                min_date: since.as_deref().map(|d| day_start(d)).transpose()?,
+                max_date: until.as_deref().map(|d| day_start(d).map(|t| t + 86_399)).transpose()?,
+            };
+            let (mut offset, mut left) = (0, limit.clamp(1, 1000));
+            while left > 0 {
+                let page = client.search_messages(&query, &filter, offset, Some(left.min(100))).await?;
+                let authors: HashMap<i64, String> = page.users.iter().map(|u| (u.id, u.name.clone())).collect();
+                for r in page.results.iter().take(left as usize) {
+                    if json {
+                        output::line(&serde_json::to_value(r).unwrap_or_default());
+                    } else {
+                        let m = &r.message;
+                        println!("{}\t{}\t{}\t{}", m.chat_id, m.id, name_of(&authors, m.from), output::highlighted(&r.snippet, &r.highlights));
+                    }
+                }
+                left = left.saturating_sub(page.results.len() as u32);
+                match page.next_offset {
+                    Some(next) if !page.results.is_empty() => offset = next,
+                    _ => break,
+                }
+            }
+            Ok(())
+        }
         Command::React { chat, id, reactions, json } => {
             let client = ctx.client().await?;
             let chat_id = resolve_chat(&client, &chat).await?;
@@ -1072,6 +1133,13 @@ async fn resolve_chat(client: &Client, chat: &str) -> Result<i64, CliError> {
         };
     }
     chat.parse().map_err(|_| CliError::new("BAD_ARGUMENT", format!("`{chat}` is not a chat: use @username or a numeric chat id")))
+}
+
+/// `YYYY-MM-DD` as the Unix time of its first second (UTC).
+fn day_start(date: &str) -> Result<i64, CliError> {
+    chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
+        .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc().timestamp())
+        .map_err(|_| CliError::new("BAD_ARGUMENT", format!("`{date}` is not a date: use YYYY-MM-DD")))
 }
 
 /// USER: `@username` or a numeric user id.

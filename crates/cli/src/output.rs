@@ -89,6 +89,23 @@ pub fn display_name(u: &User) -> String {
     }
 }
 
+/// A search snippet on one line with each match in [brackets]; `highlights` are
+/// `[offset, length]` in UTF-16 code units, as the protocol counts them.
+pub fn highlighted(snippet: &str, highlights: &[[u32; 2]]) -> String {
+    let (mut out, mut at) = (String::with_capacity(snippet.len() + 8), 0u32);
+    for c in snippet.chars() {
+        if highlights.iter().any(|&[start, len]| start == at && len > 0) {
+            out.push('[');
+        }
+        out.push(if c == '\n' || c == '\r' || c == '\t' { ' ' } else { c });
+        at += c.len_utf16() as u32;
+        if highlights.iter().any(|&[start, len]| start + len == at && len > 0) {
+            out.push(']');
+        }
+    }
+    out
+}
+
 /// The text with its formatting flattened for a plain terminal line: a `text_link` keeps its
 /// words and gets its URL after them in angle brackets (unless the words are the URL).
 pub fn plain_text(text: &str, entities: &[MessageEntity]) -> String {
@@ -502,6 +519,17 @@ mod tests {
         plain.entities.clear();
         let json = Value::Object(message(&plain));
         assert!(json.get("reply_markup").is_none() && json.get("entities").is_none(), "{json}");
+    }
+
+    #[test]
+    fn search_matches_are_bracketed_by_utf16_offsets() {
+        for (snippet, highlights, want) in [
+            ("the garden party", vec![[4, 6]], "the [garden] party"),
+            ("…naïve 🌱 plan\nnext", vec![[10, 4], [1, 5]], "…[naïve] 🌱 [plan] next"),
+            ("no match", vec![], "no match"),
+        ] {
+            assert_eq!(highlighted(snippet, &highlights), want);
+        }
     }
 
     #[test]

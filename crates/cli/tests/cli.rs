@@ -594,3 +594,39 @@ async fn react_and_draft() {
     bob.ok(&["send", "@alicia", "see you at noon"]).await;
     assert!(bob.dialog(chat).await.get("draft").is_none(), "a send clears the draft");
 }
+
+/// `helio search` finds the messages the caller can read, best first, matches bracketed;
+/// `--chat`, `--from`, `--since`/`--until` narrow it, `--json` keeps the server's result, a
+/// phrase matches only in order, and someone outside the chat finds nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn search_from_the_terminal() {
+    let mut server = InProcess::start().await;
+    let mut alice = Person::new(&server, 1, "Alice");
+    let mut bob = Person::new(&server, 2, "Bob");
+    let mut eve = Person::new(&server, 3, "Eve");
+    alice.login("alicia").await;
+    bob.login("bobby").await;
+    eve.login("evelyn").await;
+    alice.ok(&["send", "@bobby", "The garden party is on Saturday"]).await;
+    bob.ok(&["send", "@alicia", "party in the garden? lovely"]).await;
+    alice.ok(&["send", "@bobby", "nothing to see here"]).await;
+
+    let found = bob.ok(&["search", "garden"]).await;
+    let lines: Vec<&str> = found.lines().collect();
+    assert_eq!(lines.len(), 2, "{found}");
+    assert!(lines.iter().all(|l| l.contains("[garden]")), "{found}");
+    assert!(found.contains("\tAlice\tThe [garden] party") && found.contains("\tBob\tparty in the [garden]"), "{found}");
+    let phrase = bob.ok(&["search", "\"garden party\""]).await;
+    assert_eq!(phrase.lines().count(), 1, "a phrase matches in order only: {phrase}");
+    let from = bob.ok(&["search", "garden", "--from", "@alicia"]).await;
+    assert_eq!(from.lines().count(), 1, "{from}");
+    assert!(from.contains("Saturday"), "{from}");
+    let in_chat = bob.json(&["search", "party", "--chat", "@alicia", "--json"]).await;
+    assert_eq!(in_chat.len(), 2);
+    assert!(in_chat.iter().all(|r| r["snippet"].as_str().is_some_and(|s| s.to_lowercase().contains("party"))), "{in_chat:?}");
+    assert_eq!(bob.ok(&["search", "garden", "--until", "2001-01-01"]).await, "", "nothing that old");
+    assert_eq!(bob.ok(&["search", "garden", "--since", "2001-01-01"]).await.lines().count(), 2);
+    fails(&bob, &["search", "garden", "--since", "last week"], 1, "error: BAD_ARGUMENT: ").await;
+    assert_eq!(eve.ok(&["search", "garden"]).await, "", "outside the chat, nothing");
+    server.stop().await;
+}
