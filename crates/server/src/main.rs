@@ -64,6 +64,13 @@ enum Command {
         #[command(flatten)]
         place: Place,
     },
+    /// Rebuilds the embedded search index from the database while the server keeps serving:
+    /// a new index is built beside the current one, then the running server switches to it
+    /// and applies what was written meanwhile. (PostgreSQL indexes messages itself.)
+    Reindex {
+        #[command(flatten)]
+        place: Place,
+    },
     /// Puts a backup made by `heliograph backup` in place of the embedded database. The
     /// server must be stopped: restore refuses while a process has the database open.
     Restore {
@@ -244,6 +251,18 @@ async fn run() -> anyhow::Result<()> {
                 path.display(),
                 started.elapsed().as_secs_f64()
             );
+            Ok(())
+        }
+        Command::Reindex { place } => {
+            let config = place.config()?;
+            if config.database.is_some() {
+                anyhow::bail!("the data is in PostgreSQL, which indexes every message itself in the same transaction (messages.words): there is no separate index to rebuild");
+            }
+            let store = heliograph_server::app::open_store(&config).await?;
+            let root = config.data_dir.join("search");
+            let started = std::time::Instant::now();
+            let count = heliograph_search::embedded::rebuild(&*store, &root).await?;
+            println!("reindexed {count} messages into {} in {:.1} s", root.display(), started.elapsed().as_secs_f64());
             Ok(())
         }
         Command::BenchSeed { place, subscribers, online, channel, batch } => {

@@ -309,5 +309,29 @@ impl Harness {
             assert_eq!(state["pts"].as_i64(), Some(log.pts), "user {n}: the difference reaches the current state");
             assert!(log.messages == expect, "user {n}: the log announces {} messages, the chats hold {}", log.messages.len(), expect.len());
         }
+        // The search index (the embedded engine follows the store's log and resumes from its
+        // last commit) finds exactly this round's stored messages: none missing, none extra.
+        let round = format!("k{}-", self.report.kills - 1);
+        let expect: BTreeSet<(i64, i64)> = stored.iter().filter(|(t, _)| t.starts_with(&round)).map(|(_, &key)| key).collect();
+        let found: BTreeSet<(i64, i64)> =
+            search_all(&mut conns[0], round.trim_end_matches('-')).await.into_iter().filter(|(_, t)| t.starts_with(&round)).map(|(k, _)| k).collect();
+        assert!(found == expect, "round {round}: search finds {} messages, the chats hold {}", found.len(), expect.len());
+    }
+}
+
+/// Every result of `messages.search` for `q`, page by page: (chat, id) and text.
+pub async fn search_all(conn: &mut Conn, q: &str) -> Vec<((i64, i64), String)> {
+    let (mut all, mut offset) = (Vec::new(), 0);
+    loop {
+        let page = conn.ok("messages.search", json!({"q": q, "offset": offset, "limit": 100})).await;
+        for r in page["results"].as_array().cloned().unwrap_or_default() {
+            let m = &r["message"];
+            let key = (m["chat_id"].as_i64().expect("chat"), m["id"].as_i64().expect("id"));
+            all.push((key, m["content"]["text"].as_str().unwrap_or_default().to_string()));
+        }
+        match page["next_offset"].as_u64() {
+            Some(next) => offset = next,
+            None => return all,
+        }
     }
 }
