@@ -4,7 +4,7 @@
 //! memory from `/proc`, and writes a JSON result (machine, git commit, every repetition and
 //! the median) under `--out` (default `bench/results`).
 //!
-//! Scenarios: `pairs`, `idle`, `channel`, `group`, `catchup`, `coldstart`; `relay` runs the
+//! Scenarios: `pairs`, `idle`, `channel`, `group`, `catchup`, `coldstart`, `search`; `relay` runs the
 //! bare baseline server; `plot` draws `pairs.json` as PNGs (latency CDF, throughput vs. offered load).
 //! `--target` (every scenario but `channel`) also drives the peers side by side: Prosody and
 //! ejabberd (`xmpp`) and Synapse (`matrix`), started and stopped by `bench/peers/*.sh` (`targets`).
@@ -19,10 +19,11 @@ mod plot;
 mod proc;
 mod relay;
 mod scenarios;
+mod search;
 mod targets;
 mod xmpp;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
@@ -68,6 +69,10 @@ enum Cmd {
     Catchup(catchup::CatchupArgs),
     /// Time from process start to serving (a login answered; Heliograph also on a filled database).
     Coldstart(coldstart::ColdstartArgs),
+    /// Message search on a large corpus: the embedded engine and PostgreSQL side by side
+    /// (indexing rate, sizes, lag from send to searchable, query p50/p99); plots the query
+    /// latency CDF into bench/search-latency.png.
+    Search(search::SearchArgs),
     /// Draws `pairs.json` as PNGs: the latency CDF and throughput vs. offered load.
     Plot {
         #[arg(long, default_value = "bench/results/pairs.json")]
@@ -92,8 +97,16 @@ fn main() -> Result<()> {
             Cmd::Group(a) => group::group(&common, a).await,
             Cmd::Catchup(a) => catchup::catchup(&common, a).await,
             Cmd::Coldstart(a) => coldstart::coldstart(&common, a).await,
+            Cmd::Search(a) => {
+                search::search(&common, a).await?;
+                plot::latency_cdf(
+                    &common.out.join("search.json"),
+                    Path::new("bench/search-latency.png"),
+                    "Search query latency (one at a time)",
+                )
+            }
             Cmd::Plot { input, output, throughput } => {
-                plot::latency_cdf(&input, &output)?;
+                plot::latency_cdf(&input, &output, "Send-to-receive latency, pairs scenario")?;
                 plot::throughput(&input, &throughput)
             }
         }

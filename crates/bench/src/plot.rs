@@ -1,5 +1,6 @@
 //! PNG plots drawn with `plotters` from `pairs.json`: the send-to-receive latency CDF of each
-//! target, and delivered throughput against offered load. Text uses a system TrueType font
+//! target, and delivered throughput against offered load; from `search.json`, the query
+//! latency CDF of each search engine. Text uses a system TrueType font
 //! (DejaVu or Liberation Sans; Debian's `fonts-dejavu-core`).
 
 use std::path::Path;
@@ -49,6 +50,8 @@ fn label(name: &str) -> String {
         "prosody" => "Prosody".into(),
         "ejabberd" => "ejabberd".into(),
         "synapse" => "Synapse".into(),
+        "embedded" => "embedded engine (tantivy)".into(),
+        "postgres" => "PostgreSQL full-text search".into(),
         other => other.into(),
     }
 }
@@ -58,8 +61,9 @@ fn load(input: &Path) -> Result<Value> {
         .with_context(|| format!("parsing {}", input.display()))
 }
 
-/// Latency CDF: x = latency (ms, log), y = quantile on a "nines" scale.
-pub fn latency_cdf(input: &Path, output: &Path) -> Result<()> {
+/// Latency CDF of each series in the result's `cdf`: x = latency (ms, log), y = quantile on
+/// a "nines" scale.
+pub fn latency_cdf(input: &Path, output: &Path, caption: &str) -> Result<()> {
     register_font()?;
     let v = load(input)?;
     let cdf = v["cdf"].as_object().cloned().unwrap_or_default();
@@ -70,7 +74,7 @@ pub fn latency_cdf(input: &Path, output: &Path) -> Result<()> {
     let root = BitMapBackend::new(output, (900, 520)).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
-        .caption("Send-to-receive latency, pairs scenario", ("sans-serif", 22))
+        .caption(caption, ("sans-serif", 22))
         .margin(12)
         .x_label_area_size(45)
         .y_label_area_size(60)

@@ -63,7 +63,7 @@ pub(crate) fn lat_json(h: &Histogram<u64>) -> Value {
 }
 
 /// Latency CDF points (ms, quantile) for plotting.
-fn cdf_json(h: &Histogram<u64>) -> Value {
+pub(crate) fn cdf_json(h: &Histogram<u64>) -> Value {
     let qs = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 0.9999, 1.0];
     Value::Array(qs.iter().map(|&q| json!([if h.is_empty() { 0.0 } else { h.value_at_quantile(q) as f64 / 1000.0 }, q])).collect())
 }

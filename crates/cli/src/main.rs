@@ -803,7 +803,13 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                         output::line(&serde_json::to_value(r).unwrap_or_default());
                     } else {
                         let m = &r.message;
-                        println!("{}\t{}\t{}\t{}", m.chat_id, m.id, name_of(&authors, m.from), output::highlighted(&r.snippet, &r.highlights));
+                        println!(
+                            "{}\t{}\t{}\t{}",
+                            m.chat_id,
+                            m.id,
+                            name_of(&authors, m.from),
+                            output::highlighted(&r.snippet, &r.highlights)
+                        );
                     }
                 }
                 left = left.saturating_sub(page.results.len() as u32);

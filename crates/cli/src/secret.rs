@@ -72,9 +72,16 @@ impl<'a> Secret<'a> {
         self.seen.insert(chat.id, 0);
         let claimed = self.client.claim_key_packages(&[self.device.user, peer]).await?;
         if !claimed.iter().any(|c| c.user_id == peer) {
-            return Err(CliError::new("NO_DEVICES", "that user has no device that speaks secret chats yet: ask them to run `helio secret init`"));
+            return Err(CliError::new(
+                "NO_DEVICES",
+                "that user has no device that speaks secret chats yet: ask them to run `helio secret init`",
+            ));
         }
-        let kps = claimed.iter().map(|c| B64.decode(&c.key_package)).collect::<Result<Vec<_>, _>>().map_err(|e| CliError::new("MLS", e.to_string()))?;
+        let kps = claimed
+            .iter()
+            .map(|c| B64.decode(&c.key_package))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| CliError::new("MLS", e.to_string()))?;
         let commit = self.device.add(&gid, &kps).map_err(mls_err)?;
         let sent = self.client.secret_commit(chat.id, &commit.commit, &commit.group_info, commit.welcome.as_deref()).await?;
         self.device.merge_pending(&gid).map_err(mls_err)?;
@@ -135,7 +142,10 @@ impl<'a> Secret<'a> {
             self.sync(chat).await?;
         }
         if !self.device.has_group(&gid) {
-            return Err(CliError::new("NOT_A_MEMBER_DEVICE", "this device is not in that secret chat (it was added before this device existed)"));
+            return Err(CliError::new(
+                "NOT_A_MEMBER_DEVICE",
+                "this device is not in that secret chat (it was added before this device existed)",
+            ));
         }
         Ok(gid)
     }

@@ -202,3 +202,57 @@ async fn tui_chat_in_a_pseudo_terminal() {
 
     server.stop().await;
 }
+
+/// Ctrl-F in the TUI: a search over every chat finds an old message, Enter opens its chat
+/// at that message (loaded around it, selected), and End goes back to the newest.
+#[tokio::test(flavor = "multi_thread")]
+async fn tui_search_opens_a_result_at_its_message() {
+    // 250 sends in a moment: more than a person's request rate allows.
+    let mut server = InProcess::start_with(|c| {
+        c.limits.requests_per_second = 10_000;
+        c.limits.requests_burst = 10_000;
+    })
+    .await;
+    let mut alice = Person::new(&server, 33, "Alice");
+    let mut bob = Person::new(&server, 34, "Bob");
+    alice.login("alice33").await;
+    bob.login("bob34").await;
+    alice.ok(&["send", "@bob34", "filler 0"]).await;
+    let chat = alice.json(&["history", "@bob34", "--json"]).await[0]["chat"].as_i64().expect("chat");
+    let (alice_sdk, _events) = sdk(&alice).await;
+    for i in 1..250 {
+        let text = if i == 20 { "the orchard key is under the mat".to_string() } else { format!("filler {i}") };
+        alice_sdk.send_message(chat, &text, None).await.expect("send");
+    }
+
+    let mut tui = Tui::start(&bob, 24, 100);
+    tui.wait_for("Alice: filler 249").await;
+    tui.keys("\x06");
+    tui.wait_for("Search all chats").await;
+    tui.keys("orchard\r");
+    tui.wait_for("1 found").await;
+    tui.wait_for("the orchard key is under the mat").await;
+    tui.keys("\r");
+    let screen = tui
+        .wait_until("the result selected in its history", |rows| {
+            rows.iter().any(|r| r.contains("Alice: the orchard key is under the mat"))
+                && !rows.iter().any(|r| r.contains("filler 249"))
+                && rows.iter().any(|r| r.contains("↓ newer messages below"))
+        })
+        .await;
+    println!("{screen}");
+    {
+        let parser = tui.terminal.lock().expect("screen");
+        let s = parser.screen();
+        let (rows, cols) = s.size();
+        let row = (0..rows).find(|&r| s.contents_between(r, 0, r, cols).contains("orchard key")).expect("the row");
+        let col = s.contents_between(row, 0, row, cols).find("the orchard").expect("col");
+        let col = s.contents_between(row, 0, row, cols)[..col].chars().count() as u16;
+        assert!(s.cell(row, col).is_some_and(|c| c.inverse()), "the found message is the selected one");
+    }
+    tui.keys("\x1b[F");
+    tui.wait_for("Alice: filler 249").await;
+    tui.keys("\x03");
+    assert!(tui.exit_status().await.success());
+    server.stop().await;
+}

@@ -162,7 +162,8 @@ impl Device {
         while let Ok(k) = take() {
             values.insert(k, take()?);
         }
-        let provider = Provider { crypto: CryptoProvider::new().map_err(mls)?, storage: MemoryStorage { values: std::sync::RwLock::new(values) } };
+        let provider =
+            Provider { crypto: CryptoProvider::new().map_err(mls)?, storage: MemoryStorage { values: std::sync::RwLock::new(values) } };
         let signer = SignatureKeyPair::read(provider.storage(), &public, CIPHERSUITE.signature_algorithm())
             .ok_or_else(|| Error::Mls("the saved device has no signature key".into()))?;
         let credential =
@@ -343,7 +344,9 @@ pub fn group_id_of(group_info: &[u8]) -> Result<Vec<u8>> {
 fn members_of(group: &MlsGroup) -> Result<Vec<(i64, i64)>> {
     group
         .members()
-        .map(|m| parse_identity(&m.credential).ok_or_else(|| Error::Mls("a member's credential is not a Heliograph device credential".into())))
+        .map(|m| {
+            parse_identity(&m.credential).ok_or_else(|| Error::Mls("a member's credential is not a Heliograph device credential".into()))
+        })
         .collect()
 }
 

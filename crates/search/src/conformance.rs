@@ -59,7 +59,11 @@ impl World {
         let person = |n: u32, name: &'static str| {
             let store = store.clone();
             async move {
-                store.create_user(&heliograph_store::conformance::phone(n), &DisplayName::parse(name).expect("name")).await.expect("create_user").id
+                store
+                    .create_user(&heliograph_store::conformance::phone(n), &DisplayName::parse(name).expect("name"))
+                    .await
+                    .expect("create_user")
+                    .id
             }
         };
         let (alice, bob, carol) = (person(1, "Alice").await, person(2, "Bob").await, person(3, "Carol").await);
@@ -72,7 +76,12 @@ impl World {
 
     async fn send(&mut self, who: UserId, chat: ChatId, text: &str) -> MessageId {
         self.next_random += 1;
-        let draft = Draft { content: Content::Text(MessageText::parse(text.to_string()).expect("text")), entities: vec![], keyboard: None, reply_to: None };
+        let draft = Draft {
+            content: Content::Text(MessageText::parse(text.to_string()).expect("text")),
+            entities: vec![],
+            keyboard: None,
+            reply_to: None,
+        };
         self.store.send(who, chat, self.next_random, draft).await.expect("send").message.id
     }
 

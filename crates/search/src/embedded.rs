@@ -20,6 +20,15 @@
 //! switches to the new index and applies the entries since its position; the old folder is
 //! removed. Searches keep being answered from the old index until the switch.
 //!
+//! # Trimming the log
+//! The log would grow by a row per message write forever. At most every [`TRIM_EVERY`], the
+//! follower deletes the entries up to the position its index has committed: they are in the
+//! index for good. While a rebuild runs, the entries after the position it started from are
+//! needed by the new index, so a rebuild first writes `search/REBUILDING` (the new folder's
+//! name), and the follower trims nothing while that file names a folder it does not follow
+//! yet; it removes the file once it has switched. (A rebuild that died leaves the file
+//! naming a folder that no longer exists or is older than an hour: it is ignored.)
+//!
 //! # Tokenizer
 //! [`Words`]: `heliograph_core::words` (Unicode folding of case and diacritics, words as
 //! runs of letters and digits, each Han or kana character a word), the same cut
@@ -36,9 +45,7 @@ use heliograph_core::*;
 use heliograph_store::{Message, Store};
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, PhrasePrefixQuery, PhraseQuery, Query, RangeQuery, TermQuery, TermSetQuery};
-use tantivy::schema::{
-    IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED, STRING,
-};
+use tantivy::schema::{IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED, STRING};
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
 use tantivy::{DocId, Index as Tantivy, IndexReader, IndexWriter, ReloadPolicy, Score, SegmentReader, TantivyDocument, Term};
 use tokio::sync::{watch, Notify};
@@ -51,6 +58,12 @@ const BATCH: u32 = 5_000;
 const IDLE: Duration = Duration::from_secs(1);
 /// The index writer's memory (one indexing thread: the follower's).
 const WRITER_MEMORY: usize = 64 * 1024 * 1024;
+/// How often, at most, the follower trims the log it has applied (one small write).
+pub const TRIM_EVERY: Duration = Duration::from_secs(5);
+/// The file a running rebuild names its new folder in.
+const REBUILDING: &str = "REBUILDING";
+/// A rebuild that has not finished after this long has died.
+const REBUILD_ABANDONED: Duration = Duration::from_secs(3600);
 const TOKENIZER: &str = "heliograph";
 
 /// The fields of a message's document.
@@ -68,8 +81,9 @@ struct Fields {
 
 fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
-    let text = TextOptions::default()
-        .set_indexing_options(TextFieldIndexing::default().set_tokenizer(TOKENIZER).set_index_option(IndexRecordOption::WithFreqsAndPositions));
+    let text = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default().set_tokenizer(TOKENIZER).set_index_option(IndexRecordOption::WithFreqsAndPositions),
+    );
     let fields = Fields {
         key: b.add_text_field("key", STRING),
         chat: b.add_i64_field("chat", INDEXED | FAST),
@@ -246,8 +260,15 @@ impl Drop for Embedded {
 /// replaced by one that did).
 fn remove_others(root: &Path, keep: &str) {
     let Ok(entries) = std::fs::read_dir(root) else { return };
+    // A rebuild under way (in another process) is writing this one.
+    let marker = root.join(REBUILDING);
+    let age = std::fs::metadata(&marker).and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok()).unwrap_or(REBUILD_ABANDONED);
+    let building = std::fs::read_to_string(&marker).ok().filter(|_| age < REBUILD_ABANDONED).map(|n| n.trim().to_owned());
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().to_string();
+        if building.as_deref() == Some(name.as_str()) {
+            continue;
+        }
         if name != keep && entry.path().is_dir() && name.chars().all(|c| c.is_ascii_digit()) {
             if let Err(e) = std::fs::remove_dir_all(entry.path()) {
                 tracing::warn!(folder = %name, error = %e, "could not remove an old search index");
@@ -256,9 +277,43 @@ fn remove_others(root: &Path, keep: &str) {
     }
 }
 
+/// Whether the log may be trimmed now: no rebuild is under way that needs the entries
+/// after the position it started from. Removes the marker of a rebuild that finished (its
+/// folder is the one followed) or died.
+fn may_trim(root: &Path, following: &str) -> bool {
+    let marker = root.join(REBUILDING);
+    let Ok(name) = std::fs::read_to_string(&marker) else { return true };
+    let age = std::fs::metadata(&marker).and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok()).unwrap_or_default();
+    let name = name.trim();
+    if name == following || !root.join(name).is_dir() && age > Duration::from_secs(60) || age > REBUILD_ABANDONED {
+        let _ = std::fs::remove_file(&marker);
+        return true;
+    }
+    false
+}
+
+/// Deletes the log entries up to `position` unless a rebuild needs them.
+fn trim(shared: &Shared, rt: &tokio::runtime::Handle, position: i64) {
+    let following = match shared.current.read() {
+        Ok(current) => current.name.clone(),
+        Err(_) => return,
+    };
+    if !may_trim(&shared.root, &following) {
+        return;
+    }
+    if let Err(e) = rt.block_on(shared.store.trim_search_log(position)) {
+        tracing::warn!(error = %e, "could not trim the search log");
+    }
+}
+
 /// The follower's loop (its own thread: tantivy's writes block).
 fn follow(shared: &Shared, rt: &tokio::runtime::Handle, mut writer: IndexWriter, mut position: i64) {
+    let mut trimmed = (std::time::Instant::now(), 0i64);
     while !shared.stop.load(Ordering::SeqCst) {
+        if position > trimmed.1 && trimmed.0.elapsed() >= TRIM_EVERY {
+            trim(shared, rt, position);
+            trimmed = (std::time::Instant::now(), position);
+        }
         // A rebuild pointed CURRENT elsewhere: follow the new index from its own position.
         match switch_if_rebuilt(shared) {
             Ok(Some((w, p))) => {
@@ -319,6 +374,7 @@ fn switch_if_rebuilt(shared: &Shared) -> Result<Option<(IndexWriter, i64)>> {
     shared.applied.send_replace(position);
     tracing::info!(index = %name, position, "switched to the rebuilt search index");
     remove_others(&shared.root, &name);
+    may_trim(&shared.root, &name);
     Ok(Some((writer, position)))
 }
 
@@ -330,9 +386,22 @@ pub async fn rebuild(store: &dyn Store, root: &Path) -> Result<u64> {
     let current = current_name(root)?.and_then(|n| n.parse::<u64>().ok()).unwrap_or(0);
     let name = (current + 1).to_string();
     let _ = std::fs::remove_dir_all(root.join(&name));
+    // Before the position is read: a follower trims nothing from here on (see the module's
+    // documentation), so every entry after that position is still there after the switch.
+    std::fs::write(root.join(REBUILDING), &name).map_err(failed)?;
+    let built = build_into(store, root, &name).await;
+    if built.is_err() {
+        let _ = std::fs::remove_file(root.join(REBUILDING));
+        let _ = std::fs::remove_dir_all(root.join(&name));
+    }
+    built
+}
+
+/// [`rebuild`]'s work, into folder `name`.
+async fn build_into(store: &dyn Store, root: &Path, name: &str) -> Result<u64> {
     // Read first: entries after this position are applied by the follower after the switch.
     let position = store.search_log_head().await?;
-    let opened = open_folder(root, &name)?;
+    let opened = open_folder(root, name)?;
     let mut writer: IndexWriter = opened.index.writer_with_num_threads(1, WRITER_MEMORY).map_err(failed)?;
     let mut after = (ChatId(0), MessageId(0));
     let mut count = 0u64;
@@ -349,7 +418,7 @@ pub async fn rebuild(store: &dyn Store, root: &Path) -> Result<u64> {
     commit.set_payload(&position.to_string());
     commit.commit().map_err(failed)?;
     writer.wait_merging_threads().map_err(failed)?;
-    set_current(root, &name)?;
+    set_current(root, name)?;
     Ok(count)
 }
 

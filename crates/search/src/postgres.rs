@@ -96,7 +96,13 @@ impl Index for Postgres {
             .await
             .map_err(failed)?;
         rows.iter()
-            .map(|r| Ok(Found { chat: ChatId(r.try_get(0).map_err(failed)?), id: MessageId(r.try_get(1).map_err(failed)?), score: r.try_get(2).map_err(failed)? }))
+            .map(|r| {
+                Ok(Found {
+                    chat: ChatId(r.try_get(0).map_err(failed)?),
+                    id: MessageId(r.try_get(1).map_err(failed)?),
+                    score: r.try_get(2).map_err(failed)?,
+                })
+            })
             .collect()
     }
 }

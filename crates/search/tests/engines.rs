@@ -19,7 +19,8 @@ struct Sqlite {
 #[async_trait]
 impl Harness for Sqlite {
     async fn open(&mut self) -> (Arc<dyn Store>, Arc<dyn Index>) {
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&self.dir.path().join("db.sqlite"), Options::default()).expect("open store"));
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(&self.dir.path().join("db.sqlite"), Options::default()).expect("open store"));
         let index = Embedded::open(store.clone(), &self.dir.path().join("search")).expect("open index");
         (store, Arc::new(index))
     }
@@ -185,4 +186,46 @@ async fn embedded_resumes_and_rebuilds() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_eq!(count(second.clone()).await, 20);
+    // The follower switched, so it took the rebuild's marker away, and it trims the log it
+    // has applied (keeping the newest entry, which tells the position).
+    assert!(!root.join("REBUILDING").exists(), "the finished rebuild's marker is gone");
+    let deadline = std::time::Instant::now() + heliograph_search::embedded::TRIM_EVERY * 3;
+    loop {
+        let left = store.search_log(0, 100).await.expect("log");
+        if left.len() == 1 {
+            assert_eq!(left[0].seq, store.search_log_head().await.expect("head"));
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the log was never trimmed: {} entries left", left.len());
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    send(20).await;
+    assert_eq!(count(second.clone()).await, 21, "indexing goes on after a trim");
+}
+
+/// A rebuild under way keeps the log whole: the follower trims nothing while the marker
+/// names a folder it does not follow yet, and a dead rebuild's marker stops nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rebuild_under_way_stops_trimming() {
+    use heliograph_core::*;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("db.sqlite"), Options::default()).expect("store"));
+    let root = dir.path().join("search");
+    use heliograph_store::conformance::phone;
+    let a = store.create_user(&phone(1), &DisplayName::parse("A").expect("name")).await.expect("user").id;
+    let b = store.create_user(&phone(2), &DisplayName::parse("B").expect("name")).await.expect("user").id;
+    let chat = store.open_private(a, b).await.expect("chat").id;
+    let index = Embedded::open(store.clone(), &root).expect("open");
+    // A rebuild into folder 1 has started (its folder exists) and not finished.
+    std::fs::create_dir_all(root.join("1")).expect("folder");
+    std::fs::write(root.join("REBUILDING"), "1").expect("marker");
+    for n in 0..5 {
+        let text = MessageText::parse(format!("kept {n}")).expect("text");
+        let draft = heliograph_store::Draft { content: Content::Text(text), entities: vec![], keyboard: None, reply_to: None };
+        store.send(a, chat, n, draft).await.expect("send");
+    }
+    assert!(index.catch_up(std::time::Duration::from_secs(10)).await.expect("catch up"));
+    tokio::time::sleep(heliograph_search::embedded::TRIM_EVERY * 2).await;
+    assert_eq!(store.search_log(0, 100).await.expect("log").len(), 5, "nothing trimmed while a rebuild needs it");
+    assert!(root.join("REBUILDING").exists());
 }

@@ -106,7 +106,12 @@ pub fn bad_params(message: impl Into<String>) -> Error {
 }
 
 pub fn flood_wait(retry_after: u32, what: &str) -> Error {
-    Error { code: ErrorCode::FloodWait, message: format!("too many {what}; wait {retry_after} s"), retry_after: Some(retry_after), epoch: None }
+    Error {
+        code: ErrorCode::FloodWait,
+        message: format!("too many {what}; wait {retry_after} s"),
+        retry_after: Some(retry_after),
+        epoch: None,
+    }
 }
 
 /// The HTTP status of an error answered over HTTP (`/files`); the body is the `proto::Error`.

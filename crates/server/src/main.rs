@@ -102,6 +102,27 @@ enum Command {
         #[arg(long, default_value_t = 50_000)]
         batch: u64,
     },
+    /// Benchmarks only (hidden from --help): writes the search benchmark's synthetic corpus
+    /// (crates/store/src/corpus.rs) into a NEW database, embedded or PostgreSQL, and prints
+    /// the reader's session token, its chats and the queries to run as JSON. Refuses a
+    /// database that holds any account. Accounts get the reserved numbers +9997NNNNNNNNN.
+    #[command(name = "bench-corpus", hide = true)]
+    BenchCorpus {
+        #[command(flatten)]
+        place: Place,
+        #[arg(long, default_value_t = 10_000)]
+        chats: u64,
+        #[arg(long, default_value_t = 10_000_000)]
+        messages: u64,
+        /// The reader is a member of this many of the chats.
+        #[arg(long, default_value_t = 500)]
+        reader_chats: u64,
+        /// Accounts that write the messages (three per chat).
+        #[arg(long, default_value_t = 100)]
+        authors: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// The operator's tools for accountability (docs/accountability.md).
     #[command(subcommand)]
     Admin(Admin),
@@ -199,8 +220,8 @@ async fn run() -> anyhow::Result<()> {
         }
     }
     let cli = Cli::parse();
-    // bench-seed prints its result as JSON on stdout: its log goes to stderr.
-    if matches!(cli.command, Command::BenchSeed { .. }) {
+    // bench-seed and bench-corpus print their result as JSON on stdout: their log goes to stderr.
+    if matches!(cli.command, Command::BenchSeed { .. } | Command::BenchCorpus { .. }) {
         tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     } else {
         tracing_subscriber::fmt().with_env_filter(filter).init();
@@ -273,6 +294,47 @@ async fn run() -> anyhow::Result<()> {
             let keys = heliograph_server::identity::PhoneKeys::load_or_create(&config.accountability, &config.data_dir)?;
             let db = config.data_dir.join("heliograph.db");
             tokio::task::spawn_blocking(move || bench_seed(&db, &keys, subscribers, online, &channel, batch)).await?
+        }
+        Command::BenchCorpus { place, chats, messages, reader_chats, authors, seed } => {
+            let config = place.config()?;
+            let keys = heliograph_server::identity::PhoneKeys::load_or_create(&config.accountability, &config.data_dir)?;
+            let store = heliograph_server::app::open_store(&config).await?;
+            let token = heliograph_server::codes::new_token();
+            let phones = (0..=authors)
+                .map(|n| Ok(keys.seal(&heliograph_store::sqlite::seed_phone(n)?)))
+                .collect::<Result<Vec<_>, heliograph_store::Error>>()?;
+            let spec = heliograph_store::corpus::Spec {
+                chats,
+                messages,
+                reader_chats,
+                authors,
+                seed,
+                phones,
+                reader_session: heliograph_server::codes::hash_token(&token),
+                device: "bench-corpus".into(),
+            };
+            let started = std::time::Instant::now();
+            let every = (messages / 20).max(1);
+            let progress = move |done: u64| {
+                if done % every < 5_000 || done == messages {
+                    eprintln!("bench-corpus: {done} of {messages} messages ({:.1} s)", started.elapsed().as_secs_f64());
+                }
+            };
+            let seeded = store.seed_corpus(&spec, &progress).await?;
+            let q = &seeded.queries;
+            let out = serde_json::json!({
+                "reader": {"user_id": seeded.reader.0, "token": token},
+                "reader_chats": seeded.reader_chats.iter().map(|c| c.0).collect::<Vec<_>>(),
+                "messages": seeded.messages,
+                "chats": chats,
+                "seconds": started.elapsed().as_secs_f64(),
+                "queries": {
+                    "common": q.common, "medium": q.medium, "rare": q.rare, "two_words": q.two_words,
+                    "phrase": q.phrases, "prefix": q.prefixes, "scripts": q.scripts,
+                },
+            });
+            println!("{out}");
+            Ok(())
         }
         Command::Admin(admin) => run_admin(admin).await,
         Command::Restore { path, place } => {

@@ -25,9 +25,9 @@ use std::collections::HashMap;
 
 use heliograph_core::{ChatId, SessionId, UserId};
 use heliograph_store::{MlsDevice, MlsGroup};
+use openmls::messages::group_info::VerifiableGroupInfo;
 use openmls::prelude::tls_codec::{Deserialize as _, Serialize as _};
 use openmls::prelude::*;
-use openmls::messages::group_info::VerifiableGroupInfo;
 use openmls_libcrux_crypto::CryptoProvider;
 use openmls_memory_storage::MemoryStorage;
 use sha2::Digest;
@@ -82,7 +82,9 @@ pub fn check_key_package(bytes: &[u8], user: UserId, device: SessionId) -> Resul
     let MlsMessageBodyIn::KeyPackage(kp) = message(bytes)? else {
         return Err(MlsError::KeyPackage("expected an MLSMessage holding a key package".into()));
     };
-    let kp = kp.validate(&crypto()?, ProtocolVersion::Mls10).map_err(|e| MlsError::KeyPackage(format!("the key package does not check: {e}")))?;
+    let kp = kp
+        .validate(&crypto()?, ProtocolVersion::Mls10)
+        .map_err(|e| MlsError::KeyPackage(format!("the key package does not check: {e}")))?;
     if kp.ciphersuite() != CIPHERSUITE {
         return Err(MlsError::KeyPackage("secret chats use ciphersuite 0x0001 (MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519)".into()));
     }
@@ -139,7 +141,11 @@ fn load(group: &MlsGroup) -> Result<(MemoryStorage, PublicGroup), MlsError> {
 fn leaves(public: &PublicGroup) -> Result<Vec<(UserId, SessionId, Vec<u8>)>, MlsError> {
     public
         .members()
-        .map(|m| identity(&m.credential).map(|(u, d)| (u, d, m.signature_key)).ok_or_else(|| invalid("a leaf's credential is not a Heliograph device credential")))
+        .map(|m| {
+            identity(&m.credential)
+                .map(|(u, d)| (u, d, m.signature_key))
+                .ok_or_else(|| invalid("a leaf's credential is not a Heliograph device credential"))
+        })
         .collect()
 }
 
@@ -148,7 +154,12 @@ pub fn check_leaves(leaves: &[(UserId, SessionId, Vec<u8>)], devices: &[MlsDevic
     for (user, device, key) in leaves {
         match devices.iter().find(|d| d.device == *device) {
             Some(d) if d.user == *user && &d.signature_key == key => {}
-            _ => return Err(invalid(format!("leaf {}.{} is not a registered device of that account with that signature key", user.0, device.0))),
+            _ => {
+                return Err(invalid(format!(
+                    "leaf {}.{} is not a registered device of that account with that signature key",
+                    user.0, device.0
+                )))
+            }
         }
     }
     Ok(())
@@ -214,7 +225,9 @@ pub struct Committed {
 pub fn commit(group: &MlsGroup, bytes: &[u8], info: &[u8], user: UserId, device: SessionId) -> Result<Committed, MlsError> {
     let pm = match message(bytes)? {
         MlsMessageBodyIn::PublicMessage(pm) => pm,
-        MlsMessageBodyIn::PrivateMessage(_) => return Err(invalid("handshake messages must be public messages (mixed wire-format policy)")),
+        MlsMessageBodyIn::PrivateMessage(_) => {
+            return Err(invalid("handshake messages must be public messages (mixed wire-format policy)"))
+        }
         _ => return Err(invalid("expected an MLSMessage holding a commit")),
     };
     if pm.content_type() != ContentType::Commit {
@@ -239,7 +252,8 @@ pub fn commit(group: &MlsGroup, bytes: &[u8], info: &[u8], user: UserId, device:
         Sender::NewMemberCommit => true,
         _ => return Err(invalid("commits come from members, or from a device joining by external commit")),
     };
-    let processed = public.process_message(&crypto()?, ProtocolMessage::from(pm)).map_err(|e| invalid(format!("the commit does not check: {e}")))?;
+    let processed =
+        public.process_message(&crypto()?, ProtocolMessage::from(pm)).map_err(|e| invalid(format!("the commit does not check: {e}")))?;
     let ProcessedMessageContent::StagedCommitMessage(staged) = processed.into_content() else {
         return Err(invalid("expected a commit"));
     };

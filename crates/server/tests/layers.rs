@@ -12,9 +12,25 @@ const LAYERS: &[(&str, &[&str])] = &[
     // Values and services that hold no request state: limits, configuration, login codes,
     // the wire error mapping and `Failure`, metrics, rendering, callback answers, the web page,
     // the egress guard, phone lookups, the TLS certificate loader.
-    ("values", &["limits", "config", "codes", "errors", "metrics", "convert", "callbacks", "web", "egress", "discovery", "tls", "identity",
-        // secret chats (#15): the MLS checks of the Delivery Service.
-        "mls"]),
+    (
+        "values",
+        &[
+            "limits",
+            "config",
+            "codes",
+            "errors",
+            "metrics",
+            "convert",
+            "callbacks",
+            "web",
+            "egress",
+            "discovery",
+            "tls",
+            "identity",
+            // secret chats (#15): the MLS checks of the Delivery Service.
+            "mls",
+        ],
+    ),
     // What every request shares: store, bus, configuration, limiters, token cache, shutdown.
     ("shared state", &["state"]),
     // The areas: `/files`, the protocol's methods, the Bot API.

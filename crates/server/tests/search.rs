@@ -2,6 +2,7 @@
 //! server serves, and the server switches to it without losing what was sent meanwhile.
 //! (Crash recovery of the index is checked after every SIGKILL in `tests/crash.rs`.)
 
+#[allow(dead_code)]
 #[path = "common/crash.rs"]
 mod crash;
 
@@ -17,7 +18,7 @@ async fn reindex_while_serving_switches_without_losing_a_message() {
     let mut alice = Conn::open(server.port()).await.expect("connect");
     alice.ok("auth.authorize", json!({"token": tokens[0]})).await;
     let mut sent = BTreeSet::new();
-    let mut send = async |alice: &mut Conn, i: usize| {
+    let send = async |alice: &mut Conn, i: usize| {
         let chat = chats[i % chats.len()];
         let m = alice.ok("messages.send", json!({"chat_id": chat, "random_id": 1000 + i, "text": format!("orchard note {i}")})).await;
         (chat, m["message"]["id"].as_i64().expect("id"))

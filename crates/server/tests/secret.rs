@@ -28,7 +28,8 @@ impl Dev {
     }
 
     async fn claim(&self, users: &[i64]) -> Vec<Vec<u8>> {
-        let claimed: Vec<proto::ClaimedKeyPackage> = self.p.client.call_as(Request::ClaimKeyPackages { user_ids: users.to_vec() }).await.expect("claim");
+        let claimed: Vec<proto::ClaimedKeyPackage> =
+            self.p.client.call_as(Request::ClaimKeyPackages { user_ids: users.to_vec() }).await.expect("claim");
         claimed.iter().map(|c| B64.decode(&c.key_package).expect("b64")).collect()
     }
 
@@ -185,13 +186,21 @@ async fn bad_input() {
     b.pump("welcome", |m, _| m.kind == SecretKind::Welcome).await;
     let old = a.d.encrypt(&gid, b"epoch 1").expect("encrypt");
     let fine = B64.encode(a.d.encrypt(&gid, b"fine").expect("encrypt"));
-    let send = |random_id: i64, message: String| a.p.client.call_as::<proto::SecretSent>(Request::SecretSend { chat_id: chat, random_id, message });
+    let send = |random_id: i64, message: String| {
+        a.p.client.call_as::<proto::SecretSent>(Request::SecretSend { chat_id: chat, random_id, message })
+    };
     let sent = send(1, fine.clone()).await.expect("send");
     assert_eq!(send(1, fine.clone()).await.expect("retry"), sent, "a retry (same random_id) answers the original");
     let replayed_app = send(2, fine).await;
     let history = |p: &Person| {
         let client = p.client.clone();
-        async move { client.call_as::<Vec<proto::SecretMessage>>(Request::SecretHistory { chat_id: chat, after_id: 0, limit: None }).await.expect("history").len() }
+        async move {
+            client
+                .call_as::<Vec<proto::SecretMessage>>(Request::SecretHistory { chat_id: chat, after_id: 0, limit: None })
+                .await
+                .expect("history")
+                .len()
+        }
     };
     let before = history(&a.p).await;
 
@@ -200,18 +209,36 @@ async fn bad_input() {
     b.commit(chat, &u).await.expect("commit");
     b.d.merge_pending(&gid).expect("merge");
     let replayed_commit = b.commit(chat, &u).await;
-    let stale_app = a.p.client.call_as::<proto::SecretSent>(Request::SecretSend { chat_id: chat, random_id: 5, message: B64.encode(&old) }).await;
+    let stale_app =
+        a.p.client.call_as::<proto::SecretSent>(Request::SecretSend { chat_id: chat, random_id: 5, message: B64.encode(&old) }).await;
     let cases: Vec<(&str, Result<proto::SecretSent, heliograph_client::ClientError>, ErrorCode)> = vec![
-        ("not base64", a.p.client.call_as(Request::SecretSend { chat_id: chat, random_id: 6, message: "%%%".into() }).await, ErrorCode::BadParams),
-        ("not MLS", a.p.client.call_as(Request::SecretSend { chat_id: chat, random_id: 7, message: B64.encode(b"hello") }).await, ErrorCode::MlsInvalid),
-        ("a commit sent as a message", a.p.client.call_as(Request::SecretSend { chat_id: chat, random_id: 8, message: B64.encode(&u.commit) }).await, ErrorCode::MlsInvalid),
+        (
+            "not base64",
+            a.p.client.call_as(Request::SecretSend { chat_id: chat, random_id: 6, message: "%%%".into() }).await,
+            ErrorCode::BadParams,
+        ),
+        (
+            "not MLS",
+            a.p.client.call_as(Request::SecretSend { chat_id: chat, random_id: 7, message: B64.encode(b"hello") }).await,
+            ErrorCode::MlsInvalid,
+        ),
+        (
+            "a commit sent as a message",
+            a.p.client.call_as(Request::SecretSend { chat_id: chat, random_id: 8, message: B64.encode(&u.commit) }).await,
+            ErrorCode::MlsInvalid,
+        ),
         ("a replayed commit", replayed_commit, ErrorCode::CommitConflict),
         ("an old epoch", stale_app, ErrorCode::MlsWrongEpoch),
         ("a replayed message", replayed_app, ErrorCode::MlsReplay),
         (
             "garbage as a commit",
             a.p.client
-                .call_as(Request::SecretCommit { chat_id: chat, commit: B64.encode([0u8; 40]), group_info: B64.encode([0u8; 4]), welcome: None })
+                .call_as(Request::SecretCommit {
+                    chat_id: chat,
+                    commit: B64.encode([0u8; 40]),
+                    group_info: B64.encode([0u8; 4]),
+                    welcome: None,
+                })
                 .await,
             ErrorCode::MlsInvalid,
         ),
@@ -224,13 +251,20 @@ async fn bad_input() {
     // Someone else's key package (Bob's, uploaded by Alice) and a package claimed twice.
     let bobs = B64.encode(b.d.key_package(false).expect("kp"));
     assert_eq!(
-        code_of(a.p.client.call_as::<proto::KeyPackageCount>(Request::UploadKeyPackages { key_packages: vec![bobs], last_resort: None }).await),
+        code_of(
+            a.p.client.call_as::<proto::KeyPackageCount>(Request::UploadKeyPackages { key_packages: vec![bobs], last_resort: None }).await
+        ),
         ErrorCode::KeyPackageInvalid
     );
     let again = B64.encode(a.d.key_package(false).expect("kp"));
-    a.p.client.call_as::<proto::KeyPackageCount>(Request::UploadKeyPackages { key_packages: vec![again.clone()], last_resort: None }).await.expect("upload");
+    a.p.client
+        .call_as::<proto::KeyPackageCount>(Request::UploadKeyPackages { key_packages: vec![again.clone()], last_resort: None })
+        .await
+        .expect("upload");
     assert_eq!(
-        code_of(a.p.client.call_as::<proto::KeyPackageCount>(Request::UploadKeyPackages { key_packages: vec![again], last_resort: None }).await),
+        code_of(
+            a.p.client.call_as::<proto::KeyPackageCount>(Request::UploadKeyPackages { key_packages: vec![again], last_resort: None }).await
+        ),
         ErrorCode::BadParams,
         "a package already in the directory is refused"
     );

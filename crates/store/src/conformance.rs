@@ -77,6 +77,7 @@ macro_rules! conformance_tests {
             reports,
             moderation,
             search_support,
+            bench_corpus,
         );
         $crate::conformance_tests!(@harness $harness;
             large_group_own_log,
@@ -2207,7 +2208,8 @@ pub async fn search_support(store: Arc<dyn Store>) {
     let carol = person(s, 3, "Carol Ёлкина").await;
     s.set_username(bob, Some(uname("bobby"))).await.must("username");
     let group = s.create_chat(alice, ChatKind::Group, &title("Garden"), None, &[bob]).await.must("group").id;
-    let public = s.create_chat(bob, ChatKind::Channel, &title("Café Néon news"), Some(&uname("neon_news")), &[carol]).await.must("channel").id;
+    let public =
+        s.create_chat(bob, ChatKind::Channel, &title("Café Néon news"), Some(&uname("neon_news")), &[carol]).await.must("channel").id;
     let other = s.create_chat(bob, ChatKind::Group, &title("Other"), None, &[carol]).await.must("other").id;
     let head0 = s.search_log_head().await.must("head");
     let m1 = send(s, alice, group, 1, "first words").await.message.id;
@@ -2259,7 +2261,11 @@ pub async fn search_support(store: Arc<dyn Store>) {
     let found = s.directory("елкина", 10).await.must("directory");
     assert_eq!(found.users.iter().map(|u| u.id).collect::<Vec<_>>(), vec![carol], "folded: case and diacritics");
     let found = s.directory("cafe neon", 10).await.must("directory");
-    assert_eq!(found.chats.iter().map(|c| (c.id, c.member_count)).collect::<Vec<_>>(), vec![(public, 2)], "a public channel, with its members");
+    assert_eq!(
+        found.chats.iter().map(|c| (c.id, c.member_count)).collect::<Vec<_>>(),
+        vec![(public, 2)],
+        "a public channel, with its members"
+    );
     assert!(s.directory("garden", 10).await.must("directory").chats.is_empty(), "a chat without a username is not public");
     assert!(s.directory("other", 10).await.must("directory").chats.is_empty(), "nor is this one");
     assert_eq!(s.directory("neon_", 10).await.must("directory").chats.len(), 1, "an underscore is a character, not a wildcard");
@@ -2282,7 +2288,12 @@ fn sha(data: &[u8]) -> [u8; 32] {
 
 fn packages(device: SessionId, key: &[u8], one_time: &[&str], last_resort: Option<&str>) -> KeyPackageUpload {
     let wrap = |s: &str| (s.as_bytes().to_vec(), sha(s.as_bytes()));
-    KeyPackageUpload { device, signature_key: key.to_vec(), one_time: one_time.iter().map(|s| wrap(s)).collect(), last_resort: last_resort.map(wrap) }
+    KeyPackageUpload {
+        device,
+        signature_key: key.to_vec(),
+        one_time: one_time.iter().map(|s| wrap(s)).collect(),
+        last_resort: last_resort.map(wrap),
+    }
 }
 
 /// Key packages: uploaded only for one's own device with its one signature key, each stored once; one-time packages are handed out once, the last-resort one again and again; the claimer's own device is skipped.
@@ -2381,7 +2392,8 @@ pub async fn secret_commits(store: Arc<dyn Store>) {
     let carol = person(s, 3, "Carol").await;
     let a1 = device(s, alice, 1).await;
     let b1 = device(s, bob, 2).await;
-    let start = MlsGroup { chat: ChatId(0), group_id: b"g1".to_vec(), epoch: 0, state: b"state 0".to_vec(), group_info: b"info 0".to_vec() };
+    let start =
+        MlsGroup { chat: ChatId(0), group_id: b"g1".to_vec(), epoch: 0, state: b"state 0".to_vec(), group_info: b"info 0".to_vec() };
     let chat = s.create_secret(alice, &title("Secret"), start.clone()).await.must("create_secret").id;
     assert!(matches!(s.create_secret(alice, &title("Secret"), start).await, Err(Error::Invalid(_))), "one chat per MLS group id");
     let bob_from = state(s, bob).await;
@@ -2399,7 +2411,9 @@ pub async fn secret_commits(store: Arc<dyn Store>) {
     let mut tasks = Vec::new();
     for (i, (who, dev)) in [(alice, a1), (bob, b1), (alice, a1)].into_iter().enumerate() {
         let store = store.clone();
-        tasks.push(tokio::spawn(async move { store.mls_commit(who, chat, mls_commit(dev, 1, &format!("race {i}"), &[alice, bob], false)).await }));
+        tasks.push(tokio::spawn(async move {
+            store.mls_commit(who, chat, mls_commit(dev, 1, &format!("race {i}"), &[alice, bob], false)).await
+        }));
     }
     let mut wins = 0;
     for t in tasks {
@@ -2413,7 +2427,13 @@ pub async fn secret_commits(store: Arc<dyn Store>) {
     assert_eq!(s.mls_history(alice, chat, MessageId(0), 100).await.must("history").len(), 3, "the losers stored nothing");
 
     // Bad input changes nothing.
-    let app = |random_id: i64, epoch: u64, data: &str| MlsSend { device: a1, random_id, epoch, data: data.as_bytes().to_vec(), hash: sha(data.as_bytes()) };
+    let app = |random_id: i64, epoch: u64, data: &str| MlsSend {
+        device: a1,
+        random_id,
+        epoch,
+        data: data.as_bytes().to_vec(),
+        hash: sha(data.as_bytes()),
+    };
     let sent = s.mls_send(alice, chat, app(1, 2, "ciphertext 1")).await.must("send");
     assert_eq!(s.mls_send(alice, chat, app(1, 2, "ciphertext 1")).await.must("retry"), sent, "a retry answers the original");
     let refused = [
@@ -2440,5 +2460,54 @@ pub async fn secret_commits(store: Arc<dyn Store>) {
     let bob_log = log_of(s, bob, bob_from).await;
     assert_eq!(mls_in(&bob_log, chat).len(), 1, "the removed member gets the commit that removed him");
     assert!(bob_log.iter().any(|l| matches!(l.event, Event::Participant { user, role: None, .. } if user == bob)));
-    assert_eq!(s.mls_history(alice, chat, MessageId(0), 100).await.must("history").iter().map(|m| m.id.0).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5], "one gapless sequence");
+    assert_eq!(
+        s.mls_history(alice, chat, MessageId(0), 100).await.must("history").iter().map(|m| m.id.0).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4, 5],
+        "one gapless sequence"
+    );
+}
+
+/// `heliograph bench-corpus` on this engine: the accounts and chats it makes are ordinary
+/// ones (the reader's session signs in, history and search scope see the imported
+/// messages), the same seed writes the same corpus, and a database with accounts is refused.
+pub async fn bench_corpus(store: Arc<dyn Store>) {
+    let s = &*store;
+    let spec = crate::corpus::Spec {
+        chats: 7,
+        messages: 12_345,
+        reader_chats: 3,
+        authors: 4,
+        seed: 9,
+        phones: (0..=4).map(|n| phone(100 + n)).collect(),
+        reader_session: vec![7; 32],
+        device: "corpus".into(),
+    };
+    let heard = std::sync::Mutex::new(Vec::new());
+    let seeded = s.seed_corpus(&spec, &|n| heard.lock().expect("progress").push(n)).await.must("seed");
+    assert_eq!(seeded.messages, 12_345);
+    assert_eq!(heard.into_inner().expect("progress").last(), Some(&12_345), "progress reaches the end");
+    let session = s.session_by_token(&[7; 32]).await.must("session").expect("the reader's session signs in");
+    assert_eq!(session.user, seeded.reader);
+    let mut scope = s.search_scope(seeded.reader, None).await.must("scope");
+    scope.sort();
+    assert_eq!(scope, seeded.reader_chats, "the reader is in its chats only");
+    let first = seeded.reader_chats[0];
+    let history = history_all(s, seeded.reader, first).await;
+    assert_eq!(history.len(), 1764, "12,345 messages over 7 chats: 1,764 in the first");
+    assert!(history.windows(2).all(|w| w[0].id.0 + 1 == w[1].id.0 && w[0].date <= w[1].date), "gapless ids, dates in order");
+    assert_eq!(view(s, seeded.reader, first).await.chat.top_message, history[history.len() - 1].id, "the chat knows its newest message");
+    let mut all = Vec::new();
+    let mut after = (ChatId(0), MessageId(0));
+    loop {
+        let page = s.search_corpus(after, 5_000).await.must("corpus");
+        let Some(last) = page.last() else { break };
+        after = (last.chat, last.id);
+        all.extend(page);
+    }
+    assert_eq!(all.len(), 12_345, "a rebuilt index reads every message");
+    for kind in [&seeded.queries.common, &seeded.queries.rare, &seeded.queries.phrases, &seeded.queries.prefixes, &seeded.queries.scripts] {
+        assert!(!kind.is_empty(), "every kind of query is drawn: {:?}", seeded.queries);
+    }
+    let again = s.seed_corpus(&spec, &|_| {}).await;
+    assert!(matches!(again, Err(Error::Invalid(_))), "a second corpus into the same database: {again:?}");
 }

@@ -342,8 +342,14 @@ impl<E: Engine> Store for E {
     async fn search_log(&self, after: i64, limit: u32) -> Result<Vec<SearchEntry>> {
         run!(read, self, (after, limit) => search::log_after)
     }
+    async fn trim_search_log(&self, upto: i64) -> Result<u64> {
+        run!(write, self, (upto) => search::trim_log)
+    }
     async fn search_corpus(&self, after: (ChatId, MessageId), limit: u32) -> Result<Vec<Message>> {
         run!(read, self, (after, limit) => search::corpus)
+    }
+    async fn seed_corpus(&self, spec: &crate::corpus::Spec, progress: &(dyn Fn(u64) + Send + Sync)) -> Result<crate::corpus::Seeded> {
+        crate::corpus::seed(self, spec, progress).await
     }
     async fn search_scope(&self, user: UserId, chat: Option<ChatId>) -> Result<Vec<ChatId>> {
         run!(read, self, (user, chat) => search::scope)

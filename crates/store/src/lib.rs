@@ -26,6 +26,7 @@
 mod codec;
 mod commands;
 pub mod conformance;
+pub mod corpus;
 mod engine;
 mod error;
 pub mod model;
@@ -35,9 +36,9 @@ pub mod sqlite;
 use async_trait::async_trait;
 use heliograph_core::*;
 
+pub use commands::secret::MAX_SECRET_MEMBERS;
 pub use error::{Error, Failure, Result};
 pub use model::*;
-pub use commands::secret::MAX_SECRET_MEMBERS;
 
 /// Committed events, in commit order. The server turns them into live pushes.
 pub type CommitFeed = tokio::sync::mpsc::Receiver<Vec<Logged>>;
@@ -215,8 +216,14 @@ pub trait Store: Send + Sync + 'static {
     async fn search_log_head(&self) -> Result<i64>;
     /// Up to `limit` search-log entries after `after`, each with its message as it is now.
     async fn search_log(&self, after: i64, limit: u32) -> Result<Vec<SearchEntry>>;
+    /// Deletes the search-log entries up to `upto` (an index committed them); how many went.
+    async fn trim_search_log(&self, upto: i64) -> Result<u64>;
     /// Live messages after `after` in (chat, id) order: what a rebuilt index reads.
     async fn search_corpus(&self, after: (ChatId, MessageId), limit: u32) -> Result<Vec<Message>>;
+    /// Benchmarks only (`heliograph bench-corpus`): writes the synthetic corpus `spec`
+    /// describes into a database that holds no account yet ([`corpus`]); `progress` hears
+    /// the messages written so far.
+    async fn seed_corpus(&self, spec: &corpus::Spec, progress: &(dyn Fn(u64) + Send + Sync)) -> Result<corpus::Seeded>;
     /// The chats `user` may search: `chat` alone (`ChatNotFound` when they cannot read it),
     /// or all of theirs. Authorization first: an engine searches only these.
     async fn search_scope(&self, user: UserId, chat: Option<ChatId>) -> Result<Vec<ChatId>>;

@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use heliograph_core::*;
-use heliograph_store::conformance::Harness;
 use heliograph_store::conformance::phone;
+use heliograph_store::conformance::Harness;
 use heliograph_store::postgres::{Options, PostgresStore};
 use heliograph_store::{Draft, Event, Limits, Store};
 use tokio_postgres::NoTls;
@@ -344,7 +344,6 @@ async fn untaken_feed(h: Postgres) {
 fn draft(content: Content) -> Draft {
     Draft { content, entities: vec![], keyboard: None, reply_to: None }
 }
-
 
 /// account (#16): a database of schema 4 (clear numbers) upgrades in place: the numbers wait
 /// to be sealed, and once sealed and compacted no row of `users` holds one.

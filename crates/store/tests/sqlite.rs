@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use heliograph_store::conformance::Harness;
 use heliograph_store::conformance::phone;
+use heliograph_store::conformance::Harness;
 use heliograph_store::sqlite::{Options, SqliteStore};
 use heliograph_store::{Draft, Limits, Store};
 use tempfile::TempDir;
@@ -108,4 +108,3 @@ async fn write_refused_when_locked_leaves_nothing() {
     // And the store works again once the lock is gone.
     store.create_user(&phone, &DisplayName::parse("Real").expect("name")).await.expect("create_user after the lock");
 }
-

@@ -5,7 +5,7 @@
 //! - [`view`]: draws the state with ratatui; a frame costs what the screen shows.
 //! - this file: the runner. It owns the terminal and the SDK client, turns keys, SDK events
 //!   and request answers into [`Input`]s, and carries out the [`Effect`]s: reads (dialogs,
-//!   history pages, names) run concurrently, writes (send, edit, delete, read) one at a time
+//!   history pages, names, searches) run concurrently, writes (send, edit, delete, read) one at a time
 //!   in order, so two quick sends arrive in the order they were typed.
 
 pub mod model;
@@ -19,12 +19,12 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::Event as TermEvent;
 use heliograph_client::proto::method::Direction;
-use heliograph_client::{Client, ClientError, Updates};
+use heliograph_client::{Client, ClientError, SearchFilter, Updates};
 use tokio::sync::mpsc;
 
 use crate::error::CliError;
 use crate::profile::{self, Session};
-use model::{Effect, Input, Model, PAGE};
+use model::{Effect, Input, Model, PAGE, SEARCH_PAGE};
 
 /// Frames are drawn at most this often; a burst of updates costs one frame.
 const FRAME: Duration = Duration::from_millis(16);
@@ -107,8 +107,15 @@ struct Runner {
 
 impl Runner {
     fn perform(&self, effect: Effect) {
-        if matches!(effect, Effect::Send { .. } | Effect::Edit { .. } | Effect::Delete { .. } | Effect::Read { .. } | Effect::React { .. } | Effect::Report { .. })
-        {
+        if matches!(
+            effect,
+            Effect::Send { .. }
+                | Effect::Edit { .. }
+                | Effect::Delete { .. }
+                | Effect::Read { .. }
+                | Effect::React { .. }
+                | Effect::Report { .. }
+        ) {
             let _ = self.writes.send(effect);
             return;
         }
@@ -151,6 +158,26 @@ async fn read(client: &Client, effect: Effect) -> Option<Input> {
             Ok(messages) => Input::History { chat_id, before, messages },
             Err(e) => failed(Some(chat_id), "loading messages", e),
         },
+        Effect::LoadNewer { chat_id, after } => match client.history(chat_id, Some(after), Direction::Newer, Some(PAGE)).await {
+            Ok(messages) => Input::Newer { chat_id, after, messages },
+            Err(e) => failed(Some(chat_id), "loading messages", e),
+        },
+        Effect::LoadAround { chat_id, id } => {
+            // The result and older ones up to half a page, then the newer half.
+            let older = client.history(chat_id, Some(id.saturating_add(1)), Direction::Older, Some(PAGE / 2));
+            let newer = client.history(chat_id, Some(id), Direction::Newer, Some(PAGE / 2));
+            match tokio::try_join!(older, newer) {
+                Ok((older, newer)) => Input::Around { chat_id, id, older, newer },
+                Err(e) => failed(Some(chat_id), "loading messages", e),
+            }
+        }
+        Effect::Search { chat, query, offset } => {
+            let filter = SearchFilter { chat_id: chat, ..SearchFilter::default() };
+            match client.search_messages(&query, &filter, offset, Some(SEARCH_PAGE)).await {
+                Ok(results) => Input::Found { chat, query, offset, results },
+                Err(e) => failed(None, "not searched", e),
+            }
+        }
         Effect::LoadUsers(ids) => match client.get_users(&ids).await {
             Ok(users) => Input::Users(users),
             Err(e) => failed(None, "loading names", e),
@@ -169,7 +196,12 @@ async fn read(client: &Client, effect: Effect) -> Option<Input> {
             let _ = client.set_typing(chat_id).await;
             return None;
         }
-        Effect::Send { .. } | Effect::Edit { .. } | Effect::Delete { .. } | Effect::Read { .. } | Effect::React { .. } | Effect::Report { .. } => return None,
+        Effect::Send { .. }
+        | Effect::Edit { .. }
+        | Effect::Delete { .. }
+        | Effect::Read { .. }
+        | Effect::React { .. }
+        | Effect::Report { .. } => return None,
     })
 }
 

@@ -6,7 +6,9 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
-use heliograph_client::proto::{CallbackAnswer, Chat, Dialog, InlineButton, Message, MessageReactions, ReactionType, UpdateKind, User};
+use heliograph_client::proto::{
+    CallbackAnswer, Chat, Dialog, InlineButton, Message, MessageReactions, ReactionType, SearchResult, SearchResults, UpdateKind, User,
+};
 use heliograph_client::Event;
 
 /// Messages asked for per history request.
@@ -22,6 +24,8 @@ pub const TYPING_SHOWN: Duration = Duration::from_secs(5);
 pub const TYPING_EVERY: Duration = Duration::from_secs(4);
 /// PageUp / PageDown step, in messages.
 const SCROLL_STEP: usize = 10;
+/// Search results asked for per request; the next page loads when the selection reaches the end.
+pub const SEARCH_PAGE: u32 = 20;
 
 /// Where keys go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +34,26 @@ pub enum Focus {
     Dialogs,
     /// The open chat: keys type into the input line; Up/Down select messages.
     Chat,
+    /// The search prompt (Ctrl-F): keys type the query, Up/Down choose a result, Enter opens it.
+    Search,
+}
+
+/// The search prompt and its results (`messages.search`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Search {
+    /// The chat searched, or every chat.
+    pub chat: Option<i64>,
+    pub query: String,
+    /// The query the results answer; `None` before the first Enter.
+    pub asked: Option<String>,
+    pub results: Vec<SearchResult>,
+    /// Chat titles of the results, as the server sent them.
+    pub titles: HashMap<i64, String>,
+    pub next_offset: Option<u32>,
+    pub selected: usize,
+    pub loading: bool,
+    /// Where Esc goes back to.
+    pub back: Focus,
 }
 
 /// What Enter does with the input line.
@@ -65,13 +89,17 @@ pub struct DialogRow {
     pub read_outbox: i64,
 }
 
-/// The loaded part of one chat's history: a contiguous window ending at the newest message.
+/// The loaded part of one chat's history: a contiguous window, ending at the newest message
+/// unless a search result opened it further back (`more_newer`).
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct History {
     /// Oldest first. Only a window is kept (see [`KEEP`]); the server has the rest.
     pub messages: Vec<Message>,
     /// The server has messages older than `messages[0]`.
     pub more_older: bool,
+    /// The server has messages newer than the last loaded one: the window was opened at a
+    /// search result, live messages wait for the newer pages.
+    pub more_newer: bool,
     /// A page request is in flight (never two at once for one chat).
     pub loading: bool,
     /// The newest page has arrived.
@@ -109,6 +137,7 @@ impl History {
                 true
             }
             Err(0) if self.more_older && !self.messages.is_empty() => false,
+            Err(i) if i == self.messages.len() && self.more_newer => false,
             Err(i) => {
                 let selected = self.cursor.map(|c| self.messages.len() - 1 - c);
                 self.messages.insert(i, m);
@@ -136,7 +165,7 @@ impl History {
 
     /// Back at the newest message: forget all but the newest [`KEEP`].
     fn trim(&mut self) {
-        if self.cursor.is_none() && self.messages.len() > KEEP {
+        if self.cursor.is_none() && !self.more_newer && self.messages.len() > KEEP {
             self.messages.drain(..self.messages.len() - KEEP);
             self.more_older = true;
         }
@@ -156,6 +185,27 @@ pub enum Input {
         chat_id: i64,
         before: Option<i64>,
         messages: Vec<Message>,
+    },
+    /// A page of history newer than `after`, oldest to newest (answer to [`Effect::LoadNewer`]).
+    Newer {
+        chat_id: i64,
+        after: i64,
+        messages: Vec<Message>,
+    },
+    /// The messages around `id`, oldest to newest (answer to [`Effect::LoadAround`]):
+    /// `older` ends with `id` (if it still exists), `newer` follows it.
+    Around {
+        chat_id: i64,
+        id: i64,
+        older: Vec<Message>,
+        newer: Vec<Message>,
+    },
+    /// A page of search results (answer to [`Effect::Search`]).
+    Found {
+        chat: Option<i64>,
+        query: String,
+        offset: u32,
+        results: SearchResults,
     },
     Users(Vec<User>),
     /// A chat's fresh details (answer to [`Effect::LoadChat`]).
@@ -193,6 +243,22 @@ pub enum Effect {
     LoadHistory {
         chat_id: i64,
         before: Option<i64>,
+    },
+    /// A page newer than `after` (a window opened at a search result, scrolled forward).
+    LoadNewer {
+        chat_id: i64,
+        after: i64,
+    },
+    /// The messages around `id`, to open the chat at it.
+    LoadAround {
+        chat_id: i64,
+        id: i64,
+    },
+    /// `messages.search` for `query` in `chat` (or everywhere), from `offset`.
+    Search {
+        chat: Option<i64>,
+        query: String,
+        offset: u32,
     },
     LoadUsers(Vec<i64>),
     LoadChat(i64),
@@ -252,6 +318,8 @@ pub struct Model {
     asked: HashSet<i64>,
     pub input: String,
     pub compose: Compose,
+    /// The search prompt, while open.
+    pub search: Option<Search>,
     /// Choosing a button (Ctrl-B): keys move among the buttons, Enter presses.
     pub picking: Option<Picking>,
     /// Choosing a key of the chat's reply keyboard (Ctrl-K): (chat, key counted row by row).
@@ -283,6 +351,7 @@ impl Model {
             asked: HashSet::from([me]),
             input: String::new(),
             compose: Compose::New,
+            search: None,
             picking: None,
             keying: None,
             typing: HashMap::new(),
@@ -336,6 +405,12 @@ impl Model {
             Input::Event(event) => self.event(event, now),
             Input::Dialogs(dialogs) => self.dialogs(dialogs),
             Input::History { chat_id, before, messages } => self.history(chat_id, before, messages),
+            Input::Newer { chat_id, after, messages } => self.newer(chat_id, after, messages),
+            Input::Around { chat_id, id, older, newer } => self.around(chat_id, id, older, newer),
+            Input::Found { chat, query, offset, results } => {
+                self.found(chat, query, offset, results);
+                Vec::new()
+            }
             Input::Users(users) => {
                 self.names.extend(users.into_iter().map(|u| (u.id, if u.bot { format!("{} (bot)", u.name) } else { u.name })));
                 Vec::new()
@@ -369,6 +444,9 @@ impl Model {
             Input::Failed { chat_id, error } => {
                 if let Some(h) = chat_id.and_then(|c| self.histories.get_mut(&c)) {
                     h.loading = false;
+                }
+                if let Some(s) = self.search.as_mut() {
+                    s.loading = false;
                 }
                 self.status = error;
                 Vec::new()
@@ -411,6 +489,23 @@ impl Model {
                 self.help = false;
                 return Vec::new();
             }
+            KeyCode::Char('f') if ctrl && self.focus != Focus::Search => {
+                let chat = if self.focus == Focus::Chat { self.open } else { None };
+                self.search = Some(Search {
+                    chat,
+                    query: String::new(),
+                    asked: None,
+                    results: Vec::new(),
+                    titles: HashMap::new(),
+                    next_offset: None,
+                    selected: 0,
+                    loading: false,
+                    back: self.focus,
+                });
+                self.focus = Focus::Search;
+                return Vec::new();
+            }
+            _ if self.focus == Focus::Search => return self.search_key(key, ctrl),
             KeyCode::Char('n') if ctrl => return self.move_dialog(1),
             KeyCode::Char('p') if ctrl => return self.move_dialog(-1),
             KeyCode::Tab | KeyCode::BackTab => {
@@ -420,6 +515,8 @@ impl Model {
                         self.focus = Focus::Dialogs;
                         Vec::new()
                     }
+                    // Taken by the prompt above.
+                    Focus::Search => Vec::new(),
                 };
             }
             _ => {}
@@ -442,7 +539,120 @@ impl Model {
                 _ => Vec::new(),
             },
             Focus::Chat => self.chat_key(key, ctrl, now),
+            Focus::Search => self.search_key(key, ctrl),
         }
+    }
+
+    /// A key in the search prompt: typing edits the query, Enter asks for it (or, once its
+    /// results are in, opens the chosen one), Up/Down choose, Ctrl-F switches between this
+    /// chat and all chats, Esc closes.
+    fn search_key(&mut self, key: KeyEvent, ctrl: bool) -> Vec<Effect> {
+        let open = self.open;
+        if key.code == KeyCode::Esc {
+            let back = self.search.take().map_or(Focus::Dialogs, |s| s.back);
+            self.focus = if back == Focus::Chat && open.is_some() { Focus::Chat } else { Focus::Dialogs };
+            return Vec::new();
+        }
+        let Some(s) = self.search.as_mut() else {
+            self.focus = Focus::Dialogs;
+            return Vec::new();
+        };
+        match key.code {
+            KeyCode::Char('f') if ctrl => {
+                s.chat = match s.chat {
+                    Some(_) => None,
+                    None => open,
+                };
+                s.asked = None;
+                self.ask_search(0)
+            }
+            KeyCode::Char(c) if !ctrl => {
+                s.query.push(c);
+                Vec::new()
+            }
+            KeyCode::Backspace => {
+                s.query.pop();
+                Vec::new()
+            }
+            KeyCode::Up => {
+                s.selected = s.selected.saturating_sub(1);
+                Vec::new()
+            }
+            KeyCode::Down => {
+                s.selected = (s.selected + 1).min(s.results.len().saturating_sub(1));
+                match s.next_offset {
+                    Some(offset) if s.selected + 1 >= s.results.len() && !s.loading => self.ask_search(offset),
+                    _ => Vec::new(),
+                }
+            }
+            KeyCode::Enter if s.asked.as_deref() == Some(s.query.trim()) && !s.loading => match s.results.get(s.selected) {
+                Some(hit) => {
+                    let (chat_id, id) = (hit.message.chat_id, hit.message.id);
+                    self.open_at(chat_id, id)
+                }
+                None => Vec::new(),
+            },
+            KeyCode::Enter => self.ask_search(0),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Asks for the search prompt's query from `offset` (0: a new search).
+    fn ask_search(&mut self, offset: u32) -> Vec<Effect> {
+        let Some(s) = self.search.as_mut() else { return Vec::new() };
+        let query = s.query.trim().to_owned();
+        if query.is_empty() {
+            return Vec::new();
+        }
+        if offset == 0 {
+            s.results.clear();
+            s.selected = 0;
+            s.next_offset = None;
+        }
+        s.asked = Some(query.clone());
+        s.loading = true;
+        vec![Effect::Search { chat: s.chat, query, offset }]
+    }
+
+    /// A page of results for the prompt; one for a query or scope no longer shown is dropped.
+    fn found(&mut self, chat: Option<i64>, query: String, offset: u32, page: SearchResults) {
+        for u in page.users {
+            self.names.entry(u.id).or_insert(if u.bot { format!("{} (bot)", u.name) } else { u.name });
+        }
+        let Some(s) = self.search.as_mut() else { return };
+        if s.chat != chat || s.asked.as_deref() != Some(query.as_str()) || offset as usize != s.results.len() {
+            return;
+        }
+        s.loading = false;
+        s.titles.extend(page.chats.into_iter().map(|c| (c.id, c.title)));
+        s.results.extend(page.results);
+        s.next_offset = page.next_offset;
+    }
+
+    /// Opens `chat_id` with message `id` selected: from what is loaded, or by loading the
+    /// messages around it.
+    fn open_at(&mut self, chat_id: i64, id: i64) -> Vec<Effect> {
+        self.search = None;
+        if !self.dialogs.iter().any(|d| d.chat.id == chat_id) {
+            self.focus = Focus::Dialogs;
+            self.status = "that chat is not in your list any more".into();
+            return self.reload_dialogs();
+        }
+        self.open = Some(chat_id);
+        self.focus = Focus::Chat;
+        self.picking = None;
+        self.keying = None;
+        self.compose = Compose::New;
+        self.typing_sent = None;
+        let h = self.histories.entry(chat_id).or_default();
+        if let Ok(i) = h.messages.binary_search_by_key(&id, |m| m.id) {
+            if h.loaded {
+                h.cursor = Some(h.messages.len() - 1 - i);
+                return Vec::new();
+            }
+        }
+        *h = History { loading: true, ..History::default() };
+        vec![Effect::LoadAround { chat_id, id }]
     }
 
     fn chat_key(&mut self, key: KeyEvent, ctrl: bool, now: Instant) -> Vec<Effect> {
@@ -712,13 +922,25 @@ impl Model {
         }
         // Position 0 = following the newest, 1 = the newest selected, ...
         let pos = h.cursor.map_or(0, |c| c + 1) as isize;
-        let pos = (pos.saturating_add(delta)).clamp(0, len as isize) as usize;
+        let wanted = pos.saturating_add(delta);
+        if wanted <= 0 && h.more_newer && delta == isize::MIN / 2 {
+            // Back to the newest from a window opened further back: start again from there.
+            *h = History { loading: true, ..History::default() };
+            return vec![Effect::LoadHistory { chat_id, before: None }];
+        }
+        // In a window short of the newest, the last loaded message stays selected.
+        let lowest = if h.more_newer { 1 } else { 0 };
+        let pos = wanted.clamp(lowest, len as isize) as usize;
         h.cursor = pos.checked_sub(1);
         h.trim();
         match h.cursor {
             Some(c) if c + PREFETCH >= h.messages.len() && h.more_older && !h.loading => {
                 h.loading = true;
                 vec![Effect::LoadHistory { chat_id, before: h.messages.first().map(|m| m.id) }]
+            }
+            Some(c) if c < PREFETCH && h.more_newer && !h.loading => {
+                h.loading = true;
+                vec![Effect::LoadNewer { chat_id, after: h.messages.last().map_or(0, |m| m.id) }]
             }
             _ => Vec::new(),
         }
@@ -814,6 +1036,7 @@ impl Model {
                 h.messages = page;
                 h.messages.extend(live);
                 h.more_older = full;
+                h.more_newer = false;
                 h.loaded = true;
                 h.cursor = None;
             }
@@ -824,6 +1047,45 @@ impl Model {
                 h.messages = older;
                 h.more_older = full;
             }
+        }
+        self.ask_names(authors)
+    }
+
+    /// A newer page for a window opened further back; the selection stays on its message.
+    fn newer(&mut self, chat_id: i64, after: i64, page: Vec<Message>) -> Vec<Effect> {
+        let Some(h) = self.histories.get_mut(&chat_id) else { return Vec::new() };
+        h.loading = false;
+        if h.messages.last().map(|m| m.id) != Some(after) {
+            // The window moved meanwhile (back to the newest): this page is stale.
+            return Vec::new();
+        }
+        h.more_newer = page.len() >= PAGE as usize;
+        let authors: Vec<i64> = page.iter().map(|m| m.from).collect();
+        let added = page.len();
+        h.messages.extend(page.into_iter().filter(|m| m.id > after));
+        if let Some(c) = h.cursor.as_mut() {
+            *c += added;
+        }
+        self.ask_names(authors)
+    }
+
+    /// The window around a search result: the result is selected.
+    fn around(&mut self, chat_id: i64, id: i64, older: Vec<Message>, newer: Vec<Message>) -> Vec<Effect> {
+        let h = self.histories.entry(chat_id).or_default();
+        let half = (PAGE / 2) as usize;
+        h.more_older = older.len() >= half;
+        h.more_newer = newer.len() >= half;
+        h.loading = false;
+        h.loaded = true;
+        h.messages = older;
+        h.messages.extend(newer);
+        let authors: Vec<i64> = h.messages.iter().map(|m| m.from).collect();
+        let len = h.messages.len();
+        // Deleted since it was found: the message after it is selected instead.
+        let at = h.messages.binary_search_by_key(&id, |m| m.id).map_err(|i| i.min(len.saturating_sub(1)));
+        h.cursor = (len > 0).then(|| len - 1 - at.unwrap_or_else(|i| i));
+        if at.is_err() {
+            self.status = "that message is gone".into();
         }
         self.ask_names(authors)
     }

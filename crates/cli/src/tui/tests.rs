@@ -4,7 +4,8 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use heliograph_client::proto::{
-    CallbackAnswer, Chat, ChatKind, Content, Dialog, InlineButton, Message, ReplyMarkup, Role, Update, UpdateKind,
+    CallbackAnswer, Chat, ChatKind, Content, Dialog, InlineButton, Message, ReplyMarkup, Role, SearchResult, SearchResults, Update,
+    UpdateKind,
 };
 use heliograph_client::Event;
 use ratatui::backend::TestBackend;
@@ -678,4 +679,149 @@ fn ctrl_t_toggles_a_reaction_and_updates_show_under_the_message() {
     let text = screen(&terminal);
     assert!(text.contains("3*"), "the reactions line, ours marked, after the edit:\n{text}");
     assert_eq!(run(&mut m, [ctrl('t')], now), vec![Effect::React { chat_id: 10, id: 5, reactions: vec![fire(), thumbs()] }]);
+}
+
+fn typed(text: &str) -> Vec<Input> {
+    text.chars().map(|c| key(KeyCode::Char(c))).collect()
+}
+
+fn hit(m: Message, snippet: &str, highlights: Vec<[u32; 2]>) -> SearchResult {
+    SearchResult { message: m, snippet: snippet.into(), highlights }
+}
+
+fn found(scope: Option<i64>, query: &str, offset: u32, results: Vec<SearchResult>, next_offset: Option<u32>) -> Input {
+    Input::Found {
+        chat: scope,
+        query: query.into(),
+        offset,
+        results: SearchResults { results, chats: vec![chat(10, "Bob")], users: Vec::new(), next_offset },
+    }
+}
+
+#[test]
+fn ctrl_f_searches_the_open_chat_or_all_chats_and_opens_a_loaded_result_in_place() {
+    // (focus the chat first?, scope asked)
+    for (in_chat, scope) in [(true, Some(10)), (false, None)] {
+        let (mut m, now) = model_with(150);
+        if in_chat {
+            m.update(key(KeyCode::Enter), now);
+        }
+        m.update(ctrl('f'), now);
+        assert_eq!(m.focus, Focus::Search);
+        // Typing asks nothing; Enter does, once, with the trimmed query.
+        assert!(run(&mut m, typed(" message 120 "), now).is_empty());
+        let fx = m.update(key(KeyCode::Enter), now);
+        assert_eq!(fx, [Effect::Search { chat: scope, query: "message 120".into(), offset: 0 }]);
+        m.update(found(scope, "message 120", 0, vec![hit(msg(10, 120, ME, "message 120"), "message 120", vec![[8, 3]])], None), now);
+        assert_eq!(m.search.as_ref().map(|s| s.results.len()), Some(1));
+        // Enter again opens the result: it is loaded, so it is selected without a request.
+        let fx = m.update(key(KeyCode::Enter), now);
+        assert!(fx.is_empty(), "{fx:?}");
+        assert_eq!((m.focus, m.open, m.search.is_none()), (Focus::Chat, Some(10), true));
+        assert_eq!(m.open_history().and_then(|h| h.selected()).map(|s| s.id), Some(120));
+    }
+}
+
+#[test]
+fn results_for_an_older_query_or_scope_are_dropped_and_esc_goes_back() {
+    let (mut m, now) = model_with(5);
+    m.update(key(KeyCode::Enter), now);
+    m.update(ctrl('f'), now);
+    run(&mut m, typed("old"), now);
+    m.update(key(KeyCode::Enter), now);
+    run(&mut m, [key(KeyCode::Backspace), key(KeyCode::Backspace), key(KeyCode::Backspace)], now);
+    run(&mut m, typed("new"), now);
+    assert_eq!(m.update(key(KeyCode::Enter), now), [Effect::Search { chat: Some(10), query: "new".into(), offset: 0 }]);
+    m.update(found(Some(10), "old", 0, vec![hit(msg(10, 1, BOB, "old"), "old", vec![[0, 3]])], None), now);
+    assert!(m.search.as_ref().is_some_and(|s| s.results.is_empty() && s.loading), "the old query's answer is not shown");
+    // Ctrl-F in the prompt widens to all chats and asks again; the chat-scoped answer is stale.
+    assert_eq!(m.update(ctrl('f'), now), [Effect::Search { chat: None, query: "new".into(), offset: 0 }]);
+    m.update(found(Some(10), "new", 0, vec![hit(msg(10, 2, ME, "new"), "new", vec![[0, 3]])], None), now);
+    assert!(m.search.as_ref().is_some_and(|s| s.results.is_empty()));
+    m.update(found(None, "new", 0, vec![hit(msg(10, 2, ME, "new"), "new", vec![[0, 3]])], Some(1)), now);
+    assert_eq!(m.search.as_ref().map(|s| (s.results.len(), s.loading)), Some((1, false)));
+    // Down at the last result asks for the next page.
+    assert_eq!(m.update(key(KeyCode::Down), now), [Effect::Search { chat: None, query: "new".into(), offset: 1 }]);
+    m.update(key(KeyCode::Esc), now);
+    assert_eq!(
+        (m.focus, m.search.is_none(), m.input.as_str()),
+        (Focus::Chat, true, ""),
+        "back to the chat, the query not in the message line"
+    );
+}
+
+#[test]
+fn an_old_result_opens_a_window_around_it_that_scrolls_forward_to_the_newest() {
+    let (mut m, now) = model_with(300);
+    m.update(ctrl('f'), now);
+    run(&mut m, typed("message 5"), now);
+    m.update(key(KeyCode::Enter), now);
+    m.update(found(None, "message 5", 0, vec![hit(msg(10, 5, BOB, "message 5"), "message 5", vec![[8, 1]])], None), now);
+    assert_eq!(m.update(key(KeyCode::Enter), now), [Effect::LoadAround { chat_id: 10, id: 5 }]);
+    let half = i64::from(PAGE / 2);
+    let older: Vec<Message> = (1..=5).map(|id| msg(10, id, BOB, &format!("message {id}"))).collect();
+    let newer: Vec<Message> = (6..6 + half).map(|id| msg(10, id, BOB, &format!("message {id}"))).collect();
+    m.update(Input::Around { chat_id: 10, id: 5, older, newer }, now);
+    let h = m.open_history().expect("history");
+    assert_eq!((h.selected().map(|s| s.id), h.more_older, h.more_newer), (Some(5), false, true));
+    // A live message waits for the newer pages rather than leaving a gap.
+    m.update(update(UpdateKind::NewMessage { message: msg(10, 301, BOB, "live") }), now);
+    assert_eq!(m.open_history().and_then(|h| h.messages.last()).map(|l| l.id), Some(5 + half));
+    // Scrolling forward asks for the next newer page, once.
+    let fx = run(&mut m, (0..20).map(|_| key(KeyCode::Down)), now);
+    assert_eq!(fx, [Effect::LoadNewer { chat_id: 10, after: 5 + half }]);
+    let selected = m.open_history().and_then(|h| h.selected()).map(|s| s.id);
+    let page: Vec<Message> = (6 + half..6 + half + i64::from(PAGE)).map(|id| msg(10, id, BOB, "later")).collect();
+    m.update(Input::Newer { chat_id: 10, after: 5 + half, messages: page }, now);
+    let h = m.open_history().expect("history");
+    assert_eq!(h.selected().map(|s| s.id), selected, "the selection stays on its message");
+    assert!(h.more_newer);
+    let ids: Vec<i64> = h.messages.iter().map(|m| m.id).collect();
+    assert_eq!(ids, (1..6 + half + i64::from(PAGE)).collect::<Vec<_>>(), "contiguous");
+    // End goes back to the newest: the window is loaded again from there.
+    assert_eq!(m.update(key(KeyCode::End), now), [Effect::LoadHistory { chat_id: 10, before: None }]);
+    assert!(m.open_history().is_some_and(|h| h.messages.is_empty() && !h.more_newer));
+}
+
+#[test]
+fn a_result_deleted_since_selects_the_message_after_it() {
+    let (mut m, now) = model_with(300);
+    m.update(ctrl('f'), now);
+    run(&mut m, typed("x"), now);
+    m.update(key(KeyCode::Enter), now);
+    m.update(found(None, "x", 0, vec![hit(msg(10, 7, BOB, "x"), "x", vec![[0, 1]])], None), now);
+    m.update(key(KeyCode::Enter), now);
+    let older: Vec<Message> = (1..=6).map(|id| msg(10, id, BOB, "m")).collect();
+    m.update(Input::Around { chat_id: 10, id: 7, older, newer: vec![msg(10, 8, BOB, "m")] }, now);
+    let h = m.open_history().expect("history");
+    assert_eq!((h.selected().map(|s| s.id), h.more_newer), (Some(8), false));
+    assert_eq!(m.status, "that message is gone");
+}
+
+#[test]
+fn draws_the_search_prompt_with_highlighted_results() {
+    let (mut m, now) = model_with(5);
+    m.names.insert(BOB, "Bob".into());
+    m.update(key(KeyCode::Enter), now);
+    m.update(ctrl('f'), now);
+    run(&mut m, typed("пирог"), now);
+    m.update(key(KeyCode::Enter), now);
+    m.update(found(Some(10), "пирог", 0, vec![hit(msg(10, 3, BOB, "Ваш пирог готов"), "Ваш пирог готов", vec![[4, 5]])], None), now);
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
+    terminal.draw(|f| view::draw(f, &m, now)).expect("draw");
+    let text = screen(&terminal);
+    for want in ["Search in Bob", "пирог", "Bob · Bob", "Ваш пирог готов", "1 found"] {
+        assert!(text.contains(want), "{want:?} missing in\n{text}");
+    }
+    // The matched word is styled apart from the rest of the snippet.
+    let buffer = terminal.backend().buffer();
+    let row = (0..buffer.area.height)
+        .find(|&y| (0..buffer.area.width).map(|x| buffer[(x, y)].symbol()).collect::<String>().contains("Ваш пирог"))
+        .expect("snippet row");
+    let styles: Vec<(String, bool)> = (0..buffer.area.width)
+        .map(|x| (buffer[(x, row)].symbol().to_owned(), buffer[(x, row)].modifier.contains(ratatui::style::Modifier::BOLD)))
+        .filter(|(s, _)| s.trim() != "")
+        .collect();
+    let bold: String = styles.iter().filter(|(_, b)| *b).map(|(s, _)| s.as_str()).collect();
+    assert_eq!(bold, "пирог");
 }

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use heliograph_client::proto::{ChatKind, Message};
+use heliograph_client::proto::{ChatKind, Message, SearchResult};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
@@ -12,13 +12,15 @@ use ratatui::widgets::{Block, Clear, Paragraph};
 use ratatui::Frame;
 use unicode_width::UnicodeWidthChar;
 
-use super::model::{buttons, Compose, DialogRow, Focus, History, Model};
+use super::model::{buttons, Compose, DialogRow, Focus, History, Model, Search};
 use crate::output;
 
 /// The help overlay's text.
 pub const HELP: &[(&str, &str)] = &[
     ("Up/Down, j/k", "choose a chat (list); select a message (chat)"),
     ("Ctrl-N / Ctrl-P", "next / previous chat, from anywhere"),
+    ("Ctrl-F", "search all chats (list) or this chat; in the prompt: switch"),
+    ("  Enter, ↑/↓", "  search; choose a result; Enter opens it at the message"),
     ("Tab, Enter", "switch between the list and the chat"),
     ("PageUp/PageDown", "scroll 10 messages (older pages load on demand)"),
     ("End", "back to the newest message"),
@@ -41,7 +43,10 @@ pub fn draw(frame: &mut Frame, model: &Model, now: Instant) {
     let list_width = (area.width / 3).clamp(12, 32);
     let [left, right] = Layout::horizontal([Constraint::Length(list_width), Constraint::Min(1)]).areas(area);
     dialog_list(frame, model, left);
-    chat(frame, model, right, now);
+    match &model.search {
+        Some(s) if model.focus == Focus::Search => search(frame, model, s, right),
+        _ => chat(frame, model, right, now),
+    }
     if model.help {
         help(frame, area);
     }
@@ -140,6 +145,9 @@ fn chat(frame: &mut Frame, model: &Model, area: Rect, now: Instant) {
         match model.compose {
             Compose::Reply(id) => Line::from(format!("↩ replying to #{id}: Esc cancels")).yellow(),
             Compose::Edit(id) => Line::from(format!("✎ editing #{id}: Enter saves, Esc cancels")).yellow(),
+            Compose::New if model.open_history().is_some_and(|h| h.more_newer) => {
+                Line::from(format!("↓ newer messages below (End: the newest)   {}   F1 help", model.status)).dark_gray()
+            }
             Compose::New => Line::from(format!("{}   F1 help", model.status)).dark_gray(),
         }
     };
@@ -187,6 +195,83 @@ fn chat(frame: &mut Frame, model: &Model, area: Rect, now: Instant) {
     if focused {
         frame.set_cursor_position((inner.x + shown_width, inner.y));
     }
+}
+
+/// The search prompt over the chat pane: the query on top, then the results, two lines each
+/// (where and who, then the snippet with the matched words highlighted).
+fn search(frame: &mut Frame, model: &Model, s: &Search, area: Rect) {
+    let scope = match s.chat {
+        Some(chat) => {
+            let title = model.dialogs.iter().find(|d| d.chat.id == chat).map_or_else(|| format!("chat {chat}"), |d| d.chat.title.clone());
+            format!(" Search in {title} ")
+        }
+        None => " Search all chats ".to_owned(),
+    };
+    let [prompt_area, results_area, status_area] =
+        Layout::vertical([Constraint::Length(3), Constraint::Min(1), Constraint::Length(1)]).areas(area);
+    let block = Block::bordered().title(scope).border_style(focus_style(!model.help));
+    let inner = block.inner(prompt_area);
+    frame.render_widget(block, prompt_area);
+    let room = (inner.width as usize).saturating_sub(1);
+    let shown = tail(&s.query, room);
+    frame.render_widget(Paragraph::new(shown.clone()), inner);
+    frame.set_cursor_position((inner.x + str_width(&shown) as u16, inner.y));
+
+    let block = Block::bordered().title(" Results ").border_style(focus_style(false));
+    let inner = block.inner(results_area);
+    frame.render_widget(block, results_area);
+    let width = inner.width as usize;
+    let per_page = (inner.height as usize / 2).max(1);
+    let first = s.selected.saturating_sub(per_page - 1);
+    let mut lines = Vec::with_capacity(inner.height as usize);
+    for (i, hit) in s.results.iter().enumerate().skip(first).take(per_page) {
+        lines.extend(result_lines(model, s, hit, width, i == s.selected));
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+
+    let status = if s.loading {
+        "searching…".to_owned()
+    } else if s.asked.is_none() {
+        "type words (or \"a phrase\"), Enter searches · Ctrl-F this chat / all chats · Esc closes".to_owned()
+    } else if s.results.is_empty() {
+        format!("no messages found for {:?}", s.asked.as_deref().unwrap_or(""))
+    } else {
+        let more = if s.next_offset.is_some() { "+" } else { "" };
+        format!("{}{more} found · ↑/↓ choose · Enter opens · Esc closes", s.results.len())
+    };
+    frame.render_widget(Paragraph::new(Line::from(status).dark_gray()), status_area);
+}
+
+/// `Chat · Sender · date` and the snippet of one result.
+fn result_lines(model: &Model, s: &Search, hit: &SearchResult, width: usize, selected: bool) -> Vec<Line<'static>> {
+    let m = &hit.message;
+    let chat = s.titles.get(&m.chat_id).cloned().unwrap_or_else(|| format!("chat {}", m.chat_id));
+    let base = if selected { Style::new().add_modifier(Modifier::REVERSED) } else { Style::new() };
+    let head = fit(&format!("{chat} · {} · {}", model.name(m.from), output::date(m.date)), width);
+    let mut spans = vec![Span::raw("  ")];
+    let mut word = String::new();
+    let mut at = 0u32;
+    let mut inside = false;
+    let lit = base.fg(Color::Yellow).add_modifier(Modifier::BOLD);
+    for c in hit.snippet.chars() {
+        let starts = hit.highlights.iter().any(|&[start, len]| start == at && len > 0);
+        let ends = hit.highlights.iter().any(|&[start, len]| start + len == at && len > 0);
+        if (starts || ends) && !word.is_empty() {
+            spans.push(Span::styled(std::mem::take(&mut word), if inside { lit } else { base }));
+        }
+        if ends {
+            inside = false;
+        }
+        if starts {
+            inside = true;
+        }
+        word.push(if c.is_control() { ' ' } else { c });
+        at += c.len_utf16() as u32;
+    }
+    if !word.is_empty() {
+        spans.push(Span::styled(word, if inside { lit } else { base }));
+    }
+    vec![Line::from(Span::styled(head, base.fg(Color::Cyan))), Line::from(spans)]
 }
 
 /// The lines of the history pane, bottom-up from the selected (or newest) message until the

@@ -37,7 +37,10 @@ pub async fn messages(
     }
     let kind = match kind.as_deref() {
         None => None,
-        Some(k) => Some(Kind::parse(k).ok_or_else(|| Failure(bad_params(format!("no message kind `{k}`: text, photo, video, audio, voice, file or link"))))?),
+        Some(k) => Some(
+            Kind::parse(k)
+                .ok_or_else(|| Failure(bad_params(format!("no message kind `{k}`: text, photo, video, audio, voice, file or link"))))?,
+        ),
     };
     let limit = limit.unwrap_or(DEFAULT_LIMIT);
     let query = Query { text: q, chat: chat_id.map(ChatId), from: from_id.map(UserId), kind, min_date, max_date, offset, limit };

@@ -35,7 +35,12 @@ fn device(me: SignedIn) -> SessionId {
 
 /// `secret.upload_key_packages`: up to [`MAX_KEY_PACKAGES`] one-time packages and one
 /// last-resort package, each checked (`KEY_PACKAGE_INVALID`); all or nothing.
-pub async fn upload_key_packages(s: &Shared, me: SignedIn, key_packages: &[String], last_resort: Option<&str>) -> Outcome<proto::KeyPackageCount> {
+pub async fn upload_key_packages(
+    s: &Shared,
+    me: SignedIn,
+    key_packages: &[String],
+    last_resort: Option<&str>,
+) -> Outcome<proto::KeyPackageCount> {
     if key_packages.len() > MAX_KEY_PACKAGES {
         return Err(Failure(bad_params(format!("at most {MAX_KEY_PACKAGES} key packages per upload"))));
     }
@@ -48,7 +53,9 @@ pub async fn upload_key_packages(s: &Shared, me: SignedIn, key_packages: &[Strin
             return Err(refused(MlsError::KeyPackage(format!("{what} the last_resort extension"))));
         }
         match &signature_key {
-            Some(k) if *k != checked.signature_key => return Err(refused(MlsError::KeyPackage("all key packages of a device have its one signature key".into()))),
+            Some(k) if *k != checked.signature_key => {
+                return Err(refused(MlsError::KeyPackage("all key packages of a device have its one signature key".into())))
+            }
             _ => signature_key = Some(checked.signature_key),
         }
         let hash = mls::sha256(&bytes);
@@ -76,7 +83,12 @@ pub async fn claim_key_packages(s: &Shared, me: SignedIn, user_ids: &[i64]) -> O
     let claimed = s.store.claim_key_packages(&users, device(me)).await?;
     Ok(claimed
         .into_iter()
-        .map(|c| proto::ClaimedKeyPackage { user_id: c.user.0, device_id: c.device.0, key_package: B64.encode(c.data), last_resort: c.last_resort })
+        .map(|c| proto::ClaimedKeyPackage {
+            user_id: c.user.0,
+            device_id: c.device.0,
+            key_package: B64.encode(c.data),
+            last_resort: c.last_resort,
+        })
         .collect())
 }
 
@@ -88,7 +100,12 @@ pub async fn devices(s: &Shared, me: SignedIn, user_ids: &[i64]) -> Outcome<Vec<
         .mls_devices(&users)
         .await?
         .into_iter()
-        .map(|d| proto::SecretDevice { user_id: d.user.0, device_id: d.device.0, signature_key: B64.encode(d.signature_key), active: d.active })
+        .map(|d| proto::SecretDevice {
+            user_id: d.user.0,
+            device_id: d.device.0,
+            signature_key: B64.encode(d.signature_key),
+            active: d.active,
+        })
         .collect())
 }
 
@@ -114,7 +131,14 @@ pub async fn group_info(s: &Shared, me: SignedIn, chat_id: i64) -> Outcome<proto
 /// `secret.commit`: checked against the group's public state (`MLS_INVALID`), stored only if
 /// its epoch is still current (`COMMIT_CONFLICT` with the current epoch otherwise). The
 /// chat's members become the users with a device in the new tree (at most 200).
-pub async fn commit(s: &Shared, me: SignedIn, chat_id: i64, commit: &str, group_info: &str, welcome: Option<&str>) -> Outcome<proto::SecretSent> {
+pub async fn commit(
+    s: &Shared,
+    me: SignedIn,
+    chat_id: i64,
+    commit: &str,
+    group_info: &str,
+    welcome: Option<&str>,
+) -> Outcome<proto::SecretSent> {
     let chat = ChatId(chat_id);
     let data = decode("commit", commit)?;
     let info = decode("group_info", group_info)?;

@@ -313,8 +313,12 @@ impl Harness {
         // last commit) finds exactly this round's stored messages: none missing, none extra.
         let round = format!("k{}-", self.report.kills - 1);
         let expect: BTreeSet<(i64, i64)> = stored.iter().filter(|(t, _)| t.starts_with(&round)).map(|(_, &key)| key).collect();
-        let found: BTreeSet<(i64, i64)> =
-            search_all(&mut conns[0], round.trim_end_matches('-')).await.into_iter().filter(|(_, t)| t.starts_with(&round)).map(|(k, _)| k).collect();
+        let found: BTreeSet<(i64, i64)> = search_all(&mut conns[0], round.trim_end_matches('-'))
+            .await
+            .into_iter()
+            .filter(|(_, t)| t.starts_with(&round))
+            .map(|(k, _)| k)
+            .collect();
         assert!(found == expect, "round {round}: search finds {} messages, the chats hold {}", found.len(), expect.len());
     }
 }

@@ -195,7 +195,7 @@ column!(Vec<u8>, bytes);
 column!(bool, boolean);
 
 /// The first column, as a number.
-fn int(r: &dyn Row) -> Result<i64> {
+pub(crate) fn int(r: &dyn Row) -> Result<i64> {
     r.get(0)
 }
 
@@ -211,7 +211,12 @@ fn present(_: &dyn Row) -> Result<()> {
 
 /// The one row a statement always returns (an aggregate, `UPDATE … RETURNING` of a row the
 /// command knows exists).
-async fn one<X: Tx, T: Send>(tx: &mut X, sql: &Sql, args: &[&dyn Arg], row: impl FnOnce(&dyn Row) -> Result<T> + Send) -> Result<T> {
+pub(crate) async fn one<X: Tx, T: Send>(
+    tx: &mut X,
+    sql: &Sql,
+    args: &[&dyn Arg],
+    row: impl FnOnce(&dyn Row) -> Result<T> + Send,
+) -> Result<T> {
     tx.query_opt(sql, args, row).await?.ok_or_else(|| crate::Error::internal(format!("no row from `{}`", sql.postgres)))
 }
 

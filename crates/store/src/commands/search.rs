@@ -32,6 +32,15 @@ pub async fn log_head<X: Tx>(tx: &mut X) -> Result<i64> {
     super::one(tx, sql!("SELECT COALESCE(MAX(seq), 0) FROM search_log"), &[], int).await
 }
 
+/// Deletes the search-log entries up to `upto`: an index has them for good. The newest
+/// entry stays, so that [`log_head`] still tells the position. Returns how many went.
+pub async fn trim_log<X: Tx>(tx: &mut X, upto: i64) -> Result<u64> {
+    if !X::SEARCH_LOG {
+        return Ok(0);
+    }
+    tx.execute(sql!("DELETE FROM search_log WHERE seq <= $1 AND seq < (SELECT MAX(seq) FROM search_log)"), &[&upto]).await
+}
+
 /// Up to `limit` search-log entries after `after`, oldest first, each with its message as
 /// it is now (`None`: deleted since, or never there).
 pub async fn log_after<X: Tx>(tx: &mut X, after: i64, limit: u32) -> Result<Vec<SearchEntry>> {
@@ -39,9 +48,11 @@ pub async fn log_after<X: Tx>(tx: &mut X, after: i64, limit: u32) -> Result<Vec<
         return Ok(Vec::new());
     }
     let keys = tx
-        .query(sql!("SELECT seq, chat_id, msg_id FROM search_log WHERE seq > $1 ORDER BY seq LIMIT $2"), &[&after, &i64::from(limit)], |r| {
-            Ok((r.get::<i64>(0)?, ChatId(r.get(1)?), MessageId(r.get(2)?)))
-        })
+        .query(
+            sql!("SELECT seq, chat_id, msg_id FROM search_log WHERE seq > $1 ORDER BY seq LIMIT $2"),
+            &[&after, &i64::from(limit)],
+            |r| Ok((r.get::<i64>(0)?, ChatId(r.get(1)?), MessageId(r.get(2)?))),
+        )
         .await?;
     let mut out = Vec::with_capacity(keys.len());
     for (seq, chat, id) in keys {

@@ -51,7 +51,13 @@ fn mls_message(r: &dyn super::Row) -> Result<MlsMessage> {
 
 fn group(r: &dyn super::Row) -> Result<MlsGroup> {
     let read = || {
-        Ok(MlsGroup { chat: ChatId(r.get(0)?), group_id: r.get(1)?, epoch: r.get::<i64>(2)? as u64, state: r.get(3)?, group_info: r.get(4)? })
+        Ok(MlsGroup {
+            chat: ChatId(r.get(0)?),
+            group_id: r.get(1)?,
+            epoch: r.get::<i64>(2)? as u64,
+            state: r.get(3)?,
+            group_info: r.get(4)?,
+        })
     };
     read().map_err(|e: Error| e.reading("mls_groups"))
 }
@@ -82,9 +88,7 @@ pub async fn upload_key_packages<X: Tx>(tx: &mut X, user: UserId, upload: &KeyPa
     if people::is_bot(tx, user).await? {
         return Err(Error::Invalid("bots cannot take part in secret chats".into()));
     }
-    let owner = tx
-        .query_opt(sql!("SELECT user_id FROM sessions WHERE id = $1"), &[&upload.device.0], |r| r.get::<i64>(0))
-        .await?;
+    let owner = tx.query_opt(sql!("SELECT user_id FROM sessions WHERE id = $1"), &[&upload.device.0], |r| r.get::<i64>(0)).await?;
     if owner != Some(user.0) {
         return Err(Error::Invalid("key packages can be uploaded only for your own signed-in device".into()));
     }
@@ -94,9 +98,7 @@ pub async fn upload_key_packages<X: Tx>(tx: &mut X, user: UserId, upload: &KeyPa
         .await?;
     match known {
         Some(key) if key != upload.signature_key => {
-            return Err(Error::Invalid(
-                "this device already has another signature key: a new key is a new device (sign in again)".into(),
-            ))
+            return Err(Error::Invalid("this device already has another signature key: a new key is a new device (sign in again)".into()))
         }
         Some(_) => {}
         None => {
@@ -265,7 +267,13 @@ async fn append<X: Tx>(
     hash: &[u8; 32],
     random_id: Option<i64>,
 ) -> Result<MlsMessage> {
-    let id: i64 = one(tx, sql!("UPDATE chats SET top_message = top_message + 1, activity = $2 WHERE id = $1 RETURNING top_message"), &[&chat.id.0, &now_ms()], super::int).await?;
+    let id: i64 = one(
+        tx,
+        sql!("UPDATE chats SET top_message = top_message + 1, activity = $2 WHERE id = $1 RETURNING top_message"),
+        &[&chat.id.0, &now_ms()],
+        super::int,
+    )
+    .await?;
     let date = now();
     tx.execute(
         sql!(
@@ -361,7 +369,8 @@ pub async fn send<X: Tx>(tx: &mut X, actor: UserId, chat: ChatId, send: &MlsSend
         return Err(Error::WrongEpoch { got: send.epoch, epoch: current.epoch });
     }
     refuse_replay(tx, chat, &send.hash).await?;
-    let message = append(tx, &v.chat, actor, send.device, MlsKind::Application, send.epoch, &send.data, &send.hash, Some(send.random_id)).await?;
+    let message =
+        append(tx, &v.chat, actor, send.device, MlsKind::Application, send.epoch, &send.data, &send.hash, Some(send.random_id)).await?;
     let pts = log::for_chat(tx, &v.chat, actor, Event::Mls(message.clone())).await?;
     Ok(MlsSent { message, pts })
 }
