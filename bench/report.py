@@ -17,8 +17,8 @@ def f(x, d=0):
 def yes(ok):
     return "**met**" if ok else "**not met**"
 
-pairs, idle, channel, group, catchup, cold = (load(n) for n in ("pairs", "idle", "channel", "group", "catchup", "coldstart"))
-any_r = next(r for r in (pairs, idle, channel, group, catchup, cold) if r)
+pairs, idle, channel, group, catchup, cold, search = (load(n) for n in ("pairs", "idle", "channel", "group", "catchup", "coldstart", "search"))
+any_r = next(r for r in (pairs, idle, channel, group, catchup, cold, search) if r)
 m = any_r["machine"]
 p = []
 p.append("# Benchmarks\n")
@@ -31,7 +31,7 @@ p.append(f"Measured commit `{m['git_commit'][:12]}`{' (with uncommitted changes)
          "`HELIOGRAPH_LIMITS__*`) over a fresh temporary data folder; server CPU seconds (utime+stime) and "
          "peak RSS (VmHWM) come from `/proc/<pid>`. Figures are medians over the repetitions listed; "
          "every repetition is in `bench/results/*.json`.\n")
-loads = sorted({r["machine"].get("loadavg") for r in (pairs, idle, channel, group, catchup, cold) if r and r["machine"].get("loadavg")})
+loads = sorted({r["machine"].get("loadavg") for r in (pairs, idle, channel, group, catchup, cold, search) if r and r["machine"].get("loadavg")})
 if loads:
     p.append(f"Machine load averages (1/5/15 min) when each result was written: {', '.join(loads)}. "
              "Anything well above the load the benchmark itself creates means other work shared the cores and the figures are pessimistic.\n")
@@ -265,6 +265,41 @@ if cold:
                  f"(on one account: {f(get(com.get('heliograph'), 'ready_ms'),1)} ms to `/healthz`). No peer was measured on a filled database.\n")
     p.append(not_measured(cold, "coldstart"))
 
+ENGINES = {"embedded": "embedded (tantivy over SQLite)", "postgres": "PostgreSQL full-text search"}
+KINDS = [("common", "a common word (top 20)"), ("medium", "a medium word (rank 500-5,000)"), ("rare", "a rare word (rank 20,000+)"),
+         ("two_words", "two medium words"), ("phrase", "a phrase (two adjacent words, quoted)"), ("prefix", "a prefix being typed (3 letters)"),
+         ("scripts", "a Cyrillic or Han word"), ("in_one_chat", "a medium word inside one chat")]
+if search:
+    pa, sm = search["params"], search["median"]
+    engines = [e for e in ENGINES if e in sm]
+    p.append(f"## search\n\n{pa['messages']:,} messages across {pa['chats']:,} chats, searched by a user who is a member of {pa['reader_chats']:,} of them, "
+             "both engines in the same run on the same corpus (`heliograph-bench search`). The corpus is written by `heliograph bench-corpus` "
+             "(`crates/store/src/corpus.rs`): accounts and chats through the store's commands, messages imported in bulk, 3 to 18 words each drawn "
+             "from a Zipf distribution over 50,000 made-up words (a tenth in Cyrillic, some accented, some Han). The embedded engine then indexes "
+             "it with `heliograph reindex`; PostgreSQL indexes each row as it is written (`messages.words`, GIN), so its index rate is its import rate. "
+             f"Then, for {pa['send_seconds']} s, {pa['senders']} clients send as fast as acknowledgements allow while a probe sends a unique word every "
+             "250 ms and searches for it until found: the time from an acknowledged send to its word being searchable, under that load. "
+             f"Last, every query of the corpus runs {pa['passes']} time(s), one at a time, through the SDK over loopback (20 results a page; the time "
+             "includes the authorization checks before and after the engine).\n")
+    p.append("| engine | import msg/s | index msg/s | index bytes/msg | database bytes | sends/s meanwhile | searchable after send p50 / p99 ms | all queries p50 / p99 ms |\n|---|---:|---:|---:|---:|---:|---:|---:|")
+    for e in engines:
+        x = sm[e]
+        lag, q = x["searchable_after_send"], x["all_queries"]
+        p.append(f"| {ENGINES[e]} | {f(x['import_messages_per_second'])} | {f(x['index_messages_per_second'])} | {f(x['index_bytes_per_message'],1)} | "
+                 f"{f(x['database_bytes'])} | {f(x['sends_per_second'])} | {f(lag['p50_ms'],1)} / {f(lag['p99_ms'],1)} | {f(q['p50_ms'],1)} / {f(q['p99_ms'],1)} |")
+    p.append("")
+    p.append("| query | " + " | ".join(f"{ENGINES[e]} p50 / p99 ms" for e in engines) + " | results per query |\n|---|" + "---:|" * (len(engines) + 1))
+    for k, label in KINDS:
+        cells = [get(sm[e], f"queries.{k}") for e in engines]
+        if not any(cells):
+            continue
+        res = next((c["results_per_query"] for c in cells if c), None)
+        p.append(f"| {label} | " + " | ".join(f"{f(c['p50_ms'],1)} / {f(c['p99_ms'],1)}" if c else "n/a" for c in cells) + f" | {f(res,1)} |")
+    p.append("")
+    p.append(f"![search query latency CDF]({plot_prefix}/search-latency.png)\n")
+    if "postgres" not in sm:
+        p.append("PostgreSQL was not measured in this run (no `--postgres` or `HELIOGRAPH_TEST_POSTGRES`).\n")
+
 # Targets
 p.append("## Against DESIGN.md's targets\n")
 p.append("| target | measured | verdict |\n|---|---|---|")
@@ -296,6 +331,20 @@ if pairs and "heliograph" in pairs["median"]:
     d = pairs["median"]["heliograph"].get("disk_bytes_per_message")
     size = pairs["params"]["size"]
     p.append(f"| disk ≤ 2x payload + 200 bytes per message | {f(d)} bytes for {size} bytes of text (limit {2*size+200}) | {yes(d is not None and d <= 2*size+200)} |")
+if search:
+    for e in ENGINES:
+        x = search["median"].get(e)
+        if not x:
+            continue
+        q, pa = x["all_queries"], search["params"]
+        size = f"{pa['messages']:,} messages, a user in {pa['reader_chats']:,} chats"
+        full = pa["messages"] >= 10_000_000 and pa["reader_chats"] >= 500
+        p.append(f"| search p50 and p99 < 50 ms ({ENGINES[e]}) | p50 {f(q['p50_ms'],1)} ms, p99 {f(q['p99_ms'],1)} ms; {size} | "
+                 f"{yes(q['p99_ms'] < 50)}{'' if full else ' at this size (target size 10,000,000 messages, 500 chats, not run)'} |")
+        lag = x["searchable_after_send"]["p99_ms"]
+        keeps = x["index_messages_per_second"] >= x["sends_per_second"] and lag < 1000
+        p.append(f"| indexing keeps up with sends ({ENGINES[e]}) | indexes {f(x['index_messages_per_second'])} msg/s against {f(x['sends_per_second'])} durable sends/s "
+                 f"in the same run; a new message searchable after p99 {f(lag,0)} ms under that load | {yes(keeps)} |")
 p.append("")
 here = os.path.dirname(os.path.abspath(__file__))
 for extra in ("notes.md", "peers/README.md"):

@@ -14,7 +14,7 @@
 # HELIOGRAPH_BIN=/path/to/heliograph measures another build of the server.
 # BENCH_TARGETS=relay,heliograph,prosody,ejabberd,synapse chooses the targets (all by default;
 # the relay runs in pairs and idle only, channel is Heliograph's alone).
-# BENCH_SCENARIOS="pairs idle channel group catchup coldstart" chooses scenarios
+# BENCH_SCENARIOS="pairs idle channel group catchup coldstart search" chooses scenarios
 # (report.py renders whatever results are in the output folder).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,7 +46,7 @@ doc="${BENCH_DOC:-docs/benchmarks.md}"
 targets="${BENCH_TARGETS:-relay,heliograph,prosody,ejabberd,synapse}"
 # group, catchup and coldstart have no relay variant (it has no groups, storage or data).
 stored="$(tr , '\n' <<< "$targets" | grep -vx relay | paste -sd, -)"
-scenarios=" ${BENCH_SCENARIOS:-pairs idle channel group catchup coldstart} "
+scenarios=" ${BENCH_SCENARIOS:-pairs idle channel group catchup coldstart search} "
 mkdir -p "$out" "$plots"
 # The plots' text needs a TrueType font.
 ls /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf /usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf >/dev/null 2>&1 \
@@ -65,17 +65,20 @@ if [[ $quick == 1 ]]; then
     group=(--members 20 --senders 4 --duration 1 --warmup 0.5 --synapse-members 10 --synapse-senders 2)
     catchup=(--messages 1000 --senders 8 --synapse-messages 100)
     coldstart=(--db-mib 5 --starts 1)
+    search=(--messages 20000 --chats 100 --reader-chats 20 --send-seconds 2 --senders 2 --passes 1)
   else
     idle=(--connections 200)
     group=(--members 100 --senders 10 --duration 3 --warmup 1 --synapse-members 50 --synapse-senders 5)
     catchup=(--messages 5000 --synapse-messages 300)
     coldstart=(--db-mib 20 --starts 3)
+    search=(--messages 300000 --chats 1000 --reader-chats 100 --send-seconds 5 --passes 1)
   fi
   want idle && run --reps 1 idle --target "$targets" "${idle[@]}"
   want channel && run --reps 1 channel --subscribers 500 --online 100 --posts 3
   want group && run --reps 1 group --target "$stored" "${group[@]}"
   want catchup && run --reps 1 catchup --target "$stored" "${catchup[@]}"
   want coldstart && run --reps 1 coldstart --target "$stored" "${coldstart[@]}"
+  want search && run --reps 1 search "${search[@]}" --work "$target_dir/bench-search" --plot "$plots/search-latency.png"
 else
   want pairs && run --reps 3 pairs --target "$targets" --pairs 100 --inflight 4 --duration 10 --warmup 2 --curve 0.25,0.5,0.75
   want idle && run --reps 3 idle --target "$targets" --connections 2000
@@ -84,6 +87,8 @@ else
   want group && run --reps 3 group --target "$stored" --members 500 --senders 50 --duration 10 --warmup 2 --synapse-members 100 --synapse-senders 10
   want catchup && run --reps 1 catchup --target "$stored" --messages 100000 --ejabberd-messages 20000 --synapse-messages 2000
   want coldstart && run --reps 1 coldstart --target "$stored" --db-mib 1024 --starts 5
+  # 10 million messages in 10,000 chats, embedded, then PostgreSQL ($HELIOGRAPH_TEST_POSTGRES).
+  want search && run --reps 1 search --work "$target_dir/bench-search" --plot "$plots/search-latency.png"
 fi
 echo "scenarios took $((SECONDS - t0)) s" >&2
 # The plots draw pairs (absent when BENCH_SCENARIOS leaves it out).
@@ -112,6 +117,12 @@ for sc, key in figure.items():
             good.append(f"{sc} {t} {key} {v:.0f}")
         else:
             bad.append(f"{sc} {t}: {d.get('errors', {}).get(t, 'no result')}")
+if "search" in scenarios:
+    d = json.load(open(os.path.join(out, "search.json")))
+    engines = ["embedded"] + (["postgres"] if os.environ.get("HELIOGRAPH_TEST_POSTGRES") else [])
+    for e in engines:
+        n = ((d["median"].get(e) or {}).get("all_queries") or {}).get("samples")
+        (good if n else bad).append(f"search {e} queries {n}")
 if bad:
     sys.exit("bench smoke: not measured: " + "; ".join(bad))
 print("bench smoke: measured " + ", ".join(good))

@@ -23,7 +23,7 @@ mod search;
 mod targets;
 mod xmpp;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
@@ -97,14 +97,7 @@ fn main() -> Result<()> {
             Cmd::Group(a) => group::group(&common, a).await,
             Cmd::Catchup(a) => catchup::catchup(&common, a).await,
             Cmd::Coldstart(a) => coldstart::coldstart(&common, a).await,
-            Cmd::Search(a) => {
-                search::search(&common, a).await?;
-                plot::latency_cdf(
-                    &common.out.join("search.json"),
-                    Path::new("bench/search-latency.png"),
-                    "Search query latency (one at a time)",
-                )
-            }
+            Cmd::Search(a) => search::search(&common, a).await,
             Cmd::Plot { input, output, throughput } => {
                 plot::latency_cdf(&input, &output, "Send-to-receive latency, pairs scenario")?;
                 plot::throughput(&input, &throughput)

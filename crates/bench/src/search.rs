@@ -54,9 +54,12 @@ pub struct SearchArgs {
     /// same run. Without one, only the embedded engine is measured.
     #[arg(long)]
     postgres: Option<String>,
-    /// Where the embedded engine's data folder goes (it holds the whole corpus).
+    /// Where the engines' data folders go (one holds the whole corpus at a time).
     #[arg(long, default_value = "target/bench-search")]
     work: PathBuf,
+    /// The query latency CDF of each engine, as a PNG.
+    #[arg(long, default_value = "bench/search-latency.png")]
+    plot: PathBuf,
 }
 
 /// What `heliograph bench-corpus` prints.
@@ -124,7 +127,8 @@ pub async fn search(common: &Common, a: SearchArgs) -> Result<()> {
         "send_seconds": a.send_seconds, "senders": a.senders, "passes": a.passes,
     });
     let engines = Value::Object(engines);
-    write_result(common, "search", params, json!({"median": engines, "cdf": cdf}))
+    write_result(common, "search", params, json!({"median": engines, "cdf": cdf}))?;
+    crate::plot::latency_cdf(&common.out.join("search.json"), &a.plot, "Search query latency, one query at a time")
 }
 
 async fn engine(common: &Common, a: &SearchArgs, place: &Place) -> Result<(Value, Histogram<u64>)> {

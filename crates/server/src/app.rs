@@ -31,6 +31,8 @@ pub struct App {
     pub files: Arc<Files>,
     /// The Bot API's long polls and webhook workers.
     pub bots: Arc<BotApi>,
+    /// The public transparency log (`/transparency/…`).
+    pub log: Arc<crate::transparency::Log>,
     /// The connection caps, from the open-file limit unless configured: the listener counts
     /// every connection at accept against them, and [`Shared::connections`] holds the
     /// WebSockets among them.
@@ -64,7 +66,17 @@ impl App {
         let shared = Arc::new(Shared::new(store, bus, Arc::new(config), codes, egress, caps, phone_keys, search));
         let files = Arc::new(Files::open(&shared.config, shared.store.clone(), shared.failed_auth.clone())?);
         let bots = Arc::new(BotApi::new(shared.clone(), files.clone()));
-        Ok(App { shared, files, bots, caps, metrics })
+        let log = Arc::new(crate::transparency::Log::open(
+            shared.store.clone(),
+            crate::transparency::origin(shared.config.public_url.as_deref()),
+            &shared
+                .config
+                .accountability
+                .log_key_file
+                .clone()
+                .unwrap_or_else(|| shared.config.data_dir.join(crate::transparency::LOG_KEY_FILE)),
+        )?);
+        Ok(App { shared, files, bots, log, caps, metrics })
     }
 }
 
@@ -86,6 +98,7 @@ pub fn router(app: &App) -> Router {
         .merge(crate::gateway::routes(app.shared.clone()))
         .merge(crate::files::routes(app.files.clone()))
         .merge(crate::botapi::routes(app.bots.clone()))
+        .merge(crate::transparency::routes(app.log.clone()))
         .merge(crate::web::routes())
 }
 

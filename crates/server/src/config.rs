@@ -126,6 +126,10 @@ pub struct Accountability {
     pub disclosure_public_key: Option<String>,
     /// Accounts (ids) that may review reports and act on them.
     pub operators: Vec<i64>,
+    /// The transparency log's signing key (a signed-note signer key, for the origin
+    /// `<public_url without scheme>/transparency`). `None`: `transparency.key` in the data
+    /// folder, made at first start. Every node of one deployment must share it.
+    pub log_key_file: Option<PathBuf>,
     /// How a sanctioned person can appeal, quoted in every notice.
     pub appeal: String,
 }
@@ -136,6 +140,7 @@ impl Default for Accountability {
             phone_key_file: None,
             disclosure_public_key: None,
             operators: Vec::new(),
+            log_key_file: None,
             appeal: "reply to this message to appeal; an operator will review it".into(),
         }
     }

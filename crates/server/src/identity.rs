@@ -205,7 +205,7 @@ fn read_hex_key(path: &Path) -> Result<Option<[u8; 32]>, IdentityError> {
 }
 
 /// Writes a new key file readable by its owner only; never replaces one.
-fn write_private(path: &Path, text: &str) -> Result<(), IdentityError> {
+pub(crate) fn write_private(path: &Path, text: &str) -> Result<(), IdentityError> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let fail = |e: std::io::Error| IdentityError::File { path: path.into(), message: e.to_string() };

@@ -52,6 +52,8 @@ pub mod metrics;
 pub mod mls;
 pub mod state;
 pub mod tls;
+// accountability (#16): the public transparency log.
+pub mod transparency;
 pub mod web;
 
 pub use app::{start, start_with, Server};

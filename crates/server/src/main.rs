@@ -126,6 +126,32 @@ enum Command {
     /// The operator's tools for accountability (docs/accountability.md).
     #[command(subcommand)]
     Admin(Admin),
+    /// An auditor's tools: check a server's public transparency log from the outside.
+    #[command(subcommand)]
+    Audit(Audit),
+}
+
+#[derive(Subcommand)]
+enum Audit {
+    /// Fetches the transparency log of the server at URL, checks its signed checkpoint,
+    /// rebuilds the Merkle tree from every entry (it must have the checkpoint's root),
+    /// checks the served hash tiles and, with --previous, that the log extends a checkpoint
+    /// saved earlier; then recomputes the transparency report from the entries and compares
+    /// it with the one the server publishes. Exits 1 on any mismatch.
+    Verify {
+        /// The server, e.g. https://chat.example.org
+        url: String,
+        /// The log's verifier key as the operator published it (`name+id+key`). Without it,
+        /// the key the log serves is used, which proves only that the log is consistent.
+        #[arg(long)]
+        key: Option<String>,
+        /// A checkpoint saved by an earlier audit (--save): the log must extend it.
+        #[arg(long, value_name = "FILE")]
+        previous: Option<PathBuf>,
+        /// Where to save this checkpoint for the next audit's --previous.
+        #[arg(long, value_name = "FILE")]
+        save: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -337,6 +363,25 @@ async fn run() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin(admin) => run_admin(admin).await,
+        Command::Audit(Audit::Verify { url, key, previous, save }) => {
+            let previous =
+                previous.map(|p| std::fs::read(&p).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))).transpose()?;
+            let audited = heliograph_server::transparency::audit(&url, key.as_deref(), previous.as_deref()).await?;
+            if audited.key_from_log {
+                eprintln!("warning: no --key: the key was taken from the log itself; pin the key the operator published");
+            }
+            println!("log {}: {} entries, root {}, signature verified", audited.origin, audited.size, audited.root);
+            println!("every entry matches the tree and the served tiles");
+            if let Some(old) = audited.previous {
+                println!("extends the previous checkpoint of {old} entries");
+            }
+            println!("the published transparency report matches the entries: {}", audited.report);
+            if let Some(path) = save {
+                std::fs::write(&path, &audited.checkpoint).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+                println!("checkpoint saved to {}", path.display());
+            }
+            Ok(())
+        }
         Command::Restore { path, place } => {
             let db = place.sqlite("restore", PG_TOOLS)?;
             let version = restore(&path, &db)?;

@@ -33,8 +33,9 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     // What every request shares: store, bus, configuration, limiters, token cache, shutdown.
     ("shared state", &["state"]),
-    // The areas: `/files`, the protocol's methods, the Bot API.
-    ("areas", &["files", "methods", "botapi"]),
+    // The areas: `/files`, the protocol's methods, the Bot API, the transparency log.
+    // accountability (#16): `/transparency`, the public log.
+    ("areas", &["files", "methods", "botapi", "transparency"]),
     // Transports and background work over the areas: `/ws`, the commit fan-out, the
     // listening sockets (caps at accept, deadlines, TLS) the router is served on.
     ("transports", &["gateway", "fanout", "listener"]),

@@ -78,6 +78,7 @@ macro_rules! conformance_tests {
             moderation,
             search_support,
             bench_corpus,
+            transparency_log,
         );
         $crate::conformance_tests!(@harness $harness;
             large_group_own_log,
@@ -2510,4 +2511,84 @@ pub async fn bench_corpus(store: Arc<dyn Store>) {
     }
     let again = s.seed_corpus(&spec, &|_| {}).await;
     assert!(matches!(again, Err(Error::Invalid(_))), "a second corpus into the same database: {again:?}");
+}
+
+/// RFC 6962's Merkle tree hash, written from the RFC: the oracle the log's tree is held to.
+fn oracle_root(leaves: &[Vec<u8>]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    match leaves {
+        [] => Sha256::digest(b"").into(),
+        [one] => Sha256::new().chain_update([0u8]).chain_update(one).finalize().into(),
+        _ => {
+            let k = leaves.len().next_power_of_two() / 2;
+            let (l, r) = (oracle_root(&leaves[..k]), oracle_root(&leaves[k..]));
+            Sha256::new().chain_update([1u8]).chain_update(l).chain_update(r).finalize().into()
+        }
+    }
+}
+
+/// The transparency log: every moderation action appends one entry in its transaction; the
+/// tree's root after every append equals RFC 6962's hash of the entries so far (a second,
+/// independent implementation); every entry's inclusion proof and the consistency proof
+/// between every pair of sizes verify; hash tiles hold the leaves; and nothing is served
+/// beyond the tree.
+pub async fn transparency_log(store: Arc<dyn Store>) {
+    use tlog_tiles::{check_record, check_tree, record_hash, Hash};
+    let s = &*store;
+    let op = person(s, 1, "Operator").await;
+    let people = crowd(&store, 2, 40).await;
+    assert_eq!(s.transparency_size().await.must("size"), 0);
+    assert_eq!(s.transparency_root(0).await.must("root"), oracle_root(&[]), "the empty tree");
+    let mut entries = Vec::new();
+    let mut roots = vec![oracle_root(&[])];
+    for (k, &p) in people.iter().enumerate() {
+        let done = s.moderate(Action { user: Some(p), ..action(op, ModerationAction::Restrict) }).await.must("restrict");
+        assert_eq!(s.transparency_size().await.must("size"), k as u64 + 1, "one entry per action");
+        let entry = s.transparency_entries(k as u64, 10).await.must("entries");
+        assert_eq!(entry.len(), 1);
+        let v: serde_json::Value = serde_json::from_slice(&entry[0]).expect("an entry is JSON");
+        assert_eq!(
+            (v["kind"].as_str(), v["action"].as_str(), v["audit"].as_i64()),
+            (Some("moderation"), Some("restrict"), Some(done.entry.id))
+        );
+        let mut keys: Vec<&str> = v.as_object().expect("an object").keys().map(String::as_str).collect();
+        keys.sort();
+        assert_eq!(keys, ["action", "audit", "date", "kind", "v"], "the public entry names no account and no reason");
+        entries.push(entry[0].clone());
+        let root = s.transparency_root(k as u64 + 1).await.must("root");
+        assert_eq!(root, oracle_root(&entries), "the root after {} entries", k + 1);
+        roots.push(root);
+    }
+    let n = entries.len() as u64;
+    for size in 1..=n {
+        for i in 0..size {
+            let proof: Vec<Hash> = s.transparency_prove_entry(size, i).await.must("inclusion").into_iter().map(Hash).collect();
+            check_record(&proof, size, Hash(roots[size as usize]), i, record_hash(&entries[i as usize]))
+                .unwrap_or_else(|e| panic!("entry {i} in the tree of {size}: {e}"));
+        }
+        for old in 1..size {
+            let proof: Vec<Hash> = s.transparency_prove_consistency(size, old).await.must("consistency").into_iter().map(Hash).collect();
+            check_tree(&proof, size, Hash(roots[size as usize]), old, Hash(roots[old as usize]))
+                .unwrap_or_else(|e| panic!("the tree of {old} is a prefix of the tree of {size}: {e}"));
+            if old > 1 {
+                assert!(
+                    check_tree(&proof, size, Hash(roots[size as usize]), old, Hash(roots[old as usize - 1])).is_err(),
+                    "a wrong old root fails"
+                );
+            }
+        }
+    }
+    // The level-0 tile of the tree is its leaves' hashes; tiles outside the tree are not served.
+    let tile = s.transparency_tile(&format!("tile/8/0/000.p/{n}"), n).await.must("tile").expect("the edge tile");
+    let leaves: Vec<u8> = entries.iter().flat_map(|e| record_hash(e).0).collect();
+    assert_eq!(tile, leaves);
+    for outside in [
+        format!("tile/8/0/000.p/{}", n + 1),
+        "tile/8/0/000".into(),
+        "tile/8/1/000.p/1".into(),
+        "tile/8/0/001.p/1".into(),
+        "nonsense".into(),
+    ] {
+        assert_eq!(s.transparency_tile(&outside, n).await.must("tile"), None, "{outside}");
+    }
 }

@@ -10,7 +10,9 @@ use std::pin::Pin;
 use async_trait::async_trait;
 use heliograph_core::*;
 
-use crate::commands::{accounts, bots, chats, drafts, files, messages, moderation, people, reactions, search, secret, sync, Tx};
+use crate::commands::{
+    accounts, bots, chats, drafts, files, messages, moderation, people, reactions, search, secret, sync, transparency, Tx,
+};
 use crate::{model::*, CommitFeed, Result, Store};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -347,6 +349,25 @@ impl<E: Engine> Store for E {
     }
     async fn search_corpus(&self, after: (ChatId, MessageId), limit: u32) -> Result<Vec<Message>> {
         run!(read, self, (after, limit) => search::corpus)
+    }
+    async fn transparency_size(&self) -> Result<u64> {
+        run!(read, self, () => transparency::size)
+    }
+    async fn transparency_root(&self, size: u64) -> Result<[u8; 32]> {
+        run!(read, self, (size) => transparency::root)
+    }
+    async fn transparency_entries(&self, from: u64, limit: u32) -> Result<Vec<Vec<u8>>> {
+        run!(read, self, (from, limit) => transparency::entries)
+    }
+    async fn transparency_tile(&self, path: &str, size: u64) -> Result<Option<Vec<u8>>> {
+        let path = path.to_string();
+        run!(read, self, (path, size) => transparency::tile)
+    }
+    async fn transparency_prove_entry(&self, size: u64, n: u64) -> Result<Vec<[u8; 32]>> {
+        run!(read, self, (size, n) => transparency::prove_entry)
+    }
+    async fn transparency_prove_consistency(&self, size: u64, old: u64) -> Result<Vec<[u8; 32]>> {
+        run!(read, self, (size, old) => transparency::prove_consistency)
     }
     async fn seed_corpus(&self, spec: &crate::corpus::Spec, progress: &(dyn Fn(u64) + Send + Sync)) -> Result<crate::corpus::Seeded> {
         crate::corpus::seed(self, spec, progress).await

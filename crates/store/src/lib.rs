@@ -37,6 +37,7 @@ use async_trait::async_trait;
 use heliograph_core::*;
 
 pub use commands::secret::MAX_SECRET_MEMBERS;
+pub use commands::transparency::within as transparency_tile_within;
 pub use error::{Error, Failure, Result};
 pub use model::*;
 
@@ -220,6 +221,21 @@ pub trait Store: Send + Sync + 'static {
     async fn trim_search_log(&self, upto: i64) -> Result<u64>;
     /// Live messages after `after` in (chat, id) order: what a rebuilt index reads.
     async fn search_corpus(&self, after: (ChatId, MessageId), limit: u32) -> Result<Vec<Message>>;
+    // --- the transparency log (#16) ---------------------------------------------------------
+
+    /// Entries in the transparency log.
+    async fn transparency_size(&self) -> Result<u64>;
+    /// The root hash of the log's first `size` entries.
+    async fn transparency_root(&self, size: u64) -> Result<[u8; 32]>;
+    /// Entries `from..from + limit`.
+    async fn transparency_entries(&self, from: u64, limit: u32) -> Result<Vec<Vec<u8>>>;
+    /// The hash tile at `path` (C2SP tlog-tiles) of the tree of `size` entries, if in it.
+    async fn transparency_tile(&self, path: &str, size: u64) -> Result<Option<Vec<u8>>>;
+    /// That entry `n` is in the tree of `size` entries.
+    async fn transparency_prove_entry(&self, size: u64, n: u64) -> Result<Vec<[u8; 32]>>;
+    /// That the tree of `old` entries is a prefix of the tree of `size`.
+    async fn transparency_prove_consistency(&self, size: u64, old: u64) -> Result<Vec<[u8; 32]>>;
+
     /// Benchmarks only (`heliograph bench-corpus`): writes the synthetic corpus `spec`
     /// describes into a database that holds no account yet ([`corpus`]); `progress` hears
     /// the messages written so far.

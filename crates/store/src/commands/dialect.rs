@@ -64,7 +64,11 @@ pub struct Ids {
 
 impl Ids {
     pub fn new(ids: &[UserId]) -> Ids {
-        let list: Vec<i64> = ids.iter().map(|u| u.0).collect();
+        Ids::of(ids.iter().map(|u| u.0).collect())
+    }
+
+    /// Any list of numbers (the transparency log's hash indexes).
+    pub fn of(list: Vec<i64>) -> Ids {
         let json = format!("[{}]", list.iter().map(i64::to_string).collect::<Vec<_>>().join(","));
         Ids { list, json }
     }

@@ -79,6 +79,8 @@ pub mod moderation;
 pub mod people;
 pub mod search;
 pub mod sync;
+// accountability (#16): the transparency log.
+pub mod transparency;
 // secret chats (#15)
 pub mod secret;
 // daily use (#18)

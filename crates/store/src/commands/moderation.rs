@@ -233,7 +233,7 @@ async fn append_audit<X: Tx>(
     chat: Option<ChatId>,
     message: Option<MessageId>,
 ) -> Result<AuditEntry> {
-    one(
+    let entry = one(
         tx,
         sql!(concat!(
             "INSERT INTO audit_log (date, operator, action, target_user, target_chat, target_msg, report_id, until, reason)
@@ -253,7 +253,12 @@ async fn append_audit<X: Tx>(
         ],
         audit_row,
     )
-    .await
+    .await?;
+    // The public record of it: what kind of action, when, and its audit entry's number (the
+    // operator's log keeps who and why; the public one cannot be edited to drop an action).
+    let public = serde_json::json!({"v": 1, "kind": "moderation", "action": entry.kind.as_str(), "date": entry.date, "audit": entry.id});
+    super::transparency::append(tx, public.to_string().as_bytes()).await?;
+    Ok(entry)
 }
 
 /// The moderation service account (no phone, made on first use): notices come from it.

@@ -44,6 +44,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0007_search.sql"),
     // secret chats (#15)
     include_str!("0008_mls.sql"),
+    // accountability (#16): the transparency log.
+    include_str!("0010_transparency.sql"),
 ];
 
 /// How hard a commit works to be durable.
