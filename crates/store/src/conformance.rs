@@ -1678,6 +1678,34 @@ pub async fn bot_settings(store: Arc<dyn Store>) {
     assert_eq!((b.commands.as_str(), b.allowed_updates.as_deref(), b.confirmed), ("{\"default\":[]}", Some("[\"message\"]"), 9));
     let b = s.update_bot(bot, BotChange::AllowedUpdates(None)).await.must("allowed_updates: all");
     assert_eq!(b.allowed_updates, None);
+
+    // Profile settings: each kept under its own key, replaced, removed; a person has none.
+    let chat = s.open_private(alice, bot).await.must("open_private").id;
+    let settings = [
+        BotSetting::Name("de".into()),
+        BotSetting::Description(String::new()),
+        BotSetting::Description("de".into()),
+        BotSetting::ShortDescription("fr".into()),
+        BotSetting::MenuButton(None),
+        BotSetting::MenuButton(Some(chat)),
+        BotSetting::DefaultRights { channels: false },
+        BotSetting::DefaultRights { channels: true },
+    ];
+    for (i, setting) in settings.iter().enumerate() {
+        assert_eq!(s.bot_setting(bot, setting.clone()).await.must("bot_setting"), None, "{setting:?} unset at first");
+        s.update_bot(bot, BotChange::Setting(setting.clone(), Some(format!("value {i}")))).await.must("set");
+    }
+    for (i, setting) in settings.iter().enumerate() {
+        assert_eq!(s.bot_setting(bot, setting.clone()).await.must("bot_setting"), Some(format!("value {i}")), "{setting:?}");
+    }
+    let name = BotSetting::Name("de".into());
+    s.update_bot(bot, BotChange::Setting(name.clone(), Some("Der Bot".into()))).await.must("replace");
+    assert_eq!(s.bot_setting(bot, name.clone()).await.must("bot_setting").as_deref(), Some("Der Bot"), "replaced");
+    s.update_bot(bot, BotChange::Setting(name.clone(), None)).await.must("remove");
+    assert_eq!(s.bot_setting(bot, name.clone()).await.must("bot_setting"), None, "removed");
+    assert_eq!(s.bot_setting(bot, settings[2].clone()).await.must("bot_setting").as_deref(), Some("value 2"), "others stay");
+    refused(s.update_bot(alice, BotChange::Setting(name.clone(), Some("x".into()))).await, Error::UserNotFound, "a person's setting");
+    assert_eq!(s.bot_setting(alice, name).await.must("bot_setting"), None, "nothing stored for a person");
 }
 
 /// Entities and keyboards are stored with the message and read back everywhere it is read;
@@ -1923,12 +1951,20 @@ pub async fn reactions(store: Arc<dyn Store>) {
     );
     assert_eq!(bobs.recent.len(), 4, "recent names every reaction in a small group");
     assert!(bobs.recent.contains(&(bob, custom.clone())) && bobs.recent.contains(&(alice, emoji("👍"))), "recent: {:?}", bobs.recent);
+    let changes = vec![
+        Event::Reactions {
+            chat: group,
+            message: MessageId(1),
+            change: Some(ReactionChange { by: alice, old: vec![], new: vec![emoji("👍"), emoji("🔥")] }),
+        },
+        Event::Reactions {
+            chat: group,
+            message: MessageId(1),
+            change: Some(ReactionChange { by: bob, old: vec![], new: vec![emoji("🔥"), custom.clone()] }),
+        },
+    ];
     for (who, from) in [(alice, a0), (bob, b0)] {
-        assert_eq!(
-            events(&log_of(s, who, from).await),
-            vec![Event::Reactions { chat: group, message: MessageId(1) }; 2],
-            "each change is logged once for every member"
-        );
+        assert_eq!(events(&log_of(s, who, from).await), changes, "each change is logged once for every member, with who and how");
     }
     let seen = s.reactions(alice, group, &[MessageId(1), MessageId(2)]).await.must("reactions");
     assert_eq!(seen.len(), 1, "only reacted messages are listed");
@@ -1945,6 +1981,14 @@ pub async fn reactions(store: Arc<dyn Store>) {
     s.react(alice, group, MessageId(1), set(&["🔥", "👍"])).await.must("same again");
     let reorder = log_of(s, bob, before).await;
     assert_eq!(reorder.len(), 1, "a new order is one change, the same set again none: {reorder:?}");
+    assert_eq!(
+        events(&reorder),
+        vec![Event::Reactions {
+            chat: group,
+            message: MessageId(1),
+            change: Some(ReactionChange { by: alice, old: vec![emoji("👍"), emoji("🔥")], new: vec![emoji("🔥"), emoji("👍")] }),
+        }]
+    );
     let now = s.react(alice, group, MessageId(1), set(&["🔥"])).await.must("take one away");
     assert_eq!(counts(&now), vec![("🔥".into(), 2, true), ("custom:5368324170671202286".into(), 1, false)]);
 
@@ -1979,7 +2023,11 @@ pub async fn reactions_in_channels(store: Arc<dyn Store>) {
     }
     assert_eq!(state(s, readers[0]).await, before, "no row in a reader's own log");
     let log = chat_log_of(s, readers[1], channel, cpts).await;
-    assert_eq!(events(&log), vec![Event::Reactions { chat: channel, message: MessageId(1) }; 3], "one row per change in the channel's log");
+    assert_eq!(
+        events(&log),
+        vec![Event::Reactions { chat: channel, message: MessageId(1), change: None }; 3],
+        "one row per change in the channel's log, not who"
+    );
     let seen = s.reactions(readers[0], channel, &[MessageId(1)]).await.must("reactions").pop().expect("reacted");
     assert_eq!(counts(&seen), vec![("🎉".into(), 3, true)]);
     assert!(seen.recent.is_empty(), "channel readers stay anonymous");
@@ -2207,7 +2255,8 @@ pub async fn search_support(store: Arc<dyn Store>) {
     let carol = person(s, 3, "Carol Ёлкина").await;
     s.set_username(bob, Some(uname("bobby"))).await.must("username");
     let group = s.create_chat(alice, ChatKind::Group, &title("Garden"), None, &[bob]).await.must("group").id;
-    let public = s.create_chat(bob, ChatKind::Channel, &title("Café Néon news"), Some(&uname("neon_news")), &[carol]).await.must("channel").id;
+    let public =
+        s.create_chat(bob, ChatKind::Channel, &title("Café Néon news"), Some(&uname("neon_news")), &[carol]).await.must("channel").id;
     let other = s.create_chat(bob, ChatKind::Group, &title("Other"), None, &[carol]).await.must("other").id;
     let head0 = s.search_log_head().await.must("head");
     let m1 = send(s, alice, group, 1, "first words").await.message.id;
@@ -2259,7 +2308,11 @@ pub async fn search_support(store: Arc<dyn Store>) {
     let found = s.directory("елкина", 10).await.must("directory");
     assert_eq!(found.users.iter().map(|u| u.id).collect::<Vec<_>>(), vec![carol], "folded: case and diacritics");
     let found = s.directory("cafe neon", 10).await.must("directory");
-    assert_eq!(found.chats.iter().map(|c| (c.id, c.member_count)).collect::<Vec<_>>(), vec![(public, 2)], "a public channel, with its members");
+    assert_eq!(
+        found.chats.iter().map(|c| (c.id, c.member_count)).collect::<Vec<_>>(),
+        vec![(public, 2)],
+        "a public channel, with its members"
+    );
     assert!(s.directory("garden", 10).await.must("directory").chats.is_empty(), "a chat without a username is not public");
     assert!(s.directory("other", 10).await.must("directory").chats.is_empty(), "nor is this one");
     assert_eq!(s.directory("neon_", 10).await.must("directory").chats.len(), 1, "an underscore is a character, not a wildcard");
@@ -2282,7 +2335,12 @@ fn sha(data: &[u8]) -> [u8; 32] {
 
 fn packages(device: SessionId, key: &[u8], one_time: &[&str], last_resort: Option<&str>) -> KeyPackageUpload {
     let wrap = |s: &str| (s.as_bytes().to_vec(), sha(s.as_bytes()));
-    KeyPackageUpload { device, signature_key: key.to_vec(), one_time: one_time.iter().map(|s| wrap(s)).collect(), last_resort: last_resort.map(wrap) }
+    KeyPackageUpload {
+        device,
+        signature_key: key.to_vec(),
+        one_time: one_time.iter().map(|s| wrap(s)).collect(),
+        last_resort: last_resort.map(wrap),
+    }
 }
 
 /// Key packages: uploaded only for one's own device with its one signature key, each stored once; one-time packages are handed out once, the last-resort one again and again; the claimer's own device is skipped.
@@ -2381,7 +2439,8 @@ pub async fn secret_commits(store: Arc<dyn Store>) {
     let carol = person(s, 3, "Carol").await;
     let a1 = device(s, alice, 1).await;
     let b1 = device(s, bob, 2).await;
-    let start = MlsGroup { chat: ChatId(0), group_id: b"g1".to_vec(), epoch: 0, state: b"state 0".to_vec(), group_info: b"info 0".to_vec() };
+    let start =
+        MlsGroup { chat: ChatId(0), group_id: b"g1".to_vec(), epoch: 0, state: b"state 0".to_vec(), group_info: b"info 0".to_vec() };
     let chat = s.create_secret(alice, &title("Secret"), start.clone()).await.must("create_secret").id;
     assert!(matches!(s.create_secret(alice, &title("Secret"), start).await, Err(Error::Invalid(_))), "one chat per MLS group id");
     let bob_from = state(s, bob).await;
@@ -2399,7 +2458,9 @@ pub async fn secret_commits(store: Arc<dyn Store>) {
     let mut tasks = Vec::new();
     for (i, (who, dev)) in [(alice, a1), (bob, b1), (alice, a1)].into_iter().enumerate() {
         let store = store.clone();
-        tasks.push(tokio::spawn(async move { store.mls_commit(who, chat, mls_commit(dev, 1, &format!("race {i}"), &[alice, bob], false)).await }));
+        tasks.push(tokio::spawn(async move {
+            store.mls_commit(who, chat, mls_commit(dev, 1, &format!("race {i}"), &[alice, bob], false)).await
+        }));
     }
     let mut wins = 0;
     for t in tasks {
@@ -2413,7 +2474,13 @@ pub async fn secret_commits(store: Arc<dyn Store>) {
     assert_eq!(s.mls_history(alice, chat, MessageId(0), 100).await.must("history").len(), 3, "the losers stored nothing");
 
     // Bad input changes nothing.
-    let app = |random_id: i64, epoch: u64, data: &str| MlsSend { device: a1, random_id, epoch, data: data.as_bytes().to_vec(), hash: sha(data.as_bytes()) };
+    let app = |random_id: i64, epoch: u64, data: &str| MlsSend {
+        device: a1,
+        random_id,
+        epoch,
+        data: data.as_bytes().to_vec(),
+        hash: sha(data.as_bytes()),
+    };
     let sent = s.mls_send(alice, chat, app(1, 2, "ciphertext 1")).await.must("send");
     assert_eq!(s.mls_send(alice, chat, app(1, 2, "ciphertext 1")).await.must("retry"), sent, "a retry answers the original");
     let refused = [
@@ -2440,5 +2507,9 @@ pub async fn secret_commits(store: Arc<dyn Store>) {
     let bob_log = log_of(s, bob, bob_from).await;
     assert_eq!(mls_in(&bob_log, chat).len(), 1, "the removed member gets the commit that removed him");
     assert!(bob_log.iter().any(|l| matches!(l.event, Event::Participant { user, role: None, .. } if user == bob)));
-    assert_eq!(s.mls_history(alice, chat, MessageId(0), 100).await.must("history").iter().map(|m| m.id.0).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5], "one gapless sequence");
+    assert_eq!(
+        s.mls_history(alice, chat, MessageId(0), 100).await.must("history").iter().map(|m| m.id.0).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4, 5],
+        "one gapless sequence"
+    );
 }

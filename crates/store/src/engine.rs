@@ -99,7 +99,7 @@ macro_rules! by_ref {
     )*};
 }
 by_ref!(Phone => Phone, SealedPhone => SealedPhone, DisplayName => DisplayName, Username => Username, Title => Title, LoginCodeHash => LoginCodeHash,
-    Draft => Draft, Edit => Edit, ReactionSet => ReactionSet, JoinBy => JoinBy, BotChange => BotChange, NewFile => NewFile,
+    Draft => Draft, Edit => Edit, ReactionSet => ReactionSet, JoinBy => JoinBy, BotChange => BotChange, BotSetting => BotSetting, NewFile => NewFile,
     NewReport => NewReport, Action => Action, Vec<UserId> => [UserId], Vec<MessageId> => [MessageId], Vec<i64> => [i64], Vec<u8> => [u8], String => str,
     Vec<(ChatId, MessageId)> => [(ChatId, MessageId)],
     KeyPackageUpload => KeyPackageUpload, MlsGroup => MlsGroup, MlsCommit => MlsCommit, MlsSend => MlsSend);
@@ -314,6 +314,9 @@ impl<E: Engine> Store for E {
     }
     async fn update_bot(&self, bot: UserId, change: BotChange) -> Result<Bot> {
         run!(write, self, (bot, change) => bots::update_bot)
+    }
+    async fn bot_setting(&self, bot: UserId, setting: BotSetting) -> Result<Option<String>> {
+        run!(read, self, (bot, setting) => bots::bot_setting)
     }
     async fn webhook_bots(&self) -> Result<Vec<UserId>> {
         run!(read, self, () => bots::webhook_bots)

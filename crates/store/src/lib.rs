@@ -35,9 +35,9 @@ pub mod sqlite;
 use async_trait::async_trait;
 use heliograph_core::*;
 
+pub use commands::secret::MAX_SECRET_MEMBERS;
 pub use error::{Error, Failure, Result};
 pub use model::*;
-pub use commands::secret::MAX_SECRET_MEMBERS;
 
 /// Committed events, in commit order. The server turns them into live pushes.
 pub type CommitFeed = tokio::sync::mpsc::Receiver<Vec<Logged>>;
@@ -185,6 +185,8 @@ pub trait Store: Send + Sync + 'static {
     /// A bot's settings; `None` when `bot` is not a bot.
     async fn bot(&self, bot: UserId) -> Result<Option<Bot>>;
     async fn update_bot(&self, bot: UserId, change: BotChange) -> Result<Bot>;
+    /// One setting of a bot's profile ([`BotSetting`]); `None` when never set.
+    async fn bot_setting(&self, bot: UserId, setting: BotSetting) -> Result<Option<String>>;
     /// The bots that have a webhook set (delivery resumes for them at startup).
     async fn webhook_bots(&self) -> Result<Vec<UserId>>;
     /// `user` pressed the callback button carrying `data` under `message`: logs
