@@ -747,3 +747,126 @@ async fn reactions_go_both_ways_when_asked_for() {
     let between_now = alice.client.history(theirs.id, None, proto::method::Direction::Older, None).await.expect("history");
     assert!(between_now[0].reactions.is_none(), "nothing on a chat the bot is not in");
 }
+
+/// The code of a server refusal.
+fn code_of(r: Result<impl std::fmt::Debug, heliograph_client::ClientError>) -> proto::ErrorCode {
+    match r {
+        Err(heliograph_client::ClientError::Server(e)) => e.code,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+/// A moderation bot restricts, bans and lets people back through the Bot API, and people's
+/// clients obey it: a restricted member's send is refused by the server, a banned person's
+/// join by link too; bad input and a bot without rights change nothing.
+#[tokio::test]
+async fn a_moderation_bot_binds_every_client() {
+    let server = InProcess::start().await;
+    let alice = Person::sign_in(&server, 1).await;
+    let bob = Person::sign_in(&server, 2).await;
+    let carol = Person::sign_in(&server, 3).await;
+    let bot = Bot::create(&server, &alice, "mod_bot").await;
+    let group = alice.client.create_group("Team", &[bob.id(), carol.id(), bot.id]).await.expect("group");
+    alice.client.set_admin(group.id, bot.id, true).await.expect("the bot moderates");
+    let g = -(1_000_000_000_000 + group.id);
+    let in_an_hour = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 3_600;
+
+    // Nothing for Bob, then text for an hour.
+    bot.call("restrictChatMember", json!({ "chat_id": g, "user_id": bob.id(), "permissions": { "can_send_messages": false } })).await;
+    assert_eq!(code_of(bob.client.send_message(group.id, "may I?", None).await), proto::ErrorCode::ChatWriteForbidden);
+    let status = bot.call("getChatMember", json!({ "chat_id": g, "user_id": bob.id() })).await;
+    assert_eq!((status["status"].as_str(), status["until_date"].as_i64()), (Some("restricted"), Some(0)), "{status}");
+    bot.call(
+        "restrictChatMember",
+        json!({ "chat_id": g, "user_id": bob.id(), "permissions": { "can_send_messages": true }, "until_date": in_an_hour }),
+    )
+    .await;
+    bob.client.send_message(group.id, "text is fine", None).await.expect("text allowed again");
+    // The whole group read-only, then open again.
+    bot.call("setChatPermissions", json!({ "chat_id": g, "permissions": {} })).await;
+    assert_eq!(code_of(carol.client.send_message(group.id, "hello?", None).await), proto::ErrorCode::ChatWriteForbidden);
+    alice.client.send_message(group.id, "admins still talk", None).await.expect("the creator is not restricted");
+    bot.call("setChatPermissions", json!({ "chat_id": g, "permissions": { "can_send_messages": true, "can_send_photos": true } })).await;
+    carol.client.send_message(group.id, "back", None).await.expect("open again");
+
+    // Banned: out, and kept out of the invite link; unbanned: back in.
+    let link = bot.call("exportChatInviteLink", json!({ "chat_id": g })).await;
+    let link = link.as_str().expect("a link").to_string();
+    bot.call("banChatMember", json!({ "chat_id": g, "user_id": carol.id() })).await;
+    assert_eq!(bot.call("getChatMember", json!({ "chat_id": g, "user_id": carol.id() })).await["status"], "kicked");
+    assert!(carol.client.join_by_invite(&link).await.is_err(), "a banned person cannot come back by the link");
+    bot.call("unbanChatMember", json!({ "chat_id": g, "user_id": carol.id(), "only_if_banned": true })).await;
+    carol.client.join_by_invite(&link).await.expect("unbanned: back by the link");
+    bot.call("setChatDescription", json!({ "chat_id": g, "description": "Be kind" })).await;
+    assert_eq!(bot.call("getChat", json!({ "chat_id": g })).await["description"], "Be kind");
+
+    // Bad input, someone else's chat, a bot without rights: refused, nothing changes.
+    let theirs = bob.client.create_group("Elsewhere", &[carol.id()]).await.expect("a group without the bot");
+    let other = Bot::create(&server, &bob, "plain_bot").await;
+    alice.client.add_members(group.id, &[other.id]).await.expect("a plain member bot");
+    let cases = [
+        (&bot, "restrictChatMember", json!({ "chat_id": g, "user_id": bob.id() }), "Bad Request: permissions is empty"),
+        (
+            &bot,
+            "restrictChatMember",
+            json!({ "chat_id": g, "user_id": bob.id(), "permissions": { "can_fly": true } }),
+            "Bad Request: can't parse permissions: unknown permission \"can_fly\"",
+        ),
+        (
+            &bot,
+            "restrictChatMember",
+            json!({ "chat_id": g, "user_id": bob.id(), "permissions": { "can_send_messages": "no" } }),
+            "Bad Request: can't parse permissions: field \"can_send_messages\" must be of type Boolean",
+        ),
+        (
+            &bot,
+            "restrictChatMember",
+            json!({ "chat_id": g, "user_id": alice.id(), "permissions": {} }),
+            "Bad Request: an admin cannot be restricted: demote them first",
+        ),
+        (&bot, "banChatMember", json!({ "chat_id": g, "user_id": "bob" }), "Bad Request: field \"user_id\" must be of type Integer"),
+        (&bot, "banChatMember", json!({ "chat_id": g, "user_id": 987_654 }), "Bad Request: user not found"),
+        (
+            &bot,
+            "banChatMember",
+            json!({ "chat_id": g, "user_id": alice.id() }),
+            "Bad Request: not enough rights to restrict/unrestrict chat member",
+        ),
+        (
+            &bot,
+            "banChatMember",
+            json!({ "chat_id": -(1_000_000_000_000 + theirs.id), "user_id": carol.id() }),
+            "Bad Request: chat not found",
+        ),
+        (
+            &bot,
+            "setChatDescription",
+            json!({ "chat_id": g, "description": "x".repeat(256) }),
+            "Bad Request: a description is at most 255 characters",
+        ),
+        (
+            &bot,
+            "promoteChatMember",
+            json!({ "chat_id": g, "user_id": bob.id(), "can_manage_chat": true }),
+            "Bad Request: not enough rights: only the chat's creator appoints admins",
+        ),
+        (
+            &other,
+            "restrictChatMember",
+            json!({ "chat_id": g, "user_id": bob.id(), "permissions": {} }),
+            "Bad Request: not enough rights to restrict/unrestrict chat member",
+        ),
+        (
+            &other,
+            "banChatMember",
+            json!({ "chat_id": g, "user_id": bob.id() }),
+            "Bad Request: not enough rights to restrict/unrestrict chat member",
+        ),
+    ];
+    for (who, method, params, description) in cases {
+        assert_eq!(who.fail(method, params.clone()).await, (400, description.to_string()), "{method} {params}");
+    }
+    bob.client.send_message(group.id, "still a member, still talking", None).await.expect("nothing changed for Bob");
+    assert_eq!(bot.call("getChatMember", json!({ "chat_id": g, "user_id": alice.id() })).await["status"], "creator");
+    assert_eq!(bot.call("getChat", json!({ "chat_id": g })).await["description"], "Be kind");
+}

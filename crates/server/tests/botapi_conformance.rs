@@ -440,6 +440,8 @@ struct Fixtures {
     /// where it is an admin, and the channel's @username.
     group: i64,
     leaving: i64,
+    /// A group whose creator left it to the bot (its longest-standing admin).
+    handed: i64,
     channel: i64,
     channel_username: String,
     /// Alice's "hello" in the private chat, and a file she sent the bot there.
@@ -463,6 +465,8 @@ struct Fixtures {
 /// Every method answered, called with valid parameters, in an order that works (a message
 /// deleted after it was sent, getUpdates before setWebhook, leaveChat and logOut last).
 fn calls(f: &Fixtures) -> Vec<Call> {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let in_an_hour = now + 3_600;
     let kb =
         json!({ "inline_keyboard": [[{ "text": "Again", "callback_data": "again" }], [{ "text": "Site", "url": "https://example.org" }]] });
     let commands = json!([{ "command": "start", "description": "Start" }, { "command": "help", "description": "Help" }]);
@@ -628,6 +632,55 @@ fn calls(f: &Fixtures) -> Vec<Call> {
                 Err("the creator and the bot".into())
             }
         }),
+        // Moderation: Bob restricted, banned and let back; the group's permissions.
+        call_then(
+            "restrictChatMember",
+            json!({ "chat_id": f.group, "user_id": f.bob, "permissions": { "can_send_messages": true, "can_send_photos": false, "can_send_polls": false }, "until_date": in_an_hour, "use_independent_chat_permissions": true }),
+            is_true,
+        ),
+        call_then("getChatMember", json!({ "chat_id": f.group, "user_id": f.bob }), |v| {
+            if v["status"] == "restricted" && v["can_send_messages"] == json!(true) && v["can_send_photos"] == json!(false) {
+                Ok(())
+            } else {
+                Err("restricted to text".into())
+            }
+        }),
+        call_then(
+            "setChatPermissions",
+            json!({ "chat_id": f.group, "permissions": { "can_send_messages": true, "can_send_photos": true, "can_send_documents": true }, "use_independent_chat_permissions": true }),
+            is_true,
+        ),
+        call_then("setChatDescription", json!({ "chat_id": f.group, "description": "Where we conform" }), is_true),
+        call_then("getChat", json!({ "chat_id": f.group }), |v| {
+            if v["description"] == "Where we conform" && v["permissions"]["can_send_documents"] == json!(true) {
+                Ok(())
+            } else {
+                Err("the description and the permissions".into())
+            }
+        }),
+        call_then(
+            "banChatMember",
+            json!({ "chat_id": f.group, "user_id": f.bob, "until_date": in_an_hour, "revoke_messages": false }),
+            is_true,
+        ),
+        call_then("getChatMember", json!({ "chat_id": f.group, "user_id": f.bob }), |v| status(v, "kicked")),
+        call_then("unbanChatMember", json!({ "chat_id": f.group, "user_id": f.bob, "only_if_banned": true }), is_true),
+        call_then("exportChatInviteLink", json!({ "chat_id": f.group }), |v| {
+            if v.as_str().is_some_and(|l| l.starts_with("http") && l.contains("/+")) {
+                Ok(())
+            } else {
+                Err("an invite link".into())
+            }
+        }),
+        // In the chat the bot was handed by its creator, it appoints admins.
+        call_then(
+            "promoteChatMember",
+            json!({ "chat_id": f.handed, "user_id": f.bob, "is_anonymous": false, "can_manage_chat": true, "can_delete_messages": true, "can_manage_video_chats": false, "can_restrict_members": true, "can_promote_members": false, "can_change_info": true, "can_invite_users": true, "can_post_stories": false, "can_edit_stories": false, "can_delete_stories": false, "can_post_messages": false, "can_edit_messages": false, "can_pin_messages": true, "can_manage_topics": false, "can_manage_direct_messages": false, "can_manage_tags": false }),
+            is_true,
+        ),
+        call_then("getChatMember", json!({ "chat_id": f.handed, "user_id": f.bob }), |v| status(v, "administrator")),
+        call_then("promoteChatMember", json!({ "chat_id": f.handed, "user_id": f.bob }), is_true),
+        call_then("getChatMember", json!({ "chat_id": f.handed, "user_id": f.bot }), |v| status(v, "creator")),
         call_then("pinChatMessage", json!({ "chat_id": f.group, "message_id": f.to_pin }), is_true),
         call_then("unpinChatMessage", json!({ "chat_id": f.group, "message_id": f.to_pin }), is_true),
         call_then("setChatTitle", json!({ "chat_id": f.group, "title": "Renamed by the bot" }), is_true),
@@ -795,6 +848,10 @@ async fn fixtures(server: &InProcess) -> (Fixtures, Bot, Person, tokio::task::Jo
     f.group = to_api(group.id);
     let leaving = alice.client.create_group("Short stay", &[bot.id]).await.expect("group");
     f.leaving = to_api(leaving.id);
+    let handed = alice.client.create_group("Handed over", &[bot.id, bob.id()]).await.expect("group");
+    alice.client.set_admin(handed.id, bot.id, true).await.expect("the bot is an admin");
+    alice.client.remove_member(handed.id, alice.id()).await.expect("Alice leaves it to the bot");
+    f.handed = to_api(handed.id);
     alice.client.add_members(leaving.id, &[bob.id()]).await.expect("someone joins after the bot: a chat_member update");
     f.channel_username = "conform_news".into();
     let channel = alice.client.create_channel("Conformance News", Some(&f.channel_username)).await.expect("channel");

@@ -10,7 +10,9 @@ use std::pin::Pin;
 use async_trait::async_trait;
 use heliograph_core::*;
 
-use crate::commands::{accounts, bots, chats, drafts, files, messages, moderation, people, reactions, search, secret, sync, Tx};
+use crate::commands::{
+    accounts, bots, chats, drafts, files, messages, moderation, people, reactions, restrictions, search, secret, sync, Tx,
+};
 use crate::{model::*, CommitFeed, Result, Store};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -85,7 +87,9 @@ by_value!(
     Option<MessageId>,
     Option<(i64, ChatId)>,
     (ChatId, MessageId),
-    Option<ChatId>
+    Option<ChatId>,
+    Option<i64>,
+    Permissions
 );
 
 macro_rules! by_ref {
@@ -237,6 +241,28 @@ impl<E: Engine> Store for E {
     }
     async fn member(&self, actor: UserId, chat: ChatId, user: UserId) -> Result<Option<Membership>> {
         run!(read, self, (actor, chat, user) => chats::member)
+    }
+    async fn set_chat_permissions(&self, actor: UserId, chat: ChatId, allowed: Permissions) -> Result<()> {
+        run!(write, self, (actor, chat, allowed) => restrictions::set_chat_permissions)
+    }
+    async fn set_description(&self, actor: UserId, chat: ChatId, description: &str) -> Result<()> {
+        let description = description.to_string();
+        run!(write, self, (actor, chat, description) => restrictions::set_description)
+    }
+    async fn chat_settings(&self, actor: UserId, chat: ChatId) -> Result<ChatSettings> {
+        run!(read, self, (actor, chat) => restrictions::chat_settings)
+    }
+    async fn restrict_member(&self, actor: UserId, chat: ChatId, user: UserId, allowed: Permissions, until: Option<i64>) -> Result<()> {
+        run!(write, self, (actor, chat, user, allowed, until) => restrictions::restrict_member)
+    }
+    async fn ban_member(&self, actor: UserId, chat: ChatId, user: UserId, until: Option<i64>) -> Result<()> {
+        run!(write, self, (actor, chat, user, until) => restrictions::ban_member)
+    }
+    async fn unban_member(&self, actor: UserId, chat: ChatId, user: UserId, only_if_banned: bool) -> Result<()> {
+        run!(write, self, (actor, chat, user, only_if_banned) => restrictions::unban_member)
+    }
+    async fn standing(&self, actor: UserId, chat: ChatId, user: UserId) -> Result<Standing> {
+        run!(read, self, (actor, chat, user) => restrictions::standing)
     }
     async fn find_private(&self, user: UserId, peer: UserId) -> Result<Option<Chat>> {
         run!(read, self, (user, peer) => chats::find_private)

@@ -383,6 +383,27 @@ pub enum Event {
     Mls(MlsMessage),
 }
 
+/// Most characters of a group's or channel's description (Telegram's 255).
+pub const MAX_DESCRIPTION_CHARS: usize = 255;
+
+/// A group's (or channel's) settings beyond its title: what its members who are not
+/// admins may send (everything until set), and its description.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatSettings {
+    pub allowed: Permissions,
+    pub description: String,
+}
+
+/// A person's standing in a group, as its members see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Standing {
+    pub membership: Option<Membership>,
+    /// Banned, until then (`None` inside: for ever).
+    pub banned: Option<Option<i64>>,
+    /// Their own restriction in force: what they may send, until when.
+    pub restricted: Option<(Permissions, Option<i64>)>,
+}
+
 /// Who changed their reactions on a message, and how (the Bot API's `message_reaction`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReactionChange {

@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 use super::params::Params;
 use super::parse_mode::{self, ParseMode};
 use super::render::{self, Renderer};
-use super::{profile, updates};
+use super::{members, profile, updates};
 use super::{ApiError, ApiResult, Ctx};
 
 pub type Handler = fn(Ctx, Params) -> Pin<Box<dyn Future<Output = ApiResult> + Send>>;
@@ -60,7 +60,14 @@ table! {
     "getFile" => get_file,
     "answerCallbackQuery" => answer_callback_query,
     "getChat" => get_chat,
-    "getChatMember" => get_chat_member,
+    "getChatMember" => members::get_chat_member,
+    "banChatMember" => members::ban_chat_member,
+    "unbanChatMember" => members::unban_chat_member,
+    "restrictChatMember" => members::restrict_chat_member,
+    "promoteChatMember" => members::promote_chat_member,
+    "setChatPermissions" => members::set_chat_permissions,
+    "setChatDescription" => members::set_chat_description,
+    "exportChatInviteLink" => members::export_chat_invite_link,
     "getChatMemberCount" => get_chat_member_count,
     "getChatAdministrators" => get_chat_administrators,
     "leaveChat" => leave_chat,
@@ -137,16 +144,17 @@ async fn get_chat(ctx: Ctx, params: Params) -> ApiResult {
         Some(p) => Some(Renderer::new(store, ctx.bot.id).user(p).await?),
         None => None,
     };
-    Ok(render::chat_full(render::chat(&view.chat, peer.as_ref())))
-}
-
-async fn get_chat_member(ctx: Ctx, params: Params) -> ApiResult {
-    let chat = target(&ctx, &params, "chat_id").await?;
-    let user = UserId(params.required_int("user_id")?);
-    let store = &*ctx.api.shared.store;
-    let member = store.member(ctx.bot.id, chat, user).await?;
-    let person = store.users(&[user]).await?.into_iter().next().ok_or_else(|| ApiError::bad_request("user not found"))?;
-    Ok(render::chat_member(&person, member.map(|m| m.role)))
+    let mut full = render::chat_full(render::chat(&view.chat, peer.as_ref()));
+    if view.chat.kind != ChatKind::Private {
+        let settings = store.chat_settings(ctx.bot.id, chat).await?;
+        if !settings.description.is_empty() {
+            full["description"] = json!(settings.description);
+        }
+        if view.chat.kind == ChatKind::Group {
+            full["permissions"] = Value::Object(members::permissions_json(settings.allowed));
+        }
+    }
+    Ok(full)
 }
 
 async fn get_chat_member_count(ctx: Ctx, params: Params) -> ApiResult {

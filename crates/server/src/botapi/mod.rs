@@ -18,6 +18,7 @@
 //! - [`params`]: reading parameters however they came.
 //! - [`render`]: store records as Bot API objects (User, Chat, Message, Update, File…).
 //! - [`methods`]: one function per method.
+//! - `members`: chat management and moderation (bans, restrictions, permissions, promotion).
 //! - `profile`: the bot's own profile (commands, name, descriptions, menu button, rights).
 //! - [`updates`]: which log events a bot sees as which updates, `getUpdates`, webhooks.
 //! - [`parse_mode`]: HTML and MarkdownV2 formatting into message entities.
@@ -26,6 +27,7 @@
 //! people use, so a bot can read and write only chats it is a member of.
 
 pub mod coverage;
+mod members;
 pub mod methods;
 pub mod params;
 pub mod parse_mode;

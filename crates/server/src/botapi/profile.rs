@@ -247,7 +247,7 @@ pub async fn get_chat_menu_button(ctx: Ctx, params: Params) -> ApiResult {
 
 /// Every right of `ChatAdministratorRights`, in the specification's order; the first eleven
 /// are required fields of the type, the rest optional.
-const RIGHTS: &[&str] = &[
+pub(super) const RIGHTS: &[&str] = &[
     "is_anonymous",
     "can_manage_chat",
     "can_delete_messages",
