@@ -2,16 +2,16 @@
 //! order. Each says which wire method it calls; the semantics are documented on the
 //! matching [`Request`] variant. Methods whose result is the empty `Ok` return `()`.
 
-use heliograph_proto::method::Direction;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
+use heliograph_proto::method::Direction;
 use heliograph_proto::{AuditEntry, Report, ReportCase};
-use heliograph_proto::{ClaimedKeyPackage, KeyPackageCount, SecretChatState, SecretDevice, SecretGroupInfo, SecretMessage, SecretSent};
-use heliograph_proto::{Directory, SearchResults};
 use heliograph_proto::{
     Authorization, BotToken, CallbackAnswer, Chat, CreatedBot, DialogCursor, Dialogs, Difference, InviteLink, Member, Message,
-    MessageReactions, Peer, PhonePrivacy, Privacy, ReactionType, Request, Sent, SentCode, Session, State, User,
+    MessageReactions, Peer, PhonePrivacy, Privacy, ReactionType, Request, SendKind, Sent, SentCode, Session, State, User,
 };
+use heliograph_proto::{ClaimedKeyPackage, KeyPackageCount, SecretChatState, SecretDevice, SecretGroupInfo, SecretMessage, SecretSent};
+use heliograph_proto::{Directory, SearchResults};
 
 use crate::client::Client;
 use crate::error::ClientError;
@@ -217,6 +217,22 @@ impl Client {
         self.call_ok(Request::SetAdmin { chat_id, user_id, admin }).await
     }
 
+    /// `chats.restrict` (admins, groups): what `user_id` may send from now on, until `until`
+    /// (unix seconds) or for ever; [`SendKind::ALL`] lifts the restriction.
+    pub async fn restrict(&self, chat_id: i64, user_id: i64, can_send: &[SendKind], until: Option<i64>) -> Result<(), ClientError> {
+        self.call_ok(Request::Restrict { chat_id, user_id, can_send: can_send.to_vec(), until }).await
+    }
+
+    /// `chats.ban` (admins): removes `user_id` and keeps them out until `until` or an unban.
+    pub async fn ban(&self, chat_id: i64, user_id: i64, until: Option<i64>) -> Result<(), ClientError> {
+        self.call_ok(Request::Ban { chat_id, user_id, until }).await
+    }
+
+    /// `chats.unban` (admins): lifts a ban.
+    pub async fn unban(&self, chat_id: i64, user_id: i64) -> Result<(), ClientError> {
+        self.call_ok(Request::Unban { chat_id, user_id }).await
+    }
+
     /// `chats.members`: one page of members from `offset`.
     pub async fn get_members(&self, chat_id: i64, offset: u32, limit: Option<u32>) -> Result<Vec<Member>, ClientError> {
         self.call_as(Request::GetMembers { chat_id, offset, limit }).await
@@ -403,7 +419,13 @@ impl Client {
     /// `messages.search`: messages you can read matching `q` (all words; `"a phrase"`; the
     /// last word also as a prefix), best first, narrowed by `filter`; `offset` from the
     /// previous page's `next_offset`.
-    pub async fn search_messages(&self, q: &str, filter: &SearchFilter, offset: u32, limit: Option<u32>) -> Result<SearchResults, ClientError> {
+    pub async fn search_messages(
+        &self,
+        q: &str,
+        filter: &SearchFilter,
+        offset: u32,
+        limit: Option<u32>,
+    ) -> Result<SearchResults, ClientError> {
         let SearchFilter { chat_id, from_id, kind, min_date, max_date } = filter.clone();
         self.call_as(Request::SearchMessages { q: q.into(), chat_id, from_id, kind, min_date, max_date, offset, limit }).await
     }
@@ -467,7 +489,13 @@ impl Client {
 
     /// `secret.commit`: a commit for the current epoch with the next epoch's GroupInfo and,
     /// when it adds devices, their Welcome. `COMMIT_CONFLICT` (with `epoch`) when another won.
-    pub async fn secret_commit(&self, chat_id: i64, commit: &[u8], group_info: &[u8], welcome: Option<&[u8]>) -> Result<SecretSent, ClientError> {
+    pub async fn secret_commit(
+        &self,
+        chat_id: i64,
+        commit: &[u8],
+        group_info: &[u8],
+        welcome: Option<&[u8]>,
+    ) -> Result<SecretSent, ClientError> {
         self.call_as(Request::SecretCommit {
             chat_id,
             commit: B64.encode(commit),
