@@ -446,6 +446,41 @@ enum GroupAction {
     Remove { chat: String, user: String },
     /// Print an invite link (admins).
     InviteLink { chat: String },
+    /// Make a member an admin (the group's creator).
+    Promote { chat: String, user: String },
+    /// Make an admin a member again (the group's creator).
+    Demote { chat: String, user: String },
+    /// Limit what a member who is not an admin may send (admins): only the kinds given with
+    /// --allow (none: read-only), for --hours or for ever; --lift ends the restriction.
+    Restrict {
+        chat: String,
+        user: String,
+        /// Kinds still allowed, comma-separated: text, photos, videos, audios, documents, voice.
+        #[arg(long, value_delimiter = ',', value_name = "KINDS")]
+        allow: Vec<String>,
+        /// Ends after this many hours [default: never].
+        #[arg(long, value_name = "N")]
+        hours: Option<u32>,
+        /// Lift the restriction (everything allowed again).
+        #[arg(long, conflicts_with_all = ["allow", "hours"])]
+        lift: bool,
+    },
+    /// Remove a person and keep them out (admins), for --hours or for ever; --lift lets them
+    /// back (they may join again).
+    Ban {
+        chat: String,
+        user: String,
+        #[arg(long, value_name = "N")]
+        hours: Option<u32>,
+        #[arg(long, conflicts_with = "hours")]
+        lift: bool,
+    },
+    /// List the members with their roles (`--json`: user fields plus role and joined).
+    Members {
+        chat: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -983,6 +1018,21 @@ async fn login(ctx: &Ctx, phone: &str, code: Option<String>, name: Option<String
     Ok(())
 }
 
+/// Unix seconds `hours` from now (`None`: for ever).
+fn hours_from_now(hours: Option<u32>) -> Option<i64> {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    hours.map(|h| now + i64::from(h) * 3_600)
+}
+
+/// `helio group promote|demote`: `user` an admin, or a member again.
+async fn appoint(client: &Client, chat: &str, user: &str, admin: bool) -> Result<(), CliError> {
+    let chat_id = resolve_chat(client, chat).await?;
+    let user_id = resolve_user(client, user).await?;
+    client.set_admin(chat_id, user_id, admin).await?;
+    println!("{} {user}", if admin { "promoted" } else { "demoted" });
+    Ok(())
+}
+
 async fn group(ctx: &Ctx, action: GroupAction) -> Result<(), CliError> {
     let client = ctx.client().await?;
     match action {
@@ -1009,6 +1059,63 @@ async fn group(ctx: &Ctx, action: GroupAction) -> Result<(), CliError> {
         GroupAction::InviteLink { chat } => {
             let chat_id = resolve_chat(&client, &chat).await?;
             println!("{}", client.export_invite(chat_id).await?.link);
+        }
+        GroupAction::Promote { chat, user } => appoint(&client, &chat, &user, true).await?,
+        GroupAction::Demote { chat, user } => appoint(&client, &chat, &user, false).await?,
+        GroupAction::Restrict { chat, user, allow, hours, lift } => {
+            use heliograph_client::proto::SendKind;
+            let kinds: Vec<SendKind> = if lift {
+                SendKind::ALL.to_vec()
+            } else {
+                allow
+                    .iter()
+                    .map(|k| {
+                        serde_json::from_value(Value::String(k.trim().to_string())).map_err(|_| {
+                            CliError::new(
+                                "BAD_ARGUMENT",
+                                format!("--allow: `{k}` is not one of text, photos, videos, audios, documents, voice"),
+                            )
+                        })
+                    })
+                    .collect::<Result<_, _>>()?
+            };
+            let chat_id = resolve_chat(&client, &chat).await?;
+            let user_id = resolve_user(&client, &user).await?;
+            client.restrict(chat_id, user_id, &kinds, hours_from_now(hours)).await?;
+            println!("{} {user}", if lift { "unrestricted" } else { "restricted" });
+        }
+        GroupAction::Ban { chat, user, hours, lift } => {
+            let chat_id = resolve_chat(&client, &chat).await?;
+            let user_id = resolve_user(&client, &user).await?;
+            if lift {
+                client.unban(chat_id, user_id).await?;
+                println!("unbanned {user}");
+            } else {
+                client.ban(chat_id, user_id, hours_from_now(hours)).await?;
+                println!("banned {user}");
+            }
+        }
+        GroupAction::Members { chat, json } => {
+            let chat_id = resolve_chat(&client, &chat).await?;
+            let mut offset = 0;
+            loop {
+                let page = client.get_members(chat_id, offset, None).await?;
+                for m in &page {
+                    let role = serde_json::to_value(m.role).unwrap_or(Value::Null);
+                    if json {
+                        let mut v = output::user(&m.user);
+                        v["role"] = role;
+                        v["joined"] = m.joined.into();
+                        output::line(&v);
+                    } else {
+                        println!("{}\t{}\t{}", m.user.id, output::display_name(&m.user), role.as_str().unwrap_or(""));
+                    }
+                }
+                if page.is_empty() {
+                    break;
+                }
+                offset += page.len() as u32;
+            }
         }
     }
     Ok(())

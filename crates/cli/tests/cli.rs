@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::{InProcess, Person};
-use serde_json::Value;
+use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -292,6 +292,50 @@ async fn bot_api(server: &str, token: &str, method: &str, body: Value) -> Value 
         .unwrap_or_else(|e| panic!("{method}: {e}"));
     assert_eq!(answer["ok"], true, "{method}: {answer}");
     answer["result"].clone()
+}
+
+/// `helio group promote|demote|restrict|ban|members`: the creator appoints and demotes
+/// admins; an admin restricts a member (their sends refused), bans one (kept out of the
+/// link) and lets them back; bad arguments and members without the right are refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn group_moderation_from_the_terminal() {
+    let mut server = InProcess::start().await;
+    let mut alice = Person::new(&server, 31, "Alice");
+    let mut bob = Person::new(&server, 32, "Bob");
+    let mut carol = Person::new(&server, 33, "Carol");
+    alice.login("alice31").await;
+    bob.login("bob32").await;
+    carol.login("carol33").await;
+    let group = alice.ok(&["group", "create", "Moderated", "@bob32", "@carol33"]).await.trim().to_owned();
+    let link = alice.ok(&["group", "invite-link", &group]).await.trim().to_owned();
+
+    assert_eq!(alice.ok(&["group", "promote", &group, "@bob32"]).await.trim(), "promoted @bob32");
+    let roles = |members: Vec<Value>| members.iter().map(|m| (m["id"].as_i64().unwrap_or(0), m["role"].clone())).collect::<Vec<_>>();
+    let members = roles(alice.json(&["group", "members", &group, "--json"]).await);
+    assert_eq!(members, [(alice.id, json!("creator")), (bob.id, json!("admin")), (carol.id, json!("member"))]);
+    fails(&bob, &["group", "promote", &group, "@carol33"], 1, "error: CHAT_ADMIN_REQUIRED: ").await;
+
+    // Bob, an admin, makes Carol read-only, then lets her send text only, then lifts it.
+    assert_eq!(bob.ok(&["group", "restrict", &group, "@carol33"]).await.trim(), "restricted @carol33");
+    fails(&carol, &["send", &group, "may I?"], 1, "error: CHAT_WRITE_FORBIDDEN: ").await;
+    bob.ok(&["group", "restrict", &group, "@carol33", "--allow", "text", "--hours", "2"]).await;
+    carol.ok(&["send", &group, "text is fine"]).await;
+    fails(&bob, &["group", "restrict", &group, "@carol33", "--allow", "rockets"], 1, "error: BAD_ARGUMENT: --allow: `rockets`").await;
+    fails(&carol, &["group", "restrict", &group, "@bob32"], 1, "error: CHAT_ADMIN_REQUIRED: ").await;
+    bob.ok(&["group", "restrict", &group, "@carol33", "--lift"]).await;
+
+    // Banned: out and kept out of the link; unbanned: back by it.
+    assert_eq!(bob.ok(&["group", "ban", &group, "@carol33"]).await.trim(), "banned @carol33");
+    fails(&carol, &["send", &group, "still here?"], 1, "error: CHAT_NOT_FOUND: ").await;
+    fails(&carol, &["join", &link], 1, "error: BAD_PARAMS: you are banned").await;
+    bob.ok(&["group", "ban", &group, "@carol33", "--lift"]).await;
+    assert_eq!(carol.ok(&["join", &link]).await.trim(), group);
+    alice.ok(&["group", "demote", &group, "@bob32"]).await;
+    fails(&bob, &["group", "ban", &group, "@carol33"], 1, "error: CHAT_ADMIN_REQUIRED: ").await;
+    let plain = alice.ok(&["group", "members", &group]).await;
+    assert_eq!(plain.lines().count(), 3, "{plain}");
+    assert_eq!(Person::texts(&alice.json(&["history", &group, "--json"]).await), ["text is fine"]);
+    server.stop().await;
 }
 
 /// Runs `helio ARGS`, expecting exit code `code` and `error: CODE_PREFIX` on stderr.

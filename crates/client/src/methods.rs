@@ -8,7 +8,7 @@ use heliograph_proto::method::Direction;
 use heliograph_proto::{AuditEntry, Report, ReportCase};
 use heliograph_proto::{
     Authorization, BotToken, CallbackAnswer, Chat, CreatedBot, DialogCursor, Dialogs, Difference, InviteLink, Member, Message,
-    MessageReactions, Peer, PhonePrivacy, Privacy, ReactionType, Request, Sent, SentCode, Session, State, User,
+    MessageReactions, Peer, PhonePrivacy, Privacy, ReactionType, Request, SendKind, Sent, SentCode, Session, State, User,
 };
 use heliograph_proto::{ClaimedKeyPackage, KeyPackageCount, SecretChatState, SecretDevice, SecretGroupInfo, SecretMessage, SecretSent};
 use heliograph_proto::{Directory, SearchResults};
@@ -215,6 +215,22 @@ impl Client {
     /// `chats.set_admin` (creator): makes `user_id` an admin (`admin = true`) or a member.
     pub async fn set_admin(&self, chat_id: i64, user_id: i64, admin: bool) -> Result<(), ClientError> {
         self.call_ok(Request::SetAdmin { chat_id, user_id, admin }).await
+    }
+
+    /// `chats.restrict` (admins, groups): what `user_id` may send from now on, until `until`
+    /// (unix seconds) or for ever; [`SendKind::ALL`] lifts the restriction.
+    pub async fn restrict(&self, chat_id: i64, user_id: i64, can_send: &[SendKind], until: Option<i64>) -> Result<(), ClientError> {
+        self.call_ok(Request::Restrict { chat_id, user_id, can_send: can_send.to_vec(), until }).await
+    }
+
+    /// `chats.ban` (admins): removes `user_id` and keeps them out until `until` or an unban.
+    pub async fn ban(&self, chat_id: i64, user_id: i64, until: Option<i64>) -> Result<(), ClientError> {
+        self.call_ok(Request::Ban { chat_id, user_id, until }).await
+    }
+
+    /// `chats.unban` (admins): lifts a ban.
+    pub async fn unban(&self, chat_id: i64, user_id: i64) -> Result<(), ClientError> {
+        self.call_ok(Request::Unban { chat_id, user_id }).await
     }
 
     /// `chats.members`: one page of members from `offset`.

@@ -585,6 +585,9 @@ async fn every_protocol_method_has_a_typed_call() {
     let _ = c.secret_send(1, 1, b"m").await;
     let _ = c.secret_history(1, 0, None).await;
     let _ = c.secret_chats().await;
+    let _ = c.restrict(1, 2, &[heliograph_proto::SendKind::Text], None).await;
+    let _ = c.ban(1, 2, None).await;
+    let _ = c.unban(1, 2).await;
     let seen = within(server).await.expect("joins");
     assert_eq!(seen, Request::METHODS.iter().copied().collect::<BTreeSet<_>>());
 }

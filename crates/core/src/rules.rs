@@ -113,6 +113,67 @@ pub fn can_remove(actor: Role, target: Role) -> bool {
     target != Role::Creator && actor.is_admin() && (target == Role::Member || actor == Role::Creator)
 }
 
+/// What the members of a group who are not admins may send: the group's own defaults,
+/// narrowed for one member by a restriction (the Bot API's `ChatPermissions`). One bit per
+/// kind of message; admins and the creator are never restricted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Permissions(u8);
+
+impl Permissions {
+    pub const NONE: Permissions = Permissions(0);
+    pub const TEXT: Permissions = Permissions(1);
+    pub const PHOTOS: Permissions = Permissions(1 << 1);
+    pub const VIDEOS: Permissions = Permissions(1 << 2);
+    pub const AUDIOS: Permissions = Permissions(1 << 3);
+    pub const DOCUMENTS: Permissions = Permissions(1 << 4);
+    pub const VOICE: Permissions = Permissions(1 << 5);
+    pub const ALL: Permissions = Permissions(0b11_1111);
+
+    /// The stored form; bits this build does not know are dropped.
+    pub fn from_bits(bits: i64) -> Permissions {
+        Permissions((bits & i64::from(Permissions::ALL.0)) as u8)
+    }
+    pub fn bits(self) -> i64 {
+        i64::from(self.0)
+    }
+    pub fn allows(self, needed: Permissions) -> bool {
+        self.0 & needed.0 == needed.0
+    }
+    /// These, and `other` too when `on`.
+    pub fn with(self, other: Permissions, on: bool) -> Permissions {
+        if on {
+            Permissions(self.0 | other.0)
+        } else {
+            Permissions(self.0 & !other.0)
+        }
+    }
+    /// What both allow.
+    pub fn and(self, other: Permissions) -> Permissions {
+        Permissions(self.0 & other.0)
+    }
+
+    /// What sending `content` needs.
+    pub fn needed(content: &crate::Content) -> Permissions {
+        match content {
+            crate::Content::Text(_) => Permissions::TEXT,
+            crate::Content::Media(m) => match m.kind {
+                crate::MediaKind::Photo => Permissions::PHOTOS,
+                crate::MediaKind::Video => Permissions::VIDEOS,
+                crate::MediaKind::Audio => Permissions::AUDIOS,
+                crate::MediaKind::Voice => Permissions::VOICE,
+                crate::MediaKind::Document => Permissions::DOCUMENTS,
+            },
+        }
+    }
+}
+
+/// May a member with `role`, allowed `allowed` (the group's permissions and their own
+/// restriction together), send what needs `needed` in a chat of `kind`? Only groups restrict
+/// their members; admins are never restricted.
+pub fn may_send(kind: ChatKind, role: Role, allowed: Permissions, needed: Permissions) -> bool {
+    can_post(kind, role) && (kind != ChatKind::Group || role.is_admin() || allowed.allows(needed))
+}
+
 /// Does a chat of `kind` with `members` members keep its own update log, instead of writing
 /// one row per member into their logs? Channels always do (their subscribers are unbounded);
 /// groups do once they are large.
@@ -147,6 +208,28 @@ mod tests {
             assert_eq!(can_pin(kind, role), pin, "pin {kind:?} {role:?}");
             assert_eq!(can_manage(kind, role), manage, "manage {kind:?} {role:?}");
         }
+    }
+
+    #[test]
+    fn restricted_members_send_only_what_they_are_allowed() {
+        let text_only = Permissions::NONE.with(Permissions::TEXT, true);
+        // (kind, role, allowed, needed, may)
+        let table = [
+            (Group, Member, Permissions::ALL, Permissions::PHOTOS, true),
+            (Group, Member, text_only, Permissions::TEXT, true),
+            (Group, Member, text_only, Permissions::PHOTOS, false),
+            (Group, Member, Permissions::NONE, Permissions::TEXT, false),
+            (Group, Admin, Permissions::NONE, Permissions::TEXT, true),
+            (Group, Creator, Permissions::NONE, Permissions::VOICE, true),
+            (Private, Member, Permissions::NONE, Permissions::TEXT, true),
+            (Channel, Member, Permissions::ALL, Permissions::TEXT, false),
+            (Channel, Admin, Permissions::NONE, Permissions::TEXT, true),
+        ];
+        for (kind, role, allowed, needed, may) in table {
+            assert_eq!(may_send(kind, role, allowed, needed), may, "{kind:?} {role:?} {allowed:?} {needed:?}");
+        }
+        assert_eq!(Permissions::from_bits(Permissions::ALL.bits() | 1 << 20), Permissions::ALL, "unknown bits dropped");
+        assert_eq!(Permissions::ALL.with(Permissions::TEXT, false).and(text_only), Permissions::NONE);
     }
 
     #[test]

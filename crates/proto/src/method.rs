@@ -3,7 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{error::Error, types::DialogCursor, ErrorCode};
+use crate::{
+    error::Error,
+    types::{DialogCursor, SendKind},
+    ErrorCode,
+};
 
 /// Which way a history page runs from `from_id`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,6 +122,21 @@ requests! {
     "chats.set_title" => SetTitle { chat_id: i64, title: String }
     /// Creator only. Result: `Ok`.
     "chats.set_admin" => SetAdmin { chat_id: i64, user_id: i64, admin: bool }
+    /// Admins, groups only: what `user_id`, a member who is not an admin, may send from now
+    /// on (`can_send`: the kinds allowed; empty: nothing; all of them lifts the restriction),
+    /// until `until` (unix seconds) or for ever. Result: `Ok`.
+    "chats.restrict" => Restrict {
+        chat_id: i64,
+        user_id: i64,
+        can_send: Vec<SendKind>,
+        #[serde(default)] until: Option<i64>
+    }
+    /// Admins: removes `user_id` (admins only by the creator) and keeps them out (joining by
+    /// link or name refused) until `until` or `chats.unban`; an admin adding them lets them
+    /// back. Result: `Ok`.
+    "chats.ban" => Ban { chat_id: i64, user_id: i64, #[serde(default)] until: Option<i64> }
+    /// Admins: lifts a ban. Result: `Ok`.
+    "chats.unban" => Unban { chat_id: i64, user_id: i64 }
     /// Result: `[Member]`.
     "chats.members" => GetMembers {
         chat_id: i64,

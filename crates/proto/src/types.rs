@@ -453,6 +453,23 @@ pub struct InviteLink {
     pub link: String,
 }
 
+/// A kind of message a group's admins may let its other members send (`chats.restrict`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SendKind {
+    Text,
+    Photos,
+    Videos,
+    Audios,
+    Documents,
+    Voice,
+}
+
+impl SendKind {
+    pub const ALL: [SendKind; 6] =
+        [SendKind::Text, SendKind::Photos, SendKind::Videos, SendKind::Audios, SendKind::Documents, SendKind::Voice];
+}
+
 /// Who may find an account by its phone number.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

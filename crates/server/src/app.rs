@@ -223,10 +223,10 @@ pub async fn start_with(config: Config, store: Arc<dyn Store>, bus: Arc<dyn Bus>
         reserve = caps.reserve,
         "connection caps"
     );
-    let listener = bind(listen).await?;
+    let listener = bind(listen, "--listen").await?;
     let addr = listener.local_addr()?;
     let metrics_listener = match metrics_listen {
-        Some(at) => Some(bind(at).await?),
+        Some(at) => Some(bind(at, "metrics_listen").await?),
         None => None,
     };
     let metrics_addr = metrics_listener.as_ref().map(tokio::net::TcpListener::local_addr).transpose()?;
@@ -268,11 +268,12 @@ pub async fn start_with(config: Config, store: Arc<dyn Store>, bus: Arc<dyn Bus>
     Ok(Server { addr, metrics_addr, tls: secure, shutdown, done })
 }
 
-async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+/// Binds `addr`; a refusal names the setting (`setting`) that chose the address.
+async fn bind(addr: SocketAddr, setting: &str) -> anyhow::Result<tokio::net::TcpListener> {
     tokio::net::TcpListener::bind(addr).await.map_err(|e| match e.kind() {
         std::io::ErrorKind::AddrInUse => {
             anyhow::anyhow!(
-                "cannot listen on {addr}: the address is already in use (another server running?); stop it or choose another with --listen"
+                "cannot listen on {addr}: the address is already in use (another server running?); stop it or choose another with {setting}"
             )
         }
         _ => anyhow::anyhow!("cannot listen on {addr}: {e}"),

@@ -286,7 +286,7 @@ pub fn update(logged: &Logged, now: ReadNow) -> Option<proto::Update> {
             ReadNow::Chat(chat) => K::Chat { chat },
             _ => return None,
         },
-        Event::Reactions { chat, message } => match now {
+        Event::Reactions { chat, message, .. } => match now {
             ReadNow::Reactions(reactions) => K::MessageReactions { chat_id: chat.0, id: message.0, reactions },
             _ => return None,
         },
@@ -391,11 +391,11 @@ pub async fn update_for(store: &dyn Store, owner: Option<UserId>, logged: &store
         },
         (store::Event::ChatChanged { chat }, None) => public_chat(*chat).await,
         // A former member has none to show: the event is skipped.
-        (store::Event::Reactions { chat, message }, Some(user)) => {
+        (store::Event::Reactions { chat, message, .. }, Some(user)) => {
             let got = store.reactions(user, *chat, &[*message]).await.ok();
             got.map(|mut r| ReadNow::Reactions(r.pop().map_or_else(proto::MessageReactions::default, |r| reactions(&r))))
         }
-        (store::Event::Reactions { chat, message }, None) => {
+        (store::Event::Reactions { chat, message, .. }, None) => {
             store.public_reactions(*chat, *message).await.ok().map(|r| ReadNow::Reactions(reactions(&r)))
         }
         (store::Event::DraftChanged { chat }, Some(user)) => {

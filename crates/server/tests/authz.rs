@@ -26,7 +26,7 @@ fn params(target: i64, own: i64, other_user: i64, forward_into_target: bool) -> 
         "file_id": 1, "kind": "document", "caption": "intruder",
         "phone": "+9996610001", "code": "11111", "token": "not-a-token", "session_id": 1,
         "name": "pwned", "bio": "pwned", "username": "pwned_name", "invite": "pwned", "find_by_phone": "nobody",
-        "q": "intruder",
+        "q": "intruder", "can_send": ["text"],
         // account (#16): a report and an operator's action on it
         "reason": "spam", "report_id": 1, "action": "dismiss",
         // secret chats (#15): well-formed base64 that is no MLS message
@@ -140,6 +140,9 @@ async fn members_without_the_right_are_refused() {
         ("chats.remove_member", json!({"chat_id": group, "user_id": carol.id()}), ErrorCode::ChatAdminRequired),
         ("chats.set_title", json!({"chat_id": group, "title": "x"}), ErrorCode::ChatAdminRequired),
         ("chats.set_admin", json!({"chat_id": group, "user_id": carol.id(), "admin": true}), ErrorCode::ChatAdminRequired),
+        ("chats.restrict", json!({"chat_id": group, "user_id": carol.id(), "can_send": []}), ErrorCode::ChatAdminRequired),
+        ("chats.ban", json!({"chat_id": group, "user_id": carol.id()}), ErrorCode::ChatAdminRequired),
+        ("chats.unban", json!({"chat_id": group, "user_id": carol.id()}), ErrorCode::ChatAdminRequired),
         ("chats.export_invite", json!({"chat_id": group}), ErrorCode::ChatAdminRequired),
         ("chats.members", json!({"chat_id": channel}), ErrorCode::ChatAdminRequired),
         // account (#16): moderation is for the operators named in the configuration only.
@@ -231,6 +234,9 @@ const RIGHTS_TESTED: &[&str] = &[
     "chats.remove_member",
     "chats.set_title",
     "chats.set_admin",
+    "chats.restrict",
+    "chats.ban",
+    "chats.unban",
     "chats.export_invite",
     "chats.members",
     "moderation.reports",

@@ -53,7 +53,9 @@ async fn tokens_methods_and_parameters_are_checked_like_telegram() {
         let wrong = Bot { token, http: bot.http.clone(), base: bot.base.clone(), id: bot.id };
         assert_eq!(wrong.fail("getMe", json!({})).await, (401, "Unauthorized".to_string()));
     }
-    assert_eq!(bot.fail("sendRocket", json!({})).await, (404, "Not Found".to_string()));
+    assert_eq!(bot.fail("sendRocket", json!({})).await, (404, "Not Found: there is no method \"sendRocket\" in the Bot API".to_string()));
+    let (code, refused) = bot.fail("sendInvoice", json!({ "chat_id": alice.id() })).await;
+    assert_eq!((code, refused.as_str()), (404, "Not Found: method sendInvoice is not offered by this server (no payments)"));
 
     let cases = [
         ("sendMessage", json!({ "text": "hi" }), 400, "Bad Request: chat_id is empty"),
@@ -429,6 +431,111 @@ async fn commands_are_kept_per_scope_and_language() {
     assert_eq!(bot.call("getMyCommands", json!({})).await, json!([]));
 }
 
+/// The bot's profile: its default name and short description are its account's name and bio
+/// (people see them), other languages' texts and the rest are kept for it; bad input is
+/// refused and changes nothing.
+#[tokio::test]
+async fn the_bot_profile_is_kept_shown_and_checked() {
+    let server = InProcess::start().await;
+    let alice = Person::sign_in(&server, 1).await;
+    let bob = Person::sign_in(&server, 2).await;
+    let bot = Bot::create(&server, &alice, "profile_bot").await;
+    say(&alice, &bot, "hi").await;
+
+    bot.call("setMyName", json!({ "name": "Weather" })).await;
+    bot.call("setMyName", json!({ "name": "Wetter", "language_code": "de" })).await;
+    bot.call("setMyShortDescription", json!({ "short_description": "Forecasts on request" })).await;
+    bot.call("setMyDescription", json!({ "description": "Send a city,\nget its forecast.", "language_code": "en" })).await;
+    let seen = bob.client.get_users(&[bot.id]).await.expect("users.get").remove(0);
+    assert_eq!((seen.name.as_str(), seen.bio.as_deref()), ("Weather", Some("Forecasts on request")), "people see name and bio");
+    assert_eq!(bot.call("getMe", json!({})).await["first_name"], "Weather", "getMe has the new name");
+    assert_eq!(bot.call("getMyName", json!({ "language_code": "de" })).await, json!({ "name": "Wetter" }));
+    assert_eq!(bot.call("getMyName", json!({ "language_code": "fr" })).await, json!({ "name": "Weather" }), "the default");
+    assert_eq!(bot.call("getMyDescription", json!({})).await, json!({ "description": "" }), "no default description yet");
+    assert_eq!(bot.call("getMyDescription", json!({ "language_code": "en" })).await["description"], "Send a city,\nget its forecast.");
+    // An empty text removes a language's own.
+    bot.call("setMyName", json!({ "name": "", "language_code": "de" })).await;
+    assert_eq!(bot.call("getMyName", json!({ "language_code": "de" })).await, json!({ "name": "Weather" }));
+
+    let group = alice.client.create_group("Forecasts", &[bot.id]).await.expect("group");
+    let g = -(1_000_000_000_000 + group.id);
+    let cases = [
+        (
+            "setMyName",
+            json!({ "name": "" }),
+            "Bad Request: name is empty: a bot always has a name; pass language_code to remove a language's own",
+        ),
+        ("setMyName", json!({ "name": "x".repeat(65) }), "Bad Request: a name is 1 to 64 characters and not only spaces"),
+        ("setMyName", json!({ "name": "Wetter", "language_code": "deu" }), "Bad Request: language_code is a two-letter ISO 639-1 code"),
+        ("setMyName", json!({ "name": ["Weather"] }), "Bad Request: field \"name\" must be of type String"),
+        ("setMyDescription", json!({ "description": "d".repeat(513) }), "Bad Request: description is too long (at most 512 characters)"),
+        ("setMyDescription", json!({ "description": "bell\u{7}" }), "Bad Request: description cannot contain the control character U+0007"),
+        (
+            "setMyShortDescription",
+            json!({ "short_description": "right\u{202e}left" }),
+            "Bad Request: short_description cannot contain U+202E: invisible and text-direction characters are refused",
+        ),
+        (
+            "setMyShortDescription",
+            json!({ "short_description": "s".repeat(121) }),
+            "Bad Request: short_description is too long (at most 120 characters)",
+        ),
+        (
+            "setChatMenuButton",
+            json!({ "menu_button": { "type": "web_app", "text": "Open", "web_app": { "url": "https://example.org" } } }),
+            "Bad Request: menu buttons of type web_app are not supported by this server: there are no Web Apps",
+        ),
+        ("setChatMenuButton", json!({ "menu_button": { "type": "rocket" } }), "Bad Request: unsupported menu button type"),
+        (
+            "setChatMenuButton",
+            json!({ "chat_id": g, "menu_button": { "type": "commands" } }),
+            "Bad Request: menu buttons are set for private chats only",
+        ),
+        ("getChatMenuButton", json!({ "chat_id": bob.id() }), "Forbidden: bot can't initiate conversation with a user"),
+        (
+            "setMyDefaultAdministratorRights",
+            json!({ "rights": { "can_fly": true } }),
+            "Bad Request: can't parse rights: unknown right \"can_fly\"",
+        ),
+        (
+            "setMyDefaultAdministratorRights",
+            json!({ "rights": { "can_manage_chat": "yes" } }),
+            "Bad Request: can't parse rights: field \"can_manage_chat\" must be of type Boolean",
+        ),
+        (
+            "getMyDefaultAdministratorRights",
+            json!({ "for_channels": "maybe" }),
+            "Bad Request: field \"for_channels\" must be of type Boolean",
+        ),
+    ];
+    for (method, params, description) in cases {
+        let code = if description.starts_with("Forbidden") { 403 } else { 400 };
+        assert_eq!(bot.fail(method, params.clone()).await, (code, description.to_string()), "{method} {params}");
+    }
+    // Nothing the refusals named was stored.
+    let me = bob.client.get_users(&[bot.id]).await.expect("users.get").remove(0);
+    assert_eq!((me.name.as_str(), me.bio.as_deref()), ("Weather", Some("Forecasts on request")));
+    assert_eq!(bot.call("getMyDescription", json!({})).await, json!({ "description": "" }));
+    assert_eq!(bot.call("getChatMenuButton", json!({})).await, json!({ "type": "commands" }));
+    assert_eq!(bot.call("getMyDefaultAdministratorRights", json!({})).await["can_manage_chat"], json!(false));
+
+    // A chat's own button, then back to the default.
+    bot.call("setChatMenuButton", json!({ "chat_id": alice.id(), "menu_button": { "type": "commands" } })).await;
+    assert_eq!(bot.call("getChatMenuButton", json!({ "chat_id": alice.id() })).await, json!({ "type": "commands" }));
+    bot.call("setChatMenuButton", json!({ "chat_id": alice.id(), "menu_button": { "type": "default" } })).await;
+    assert_eq!(bot.call("getChatMenuButton", json!({ "chat_id": alice.id() })).await, json!({ "type": "default" }));
+    // Rights, and removing them.
+    bot.call("setMyDefaultAdministratorRights", json!({ "rights": { "can_delete_messages": true, "can_pin_messages": true } })).await;
+    let rights = bot.call("getMyDefaultAdministratorRights", json!({})).await;
+    assert_eq!(
+        (&rights["can_delete_messages"], &rights["can_pin_messages"], &rights["can_manage_chat"]),
+        (&json!(true), &json!(true), &json!(false))
+    );
+    assert_eq!(bot.call("getMyDefaultAdministratorRights", json!({ "for_channels": true })).await["can_delete_messages"], json!(false));
+    bot.call("setMyDefaultAdministratorRights", json!({})).await;
+    assert_eq!(bot.call("getMyDefaultAdministratorRights", json!({})).await["can_delete_messages"], json!(false));
+}
+
 #[tokio::test]
 async fn a_flooding_bot_gets_429_with_retry_after() {
     let server = InProcess::start_with(|c| {
@@ -514,4 +621,252 @@ async fn a_negative_offset_keeps_the_last_updates() {
     assert_eq!(texts(&last), ["third"], "offset=-1 is the last update");
     // Everything before it is forgotten.
     assert_eq!(texts(&bot.call("getUpdates", json!({})).await), ["third"]);
+}
+
+/// Reads every update pending from `offset`, none a `message_reaction` (`why`), until
+/// everything read is confirmed (Telegram renders an update when it is read: a change of
+/// `allowed_updates` or of the bot's rights applies to what was not read yet). Returns the
+/// next offset.
+async fn drain(bot: &Bot, mut offset: i64, why: &str) -> i64 {
+    loop {
+        let seen = bot.call("getUpdates", json!({ "offset": offset, "timeout": 0 })).await;
+        let seen = seen.as_array().unwrap();
+        assert!(seen.iter().all(|u| u.get("message_reaction").is_none()), "{why}: {seen:?}");
+        if seen.is_empty() {
+            return offset;
+        }
+        offset = next_offset(seen);
+    }
+}
+
+/// A bot's reaction is a reaction like anyone's (people see it); reactions reach the bot
+/// as `message_reaction` (private chats, groups where it is an admin) and
+/// `message_reaction_count` (channels where it is an admin) only when it asked for them;
+/// bad input is refused and changes nothing.
+#[tokio::test]
+async fn reactions_go_both_ways_when_asked_for() {
+    let server = InProcess::start().await;
+    let alice = Person::sign_in(&server, 1).await;
+    let bob = Person::sign_in(&server, 2).await;
+    let bot = Bot::create(&server, &alice, "react_bot").await;
+    let private = alice.client.open_private(bot.id).await.expect("open");
+    let hello = alice.client.send_message(private.id, "hello", None).await.expect("hello").message.id;
+    let fire = |e: &str| [proto::ReactionType::Emoji { emoji: e.into() }];
+
+    // The bot reacts; Alice sees it.
+    bot.call("setMessageReaction", json!({ "chat_id": alice.id(), "message_id": hello, "reaction": [{ "type": "emoji", "emoji": "🔥" }] }))
+        .await;
+    let seen = alice.client.history(private.id, None, proto::method::Direction::Older, None).await.expect("history");
+    let results = &seen[0].reactions.as_ref().expect("reactions").results;
+    assert_eq!((&results[0].reaction, results[0].count), (&fire("🔥")[0], 1), "{results:?}");
+
+    // Not asked for: nothing comes. Asked for: Alice's change comes with old and new.
+    alice.client.react(private.id, hello, &fire("👍")).await.expect("react");
+    let offset = drain(&bot, 0, "not asked for").await;
+    bot.call(
+        "getUpdates",
+        json!({ "offset": offset, "timeout": 0, "allowed_updates": ["message", "message_reaction", "message_reaction_count"] }),
+    )
+    .await;
+    alice.client.react(private.id, hello, &fire("🎉")).await.expect("react again");
+    bot.call("setMessageReaction", json!({ "chat_id": alice.id(), "message_id": hello })).await; // its own: not told
+    let got = bot.updates(offset).await;
+    let changes: Vec<&Value> = got.iter().filter_map(|u| u.get("message_reaction")).collect();
+    assert_eq!(changes.len(), 1, "{got:?}");
+    let r = changes[0];
+    assert_eq!((r["user"]["id"].as_i64(), r["message_id"].as_i64()), (Some(alice.id()), Some(hello)));
+    assert_eq!(
+        (&r["old_reaction"], &r["new_reaction"]),
+        (&json!([{ "type": "emoji", "emoji": "👍" }]), &json!([{ "type": "emoji", "emoji": "🎉" }]))
+    );
+    let mut offset = next_offset(&got);
+
+    // A group: told only once the bot is an admin.
+    let group = alice.client.create_group("Team", &[bob.id(), bot.id]).await.expect("group");
+    let said = bob.client.send_message(group.id, "lunch?", None).await.expect("send").message.id;
+    bob.client.react(group.id, said, &fire("👍")).await.expect("react as a member");
+    // Read while the bot is a plain member: that change is not for it.
+    offset = drain(&bot, offset, "not an admin yet").await;
+    alice.client.set_admin(group.id, bot.id, true).await.expect("admin");
+    bob.client.react(group.id, said, &fire("👎")).await.expect("react again");
+    // A channel: counts only.
+    let channel = alice.client.create_channel("News", None).await.expect("channel");
+    alice.client.add_members(channel.id, &[bot.id, bob.id()]).await.expect("join");
+    alice.client.set_admin(channel.id, bot.id, true).await.expect("admin");
+    let post = alice.client.send_message(channel.id, "issue 1", None).await.expect("post").message.id;
+    bob.client.react(channel.id, post, &fire("🎉")).await.expect("react in the channel");
+    let mut got = Vec::new();
+    while !got.iter().any(|u: &Value| u.get("message_reaction_count").is_some()) {
+        let more = bot.updates(offset).await;
+        offset = next_offset(&more);
+        got.extend(more);
+    }
+    let in_group: Vec<&Value> = got.iter().filter_map(|u| u.get("message_reaction")).collect();
+    assert_eq!(in_group.len(), 1, "{got:?}");
+    assert_eq!(in_group[0]["new_reaction"], json!([{ "type": "emoji", "emoji": "👎" }]));
+    let count = got.iter().find_map(|u| u.get("message_reaction_count")).unwrap();
+    assert_eq!(count["reactions"], json!([{ "type": { "type": "emoji", "emoji": "🎉" }, "total_count": 1 }]));
+    assert!(count.get("user").is_none(), "channel readers stay anonymous");
+
+    // Bad input.
+    let theirs = alice.client.open_private(bob.id()).await.expect("theirs");
+    let between = alice.client.send_message(theirs.id, "between us", None).await.expect("send").message.id;
+    let g = -(1_000_000_000_000 + group.id);
+    let cases = [
+        (
+            json!({ "chat_id": alice.id(), "message_id": hello, "reaction": [{ "type": "emoji", "emoji": "🔥" }, { "type": "emoji", "emoji": "👍" }] }),
+            "Bad Request: REACTIONS_TOO_MANY: a bot sets at most one reaction on a message",
+        ),
+        (
+            json!({ "chat_id": alice.id(), "message_id": hello, "reaction": [{ "type": "emoji", "emoji": "cat" }] }),
+            "Bad Request: REACTION_INVALID",
+        ),
+        (
+            json!({ "chat_id": alice.id(), "message_id": hello, "reaction": [{ "type": "paid" }] }),
+            "Bad Request: paid reactions are not supported by this server: there are no Stars",
+        ),
+        (
+            json!({ "chat_id": alice.id(), "message_id": hello, "reaction": "🔥" }),
+            "Bad Request: can't parse reaction JSON object: expected value at line 1 column 1",
+        ),
+        (json!({ "chat_id": alice.id(), "message_id": 999 }), "Bad Request: message to react not found"),
+        (json!({ "chat_id": alice.id(), "message_id": "first" }), "Bad Request: field \"message_id\" must be of type Integer"),
+        (json!({ "chat_id": alice.id() }), "Bad Request: message_id is empty"),
+        (
+            json!({ "chat_id": -(1_000_000_000_000 + theirs.id), "message_id": between, "reaction": [{ "type": "emoji", "emoji": "🔥" }] }),
+            "Bad Request: chat not found",
+        ),
+        (json!({ "chat_id": g + 1_000, "message_id": 1 }), "Bad Request: chat not found"),
+    ];
+    for (params, description) in cases {
+        assert_eq!(bot.fail("setMessageReaction", params.clone()).await, (400, description.to_string()), "{params}");
+    }
+    let seen = alice.client.history(private.id, None, proto::method::Direction::Older, None).await.expect("history");
+    let results = &seen[0].reactions.as_ref().expect("Alice's own").results;
+    assert_eq!(results.len(), 1, "only Alice's 🎉: the refusals set nothing: {results:?}");
+    let between_now = alice.client.history(theirs.id, None, proto::method::Direction::Older, None).await.expect("history");
+    assert!(between_now[0].reactions.is_none(), "nothing on a chat the bot is not in");
+}
+
+/// The code of a server refusal.
+fn code_of(r: Result<impl std::fmt::Debug, heliograph_client::ClientError>) -> proto::ErrorCode {
+    match r {
+        Err(heliograph_client::ClientError::Server(e)) => e.code,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+/// A moderation bot restricts, bans and lets people back through the Bot API, and people's
+/// clients obey it: a restricted member's send is refused by the server, a banned person's
+/// join by link too; bad input and a bot without rights change nothing.
+#[tokio::test]
+async fn a_moderation_bot_binds_every_client() {
+    let server = InProcess::start().await;
+    let alice = Person::sign_in(&server, 1).await;
+    let bob = Person::sign_in(&server, 2).await;
+    let carol = Person::sign_in(&server, 3).await;
+    let bot = Bot::create(&server, &alice, "mod_bot").await;
+    let group = alice.client.create_group("Team", &[bob.id(), carol.id(), bot.id]).await.expect("group");
+    alice.client.set_admin(group.id, bot.id, true).await.expect("the bot moderates");
+    let g = -(1_000_000_000_000 + group.id);
+    let in_an_hour = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 3_600;
+
+    // Nothing for Bob, then text for an hour.
+    bot.call("restrictChatMember", json!({ "chat_id": g, "user_id": bob.id(), "permissions": { "can_send_messages": false } })).await;
+    assert_eq!(code_of(bob.client.send_message(group.id, "may I?", None).await), proto::ErrorCode::ChatWriteForbidden);
+    let status = bot.call("getChatMember", json!({ "chat_id": g, "user_id": bob.id() })).await;
+    assert_eq!((status["status"].as_str(), status["until_date"].as_i64()), (Some("restricted"), Some(0)), "{status}");
+    bot.call(
+        "restrictChatMember",
+        json!({ "chat_id": g, "user_id": bob.id(), "permissions": { "can_send_messages": true }, "until_date": in_an_hour }),
+    )
+    .await;
+    bob.client.send_message(group.id, "text is fine", None).await.expect("text allowed again");
+    // The whole group read-only, then open again.
+    bot.call("setChatPermissions", json!({ "chat_id": g, "permissions": {} })).await;
+    assert_eq!(code_of(carol.client.send_message(group.id, "hello?", None).await), proto::ErrorCode::ChatWriteForbidden);
+    alice.client.send_message(group.id, "admins still talk", None).await.expect("the creator is not restricted");
+    bot.call("setChatPermissions", json!({ "chat_id": g, "permissions": { "can_send_messages": true, "can_send_photos": true } })).await;
+    carol.client.send_message(group.id, "back", None).await.expect("open again");
+
+    // Banned: out, and kept out of the invite link; unbanned: back in.
+    let link = bot.call("exportChatInviteLink", json!({ "chat_id": g })).await;
+    let link = link.as_str().expect("a link").to_string();
+    bot.call("banChatMember", json!({ "chat_id": g, "user_id": carol.id() })).await;
+    assert_eq!(bot.call("getChatMember", json!({ "chat_id": g, "user_id": carol.id() })).await["status"], "kicked");
+    assert!(carol.client.join_by_invite(&link).await.is_err(), "a banned person cannot come back by the link");
+    bot.call("unbanChatMember", json!({ "chat_id": g, "user_id": carol.id(), "only_if_banned": true })).await;
+    carol.client.join_by_invite(&link).await.expect("unbanned: back by the link");
+    bot.call("setChatDescription", json!({ "chat_id": g, "description": "Be kind" })).await;
+    assert_eq!(bot.call("getChat", json!({ "chat_id": g })).await["description"], "Be kind");
+
+    // Bad input, someone else's chat, a bot without rights: refused, nothing changes.
+    let theirs = bob.client.create_group("Elsewhere", &[carol.id()]).await.expect("a group without the bot");
+    let other = Bot::create(&server, &bob, "plain_bot").await;
+    alice.client.add_members(group.id, &[other.id]).await.expect("a plain member bot");
+    let cases = [
+        (&bot, "restrictChatMember", json!({ "chat_id": g, "user_id": bob.id() }), "Bad Request: permissions is empty"),
+        (
+            &bot,
+            "restrictChatMember",
+            json!({ "chat_id": g, "user_id": bob.id(), "permissions": { "can_fly": true } }),
+            "Bad Request: can't parse permissions: unknown permission \"can_fly\"",
+        ),
+        (
+            &bot,
+            "restrictChatMember",
+            json!({ "chat_id": g, "user_id": bob.id(), "permissions": { "can_send_messages": "no" } }),
+            "Bad Request: can't parse permissions: field \"can_send_messages\" must be of type Boolean",
+        ),
+        (
+            &bot,
+            "restrictChatMember",
+            json!({ "chat_id": g, "user_id": alice.id(), "permissions": {} }),
+            "Bad Request: an admin cannot be restricted: demote them first",
+        ),
+        (&bot, "banChatMember", json!({ "chat_id": g, "user_id": "bob" }), "Bad Request: field \"user_id\" must be of type Integer"),
+        (&bot, "banChatMember", json!({ "chat_id": g, "user_id": 987_654 }), "Bad Request: user not found"),
+        (
+            &bot,
+            "banChatMember",
+            json!({ "chat_id": g, "user_id": alice.id() }),
+            "Bad Request: not enough rights to restrict/unrestrict chat member",
+        ),
+        (
+            &bot,
+            "banChatMember",
+            json!({ "chat_id": -(1_000_000_000_000 + theirs.id), "user_id": carol.id() }),
+            "Bad Request: chat not found",
+        ),
+        (
+            &bot,
+            "setChatDescription",
+            json!({ "chat_id": g, "description": "x".repeat(256) }),
+            "Bad Request: a description is at most 255 characters",
+        ),
+        (
+            &bot,
+            "promoteChatMember",
+            json!({ "chat_id": g, "user_id": bob.id(), "can_manage_chat": true }),
+            "Bad Request: not enough rights: only the chat's creator appoints admins",
+        ),
+        (
+            &other,
+            "restrictChatMember",
+            json!({ "chat_id": g, "user_id": bob.id(), "permissions": {} }),
+            "Bad Request: not enough rights to restrict/unrestrict chat member",
+        ),
+        (
+            &other,
+            "banChatMember",
+            json!({ "chat_id": g, "user_id": bob.id() }),
+            "Bad Request: not enough rights to restrict/unrestrict chat member",
+        ),
+    ];
+    for (who, method, params, description) in cases {
+        assert_eq!(who.fail(method, params.clone()).await, (400, description.to_string()), "{method} {params}");
+    }
+    bob.client.send_message(group.id, "still a member, still talking", None).await.expect("nothing changed for Bob");
+    assert_eq!(bot.call("getChatMember", json!({ "chat_id": g, "user_id": alice.id() })).await["status"], "creator");
+    assert_eq!(bot.call("getChat", json!({ "chat_id": g })).await["description"], "Be kind");
 }

@@ -46,6 +46,7 @@ fn params(spec: &Value, method: &str, t: &Target) -> Map<String, Value> {
             "title" => json!("Taken over"),
             "action" => json!("typing"),
             "user_id" => json!(t.user),
+            "permissions" => json!({ "can_send_messages": false }),
             "photo" | "document" | "audio" | "video" | "voice" => json!(t.file),
             _ if !required => continue,
             other => panic!("{method}: no test value for its required field `{other}`: add one here"),
@@ -143,6 +144,24 @@ async fn a_plain_member_bot_cannot_do_what_needs_rights() {
         ("pinChatMessage", json!({ "chat_id": g, "message_id": hers }), "Bad Request: not enough rights"),
         ("editMessageText", json!({ "chat_id": g, "message_id": hers, "text": "edited" }), "Bad Request: message can't be edited"),
         ("deleteMessage", json!({ "chat_id": g, "message_id": hers }), "Bad Request: message can't be deleted"),
+        (
+            "banChatMember",
+            json!({ "chat_id": g, "user_id": alice.id() }),
+            "Bad Request: not enough rights to restrict/unrestrict chat member",
+        ),
+        (
+            "restrictChatMember",
+            json!({ "chat_id": g, "user_id": alice.id(), "permissions": {} }),
+            "Bad Request: not enough rights to restrict/unrestrict chat member",
+        ),
+        ("setChatPermissions", json!({ "chat_id": g, "permissions": {} }), "Bad Request: not enough rights to change chat permissions"),
+        ("setChatDescription", json!({ "chat_id": g, "description": "Mine" }), "Bad Request: not enough rights to change chat description"),
+        (
+            "promoteChatMember",
+            json!({ "chat_id": g, "user_id": bot.id, "can_manage_chat": true }),
+            "Bad Request: not enough rights: only the chat's creator appoints admins",
+        ),
+        ("exportChatInviteLink", json!({ "chat_id": g }), "Bad Request: not enough rights to manage invite links"),
     ];
     for (method, params, description) in cases {
         assert_eq!(bot.fail(method, params.clone()).await, (400, description.to_string()), "{method} {params}");

@@ -1,8 +1,12 @@
-//! `docs/bot-api.md` stays true: its conformance table has one row for every method of
-//! Telegram's specification (`spec/telegram-bot-api.json`), the methods it marks
-//! `supported` or `partial` are exactly the ones the server answers
-//! ([`heliograph_server::botapi::methods::METHODS`]), and a real server answers a valid call
-//! of each with the shape the specification gives its result.
+//! `docs/bot-api.md` stays true, and the server answers as Telegram's specification
+//! (`spec/telegram-bot-api.json`) says. The conformance table is generated from
+//! [`heliograph_server::botapi::coverage::COVERAGE`], which lists every method of the
+//! specification in its order; the methods it offers are exactly those the server has a
+//! handler for ([`heliograph_server::botapi::methods::METHODS`]); a real server answers a
+//! call of each, with its required parameters and every optional one it honours, with the
+//! shape the specification gives its result, field by field; every other method is refused
+//! by name. `BLESS=1 cargo test -p heliograph-server --test botapi_conformance` rewrites the
+//! generated table after a change to the coverage list.
 
 mod common;
 
@@ -14,15 +18,21 @@ use std::time::Duration;
 use common::bot::Bot;
 use common::{InProcess, Person};
 use heliograph_client::proto;
+use heliograph_server::botapi::coverage::{Status, COMMON_OPTIONS, COVERAGE};
 use heliograph_server::botapi::methods::METHODS;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::{json, Value};
 
-const DOC: &str = include_str!("../../../docs/bot-api.md");
-/// The heading the conformance table sits under, and the one for update kinds.
-const TABLE_HEADING: &str = "## Conformance table";
+const DOC_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/bot-api.md");
+/// The lines the generated conformance table sits between, and the heading of update kinds.
+const TABLE_START: &str =
+    "<!-- generated from crates/server/src/botapi/coverage.rs: BLESS=1 cargo test -p heliograph-server --test botapi_conformance -->";
+const TABLE_END: &str = "<!-- end of the generated table -->";
 const UPDATES_HEADING: &str = "## Updates";
-const STATUSES: &[&str] = &["supported", "partial", "not yet"];
+
+fn doc() -> String {
+    std::fs::read_to_string(DOC_PATH).unwrap_or_else(|e| panic!("{DOC_PATH}: {e}"))
+}
 
 // --- the specification ---------------------------------------------------------------------
 
@@ -74,6 +84,12 @@ fn spec() -> &'static Spec {
 impl Spec {
     fn method(&self, name: &str) -> &Value {
         &self.methods.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("{name} is not in the specification")).1
+    }
+
+    /// The method's parameters: `(name, required)`, in the specification's order.
+    fn fields(&self, method: &str) -> Vec<(String, bool)> {
+        let fields = self.method(method)["fields"].as_array().cloned().unwrap_or_default();
+        fields.iter().map(|f| (f["name"].as_str().unwrap_or_default().to_string(), f["required"] == json!(true))).collect()
     }
 
     fn returns(&self, method: &str) -> Vec<String> {
@@ -165,9 +181,9 @@ fn constant(description: &str) -> Option<String> {
 // --- the document --------------------------------------------------------------------------
 
 /// The rows of the table under `heading`: the cells of each, the header and rule left out.
-fn table(heading: &str) -> Vec<Vec<String>> {
-    let start = DOC.find(heading).unwrap_or_else(|| panic!("docs/bot-api.md has a \"{heading}\" section"));
-    let section = &DOC[start + heading.len()..];
+fn table(doc: &str, heading: &str) -> Vec<Vec<String>> {
+    let start = doc.find(heading).unwrap_or_else(|| panic!("docs/bot-api.md has a \"{heading}\" section"));
+    let section = &doc[start + heading.len()..];
     let section = &section[..section.find("\n## ").unwrap_or(section.len())];
     let mut rows: Vec<Vec<String>> = section
         .lines()
@@ -181,56 +197,102 @@ fn table(heading: &str) -> Vec<Vec<String>> {
     rows
 }
 
-/// `(method, status)` of each row of the conformance table, in order.
-fn documented() -> Vec<(String, String)> {
-    table(TABLE_HEADING)
-        .into_iter()
-        .map(|cells| {
-            assert_eq!(cells.len(), 3, "a row is | method | status | notes |: {cells:?}");
-            (cells[0].clone(), cells[1].clone())
-        })
-        .collect()
+/// A parameter list in prose: "`a`, `b` and `c`".
+fn listed(names: &[String]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    match quoted.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+    }
 }
 
-fn answered_by_docs() -> BTreeSet<String> {
-    documented().into_iter().filter(|(_, s)| s != "not yet").map(|(m, _)| m).collect()
+/// The conformance table as [`COVERAGE`] says it, with its summary line.
+fn generated_table() -> String {
+    let mut out = String::from("| method | status | notes |\n| --- | --- | --- |\n");
+    for c in COVERAGE {
+        let mut notes: Vec<String> = Vec::new();
+        if !c.notes.is_empty() {
+            notes.push(c.notes.to_string());
+        }
+        if !c.refuses.is_empty() {
+            notes.push(format!("refuses {}", listed(&c.refuses.iter().map(|s| s.to_string()).collect::<Vec<_>>())));
+        }
+        let mut ignored: Vec<String> = c.ignores.iter().map(|s| s.to_string()).collect();
+        if c.common {
+            ignored.push("the common options".into());
+        }
+        if !ignored.is_empty() {
+            let list = listed(&ignored).replace("`the common options`", "the common options");
+            notes.push(format!("ignores {list}"));
+        }
+        out.push_str(&format!("| `{}` | {} | {} |\n", c.method, c.status.as_str(), notes.join("; ")).replace("|  |", "| |"));
+    }
+    let count = |s: Status| COVERAGE.iter().filter(|c| c.status == s).count();
+    out.push_str(&format!(
+        "\nIn all: {} supported, {} partial, {} not yet.\n",
+        count(Status::Supported),
+        count(Status::Partial),
+        count(Status::NotOffered)
+    ));
+    out
 }
 
 #[test]
-fn the_table_lists_every_spec_method_once_in_spec_order() {
-    let rows = documented();
-    let spec_names: Vec<&str> = spec().methods.iter().map(|(n, _)| n.as_str()).collect();
+fn coverage_lists_every_spec_method_once_in_spec_order() {
+    let spec = spec();
+    let listed: Vec<&str> = COVERAGE.iter().map(|c| c.method).collect();
+    let spec_names: Vec<&str> = spec.methods.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(listed, spec_names, "coverage.rs lists the specification's methods, in its order");
     let mut problems = Vec::new();
-    for (method, status) in &rows {
-        if !STATUSES.contains(&status.as_str()) {
-            problems.push(format!("{method}: status \"{status}\" is not one of {STATUSES:?}"));
+    for c in COVERAGE {
+        let fields: Vec<String> = spec.fields(c.method).into_iter().map(|(n, _)| n).collect();
+        for name in c.ignores.iter().chain(c.refuses) {
+            if !fields.iter().any(|f| f == name) {
+                problems.push(format!("{}: `{name}` is not one of its parameters", c.method));
+            }
         }
-        if !spec_names.contains(&method.as_str()) {
-            problems.push(format!("{method}: not a method of the specification"));
+        if let Some(both) = c.ignores.iter().find(|n| c.refuses.contains(n)) {
+            problems.push(format!("{}: `{both}` both ignored and refused", c.method));
         }
-        if rows.iter().filter(|(m, _)| m == method).count() > 1 {
-            problems.push(format!("{method}: more than one row"));
+        if c.common && !fields.iter().any(|f| COMMON_OPTIONS.contains(&f.as_str())) {
+            problems.push(format!("{}: marked common, but has none of the common options", c.method));
+        }
+        if c.status == Status::NotOffered && (c.common || !c.ignores.is_empty() || !c.refuses.is_empty() || c.notes.is_empty()) {
+            problems.push(format!("{}: a method not offered has a reason and no parameters", c.method));
         }
     }
-    for name in &spec_names {
-        if !rows.iter().any(|(m, _)| m == name) {
-            problems.push(format!("{name}: no row"));
-        }
-    }
-    problems.dedup();
-    assert!(problems.is_empty(), "docs/bot-api.md's conformance table:\n{}", problems.join("\n"));
-    let order: Vec<&str> = rows.iter().map(|(m, _)| m.as_str()).collect();
-    assert_eq!(order, spec_names, "rows follow the specification's order");
+    assert!(problems.is_empty(), "coverage.rs:\n{}", problems.join("\n"));
 }
 
 #[test]
-fn methods_marked_supported_or_partial_are_exactly_the_ones_answered() {
-    let documented = answered_by_docs();
-    let answered: BTreeSet<String> = METHODS.iter().map(|m| m.to_string()).collect();
-    let undocumented: Vec<_> = answered.difference(&documented).collect();
-    let missing: Vec<_> = documented.difference(&answered).collect();
-    assert!(undocumented.is_empty(), "answered by the server but marked \"not yet\" in docs/bot-api.md: {undocumented:?}");
-    assert!(missing.is_empty(), "marked supported or partial in docs/bot-api.md but not answered by the server: {missing:?}");
+fn the_offered_methods_are_exactly_the_ones_answered() {
+    let offered: BTreeSet<&str> = COVERAGE.iter().filter(|c| c.status != Status::NotOffered).map(|c| c.method).collect();
+    let answered: BTreeSet<&str> = METHODS.iter().copied().collect();
+    let unlisted: Vec<_> = answered.difference(&offered).collect();
+    let missing: Vec<_> = offered.difference(&answered).collect();
+    assert!(unlisted.is_empty(), "answered by the server but not offered in coverage.rs: {unlisted:?}");
+    assert!(missing.is_empty(), "offered in coverage.rs but not answered by the server: {missing:?}");
+}
+
+#[test]
+fn the_conformance_table_is_generated_from_coverage() {
+    let doc = doc();
+    let start = doc.find(TABLE_START).unwrap_or_else(|| panic!("docs/bot-api.md has the line {TABLE_START}")) + TABLE_START.len() + 1;
+    let end = doc[start..].find(TABLE_END).map(|e| start + e).unwrap_or_else(|| panic!("docs/bot-api.md has the line {TABLE_END}"));
+    let want = generated_table();
+    if doc[start..end] == want {
+        return;
+    }
+    if std::env::var_os("BLESS").is_some() {
+        std::fs::write(DOC_PATH, format!("{}{want}{}", &doc[..start], &doc[end..])).expect("rewrite docs/bot-api.md");
+        return;
+    }
+    let first = doc[start..end].lines().zip(want.lines()).find(|(a, b)| a != b);
+    panic!(
+        "docs/bot-api.md's conformance table differs from coverage.rs (first difference: {first:?}); \
+         regenerate it with BLESS=1 cargo test -p heliograph-server --test botapi_conformance"
+    );
 }
 
 #[test]
@@ -241,7 +303,7 @@ fn the_update_table_lists_the_kinds_produced() {
         .iter()
         .filter_map(|f| f["name"].as_str().map(str::to_string))
         .collect();
-    let rows: Vec<String> = table(UPDATES_HEADING).into_iter().map(|cells| cells[0].clone()).collect();
+    let rows: Vec<String> = table(&doc(), UPDATES_HEADING).into_iter().map(|cells| cells[0].clone()).collect();
     for field in &rows {
         assert!(spec_fields.contains(field), "{field} is not a field of Update");
     }
@@ -378,6 +440,8 @@ struct Fixtures {
     /// where it is an admin, and the channel's @username.
     group: i64,
     leaving: i64,
+    /// A group whose creator left it to the bot (its longest-standing admin).
+    handed: i64,
     channel: i64,
     channel_username: String,
     /// Alice's "hello" in the private chat, and a file she sent the bot there.
@@ -401,6 +465,8 @@ struct Fixtures {
 /// Every method answered, called with valid parameters, in an order that works (a message
 /// deleted after it was sent, getUpdates before setWebhook, leaveChat and logOut last).
 fn calls(f: &Fixtures) -> Vec<Call> {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let in_an_hour = now + 3_600;
     let kb =
         json!({ "inline_keyboard": [[{ "text": "Again", "callback_data": "again" }], [{ "text": "Site", "url": "https://example.org" }]] });
     let commands = json!([{ "command": "start", "description": "Start" }, { "command": "help", "description": "Help" }]);
@@ -408,9 +474,13 @@ fn calls(f: &Fixtures) -> Vec<Call> {
         call("getMe", json!({})),
         call(
             "getUpdates",
-            json!({ "offset": f.offset, "timeout": 0, "allowed_updates": ["message", "callback_query", "my_chat_member", "chat_member"] }),
+            json!({ "offset": f.offset, "limit": 50, "timeout": 0, "allowed_updates": ["message", "callback_query", "my_chat_member", "chat_member"] }),
         ),
-        call_then("answerCallbackQuery", json!({ "callback_query_id": f.callback_query_id, "text": "Noted", "show_alert": true }), is_true),
+        call_then(
+            "answerCallbackQuery",
+            json!({ "callback_query_id": f.callback_query_id, "text": "Noted", "show_alert": true, "url": "https://example.org/game" }),
+            is_true,
+        ),
         // Sending.
         call(
             "sendMessage",
@@ -427,6 +497,14 @@ fn calls(f: &Fixtures) -> Vec<Call> {
             json!({ "chat_id": f.group, "from_chat_id": f.alice, "message_id": f.document_message, "caption": "copied" }),
             |v| v["message_id"].as_i64().map(|_| ()).ok_or_else(|| "a MessageId".to_string()),
         ),
+        call(
+            "copyMessage",
+            json!({ "chat_id": f.alice, "from_chat_id": f.alice, "message_id": f.document_message, "caption": "<b>copied</b> again", "parse_mode": "HTML", "reply_parameters": { "message_id": f.hello }, "reply_markup": kb }),
+        ),
+        call(
+            "copyMessage",
+            json!({ "chat_id": f.alice, "from_chat_id": f.alice, "message_id": f.document_message, "caption": "copied with entities", "caption_entities": [{ "type": "bold", "offset": 0, "length": 6 }] }),
+        ),
         call_then("sendChatAction", json!({ "chat_id": f.alice, "action": "typing" }), is_true),
         // Files.
         Call {
@@ -440,7 +518,10 @@ fn calls(f: &Fixtures) -> Vec<Call> {
             },
             check: |v| if v["photo"].as_array().is_some_and(|p| !p.is_empty()) { Ok(()) } else { Err("a photo".into()) },
         },
-        call("sendPhoto", json!({ "chat_id": f.alice, "photo": f.file_id })),
+        call(
+            "sendPhoto",
+            json!({ "chat_id": f.alice, "photo": f.file_id, "caption": "dot", "caption_entities": [{ "type": "italic", "offset": 0, "length": 3 }], "reply_parameters": { "message_id": f.hello }, "reply_markup": kb }),
+        ),
         Call {
             method: "sendDocument",
             request: Request::Upload {
@@ -452,16 +533,50 @@ fn calls(f: &Fixtures) -> Vec<Call> {
             },
             check: |v| if v["document"]["file_name"] == "notes.txt" { Ok(()) } else { Err("the document's name".into()) },
         },
-        call("sendDocument", json!({ "chat_id": f.alice, "document": f.file_id, "caption": "again" })),
+        call(
+            "sendDocument",
+            json!({ "chat_id": f.alice, "document": f.file_id, "caption": "again", "caption_entities": [{ "type": "bold", "offset": 0, "length": 5 }], "reply_parameters": { "message_id": f.hello }, "reply_markup": kb }),
+        ),
+        call("sendDocument", json!({ "chat_id": f.alice, "document": f.file_id, "caption": "<i>again</i>", "parse_mode": "HTML" })),
         call_then("sendAudio", json!({ "chat_id": f.alice, "audio": f.file_id }), |v| {
             v.get("audio").map(|_| ()).ok_or_else(|| "audio".into())
         }),
+        call_then(
+            "sendAudio",
+            json!({ "chat_id": f.alice, "audio": f.file_id, "caption": "<b>audio</b>", "parse_mode": "HTML", "reply_parameters": { "message_id": f.hello }, "reply_markup": kb }),
+            |v| if v["caption_entities"][0]["type"] == "bold" { Ok(()) } else { Err("a bold caption".into()) },
+        ),
+        call_then(
+            "sendAudio",
+            json!({ "chat_id": f.alice, "audio": f.file_id, "caption": "audio", "caption_entities": [{ "type": "italic", "offset": 0, "length": 2 }] }),
+            |v| v.get("audio").map(|_| ()).ok_or_else(|| "audio".into()),
+        ),
         call_then("sendVideo", json!({ "chat_id": f.alice, "video": f.file_id }), |v| {
             v.get("video").map(|_| ()).ok_or_else(|| "video".into())
         }),
+        call_then(
+            "sendVideo",
+            json!({ "chat_id": f.alice, "video": f.file_id, "caption": "<b>video</b>", "parse_mode": "HTML", "reply_parameters": { "message_id": f.hello }, "reply_markup": kb }),
+            |v| if v["caption_entities"][0]["type"] == "bold" { Ok(()) } else { Err("a bold caption".into()) },
+        ),
+        call_then(
+            "sendVideo",
+            json!({ "chat_id": f.alice, "video": f.file_id, "caption": "video", "caption_entities": [{ "type": "italic", "offset": 0, "length": 2 }] }),
+            |v| v.get("video").map(|_| ()).ok_or_else(|| "video".into()),
+        ),
         call_then("sendVoice", json!({ "chat_id": f.alice, "voice": f.file_id }), |v| {
             v.get("voice").map(|_| ()).ok_or_else(|| "voice".into())
         }),
+        call_then(
+            "sendVoice",
+            json!({ "chat_id": f.alice, "voice": f.file_id, "caption": "<b>voice</b>", "parse_mode": "HTML", "reply_parameters": { "message_id": f.hello }, "reply_markup": kb }),
+            |v| if v["caption_entities"][0]["type"] == "bold" { Ok(()) } else { Err("a bold caption".into()) },
+        ),
+        call_then(
+            "sendVoice",
+            json!({ "chat_id": f.alice, "voice": f.file_id, "caption": "voice", "caption_entities": [{ "type": "italic", "offset": 0, "length": 2 }] }),
+            |v| v.get("voice").map(|_| ()).ok_or_else(|| "voice".into()),
+        ),
         call_then("getFile", json!({ "file_id": f.file_id }), |v| v["file_path"].as_str().map(|_| ()).ok_or_else(|| "a file_path".into())),
         // Editing and deleting.
         call_then(
@@ -475,17 +590,31 @@ fn calls(f: &Fixtures) -> Vec<Call> {
                 }
             },
         ),
-        call_then("editMessageCaption", json!({ "chat_id": f.alice, "message_id": f.captioned, "caption": "new caption" }), |v| {
-            if v["caption"] == "new caption" {
-                Ok(())
-            } else {
-                Err("the new caption".into())
-            }
-        }),
+        call_then(
+            "editMessageCaption",
+            json!({ "chat_id": f.alice, "message_id": f.captioned, "caption": "<u>new</u> caption", "parse_mode": "HTML", "reply_markup": kb }),
+            |v| if v["caption"] == "new caption" { Ok(()) } else { Err("the new caption".into()) },
+        ),
+        call_then(
+            "editMessageCaption",
+            json!({ "chat_id": f.alice, "message_id": f.captioned, "caption": "newer caption", "caption_entities": [{ "type": "bold", "offset": 0, "length": 5 }] }),
+            |v| if v["caption_entities"][0]["type"] == "bold" { Ok(()) } else { Err("a bold caption".into()) },
+        ),
+        call_then(
+            "editMessageText",
+            json!({ "chat_id": f.alice, "message_id": f.to_edit, "text": "edited again", "entities": [{ "type": "code", "offset": 0, "length": 6 }] }),
+            |v| if v["entities"][0]["type"] == "code" { Ok(()) } else { Err("a code entity".into()) },
+        ),
         call(
             "editMessageReplyMarkup",
             json!({ "chat_id": f.alice, "message_id": f.with_keyboard, "reply_markup": { "inline_keyboard": [[{ "text": "Other", "callback_data": "other" }]] } }),
         ),
+        call_then(
+            "setMessageReaction",
+            json!({ "chat_id": f.alice, "message_id": f.hello, "reaction": [{ "type": "emoji", "emoji": "🔥" }], "is_big": true }),
+            is_true,
+        ),
+        call_then("setMessageReaction", json!({ "chat_id": f.alice, "message_id": f.hello }), is_true),
         call_then("deleteMessage", json!({ "chat_id": f.group, "message_id": f.to_delete }), is_true),
         call_then("deleteMessages", json!({ "chat_id": f.group, "message_ids": f.to_delete_many }), is_true),
         // Chats.
@@ -503,6 +632,55 @@ fn calls(f: &Fixtures) -> Vec<Call> {
                 Err("the creator and the bot".into())
             }
         }),
+        // Moderation: Bob restricted, banned and let back; the group's permissions.
+        call_then(
+            "restrictChatMember",
+            json!({ "chat_id": f.group, "user_id": f.bob, "permissions": { "can_send_messages": true, "can_send_photos": false, "can_send_polls": false }, "until_date": in_an_hour, "use_independent_chat_permissions": true }),
+            is_true,
+        ),
+        call_then("getChatMember", json!({ "chat_id": f.group, "user_id": f.bob }), |v| {
+            if v["status"] == "restricted" && v["can_send_messages"] == json!(true) && v["can_send_photos"] == json!(false) {
+                Ok(())
+            } else {
+                Err("restricted to text".into())
+            }
+        }),
+        call_then(
+            "setChatPermissions",
+            json!({ "chat_id": f.group, "permissions": { "can_send_messages": true, "can_send_photos": true, "can_send_documents": true }, "use_independent_chat_permissions": true }),
+            is_true,
+        ),
+        call_then("setChatDescription", json!({ "chat_id": f.group, "description": "Where we conform" }), is_true),
+        call_then("getChat", json!({ "chat_id": f.group }), |v| {
+            if v["description"] == "Where we conform" && v["permissions"]["can_send_documents"] == json!(true) {
+                Ok(())
+            } else {
+                Err("the description and the permissions".into())
+            }
+        }),
+        call_then(
+            "banChatMember",
+            json!({ "chat_id": f.group, "user_id": f.bob, "until_date": in_an_hour, "revoke_messages": false }),
+            is_true,
+        ),
+        call_then("getChatMember", json!({ "chat_id": f.group, "user_id": f.bob }), |v| status(v, "kicked")),
+        call_then("unbanChatMember", json!({ "chat_id": f.group, "user_id": f.bob, "only_if_banned": true }), is_true),
+        call_then("exportChatInviteLink", json!({ "chat_id": f.group }), |v| {
+            if v.as_str().is_some_and(|l| l.starts_with("http") && l.contains("/+")) {
+                Ok(())
+            } else {
+                Err("an invite link".into())
+            }
+        }),
+        // In the chat the bot was handed by its creator, it appoints admins.
+        call_then(
+            "promoteChatMember",
+            json!({ "chat_id": f.handed, "user_id": f.bob, "is_anonymous": false, "can_manage_chat": true, "can_delete_messages": true, "can_manage_video_chats": false, "can_restrict_members": true, "can_promote_members": false, "can_change_info": true, "can_invite_users": true, "can_post_stories": false, "can_edit_stories": false, "can_delete_stories": false, "can_post_messages": false, "can_edit_messages": false, "can_pin_messages": true, "can_manage_topics": false, "can_manage_direct_messages": false, "can_manage_tags": false }),
+            is_true,
+        ),
+        call_then("getChatMember", json!({ "chat_id": f.handed, "user_id": f.bob }), |v| status(v, "administrator")),
+        call_then("promoteChatMember", json!({ "chat_id": f.handed, "user_id": f.bob }), is_true),
+        call_then("getChatMember", json!({ "chat_id": f.handed, "user_id": f.bot }), |v| status(v, "creator")),
         call_then("pinChatMessage", json!({ "chat_id": f.group, "message_id": f.to_pin }), is_true),
         call_then("unpinChatMessage", json!({ "chat_id": f.group, "message_id": f.to_pin }), is_true),
         call_then("setChatTitle", json!({ "chat_id": f.group, "title": "Renamed by the bot" }), is_true),
@@ -519,9 +697,56 @@ fn calls(f: &Fixtures) -> Vec<Call> {
             json!({}),
             |v| if v.as_array().map(Vec::len) == Some(2) { Ok(()) } else { Err("the two commands".into()) },
         ),
+        call_then("getMyCommands", json!({ "scope": { "type": "chat", "chat_id": f.group }, "language_code": "de" }), |v| {
+            if v[0]["command"] == "hilfe" {
+                Ok(())
+            } else {
+                Err("the German command of the group".into())
+            }
+        }),
         call_then("deleteMyCommands", json!({}), is_true),
+        call_then("deleteMyCommands", json!({ "scope": { "type": "chat", "chat_id": f.group }, "language_code": "de" }), is_true),
+        // The bot's profile.
+        call_then("setMyName", json!({ "name": "Conformance Bot" }), is_true),
+        call_then("setMyName", json!({ "name": "Konformität", "language_code": "de" }), is_true),
+        call_then("getMyName", json!({}), |v| expect(v, "name", "Conformance Bot")),
+        call_then("getMyName", json!({ "language_code": "de" }), |v| expect(v, "name", "Konformität")),
+        call_then("setMyDescription", json!({ "description": "Checks\nshapes" }), is_true),
+        call_then("setMyDescription", json!({ "description": "Prüft Formen", "language_code": "de" }), is_true),
+        call_then("getMyDescription", json!({}), |v| expect(v, "description", "Checks\nshapes")),
+        call_then("getMyDescription", json!({ "language_code": "fr" }), |v| expect(v, "description", "Checks\nshapes")),
+        call_then("setMyShortDescription", json!({ "short_description": "Checks shapes" }), is_true),
+        call_then("setMyShortDescription", json!({ "short_description": "Prüft", "language_code": "de" }), is_true),
+        call_then("getMyShortDescription", json!({}), |v| expect(v, "short_description", "Checks shapes")),
+        call_then("getMyShortDescription", json!({ "language_code": "de" }), |v| expect(v, "short_description", "Prüft")),
+        call_then("setChatMenuButton", json!({ "chat_id": f.alice, "menu_button": { "type": "commands" } }), is_true),
+        call_then("getChatMenuButton", json!({ "chat_id": f.alice }), |v| expect(v, "type", "commands")),
+        call_then("getChatMenuButton", json!({}), |v| expect(v, "type", "commands")),
+        call_then(
+            "setMyDefaultAdministratorRights",
+            json!({ "rights": { "is_anonymous": false, "can_manage_chat": true, "can_delete_messages": true, "can_manage_video_chats": false, "can_restrict_members": true, "can_promote_members": false, "can_change_info": false, "can_invite_users": true, "can_post_stories": false, "can_edit_stories": false, "can_delete_stories": false, "can_post_messages": true }, "for_channels": true }),
+            is_true,
+        ),
+        call_then("getMyDefaultAdministratorRights", json!({ "for_channels": true }), |v| {
+            if v["can_post_messages"] == json!(true) && v["can_promote_members"] == json!(false) {
+                Ok(())
+            } else {
+                Err("the rights set for channels".into())
+            }
+        }),
+        call_then("getMyDefaultAdministratorRights", json!({}), |v| {
+            if v["can_manage_chat"] == json!(false) {
+                Ok(())
+            } else {
+                Err("no rights for groups".into())
+            }
+        }),
         // Webhooks: nothing listens at the URL (port 9 is "discard"); deliveries just fail.
-        call_then("setWebhook", json!({ "url": "http://127.0.0.1:9/hook", "secret_token": "s3cr3t", "max_connections": 5 }), is_true),
+        call_then(
+            "setWebhook",
+            json!({ "url": "http://127.0.0.1:9/hook", "secret_token": "s3cr3t", "max_connections": 5, "allowed_updates": ["message"], "drop_pending_updates": true }),
+            is_true,
+        ),
         call_then("getWebhookInfo", json!({}), |v| {
             if v["url"] == "http://127.0.0.1:9/hook" {
                 Ok(())
@@ -536,6 +761,14 @@ fn calls(f: &Fixtures) -> Vec<Call> {
     ]
 }
 
+fn expect(v: &Value, field: &str, want: &str) -> Result<(), String> {
+    if v[field] == want {
+        Ok(())
+    } else {
+        Err(format!("{field} \"{want}\""))
+    }
+}
+
 fn status(v: &Value, want: &str) -> Result<(), String> {
     if v["status"] == want {
         Ok(())
@@ -544,14 +777,47 @@ fn status(v: &Value, want: &str) -> Result<(), String> {
     }
 }
 
+impl Request {
+    /// The names of the parameters sent.
+    fn names(&self) -> BTreeSet<String> {
+        let (params, file) = match self {
+            Request::Json(params) => (params, None),
+            Request::Upload { params, field, .. } => (params, Some(field.to_string())),
+        };
+        params.as_object().into_iter().flatten().map(|(k, _)| k.clone()).chain(file).collect()
+    }
+}
+
+/// Every offered method is called, each call with the method's required parameters, and
+/// each optional parameter the server honours (not ignored, not refused) in one call at least.
 #[test]
-fn every_answered_method_has_a_call() {
-    let covered: BTreeSet<String> = calls(&Fixtures::default()).iter().map(|c| c.method.to_string()).collect();
-    let documented = answered_by_docs();
-    let untested: Vec<_> = documented.difference(&covered).collect();
-    assert!(untested.is_empty(), "supported or partial in docs/bot-api.md, but no call in `calls`: {untested:?}");
-    let extra: Vec<_> = covered.difference(&documented).collect();
-    assert!(extra.is_empty(), "called, but not marked supported or partial: {extra:?}");
+fn every_offered_method_is_called_with_every_parameter_it_honours() {
+    let spec = spec();
+    let calls = calls(&Fixtures::default());
+    let mut problems = Vec::new();
+    for c in COVERAGE.iter().filter(|c| c.status != Status::NotOffered) {
+        let mine: Vec<&Call> = calls.iter().filter(|call| call.method == c.method).collect();
+        if mine.is_empty() {
+            problems.push(format!("{}: offered, but no call in `calls`", c.method));
+            continue;
+        }
+        let sent: BTreeSet<String> = mine.iter().flat_map(|call| call.request.names()).collect();
+        for (name, required) in spec.fields(c.method) {
+            if required {
+                for call in mine.iter().filter(|call| !call.request.names().contains(&name)) {
+                    problems.push(format!("{}: a call without the required `{name}`: {:?}", c.method, call.request));
+                }
+            } else if !c.ignored(&name) && !c.refuses.contains(&name.as_str()) && !sent.contains(&name) {
+                problems.push(format!("{}: honours `{name}` (neither ignored nor refused in coverage.rs), but no call sends it", c.method));
+            }
+        }
+    }
+    for call in &calls {
+        if heliograph_server::botapi::coverage::of(call.method).is_none_or(|c| c.status == Status::NotOffered) {
+            problems.push(format!("{}: called, but not offered", call.method));
+        }
+    }
+    assert!(problems.is_empty(), "{} problem(s):\n{}", problems.len(), problems.join("\n"));
 }
 
 /// Everything [`calls`] refers to: people, the bot, chats, messages, a file, a press.
@@ -582,6 +848,10 @@ async fn fixtures(server: &InProcess) -> (Fixtures, Bot, Person, tokio::task::Jo
     f.group = to_api(group.id);
     let leaving = alice.client.create_group("Short stay", &[bot.id]).await.expect("group");
     f.leaving = to_api(leaving.id);
+    let handed = alice.client.create_group("Handed over", &[bot.id, bob.id()]).await.expect("group");
+    alice.client.set_admin(handed.id, bot.id, true).await.expect("the bot is an admin");
+    alice.client.remove_member(handed.id, alice.id()).await.expect("Alice leaves it to the bot");
+    f.handed = to_api(handed.id);
     alice.client.add_members(leaving.id, &[bob.id()]).await.expect("someone joins after the bot: a chat_member update");
     f.channel_username = "conform_news".into();
     let channel = alice.client.create_channel("Conformance News", Some(&f.channel_username)).await.expect("channel");
@@ -589,7 +859,12 @@ async fn fixtures(server: &InProcess) -> (Fixtures, Bot, Person, tokio::task::Jo
     alice.client.set_admin(channel.id, bot.id, true).await.expect("the bot may post");
     f.channel = to_api(channel.id);
     bob.client.send_message(group.id, "/start@conform_bot", None).await.expect("a command in the group");
-    alice.client.send_message(channel.id, "first post", None).await.expect("a post");
+    let post = alice.client.send_message(channel.id, "first post", None).await.expect("a post").message.id;
+    // Reactions: Alice's to her hello (a message_reaction), and to the post of the channel,
+    // whose readers react anonymously (a message_reaction_count).
+    let thumbs = [proto::ReactionType::Emoji { emoji: "👍".into() }];
+    alice.client.react(private.id, f.hello, &thumbs).await.expect("a reaction in the private chat");
+    alice.client.react(channel.id, post, &thumbs).await.expect("a reaction in the channel");
 
     // The bot's own messages, for the calls that change them.
     let send = |chat: i64, text: &str| bot.call("sendMessage", json!({ "chat_id": chat, "text": text }));
@@ -643,7 +918,8 @@ async fn every_answered_method_answers_with_the_shape_the_spec_says() {
         }
     }
     let kinds: BTreeSet<&str> = seen.iter().flat_map(|u| u.as_object().into_iter().flatten().map(|(k, _)| k.as_str())).collect();
-    for kind in ["message", "channel_post", "callback_query", "my_chat_member", "chat_member"] {
+    for kind in ["message", "channel_post", "callback_query", "my_chat_member", "chat_member", "message_reaction", "message_reaction_count"]
+    {
         if !kinds.contains(kind) {
             problems.push(format!("getUpdates: no {kind} update among {kinds:?}"));
         }
@@ -675,4 +951,36 @@ async fn every_answered_method_answers_with_the_shape_the_spec_says() {
         other => problems.push(format!("answerCallbackQuery: Alice's press got {other:?}")),
     }
     assert!(problems.is_empty(), "{} problem(s):\n{}", problems.len(), problems.join("\n"));
+}
+
+/// Every method of the specification the server does not offer is refused with Telegram's
+/// `404` for a method it does not know, naming the method and why (never a silent success);
+/// a name that is no method at all is refused alike; a parameter the coverage list marks
+/// refused is refused with `400` naming it.
+#[tokio::test]
+async fn every_method_not_offered_is_refused_by_name() {
+    let server = InProcess::start_with(|c| {
+        c.limits.requests_per_second = 10_000;
+        c.limits.requests_burst = 10_000;
+    })
+    .await;
+    let alice = Person::sign_in(&server, 1).await;
+    let bot = Bot::create(&server, &alice, "refused_bot").await;
+    let mut refused = 0;
+    for c in COVERAGE.iter().filter(|c| c.status == Status::NotOffered) {
+        let want = format!("Not Found: method {} is not offered by this server ({})", c.method, c.notes);
+        assert_eq!(bot.fail(c.method, json!({})).await, (404, want.clone()), "{}", c.method);
+        assert_eq!(bot.fail(&c.method.to_lowercase(), json!({ "chat_id": alice.id() })).await, (404, want), "{}", c.method);
+        refused += 1;
+    }
+    assert!(refused >= 100, "only {refused} methods not offered: did the specification shrink?");
+    let made_up = bot.fail("sendRocket", json!({})).await;
+    assert_eq!(made_up, (404, "Not Found: there is no method \"sendRocket\" in the Bot API".to_string()));
+    for c in COVERAGE {
+        for name in c.refuses {
+            let (code, description) = bot.fail(c.method, json!({ *name: "x" })).await;
+            assert_eq!(code, 400, "{} with {name}: {description}", c.method);
+            assert!(description.contains(name), "{} with {name}: the refusal names it: {description}", c.method);
+        }
+    }
 }

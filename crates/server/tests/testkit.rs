@@ -41,7 +41,7 @@ async fn a_port_in_use_is_one_clear_line() {
     let data = tempfile::tempdir().expect("data folder");
     let listen = format!("127.0.0.1:{}", server.port());
     let out = Binary::new()
-        .command(["serve", "--dev", "--listen", &listen, "--data", data.path().to_str().unwrap()])
+        .command(["serve", "--dev", "--listen", &listen, "--data", data.path().to_str().expect("a UTF-8 path")])
         .output()
         .expect("heliograph runs");
     assert_eq!(out.status.code(), Some(1), "{out:?}");
@@ -51,6 +51,22 @@ async fn a_port_in_use_is_one_clear_line() {
         lines,
         [format!(
             "heliograph: cannot listen on {listen}: the address is already in use (another server running?); stop it or choose another with --listen"
+        )],
+        "{stderr}"
+    );
+    // The metrics listener's address, taken too: the line names its setting.
+    let data = tempfile::tempdir().expect("data folder");
+    let out = Binary::new()
+        .env("HELIOGRAPH_METRICS_LISTEN", &listen)
+        .command(["serve", "--dev", "--listen", "127.0.0.1:0", "--data", data.path().to_str().expect("a UTF-8 path")])
+        .output()
+        .expect("heliograph runs");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.lines().collect::<Vec<_>>(),
+        [format!(
+            "heliograph: cannot listen on {listen}: the address is already in use (another server running?); stop it or choose another with metrics_listen"
         )],
         "{stderr}"
     );

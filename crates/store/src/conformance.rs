@@ -71,6 +71,7 @@ macro_rules! conformance_tests {
             // daily use (#18)
             reactions,
             reactions_in_channels,
+            group_moderation,
             drafts,
             // account (#16)
             sealed_phones_and_settings,
@@ -1680,6 +1681,34 @@ pub async fn bot_settings(store: Arc<dyn Store>) {
     assert_eq!((b.commands.as_str(), b.allowed_updates.as_deref(), b.confirmed), ("{\"default\":[]}", Some("[\"message\"]"), 9));
     let b = s.update_bot(bot, BotChange::AllowedUpdates(None)).await.must("allowed_updates: all");
     assert_eq!(b.allowed_updates, None);
+
+    // Profile settings: each kept under its own key, replaced, removed; a person has none.
+    let chat = s.open_private(alice, bot).await.must("open_private").id;
+    let settings = [
+        BotSetting::Name("de".into()),
+        BotSetting::Description(String::new()),
+        BotSetting::Description("de".into()),
+        BotSetting::ShortDescription("fr".into()),
+        BotSetting::MenuButton(None),
+        BotSetting::MenuButton(Some(chat)),
+        BotSetting::DefaultRights { channels: false },
+        BotSetting::DefaultRights { channels: true },
+    ];
+    for (i, setting) in settings.iter().enumerate() {
+        assert_eq!(s.bot_setting(bot, setting.clone()).await.must("bot_setting"), None, "{setting:?} unset at first");
+        s.update_bot(bot, BotChange::Setting(setting.clone(), Some(format!("value {i}")))).await.must("set");
+    }
+    for (i, setting) in settings.iter().enumerate() {
+        assert_eq!(s.bot_setting(bot, setting.clone()).await.must("bot_setting"), Some(format!("value {i}")), "{setting:?}");
+    }
+    let name = BotSetting::Name("de".into());
+    s.update_bot(bot, BotChange::Setting(name.clone(), Some("Der Bot".into()))).await.must("replace");
+    assert_eq!(s.bot_setting(bot, name.clone()).await.must("bot_setting").as_deref(), Some("Der Bot"), "replaced");
+    s.update_bot(bot, BotChange::Setting(name.clone(), None)).await.must("remove");
+    assert_eq!(s.bot_setting(bot, name.clone()).await.must("bot_setting"), None, "removed");
+    assert_eq!(s.bot_setting(bot, settings[2].clone()).await.must("bot_setting").as_deref(), Some("value 2"), "others stay");
+    refused(s.update_bot(alice, BotChange::Setting(name.clone(), Some("x".into()))).await, Error::UserNotFound, "a person's setting");
+    assert_eq!(s.bot_setting(alice, name).await.must("bot_setting"), None, "nothing stored for a person");
 }
 
 /// Entities and keyboards are stored with the message and read back everywhere it is read;
@@ -1925,12 +1954,20 @@ pub async fn reactions(store: Arc<dyn Store>) {
     );
     assert_eq!(bobs.recent.len(), 4, "recent names every reaction in a small group");
     assert!(bobs.recent.contains(&(bob, custom.clone())) && bobs.recent.contains(&(alice, emoji("👍"))), "recent: {:?}", bobs.recent);
+    let changes = vec![
+        Event::Reactions {
+            chat: group,
+            message: MessageId(1),
+            change: Some(ReactionChange { by: alice, old: vec![], new: vec![emoji("👍"), emoji("🔥")] }),
+        },
+        Event::Reactions {
+            chat: group,
+            message: MessageId(1),
+            change: Some(ReactionChange { by: bob, old: vec![], new: vec![emoji("🔥"), custom.clone()] }),
+        },
+    ];
     for (who, from) in [(alice, a0), (bob, b0)] {
-        assert_eq!(
-            events(&log_of(s, who, from).await),
-            vec![Event::Reactions { chat: group, message: MessageId(1) }; 2],
-            "each change is logged once for every member"
-        );
+        assert_eq!(events(&log_of(s, who, from).await), changes, "each change is logged once for every member, with who and how");
     }
     let seen = s.reactions(alice, group, &[MessageId(1), MessageId(2)]).await.must("reactions");
     assert_eq!(seen.len(), 1, "only reacted messages are listed");
@@ -1947,6 +1984,14 @@ pub async fn reactions(store: Arc<dyn Store>) {
     s.react(alice, group, MessageId(1), set(&["🔥", "👍"])).await.must("same again");
     let reorder = log_of(s, bob, before).await;
     assert_eq!(reorder.len(), 1, "a new order is one change, the same set again none: {reorder:?}");
+    assert_eq!(
+        events(&reorder),
+        vec![Event::Reactions {
+            chat: group,
+            message: MessageId(1),
+            change: Some(ReactionChange { by: alice, old: vec![emoji("👍"), emoji("🔥")], new: vec![emoji("🔥"), emoji("👍")] }),
+        }]
+    );
     let now = s.react(alice, group, MessageId(1), set(&["🔥"])).await.must("take one away");
     assert_eq!(counts(&now), vec![("🔥".into(), 2, true), ("custom:5368324170671202286".into(), 1, false)]);
 
@@ -1967,6 +2012,81 @@ pub async fn reactions(store: Arc<dyn Store>) {
     assert!(s.reactions(alice, group, &[MessageId(1), MessageId(3)]).await.must("reactions").is_empty(), "deleted with the message");
 }
 
+/// Admins restrict what members send (the group's permissions, a member's own restriction,
+/// with an end), ban people out and let them back: `send` and `join` obey; refusals change
+/// nothing; admins are never restricted.
+pub async fn group_moderation(store: Arc<dyn Store>) {
+    let s = &*store;
+    let alice = person(s, 1, "Alice").await;
+    let bob = person(s, 2, "Bob").await;
+    let carol = person(s, 3, "Carol").await;
+    let group = s.create_chat(alice, ChatKind::Group, &title("Team"), None, &[bob, carol]).await.must("create").id;
+    s.set_admin(alice, group, carol, true).await.must("carol is an admin");
+    let text_only = Permissions::NONE.with(Permissions::TEXT, true);
+    let untouched = s.standing(alice, group, bob).await.must("standing");
+    assert_eq!((untouched.banned, untouched.restricted), (None, None));
+    assert_eq!(s.chat_settings(bob, group).await.must("settings").allowed, Permissions::ALL, "everything until set");
+
+    // A member's own restriction; refusals first.
+    refused(s.restrict_member(bob, group, carol, Permissions::NONE, None).await, Error::AdminRequired, "a member restricts");
+    assert!(matches!(s.restrict_member(alice, group, carol, Permissions::NONE, None).await, Err(Error::Invalid(_))), "an admin");
+    refused(s.restrict_member(alice, group, UserId(987_654), Permissions::NONE, None).await, Error::UserNotFound, "not a member");
+    s.restrict_member(alice, group, bob, Permissions::NONE, None).await.must("restrict bob");
+    let b0 = state(s, bob).await;
+    refused(s.send(bob, group, 1, draft(text("hi"), None)).await, Error::WriteForbidden, "a restricted member sends");
+    assert_eq!(state(s, bob).await, b0, "a refused send logs nothing");
+    assert_eq!(s.standing(carol, group, bob).await.must("standing").restricted, Some((Permissions::NONE, None)));
+    send(s, carol, group, 2, "admins are never restricted").await;
+    s.restrict_member(alice, group, bob, text_only, Some(now() + 3_600)).await.must("text only, for an hour");
+    send(s, bob, group, 3, "text again").await;
+    s.restrict_member(alice, group, bob, Permissions::NONE, Some(now() - 1)).await.must("a restriction already over");
+    send(s, bob, group, 4, "an ended restriction holds nothing back").await;
+    s.restrict_member(alice, group, bob, Permissions::ALL, None).await.must("lift");
+    assert_eq!(s.standing(alice, group, bob).await.must("standing").restricted, None, "lifted");
+
+    // The group's permissions, for every member who is not an admin.
+    refused(s.set_chat_permissions(bob, group, Permissions::NONE).await, Error::AdminRequired, "a member sets permissions");
+    s.set_chat_permissions(carol, group, Permissions::NONE).await.must("an admin sets permissions");
+    refused(s.send(bob, group, 5, draft(text("hi"), None)).await, Error::WriteForbidden, "nobody but admins sends");
+    send(s, alice, group, 6, "the creator still does").await;
+    s.set_chat_permissions(alice, group, Permissions::ALL).await.must("open again");
+    send(s, bob, group, 7, "members send again").await;
+    s.set_description(alice, group, "Our team\nchat").await.must("description");
+    assert_eq!(s.chat_settings(bob, group).await.must("settings").description, "Our team\nchat");
+    assert!(matches!(s.set_description(alice, group, &"d".repeat(256)).await, Err(Error::Invalid(_))), "too long");
+    refused(s.set_description(bob, group, "mine").await, Error::AdminRequired, "a member describes");
+    let dm = s.open_private(alice, bob).await.must("open").id;
+    assert!(s.set_chat_permissions(alice, dm, Permissions::NONE).await.is_err(), "no permissions in private chats");
+
+    // Bans: out, kept out, let back in.
+    let invite = s.export_invite(alice, group).await.must("invite");
+    refused(s.ban_member(bob, group, carol, None).await, Error::AdminRequired, "a member bans");
+    refused(s.ban_member(carol, group, alice, None).await, Error::AdminRequired, "an admin bans the creator");
+    s.ban_member(carol, group, bob, None).await.must("ban bob");
+    assert_eq!(s.member(alice, group, bob).await.must("member"), None, "banned is out");
+    assert_eq!(s.standing(alice, group, bob).await.must("standing").banned, Some(None), "for ever");
+    assert!(matches!(s.join(bob, JoinBy::Invite(invite.clone())).await, Err(Error::Invalid(_))), "kept out");
+    refused(s.send(bob, group, 8, draft(text("hi"), None)).await, Error::ChatNotFound, "a banned person sees nothing");
+    s.unban_member(alice, group, bob, true).await.must("unban");
+    s.join(bob, JoinBy::Invite(invite.clone())).await.must("back by the link");
+    s.ban_member(alice, group, bob, Some(now() - 1)).await.must("a ban already over");
+    s.join(bob, JoinBy::Invite(invite.clone())).await.must("an ended ban keeps nobody out");
+    s.ban_member(alice, group, bob, Some(now() + 3_600)).await.must("ban for an hour");
+    s.add_members(alice, group, &[bob]).await.must("an admin adds him back");
+    assert_eq!(s.standing(alice, group, bob).await.must("standing").banned, None, "adding lifted the ban");
+    // unbanChatMember on a member who was not banned removes them, unless only_if_banned.
+    s.unban_member(alice, group, bob, true).await.must("only if banned");
+    assert!(s.member(alice, group, bob).await.must("member").is_some(), "still a member");
+    s.unban_member(alice, group, bob, false).await.must("unban a member");
+    assert_eq!(s.member(alice, group, bob).await.must("member"), None, "removed, free to come back");
+    s.join(bob, JoinBy::Invite(invite)).await.must("and he comes back");
+    // A stranger can be banned before they ever join.
+    let eve = person(s, 5, "Eve").await;
+    s.ban_member(alice, group, eve, None).await.must("ban a stranger");
+    refused(s.ban_member(alice, group, UserId(987_654), None).await, Error::UserNotFound, "no such user");
+    refused(s.standing(eve, group, bob).await, Error::ChatNotFound, "a non-member reads nothing");
+}
+
 /// In a channel (its own log) a reaction is one row in the chat's log and none in readers' logs, its counts are shown and who reacted is not.
 pub async fn reactions_in_channels(store: Arc<dyn Store>) {
     let s = &*store;
@@ -1981,7 +2101,11 @@ pub async fn reactions_in_channels(store: Arc<dyn Store>) {
     }
     assert_eq!(state(s, readers[0]).await, before, "no row in a reader's own log");
     let log = chat_log_of(s, readers[1], channel, cpts).await;
-    assert_eq!(events(&log), vec![Event::Reactions { chat: channel, message: MessageId(1) }; 3], "one row per change in the channel's log");
+    assert_eq!(
+        events(&log),
+        vec![Event::Reactions { chat: channel, message: MessageId(1), change: None }; 3],
+        "one row per change in the channel's log, not who"
+    );
     let seen = s.reactions(readers[0], channel, &[MessageId(1)]).await.must("reactions").pop().expect("reacted");
     assert_eq!(counts(&seen), vec![("🎉".into(), 3, true)]);
     assert!(seen.recent.is_empty(), "channel readers stay anonymous");

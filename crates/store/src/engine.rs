@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use heliograph_core::*;
 
 use crate::commands::{
-    accounts, bots, chats, drafts, files, messages, moderation, people, reactions, search, secret, sync, transparency, Tx,
+    accounts, bots, chats, drafts, files, messages, moderation, people, reactions, restrictions, search, secret, sync, transparency, Tx,
 };
 use crate::{model::*, CommitFeed, Result, Store};
 
@@ -87,7 +87,9 @@ by_value!(
     Option<MessageId>,
     Option<(i64, ChatId)>,
     (ChatId, MessageId),
-    Option<ChatId>
+    Option<ChatId>,
+    Option<i64>,
+    Permissions
 );
 
 macro_rules! by_ref {
@@ -101,7 +103,7 @@ macro_rules! by_ref {
     )*};
 }
 by_ref!(Phone => Phone, SealedPhone => SealedPhone, DisplayName => DisplayName, Username => Username, Title => Title, LoginCodeHash => LoginCodeHash,
-    Draft => Draft, Edit => Edit, ReactionSet => ReactionSet, JoinBy => JoinBy, BotChange => BotChange, NewFile => NewFile,
+    Draft => Draft, Edit => Edit, ReactionSet => ReactionSet, JoinBy => JoinBy, BotChange => BotChange, BotSetting => BotSetting, NewFile => NewFile,
     NewReport => NewReport, Action => Action, Vec<UserId> => [UserId], Vec<MessageId> => [MessageId], Vec<i64> => [i64], Vec<u8> => [u8], String => str,
     Vec<(ChatId, MessageId)> => [(ChatId, MessageId)],
     KeyPackageUpload => KeyPackageUpload, MlsGroup => MlsGroup, MlsCommit => MlsCommit, MlsSend => MlsSend);
@@ -240,6 +242,28 @@ impl<E: Engine> Store for E {
     async fn member(&self, actor: UserId, chat: ChatId, user: UserId) -> Result<Option<Membership>> {
         run!(read, self, (actor, chat, user) => chats::member)
     }
+    async fn set_chat_permissions(&self, actor: UserId, chat: ChatId, allowed: Permissions) -> Result<()> {
+        run!(write, self, (actor, chat, allowed) => restrictions::set_chat_permissions)
+    }
+    async fn set_description(&self, actor: UserId, chat: ChatId, description: &str) -> Result<()> {
+        let description = description.to_string();
+        run!(write, self, (actor, chat, description) => restrictions::set_description)
+    }
+    async fn chat_settings(&self, actor: UserId, chat: ChatId) -> Result<ChatSettings> {
+        run!(read, self, (actor, chat) => restrictions::chat_settings)
+    }
+    async fn restrict_member(&self, actor: UserId, chat: ChatId, user: UserId, allowed: Permissions, until: Option<i64>) -> Result<()> {
+        run!(write, self, (actor, chat, user, allowed, until) => restrictions::restrict_member)
+    }
+    async fn ban_member(&self, actor: UserId, chat: ChatId, user: UserId, until: Option<i64>) -> Result<()> {
+        run!(write, self, (actor, chat, user, until) => restrictions::ban_member)
+    }
+    async fn unban_member(&self, actor: UserId, chat: ChatId, user: UserId, only_if_banned: bool) -> Result<()> {
+        run!(write, self, (actor, chat, user, only_if_banned) => restrictions::unban_member)
+    }
+    async fn standing(&self, actor: UserId, chat: ChatId, user: UserId) -> Result<Standing> {
+        run!(read, self, (actor, chat, user) => restrictions::standing)
+    }
     async fn find_private(&self, user: UserId, peer: UserId) -> Result<Option<Chat>> {
         run!(read, self, (user, peer) => chats::find_private)
     }
@@ -316,6 +340,9 @@ impl<E: Engine> Store for E {
     }
     async fn update_bot(&self, bot: UserId, change: BotChange) -> Result<Bot> {
         run!(write, self, (bot, change) => bots::update_bot)
+    }
+    async fn bot_setting(&self, bot: UserId, setting: BotSetting) -> Result<Option<String>> {
+        run!(read, self, (bot, setting) => bots::bot_setting)
     }
     async fn webhook_bots(&self) -> Result<Vec<UserId>> {
         run!(read, self, () => bots::webhook_bots)

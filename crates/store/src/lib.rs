@@ -130,6 +130,24 @@ pub trait Store: Send + Sync + 'static {
     async fn members(&self, actor: UserId, chat: ChatId, offset: u32, limit: u32) -> Result<Vec<Membership>>;
     /// `user`'s membership of `chat`, as `actor` (a member) sees it; `None` if not a member.
     async fn member(&self, actor: UserId, chat: ChatId, user: UserId) -> Result<Option<Membership>>;
+    /// What the group's members who are not admins may send (admins; groups only).
+    async fn set_chat_permissions(&self, actor: UserId, chat: ChatId, allowed: Permissions) -> Result<()>;
+    /// The chat's description (admins), at most [`MAX_DESCRIPTION_CHARS`] visible characters.
+    async fn set_description(&self, actor: UserId, chat: ChatId, description: &str) -> Result<()>;
+    /// The chat's permissions and description, for a member.
+    async fn chat_settings(&self, actor: UserId, chat: ChatId) -> Result<ChatSettings>;
+    /// Restricts a group member who is not an admin to `allowed` until `until` (unix seconds;
+    /// `None`: for ever); [`Permissions::ALL`] lifts it. `messages::send` obeys it.
+    async fn restrict_member(&self, actor: UserId, chat: ChatId, user: UserId, allowed: Permissions, until: Option<i64>) -> Result<()>;
+    /// Removes `user` (if a member, under `remove_member`'s rules) and keeps them out until
+    /// `until` (`None`: for ever): joining by link or username is refused; an admin adding
+    /// them lifts the ban.
+    async fn ban_member(&self, actor: UserId, chat: ChatId, user: UserId, until: Option<i64>) -> Result<()>;
+    /// Lifts a ban; a member who was not banned is removed unless `only_if_banned`
+    /// (Telegram's `unbanChatMember`).
+    async fn unban_member(&self, actor: UserId, chat: ChatId, user: UserId, only_if_banned: bool) -> Result<()>;
+    /// `user`'s membership, ban and restriction in `chat`, as `actor` (a member) sees them.
+    async fn standing(&self, actor: UserId, chat: ChatId, user: UserId) -> Result<Standing>;
     /// The private chat of `user` and `peer` if one of them ever opened it (never creates).
     async fn find_private(&self, user: UserId, peer: UserId) -> Result<Option<Chat>>;
     /// The chat's invite token, made on first use.
@@ -187,6 +205,8 @@ pub trait Store: Send + Sync + 'static {
     /// A bot's settings; `None` when `bot` is not a bot.
     async fn bot(&self, bot: UserId) -> Result<Option<Bot>>;
     async fn update_bot(&self, bot: UserId, change: BotChange) -> Result<Bot>;
+    /// One setting of a bot's profile ([`BotSetting`]); `None` when never set.
+    async fn bot_setting(&self, bot: UserId, setting: BotSetting) -> Result<Option<String>>;
     /// The bots that have a webhook set (delivery resumes for them at startup).
     async fn webhook_bots(&self) -> Result<Vec<UserId>>;
     /// `user` pressed the callback button carrying `data` under `message`: logs

@@ -196,6 +196,28 @@ pub enum BotChange {
     WebhookError(Option<(i64, String)>),
     AllowedUpdates(Option<String>),
     Commands(String),
+    /// Sets (or with `None` removes) one setting of the bot's profile.
+    Setting(BotSetting, Option<String>),
+}
+
+/// One setting of a bot's profile that the Bot API keeps beside its account (Telegram's
+/// `setMyName`, `setMyDescription`, `setMyShortDescription`, `setChatMenuButton`,
+/// `setMyDefaultAdministratorRights`). Languages are two-letter codes, checked by the caller;
+/// what is shown to everyone else is the account's own name and bio.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BotSetting {
+    /// Its name for people whose language is this.
+    Name(String),
+    /// Its description (what an empty private chat with it shows) for this language, or
+    /// `""` for everyone else.
+    Description(String),
+    /// Its short description for people whose language is this.
+    ShortDescription(String),
+    /// The menu button of its private chat `Some(chat)`, or of every chat without one of
+    /// its own (`None`).
+    MenuButton(Option<ChatId>),
+    /// The admin rights it asks for when added to groups, or to channels.
+    DefaultRights { channels: bool },
 }
 
 /// What the server learned about an uploaded file before recording it.
@@ -339,9 +361,12 @@ pub enum Event {
         chat: ChatId,
     },
     /// Someone changed their reactions on `message`; rendered as they stand when read.
+    /// `change` says who and from what to what, except in channels, whose readers react
+    /// anonymously (and in events logged before schema 9).
     Reactions {
         chat: ChatId,
         message: MessageId,
+        change: Option<ReactionChange>,
     },
     /// The log's owner saved or cleared their draft in `chat` (logged in their log only).
     DraftChanged {
@@ -356,6 +381,35 @@ pub enum Event {
     },
     /// A handshake or application message of a secret chat (MLS), in its sequence.
     Mls(MlsMessage),
+}
+
+/// Most characters of a group's or channel's description (Telegram's 255).
+pub const MAX_DESCRIPTION_CHARS: usize = 255;
+
+/// A group's (or channel's) settings beyond its title: what its members who are not
+/// admins may send (everything until set), and its description.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatSettings {
+    pub allowed: Permissions,
+    pub description: String,
+}
+
+/// A person's standing in a group, as its members see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Standing {
+    pub membership: Option<Membership>,
+    /// Banned, until then (`None` inside: for ever).
+    pub banned: Option<Option<i64>>,
+    /// Their own restriction in force: what they may send, until when.
+    pub restricted: Option<(Permissions, Option<i64>)>,
+}
+
+/// Who changed their reactions on a message, and how (the Bot API's `message_reaction`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReactionChange {
+    pub by: UserId,
+    pub old: Vec<Reaction>,
+    pub new: Vec<Reaction>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,14 +7,14 @@ use std::future::Future;
 use std::pin::Pin;
 
 use heliograph_core::*;
-use heliograph_store::{BotChange, Draft, Edit, Resolved};
+use heliograph_store::{Draft, Edit, Resolved};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::params::Params;
 use super::parse_mode::{self, ParseMode};
 use super::render::{self, Renderer};
-use super::updates;
+use super::{members, profile, updates};
 use super::{ApiError, ApiResult, Ctx};
 
 pub type Handler = fn(Ctx, Params) -> Pin<Box<dyn Future<Output = ApiResult> + Send>>;
@@ -50,6 +50,7 @@ table! {
     "editMessageReplyMarkup" => edit_message_reply_markup,
     "deleteMessage" => delete_message,
     "deleteMessages" => delete_messages,
+    "setMessageReaction" => set_message_reaction,
     "sendChatAction" => send_chat_action,
     "sendPhoto" => send_photo,
     "sendDocument" => send_document,
@@ -59,22 +60,41 @@ table! {
     "getFile" => get_file,
     "answerCallbackQuery" => answer_callback_query,
     "getChat" => get_chat,
-    "getChatMember" => get_chat_member,
+    "getChatMember" => members::get_chat_member,
+    "banChatMember" => members::ban_chat_member,
+    "unbanChatMember" => members::unban_chat_member,
+    "restrictChatMember" => members::restrict_chat_member,
+    "promoteChatMember" => members::promote_chat_member,
+    "setChatPermissions" => members::set_chat_permissions,
+    "setChatDescription" => members::set_chat_description,
+    "exportChatInviteLink" => members::export_chat_invite_link,
     "getChatMemberCount" => get_chat_member_count,
     "getChatAdministrators" => get_chat_administrators,
     "leaveChat" => leave_chat,
     "pinChatMessage" => pin_chat_message,
     "unpinChatMessage" => unpin_chat_message,
     "setChatTitle" => set_chat_title,
-    "setMyCommands" => set_my_commands,
-    "getMyCommands" => get_my_commands,
-    "deleteMyCommands" => delete_my_commands,
+    "setMyCommands" => profile::set_my_commands,
+    "getMyCommands" => profile::get_my_commands,
+    "deleteMyCommands" => profile::delete_my_commands,
+    "setMyName" => profile::set_my_name,
+    "getMyName" => profile::get_my_name,
+    "setMyDescription" => profile::set_my_description,
+    "getMyDescription" => profile::get_my_description,
+    "setMyShortDescription" => profile::set_my_short_description,
+    "getMyShortDescription" => profile::get_my_short_description,
+    "setChatMenuButton" => profile::set_chat_menu_button,
+    "getChatMenuButton" => profile::get_chat_menu_button,
+    "setMyDefaultAdministratorRights" => profile::set_my_default_administrator_rights,
+    "getMyDefaultAdministratorRights" => profile::get_my_default_administrator_rights,
 }
 
 // --- the bot itself ------------------------------------------------------------------------
 
+/// Read from the store, not the token cache: `setMyName` may have changed the name.
 async fn get_me(ctx: Ctx, _: Params) -> ApiResult {
-    Ok(render::me(&ctx.bot))
+    let users = ctx.api.shared.store.users(&[ctx.bot.id]).await?;
+    Ok(render::me(users.first().ok_or_else(ApiError::unauthorized)?))
 }
 
 /// Telegram's `logOut` and `close` hand a bot over between servers; here there is one
@@ -92,7 +112,7 @@ async fn close(_: Ctx, _: Params) -> ApiResult {
 /// The chat a `chat_id` parameter names, for this bot: a person's user id (their private
 /// chat with the bot, which only they can open), a `-100…` group or channel id, or
 /// `@username` of a public group or channel.
-async fn target(ctx: &Ctx, params: &Params, name: &str) -> ApiResult<ChatId> {
+pub(super) async fn target(ctx: &Ctx, params: &Params, name: &str) -> ApiResult<ChatId> {
     let raw = params.str(name)?.filter(|s| !s.is_empty()).ok_or_else(|| ApiError::empty(name))?;
     let store = &*ctx.api.shared.store;
     if let Some(username) = raw.strip_prefix('@') {
@@ -124,16 +144,17 @@ async fn get_chat(ctx: Ctx, params: Params) -> ApiResult {
         Some(p) => Some(Renderer::new(store, ctx.bot.id).user(p).await?),
         None => None,
     };
-    Ok(render::chat_full(render::chat(&view.chat, peer.as_ref())))
-}
-
-async fn get_chat_member(ctx: Ctx, params: Params) -> ApiResult {
-    let chat = target(&ctx, &params, "chat_id").await?;
-    let user = UserId(params.required_int("user_id")?);
-    let store = &*ctx.api.shared.store;
-    let member = store.member(ctx.bot.id, chat, user).await?;
-    let person = store.users(&[user]).await?.into_iter().next().ok_or_else(|| ApiError::bad_request("user not found"))?;
-    Ok(render::chat_member(&person, member.map(|m| m.role)))
+    let mut full = render::chat_full(render::chat(&view.chat, peer.as_ref()));
+    if view.chat.kind != ChatKind::Private {
+        let settings = store.chat_settings(ctx.bot.id, chat).await?;
+        if !settings.description.is_empty() {
+            full["description"] = json!(settings.description);
+        }
+        if view.chat.kind == ChatKind::Group {
+            full["permissions"] = Value::Object(members::permissions_json(settings.allowed));
+        }
+    }
+    Ok(full)
 }
 
 async fn get_chat_member_count(ctx: Ctx, params: Params) -> ApiResult {
@@ -501,7 +522,7 @@ async fn copy_message(ctx: Ctx, params: Params) -> ApiResult {
 /// The message an edit names; inline messages do not exist here.
 async fn edited(ctx: &Ctx, params: &Params) -> ApiResult<(ChatId, MessageId)> {
     if params.has("inline_message_id") {
-        return Err(ApiError::bad_request("inline messages are not supported by this server"));
+        return Err(ApiError::bad_request("inline_message_id is not supported: there are no inline messages on this server"));
     }
     let chat = target(ctx, params, "chat_id").await?;
     Ok((chat, MessageId(params.required_int("message_id")?)))
@@ -578,6 +599,45 @@ async fn delete(ctx: &Ctx, chat: ChatId, ids: &[MessageId]) -> ApiResult {
         heliograph_store::Error::AuthorRequired | heliograph_store::Error::AdminRequired => {
             ApiError::bad_request("message can't be deleted")
         }
+        other => other.into(),
+    })?;
+    Ok(json!(true))
+}
+
+// --- reactions -----------------------------------------------------------------------------
+
+/// A `ReactionType`.
+#[derive(Deserialize)]
+struct WireReaction {
+    #[serde(rename = "type")]
+    kind: String,
+    emoji: Option<String>,
+    custom_emoji_id: Option<String>,
+}
+
+/// Sets the bot's reaction on a message it can see (`reaction` empty or absent: takes it
+/// away), through the store's `react`, as people react. As on Telegram, a bot sets at most
+/// one reaction and no paid ones.
+async fn set_message_reaction(ctx: Ctx, params: Params) -> ApiResult {
+    let chat = target(&ctx, &params, "chat_id").await?;
+    let id = MessageId(params.required_int("message_id")?);
+    let wire: Vec<WireReaction> = params.json("reaction")?.unwrap_or_default();
+    if wire.len() > 1 {
+        return Err(ApiError::bad_request("REACTIONS_TOO_MANY: a bot sets at most one reaction on a message"));
+    }
+    let invalid = || ApiError::bad_request("REACTION_INVALID");
+    let reactions = wire
+        .into_iter()
+        .map(|r| match r.kind.as_str() {
+            "emoji" => Reaction::emoji(r.emoji.as_deref().ok_or_else(invalid)?).map_err(|_| invalid()),
+            "custom_emoji" => Reaction::custom_emoji(r.custom_emoji_id.as_deref().ok_or_else(invalid)?).map_err(|_| invalid()),
+            "paid" => Err(ApiError::bad_request("paid reactions are not supported by this server: there are no Stars")),
+            _ => Err(invalid()),
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    let set = ReactionSet::parse(reactions).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    ctx.api.shared.store.react(ctx.bot.id, chat, id, set).await.map_err(|e| match e {
+        heliograph_store::Error::MessageNotFound => ApiError::bad_request("message to react not found"),
         other => other.into(),
     })?;
     Ok(json!(true))
@@ -682,78 +742,6 @@ async fn answer_callback_query(ctx: Ctx, params: Params) -> ApiResult {
     }
     let answer = crate::callbacks::Answer { text, alert: params.bool("show_alert")?, url: params.str("url")?.filter(|u| !u.is_empty()) };
     ctx.api.shared.callbacks.answer(bot, pts, answer);
-    Ok(json!(true))
-}
-
-// --- commands ------------------------------------------------------------------------------
-
-#[derive(Deserialize, serde::Serialize)]
-struct BotCommand {
-    command: String,
-    description: String,
-}
-
-/// The key a command list is kept under: its scope and language.
-fn commands_key(params: &Params) -> ApiResult<String> {
-    let scope: Option<Map<String, Value>> = params.json("scope")?;
-    let scope = scope.unwrap_or_default();
-    let kind = scope.get("type").and_then(Value::as_str).unwrap_or("default");
-    const SCOPES: &[&str] =
-        &["default", "all_private_chats", "all_group_chats", "all_chat_administrators", "chat", "chat_administrators", "chat_member"];
-    if !SCOPES.contains(&kind) {
-        return Err(ApiError::bad_request("unsupported bot command scope type"));
-    }
-    let chat = scope.get("chat_id").map(|v| v.to_string().trim_matches('"').to_string()).unwrap_or_default();
-    let user = scope.get("user_id").map(Value::to_string).unwrap_or_default();
-    let lang = params.str("language_code")?.unwrap_or_default();
-    if !lang.is_empty() && (lang.len() != 2 || !lang.bytes().all(|b| b.is_ascii_lowercase())) {
-        return Err(ApiError::bad_request("language_code is a two-letter ISO 639-1 code"));
-    }
-    Ok(format!("{kind}:{chat}:{user}:{lang}"))
-}
-
-async fn commands(ctx: &Ctx) -> ApiResult<Map<String, Value>> {
-    let bot = ctx.api.shared.store.bot(ctx.bot.id).await?.ok_or_else(|| ApiError::new(401, "Unauthorized".into()))?;
-    Ok(serde_json::from_str(&bot.commands).unwrap_or_default())
-}
-
-async fn set_my_commands(ctx: Ctx, params: Params) -> ApiResult {
-    let list: Vec<BotCommand> = params.json("commands")?.ok_or_else(|| ApiError::empty("commands"))?;
-    if list.len() > 100 {
-        return Err(ApiError::bad_request("too many commands (at most 100)"));
-    }
-    for c in &list {
-        let name_ok =
-            (1..=32).contains(&c.command.len()) && c.command.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-        if !name_ok {
-            return Err(ApiError::bad_request("BOT_COMMAND_INVALID"));
-        }
-        if !(1..=256).contains(&c.description.chars().count()) {
-            return Err(ApiError::bad_request("BOT_COMMAND_DESCRIPTION_INVALID"));
-        }
-    }
-    let key = commands_key(&params)?;
-    let mut all = commands(&ctx).await?;
-    if list.is_empty() {
-        all.remove(&key);
-    } else {
-        all.insert(key, serde_json::to_value(&list).map_err(|_| ApiError::internal())?);
-    }
-    ctx.api.shared.store.update_bot(ctx.bot.id, BotChange::Commands(Value::Object(all).to_string())).await?;
-    Ok(json!(true))
-}
-
-async fn get_my_commands(ctx: Ctx, params: Params) -> ApiResult {
-    let key = commands_key(&params)?;
-    Ok(commands(&ctx).await?.remove(&key).unwrap_or_else(|| json!([])))
-}
-
-async fn delete_my_commands(ctx: Ctx, params: Params) -> ApiResult {
-    let key = commands_key(&params)?;
-    let mut all = commands(&ctx).await?;
-    if all.remove(&key).is_some() {
-        ctx.api.shared.store.update_bot(ctx.bot.id, BotChange::Commands(Value::Object(all).to_string())).await?;
-    }
     Ok(json!(true))
 }
 

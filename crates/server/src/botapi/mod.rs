@@ -13,18 +13,25 @@
 //! webhook delivery are a difference read from the last confirmed pts ([`updates`]).
 //!
 //! # Layout
+//! - [`coverage`]: what is offered of the specification, method by method (the source of
+//!   `docs/bot-api.md`'s conformance table), and how the rest is refused.
 //! - [`params`]: reading parameters however they came.
 //! - [`render`]: store records as Bot API objects (User, Chat, Message, Update, File…).
 //! - [`methods`]: one function per method.
+//! - `members`: chat management and moderation (bans, restrictions, permissions, promotion).
+//! - `profile`: the bot's own profile (commands, name, descriptions, menu button, rights).
 //! - [`updates`]: which log events a bot sees as which updates, `getUpdates`, webhooks.
 //! - [`parse_mode`]: HTML and MarkdownV2 formatting into message entities.
 //!
 //! Architecture Invariant: every method runs as the bot through the same store commands
 //! people use, so a bot can read and write only chats it is a member of.
 
+pub mod coverage;
+mod members;
 pub mod methods;
 pub mod params;
 pub mod parse_mode;
+mod profile;
 mod render;
 pub mod updates;
 
@@ -126,6 +133,10 @@ impl ApiError {
     }
     fn not_found() -> ApiError {
         ApiError::new(404, "Not Found".into())
+    }
+    /// A method this server does not answer, named, with the reason ([`coverage::refusal`]).
+    fn no_method(method: &str) -> ApiError {
+        ApiError::new(404, coverage::refusal(method))
     }
     pub fn flood(retry_after: u32) -> ApiError {
         ApiError { code: 429, description: format!("Too Many Requests: retry after {retry_after}"), retry_after: Some(retry_after) }
@@ -241,7 +252,7 @@ async fn call(
 ) -> Response {
     let started = Instant::now();
     let found = methods::find(&method);
-    let outcome = run(&api, peer, &token, found, request).await;
+    let outcome = run(&api, peer, &token, &method, found, request).await;
     let name = found.map_or("unknown", |(name, _)| name);
     crate::metrics::bot_request(name, outcome.as_ref().map_or_else(|e| e.code, |_| 200), started.elapsed());
     match outcome {
@@ -254,6 +265,7 @@ async fn run(
     api: &Arc<BotApi>,
     peer: SocketAddr,
     token: &str,
+    name: &str,
     method: Option<(&'static str, methods::Handler)>,
     request: Request,
 ) -> ApiResult {
@@ -268,7 +280,7 @@ async fn run(
     if let Err(wait) = api.rate.check(&bot.id.0) {
         return Err(ApiError::flood(wait.secs()));
     }
-    let Some((_, handler)) = method else { return Err(ApiError::not_found()) };
+    let Some((_, handler)) = method else { return Err(ApiError::no_method(name)) };
     let params = params::Params::read(&api.files, bot.id, request).await?;
     let ctx = Ctx { api: api.clone(), bot, session };
     handler(ctx, params).await

@@ -46,6 +46,14 @@ pub fn user(u: &User) -> Value {
 }
 
 /// `getMe`'s answer: the bot and what it can do here.
+/// A `ReactionType`.
+pub fn reaction_type(r: &Reaction) -> Value {
+    match r {
+        Reaction::Emoji(emoji) => json!({ "type": "emoji", "emoji": emoji }),
+        Reaction::CustomEmoji(id) => json!({ "type": "custom_emoji", "custom_emoji_id": id }),
+    }
+}
+
 pub fn me(u: &User) -> Value {
     let mut v = user(u);
     v["can_join_groups"] = json!(true);
@@ -173,6 +181,10 @@ pub struct Renderer<'a> {
 impl<'a> Renderer<'a> {
     pub fn new(store: &'a dyn Store, viewer: UserId) -> Renderer<'a> {
         Renderer { store, viewer, users: HashMap::new(), chats: HashMap::new() }
+    }
+
+    pub fn store(&self) -> &'a dyn Store {
+        self.store
     }
 
     pub async fn user(&mut self, id: UserId) -> ApiResult<User> {

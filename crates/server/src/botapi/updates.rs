@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use heliograph_bus::Topic;
 use heliograph_core::*;
-use heliograph_store::{Bot, BotChange, Difference, Event, Logged, Message, Store, User, Webhook};
+use heliograph_store::{Bot, BotChange, Difference, Event, Logged, Message, ReactionChange, Store, User, Webhook};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
@@ -37,9 +37,19 @@ const MAX_COUNTED: usize = 10_000;
 const SUPERVISE: Duration = Duration::from_secs(10);
 
 /// The update kinds this server produces.
-pub const KINDS: &[&str] =
-    &["message", "edited_message", "channel_post", "edited_channel_post", "callback_query", "my_chat_member", "chat_member"];
-/// What a bot gets when it asked for nothing in particular (Telegram leaves `chat_member` out).
+pub const KINDS: &[&str] = &[
+    "message",
+    "edited_message",
+    "channel_post",
+    "edited_channel_post",
+    "callback_query",
+    "my_chat_member",
+    "chat_member",
+    "message_reaction",
+    "message_reaction_count",
+];
+/// What a bot gets when it asked for nothing in particular (Telegram leaves `chat_member`
+/// and the reaction kinds out).
 const DEFAULT_KINDS: &[&str] = &["message", "edited_message", "channel_post", "edited_channel_post", "callback_query", "my_chat_member"];
 
 fn allowed(bot: &Bot) -> Vec<String> {
@@ -120,9 +130,62 @@ async fn update(r: &mut Renderer<'_>, bot: &User, allowed: &[String], logged: &L
             });
             (kind, value)
         }
+        Event::Reactions { chat, message, change } => {
+            let Some((kind, value)) = reaction_update(r, bot, allowed, logged.date, *chat, *message, change.as_ref()).await? else {
+                return Ok(None);
+            };
+            (kind, value)
+        }
         _ => return Ok(None),
     };
     Ok(Some(json!({ "update_id": logged.pts, kind: value })))
+}
+
+/// A change of reactions, as Telegram tells bots: `message_reaction` (who, from what to
+/// what) in private chats and in groups where the bot is an administrator, never for its
+/// own; `message_reaction_count` (the counts) in channels where it is one, whose readers
+/// react anonymously. Both only when asked for in `allowed_updates`.
+async fn reaction_update(
+    r: &mut Renderer<'_>,
+    bot: &User,
+    allowed: &[String],
+    date: i64,
+    chat: ChatId,
+    message: MessageId,
+    change: Option<&ReactionChange>,
+) -> ApiResult<Option<(&'static str, Value)>> {
+    let wants = |kind: &str| allowed.iter().any(|k| k == kind);
+    let (info, _) = r.chat(chat).await?;
+    let kind = match (info.kind, change) {
+        (ChatKind::Private | ChatKind::Group, Some(c)) if c.by != bot.id && wants("message_reaction") => "message_reaction",
+        (ChatKind::Channel, _) if wants("message_reaction_count") => "message_reaction_count",
+        _ => return Ok(None),
+    };
+    let store = r.store();
+    // A chat the bot has left since, or where it is no admin now, tells it nothing.
+    let admin = match store.member(bot.id, chat, bot.id).await {
+        Ok(member) => member.is_some_and(|m| m.role.is_admin()),
+        Err(heliograph_store::Error::ChatNotFound) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    if info.kind != ChatKind::Private && !admin {
+        return Ok(None);
+    }
+    let mut value = json!({ "chat": r.chat_json(chat).await?, "message_id": message.0, "date": date });
+    match change {
+        Some(c) if kind == "message_reaction" => {
+            value["user"] = render::user(&r.user(c.by).await?);
+            value["old_reaction"] = c.old.iter().map(render::reaction_type).collect();
+            value["new_reaction"] = c.new.iter().map(render::reaction_type).collect();
+        }
+        _ => {
+            // As they stand now: every reaction may have been taken away since.
+            let now = store.reactions(bot.id, chat, &[message]).await?.pop();
+            let counts = now.iter().flat_map(|n| &n.counts);
+            value["reactions"] = counts.map(|c| json!({ "type": render::reaction_type(&c.reaction), "total_count": c.count })).collect();
+        }
+    }
+    Ok(Some((kind, value)))
 }
 
 /// Which update a message is for `bot`: none for its own, privacy mode in groups.

@@ -1,7 +1,7 @@
 //! `chats.*`: the dialog list, private chats, groups and channels, their members and invites.
 //! The store authorizes every call: a chat the caller is not in answers `CHAT_NOT_FOUND`.
 
-use heliograph_core::{ChatId, ChatKind, Title, UserId, Username};
+use heliograph_core::{ChatId, ChatKind, Permissions, Title, UserId, Username};
 use heliograph_proto::{self as proto, ErrorCode};
 use heliograph_store as store;
 
@@ -88,6 +88,44 @@ pub async fn set_title(s: &Shared, me: SignedIn, chat_id: i64, title: &str) -> O
 /// `chats.set_admin`: the creator only.
 pub async fn set_admin(s: &Shared, me: SignedIn, chat_id: i64, user_id: i64, admin: bool) -> Outcome<proto::Ok> {
     s.store.set_admin(me.user, ChatId(chat_id), UserId(user_id), admin).await?;
+    Ok(proto::Ok {})
+}
+
+/// `chats.restrict`: admins, groups only; `can_send` becomes the member's [`Permissions`]
+/// (every kind: the restriction is lifted). `messages.send` obeys it for every client.
+pub async fn restrict(
+    s: &Shared,
+    me: SignedIn,
+    chat_id: i64,
+    user_id: i64,
+    can_send: &[proto::SendKind],
+    until: Option<i64>,
+) -> Outcome<proto::Ok> {
+    use proto::SendKind as K;
+    let allowed = can_send.iter().fold(Permissions::NONE, |p, kind| {
+        let bit = match kind {
+            K::Text => Permissions::TEXT,
+            K::Photos => Permissions::PHOTOS,
+            K::Videos => Permissions::VIDEOS,
+            K::Audios => Permissions::AUDIOS,
+            K::Documents => Permissions::DOCUMENTS,
+            K::Voice => Permissions::VOICE,
+        };
+        p.with(bit, true)
+    });
+    s.store.restrict_member(me.user, ChatId(chat_id), UserId(user_id), allowed, until).await?;
+    Ok(proto::Ok {})
+}
+
+/// `chats.ban`: admins; removes and keeps out (admins only by the creator).
+pub async fn ban(s: &Shared, me: SignedIn, chat_id: i64, user_id: i64, until: Option<i64>) -> Outcome<proto::Ok> {
+    s.store.ban_member(me.user, ChatId(chat_id), UserId(user_id), until).await?;
+    Ok(proto::Ok {})
+}
+
+/// `chats.unban`: admins; lifts a ban (a member who was not banned stays).
+pub async fn unban(s: &Shared, me: SignedIn, chat_id: i64, user_id: i64) -> Outcome<proto::Ok> {
+    s.store.unban_member(me.user, ChatId(chat_id), UserId(user_id), true).await?;
     Ok(proto::Ok {})
 }
 

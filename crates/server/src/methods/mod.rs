@@ -130,6 +130,11 @@ async fn dispatch(s: &Shared, caller: &Caller, request: Request) -> Outcome<(Val
         (R::Leave { chat_id }, Some(me)) => answer(chats::leave(s, me, chat_id).await),
         (R::SetTitle { chat_id, title }, Some(me)) => answer(chats::set_title(s, me, chat_id, &title).await),
         (R::SetAdmin { chat_id, user_id, admin }, Some(me)) => answer(chats::set_admin(s, me, chat_id, user_id, admin).await),
+        (R::Restrict { chat_id, user_id, can_send, until }, Some(me)) => {
+            answer(chats::restrict(s, me, chat_id, user_id, &can_send, until).await)
+        }
+        (R::Ban { chat_id, user_id, until }, Some(me)) => answer(chats::ban(s, me, chat_id, user_id, until).await),
+        (R::Unban { chat_id, user_id }, Some(me)) => answer(chats::unban(s, me, chat_id, user_id).await),
         (R::GetMembers { chat_id, offset, limit }, Some(me)) => answer(chats::members(s, me, chat_id, offset, limit).await),
         (R::ExportInvite { chat_id }, Some(me)) => answer(chats::export_invite(s, me, chat_id).await),
         (R::Join { invite, username }, Some(me)) => answer(chats::join(s, me, invite, username).await),

@@ -101,11 +101,52 @@ pub async fn update_bot<X: Tx>(tx: &mut X, id: UserId, change: &BotChange) -> Re
             tx.execute(sql!("UPDATE bots SET allowed_updates = $2 WHERE user_id = $1"), &[&id.0, allowed]).await?
         }
         BotChange::Commands(commands) => tx.execute(sql!("UPDATE bots SET commands = $2 WHERE user_id = $1"), &[&id.0, commands]).await?,
+        BotChange::Setting(setting, value) => {
+            if !exists(tx, sql!("SELECT 1 FROM bots WHERE user_id = $1"), &[&id.0]).await? {
+                return Err(Error::UserNotFound);
+            }
+            let key = setting_key(setting);
+            match value {
+                Some(value) => {
+                    tx.execute(
+                        sql!(
+                            "INSERT INTO bot_settings (user_id, setting, value) VALUES ($1, $2, $3)
+                             ON CONFLICT (user_id, setting) DO UPDATE SET value = excluded.value"
+                        ),
+                        &[&id.0, &key, value],
+                    )
+                    .await?;
+                }
+                None => {
+                    tx.execute(sql!("DELETE FROM bot_settings WHERE user_id = $1 AND setting = $2"), &[&id.0, &key]).await?;
+                }
+            }
+            1
+        }
     };
     if changed == 0 {
         return Err(Error::UserNotFound);
     }
     bot(tx, id).await?.ok_or(Error::UserNotFound)
+}
+
+/// How a setting is keyed in `bot_settings`.
+fn setting_key(setting: &BotSetting) -> String {
+    match setting {
+        BotSetting::Name(language) => format!("name:{language}"),
+        BotSetting::Description(language) => format!("description:{language}"),
+        BotSetting::ShortDescription(language) => format!("short_description:{language}"),
+        BotSetting::MenuButton(None) => "menu:".to_string(),
+        BotSetting::MenuButton(Some(chat)) => format!("menu:{}", chat.0),
+        BotSetting::DefaultRights { channels: false } => "rights:groups".to_string(),
+        BotSetting::DefaultRights { channels: true } => "rights:channels".to_string(),
+    }
+}
+
+/// One setting of a bot's profile; `None` when it was never set (or `id` is not a bot).
+pub async fn bot_setting<X: Tx>(tx: &mut X, id: UserId, setting: &BotSetting) -> Result<Option<String>> {
+    let key = setting_key(setting);
+    tx.query_opt(sql!("SELECT value FROM bot_settings WHERE user_id = $1 AND setting = $2"), &[&id.0, &key], |r| r.get(0)).await
 }
 
 /// `user` pressed the callback button carrying `data` under `message`: logs the press in the

@@ -61,7 +61,7 @@ async fn load_for_update<X: Tx>(tx: &mut X, id: ChatId) -> Result<Option<Chat>> 
     tx.query_opt(dialect::CHAT_FOR_UPDATE, &[&id.0], rows::chat).await
 }
 
-fn require_manage(view: &View) -> Result<()> {
+pub(super) fn require_manage(view: &View) -> Result<()> {
     if can_manage(view.chat.kind, view.membership.role) {
         Ok(())
     } else {
@@ -244,6 +244,8 @@ pub async fn add_members<X: Tx>(tx: &mut X, actor: UserId, chat: ChatId, users: 
     lock_for_membership(tx, &v.chat, users).await?;
     let mut added = Vec::new();
     for &u in users {
+        // An admin adding someone lets them back in.
+        super::restrictions::forgive(tx, chat, u).await?;
         if insert_member(tx, chat, u, Role::Member, v.chat.top_message).await? {
             added.push(u);
         }
@@ -407,6 +409,9 @@ pub async fn join<X: Tx>(tx: &mut X, user: UserId, how: &JoinBy) -> Result<Chat>
     }
     if membership(tx, chat.id, user).await?.is_some() {
         return Ok(chat);
+    }
+    if super::restrictions::banned(tx, chat.id, user).await?.is_some() {
+        return Err(Error::Invalid("you are banned from this chat; an admin can let you back in".into()));
     }
     if chat.kind == ChatKind::Group && chat.member_count + 1 > MAX_GROUP_MEMBERS {
         return Err(Error::TooManyMembers);

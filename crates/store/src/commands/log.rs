@@ -26,11 +26,28 @@ fn encode(event: &Event) -> Encoded {
             ("participant", chat.0, Some(user.0), Some(by.0), role.map(|r| r.as_str().to_string()))
         }
         Event::ChatChanged { chat } => ("chat", chat.0, None, None, None),
-        Event::Reactions { chat, message } => ("reactions", chat.0, Some(message.0), None, None),
+        Event::Reactions { chat, message, change: None } => ("reactions", chat.0, Some(message.0), None, None),
+        Event::Reactions { chat, message, change: Some(c) } => {
+            ("reactions", chat.0, Some(message.0), Some(c.by.0), Some(format!("{}|{}", encode_reactions(&c.old), encode_reactions(&c.new))))
+        }
         Event::DraftChanged { chat } => ("draft", chat.0, None, None, None),
         Event::CallbackQuery { chat, message, from, data } => ("callback", chat.0, Some(message.0), Some(from.0), Some(data.clone())),
         Event::Mls(m) => ("mls", m.chat.0, Some(m.id.0), None, None),
     }
+}
+
+/// Reactions as a log row keeps them: their stored forms, comma-separated (neither an emoji
+/// nor a custom emoji id holds a comma or a `|`).
+fn encode_reactions(list: &[Reaction]) -> String {
+    list.iter().map(Reaction::encode).collect::<Vec<_>>().join(",")
+}
+
+fn decode_reactions(stored: &str) -> Result<Vec<Reaction>> {
+    stored
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| Reaction::decode(s).ok_or_else(|| Error::internal(format!("the update log holds `{s}`, not a reaction"))))
+        .collect()
 }
 
 /// A stored event's row: `pts, date, kind, chat_id, a, b, ids`.
@@ -67,7 +84,15 @@ pub async fn decode<X: Tx>(
             Some(Event::Participant { chat, user: UserId(a), role: ids.as_deref().and_then(Role::parse), by: UserId(b.unwrap_or(0)) })
         }
         "chat" => Some(Event::ChatChanged { chat }),
-        "reactions" => Some(Event::Reactions { chat, message: MessageId(a) }),
+        "reactions" => {
+            let change = match (b, ids.as_deref().and_then(|ids| ids.split_once('|'))) {
+                (Some(by), Some((old, new))) => {
+                    Some(ReactionChange { by: UserId(by), old: decode_reactions(old)?, new: decode_reactions(new)? })
+                }
+                _ => None,
+            };
+            Some(Event::Reactions { chat, message: MessageId(a), change })
+        }
         "draft" => Some(Event::DraftChanged { chat }),
         "callback" => {
             Some(Event::CallbackQuery { chat, message: MessageId(a), from: UserId(b.unwrap_or(0)), data: ids.unwrap_or_default() })

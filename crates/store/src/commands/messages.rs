@@ -72,6 +72,13 @@ pub async fn send<X: Tx>(tx: &mut X, actor: UserId, chat: ChatId, random_id: i64
     if !can_post(v.chat.kind, v.membership.role) {
         return Err(Error::WriteForbidden);
     }
+    // #19: a group's admins decide what its other members may send.
+    if v.chat.kind == ChatKind::Group && !v.membership.role.is_admin() {
+        let allowed = super::restrictions::allowed(tx, chat, actor).await?;
+        if !may_send(v.chat.kind, v.membership.role, allowed, Permissions::needed(content)) {
+            return Err(Error::WriteForbidden);
+        }
+    }
     // account (#16): a banned, suspended or restricted account sends nothing.
     super::moderation::check_may_send(tx, actor).await?;
     super::secret::refuse_secret(tx, &v.chat).await?;

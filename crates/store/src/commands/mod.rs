@@ -86,6 +86,8 @@ pub mod secret;
 // daily use (#18)
 pub mod drafts;
 pub mod reactions;
+// Bot API breadth (#19): groups moderated by their admins
+pub mod restrictions;
 
 use dialect::sql;
 pub use dialect::{Arg, Ids, Sql};

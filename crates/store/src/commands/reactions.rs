@@ -36,7 +36,9 @@ pub async fn react<X: Tx>(tx: &mut X, actor: UserId, chat: ChatId, id: MessageId
         )
         .await?;
     }
-    log::for_chat(tx, &v.chat, actor, Event::Reactions { chat, message: id }).await?;
+    // Channel readers react anonymously: their log says only that the counts changed.
+    let change = (v.chat.kind != ChatKind::Channel).then(|| ReactionChange { by: actor, old: current, new: set.as_slice().to_vec() });
+    log::for_chat(tx, &v.chat, actor, Event::Reactions { chat, message: id, change }).await?;
     load(tx, Some(actor), v.chat.kind, chat, id).await
 }
 

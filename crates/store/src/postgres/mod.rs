@@ -74,6 +74,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_search.sql"),
     // secret chats (#15)
     include_str!("migrations/0008_mls.sql"),
+    // Bot API breadth (#19): bot profiles
+    include_str!("migrations/0009_bot_api.sql"),
     // accountability (#16): the transparency log.
     include_str!("migrations/0010_transparency.sql"),
 ];

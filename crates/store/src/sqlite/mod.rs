@@ -44,6 +44,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0007_search.sql"),
     // secret chats (#15)
     include_str!("0008_mls.sql"),
+    // Bot API breadth (#19): bot profiles
+    include_str!("0009_bot_api.sql"),
     // accountability (#16): the transparency log.
     include_str!("0010_transparency.sql"),
 ];
