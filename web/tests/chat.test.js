@@ -178,10 +178,11 @@ test('reply, edit and delete', async () => {
   const edited = bob.locator('#history .row.other').filter({ hasText: 'an edited message' });
   await edited.locator('.edited').waitFor();
 
-  // Alice deletes it for everyone.
+  // Alice deletes it for everyone (the dialog asks: for her, or for both).
   const mine = alice.locator('#history .row.own').filter({ hasText: 'an edited message' });
   await mine.hover();
   await mine.getByRole('button', { name: 'Delete' }).click();
+  await alice.getByRole('dialog', { name: 'Delete message?' }).getByRole('button', { name: 'Delete for me and Bob Builder' }).click();
   await bob.locator('#history .row').filter({ hasText: 'an edited message' }).waitFor({ state: 'detached' });
 });
 

@@ -27,6 +27,7 @@ test('10,000 messages: few rendered, bottom-anchored, cheap to scroll', async ()
   const src = await page.evaluate(() => /** @type {HTMLLinkElement} */ (document.querySelector('link[href$="history.js"]')).href);
   const result = await page.evaluate(async (src) => {
     const { VirtualList } = await import(src);
+    const { h } = await import(src.replace(/history\.js$/, 'vendor/preact.module.js'));
     const scroller = document.createElement('div');
     scroller.className = 'history';
     scroller.style.height = '600px';
@@ -34,15 +35,7 @@ test('10,000 messages: few rendered, bottom-anchored, cheap to scroll', async ()
     document.body.replaceChildren(scroller);
     const items = Array.from({ length: 10_000 }, (_, i) => ({ key: `m${i}`, version: '', text: `message ${i} `.repeat(1 + (i % 7)) }));
     const list = new VirtualList(scroller, {
-      render: (/** @type {{text: string}} */ it) => {
-        const el = document.createElement('div');
-        el.className = 'row';
-        const b = document.createElement('div');
-        b.className = 'bubble';
-        b.textContent = it.text;
-        el.append(b);
-        return el;
-      },
+      render: (/** @type {{text: string}} */ it) => h('div', { class: 'row' }, h('div', { class: 'bubble' }, it.text)),
       estimate: () => 60,
     });
     let t = performance.now();
