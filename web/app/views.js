@@ -273,7 +273,7 @@ function Sidebar({ app }) {
   return html`<nav class="sidebar" aria-label="Chat list">
     <h1 class="visually-hidden">Heliograph</h1>
     <div class="sidebar-header">
-      <button type="button" class="me" aria-label=${`Settings (${name})`} onClick=${() => app.settingsDialog()}>${Avatar(name, m.me?.id ?? 0)}<span class="me-name">${name}</span></button>
+      <button type="button" class="me" onClick=${() => app.settingsDialog()}>${Avatar(name, m.me?.id ?? 0)}<span class="me-name"><span class="visually-hidden">Settings: </span>${name}</span></button>
       <div class="header-actions">
         <button type="button" class="icon" title="New chat" aria-label="New chat" onClick=${() => app.newChatDialog()}>${Icon('compose')}</button>
         <button type="button" class="icon" title="New group" aria-label="New group" onClick=${() => app.newGroupDialog()}>${Icon('group')}</button>
@@ -320,19 +320,18 @@ function DialogRow({ app, cs }) {
     const who = c.kind === 'group' ? `${m.userName(last.from)}: ` : m.isMe(last.from) && c.kind === 'private' ? 'You: ' : '';
     preview = html`${who && html`<span class="who">${who}</span>`}${messageText(last).slice(0, 120)}`;
   } else preview = c.kind === 'channel' ? 'Channel created' : c.kind === 'group' ? 'Group created' : 'No messages yet';
-  const kind = c.kind === 'private' ? (c.peer?.bot ? 'Bot. ' : '') : c.kind === 'group' ? 'Group. ' : 'Channel. ';
+  const kind = c.kind === 'private' ? (c.peer?.bot ? 'Bot: ' : '') : c.kind === 'group' ? 'Group: ' : 'Channel: ';
   return html`<li>
-    <button type="button" class="dialog" data-chat=${c.id} aria-current=${open ? 'true' : undefined}
-      aria-label=${`${kind}${c.title}${cs.unread ? `, ${cs.unread} unread` : ''}`} onClick=${() => app.openChat(c.id)}>
+    <button type="button" class="dialog" data-chat=${c.id} aria-current=${open ? 'true' : undefined} onClick=${() => app.openChat(c.id)}>
       ${Avatar(c.title, c.id)}
       <span class="dialog-main">
         <span class="dialog-top">
-          <span class="dialog-title">${c.kind === 'channel' ? Icon('channel') : c.kind === 'group' ? Icon('group') : null}${c.title}${c.peer?.bot && BotTag()}</span>
+          <span class="dialog-title">${kind && html`<span class="visually-hidden">${kind}</span>`}${c.kind === 'channel' ? Icon('channel') : c.kind === 'group' ? Icon('group') : null}${c.title}${c.peer?.bot && BotTag()}</span>
           <span class="dialog-time">${last ? shortTime(last.date) : ''}</span>
         </span>
         <span class="dialog-bottom">
           <span class="dialog-preview">${preview}</span>
-          ${cs.unread > 0 && html`<span class="badge" aria-hidden="true">${cs.unread > 999 ? '999+' : String(cs.unread)}</span>`}
+          ${cs.unread > 0 && html`<span class="badge">${cs.unread > 999 ? '999+' : String(cs.unread)}<span class="visually-hidden"> unread</span></span>`}
         </span>
       </span>
     </button>
@@ -545,10 +544,10 @@ function Reactions({ app, msg: m }) {
     ${(m.reactions?.results ?? []).map((r) => {
       const key = reactionKey(r.reaction);
       const who = recent.filter((x) => reactionKey(x.reaction) === key).map((x) => model.userName(x.user_id));
-      const label = `${key} ${r.count}${who.length ? `: ${who.join(', ')}` : ''}`;
+      const whoText = who.length ? `: ${who.join(', ')}` : '';
       return html`<button type="button" key=${key} class=${`reaction${r.chosen ? ' chosen' : ''}`} aria-pressed=${r.chosen ? 'true' : 'false'}
-        title=${label} aria-label=${label} disabled=${r.reaction.type !== 'emoji'} onClick=${() => app.toggleReaction(m, key)}>
-        <span class="reaction-emoji" aria-hidden="true">${r.reaction.type === 'emoji' ? key : '★'}</span><span class="reaction-count" aria-hidden="true">${r.count}</span>
+        title=${`${key} ${r.count}${whoText}`} disabled=${r.reaction.type !== 'emoji'} onClick=${() => app.toggleReaction(m, key)}>
+        <span class="reaction-emoji">${r.reaction.type === 'emoji' ? key : '★'}</span><span class="reaction-count">${r.count}</span>${whoText && html`<span class="visually-hidden">${whoText}</span>`}
       </button>`;
     })}
   </div>`;

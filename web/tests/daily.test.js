@@ -145,7 +145,10 @@ test('the message toolbar sits beside the text, goes when the pointer leaves, an
   await dialogButton(alice, 'Bob Daily').click();
   const row = alice.locator('#history .row').filter({ hasText: 'are you there?' });
   const bar = row.locator('.msg-actions');
-  const shown = () => bar.evaluate((el) => getComputedStyle(el).opacity === '1' && getComputedStyle(el).pointerEvents !== 'none');
+  const shown = () => bar.evaluate((el) => {
+    const style = getComputedStyle(el);
+    return style.display !== 'none' && style.visibility !== 'hidden' && style.opacity === '1' && style.pointerEvents !== 'none';
+  });
   await alice.mouse.move(0, 0);
   assert.equal(await shown(), false, 'hidden until wanted');
   await row.locator('.text').hover();
@@ -166,7 +169,7 @@ test('the message toolbar sits beside the text, goes when the pointer leaves, an
   const focused = await alice.evaluate(() => {
     const el = document.activeElement;
     const bar = el?.closest('.msg-actions');
-    return { act: !!el?.classList.contains('act'), shown: !!bar && getComputedStyle(bar).opacity === '1' };
+    return { act: !!el?.classList.contains('act'), shown: !!bar && getComputedStyle(bar).display !== 'none' && getComputedStyle(bar).opacity === '1' };
   });
   assert.deepEqual(focused, { act: true, shown: true });
 });
