@@ -288,7 +288,7 @@ function Sidebar({ app }) {
     </div>
     <div id="conn-status" class="conn-status" role="status" hidden=${m.online}>${m.online ? '' : 'Connecting…'}</div>
     ${searching && html`<${GlobalResults} app=${app} />`}
-    <h2 class="visually-hidden">Chats</h2>
+    <h2 class=${searching ? 'found-title' : 'visually-hidden'}>Chats</h2>
     <ul class="dialogs" id="dialogs" aria-label="Chats" onKeyDown=${onDialogKey}>
       ${dialogs.map((cs) => html`<${DialogRow} app=${app} cs=${cs} key=${cs.chat.id} />`)}
       ${dialogs.length === 0 && html`<li class="dialogs-empty">${m.filter ? 'No chats found' : 'No chats yet. Start one with the pencil button, or find someone by @username.'}</li>`}
