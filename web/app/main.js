@@ -245,6 +245,10 @@ export class App {
         case 'announce':
           announce(e.text);
           break;
+        case 'fetch_pinned':
+          // Fetched for the open chat only; another chat's is fetched when it opens.
+          if (e.chatId === this.model.openId) this.fetchPinned(e.chatId, e.id);
+          break;
       }
     }
   }
@@ -389,8 +393,24 @@ export class App {
     if (cs.chat.kind !== 'channel' || cs.chat.role !== 'member') this.composerEl?.focus();
     // Counts and titles the chat's log does not carry (a channel's subscribers) are fresh on open.
     if (cs.chat.kind !== 'private') this.refreshChat(chatId);
+    const pinned = cs.chat.pinned_message_id;
+    if (pinned !== undefined && !cs.pinned) this.fetchPinned(chatId, pinned);
     if (!cs.loaded) await this.loadLatest(chatId);
     this.maybeRead();
+  }
+
+  /**
+   * @param {number} chatId
+   * @param {number} id
+   */
+  async fetchPinned(chatId, id) {
+    try {
+      /** @type {Message[]} */
+      const page = await this.conn.call('messages.history', { chat_id: chatId, from_id: id + 1, direction: 'older', limit: 1 });
+      if (page[0]?.id === id) this.model.setPinned(chatId, page[0]);
+    } catch {
+      // Shown without its text until the chat is opened again.
+    }
   }
 
   /** @param {number} chatId */
@@ -528,31 +548,107 @@ export class App {
       if (!chat) return;
       this.run(this.model.upsertChat(chat));
     }
-    const words = r.highlights.map(([o, l]) => r.snippet.slice(o, o + l));
-    const cs = /** @type {import('./model.js').ChatState} */ (this.model.chats.get(chatId));
-    this.model.setJump(chatId, r.message.id, words);
-    this.pendingScroll = r.message.id;
     if (this.model.search?.chatId === null) {
       this.model.setFilter('');
       this.model.startSearch('', null);
     }
-    if (!cs.messages.has(r.message.id)) {
+    await this.jumpTo(chatId, r.message.id, r.highlights.map(([o, l]) => r.snippet.slice(o, o + l)));
+  }
+
+  /**
+   * Opens a chat at one message, highlighted (with `words` marked): the history is loaded
+   * around it when it is not in the loaded run.
+   * @param {number} chatId
+   * @param {number} id
+   * @param {string[]} words
+   */
+  async jumpTo(chatId, id, words) {
+    const cs = this.model.chats.get(chatId);
+    if (!cs) return;
+    this.model.setJump(chatId, id, words);
+    this.pendingScroll = id;
+    if (!cs.messages.has(id)) {
       try {
         const half = 25;
+        /** @type {[Message[], Message[]]} */
         const [older, newer] = await Promise.all([
-          this.conn.callRetrying('messages.history', { chat_id: chatId, from_id: r.message.id + 1, direction: 'older', limit: half }),
-          this.conn.callRetrying('messages.history', { chat_id: chatId, from_id: r.message.id, direction: 'newer', limit: half }),
+          this.conn.callRetrying('messages.history', { chat_id: chatId, from_id: id + 1, direction: 'older', limit: half }),
+          this.conn.callRetrying('messages.history', { chat_id: chatId, from_id: id, direction: 'newer', limit: half }),
         ]);
-        const page = [.../** @type {Message[]} */ (older), .../** @type {Message[]} */ (newer)];
-        this.run(this.model.addHistory(chatId, page, 'around', half));
-        if (/** @type {Message[]} */ (older).length < half) cs.atStart = true;
-        if (/** @type {Message[]} */ (newer).length < half) cs.atEnd = true;
+        this.run(this.model.addHistory(chatId, [...older, ...newer], 'around', half));
+        if (older.length < half) cs.atStart = true;
+        if (newer.length < half) cs.atEnd = true;
       } catch (e) {
         this.toast(errorText(e));
       }
     }
     if (this.model.openId !== chatId) await this.openChat(chatId);
     this.renderNow();
+  }
+
+  // ----- message actions: pin, forward, copy -----
+
+  /** @param {Message} m */
+  async togglePin(m) {
+    const cs = this.model.chats.get(m.chat_id);
+    if (!cs) return;
+    const unpin = cs.chat.pinned_message_id === m.id;
+    try {
+      await this.conn.call('messages.pin', { chat_id: m.chat_id, id: unpin ? undefined : m.id });
+      this.run(this.model.apply({ type: 'pinned_message', chat_id: m.chat_id, id: unpin ? undefined : m.id, pts: 0, pts_count: 0, date: 0 }));
+    } catch (e) {
+      this.toast(errorText(e));
+    }
+  }
+
+  /** @param {number} chatId */
+  async unpin(chatId) {
+    const pinned = this.model.chats.get(chatId)?.pinned;
+    if (pinned) await this.togglePin(pinned);
+  }
+
+  /** @param {Message} m */
+  async copyText(m) {
+    try {
+      await navigator.clipboard.writeText(messageText(m));
+      this.toast('Copied');
+    } catch {
+      this.toast('The browser did not allow copying.');
+    }
+  }
+
+  /**
+   * Forwarding asks where to: any chats you can write in.
+   * @param {Message} m
+   */
+  forwardDialog(m) {
+    const options = this.model.visibleDialogs()
+      .filter((cs) => cs.chat.kind !== 'channel' || cs.chat.role === 'admin' || cs.chat.role === 'creator')
+      .map((cs) => ({ id: cs.chat.id, label: cs.chat.title }));
+    this.openModal({
+      kind: 'pick', title: 'Forward to…', text: messageText(m).slice(0, 80), options, chosen: [], action: 'Forward', error: '',
+      run: async (ids) => {
+        for (const to of ids) {
+          /** @type {Sent[]} */
+          const sent = await this.conn.callRetrying('messages.forward', { from_chat_id: m.chat_id, ids: [m.id], to_chat_id: to, random_ids: [randomId()] });
+          for (const x of sent) this.run(this.model.addMessage(x.message));
+        }
+        this.toast(ids.length === 1 ? `Forwarded to ${this.model.chats.get(ids[0])?.chat.title ?? 'the chat'}` : `Forwarded to ${ids.length} chats`);
+      },
+    });
+  }
+
+  /**
+   * @param {ModalState & {kind: 'pick'}} modal
+   * @param {() => void} close
+   */
+  async submitPick(modal, close) {
+    if (modal.chosen.length === 0) {
+      modal.error = 'Choose at least one chat.';
+      this.queueRender();
+      return;
+    }
+    await this.runChoice(modal, () => modal.run(modal.chosen), close);
   }
 
   /** @param {Peer} p */
@@ -751,7 +847,7 @@ export class App {
   }
 
   /**
-   * @param {ModalState & {kind: 'choice'}} modal
+   * @param {ModalState & {kind: 'choice' | 'pick'}} modal
    * @param {() => Promise<void>} run
    * @param {() => void} close
    */

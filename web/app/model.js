@@ -24,6 +24,7 @@
  *   | {type: 'follow', chatId: number, pts: number}
  *   | {type: 'unfollow', chatId: number}
  *   | {type: 'fetch_users', ids: number[]}
+ *   | {type: 'fetch_pinned', chatId: number, id: number}
  *   | {type: 'announce', text: string}} Effect
  */
 
@@ -53,6 +54,7 @@
  * @property {Map<number, number>} typing user id -> until (ms)
  * @property {DraftMessage | null} draft the text being written here (synced across devices)
  * @property {Compose | null} compose a reply being written, or an edit (with its text)
+ * @property {Message | null} pinned the pinned message, once known
  */
 
 /** @typedef {{kind: 'reply', id: number} | {kind: 'edit', id: number, text: string}} Compose */
@@ -87,7 +89,7 @@ function newChatState(chat) {
   return {
     chat, last: undefined, top: chat.top_message_id, unread: 0, readIn: 0, readOut: 0, activity: 0,
     messages: new Map(), sorted: null, loaded: false, atStart: false, atEnd: true, pending: [],
-    typing: new Map(), draft: null, compose: null,
+    typing: new Map(), draft: null, compose: null, pinned: null,
   };
 }
 
@@ -164,6 +166,8 @@ export class Model {
     this.jump = null;
     /** The message whose reaction picker is open. @type {{chatId: number, id: number} | null} */
     this.reacting = null;
+    /** The message whose menu (reply, copy, forward, pin, delete) is open. @type {{chatId: number, id: number} | null} */
+    this.menu = null;
     /** Increases on every change. */
     this.version = 0;
     /** @type {Set<() => void>} */
@@ -230,8 +234,40 @@ export class Model {
       cs.top = Math.max(cs.top, chat.top_message_id);
     }
     if (chat.peer) this.users.set(chat.peer.id, chat.peer);
+    /** @type {Effect[]} */
+    const effects = chat.chat_pts !== undefined && chat.role ? [{ type: 'follow', chatId: chat.id, pts: chat.chat_pts }] : [];
+    effects.push(...this.pin(cs, chat.pinned_message_id));
     this.changed();
-    return chat.chat_pts !== undefined && chat.role ? [{ type: 'follow', chatId: chat.id, pts: chat.chat_pts }] : [];
+    return effects;
+  }
+
+  /**
+   * The chat's pinned message is now `id` (or none).
+   * @param {ChatState} cs
+   * @param {number | undefined} id
+   * @returns {Effect[]}
+   */
+  pin(cs, id) {
+    cs.chat = { ...cs.chat, pinned_message_id: id };
+    if (id === undefined) {
+      cs.pinned = null;
+      return [];
+    }
+    if (cs.pinned?.id === id) return [];
+    cs.pinned = cs.messages.get(id) ?? null;
+    return cs.pinned ? [] : [{ type: 'fetch_pinned', chatId: cs.chat.id, id }];
+  }
+
+  /**
+   * The pinned message, fetched.
+   * @param {number} chatId
+   * @param {Message} msg
+   */
+  setPinned(chatId, msg) {
+    const cs = this.chats.get(chatId);
+    if (!cs || cs.chat.pinned_message_id !== msg.id) return;
+    cs.pinned = msg;
+    this.changed();
   }
 
   /**
@@ -298,6 +334,7 @@ export class Model {
     if (chatId !== null && !this.chats.has(chatId)) return;
     this.openId = chatId;
     this.reacting = null;
+    this.menu = null;
     if (this.jump && this.jump.chatId !== chatId) this.jump = null;
     this.changed();
   }
@@ -357,6 +394,8 @@ export class Model {
       cs.atEnd = how === 'latest';
     }
     for (const m of page) cs.messages.set(m.id, m);
+    const pinned = cs.chat.pinned_message_id;
+    if (pinned !== undefined && !cs.pinned) cs.pinned = cs.messages.get(pinned) ?? null;
     cs.sorted = null;
     cs.loaded = true;
     if (how === 'latest' || how === 'older') cs.atStart ||= page.length < limit;
@@ -586,6 +625,7 @@ export class Model {
           cs.sorted = null;
         }
         if (cs.last?.id === u.message.id) cs.last = u.message;
+        if (cs.pinned?.id === u.message.id) cs.pinned = u.message;
         this.changed();
         return [];
       }
@@ -595,6 +635,7 @@ export class Model {
         for (const id of u.ids) cs.messages.delete(id);
         cs.sorted = null;
         if (cs.last && u.ids.includes(cs.last.id)) cs.last = cs.atEnd ? sortedMessages(cs).at(-1) : undefined;
+        if (cs.pinned && u.ids.includes(cs.pinned.id)) cs.pinned = null;
         this.changed();
         return [];
       }
@@ -616,9 +657,10 @@ export class Model {
       }
       case 'pinned_message': {
         const cs = this.chats.get(u.chat_id);
-        if (cs) cs.chat = { ...cs.chat, pinned_message_id: u.id };
+        if (!cs) return [];
+        const effects = this.pin(cs, u.id);
         this.changed();
-        return [];
+        return effects;
       }
       case 'participant': {
         if (this.isMe(u.user_id) && !u.role) {
@@ -690,6 +732,14 @@ export class Model {
   /** @param {{chatId: number, id: number} | null} target */
   setReacting(target) {
     this.reacting = target;
+    this.menu = null;
+    this.changed();
+  }
+
+  /** @param {{chatId: number, id: number} | null} target */
+  setMenu(target) {
+    this.menu = target;
+    this.reacting = null;
     this.changed();
   }
 

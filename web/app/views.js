@@ -426,6 +426,7 @@ function ChatPane({ app, cs }) {
         ${c.kind !== 'private' && html`<button type="button" class="icon" title="Leave" aria-label=${c.kind === 'channel' ? 'Leave channel' : 'Leave group'} onClick=${() => app.leaveDialog(c.id)}>${Icon('leave')}</button>`}
       </div>
     </header>
+    ${c.pinned_message_id !== undefined && html`<${PinnedBar} app=${app} cs=${cs} />`}
     ${app.chatSearchOpen && html`<${ChatSearch} app=${app} cs=${cs} />`}
     <${History} app=${app} />
     <div class="compose-area">
@@ -434,6 +435,26 @@ function ChatPane({ app, cs }) {
       ${canWrite ? html`<${Composer} app=${app} cs=${cs} />` : html`<div class="readonly-bar">Only admins can post in this channel.</div>`}
     </div>
   </main>`;
+}
+
+/**
+ * Who may pin in a chat: both people in a private chat, admins elsewhere.
+ * @param {Chat | undefined} c
+ */
+function canPin(c) {
+  return c?.kind === 'private' || c?.role === 'admin' || c?.role === 'creator';
+}
+
+/** @param {{app: App, cs: ChatState}} props */
+function PinnedBar({ app, cs }) {
+  const id = /** @type {number} */ (cs.chat.pinned_message_id);
+  const text = cs.pinned ? messageText(cs.pinned) : '…';
+  return html`<div class="pinned-bar" role="region" aria-label="Pinned message">
+    <button type="button" class="pinned-open" onClick=${() => app.jumpTo(cs.chat.id, id, [])}>
+      <span class="pinned-label">Pinned message</span><span class="pinned-text">${text}</span>
+    </button>
+    ${canPin(cs.chat) && html`<button type="button" class="icon" aria-label="Unpin" title="Unpin" onClick=${() => app.unpin(cs.chat.id)}>${Icon('close')}</button>`}
+  </div>`;
 }
 
 /** @param {{app: App, cs: ChatState}} props */
@@ -508,8 +529,10 @@ function MessageRow({ app, msg: m, pending }) {
     : pending ? html`<span class="tick" aria-label="sending" title="Sending">${Icon('clock')}</span>`
     : html`<span class=${`tick${read ? ' read' : ''}`} aria-label=${read ? 'read' : 'sent'} title=${read ? 'Read' : 'Sent'}>${read ? '✓✓' : '✓'}</span>`;
   const reacting = model.reacting && model.reacting.chatId === m.chat_id && model.reacting.id === m.id;
+  const menu = model.menu && model.menu.chatId === m.chat_id && model.menu.id === m.id;
   return html`<div class=${`row ${own ? 'own' : 'other'}${pending ? ' pending' : ''}${jump ? ' jumped' : ''}`} data-id=${pending ? undefined : m.id}><div class="msg">
-    <div class="bubble" role="article" aria-label=${`${author}, ${timeFmt.format(time)}`}>
+    <div class="bubble" role="article" aria-label=${`${author}, ${timeFmt.format(time)}`}
+      onContextMenu=${pending ? undefined : (/** @type {MouseEvent} */ ev) => { ev.preventDefault(); model.setMenu({ chatId: m.chat_id, id: m.id }); }}>
       ${showAuthor && html`<div class="author">${author}${model.users.get(m.from)?.bot && BotTag()}</div>`}
       ${m.forward && html`<div class="forwarded">Forwarded from ${model.userName(m.forward.from_user)}</div>`}
       ${m.reply_to !== undefined && html`<div class="reply-quote">
@@ -531,8 +554,10 @@ function MessageRow({ app, msg: m, pending }) {
       <button type="button" class="act" aria-expanded=${reacting ? 'true' : 'false'} onClick=${() => model.setReacting(reacting ? null : { chatId: m.chat_id, id: m.id })}>React</button>
       ${canEdit && html`<button type="button" class="act" onClick=${() => app.edit(m)}>Edit</button>`}
       <button type="button" class="act" onClick=${() => app.deleteDialog(m)}>Delete</button>
+      <button type="button" class="act" aria-haspopup="menu" aria-expanded=${menu ? 'true' : 'false'} onClick=${() => model.setMenu(menu ? null : { chatId: m.chat_id, id: m.id })}>More</button>
     </div>`}
     ${reacting && html`<${ReactionPicker} app=${app} msg=${m} />`}
+    ${menu && html`<${MessageMenu} app=${app} msg=${m} canReply=${canReply} />`}
   </div></div>`;
 }
 
@@ -551,6 +576,45 @@ function Reactions({ app, msg: m }) {
       </button>`;
     })}
   </div>`;
+}
+
+/**
+ * The message's menu (the More button, or a right click): reply, copy, forward, pin, delete.
+ * Arrow keys move between its items, Escape closes it.
+ * @extends {Component<{app: App, msg: Message, canReply: boolean}>}
+ */
+class MessageMenu extends Component {
+  componentDidMount() {
+    /** @type {HTMLElement | null} */ (this.base instanceof HTMLElement ? this.base.querySelector('[role=menuitem]') : null)?.focus();
+  }
+
+  /** @param {KeyboardEvent} ev */
+  onKey = (ev) => {
+    const items = /** @type {HTMLElement[]} */ ([.../** @type {HTMLElement} */ (this.base).querySelectorAll('[role=menuitem]')]);
+    const i = items.indexOf(/** @type {HTMLElement} */ (document.activeElement));
+    if (ev.key === 'ArrowDown' || ev.key === 'ArrowUp') {
+      ev.preventDefault();
+      items[(i + (ev.key === 'ArrowDown' ? 1 : items.length - 1)) % items.length]?.focus();
+    } else if (ev.key === 'Escape') {
+      ev.preventDefault();
+      this.props.app.model.setMenu(null);
+    }
+  };
+
+  render() {
+    const { app, msg: m, canReply } = this.props;
+    const c = app.model.chats.get(m.chat_id)?.chat;
+    const pinned = c?.pinned_message_id === m.id;
+    /** @param {() => void} fn */
+    const item = (fn) => () => { app.model.setMenu(null); fn(); };
+    return html`<div class="msg-menu" role="menu" aria-label="Message actions" onKeyDown=${this.onKey}>
+      ${canReply && html`<button type="button" role="menuitem" onClick=${item(() => app.reply(m))}>Reply</button>`}
+      <button type="button" role="menuitem" onClick=${item(() => app.copyText(m))}>Copy text</button>
+      <button type="button" role="menuitem" onClick=${item(() => app.forwardDialog(m))}>Forward</button>
+      ${canPin(c) && html`<button type="button" role="menuitem" onClick=${item(() => app.togglePin(m))}>${pinned ? 'Unpin' : 'Pin'}</button>`}
+      <button type="button" role="menuitem" onClick=${item(() => app.deleteDialog(m))}>Delete</button>
+    </div>`;
+  }
 }
 
 /** @extends {Component<{app: App, msg: Message}, {other: string}>} */
@@ -671,7 +735,9 @@ function Composer({ app, cs }) {
  *   action: string, submit: (values: Record<string, string>) => Promise<void | string>, extra?: {label: string, run: () => void},
  *   error: string, note: string, busy: boolean}
  *   | {id?: number, kind: 'alert', title: string, text: string, link?: string}
- *   | {id?: number, kind: 'choice', title: string, text: string, choices: {label: string, danger?: boolean, run: () => Promise<void>}[], error: string}} ModalState
+ *   | {id?: number, kind: 'choice', title: string, text: string, choices: {label: string, danger?: boolean, run: () => Promise<void>}[], error: string}
+ *   | {id?: number, kind: 'pick', title: string, text: string, options: {id: number, label: string}[], chosen: number[],
+ *     action: string, run: (ids: number[]) => Promise<void>, error: string}} ModalState
  */
 
 /** @extends {Component<{app: App, modal: ModalState}>} */
@@ -706,6 +772,25 @@ class Modal extends Component {
           <button type="button" onClick=${this.close}>Cancel</button>
           ${modal.choices.map((c) => html`<button type="button" class=${c.danger ? 'primary danger-fill' : 'primary'} onClick=${() => app.runChoice(modal, c.run, this.close)}>${c.label}</button>`)}
         </div>
+      </dialog>`;
+    }
+    if (modal.kind === 'pick') {
+      return html`<dialog class="modal" aria-labelledby="modal-title" aria-describedby="modal-text">
+        <form method="dialog" onSubmit=${(/** @type {Event} */ ev) => { ev.preventDefault(); app.submitPick(modal, this.close); }}>
+          <h2 id="modal-title">${modal.title}</h2>
+          <p id="modal-text" class="modal-text">“${modal.text}”</p>
+          <fieldset class="pick-list"><legend class="visually-hidden">Chats</legend>
+            ${modal.options.map((o) => html`<label class="pick-option" key=${o.id}>
+              <input type="checkbox" checked=${modal.chosen.includes(o.id)}
+                onChange=${(/** @type {Event} */ ev) => { const on = /** @type {HTMLInputElement} */ (ev.target).checked; modal.chosen = on ? [...modal.chosen, o.id] : modal.chosen.filter((x) => x !== o.id); app.queueRender(); }} />
+              ${Avatar(o.label, o.id)}<span>${o.label}</span></label>`)}
+          </fieldset>
+          <p class="form-error" role="alert">${modal.error}</p>
+          <div class="modal-buttons">
+            <button type="button" onClick=${this.close}>Cancel</button>
+            <button type="submit" class="primary">${modal.action}${modal.chosen.length > 1 ? ` (${modal.chosen.length})` : ''}</button>
+          </div>
+        </form>
       </dialog>`;
     }
     return html`<dialog class="modal" aria-labelledby="modal-title">

@@ -120,3 +120,66 @@ test('drafts follow one person across devices, live, and a send clears them ever
   await second.close();
   assert.deepEqual(problems, [[], []]);
 });
+
+test('pinning from the menu shows a pinned bar on both sides, live; the bar jumps to the message', async () => {
+  await dialogButton(alice, 'Bob Live').click();
+  await send(alice, 'The address is 221B Baker Street');
+  await dialogButton(bob, 'Alice Live').click();
+  for (let i = 0; i < 3; i++) await send(alice, `small talk ${i}`);
+  await message(bob, 'small talk 2').waitFor();
+  // The menu opens with a right click, and moves with the arrow keys.
+  const row = alice.locator('#history .row').filter({ hasText: 'The address is 221B Baker Street' });
+  await row.locator('.bubble').click({ button: 'right' });
+  const menu = alice.getByRole('menu', { name: 'Message actions' });
+  await menu.waitFor();
+  assert.deepEqual(await menu.getByRole('menuitem').allInnerTexts(), ['Reply', 'Copy text', 'Forward', 'Pin', 'Delete']);
+  await alice.keyboard.press('ArrowDown');
+  await alice.keyboard.press('ArrowDown');
+  await alice.keyboard.press('ArrowDown');
+  assert.equal(await alice.evaluate(() => document.activeElement?.textContent), 'Pin');
+  await alice.keyboard.press('Enter');
+  await menu.waitFor({ state: 'detached' });
+  const bar = bob.getByRole('region', { name: 'Pinned message' });
+  await bar.locator('.pinned-text', { hasText: 'The address is 221B Baker Street' }).waitFor();
+  await alice.getByRole('region', { name: 'Pinned message' }).locator('.pinned-text', { hasText: '221B' }).waitFor();
+  await bar.getByRole('button', { name: /Pinned message/ }).click();
+  await bob.locator('#history .row.jumped', { hasText: 'The address is 221B Baker Street' }).waitFor();
+  // A fresh page shows the pin too (fetched when the chat opens), and unpinning clears it live.
+  await bob.reload();
+  await dialogButton(bob, 'Alice Live').click();
+  await bob.getByRole('region', { name: 'Pinned message' }).locator('.pinned-text', { hasText: '221B' }).waitFor();
+  await bob.getByRole('region', { name: 'Pinned message' }).getByRole('button', { name: 'Unpin' }).click();
+  await alice.getByRole('region', { name: 'Pinned message' }).waitFor({ state: 'detached' });
+  assert.deepEqual(problems, [[], []]);
+});
+
+test('forwarding from the menu to chosen chats: the copies arrive live, marked as forwarded', async () => {
+  await alice.getByRole('button', { name: 'New group' }).click();
+  await alice.getByLabel('Group name').fill('Forward club');
+  await alice.getByLabel('Members').fill('@bob_live');
+  await alice.getByRole('button', { name: 'Create group' }).click();
+  await alice.locator('#chat-title', { hasText: 'Forward club' }).waitFor();
+  await dialogButton(bob, 'Alice Live').click();
+  await send(bob, 'Worth sharing: the lamp works again');
+  const row = alice.locator('#history .row').filter({ hasText: 'Worth sharing: the lamp works again' });
+  await dialogButton(alice, 'Bob Live').click();
+  await row.hover();
+  await row.getByRole('button', { name: 'More' }).click();
+  await alice.getByRole('menuitem', { name: 'Forward' }).click();
+  const dialog = alice.getByRole('dialog', { name: 'Forward to…' });
+  await dialog.waitFor();
+  await dialog.getByRole('button', { name: 'Forward' }).click();
+  await dialog.getByText('Choose at least one chat.').waitFor();
+  await dialog.getByLabel('Forward club').check();
+  await dialog.getByRole('button', { name: 'Forward' }).click();
+  await dialog.waitFor({ state: 'detached' });
+  await alice.locator('.toast-item', { hasText: 'Forwarded to Forward club' }).waitFor();
+  await dialogButton(bob, 'Forward club').click();
+  const copy = bob.locator('#history .row').filter({ hasText: 'Worth sharing: the lamp works again' });
+  // Bob sees Alice's copy of his own message.
+  await copy.locator('.author', { hasText: 'Alice Live' }).waitFor();
+  await copy.locator('.forwarded', { hasText: 'Forwarded from You' }).waitFor();
+  await dialogButton(alice, 'Forward club').click();
+  await alice.locator('#history .row').filter({ hasText: 'Worth sharing' }).locator('.forwarded', { hasText: 'Forwarded from Bob Live' }).waitFor();
+  assert.deepEqual(problems, [[], []]);
+});
