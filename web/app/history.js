@@ -48,6 +48,8 @@ export class VirtualList {
     scroller.replaceChildren(this.top, this.body, this.bottom);
     /** Follow new items at the end. */
     this.stuck = true;
+    /** The scroll position at the last scroll event. */
+    this.lastTop = 0;
     /** @type {number[]} offsets[i] = top of item i; offsets[n] = total height */
     this.offsets = [0];
     this.scheduled = false;
@@ -55,9 +57,18 @@ export class VirtualList {
     new ResizeObserver(() => this.layout()).observe(scroller);
   }
 
+  /**
+   * Only the person leaves the bottom: the view unsticks when it moves up, and sticks again
+   * when it reaches the end. (Judging by distance alone would unstick it whenever content
+   * grew between the list's own scroll and its event, and new messages would land out of
+   * view.)
+   */
   onScroll() {
     const s = this.scroller;
-    this.stuck = s.scrollHeight - s.scrollTop - s.clientHeight < STICK;
+    const top = s.scrollTop;
+    if (s.scrollHeight - top - s.clientHeight < STICK) this.stuck = true;
+    else if (top < this.lastTop - 1) this.stuck = false;
+    this.lastTop = top;
     this.schedule();
   }
 

@@ -157,6 +157,8 @@ export class App {
     /** @type {HTMLTextAreaElement | null} */
     this.composerEl = null;
     this.renderQueued = false;
+    /** A message to bring into view once it is rendered (a jump). @type {number | null} */
+    this.pendingScroll = null;
     this.conn = new Connection({
       status: (ready) => this.setOnline(ready),
       onOpen: () => this.onOpen(),
@@ -216,9 +218,6 @@ export class App {
       if (this.list.scrollToKey(`m${cs.chat.id}:${jump.id}`)) this.pendingScroll = null;
     }
   }
-
-  /** @type {number | null} a message to bring into view once it is rendered */
-  pendingScroll = null;
 
   /**
    * Carries out what the model asked for.
@@ -575,9 +574,7 @@ export class App {
           this.conn.callRetrying('messages.history', { chat_id: chatId, from_id: id + 1, direction: 'older', limit: half }),
           this.conn.callRetrying('messages.history', { chat_id: chatId, from_id: id, direction: 'newer', limit: half }),
         ]);
-        this.run(this.model.addHistory(chatId, [...older, ...newer], 'around', half));
-        if (older.length < half) cs.atStart = true;
-        if (newer.length < half) cs.atEnd = true;
+        this.run(this.model.addAround(chatId, older, newer, half));
       } catch (e) {
         this.toast(errorText(e));
       }
@@ -690,13 +687,31 @@ export class App {
     this.model.editDraft(chatId, text, Math.floor(Date.now() / 1000));
     this.autoGrow();
     if (editing) return;
-    clearTimeout(this.draftTimers.get(chatId));
-    this.draftTimers.set(chatId, setTimeout(() => this.flushDraft(chatId), DRAFT_SAVE_MS));
+    this.scheduleDraftSave(chatId);
     const now = Date.now();
     if (text.trim() && now - this.lastTypingSent > TYPING_SENT_EVERY_MS && this.model.online) {
       this.lastTypingSent = now;
       this.conn.call('messages.typing', { chat_id: chatId }).catch(() => {});
     }
+  }
+
+  /**
+   * Saves the chat's draft once typing pauses.
+   * @param {number} chatId
+   */
+  scheduleDraftSave(chatId) {
+    clearTimeout(this.draftTimers.get(chatId));
+    this.draftTimers.set(chatId, setTimeout(() => this.flushDraft(chatId), DRAFT_SAVE_MS));
+  }
+
+  /**
+   * The draft is gone with a send: nothing is left to save (the server clears it).
+   * @param {number} chatId
+   */
+  dropDraft(chatId) {
+    clearTimeout(this.draftTimers.get(chatId));
+    this.draftTimers.delete(chatId);
+    this.model.clearDraft(chatId);
   }
 
   /**
@@ -734,7 +749,8 @@ export class App {
   /** @param {Message} m */
   reply(m) {
     this.model.setCompose(m.chat_id, { kind: 'reply', id: m.id });
-    if (this.model.chats.get(m.chat_id)?.draft) this.onComposerInput(this.model.composerText(/** @type {any} */ (this.model.chats.get(m.chat_id))));
+    // A draft keeps what it replies to.
+    if (this.model.chats.get(m.chat_id)?.draft) this.scheduleDraftSave(m.chat_id);
     this.composerEl?.focus();
   }
 
@@ -760,8 +776,6 @@ export class App {
     if (!text.trim()) return;
     const mode = cs.compose;
     this.lastTypingSent = 0;
-    clearTimeout(this.draftTimers.get(chatId));
-    this.draftTimers.delete(chatId);
     if (mode?.kind === 'edit') {
       this.model.setCompose(chatId, null);
       try {
@@ -773,7 +787,7 @@ export class App {
       }
       return;
     }
-    cs.draft = null;
+    this.dropDraft(chatId);
     this.model.setCompose(chatId, null);
     const pending = { randomId: randomId(), text, replyTo: mode?.id, date: Math.floor(Date.now() / 1000) };
     this.model.addPending(chatId, pending);
@@ -1207,11 +1221,7 @@ export class App {
       // Only an image the server could decode (it has a size) may be a photo.
       /** @type {MediaKind} */
       const kind = mime.startsWith('image/') && uploaded.width ? 'photo' : 'document';
-      if (caption && (cs.draft?.text ?? '').trim() === caption) {
-        cs.draft = null;
-        clearTimeout(this.draftTimers.get(chatId));
-        this.draftTimers.delete(chatId);
-      }
+      if (caption && (cs.draft?.text ?? '').trim() === caption) this.dropDraft(chatId);
       if (mode && cs.compose === mode) this.model.setCompose(chatId, null);
       /** @type {Sent} */
       const result = await this.conn.callRetrying('messages.send_media', { chat_id: chatId, random_id: randomId(), file_id: uploaded.id, kind, caption: caption || undefined, reply_to: mode?.id });

@@ -412,6 +412,26 @@ export class Model {
   }
 
   /**
+   * A fresh run around one message (a jump): `older` ends at it, `newer` follows it; a page
+   * shorter than `limit` reached that end of the history.
+   * @param {number} chatId
+   * @param {Message[]} older oldest first, the message itself last
+   * @param {Message[]} newer oldest first
+   * @param {number} limit
+   * @returns {Effect[]}
+   */
+  addAround(chatId, older, newer, limit) {
+    const effects = this.addHistory(chatId, [...older, ...newer], 'around', limit);
+    const cs = this.chats.get(chatId);
+    if (cs) {
+      cs.atStart ||= older.length < limit;
+      cs.atEnd ||= newer.length < limit;
+      this.changed();
+    }
+    return effects;
+  }
+
+  /**
    * A message from an update or from a send's answer; both may arrive, in either order.
    * @param {Message} msg
    * @returns {Effect[]}
@@ -582,6 +602,17 @@ export class Model {
     }
     const replyTo = cs.compose?.kind === 'reply' ? cs.compose.id : undefined;
     cs.draft = text.trim() ? { text, reply_to: replyTo, date: now } : null;
+    this.changed();
+  }
+
+  /**
+   * The draft was sent (or became a file's caption).
+   * @param {number} chatId
+   */
+  clearDraft(chatId) {
+    const cs = this.chats.get(chatId);
+    if (!cs) return;
+    cs.draft = null;
     this.changed();
   }
 

@@ -489,7 +489,8 @@ class History extends Component {
   }
 
   componentWillUnmount() {
-    this.props.app.list = null;
+    const app = this.props.app;
+    if (app.list?.scroller === this.base) app.list = null;
   }
 
   shouldComponentUpdate() {

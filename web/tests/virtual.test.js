@@ -60,3 +60,36 @@ test('10,000 messages: few rendered, bottom-anchored, cheap to scroll', async ()
   assert.ok(result.first < 500, `first layout took ${result.first} ms`);
   assert.ok(result.p95 < 16, `a scroll step took ${result.p95} ms (p95)`);
 });
+
+test('the view leaves the bottom only when scrolled up, not when content grows before a scroll event', async () => {
+  const page = await (await browser.newContext({ viewport: DESKTOP })).newPage();
+  await page.goto(server.url);
+  await page.getByLabel('Phone number').waitFor();
+  const src = await page.evaluate(() => /** @type {HTMLLinkElement} */ (document.querySelector('link[href$="history.js"]')).href);
+  const result = await page.evaluate(async (src) => {
+    const { VirtualList } = await import(src);
+    const { h } = await import(src.replace(/history\.js$/, 'vendor/preact.module.js'));
+    const scroller = document.createElement('div');
+    scroller.style.height = '400px';
+    scroller.style.overflowY = 'auto';
+    document.body.replaceChildren(scroller);
+    const list = new VirtualList(scroller, { render: (/** @type {{key: string}} */ it) => h('div', { style: { height: '50px' } }, it.key), estimate: () => 50 });
+    const items = Array.from({ length: 40 }, (_, i) => ({ key: `m${i}` }));
+    list.setItems(items);
+    // Content grows below (an image loading, a message arriving) and then a scroll event
+    // comes in for the list's own earlier scroll: still at the bottom as far as the person is concerned.
+    /** @type {HTMLElement} */ (list.bottom).style.height = '300px';
+    scroller.dispatchEvent(new Event('scroll'));
+    const afterGrowth = list.stuck;
+    list.setItems([...items, { key: 'new' }]);
+    const newShown = scroller.scrollTop + scroller.clientHeight >= scroller.scrollHeight - 2;
+    // The person scrolls up: unstuck; back down to the end: stuck again.
+    scroller.scrollTop -= 200;
+    scroller.dispatchEvent(new Event('scroll'));
+    const afterUp = list.stuck;
+    scroller.scrollTop = scroller.scrollHeight;
+    scroller.dispatchEvent(new Event('scroll'));
+    return { afterGrowth, newShown, afterUp, afterDown: list.stuck };
+  }, src);
+  assert.deepEqual(result, { afterGrowth: true, newShown: true, afterUp: false, afterDown: true });
+});
