@@ -19,6 +19,8 @@ import { render } from './vendor/preact.module.js';
  * @property {() => void} [nearTop] the view is close to the first item
  * @property {() => void} [nearBottom] the view is close to the last item
  * @property {() => void} [atBottom] the user reached the last item
+ * @property {(stuck: boolean) => void} [stuckChanged] the view started or stopped following
+ *   the end
  */
 
 /** Pixels rendered beyond the viewport on each side. */
@@ -66,10 +68,17 @@ export class VirtualList {
   onScroll() {
     const s = this.scroller;
     const top = s.scrollTop;
-    if (s.scrollHeight - top - s.clientHeight < STICK) this.stuck = true;
-    else if (top < this.lastTop - 1) this.stuck = false;
+    if (s.scrollHeight - top - s.clientHeight < STICK) this.setStuck(true);
+    else if (top < this.lastTop - 1) this.setStuck(false);
     this.lastTop = top;
     this.schedule();
+  }
+
+  /** @param {boolean} stuck */
+  setStuck(stuck) {
+    if (this.stuck === stuck) return;
+    this.stuck = stuck;
+    this.options.stuckChanged?.(stuck);
   }
 
   /** Lays out on the next frame and tells the owner which ends are near. */
@@ -109,7 +118,7 @@ export class VirtualList {
 
   /** Jumps to the newest item. */
   scrollToBottom() {
-    this.stuck = true;
+    this.setStuck(true);
     this.layout();
   }
 
@@ -120,7 +129,7 @@ export class VirtualList {
   scrollToKey(key) {
     const i = this.items.findIndex((it) => it.key === key);
     if (i < 0) return false;
-    this.stuck = false;
+    this.setStuck(false);
     for (let pass = 0; pass < 4; pass++) {
       this.computeOffsets();
       const s = this.scroller;
@@ -138,7 +147,7 @@ export class VirtualList {
     this.nodes.clear();
     this.heights.clear();
     this.body.replaceChildren();
-    this.stuck = true;
+    this.setStuck(true);
   }
 
   computeOffsets() {

@@ -159,6 +159,8 @@ export class App {
     this.renderQueued = false;
     /** A message to bring into view once it is rendered (a jump). @type {number | null} */
     this.pendingScroll = null;
+    /** The history follows its end (else "jump to latest" is offered). */
+    this.following = true;
     this.conn = new Connection({
       status: (ready) => this.setOnline(ready),
       onOpen: () => this.onOpen(),
@@ -461,6 +463,24 @@ export class App {
 
   loadOlder() {
     this.loadPage('older');
+  }
+
+  /** @param {boolean} following */
+  setFollowing(following) {
+    this.following = following;
+    this.queueRender();
+  }
+
+  /** "Jump to latest": the end of the history, loaded afresh when the run does not reach it. */
+  async toLatest() {
+    const cs = this.model.openChat;
+    if (!cs) return;
+    this.model.clearJump();
+    this.pendingScroll = null;
+    if (!cs.atEnd) await this.loadLatest(cs.chat.id);
+    this.list?.scrollToBottom();
+    this.maybeRead();
+    this.renderNow();
   }
 
   loadNewer() {

@@ -818,6 +818,11 @@ export class Model {
     this.changed();
   }
 
+  clearJump() {
+    this.jump = null;
+    this.changed();
+  }
+
   /**
    * Shows a message highlighted when its chat opens.
    * @param {number} chatId

@@ -428,7 +428,12 @@ function ChatPane({ app, cs }) {
     </header>
     ${c.pinned_message_id !== undefined && html`<${PinnedBar} app=${app} cs=${cs} />`}
     ${app.chatSearchOpen && html`<${ChatSearch} app=${app} cs=${cs} />`}
-    <${History} app=${app} />
+    <div class="history-wrap">
+      <${History} app=${app} />
+      ${(!app.following || !cs.atEnd) && cs.loaded && html`<button type="button" class="to-latest" title="Jump to the latest message" onClick=${() => app.toLatest()}>
+        <span aria-hidden="true">↓</span><span class="visually-hidden">Jump to the latest message</span>
+        ${cs.unread > 0 && html`<span class="badge">${cs.unread > 999 ? '999+' : String(cs.unread)}<span class="visually-hidden"> unread</span></span>`}</button>`}
+    </div>
     <div class="compose-area">
       ${cs.compose && html`<${ComposeBar} app=${app} cs=${cs} />`}
       ${app.upload && html`<${UploadBar} app=${app} />`}
@@ -484,6 +489,7 @@ class History extends Component {
       nearTop: () => app.loadOlder(),
       nearBottom: () => app.loadNewer(),
       atBottom: () => app.maybeRead(),
+      stuckChanged: (stuck) => app.setFollowing(stuck),
     });
     app.renderHistory();
   }

@@ -82,8 +82,17 @@ test('search over all chats, open a result: the history lands on the message, hi
   assert.equal(await landed.locator('.text mark').innerText(), 'periscope');
   const id = Number(await landed.getAttribute('data-id'));
   assert.ok((await visibleIds(bob)).includes(id), 'the message is in view');
-  // The newest messages are not loaded around it; scrolling down reaches them.
+  // The newest messages are not loaded around it; a new one counts on "jump to latest".
   assert.equal(await bob.locator('#history .text', { hasText: /^filler 400$/ }).count(), 0);
+  const latest = bob.getByRole('button', { name: /Jump to the latest message/ });
+  const unread = Number(await latest.locator('.badge').innerText().then((t) => t.replace(/\D/g, ''), () => '0'));
+  await send(alice, 'one more after the filler');
+  await latest.locator('.badge', { hasText: String(unread + 1) }).waitFor();
+  await latest.click();
+  await message(bob, 'one more after the filler').waitFor();
+  assert.ok((await visibleIds(bob)).includes(id + 401), 'the newest message is in view');
+  await latest.waitFor({ state: 'detached' });
+  await dialogButton(bob, 'Alice Search').locator('.badge').waitFor({ state: 'detached' });
   assert.deepEqual(problems, []);
 });
 
