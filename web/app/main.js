@@ -635,6 +635,28 @@ export class App {
   }
 
   /**
+   * Reporting someone else's message to the operators (`messages.report`, docs/accountability.md)
+   * asks why; the two messages before it go along as context.
+   * @param {Message} m
+   */
+  reportDialog(m) {
+    const cs = this.model.chats.get(m.chat_id);
+    if (!cs) return;
+    const context = sortedMessages(cs).filter((x) => x.id < m.id).slice(-2).map((x) => x.id);
+    const report = (/** @type {string} */ reason) => async () => {
+      /** @type {{id: number}} */
+      const r = await this.conn.call('messages.report', { chat_id: m.chat_id, message_id: m.id, reason, context });
+      this.toast(`Reported to the operators (report ${r.id})`);
+    };
+    this.openModal({
+      kind: 'choice', title: 'Report message?', error: '',
+      text: `Why should the operators look at “${messageText(m).slice(0, 80)}”? The message and the two before it are sent with your report.`,
+      choices: [['Spam', 'spam'], ['Violence', 'violence'], ['Child abuse', 'child_abuse'], ['Illegal goods', 'illegal_goods'], ['Other', 'other']]
+        .map(([label, reason]) => ({ label, run: report(reason) })),
+    });
+  }
+
+  /**
    * Forwarding asks where to: any chats you can write in.
    * @param {Message} m
    */

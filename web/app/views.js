@@ -619,6 +619,7 @@ class MessageMenu extends Component {
       <button type="button" role="menuitem" onClick=${item(() => app.copyText(m))}>Copy text</button>
       <button type="button" role="menuitem" onClick=${item(() => app.forwardDialog(m))}>Forward</button>
       ${canPin(c) && html`<button type="button" role="menuitem" onClick=${item(() => app.togglePin(m))}>${pinned ? 'Unpin' : 'Pin'}</button>`}
+      ${!app.model.isMe(m.from) && html`<button type="button" role="menuitem" onClick=${item(() => app.reportDialog(m))}>Report</button>`}
       <button type="button" role="menuitem" onClick=${item(() => app.deleteDialog(m))}>Delete</button>
     </div>`;
   }

@@ -183,3 +183,33 @@ test('forwarding from the menu to chosen chats: the copies arrive live, marked a
   await alice.locator('#history .row').filter({ hasText: 'Worth sharing' }).locator('.forwarded', { hasText: 'Forwarded from Bob Live' }).waitFor();
   assert.deepEqual(problems, [[], []]);
 });
+
+test('reporting someone else\'s message from the menu: the operators get it, once', async () => {
+  await dialogButton(bob, 'Alice Live').click();
+  await dialogButton(alice, 'Bob Live').click();
+  await send(alice, 'cheap watches, click here');
+  const row = bob.locator('#history .row.other').filter({ hasText: 'cheap watches, click here' });
+  await row.locator('.bubble').click({ button: 'right' });
+  const menu = bob.getByRole('menu', { name: 'Message actions' });
+  assert.deepEqual(await menu.getByRole('menuitem').allInnerTexts(), ['Reply', 'Copy text', 'Forward', 'Pin', 'Report', 'Delete']);
+  await menu.getByRole('menuitem', { name: 'Report' }).click();
+  const dialog = bob.getByRole('dialog', { name: 'Report message?' });
+  await dialog.getByRole('button', { name: 'Spam' }).click();
+  await dialog.waitFor({ state: 'detached' });
+  const toast = await bob.locator('.toast-item', { hasText: 'Reported to the operators' }).innerText();
+  const id = Number(toast.match(/report (\d+)/)?.[1]);
+  // Reporting the same message again answers the first report: the one the menu made.
+  const again = await bob.evaluate(async (text) => {
+    const app = /** @type {any} */ (window).heliograph;
+    const cs = app.model.openChat;
+    const m = [...cs.messages.values()].find((x) => x.content.text === text);
+    return (await app.conn.call('messages.report', { chat_id: m.chat_id, message_id: m.id, reason: 'spam' })).id;
+  }, 'cheap watches, click here');
+  assert.equal(again, id);
+  // One's own messages cannot be reported.
+  const own = alice.locator('#history .row.own').filter({ hasText: 'cheap watches, click here' });
+  await own.locator('.bubble').click({ button: 'right' });
+  assert.equal(await alice.getByRole('menuitem', { name: 'Report' }).count(), 0);
+  await alice.keyboard.press('Escape');
+  assert.deepEqual(problems, [[], []]);
+});
