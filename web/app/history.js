@@ -16,6 +16,9 @@ import { render } from './vendor/preact.module.js';
  * @typedef {object} ListOptions
  * @property {(item: T) => any} render
  * @property {(item: T) => number} estimate height before measuring
+ * @property {(item: T) => boolean} [anchors] whether the view may be held in place by this
+ *   item: items that move when others arrive (a loader always first, a day separator above
+ *   the day's first loaded message) must not, or the view would jump with them
  * @property {() => void} [nearTop] the view is close to the first item
  * @property {() => void} [nearBottom] the view is close to the last item
  * @property {() => void} [atBottom] the user reached the last item
@@ -176,13 +179,13 @@ export class VirtualList {
     return lo;
   }
 
-  /** The first row in view and how far below the view's top edge it starts. */
+  /** The first row in view that may anchor, and how far below the view's top edge it starts. */
   anchor() {
     const top = this.scroller.getBoundingClientRect().top;
     /** @type {{key: string, delta: number} | null} */
     let anchor = null;
     for (const [key, node] of this.nodes) {
-      if (!node.el.isConnected) continue;
+      if (!node.el.isConnected || (this.options.anchors && !this.options.anchors(node.item))) continue;
       const r = node.el.getBoundingClientRect();
       const delta = r.top - top;
       if (r.bottom - top > 0 && (anchor === null || delta < anchor.delta)) anchor = { key, delta };

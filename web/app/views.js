@@ -486,6 +486,7 @@ class History extends Component {
     app.list = new VirtualList(el, {
       render: (/** @type {HistoryItem} */ item) => html`<${HistoryRow} app=${app} item=${item} />`,
       estimate: (/** @type {HistoryItem} */ item) => (item.kind === 'msg' ? 64 : 40),
+      anchors: (/** @type {HistoryItem} */ item) => item.kind === 'msg',
       nearTop: () => app.loadOlder(),
       nearBottom: () => app.loadNewer(),
       atBottom: () => app.maybeRead(),
