@@ -161,6 +161,7 @@ export class App {
     this.pendingScroll = null;
     /** The history follows its end (else "jump to latest" is offered). */
     this.following = true;
+    this.signedOut = false;
     this.conn = new Connection({
       status: (ready) => this.setOnline(ready),
       onOpen: () => this.onOpen(),
@@ -203,6 +204,8 @@ export class App {
 
   renderNow() {
     this.renderQueued = false;
+    // Signed out: the sign-in form owns the page now.
+    if (this.signedOut) return;
     render(html`<${Main} app=${this} />`, root);
     this.renderHistory();
     const cs = this.model.openChat;
@@ -1074,7 +1077,40 @@ export class App {
       if (v.username.replace(/^@/, '') !== (me.username ?? '')) user = await this.conn.call('account.set_username', { username: v.username || null });
       this.model.setMe(user);
     }, { name: me.name, username: me.username ?? '' });
-    if (modal.kind === 'form') modal.extra = { label: 'Sign out', run: () => this.signOut(true) };
+    if (modal.kind === 'form') {
+      modal.extras = [
+        { label: 'Sign out', danger: true, run: () => this.signOut(true) },
+        { label: 'Devices', run: () => this.sessionsDialog() },
+      ];
+    }
+  }
+
+  /** Where you are signed in (`account.sessions`), with a way to end the other sessions. */
+  async sessionsDialog() {
+    const modal = this.openModal({ kind: 'sessions', sessions: null, error: '' });
+    try {
+      const sessions = await this.conn.call('account.sessions');
+      if (modal.kind === 'sessions') modal.sessions = /** @type {import('./types.js').Session[]} */ (sessions);
+    } catch (e) {
+      if (modal.kind === 'sessions') modal.error = errorText(e);
+    }
+    this.queueRender();
+  }
+
+  /**
+   * Ends sessions (`account.revoke_session`); their devices are signed out at once.
+   * @param {ModalState & {kind: 'sessions'}} modal
+   * @param {number[]} ids
+   */
+  async terminate(modal, ids) {
+    modal.error = '';
+    try {
+      for (const id of ids) await this.conn.call('account.revoke_session', { session_id: id });
+      modal.sessions = /** @type {import('./types.js').Session[]} */ (await this.conn.call('account.sessions'));
+    } catch (e) {
+      modal.error = errorText(e);
+    }
+    this.queueRender();
   }
 
   /** An invite link opened in the browser: `/+TOKEN`. */
@@ -1088,6 +1124,7 @@ export class App {
   /** @param {boolean} tellServer */
   signOut(tellServer) {
     const done = () => {
+      this.signedOut = true;
       this.conn.stop();
       localStorage.removeItem(TOKEN_KEY);
       if (this.model.me) localStorage.removeItem(`helio.sync.${this.model.me.id}`);

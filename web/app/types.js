@@ -39,6 +39,7 @@
  * @typedef {{token: string, session_id: number, user: User, new_account: boolean}} Authorization
  * @typedef {{message: Message, pts: number}} Sent
  * @typedef {{pts: number, date: number}} State
+ * @typedef {{id: number, device: string, created: number, last_active: number, current: boolean}} Session
  * @typedef {{type: 'user', user: User} | {type: 'chat', chat: Chat}} Peer
  * @typedef {{user: User, role: Role, joined: number}} Member
  *

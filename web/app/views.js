@@ -741,10 +741,11 @@ function Composer({ app, cs }) {
 /**
  * @typedef {{name: string, label: string, hint?: string, required?: boolean, readonly?: boolean}} Field
  * @typedef {{id?: number, kind: 'form', title: string, fields: Field[], values: Record<string, string>,
- *   action: string, submit: (values: Record<string, string>) => Promise<void | string>, extra?: {label: string, run: () => void},
+ *   action: string, submit: (values: Record<string, string>) => Promise<void | string>, extras?: {label: string, danger?: boolean, run: () => void}[],
  *   error: string, note: string, busy: boolean}
  *   | {id?: number, kind: 'alert', title: string, text: string, link?: string}
  *   | {id?: number, kind: 'choice', title: string, text: string, choices: {label: string, danger?: boolean, run: () => Promise<void>}[], error: string}
+ *   | {id?: number, kind: 'sessions', sessions: import('./types.js').Session[] | null, error: string}
  *   | {id?: number, kind: 'pick', title: string, text: string, options: {id: number, label: string}[], chosen: number[],
  *     action: string, run: (ids: number[]) => Promise<void>, error: string}} ModalState
  */
@@ -783,6 +784,24 @@ class Modal extends Component {
         </div>
       </dialog>`;
     }
+    if (modal.kind === 'sessions') {
+      const others = (modal.sessions ?? []).filter((x) => !x.current);
+      return html`<dialog class="modal" aria-labelledby="modal-title">
+        <h2 id="modal-title">Devices</h2>
+        <p class="hint">Everywhere you are signed in. Terminating a session signs that device out at once.</p>
+        ${modal.sessions === null ? html`<p role="status">Loading…</p>` : html`<ul class="session-list" aria-label="Sessions">
+          ${modal.sessions.map((x) => html`<li class="session" key=${x.id}>
+            <span class="session-main"><span class="session-device">${x.device || 'Unknown device'}</span>
+              <span class="session-when">${x.current ? 'This device' : `Last active ${new Date(x.last_active * 1000).toLocaleString()}`}</span></span>
+            ${!x.current && html`<button type="button" class="danger" aria-label=${`Terminate ${x.device || 'session'} (${x.id})`} onClick=${() => app.terminate(modal, [x.id])}>Terminate</button>`}
+          </li>`)}</ul>`}
+        <p class="form-error" role="alert">${modal.error}</p>
+        <div class="modal-buttons">
+          ${others.length > 0 && html`<button type="button" class="danger" onClick=${() => app.terminate(modal, others.map((x) => x.id))}>Terminate all other sessions</button>`}
+          <button type="button" class="primary" onClick=${this.close}>Close</button>
+        </div>
+      </dialog>`;
+    }
     if (modal.kind === 'pick') {
       return html`<dialog class="modal" aria-labelledby="modal-title" aria-describedby="modal-text">
         <form method="dialog" onSubmit=${(/** @type {Event} */ ev) => { ev.preventDefault(); app.submitPick(modal, this.close); }}>
@@ -814,7 +833,7 @@ class Modal extends Component {
         <p class="form-error" role="alert">${modal.error}</p>
         <p class="form-note" role="status">${modal.note}</p>
         <div class="modal-buttons">
-          ${modal.extra && html`<button type="button" class="danger" onClick=${() => { this.close(); modal.extra?.run(); }}>${modal.extra.label}</button>`}
+          ${(modal.extras ?? []).map((x) => html`<button type="button" class=${x.danger ? 'danger' : ''} onClick=${() => { this.close(); x.run(); }}>${x.label}</button>`)}
           <button type="button" onClick=${this.close}>Close</button>
           ${modal.action && html`<button type="submit" class="primary" disabled=${modal.busy}>${modal.action}</button>`}
         </div>

@@ -213,3 +213,31 @@ test('reporting someone else\'s message from the menu: the operators get it, onc
   await alice.keyboard.press('Escape');
   assert.deepEqual(problems, [[], []]);
 });
+
+test('devices: the sessions list names where you are signed in, and terminating one signs it out at once', async () => {
+  const other = await browser.newContext({ viewport: DESKTOP });
+  other.setDefaultTimeout(10_000);
+  const tablet = await other.newPage();
+  await tablet.goto(server.url);
+  await signIn(tablet, 7001, 'Alice Live');
+  await dialogButton(tablet, 'Bob Live').waitFor();
+
+  await alice.getByRole('button', { name: /Settings/ }).click();
+  await alice.getByRole('button', { name: 'Devices' }).click();
+  const dialog = alice.getByRole('dialog', { name: 'Devices' });
+  const sessions = dialog.getByRole('list', { name: 'Sessions' }).getByRole('listitem');
+  await sessions.nth(1).waitFor();
+  assert.equal(await sessions.count(), 2);
+  await dialog.getByText('This device').waitFor();
+  await dialog.getByRole('button', { name: 'Terminate all other sessions' }).click();
+  // The tablet is signed out, live; this device stays.
+  await tablet.getByLabel('Phone number').waitFor();
+  await sessions.nth(1).waitFor({ state: 'detached' });
+  assert.equal(await sessions.count(), 1);
+  await dialog.getByRole('button', { name: 'Close' }).click();
+  await dialogButton(alice, 'Bob Live').click();
+  await send(alice, 'still signed in here');
+  await message(bob, 'still signed in here').waitFor();
+  await other.close();
+  assert.deepEqual(problems, [[], []]);
+});
