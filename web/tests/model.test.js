@@ -216,3 +216,41 @@ test('leaving (or being removed from) a chat drops it and stops following its lo
   assert.equal(m.openId, null);
   assert.deepEqual(m.upsertChat(chat(12, { kind: 'channel', title: 'N', peer: undefined, chat_pts: 9 })), [{ type: 'follow', chatId: 12, pts: 9 }]);
 });
+
+test('the pinned message: known from the history or fetched, kept fresh by edits, gone with unpin or delete', () => {
+  const m = model();
+  m.upsertChat(chat(10));
+  m.addHistory(10, [msg(10, 1, 2, 'the address'), msg(10, 2, 2, 'small talk')], 'latest', 50);
+  const cs = /** @type {any} */ (m.chats.get(10));
+  assert.deepEqual(m.apply({ ...head(1), type: 'pinned_message', chat_id: 10, id: 1 }), [], 'loaded: nothing to fetch');
+  assert.equal(cs.pinned.content.text, 'the address');
+  m.apply({ ...head(2), type: 'edit_message', message: { ...msg(10, 1, 2, 'the new address'), edit_date: 3 } });
+  assert.equal(cs.pinned.content.text, 'the new address');
+  m.apply({ ...head(3), type: 'pinned_message', chat_id: 10 });
+  assert.equal(cs.pinned, null);
+  assert.equal(cs.chat.pinned_message_id, undefined);
+  // A pin older than the loaded run is fetched, and a stale answer is ignored.
+  m.upsertChat(chat(11, { title: 'Old', pinned_message_id: 5 }));
+  assert.deepEqual(m.upsertChat(chat(12, { title: 'Older', pinned_message_id: 7 })), [{ type: 'fetch_pinned', chatId: 12, id: 7 }]);
+  m.setPinned(12, msg(12, 6, 2, 'not the pin'));
+  assert.equal(m.chats.get(12)?.pinned, null);
+  m.setPinned(12, msg(12, 7, 2, 'the pin'));
+  assert.equal(m.chats.get(12)?.pinned?.id, 7);
+  m.apply({ ...head(4), type: 'delete_messages', chat_id: 12, ids: [7] });
+  assert.equal(m.chats.get(12)?.pinned, null);
+});
+
+test('a jump loads a run around one message; its ends are known from the page sizes', () => {
+  const m = model();
+  m.upsertChat(chat(10, { top_message_id: 100 }));
+  const older = Array.from({ length: 10 }, (_, i) => msg(10, i + 1, 2, `m${i + 1}`));
+  const newer = Array.from({ length: 25 }, (_, i) => msg(10, i + 11, 2, `m${i + 11}`));
+  m.addAround(10, older, newer, 25);
+  const cs = /** @type {any} */ (m.chats.get(10));
+  assert.equal(cs.atStart, true, 'fewer than asked below: the first message is loaded');
+  assert.equal(cs.atEnd, false);
+  assert.deepEqual(ids(cs), Array.from({ length: 35 }, (_, i) => i + 1));
+  m.editDraft(10, 'typed', 1);
+  m.clearDraft(10);
+  assert.equal(cs.draft, null);
+});
