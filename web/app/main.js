@@ -693,6 +693,20 @@ export class App {
     await this.runChoice(modal, () => modal.run(modal.chosen), close);
   }
 
+  /**
+   * An `@username` in a message: the person's private chat, or the public chat (joined).
+   * @param {string} username
+   */
+  async openUsername(username) {
+    try {
+      /** @type {Peer} */
+      const peer = await this.conn.call('contacts.resolve', { username });
+      await this.openPeer(peer);
+    } catch (e) {
+      this.toast(errorText(e));
+    }
+  }
+
   /** @param {Peer} p */
   async openPeer(p) {
     try {
@@ -834,10 +848,29 @@ export class App {
     }
     this.dropDraft(chatId);
     this.model.setCompose(chatId, null);
-    const pending = { randomId: randomId(), text, replyTo: mode?.id, date: Math.floor(Date.now() / 1000) };
-    this.model.addPending(chatId, pending);
-    if (this.list) this.list.stuck = true;
     requestAnimationFrame(() => this.autoGrow());
+    await this.send(chatId, text, mode?.id);
+  }
+
+  /**
+   * A bot's `/command` pressed in a message: sent to the open chat as it is.
+   * @param {string} text
+   */
+  sendText(text) {
+    const chatId = this.model.openId;
+    if (chatId !== null) this.send(chatId, text);
+  }
+
+  /**
+   * Sends a text, shown as pending until the server answers.
+   * @param {number} chatId
+   * @param {string} text
+   * @param {number} [replyTo]
+   */
+  async send(chatId, text, replyTo) {
+    const pending = { randomId: randomId(), text, replyTo, date: Math.floor(Date.now() / 1000) };
+    this.model.addPending(chatId, pending);
+    this.list?.scrollToBottom();
     try {
       /** @type {Sent} */
       const sent = await this.conn.callRetrying('messages.send', { chat_id: chatId, random_id: pending.randomId, text, reply_to: pending.replyTo });

@@ -102,12 +102,14 @@ export function Icon(name) {
  * The text with its formatting entities: bold, italic, underline, strikethrough, spoiler,
  * code, pre, links. Offsets count UTF-16 units, as JavaScript strings do. Entities may nest;
  * each stretch between entity boundaries is wrapped in the elements of the entities covering
- * it. `words` (a search's matches) are marked.
+ * it. `words` (a search's matches) are marked. With `app`, `@username` opens that person or
+ * public chat, `#hashtag` searches for it, and a bot's `/command` is sent to the chat.
  * @param {string} text
  * @param {MessageEntity[] | undefined} entities
  * @param {string[]} [words]
+ * @param {App} [app]
  */
-export function richText(text, entities, words = []) {
+export function richText(text, entities, words = [], app) {
   const cuts = new Set([0, text.length]);
   for (const e of entities ?? []) {
     cuts.add(Math.max(0, Math.min(text.length, e.offset)));
@@ -136,7 +138,7 @@ export function richText(text, entities, words = []) {
     if (marks.some(([o, l]) => o <= from && o + l >= to)) node = html`<mark>${node}</mark>`;
     // Inner (later, shorter) entities first, so the outer ones wrap them.
     const covering = (entities ?? []).filter((e) => e.offset <= from && e.offset + e.length >= to).reverse();
-    for (const e of covering) node = wrapEntity(e, node, piece);
+    for (const e of covering) node = wrapEntity(e, node, text.slice(e.offset, e.offset + e.length), app);
     out.push(node);
   }
   return out;
@@ -145,10 +147,19 @@ export function richText(text, entities, words = []) {
 /**
  * @param {MessageEntity} e
  * @param {any} inner
- * @param {string} piece the plain text of `inner`
+ * @param {string} whole the entity's whole text
+ * @param {App} [app]
  */
-function wrapEntity(e, inner, piece) {
+function wrapEntity(e, inner, whole, app) {
   switch (e.type) {
+    case 'mention':
+      return app ? html`<button type="button" class="inline-link" title=${`Open ${whole}`} onClick=${() => app.openUsername(whole)}>${inner}</button>` : inner;
+    case 'hashtag':
+      return app ? html`<button type="button" class="inline-link" title=${`Search for ${whole}`} onClick=${() => app.onSearchInput(whole)}>${inner}</button>` : inner;
+    case 'bot_command':
+      return app ? html`<button type="button" class="inline-link" title=${`Send ${whole}`} onClick=${() => app.sendText(whole)}>${inner}</button>` : inner;
+    case 'email':
+      return html`<a href=${`mailto:${whole}`}>${inner}</a>`;
     case 'bold': return html`<strong>${inner}</strong>`;
     case 'italic': return html`<em>${inner}</em>`;
     case 'underline': return html`<u>${inner}</u>`;
@@ -160,7 +171,7 @@ function wrapEntity(e, inner, piece) {
     case 'text_link':
       return e.url && WEB_URL.test(e.url) ? html`<a href=${e.url} target="_blank" rel="noopener noreferrer" title=${e.url}>${inner}</a>` : inner;
     case 'url': {
-      const href = WEB_URL.test(piece) ? piece : `https://${piece}`;
+      const href = WEB_URL.test(whole) ? whole : `https://${whole}`;
       return html`<a href=${href} target="_blank" rel="noopener noreferrer">${inner}</a>`;
     }
     default: return inner;
@@ -547,8 +558,8 @@ function MessageRow({ app, msg: m, pending }) {
         <span class="reply-author">${replied ? model.userName(replied.from) : 'Reply'}</span>
         <span class="reply-text">${replied ? messageText(replied).slice(0, 200) : `to message #${m.reply_to}`}</span></div>`}
       ${media && html`<${MediaView} app=${app} media=${media} />`}
-      ${media ? (media.caption && html`<div class="text caption">${richText(media.caption, m.entities, words)}</div>`)
-        : html`<div class="text">${m.content.type === 'text' ? richText(messageText(m), m.entities, words) : messageText(m)}</div>`}
+      ${media ? (media.caption && html`<div class="text caption">${richText(media.caption, m.entities, words, app)}</div>`)
+        : html`<div class="text">${m.content.type === 'text' ? richText(messageText(m), m.entities, words, app) : messageText(m)}</div>`}
       ${m.reply_markup && !pending && html`<${Keyboard} app=${app} msg=${m} />`}
       ${m.reactions && m.reactions.results.length > 0 && html`<${Reactions} app=${app} msg=${m} />`}
       <div class="meta">

@@ -133,3 +133,19 @@ test('people and public channels are found from the same box', async () => {
   await alice.locator('#chat-sub', { hasText: '2 subscribers' }).waitFor();
   assert.deepEqual(problems, []);
 });
+
+test('an @username in a message opens that chat; a #hashtag searches for it', async () => {
+  await dialogButton(bob, 'Alice Search').click();
+  await send(bob, 'read @periscope_weekly for #optics news');
+  const text = alice.locator('#history .row.other .text').filter({ hasText: 'read @periscope_weekly for #optics news' });
+  await dialogButton(alice, 'Bob Periscope').click();
+  await text.waitFor();
+  await text.getByRole('button', { name: '@periscope_weekly' }).click();
+  await alice.locator('#chat-title', { hasText: 'Periscope Weekly' }).waitFor();
+  await dialogButton(alice, 'Bob Periscope').click();
+  await indexed(alice, 'optics');
+  await text.getByRole('button', { name: '#optics' }).click();
+  assert.equal(await alice.getByRole('searchbox').inputValue(), '#optics');
+  await alice.locator('.search-result', { hasText: 'read @periscope_weekly' }).locator('mark').first().waitFor();
+  assert.deepEqual(problems, []);
+});
