@@ -162,6 +162,8 @@ export class App {
     /** The history follows its end (else "jump to latest" is offered). */
     this.following = true;
     this.signedOut = false;
+    /** An `@name` being typed in a group's composer: where it starts, and the chosen suggestion. @type {{start: number, end: number, query: string, index: number} | null} */
+    this.mention = null;
     this.conn = new Connection({
       status: (ready) => this.setOnline(ready),
       onOpen: () => this.onOpen(),
@@ -389,6 +391,7 @@ export class App {
     if (previous !== null && previous !== chatId) this.flushDraft(previous);
     if (previous !== chatId) {
       this.chatSearchOpen = false;
+      this.mention = null;
       if (this.model.search?.chatId !== null && this.model.search) this.model.startSearch('', null);
       this.list?.reset();
     }
@@ -738,10 +741,63 @@ export class App {
     if (el.scrollHeight > 0) el.style.height = `${Math.min(el.scrollHeight, 200)}px`;
   }
 
-  /** @param {string} text */
-  onComposerInput(text) {
+  /**
+   * Notices an `@name` being typed before the caret in a group, and offers its members.
+   * @param {string} text
+   * @param {number} caret
+   */
+  findMention(text, caret) {
+    const cs = this.model.openChat;
+    const match = cs?.chat.kind === 'group' ? /(^|\s)@([A-Za-z0-9_]{0,32})$/.exec(text.slice(0, caret)) : null;
+    if (!cs || !match) {
+      this.mention = null;
+      return;
+    }
+    const query = match[2];
+    this.mention = { start: caret - query.length - 1, end: caret, query, index: 0 };
+    if (cs.members === null && !this.loading.has(`${cs.chat.id}:members`)) {
+      const key = `${cs.chat.id}:members`;
+      this.loading.add(key);
+      this.conn.call('chats.members', { chat_id: cs.chat.id, offset: 0, limit: 1000 }).then(
+        (members) => this.model.setMembers(cs.chat.id, /** @type {import('./types.js').Member[]} */ (members).map((x) => x.user)),
+        () => {},
+      ).finally(() => this.loading.delete(key));
+    }
+  }
+
+  /** The suggestions for the `@name` being typed, if any. */
+  mentionSuggestions() {
+    const cs = this.model.openChat;
+    return cs && this.mention ? this.model.mentionSuggestions(cs, this.mention.query) : [];
+  }
+
+  /**
+   * Completes the `@name` being typed with a member's username.
+   * @param {User} user
+   */
+  pickMention(user) {
+    const cs = this.model.openChat;
+    const m = this.mention;
+    if (!cs || !m || !user.username) return;
+    const text = this.model.composerText(cs);
+    const inserted = `@${user.username} `;
+    const next = text.slice(0, m.start) + inserted + text.slice(m.end);
+    const caret = m.start + inserted.length;
+    this.onComposerInput(next, caret);
+    requestAnimationFrame(() => {
+      this.composerEl?.focus();
+      this.composerEl?.setSelectionRange(caret, caret);
+    });
+  }
+
+  /**
+   * @param {string} text
+   * @param {number} [caret] where the caret is (the composer's own, unless set from here)
+   */
+  onComposerInput(text, caret = this.composerEl?.selectionStart ?? text.length) {
     const chatId = this.model.openId;
     if (chatId === null) return;
+    this.findMention(text, caret);
     const editing = this.model.chats.get(chatId)?.compose?.kind === 'edit';
     this.model.editDraft(chatId, text, Math.floor(Date.now() / 1000));
     this.autoGrow();
@@ -789,6 +845,27 @@ export class App {
   onComposerKey(ev) {
     const cs = this.model.openChat;
     if (!cs) return;
+    const suggestions = this.mentionSuggestions();
+    if (this.mention && suggestions.length > 0) {
+      const m = this.mention;
+      if (ev.key === 'ArrowDown' || ev.key === 'ArrowUp') {
+        ev.preventDefault();
+        m.index = (m.index + (ev.key === 'ArrowDown' ? 1 : suggestions.length - 1)) % suggestions.length;
+        this.queueRender();
+        return;
+      }
+      if ((ev.key === 'Enter' || ev.key === 'Tab') && !ev.shiftKey && !ev.isComposing) {
+        ev.preventDefault();
+        this.pickMention(suggestions[Math.min(m.index, suggestions.length - 1)]);
+        return;
+      }
+      if (ev.key === 'Escape') {
+        ev.preventDefault();
+        this.mention = null;
+        this.queueRender();
+        return;
+      }
+    }
     if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
       ev.preventDefault();
       this.submitComposer();
@@ -847,6 +924,7 @@ export class App {
       return;
     }
     this.dropDraft(chatId);
+    this.mention = null;
     this.model.setCompose(chatId, null);
     requestAnimationFrame(() => this.autoGrow());
     await this.send(chatId, text, mode?.id);

@@ -55,6 +55,8 @@
  * @property {DraftMessage | null} draft the text being written here (synced across devices)
  * @property {Compose | null} compose a reply being written, or an edit (with its text)
  * @property {Message | null} pinned the pinned message, once known
+ * @property {User[] | null} members a group's members, once fetched (to complete mentions)
+ * @property {boolean} mentioned an unread message mentions you
  */
 
 /** @typedef {{kind: 'reply', id: number} | {kind: 'edit', id: number, text: string}} Compose */
@@ -89,7 +91,7 @@ function newChatState(chat) {
   return {
     chat, last: undefined, top: chat.top_message_id, unread: 0, readIn: 0, readOut: 0, activity: 0,
     messages: new Map(), sorted: null, loaded: false, atStart: false, atEnd: true, pending: [],
-    typing: new Map(), draft: null, compose: null, pinned: null,
+    typing: new Map(), draft: null, compose: null, pinned: null, members: null, mentioned: false,
   };
 }
 
@@ -461,6 +463,7 @@ export class Model {
       cs.typing.delete(msg.from);
       if (wasAbove && !this.isMe(msg.from) && msg.id > cs.readIn) {
         cs.unread += 1;
+        if (this.mentionsMe(msg)) cs.mentioned = true;
         effects.push({ type: 'announce', text: msg.chat_id === this.openId ? `${this.userName(msg.from)}: ${messageText(msg).slice(0, 200)}` : `New message in ${cs.chat.title}` });
       }
       if (this.isMe(msg.from)) {
@@ -580,8 +583,50 @@ export class Model {
     if (!cs || (cs.readIn >= cs.top && cs.unread === 0)) return null;
     cs.readIn = Math.max(cs.readIn, cs.top);
     cs.unread = 0;
+    cs.mentioned = false;
     this.changed();
     return cs.top;
+  }
+
+  // ----- mentions -----
+
+  /**
+   * Whether a message names you: `@yourname` (the server marks mentions) or a mention by id.
+   * @param {Message} msg
+   */
+  mentionsMe(msg) {
+    const me = this.me;
+    if (!me) return false;
+    const text = msg.content.type === 'text' ? (msg.content.text ?? '') : messageText(msg);
+    const mine = me.username ? `@${me.username.toLowerCase()}` : null;
+    return (msg.entities ?? []).some((e) => (e.type === 'mention' && mine !== null && text.slice(e.offset, e.offset + e.length).toLowerCase() === mine)
+      || (e.type === 'text_mention' && e.user_id === me.id));
+  }
+
+  /**
+   * @param {number} chatId
+   * @param {User[]} members
+   */
+  setMembers(chatId, members) {
+    const cs = this.chats.get(chatId);
+    if (!cs) return;
+    cs.members = members;
+    for (const u of members) this.users.set(u.id, u);
+    this.changed();
+  }
+
+  /**
+   * The members an `@prefix` may complete to: those with a username (a mention is by
+   * username), not you, whose username or name starts with it; at most 8.
+   * @param {ChatState} cs
+   * @param {string} prefix without the `@`
+   */
+  mentionSuggestions(cs, prefix) {
+    const p = prefix.toLowerCase();
+    return (cs.members ?? [])
+      .filter((u) => u.username && !this.isMe(u.id))
+      .filter((u) => (u.username ?? '').toLowerCase().startsWith(p) || u.name.toLowerCase().split(/\s+/).some((w) => w.startsWith(p)))
+      .slice(0, 8);
   }
 
   // ----- drafts and the composer -----
@@ -674,7 +719,10 @@ export class Model {
         const cs = this.chats.get(u.chat_id);
         if (!cs || u.max_id <= cs.readIn) return [];
         cs.readIn = u.max_id;
-        if (u.max_id >= cs.top) cs.unread = 0;
+        if (u.max_id >= cs.top) {
+          cs.unread = 0;
+          cs.mentioned = false;
+        }
         else if (cs.loaded && cs.atEnd) cs.unread = sortedMessages(cs).filter((m) => m.id > u.max_id && !this.isMe(m.from)).length;
         this.changed();
         return [];

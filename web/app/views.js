@@ -342,6 +342,7 @@ function DialogRow({ app, cs }) {
         </span>
         <span class="dialog-bottom">
           <span class="dialog-preview">${preview}</span>
+          ${cs.mentioned && html`<span class="badge mention" title="You were mentioned">@<span class="visually-hidden"> mentioned you</span></span>`}
           ${cs.unread > 0 && html`<span class="badge">${cs.unread > 999 ? '999+' : String(cs.unread)}<span class="visually-hidden"> unread</span></span>`}
         </span>
       </span>
@@ -733,11 +734,20 @@ function UploadBar({ app }) {
 /** @param {{app: App, cs: ChatState}} props */
 function Composer({ app, cs }) {
   const text = app.model.composerText(cs);
-  return html`<form class="composer" onSubmit=${(/** @type {Event} */ ev) => { ev.preventDefault(); app.submitComposer(); }}>
+  const suggestions = app.mentionSuggestions();
+  const active = app.mention ? Math.min(app.mention.index, suggestions.length - 1) : -1;
+  return html`${suggestions.length > 0 && html`<ul class="mentions" id="mention-list" role="listbox" aria-label="Mention a member">
+      ${suggestions.map((u, i) => html`<li role="option" id=${`mention-${u.id}`} key=${u.id} aria-selected=${i === active ? 'true' : 'false'}
+        class=${`mention-option${i === active ? ' active' : ''}`} onMouseDown=${(/** @type {Event} */ ev) => { ev.preventDefault(); app.pickMention(u); }}>
+        ${Avatar(u.name, u.id)}<span class="mention-name">${u.name}</span><span class="mention-username">@${u.username}</span></li>`)}
+    </ul>`}
+  <form class="composer" onSubmit=${(/** @type {Event} */ ev) => { ev.preventDefault(); app.submitComposer(); }}>
     <button type="button" class="icon attach" id="attach" title="Attach a file" aria-label="Attach a file" onClick=${() => /** @type {HTMLInputElement | null} */ (document.getElementById('attach-input'))?.click()}>${Icon('attach')}</button>
     <input type="file" id="attach-input" class="visually-hidden" tabindex="-1" aria-hidden="true"
       onChange=${(/** @type {Event} */ ev) => { const input = /** @type {HTMLInputElement} */ (ev.target); const f = input.files?.[0]; input.value = ''; if (f) app.sendFile(f); }} />
     <textarea id="composer" rows="1" placeholder="Message" aria-label="Message" maxlength="4096" value=${text}
+      aria-controls=${suggestions.length > 0 ? 'mention-list' : undefined}
+      aria-activedescendant=${suggestions.length > 0 && active >= 0 ? `mention-${suggestions[active].id}` : undefined}
       ref=${(/** @type {HTMLTextAreaElement | null} */ el) => app.setComposerElement(el)}
       onKeyDown=${(/** @type {KeyboardEvent} */ ev) => app.onComposerKey(ev)}
       onInput=${(/** @type {Event} */ ev) => app.onComposerInput(/** @type {HTMLTextAreaElement} */ (ev.target).value)}

@@ -241,3 +241,45 @@ test('devices: the sessions list names where you are signed in, and terminating 
   await other.close();
   assert.deepEqual(problems, [[], []]);
 });
+
+test('@mentions in a group: typing @ offers the members, the mention lands, and the dialog list marks it', async () => {
+  // Carol joins the group Alice made, so there is someone to choose among.
+  const carolContext = await browser.newContext({ viewport: DESKTOP });
+  carolContext.setDefaultTimeout(10_000);
+  const carol = await carolContext.newPage();
+  await carol.goto(server.url);
+  await signIn(carol, 7003, 'Carol Live');
+  await carol.getByRole('button', { name: /Settings/ }).click();
+  await carol.getByLabel('Username', { exact: true }).fill('carol_live');
+  await carol.getByRole('button', { name: 'Save' }).click();
+  await carol.locator('dialog').waitFor({ state: 'detached' });
+  await dialogButton(alice, 'Forward club').click();
+  await alice.getByRole('button', { name: 'Add members' }).click();
+  await alice.getByLabel('Usernames or phone numbers').fill('@carol_live');
+  await alice.getByRole('button', { name: 'Add', exact: true }).click();
+  await alice.locator('#chat-sub', { hasText: '3 members' }).waitFor();
+  await dialogButton(bob, 'Alice Live').click();
+
+  const box = alice.getByRole('textbox', { name: 'Message' });
+  await box.fill('');
+  await box.pressSequentially('lunch, @');
+  const list = alice.getByRole('listbox', { name: 'Mention a member' });
+  await list.getByRole('option').nth(1).waitFor();
+  assert.deepEqual((await list.getByRole('option').allInnerTexts()).map((t) => t.replace(/\s+/g, ' ').trim()).sort(), ['BL Bob Live @bob_live', 'CL Carol Live @carol_live']);
+  await box.pressSequentially('ca');
+  await list.getByRole('option').first().waitFor();
+  assert.equal(await list.getByRole('option').count(), 1);
+  await box.press('Enter');
+  await list.waitFor({ state: 'detached' });
+  assert.equal(await box.inputValue(), 'lunch, @carol_live ');
+  await box.pressSequentially('at one?');
+  await box.press('Enter');
+  const row = dialogButton(carol, 'Forward club');
+  await row.locator('.badge.mention').waitFor();
+  assert.equal(await dialogButton(bob, 'Forward club').locator('.badge.mention').count(), 0, 'only the one named');
+  await row.click();
+  await message(carol, 'lunch, @carol_live at one?').waitFor();
+  await row.locator('.badge.mention').waitFor({ state: 'detached' });
+  await carolContext.close();
+  assert.deepEqual(problems, [[], []]);
+});

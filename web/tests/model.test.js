@@ -254,3 +254,21 @@ test('a jump loads a run around one message; its ends are known from the page si
   m.clearDraft(10);
   assert.equal(cs.draft, null);
 });
+
+test('mentions: a new message naming you marks the chat until it is read; members complete an @prefix', () => {
+  const m = model();
+  m.setMe({ ...ME, username: 'alice_w' });
+  m.upsertChat(chat(11, { kind: 'group', title: 'Crew', peer: undefined }));
+  const mention = { ...msg(11, 1, 2, 'hey @Alice_W look'), entities: [{ type: 'mention', offset: 4, length: 8 }] };
+  m.apply({ ...head(1), type: 'new_message', message: { ...msg(11, 1, 2, 'hey all'), entities: [] } });
+  assert.equal(m.chats.get(11)?.mentioned, false);
+  m.apply({ ...head(2), type: 'new_message', message: { ...mention, id: 2 } });
+  assert.equal(m.chats.get(11)?.mentioned, true);
+  m.apply({ ...head(3), type: 'read_inbox', chat_id: 11, max_id: 2 });
+  assert.equal(m.chats.get(11)?.mentioned, false);
+  m.setMembers(11, [{ ...ME, username: 'alice_w' }, BOB, { id: 3, name: 'Bobby Tables', contact: false, blocked: false }, { id: 4, name: 'Carol Bobson', username: 'carol_c', contact: false, blocked: false }]);
+  const cs = /** @type {any} */ (m.chats.get(11));
+  assert.deepEqual(m.mentionSuggestions(cs, 'bo').map((u) => u.id), [2, 4], 'by username or a word of the name, only with a username');
+  assert.deepEqual(m.mentionSuggestions(cs, 'al').map((u) => u.id), [], 'not yourself');
+  assert.deepEqual(m.mentionSuggestions(cs, '').map((u) => u.id), [2, 4]);
+});
