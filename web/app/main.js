@@ -664,23 +664,34 @@ export class App {
 
   /**
    * Forwarding asks where to: any chats you can write in.
-   * @param {Message} m
+   * @param {Message[]} ms messages of one chat, oldest first
    */
-  forwardDialog(m) {
+  forwardDialog(ms) {
+    const first = ms[0];
+    if (!first) return;
     const options = this.model.visibleDialogs()
       .filter((cs) => cs.chat.kind !== 'channel' || cs.chat.role === 'admin' || cs.chat.role === 'creator')
       .map((cs) => ({ id: cs.chat.id, label: cs.chat.title }));
     this.openModal({
-      kind: 'pick', title: 'Forward to…', text: messageText(m).slice(0, 80), options, chosen: [], action: 'Forward', error: '',
+      kind: 'pick', title: 'Forward to…', text: ms.length === 1 ? `“${messageText(first).slice(0, 80)}”` : `${ms.length} messages`, options, chosen: [], action: 'Forward', error: '',
       run: async (ids) => {
         for (const to of ids) {
           /** @type {Sent[]} */
-          const sent = await this.conn.callRetrying('messages.forward', { from_chat_id: m.chat_id, ids: [m.id], to_chat_id: to, random_ids: [randomId()] });
+          const sent = await this.conn.callRetrying('messages.forward', { from_chat_id: first.chat_id, ids: ms.map((m) => m.id), to_chat_id: to, random_ids: ms.map(() => randomId()) });
           for (const x of sent) this.run(this.model.addMessage(x.message));
         }
+        this.model.clearSelection();
         this.toast(ids.length === 1 ? `Forwarded to ${this.model.chats.get(ids[0])?.chat.title ?? 'the chat'}` : `Forwarded to ${ids.length} chats`);
       },
     });
+  }
+
+  /** The selected messages of the open chat, oldest first. */
+  selectedMessages() {
+    const cs = this.model.openChat;
+    const sel = this.model.selection;
+    if (!cs || !sel || sel.chatId !== cs.chat.id) return [];
+    return sortedMessages(cs).filter((m) => sel.ids.includes(m.id));
   }
 
   /**
@@ -1043,29 +1054,32 @@ export class App {
   }
 
   /**
-   * Deleting asks how: for everyone (where you may) or only for you.
-   * @param {Message} m
+   * Deleting asks how: for everyone (where you may, for every message chosen) or only for you.
+   * @param {Message[]} ms messages of one chat
    */
-  deleteDialog(m) {
-    const cs = this.model.chats.get(m.chat_id);
-    if (!cs) return;
+  deleteDialog(ms) {
+    const first = ms[0];
+    const cs = first && this.model.chats.get(first.chat_id);
+    if (!first || !cs) return;
     const c = cs.chat;
-    const own = this.model.isMe(m.from);
     const admin = c.role === 'admin' || c.role === 'creator';
     // In a private chat only the author may delete for both; in groups and channels the
     // author or an admin.
-    const forAll = c.kind === 'private' ? own : own || admin;
+    const forAll = ms.every((m) => (c.kind === 'private' ? this.model.isMe(m.from) : this.model.isMe(m.from) || admin));
+    const ids = ms.map((m) => m.id);
     const del = (/** @type {boolean} */ forEveryone) => async () => {
-      await this.conn.call('messages.delete', { chat_id: m.chat_id, ids: [m.id], for_everyone: forEveryone });
-      this.run(this.model.apply({ type: 'delete_messages', chat_id: m.chat_id, ids: [m.id], pts: 0, pts_count: 0, date: 0 }));
+      await this.conn.call('messages.delete', { chat_id: c.id, ids, for_everyone: forEveryone });
+      this.run(this.model.apply({ type: 'delete_messages', chat_id: c.id, ids, pts: 0, pts_count: 0, date: 0 }));
+      this.model.clearSelection();
     };
     const other = c.kind === 'private' ? c.title : 'everyone in the chat';
     /** @type {{label: string, danger?: boolean, run: () => Promise<void>}[]} */
     const choices = [{ label: 'Delete for me', run: del(false) }];
     if (forAll) choices.push({ label: c.kind === 'private' ? `Delete for me and ${c.title}` : 'Delete for everyone', danger: true, run: del(true) });
+    const what = ms.length === 1 ? `“${messageText(first).slice(0, 80)}”` : `These ${ms.length} messages`;
     this.openModal({
-      kind: 'choice', title: 'Delete message?', error: '', choices,
-      text: forAll ? `“${messageText(m).slice(0, 80)}” can be deleted only for you, or also for ${other}.` : `“${messageText(m).slice(0, 80)}” will be deleted for you; ${other} keeps it.`,
+      kind: 'choice', title: ms.length === 1 ? 'Delete message?' : `Delete ${ms.length} messages?`, error: '', choices,
+      text: forAll ? `${what} can be deleted only for you, or also for ${other}.` : `${what} will be deleted for you; ${other} keeps ${ms.length === 1 ? 'it' : 'them'}.`,
     });
   }
 

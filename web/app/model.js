@@ -170,6 +170,8 @@ export class Model {
     this.reacting = null;
     /** The message whose menu (reply, copy, forward, pin, delete) is open. @type {{chatId: number, id: number} | null} */
     this.menu = null;
+    /** Messages chosen for forwarding or deleting together. @type {{chatId: number, ids: number[]} | null} */
+    this.selection = null;
     /** Increases on every change. */
     this.version = 0;
     /** @type {Set<() => void>} */
@@ -337,6 +339,7 @@ export class Model {
     this.openId = chatId;
     this.reacting = null;
     this.menu = null;
+    if (this.selection?.chatId !== chatId) this.selection = null;
     if (this.jump && this.jump.chatId !== chatId) this.jump = null;
     this.changed();
   }
@@ -712,6 +715,10 @@ export class Model {
         cs.sorted = null;
         if (cs.last && u.ids.includes(cs.last.id)) cs.last = cs.atEnd ? sortedMessages(cs).at(-1) : undefined;
         if (cs.pinned && u.ids.includes(cs.pinned.id)) cs.pinned = null;
+        if (this.selection?.chatId === u.chat_id) {
+          const left = this.selection.ids.filter((id) => !u.ids.includes(id));
+          this.selection = left.length ? { chatId: u.chat_id, ids: left } : null;
+        }
         this.changed();
         return [];
       }
@@ -812,6 +819,26 @@ export class Model {
   setReacting(target) {
     this.reacting = target;
     this.menu = null;
+    this.changed();
+  }
+
+  /**
+   * Chooses a message into the selection, or takes it out (the last one out ends it).
+   * @param {number} chatId
+   * @param {number} id
+   */
+  toggleSelect(chatId, id) {
+    const sel = this.selection?.chatId === chatId ? this.selection : { chatId, ids: [] };
+    const ids = sel.ids.includes(id) ? sel.ids.filter((x) => x !== id) : [...sel.ids, id];
+    this.selection = ids.length ? { chatId, ids } : null;
+    this.menu = null;
+    this.reacting = null;
+    this.changed();
+  }
+
+  clearSelection() {
+    if (!this.selection) return;
+    this.selection = null;
     this.changed();
   }
 

@@ -449,7 +449,8 @@ function ChatPane({ app, cs }) {
     <div class="compose-area">
       ${cs.compose && html`<${ComposeBar} app=${app} cs=${cs} />`}
       ${app.upload && html`<${UploadBar} app=${app} />`}
-      ${canWrite ? html`<${Composer} app=${app} cs=${cs} />` : html`<div class="readonly-bar">Only admins can post in this channel.</div>`}
+      ${m.selection && m.selection.chatId === c.id ? html`<${SelectionBar} app=${app} count=${m.selection.ids.length} />`
+        : canWrite ? html`<${Composer} app=${app} cs=${cs} />` : html`<div class="readonly-bar">Only admins can post in this channel.</div>`}
     </div>
   </main>`;
 }
@@ -550,7 +551,12 @@ function MessageRow({ app, msg: m, pending }) {
     : html`<span class=${`tick${read ? ' read' : ''}`} aria-label=${read ? 'read' : 'sent'} title=${read ? 'Read' : 'Sent'}>${read ? '✓✓' : '✓'}</span>`;
   const reacting = model.reacting && model.reacting.chatId === m.chat_id && model.reacting.id === m.id;
   const menu = model.menu && model.menu.chatId === m.chat_id && model.menu.id === m.id;
-  return html`<div class=${`row ${own ? 'own' : 'other'}${pending ? ' pending' : ''}${jump ? ' jumped' : ''}`} data-id=${pending ? undefined : m.id}><div class="msg">
+  const selecting = !pending && model.selection !== null && model.selection.chatId === m.chat_id;
+  const selected = selecting && /** @type {{ids: number[]}} */ (model.selection).ids.includes(m.id);
+  return html`<div class=${`row ${own ? 'own' : 'other'}${pending ? ' pending' : ''}${jump ? ' jumped' : ''}${selected ? ' selected' : ''}`} data-id=${pending ? undefined : m.id}>
+    ${selecting && html`<input type="checkbox" class="select-box" checked=${selected} aria-label=${`Select the message from ${author}, ${timeFmt.format(time)}`}
+      onChange=${() => model.toggleSelect(m.chat_id, m.id)} />`}
+    <div class="msg">
     <div class="bubble" role="article" aria-label=${`${author}, ${timeFmt.format(time)}`}
       onContextMenu=${pending ? undefined : (/** @type {MouseEvent} */ ev) => { ev.preventDefault(); model.setMenu({ chatId: m.chat_id, id: m.id }); }}>
       ${showAuthor && html`<div class="author">${author}${model.users.get(m.from)?.bot && BotTag()}</div>`}
@@ -569,11 +575,11 @@ function MessageRow({ app, msg: m, pending }) {
         ${tick}
       </div>
     </div>
-    ${!pending && html`<div class="msg-actions" role="toolbar" aria-label=${`Actions for the message from ${author}`}>
+    ${!pending && !selecting && html`<div class="msg-actions" role="toolbar" aria-label=${`Actions for the message from ${author}`}>
       ${canReply && html`<button type="button" class="act" onClick=${() => app.reply(m)}>Reply</button>`}
       <button type="button" class="act" aria-expanded=${reacting ? 'true' : 'false'} onClick=${() => model.setReacting(reacting ? null : { chatId: m.chat_id, id: m.id })}>React</button>
       ${canEdit && html`<button type="button" class="act" onClick=${() => app.edit(m)}>Edit</button>`}
-      <button type="button" class="act" onClick=${() => app.deleteDialog(m)}>Delete</button>
+      <button type="button" class="act" onClick=${() => app.deleteDialog([m])}>Delete</button>
       <button type="button" class="act" aria-haspopup="menu" aria-expanded=${menu ? 'true' : 'false'} onClick=${() => model.setMenu(menu ? null : { chatId: m.chat_id, id: m.id })}>More</button>
     </div>`}
     ${reacting && html`<${ReactionPicker} app=${app} msg=${m} />`}
@@ -630,10 +636,11 @@ class MessageMenu extends Component {
     return html`<div class="msg-menu" role="menu" aria-label="Message actions" onKeyDown=${this.onKey}>
       ${canReply && html`<button type="button" role="menuitem" onClick=${item(() => app.reply(m))}>Reply</button>`}
       <button type="button" role="menuitem" onClick=${item(() => app.copyText(m))}>Copy text</button>
-      <button type="button" role="menuitem" onClick=${item(() => app.forwardDialog(m))}>Forward</button>
+      <button type="button" role="menuitem" onClick=${item(() => app.forwardDialog([m]))}>Forward</button>
       ${canPin(c) && html`<button type="button" role="menuitem" onClick=${item(() => app.togglePin(m))}>${pinned ? 'Unpin' : 'Pin'}</button>`}
       ${!app.model.isMe(m.from) && html`<button type="button" role="menuitem" onClick=${item(() => app.reportDialog(m))}>Report</button>`}
-      <button type="button" role="menuitem" onClick=${item(() => app.deleteDialog(m))}>Delete</button>
+      <button type="button" role="menuitem" onClick=${item(() => app.model.toggleSelect(m.chat_id, m.id))}>Select</button>
+      <button type="button" role="menuitem" onClick=${item(() => app.deleteDialog([m]))}>Delete</button>
     </div>`;
   }
 }
@@ -718,6 +725,16 @@ function ComposeBar({ app, cs }) {
       <span>${target ? messageText(target).slice(0, 200) : ''}</span>
     </div>
     <button type="button" class="icon" aria-label=${mode.kind === 'reply' ? 'Cancel reply' : 'Cancel edit'} onClick=${() => app.cancelCompose()}>${Icon('close')}</button>
+  </div>`;
+}
+
+/** @param {{app: App, count: number}} props */
+function SelectionBar({ app, count }) {
+  return html`<div class="selection-bar" role="toolbar" aria-label="Selected messages">
+    <span class="selection-count" role="status">${count} selected</span>
+    <button type="button" onClick=${() => app.forwardDialog(app.selectedMessages())}>Forward</button>
+    <button type="button" class="danger" onClick=${() => app.deleteDialog(app.selectedMessages())}>Delete</button>
+    <button type="button" onClick=${() => app.model.clearSelection()}>Cancel</button>
   </div>`;
 }
 

@@ -132,7 +132,7 @@ test('pinning from the menu shows a pinned bar on both sides, live; the bar jump
   await row.locator('.bubble').click({ button: 'right' });
   const menu = alice.getByRole('menu', { name: 'Message actions' });
   await menu.waitFor();
-  assert.deepEqual(await menu.getByRole('menuitem').allInnerTexts(), ['Reply', 'Copy text', 'Forward', 'Pin', 'Delete']);
+  assert.deepEqual(await menu.getByRole('menuitem').allInnerTexts(), ['Reply', 'Copy text', 'Forward', 'Pin', 'Select', 'Delete']);
   await alice.keyboard.press('ArrowDown');
   await alice.keyboard.press('ArrowDown');
   await alice.keyboard.press('ArrowDown');
@@ -191,7 +191,7 @@ test('reporting someone else\'s message from the menu: the operators get it, onc
   const row = bob.locator('#history .row.other').filter({ hasText: 'cheap watches, click here' });
   await row.locator('.bubble').click({ button: 'right' });
   const menu = bob.getByRole('menu', { name: 'Message actions' });
-  assert.deepEqual(await menu.getByRole('menuitem').allInnerTexts(), ['Reply', 'Copy text', 'Forward', 'Pin', 'Report', 'Delete']);
+  assert.deepEqual(await menu.getByRole('menuitem').allInnerTexts(), ['Reply', 'Copy text', 'Forward', 'Pin', 'Report', 'Select', 'Delete']);
   await menu.getByRole('menuitem', { name: 'Report' }).click();
   const dialog = bob.getByRole('dialog', { name: 'Report message?' });
   await dialog.getByRole('button', { name: 'Spam' }).click();
@@ -281,5 +281,43 @@ test('@mentions in a group: typing @ offers the members, the mention lands, and 
   await message(carol, 'lunch, @carol_live at one?').waitFor();
   await row.locator('.badge.mention').waitFor({ state: 'detached' });
   await carolContext.close();
+  assert.deepEqual(problems, [[], []]);
+});
+
+test('several messages at once: select from the menu, then forward them together and delete them for both', async () => {
+  await dialogButton(alice, 'Bob Live').click();
+  await dialogButton(bob, 'Alice Live').click();
+  for (const t of ['first of three', 'second of three', 'third of three']) await send(alice, t);
+  await message(bob, 'third of three').waitFor();
+  const row = (/** @type {string} */ t) => alice.locator('#history .row').filter({ hasText: t });
+  await row('first of three').locator('.bubble').click({ button: 'right' });
+  await alice.getByRole('menuitem', { name: 'Select' }).click();
+  await row('third of three').getByRole('checkbox').check();
+  const bar = alice.getByRole('toolbar', { name: 'Selected messages' });
+  await bar.getByText('2 selected').waitFor();
+  assert.equal(await alice.getByRole('textbox', { name: 'Message' }).count(), 0, 'the selection bar stands in for the composer');
+
+  await bar.getByRole('button', { name: 'Forward' }).click();
+  const pick = alice.getByRole('dialog', { name: 'Forward to…' });
+  await pick.getByText('2 messages').waitFor();
+  await pick.getByLabel('Forward club').check();
+  await pick.getByRole('button', { name: 'Forward' }).click();
+  await bar.waitFor({ state: 'detached' });
+  await dialogButton(bob, 'Forward club').click();
+  await message(bob, 'first of three').waitFor();
+  await message(bob, 'third of three').waitFor();
+  assert.equal(await bob.locator('#history .text', { hasText: 'second of three' }).count(), 0);
+
+  await dialogButton(bob, 'Alice Live').click();
+  await row('first of three').locator('.bubble').click({ button: 'right' });
+  await alice.getByRole('menuitem', { name: 'Select' }).click();
+  await row('second of three').getByRole('checkbox').check();
+  await bar.getByRole('button', { name: 'Delete' }).click();
+  const dialog = alice.getByRole('dialog', { name: 'Delete 2 messages?' });
+  await dialog.getByRole('button', { name: 'Delete for me and Bob Live' }).click();
+  await bob.locator('#history .row').filter({ hasText: 'second of three' }).waitFor({ state: 'detached' });
+  await bob.locator('#history .row').filter({ hasText: 'first of three' }).waitFor({ state: 'detached' });
+  await message(bob, 'third of three').waitFor();
+  await alice.getByRole('textbox', { name: 'Message' }).waitFor();
   assert.deepEqual(problems, [[], []]);
 });
