@@ -123,12 +123,30 @@ for (const scheme of /** @type {const} */ (['light', 'dark'])) {
       await noFindings(page, 'delete dialog');
       await page.getByRole('button', { name: 'Cancel' }).click();
 
+      // The message menu, and selecting several.
+      await mine.locator('.bubble').click({ button: 'right' });
+      await page.getByRole('menu', { name: 'Message actions' }).waitFor();
+      await noFindings(page, 'message menu');
+      await page.getByRole('menuitem', { name: 'Select' }).click();
+      await page.getByRole('toolbar', { name: 'Selected messages' }).waitFor();
+      await noFindings(page, 'selection');
+      await page.getByRole('button', { name: 'Cancel' }).click();
+
+
       // Search: from the sidebar on a desktop, after going back on a phone.
       if (size === 'phone') await page.getByRole('button', { name: 'Back to chats' }).click();
       await page.getByRole('searchbox').fill('lunch');
       await page.locator('.search-result').first().waitFor();
       await noFindings(page, 'search results');
       await screenshot(page, `search-${size}-${scheme}`);
+      // Settings and devices.
+      await page.getByRole('button', { name: /Settings/ }).click();
+      await page.getByRole('dialog', { name: 'Settings' }).waitFor();
+      await noFindings(page, 'settings');
+      await page.getByRole('button', { name: 'Devices' }).click();
+      await page.getByRole('list', { name: 'Sessions' }).waitFor();
+      await noFindings(page, 'devices');
+      await page.getByRole('dialog', { name: 'Devices' }).getByRole('button', { name: 'Close' }).click();
       await context.close();
     });
   }
