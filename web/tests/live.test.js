@@ -292,8 +292,9 @@ test('several messages at once: select from the menu, then forward them together
   const row = (/** @type {string} */ t) => alice.locator('#history .row').filter({ hasText: t });
   await row('first of three').locator('.bubble').click({ button: 'right' });
   await alice.getByRole('menuitem', { name: 'Select' }).click();
-  await row('third of three').getByRole('checkbox').check();
   const bar = alice.getByRole('toolbar', { name: 'Selected messages' });
+  await bar.getByText('1 selected').waitFor();
+  await row('third of three').getByRole('checkbox').check();
   await bar.getByText('2 selected').waitFor();
   assert.equal(await alice.getByRole('textbox', { name: 'Message' }).count(), 0, 'the selection bar stands in for the composer');
 
@@ -311,6 +312,7 @@ test('several messages at once: select from the menu, then forward them together
   await dialogButton(bob, 'Alice Live').click();
   await row('first of three').locator('.bubble').click({ button: 'right' });
   await alice.getByRole('menuitem', { name: 'Select' }).click();
+  await bar.getByText('1 selected').waitFor();
   await row('second of three').getByRole('checkbox').check();
   await bar.getByRole('button', { name: 'Delete' }).click();
   const dialog = alice.getByRole('dialog', { name: 'Delete 2 messages?' });
