@@ -1,20 +1,29 @@
 // A virtualized, bottom-anchored list for chat history: only the items in and near the
 // viewport are in the DOM, so a chat with 10,000 messages costs what a chat with 30 does.
-// Heights are measured once an item has been rendered and estimated before.
+// Each item is a Preact tree rendered into its own row box, diffed when its item changes, so
+// nothing decides by hand what needs redrawing. Heights are measured once an item has been
+// rendered and estimated before.
+
+import { render } from './vendor/preact.module.js';
 
 /**
  * @typedef {object} Item
  * @property {string} key stable identity (a message id, a day)
- * @property {string} version changes when the item must be rendered again (an edit, a read mark)
  */
 
 /**
  * @template {Item} T
  * @typedef {object} ListOptions
- * @property {(item: T) => HTMLElement} render
+ * @property {(item: T) => any} render
  * @property {(item: T) => number} estimate height before measuring
- * @property {() => void} [nearTop] called when the user scrolls close to the first item
- * @property {() => void} [atBottom] called when the user reaches the last item
+ * @property {(item: T) => boolean} [anchors] whether the view may be held in place by this
+ *   item: items that move when others arrive (a loader always first, a day separator above
+ *   the day's first loaded message) must not, or the view would jump with them
+ * @property {() => void} [nearTop] the view is close to the first item
+ * @property {() => void} [nearBottom] the view is close to the last item
+ * @property {() => void} [atBottom] the user reached the last item
+ * @property {(stuck: boolean) => void} [stuckChanged] the view started or stopped following
+ *   the end
  */
 
 /** Pixels rendered beyond the viewport on each side. */
@@ -35,7 +44,7 @@ export class VirtualList {
     this.items = [];
     /** @type {Map<string, number>} */
     this.heights = new Map();
-    /** @type {Map<string, {version: string, el: HTMLElement}>} */
+    /** @type {Map<string, {item: T, el: HTMLElement}>} */
     this.nodes = new Map();
     this.top = document.createElement('div');
     this.body = document.createElement('div');
@@ -44,6 +53,8 @@ export class VirtualList {
     scroller.replaceChildren(this.top, this.body, this.bottom);
     /** Follow new items at the end. */
     this.stuck = true;
+    /** The scroll position at the last scroll event. */
+    this.lastTop = 0;
     /** @type {number[]} offsets[i] = top of item i; offsets[n] = total height */
     this.offsets = [0];
     this.scheduled = false;
@@ -51,17 +62,50 @@ export class VirtualList {
     new ResizeObserver(() => this.layout()).observe(scroller);
   }
 
+  /**
+   * Only the person leaves the bottom: the view unsticks when it moves up, and sticks again
+   * when it reaches the end. (Judging by distance alone would unstick it whenever content
+   * grew between the list's own scroll and its event, and new messages would land out of
+   * view.)
+   */
   onScroll() {
     const s = this.scroller;
-    this.stuck = s.scrollHeight - s.scrollTop - s.clientHeight < STICK;
+    const top = s.scrollTop;
+    if (s.scrollHeight - top - s.clientHeight < STICK) this.setStuck(true);
+    else if (top < this.lastTop - 1) this.setStuck(false);
+    this.lastTop = top;
+    this.schedule();
+  }
+
+  /** @param {boolean} stuck */
+  setStuck(stuck) {
+    if (this.stuck === stuck) return;
+    this.stuck = stuck;
+    this.options.stuckChanged?.(stuck);
+  }
+
+  /** Lays out on the next frame and tells the owner which ends are near. */
+  schedule() {
     if (this.scheduled) return;
     this.scheduled = true;
     requestAnimationFrame(() => {
       this.scheduled = false;
       this.layout();
-      if (this.scroller.scrollTop < OVERSCAN) this.options.nearTop?.();
-      if (this.stuck) this.options.atBottom?.();
+      this.edges();
     });
+  }
+
+  /**
+   * Calls `nearTop` / `nearBottom` / `atBottom` for where the view is now. Called after every
+   * scroll and every change of the items, so a page that arrives while the view is still at
+   * an end asks for the next one (a loader never waits for a scroll that cannot happen).
+   */
+  edges() {
+    const s = this.scroller;
+    if (s.clientHeight === 0) return;
+    if (s.scrollTop < OVERSCAN) this.options.nearTop?.();
+    if (s.scrollHeight - s.scrollTop - s.clientHeight < OVERSCAN) this.options.nearBottom?.();
+    if (this.stuck) this.options.atBottom?.();
   }
 
   /**
@@ -72,12 +116,41 @@ export class VirtualList {
   setItems(items) {
     this.items = items;
     this.layout();
+    this.schedule();
   }
 
   /** Jumps to the newest item. */
   scrollToBottom() {
-    this.stuck = true;
+    this.setStuck(true);
     this.layout();
+  }
+
+  /**
+   * Puts the item with `key` in the middle of the view.
+   * @param {string} key
+   */
+  scrollToKey(key) {
+    const i = this.items.findIndex((it) => it.key === key);
+    if (i < 0) return false;
+    this.setStuck(false);
+    for (let pass = 0; pass < 4; pass++) {
+      this.computeOffsets();
+      const s = this.scroller;
+      const h = this.offsets[i + 1] - this.offsets[i];
+      const target = Math.max(0, this.offsets[i] - (s.clientHeight - h) / 2);
+      s.scrollTop = target;
+      this.layoutAt(target, null);
+    }
+    return true;
+  }
+
+  /** Forgets measured heights and rendered rows (another chat opens). */
+  reset() {
+    for (const node of this.nodes.values()) render(null, node.el);
+    this.nodes.clear();
+    this.heights.clear();
+    this.body.replaceChildren();
+    this.setStuck(true);
   }
 
   computeOffsets() {
@@ -106,26 +179,38 @@ export class VirtualList {
     return lo;
   }
 
-  layout() {
-    const s = this.scroller;
-    // The anchor: the first item visible now, and how far from the top of the view it is.
+  /** The first row in view that may anchor, and how far below the view's top edge it starts. */
+  anchor() {
+    const top = this.scroller.getBoundingClientRect().top;
     /** @type {{key: string, delta: number} | null} */
     let anchor = null;
-    if (!this.stuck) {
-      for (const [key, node] of this.nodes) {
-        if (!node.el.isConnected) continue;
-        const delta = node.el.offsetTop - s.scrollTop;
-        if (delta + node.el.offsetHeight > 0 && (anchor === null || delta < anchor.delta)) anchor = { key, delta };
-      }
+    for (const [key, node] of this.nodes) {
+      if (!node.el.isConnected || (this.options.anchors && !this.options.anchors(node.item))) continue;
+      const r = node.el.getBoundingClientRect();
+      const delta = r.top - top;
+      if (r.bottom - top > 0 && (anchor === null || delta < anchor.delta)) anchor = { key, delta };
     }
-    for (let pass = 0; pass < 4; pass++) {
+    return anchor;
+  }
+
+  layout() {
+    this.layoutAt(this.scroller.scrollTop, this.stuck ? null : this.anchor());
+  }
+
+  /**
+   * @param {number} scrollTop where the view is now
+   * @param {{key: string, delta: number} | null} anchor the row to keep in place
+   */
+  layoutAt(scrollTop, anchor) {
+    const s = this.scroller;
+    for (let pass = 0; pass < 8; pass++) {
       this.computeOffsets();
-      let scrollTop = s.scrollTop;
       const total = this.offsets[this.items.length];
       if (this.stuck) scrollTop = Math.max(0, total - s.clientHeight);
       else if (anchor) {
-        const i = this.items.findIndex((it) => it.key === anchor?.key);
-        if (i >= 0) scrollTop = this.offsets[i] - anchor.delta;
+        const key = anchor.key;
+        const i = this.items.findIndex((it) => it.key === key);
+        if (i >= 0) scrollTop = Math.max(0, this.offsets[i] - anchor.delta);
       }
       const first = this.indexAt(Math.max(0, scrollTop - OVERSCAN));
       const last = Math.min(this.items.length, this.indexAt(scrollTop + s.clientHeight + OVERSCAN) + 1);
@@ -150,14 +235,26 @@ export class VirtualList {
     for (let i = first; i < last; i++) {
       const item = this.items[i];
       let node = this.nodes.get(item.key);
-      if (!node || node.version !== item.version) {
-        node = { version: item.version, el: this.options.render(item) };
+      if (!node) {
+        const el = document.createElement('div');
+        el.className = 'vrow';
+        node = { item, el };
         this.nodes.set(item.key, node);
+        render(this.options.render(item), el);
+      } else if (node.item !== item) {
+        // A new item object for the same key: Preact diffs the row (focus and selection stay).
+        node.item = item;
+        render(this.options.render(item), node.el);
       }
       keep.add(item.key);
       els.push(node.el);
     }
-    for (const key of this.nodes.keys()) if (!keep.has(key)) this.nodes.delete(key);
+    for (const [key, node] of this.nodes) {
+      if (!keep.has(key)) {
+        render(null, node.el);
+        this.nodes.delete(key);
+      }
+    }
     // Replace the children only when they differ, so focus and selection survive scrolling.
     const current = this.body.children;
     let same = current.length === els.length;

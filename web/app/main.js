@@ -1,28 +1,28 @@
-// The Heliograph web client: sign-in, the dialog list, a chat, and the live state behind
-// them. Everything the server sends is shown with text nodes (`h`, `textContent`), never as
-// HTML. The session token lives in localStorage, readable by this origin only.
+// The Heliograph web client's controller: the connection and the sync rule feed the model
+// (model.js), the views (views.js) render it, and the actions people take end here as calls
+// to the server. The session token lives in localStorage, readable by this origin only.
 
+import { render } from './vendor/preact.module.js';
 import { Connection, RpcError, randomId } from './api.js';
 import { Sync } from './sync.js';
-import { VirtualList } from './history.js';
-import { h, replace, byId, announce, icon } from './dom.js';
+import { Model, messageText, sortedMessages } from './model.js';
+import { html, Main, SignIn, dayLabel, formatSize, WEB_URL } from './views.js';
 
 /** @typedef {import('./types.js').User} User */
 /** @typedef {import('./types.js').Chat} Chat */
 /** @typedef {import('./types.js').Message} Message */
-/** @typedef {import('./types.js').Dialog} Dialog */
 /** @typedef {import('./types.js').Dialogs} Dialogs */
-/** @typedef {import('./types.js').Update} Update */
-/** @typedef {import('./types.js').Difference} Difference */
 /** @typedef {import('./types.js').Authorization} Authorization */
 /** @typedef {import('./types.js').Peer} Peer */
 /** @typedef {import('./types.js').Sent} Sent */
 /** @typedef {import('./types.js').Media} Media */
 /** @typedef {import('./types.js').MediaKind} MediaKind */
 /** @typedef {import('./types.js').UploadedFile} UploadedFile */
-/** @typedef {import('./types.js').MessageEntity} MessageEntity */
 /** @typedef {import('./types.js').InlineButton} InlineButton */
 /** @typedef {import('./types.js').CallbackAnswer} CallbackAnswer */
+/** @typedef {import('./types.js').SearchResult} SearchResult */
+/** @typedef {import('./model.js').Effect} Effect */
+/** @typedef {import('./views.js').ModalState} ModalState */
 
 /** Parts of an upload, as docs/protocol.md §10.1 asks. */
 const PART_SIZE = 524_288;
@@ -31,11 +31,14 @@ const MAX_UPLOAD = 200 * 1024 * 1024;
 
 const TOKEN_KEY = 'helio.token';
 const PAGE = 50;
-const TYPING_SHOWN_MS = 6000;
+const OLDER_PAGE = 100;
 const TYPING_SENT_EVERY_MS = 4000;
+/** A draft is saved this long after the last keystroke (and at once when leaving the chat). */
+const DRAFT_SAVE_MS = 800;
+const SEARCH_DELAY_MS = 250;
 const USERNAME = /^@?[A-Za-z][A-Za-z0-9_]{4,31}$/;
 
-const root = byId('root');
+const root = /** @type {HTMLElement} */ (document.getElementById('root'));
 
 /** @param {unknown} e */
 function errorText(e) {
@@ -43,191 +46,26 @@ function errorText(e) {
     if (e.code === 'DISCONNECTED') return 'No connection to the server. Trying again…';
     return e.message;
   }
-  return String(e);
+  return e instanceof Error ? e.message : String(e);
 }
 
 /**
+ * Announces a short text to screen readers (the history is virtualized, so it is not a live
+ * region itself).
  * @param {string} text
- * @param {Node} [extra] shown after the text (a link)
  */
-function toast(text, extra) {
-  let box = document.getElementById('toast');
-  if (!box) {
-    box = h('div', { id: 'toast', class: 'toast', role: 'alert' });
-    document.body.append(box);
-  }
-  const item = h('div', { class: 'toast-item' }, text, extra ? ' ' : null, extra ?? null);
-  box.append(item);
-  setTimeout(() => item.remove(), 5000);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Formatting
-
-const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
-const dayFmt = new Intl.DateTimeFormat(undefined, { weekday: 'long', day: 'numeric', month: 'long' });
-const yearFmt = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'long', year: 'numeric' });
-const shortFmt = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short' });
-
-/** A link the page may open: http(s) only (a bot's `tg://` or anything else stays text). */
-const WEB_URL = /^https?:\/\//i;
-
-/**
- * The text with its formatting entities, as nodes: bold, italic, underline, strikethrough,
- * spoiler, code, pre, links. Offsets count UTF-16 units, as JavaScript strings do. Entities
- * may nest; each stretch of text between entity boundaries is wrapped in the elements of the
- * entities covering it. Text only ever goes in as text nodes.
- * @param {string} text
- * @param {MessageEntity[] | undefined} entities
- * @returns {(Node | string)[]}
- */
-function richText(text, entities) {
-  if (!entities || entities.length === 0) return [text];
-  const cuts = new Set([0, text.length]);
-  for (const e of entities) {
-    cuts.add(Math.max(0, Math.min(text.length, e.offset)));
-    cuts.add(Math.max(0, Math.min(text.length, e.offset + e.length)));
-  }
-  const points = [...cuts].sort((a, b) => a - b);
-  /** @type {(Node | string)[]} */
-  const out = [];
-  for (let i = 0; i + 1 < points.length; i++) {
-    const [from, to] = [points[i], points[i + 1]];
-    const piece = text.slice(from, to);
-    /** @type {Node | string} */
-    let node = piece;
-    // Inner (later, shorter) entities first, so the outer ones wrap them.
-    const covering = entities.filter((e) => e.offset <= from && e.offset + e.length >= to).reverse();
-    for (const e of covering) node = wrapEntity(e, node, piece);
-    out.push(node);
-  }
-  return out;
-}
-
-/**
- * @param {MessageEntity} e
- * @param {Node | string} inner
- * @param {string} piece the plain text of `inner`
- * @returns {Node | string}
- */
-function wrapEntity(e, inner, piece) {
-  switch (e.type) {
-    case 'bold': return h('strong', {}, inner);
-    case 'italic': return h('em', {}, inner);
-    case 'underline': return h('u', {}, inner);
-    case 'strikethrough': return h('s', {}, inner);
-    case 'spoiler': return h('span', { class: 'spoiler', title: 'Spoiler' }, inner);
-    case 'code': return h('code', {}, inner);
-    case 'pre': return h('code', { class: 'pre', 'data-language': e.language ?? null }, inner);
-    case 'blockquote': case 'expandable_blockquote': return h('span', { class: 'quote' }, inner);
-    case 'text_link':
-      return e.url && WEB_URL.test(e.url) ? h('a', { href: e.url, target: '_blank', rel: 'noopener noreferrer', title: e.url }, inner) : inner;
-    case 'url': {
-      const href = WEB_URL.test(piece) ? piece : `https://${piece}`;
-      return h('a', { href, target: '_blank', rel: 'noopener noreferrer' }, inner);
-    }
-    default: return inner;
-  }
-}
-
-/** @param {number} unix */
-function dayKey(unix) {
-  const d = new Date(unix * 1000);
-  return `${d.getFullYear()}-${d.getMonth() + 1}-${d.getDate()}`;
-}
-
-/** @param {number} unix */
-function dayLabel(unix) {
-  const d = new Date(unix * 1000);
-  const today = new Date();
-  const yesterday = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 1);
-  if (dayKey(unix) === dayKey(today.getTime() / 1000)) return 'Today';
-  if (dayKey(unix) === dayKey(yesterday.getTime() / 1000)) return 'Yesterday';
-  return d.getFullYear() === today.getFullYear() ? dayFmt.format(d) : yearFmt.format(d);
-}
-
-/** @param {number} unix */
-function shortTime(unix) {
-  const d = new Date(unix * 1000);
-  return dayKey(unix) === dayKey(Date.now() / 1000) ? timeFmt.format(d) : shortFmt.format(d);
-}
-
-/** @param {Message} m */
-function messageText(m) {
-  const media = mediaOf(m);
-  if (media) return media.caption || (media.kind === 'photo' ? 'Photo' : media.name);
-  return m.content.type === 'text' ? (m.content.text ?? '') : 'Unsupported message';
-}
-
-/**
- * The media a message carries, if any.
- * @param {Message} m
- * @returns {Media | null}
- */
-function mediaOf(m) {
-  return m.content.type === 'media' ? /** @type {Media} */ (/** @type {unknown} */ (m.content)) : null;
-}
-
-/** @param {number} n bytes */
-function formatSize(n) {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
-  if (n < 1024 * 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)} MB`;
-  return `${(n / 1024 / 1024 / 1024).toFixed(2)} GB`;
-}
-
-/** @param {string} name */
-function initials(name) {
-  const parts = name.trim().split(/\s+/).filter(Boolean);
-  return ((parts[0]?.[0] ?? '?') + (parts.length > 1 ? parts[parts.length - 1][0] : '')).toUpperCase();
-}
-
-/**
- * @param {string} name
- * @param {number} id
- */
-function avatar(name, id) {
-  return h('span', { class: `avatar c${Math.abs(id) % 8}`, 'aria-hidden': 'true' }, initials(name));
-}
-
-/** The tag next to a bot's name. */
-function botTag() {
-  return h('span', { class: 'bot-tag', title: 'This account is a bot' }, 'bot');
+function announce(text) {
+  const live = document.getElementById('live');
+  if (live) live.textContent = text;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Sign-in
 
 function showSignIn() {
-  /** @type {'phone' | 'code' | 'name'} */
-  let step = 'phone';
-  let phone = '';
-  let code = '';
   /** @type {Connection | null} */
   let conn = null;
-  const error = h('p', { class: 'form-error', role: 'alert', id: 'signin-error' });
-  const phoneInput = h('input', { id: 'phone', name: 'phone', type: 'tel', autocomplete: 'tel', required: true, placeholder: '+9996612345', 'aria-describedby': 'signin-error' });
-  const codeInput = h('input', { id: 'code', name: 'code', inputmode: 'numeric', autocomplete: 'one-time-code', pattern: '[0-9]{5}', maxlength: 5, 'aria-describedby': 'signin-error' });
-  const nameInput = h('input', { id: 'name', name: 'name', autocomplete: 'name', maxlength: 64, 'aria-describedby': 'signin-error' });
-  const codeRow = h('div', { class: 'field', hidden: true }, h('label', { for: 'code' }, 'Code'), codeInput);
-  const nameRow = h('div', { class: 'field', hidden: true }, h('label', { for: 'name' }, 'Your name'), h('p', { class: 'hint' }, 'This number is new here. Choose the name people will see.'), nameInput);
-  const submit = h('button', { type: 'submit', class: 'primary' }, 'Send code');
-  const back = h('button', { type: 'button', class: 'link', hidden: true, onclick: () => setStep('phone') }, 'Use another number');
-
-  /** @param {'phone' | 'code' | 'name'} next */
-  function setStep(next) {
-    step = next;
-    phoneInput.readOnly = step !== 'phone';
-    codeRow.hidden = step === 'phone';
-    codeInput.required = step !== 'phone';
-    codeInput.readOnly = step === 'name';
-    nameRow.hidden = step !== 'name';
-    nameInput.required = step === 'name';
-    back.hidden = step === 'phone';
-    submit.textContent = step === 'phone' ? 'Send code' : step === 'code' ? 'Sign in' : 'Create account';
-    (step === 'phone' ? phoneInput : step === 'code' ? codeInput : nameInput).focus();
-  }
-
+  let phone = '';
   /** A connection used only to sign in; the app opens its own afterwards. */
   async function connection() {
     if (conn && conn.ready) return conn;
@@ -238,211 +76,201 @@ function showSignIn() {
     await Promise.race([c.whenReady(), new Promise((_, reject) => setTimeout(() => reject(new RpcError('DISCONNECTED', 'cannot reach the server')), 10_000))]);
     return c;
   }
-
-  /** @param {Event} ev */
-  async function onSubmit(ev) {
-    ev.preventDefault();
-    error.textContent = '';
-    submit.disabled = true;
+  /**
+   * @param {'phone' | 'code' | 'name'} step
+   * @param {{phone: string, code: string, name: string}} v
+   * @returns {Promise<'phone' | 'code' | 'name' | 'done'>}
+   */
+  async function submit(step, v) {
     try {
       const c = await connection();
       if (step === 'phone') {
-        phone = phoneInput.value.trim();
+        phone = v.phone;
         await c.call('auth.send_code', { phone });
-        setStep('code');
-        return;
+        return 'code';
       }
-      code = codeInput.value.trim();
-      const device = `Web (${navigator.platform || 'browser'})`;
       /** @type {Record<string, string>} */
-      const params = { phone, code, device };
-      if (step === 'name') params.name = nameInput.value.trim();
+      const params = { phone, code: v.code, device: `Web (${navigator.platform || 'browser'})` };
+      if (step === 'name') params.name = v.name;
       try {
         /** @type {Authorization} */
         const auth = await c.call('auth.sign_in', params);
         localStorage.setItem(TOKEN_KEY, auth.token);
         c.stop();
+        render(null, root);
         startApp(auth.token);
+        return 'done';
       } catch (e) {
-        if (e instanceof RpcError && e.code === 'NAME_REQUIRED') setStep('name');
-        else if (e instanceof RpcError && e.code === 'PHONE_CODE_EXPIRED') {
-          setStep('phone');
-          throw e;
-        } else throw e;
+        if (e instanceof RpcError && e.code === 'NAME_REQUIRED') return 'name';
+        throw e;
       }
     } catch (e) {
-      error.textContent = errorText(e);
-    } finally {
-      submit.disabled = false;
+      throw new Error(errorText(e));
     }
   }
-
-  const form = h('form', { class: 'signin-form', onsubmit: onSubmit },
-    h('img', { src: document.querySelector('link[rel=icon]')?.getAttribute('href') ?? '', alt: '', class: 'logo', width: 64, height: 64 }),
-    h('h1', {}, 'Sign in to Heliograph'),
-    h('p', { class: 'hint' }, 'Enter your phone number. We will send you a code.'),
-    h('div', { class: 'field' }, h('label', { for: 'phone' }, 'Phone number'), phoneInput),
-    codeRow, nameRow, error, submit, back);
-  replace(root, h('main', { class: 'signin' }, form));
-  document.title = 'Sign in · Heliograph';
-  phoneInput.focus();
+  render(html`<${SignIn} submit=${submit} />`, root);
 }
 
 // ---------------------------------------------------------------------------------------------
-// Live state
+// The signed-in client
 
-/**
- * What the client knows about one chat.
- * @typedef {object} ChatState
- * @property {Chat} chat
- * @property {Message | undefined} last newest message known
- * @property {number} top highest message id seen (read marks and "is this new" use it)
- * @property {number} unread
- * @property {number} readIn
- * @property {number} readOut
- * @property {number} activity for ordering the dialog list, milliseconds
- * @property {Map<number, Message>} messages loaded history (contiguous from `top` down)
- * @property {Message[] | null} sorted cache of `messages` by id
- * @property {boolean} loaded newest page loaded
- * @property {boolean} atStart no older messages
- * @property {boolean} loadingOlder
- * @property {{randomId: number, text: string, replyTo?: number, date: number}[]} pending sends not yet answered
- * @property {Map<number, number>} typing user id -> until (ms)
- */
-
-/** @param {Chat} chat @returns {ChatState} */
-function newChatState(chat) {
-  return { chat, last: undefined, top: chat.top_message_id, unread: 0, readIn: 0, readOut: 0, activity: 0, messages: new Map(), sorted: null, loaded: false, atStart: false, loadingOlder: false, pending: [], typing: new Map() };
-}
-
-/** @param {ChatState} cs */
-function sortedMessages(cs) {
-  if (!cs.sorted) cs.sorted = [...cs.messages.values()].sort((a, b) => a.id - b.id);
-  return cs.sorted;
-}
-
-/**
- * @typedef {{key: string, version: string, kind: 'day', label: string}
- *   | {key: string, version: string, kind: 'msg', msg: Message, pending: boolean}} HistoryItem
- */
-
-class App {
+export class App {
   /** @param {string} token */
   constructor(token) {
     this.token = token;
-    /** @type {User | null} */
-    this.me = null;
-    /** @type {Map<number, ChatState>} */
-    this.chats = new Map();
-    /** @type {Map<number, User>} */
-    this.users = new Map();
-    /** @type {Set<number>} */
-    this.wantUsers = new Set();
-    /** @type {Map<number, Promise<ChatState | null>>} */
-    this.fetchingChats = new Map();
-    /** @type {number | null} */
-    this.openId = null;
+    this.model = new Model();
     /** @type {Sync | null} */
     this.sync = null;
-    this.dialogsLoaded = false;
-    this.query = '';
+    /** @type {import('./history.js').VirtualList<import('./model.js').HistoryItem> | null} */
+    this.list = null;
+    /** @type {ModalState | null} */
+    this.modal = null;
+    this.modalIds = 0;
+    /** @type {{id: number, text: string, link?: string}[]} */
+    this.toasts = [];
+    this.toastIds = 0;
+    /** @type {Peer | null} the chat or person an @username resolved to */
+    this.found = null;
+    this.chatSearchOpen = false;
+    this.focusChatSearch = false;
     /** @type {ReturnType<typeof setTimeout> | undefined} */
     this.searchTimer = undefined;
-    /** @type {Peer | null} */
-    this.found = null;
-    /** @type {{kind: 'reply' | 'edit', msg: Message} | null} */
-    this.composeMode = null;
+    /** @type {Set<string>} callback buttons waiting for the bot's answer */
+    this.pressing = new Set();
+    /** @type {{name: string, sent: number, total: number, status: string, cancellable: boolean} | null} */
+    this.upload = null;
+    /** @type {AbortController | null} */
+    this.uploadAbort = null;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.uploadTimer = undefined;
+    /** Blob URLs of downloaded files, by file id (fetched once per session). @type {Map<number, Promise<string>>} */
+    this.blobs = new Map();
+    /** Chats being fetched, with the messages that arrived in them meanwhile. @type {Map<number, Message[]>} */
+    this.fetchingChats = new Map();
+    /** @type {Set<number>} */
+    this.wantUsers = new Set();
+    /** Chats whose history page is being fetched, by end. @type {Set<string>} */
+    this.loading = new Set();
+    /** Drafts typed here and not saved yet. @type {Map<number, ReturnType<typeof setTimeout>>} */
+    this.draftTimers = new Map();
     this.lastTypingSent = 0;
-    this.renderQueued = { dialogs: false, chat: false, header: false };
-    this.online = false;
+    /** @type {HTMLTextAreaElement | null} */
+    this.composerEl = null;
+    this.renderQueued = false;
+    /** A message to bring into view once it is rendered (a jump). @type {number | null} */
+    this.pendingScroll = null;
+    /** The history follows its end (else "jump to latest" is offered). */
+    this.following = true;
+    this.signedOut = false;
+    /** An `@name` being typed in a group's composer: where it starts, and the chosen suggestion. @type {{start: number, end: number, query: string, index: number} | null} */
+    this.mention = null;
     this.conn = new Connection({
       status: (ready) => this.setOnline(ready),
       onOpen: () => this.onOpen(),
       update: (u) => this.sync?.receive(u),
-      typing: (chatId, userId) => this.onTyping(chatId, userId),
+      typing: (chatId, userId) => this.run(this.model.typing(chatId, userId, Date.now())),
       resync: () => {
         this.sync?.resync().catch(() => this.conn.ws?.close(4000, 'retry'));
       },
       revoked: () => this.signOut(false),
     });
-    // ----- layout -----
-    this.search = h('input', { type: 'search', id: 'search', placeholder: 'Search', autocomplete: 'off', 'aria-label': 'Search chats, or find @username', oninput: () => this.onSearch() });
-    this.dialogList = h('ul', { class: 'dialogs', id: 'dialogs', 'aria-label': 'Chats' });
-    this.foundBox = h('div', { class: 'found', id: 'found' });
-    this.sidebarHeader = h('div', { class: 'sidebar-header' });
-    const sidebar = h('nav', { class: 'sidebar', 'aria-label': 'Chat list' },
-      this.sidebarHeader,
-      h('div', { class: 'search-box' }, this.search),
-      h('div', { id: 'conn-status', class: 'conn-status', role: 'status', hidden: true }),
-      this.foundBox,
-      this.dialogList);
-    this.chatTitle = h('h2', { class: 'chat-title', id: 'chat-title' });
-    this.chatSub = h('p', { class: 'chat-sub', id: 'chat-sub' });
-    this.chatActions = h('div', { class: 'chat-actions' });
-    this.historyEl = h('div', { class: 'history', id: 'history', tabindex: 0, role: 'region', 'aria-label': 'Messages' });
-    this.composeBar = h('div', { class: 'compose-bar', hidden: true });
-    this.input = h('textarea', { id: 'composer', rows: 1, placeholder: 'Message', 'aria-label': 'Message', maxlength: 4096,
-      onkeydown: /** @type {EventListener} */ ((ev) => this.onComposerKey(/** @type {KeyboardEvent} */ (ev))),
-      oninput: () => this.onComposerInput() });
-    this.sendButton = h('button', { type: 'submit', class: 'send', 'aria-label': 'Send' }, icon('send'));
-    this.fileInput = h('input', { type: 'file', id: 'attach-input', class: 'visually-hidden', tabindex: -1, 'aria-hidden': 'true',
-      onchange: () => {
-        const f = this.fileInput.files?.[0];
-        this.fileInput.value = '';
-        if (f) this.sendFile(f);
-      } });
-    this.attachButton = h('button', { type: 'button', class: 'icon attach', id: 'attach', title: 'Attach a file', 'aria-label': 'Attach a file', onclick: () => this.fileInput.click() }, icon('attach'));
-    this.composer = h('form', { class: 'composer', onsubmit: /** @type {EventListener} */ ((ev) => { ev.preventDefault(); this.submitComposer(); }) }, this.attachButton, this.fileInput, this.input, this.sendButton);
-    this.input.addEventListener('paste', (ev) => {
-      const f = ev.clipboardData?.files?.[0];
-      if (f) {
-        ev.preventDefault();
-        this.sendFile(f);
-      }
-    });
-    /** The upload in progress: its bar in the compose area, and how to cancel it. */
-    this.uploadBar = h('div', { class: 'upload-bar', id: 'upload-bar', hidden: true });
-    /** @type {AbortController | null} */
-    this.uploadAbort = null;
-    /** @type {ReturnType<typeof setTimeout> | undefined} */
-    this.uploadBarTimer = undefined;
-    /** Blob URLs of downloaded files, by file id (fetched once per session). @type {Map<number, Promise<string>>} */
-    this.blobs = new Map();
-    this.readOnlyBar = h('div', { class: 'readonly-bar', hidden: true });
-    this.chatPane = h('section', { class: 'chat', 'aria-labelledby': 'chat-title' },
-      h('header', { class: 'chat-header' },
-        h('button', { class: 'icon back', type: 'button', 'aria-label': 'Back to chats', onclick: () => this.closeChat() }, icon('back')),
-        h('div', { class: 'chat-heading' }, this.chatTitle, this.chatSub),
-        this.chatActions),
-      this.historyEl,
-      h('div', { class: 'compose-area' }, this.composeBar, this.uploadBar, this.composer, this.readOnlyBar));
-    this.chatPane.addEventListener('dragover', (ev) => {
-      if (ev.dataTransfer?.types.includes('Files') && !this.composer.hidden) ev.preventDefault();
-    });
-    this.chatPane.addEventListener('drop', (ev) => {
-      const f = ev.dataTransfer?.files?.[0];
-      if (!f || this.composer.hidden) return;
-      ev.preventDefault();
-      this.sendFile(f);
-    });
-    this.empty = h('section', { class: 'empty-pane' }, h('p', {}, 'Select a chat to start messaging'));
-    replace(root, h('div', { class: 'layout' }, sidebar, this.chatPane, this.empty));
-    this.chatPane.hidden = true;
-    document.title = 'Heliograph';
-    /** @type {VirtualList<HistoryItem>} */
-    this.list = new VirtualList(this.historyEl, {
-      render: (item) => this.renderItem(item),
-      estimate: (item) => (item.kind === 'day' ? 40 : 64),
-      nearTop: () => this.loadOlder(),
-      atBottom: () => this.maybeRead(),
-    });
-    this.dialogList.addEventListener('keydown', (ev) => this.onDialogKey(ev));
-    this.renderSidebarHeader();
-    this.renderDialogs();
+    this.model.subscribe(() => this.queueRender());
+    this.renderNow();
     this.conn.start();
-    setInterval(() => this.expireTyping(), 1000);
+    setInterval(() => this.model.expireTyping(Date.now()), 1000);
     document.addEventListener('visibilitychange', () => this.maybeRead());
     window.addEventListener('focus', () => this.maybeRead());
+  }
+
+  // ----- for tests and the curious: the model's state under the old names -----
+
+  get chats() {
+    return this.model.chats;
+  }
+
+  get openId() {
+    return this.model.openId;
+  }
+
+  get me() {
+    return this.model.me;
+  }
+
+  // ----- rendering -----
+
+  queueRender() {
+    if (this.renderQueued) return;
+    this.renderQueued = true;
+    requestAnimationFrame(() => this.renderNow());
+  }
+
+  renderNow() {
+    this.renderQueued = false;
+    // Signed out: the sign-in form owns the page now.
+    if (this.signedOut) return;
+    render(html`<${Main} app=${this} />`, root);
+    this.renderHistory();
+    const cs = this.model.openChat;
+    document.title = `${this.model.totalUnread() ? `(${this.model.totalUnread()}) ` : ''}${cs ? `${cs.chat.title} · ` : ''}Heliograph`;
+    document.body.classList.toggle('chat-open', !!cs);
+    document.body.classList.toggle('offline', !this.model.online);
+  }
+
+  renderHistory() {
+    const cs = this.model.openChat;
+    if (!cs || !this.list) return;
+    this.list.setItems(this.model.historyItems(cs, dayLabel));
+    const jump = this.model.jump;
+    if (jump && jump.chatId === cs.chat.id && this.pendingScroll === jump.id) {
+      if (this.list.scrollToKey(`m${cs.chat.id}:${jump.id}`)) this.pendingScroll = null;
+    }
+  }
+
+  /**
+   * Carries out what the model asked for.
+   * @param {Effect[]} effects
+   */
+  run(effects) {
+    for (const e of effects) {
+      switch (e.type) {
+        case 'fetch_chat':
+          this.fetchChat(e.chatId, e.message);
+          break;
+        case 'refresh_chat':
+          this.refreshChat(e.chatId);
+          break;
+        case 'follow':
+          this.sync?.follow(e.chatId, e.pts);
+          break;
+        case 'unfollow':
+          this.sync?.unfollow(e.chatId);
+          break;
+        case 'fetch_users':
+          for (const id of e.ids) this.noteUser(id);
+          break;
+        case 'announce':
+          announce(e.text);
+          break;
+        case 'fetch_pinned':
+          // Fetched for the open chat only; another chat's is fetched when it opens.
+          if (e.chatId === this.model.openId) this.fetchPinned(e.chatId, e.id);
+          break;
+      }
+    }
+  }
+
+  /**
+   * @param {string} text
+   * @param {string} [link]
+   */
+  toast(text, link) {
+    const id = ++this.toastIds;
+    this.toasts = [...this.toasts, { id, text, link }];
+    this.queueRender();
+    setTimeout(() => {
+      this.toasts = this.toasts.filter((t) => t.id !== id);
+      this.queueRender();
+    }, 5000);
   }
 
   // ----- connection -----
@@ -451,42 +279,34 @@ class App {
     try {
       /** @type {User} */
       const me = await this.conn.call('auth.authorize', { token: this.token });
-      this.me = me;
-      this.users.set(me.id, me);
+      this.model.setMe(me);
     } catch (e) {
       if (e instanceof RpcError && e.code === 'SESSION_REVOKED') this.signOut(false);
       throw e;
     }
-    const me = this.me;
+    const me = /** @type {User} */ (this.model.me);
     if (!this.sync) {
       this.sync = new Sync({
         storageKey: `helio.sync.${me.id}`,
         userState: async () => (/** @type {{pts: number}} */ (await this.conn.call('updates.get_state'))).pts,
         userDifference: (pts) => this.conn.call('updates.get_difference', { pts }),
         chatDifference: (chatId, pts) => this.conn.call('updates.get_chat_difference', { chat_id: chatId, pts }),
-        apply: (u) => this.apply(u),
+        apply: (u) => this.run(this.model.apply(u)),
         tooLong: () => this.reloadAll(),
       });
     }
     if (this.sync.fresh) await this.sync.catchUp();
-    if (!this.dialogsLoaded) {
+    if (!this.model.dialogsLoaded) {
       await this.loadDialogs();
-      this.dialogsLoaded = true;
+      this.model.dialogsLoaded = true;
       this.handleInvitePath();
     }
     await this.sync.catchUp();
-    this.renderSidebarHeader();
   }
 
   /** @param {boolean} ready */
   setOnline(ready) {
-    this.online = ready;
-    const bar = document.getElementById('conn-status');
-    if (bar) {
-      bar.hidden = ready;
-      bar.textContent = ready ? '' : 'Connecting…';
-    }
-    document.body.classList.toggle('offline', !ready);
+    this.model.setOnline(ready);
     if (ready) this.maybeRead();
   }
 
@@ -497,679 +317,981 @@ class App {
     for (let page = 0; page < 10; page++) {
       /** @type {Dialogs} */
       const res = await this.conn.call('chats.dialogs', { limit: 200, offset });
-      for (const d of res.dialogs) this.upsertDialog(d, rank++);
+      for (const d of res.dialogs) this.run(this.model.upsertDialog(d, rank++));
       if (!res.next || res.dialogs.length === 0) break;
       offset = res.next;
     }
-    this.queueRender({ dialogs: true, header: true, chat: true });
   }
 
   /** The client fell too far behind: reload everything it shows. */
   reloadAll() {
-    for (const cs of this.chats.values()) {
-      cs.messages.clear();
-      cs.sorted = null;
-      cs.loaded = false;
-      cs.atStart = false;
-    }
+    this.model.forgetHistories();
     this.loadDialogs().then(() => {
-      if (this.openId !== null) this.openChat(this.openId);
+      if (this.model.openId !== null) this.openChat(this.model.openId);
     }, () => {});
   }
 
   /**
-   * @param {Dialog} d
-   * @param {number} rank its place in the server's order (most recent activity first)
-   */
-  upsertDialog(d, rank) {
-    const cs = this.upsertChat(d.chat);
-    cs.last = d.last_message;
-    cs.top = Math.max(cs.top, d.chat.top_message_id, d.last_message?.id ?? 0);
-    cs.unread = d.unread_count;
-    cs.readIn = d.read_inbox_max_id;
-    cs.readOut = d.read_outbox_max_id;
-    // Dates are in seconds; within one second keep the server's order.
-    cs.activity = (d.last_message?.date ?? 0) * 1000 + 999 - Math.min(rank, 999);
-    if (d.last_message) this.noteUser(d.last_message.from);
-  }
-
-  /**
-   * Adds or refreshes a chat. A chat from a chat's own log has no `role`/`peer`: keep ours.
-   * @param {Chat} chat
-   */
-  upsertChat(chat) {
-    let cs = this.chats.get(chat.id);
-    if (!cs) {
-      cs = newChatState(chat);
-      cs.activity = Date.now();
-      this.chats.set(chat.id, cs);
-    } else {
-      cs.chat = { ...chat, role: chat.role ?? cs.chat.role, peer: chat.peer ?? cs.chat.peer };
-      cs.top = Math.max(cs.top, chat.top_message_id);
-    }
-    if (chat.peer) this.users.set(chat.peer.id, chat.peer);
-    if (chat.chat_pts !== undefined && chat.role) this.sync?.follow(chat.id, chat.chat_pts);
-    return cs;
-  }
-
-  /**
-   * The chat, fetched with `chats.get` if it is new to us.
+   * Fetches a chat a message arrived in, then adds the message (and any others that arrived
+   * meanwhile).
    * @param {number} chatId
-   * @returns {Promise<ChatState | null>}
+   * @param {Message} msg
    */
-  fetchChat(chatId) {
-    const known = this.chats.get(chatId);
-    if (known) return Promise.resolve(known);
-    let p = this.fetchingChats.get(chatId);
-    if (!p) {
-      p = this.conn.call('chats.get', { chat_id: chatId }).then(
-        (chat) => {
-          this.fetchingChats.delete(chatId);
-          const cs = this.upsertChat(/** @type {Chat} */ (chat));
-          this.queueRender({ dialogs: true });
-          return cs;
-        },
-        () => {
-          this.fetchingChats.delete(chatId);
-          return null;
-        },
-      );
-      this.fetchingChats.set(chatId, p);
+  fetchChat(chatId, msg) {
+    const waiting = this.fetchingChats.get(chatId);
+    if (waiting) {
+      waiting.push(msg);
+      return;
     }
-    return p;
+    /** @type {Message[]} */
+    const messages = [msg];
+    this.fetchingChats.set(chatId, messages);
+    this.conn.call('chats.get', { chat_id: chatId }).then(
+      (chat) => {
+        this.fetchingChats.delete(chatId);
+        for (const m of messages) this.run(this.model.chatArrived(/** @type {Chat} */ (chat), m));
+      },
+      () => this.fetchingChats.delete(chatId),
+    );
+  }
+
+  /** @param {number} chatId */
+  refreshChat(chatId) {
+    this.conn.call('chats.get', { chat_id: chatId }).then((chat) => this.run(this.model.upsertChat(/** @type {Chat} */ (chat))), () => {});
   }
 
   /**
-   * Remembers to fetch a user's name (group authors).
+   * Fetches a user's name (group authors) soon, with others asked for meanwhile.
    * @param {number} id
    */
   noteUser(id) {
-    if (this.users.has(id) || this.wantUsers.has(id)) return;
+    if (this.model.users.has(id) || this.wantUsers.has(id)) return;
     this.wantUsers.add(id);
-    if (this.wantUsers.size === 1) {
-      setTimeout(async () => {
-        const ids = [...this.wantUsers].slice(0, 100);
-        try {
-          /** @type {User[]} */
-          const users = await this.conn.call('users.get', { ids });
-          for (const u of users) this.users.set(u.id, u);
-          for (const id of ids) this.wantUsers.delete(id);
-          this.queueRender({ chat: true, dialogs: true });
-        } catch {
-          this.wantUsers.clear();
-        }
-      }, 50);
-    }
+    if (this.wantUsers.size > 1) return;
+    setTimeout(async () => {
+      const ids = [...this.wantUsers].slice(0, 100);
+      try {
+        /** @type {User[]} */
+        const users = await this.conn.call('users.get', { ids });
+        this.model.addUsers(users);
+        for (const id of ids) this.wantUsers.delete(id);
+      } catch {
+        this.wantUsers.clear();
+      }
+    }, 50);
   }
 
-  /** @param {number} id */
-  userName(id) {
-    if (this.me && id === this.me.id) return 'You';
-    return this.users.get(id)?.name ?? `User ${id}`;
-  }
-
-  // ----- updates -----
-
-  /** @param {Update} u */
-  apply(u) {
-    switch (u.type) {
-      case 'new_message':
-        this.addMessage(u.message);
-        break;
-      case 'edit_message': {
-        const cs = this.chats.get(u.message.chat_id);
-        if (!cs) break;
-        if (cs.messages.has(u.message.id)) {
-          cs.messages.set(u.message.id, u.message);
-          cs.sorted = null;
-        }
-        if (cs.last?.id === u.message.id) cs.last = u.message;
-        this.queueRender({ dialogs: true, chat: u.message.chat_id === this.openId });
-        break;
-      }
-      case 'delete_messages': {
-        const cs = this.chats.get(u.chat_id);
-        if (!cs) break;
-        for (const id of u.ids) cs.messages.delete(id);
-        cs.sorted = null;
-        if (cs.last && u.ids.includes(cs.last.id)) {
-          const rest = sortedMessages(cs);
-          cs.last = rest[rest.length - 1];
-        }
-        this.queueRender({ dialogs: true, chat: u.chat_id === this.openId });
-        break;
-      }
-      case 'read_inbox': {
-        const cs = this.chats.get(u.chat_id);
-        if (!cs || u.max_id <= cs.readIn) break;
-        cs.readIn = u.max_id;
-        if (u.max_id >= cs.top) cs.unread = 0;
-        else if (cs.loaded) cs.unread = sortedMessages(cs).filter((m) => m.id > u.max_id && m.from !== this.me?.id).length;
-        this.queueRender({ dialogs: true });
-        break;
-      }
-      case 'read_outbox': {
-        const cs = this.chats.get(u.chat_id);
-        if (!cs || u.max_id <= cs.readOut) break;
-        cs.readOut = u.max_id;
-        this.queueRender({ dialogs: true, chat: u.chat_id === this.openId });
-        break;
-      }
-      case 'pinned_message': {
-        const cs = this.chats.get(u.chat_id);
-        if (cs) cs.chat = { ...cs.chat, pinned_message_id: u.id };
-        break;
-      }
-      case 'participant': {
-        if (u.user_id === this.me?.id && !u.role) {
-          this.dropChat(u.chat_id);
-          break;
-        }
-        const cs = this.chats.get(u.chat_id);
-        if (!cs) break;
-        this.noteUser(u.user_id);
-        this.conn.call('chats.get', { chat_id: u.chat_id }).then((chat) => {
-          this.upsertChat(/** @type {Chat} */ (chat));
-          this.queueRender({ header: true });
-        }, () => {});
-        break;
-      }
-      case 'chat': {
-        this.upsertChat(u.chat);
-        this.queueRender({ dialogs: true, header: true });
-        break;
-      }
-    }
-  }
+  // ----- opening chats, loading history -----
 
   /** @param {number} chatId */
-  dropChat(chatId) {
-    this.chats.delete(chatId);
-    this.sync?.unfollow(chatId);
-    if (this.openId === chatId) this.closeChat();
-    this.queueRender({ dialogs: true });
-  }
-
-  /**
-   * A message from an update or a send's answer; both may arrive, in either order.
-   * @param {Message} msg
-   */
-  addMessage(msg) {
-    const cs = this.chats.get(msg.chat_id);
-    if (!cs) {
-      this.fetchChat(msg.chat_id).then((c) => {
-        if (!c) return;
-        // The fetched chat already counts this message in `top_message_id`: it is still new.
-        if (!c.last) c.top = Math.min(c.top, msg.id - 1);
-        this.addMessage(msg);
-      });
-      return;
+  async openChat(chatId) {
+    const cs = this.model.chats.get(chatId);
+    if (!cs) return;
+    const previous = this.model.openId;
+    if (previous !== null && previous !== chatId) this.flushDraft(previous);
+    if (previous !== chatId) {
+      this.chatSearchOpen = false;
+      this.mention = null;
+      if (this.model.search?.chatId !== null && this.model.search) this.model.startSearch('', null);
+      this.list?.reset();
     }
-    if (cs.loaded && (msg.id > (sortedMessages(cs).at(-1)?.id ?? 0) || cs.messages.has(msg.id) || cs.atStart || msg.id > (sortedMessages(cs)[0]?.id ?? 0))) {
-      cs.messages.set(msg.id, msg);
-      cs.sorted = null;
-    }
-    if (msg.from === this.me?.id && cs.pending.length > 0) {
-      // Our own send, announced by its update before its answer: stop showing it as pending.
-      const i = msg.content.type === 'text' ? cs.pending.findIndex((p) => p.text === messageText(msg)) : -1;
-      if (i >= 0) cs.pending.splice(i, 1);
-    }
-    const isNew = msg.id > cs.top || !cs.last || msg.id > cs.last.id;
-    if (isNew) {
-      const wasAbove = msg.id > cs.top;
-      cs.top = Math.max(cs.top, msg.id);
-      cs.last = msg;
-      // Seconds are too coarse to order a busy list: the order of arrival decides within one.
-      cs.activity = Math.max(cs.activity + 1, msg.date * 1000, Date.now());
-      cs.typing.delete(msg.from);
-      if (wasAbove && msg.from !== this.me?.id && msg.id > cs.readIn) {
-        cs.unread += 1;
-        // The history is virtualized (rows come and go while scrolling), so it is not a live
-        // region itself: new messages are announced here instead.
-        if (msg.chat_id !== this.openId) announce(`New message in ${cs.chat.title}`);
-        else announce(`${this.userName(msg.from)}: ${messageText(msg).slice(0, 200)}`);
-      }
-      if (msg.from === this.me?.id) {
-        cs.readIn = Math.max(cs.readIn, msg.id);
-        cs.unread = 0;
-      }
-    }
-    this.noteUser(msg.from);
-    this.queueRender({ dialogs: true, chat: msg.chat_id === this.openId, header: msg.chat_id === this.openId });
-    if (msg.chat_id === this.openId) this.maybeRead();
+    this.model.open(chatId);
+    this.renderNow();
+    if (cs.chat.kind !== 'channel' || cs.chat.role !== 'member') this.composerEl?.focus();
+    // Counts and titles the chat's log does not carry (a channel's subscribers) are fresh on open.
+    if (cs.chat.kind !== 'private') this.refreshChat(chatId);
+    const pinned = cs.chat.pinned_message_id;
+    if (pinned !== undefined && !cs.pinned) this.fetchPinned(chatId, pinned);
+    if (!cs.loaded) await this.loadLatest(chatId);
+    this.maybeRead();
   }
 
   /**
    * @param {number} chatId
-   * @param {number} userId
+   * @param {number} id
    */
-  onTyping(chatId, userId) {
-    const cs = this.chats.get(chatId);
-    if (!cs) return;
-    cs.typing.set(userId, Date.now() + TYPING_SHOWN_MS);
-    this.noteUser(userId);
-    this.queueRender({ dialogs: true, header: chatId === this.openId });
-  }
-
-  expireTyping() {
-    const now = Date.now();
-    for (const [chatId, cs] of this.chats) {
-      let changed = false;
-      for (const [user, until] of cs.typing) {
-        if (until < now) {
-          cs.typing.delete(user);
-          changed = true;
-        }
-      }
-      if (changed) this.queueRender({ dialogs: true, header: chatId === this.openId });
-    }
-  }
-
-  /** @param {ChatState} cs */
-  typingText(cs) {
-    const who = [...cs.typing.keys()].map((id) => this.userName(id));
-    if (who.length === 0) return '';
-    if (cs.chat.kind === 'private') return 'typing…';
-    return who.length === 1 ? `${who[0]} is typing…` : `${who.length} people are typing…`;
-  }
-
-  // ----- layout -----
-
-
-
-  renderSidebarHeader() {
-    const name = this.me?.name ?? '…';
-    replace(this.sidebarHeader,
-      h('button', { type: 'button', class: 'me', 'aria-label': `Settings (${name})`, onclick: () => this.settingsDialog() }, avatar(name, this.me?.id ?? 0), h('span', { class: 'me-name' }, name)),
-      h('div', { class: 'header-actions' },
-        h('button', { type: 'button', class: 'icon', title: 'New chat', 'aria-label': 'New chat', onclick: () => this.newChatDialog() }, icon('compose')),
-        h('button', { type: 'button', class: 'icon', title: 'New group', 'aria-label': 'New group', onclick: () => this.newGroupDialog() }, icon('group')),
-        h('button', { type: 'button', class: 'icon', title: 'New channel', 'aria-label': 'New channel', onclick: () => this.newChannelDialog() }, icon('channel')),
-        h('button', { type: 'button', class: 'icon', title: 'Join a group or channel', 'aria-label': 'Join a group or channel', onclick: () => this.joinDialog() }, icon('join'))));
-  }
-
-  /** @param {{dialogs?: boolean, chat?: boolean, header?: boolean}} what */
-  queueRender(what) {
-    const q = this.renderQueued;
-    const idle = !q.dialogs && !q.chat && !q.header;
-    q.dialogs ||= !!what.dialogs;
-    q.chat ||= !!what.chat;
-    q.header ||= !!what.header;
-    if (!idle) return;
-    requestAnimationFrame(() => {
-      const { dialogs, chat, header } = this.renderQueued;
-      this.renderQueued = { dialogs: false, chat: false, header: false };
-      if (dialogs) this.renderDialogs();
-      if (header) this.renderHeader();
-      if (chat) this.renderHistory();
-    });
-  }
-
-  // ----- dialog list -----
-
-  onSearch() {
-    this.query = this.search.value.trim();
-    this.renderDialogs();
-    this.found = null;
-    this.renderFound();
-    clearTimeout(this.searchTimer);
-    const q = this.query;
-    if (USERNAME.test(q)) {
-      this.searchTimer = setTimeout(async () => {
-        try {
-          /** @type {Peer} */
-          const peer = await this.conn.call('contacts.resolve', { username: q });
-          if (this.query !== q) return;
-          this.found = peer;
-        } catch {
-          this.found = null;
-        }
-        this.renderFound();
-      }, 250);
-    }
-  }
-
-  renderFound() {
-    const p = this.found;
-    if (!p) {
-      replace(this.foundBox);
-      return;
-    }
-    const label = p.type === 'user' ? p.user.name : p.chat.title;
-    const username = p.type === 'user' ? p.user.username : p.chat.username;
-    const id = p.type === 'user' ? p.user.id : p.chat.id;
-    const joined = p.type === 'chat' && this.chats.has(p.chat.id);
-    const action = p.type === 'user' ? 'Message' : joined ? 'Open' : 'Join';
-    replace(this.foundBox,
-      h('p', { class: 'found-title' }, 'Global search'),
-      h('button', { type: 'button', class: 'dialog found-item', onclick: () => this.openFound(p) },
-        avatar(label, id),
-        h('span', { class: 'dialog-main' },
-          h('span', { class: 'dialog-title' }, label),
-          h('span', { class: 'dialog-preview' }, `@${username ?? ''}`, p.type === 'chat' ? ` · ${p.chat.member_count} subscribers` : '')),
-        h('span', { class: 'found-action' }, action)));
-  }
-
-  /** @param {Peer} p */
-  async openFound(p) {
+  async fetchPinned(chatId, id) {
     try {
-      /** @type {Chat} */
-      let chat;
-      if (p.type === 'user') chat = await this.conn.call('chats.open_private', { user_id: p.user.id });
-      else if (this.chats.has(p.chat.id)) chat = p.chat;
-      else chat = await this.conn.call('chats.join', { username: p.chat.username });
-      this.upsertChat(chat);
-      this.search.value = '';
-      this.onSearch();
-      this.openChat(chat.id);
-    } catch (e) {
-      toast(errorText(e));
+      /** @type {Message[]} */
+      const page = await this.conn.call('messages.history', { chat_id: chatId, from_id: id + 1, direction: 'older', limit: 1 });
+      if (page[0]?.id === id) this.model.setPinned(chatId, page[0]);
+    } catch {
+      // Shown without its text until the chat is opened again.
     }
   }
-
-  visibleDialogs() {
-    const q = this.query.toLowerCase().replace(/^@/, '');
-    return [...this.chats.values()]
-      .filter((cs) => !q || cs.chat.title.toLowerCase().includes(q) || (cs.chat.username ?? cs.chat.peer?.username ?? '').toLowerCase().includes(q))
-      .sort((a, b) => b.activity - a.activity || b.chat.id - a.chat.id);
-  }
-
-  renderDialogs() {
-    const items = this.visibleDialogs().map((cs) => {
-      const c = cs.chat;
-      const typing = this.typingText(cs);
-      const last = cs.last;
-      /** @type {(string | Node)[]} */
-      let preview = [];
-      if (typing) preview = [h('span', { class: 'typing' }, typing)];
-      else if (last) {
-        const who = c.kind === 'group' ? `${this.userName(last.from)}: ` : last.from === this.me?.id && c.kind === 'private' ? 'You: ' : '';
-        preview = [who ? h('span', { class: 'who' }, who) : '', messageText(last).slice(0, 120)];
-      } else preview = [c.kind === 'channel' ? 'Channel created' : c.kind === 'group' ? 'Group created' : 'No messages yet'];
-      const kindLabel = c.kind === 'private' ? (c.peer?.bot ? 'Bot. ' : '') : c.kind === 'group' ? 'Group. ' : 'Channel. ';
-      return h('li', {},
-        h('button', { type: 'button', class: 'dialog', 'data-chat': c.id, 'aria-current': c.id === this.openId ? 'true' : null,
-          'aria-label': `${kindLabel}${c.title}${cs.unread ? `, ${cs.unread} unread` : ''}`,
-          onclick: () => this.openChat(c.id) },
-          avatar(c.title, c.id),
-          h('span', { class: 'dialog-main' },
-            h('span', { class: 'dialog-top' },
-              h('span', { class: 'dialog-title' }, c.kind === 'channel' ? icon('channel') : c.kind === 'group' ? icon('group') : null, c.title, c.peer?.bot ? botTag() : null),
-              h('span', { class: 'dialog-time' }, last ? shortTime(last.date) : '')),
-            h('span', { class: 'dialog-bottom' },
-              h('span', { class: 'dialog-preview' }, ...preview),
-              cs.unread > 0 ? h('span', { class: 'badge', 'aria-hidden': 'true' }, cs.unread > 999 ? '999+' : String(cs.unread)) : null))));
-    });
-    this.setTitle();
-    if (items.length === 0) items.push(h('li', { class: 'dialogs-empty' }, this.query ? 'No chats found' : 'No chats yet. Start one with the pencil button, or find someone by @username.'));
-    const focused = document.activeElement instanceof HTMLElement ? document.activeElement.dataset.chat : undefined;
-    replace(this.dialogList, items);
-    if (focused) /** @type {HTMLElement | null} */ (this.dialogList.querySelector(`[data-chat="${Number(focused)}"]`))?.focus();
-  }
-
-  /** The tab shows the open chat and how many messages are unread. */
-  setTitle() {
-    let unread = 0;
-    for (const cs of this.chats.values()) unread += cs.unread;
-    const open = this.openId === null ? undefined : this.chats.get(this.openId);
-    document.title = `${unread ? `(${unread}) ` : ''}${open ? `${open.chat.title} · ` : ''}Heliograph`;
-  }
-
-  /** Up and down arrows move between chats. @param {KeyboardEvent} ev */
-  onDialogKey(ev) {
-    if (ev.key !== 'ArrowDown' && ev.key !== 'ArrowUp') return;
-    const buttons = /** @type {HTMLElement[]} */ ([...this.dialogList.querySelectorAll('button.dialog')]);
-    const i = buttons.indexOf(/** @type {HTMLElement} */ (document.activeElement));
-    const next = buttons[Math.max(0, Math.min(buttons.length - 1, i + (ev.key === 'ArrowDown' ? 1 : -1)))];
-    next?.focus();
-    ev.preventDefault();
-  }
-
-  // ----- a chat -----
 
   /** @param {number} chatId */
-  async openChat(chatId) {
-    const cs = this.chats.get(chatId);
-    if (!cs) return;
-    if (this.openId !== chatId) this.setComposeMode(null);
-    this.openId = chatId;
-    this.chatPane.hidden = false;
-    this.empty.hidden = true;
-    document.body.classList.add('chat-open');
-    this.autoGrow();
-    this.list.heights.clear();
-    this.list.nodes.clear();
-    this.list.stuck = true;
-    this.renderHeader();
-    this.renderHistory();
-    this.renderDialogs();
-    if (cs.chat.kind !== 'channel' || cs.chat.role !== 'member') this.input.focus();
-    if (!cs.loaded) {
-      try {
-        /** @type {Message[]} */
-        const page = await this.conn.callRetrying('messages.history', { chat_id: chatId, limit: PAGE });
-        for (const m of page) {
-          cs.messages.set(m.id, m);
-          this.noteUser(m.from);
-        }
-        cs.sorted = null;
-        cs.loaded = true;
-        cs.atStart = page.length < PAGE;
-        if (this.openId === chatId) this.renderHistory();
-      } catch (e) {
-        toast(errorText(e));
-      }
+  async loadLatest(chatId) {
+    try {
+      /** @type {Message[]} */
+      const page = await this.conn.callRetrying('messages.history', { chat_id: chatId, limit: PAGE });
+      this.run(this.model.addHistory(chatId, page, 'latest', PAGE));
+    } catch (e) {
+      this.toast(errorText(e));
     }
-    this.maybeRead();
   }
 
   closeChat() {
-    this.openId = null;
-    this.chatPane.hidden = true;
-    this.empty.hidden = false;
-    document.body.classList.remove('chat-open');
-    this.renderDialogs();
-    /** @type {HTMLElement | null} */ (this.dialogList.querySelector('button.dialog'))?.focus();
+    const open = this.model.openId;
+    if (open !== null) this.flushDraft(open);
+    this.model.open(null);
+    this.chatSearchOpen = false;
+    requestAnimationFrame(() => /** @type {HTMLElement | null} */ (document.querySelector('#dialogs button.dialog'))?.focus());
   }
 
-  async loadOlder() {
-    const cs = this.openId === null ? undefined : this.chats.get(this.openId);
-    if (!cs || !cs.loaded || cs.atStart || cs.loadingOlder) return;
-    const first = sortedMessages(cs)[0];
-    if (!first) return;
-    cs.loadingOlder = true;
+  /**
+   * Loads the page beyond one end of the open chat's loaded run. One request per end at a
+   * time; the list asks again after every change while the view stays near that end.
+   * @param {'older' | 'newer'} direction
+   */
+  async loadPage(direction) {
+    const cs = this.model.openChat;
+    if (!cs || !cs.loaded || (direction === 'older' ? cs.atStart : cs.atEnd)) return;
+    const key = `${cs.chat.id}:${direction}`;
+    if (this.loading.has(key)) return;
+    const run = sortedMessages(cs);
+    const edge = direction === 'older' ? run[0] : run.at(-1);
+    if (!edge) return;
+    this.loading.add(key);
     try {
       /** @type {Message[]} */
-      const page = await this.conn.call('messages.history', { chat_id: cs.chat.id, from_id: first.id, direction: 'older', limit: 100 });
-      for (const m of page) {
-        cs.messages.set(m.id, m);
-        this.noteUser(m.from);
-      }
-      cs.sorted = null;
-      cs.atStart = page.length < 100;
-      if (this.openId === cs.chat.id) this.renderHistory();
-    } catch {
-      // Retried on the next scroll.
+      const page = await this.conn.callRetrying('messages.history', { chat_id: cs.chat.id, from_id: edge.id, direction, limit: OLDER_PAGE });
+      // The run may have been replaced meanwhile (a jump): only a page that touches it joins.
+      const now = sortedMessages(cs);
+      if ((direction === 'older' ? now[0]?.id : now.at(-1)?.id) === edge.id) this.run(this.model.addHistory(cs.chat.id, page, direction, OLDER_PAGE));
+    } catch (e) {
+      this.toast(errorText(e));
     } finally {
-      cs.loadingOlder = false;
+      this.loading.delete(key);
+      this.list?.schedule();
     }
+  }
+
+  loadOlder() {
+    this.loadPage('older');
+  }
+
+  /** @param {boolean} following */
+  setFollowing(following) {
+    this.following = following;
+    this.queueRender();
+  }
+
+  /** "Jump to latest": the end of the history, loaded afresh when the run does not reach it. */
+  async toLatest() {
+    const cs = this.model.openChat;
+    if (!cs) return;
+    this.model.clearJump();
+    this.pendingScroll = null;
+    if (!cs.atEnd) await this.loadLatest(cs.chat.id);
+    this.list?.scrollToBottom();
+    this.maybeRead();
+    this.renderNow();
+  }
+
+  loadNewer() {
+    this.loadPage('newer');
   }
 
   /** Marks the open chat read when the person can see its end. */
   maybeRead() {
-    const cs = this.openId === null ? undefined : this.chats.get(this.openId);
-    if (!cs || !this.online || document.visibilityState !== 'visible' || !this.list.stuck) return;
-    if (cs.readIn >= cs.top && cs.unread === 0) return;
-    const max = cs.top;
-    cs.readIn = Math.max(cs.readIn, max);
-    cs.unread = 0;
-    this.queueRender({ dialogs: true });
-    this.conn.call('messages.read', { chat_id: cs.chat.id, max_id: max }).catch(() => {});
+    const cs = this.model.openChat;
+    if (!cs || !cs.atEnd || !this.model.online || document.visibilityState !== 'visible' || !this.list?.stuck) return;
+    const max = this.model.markRead(cs.chat.id);
+    if (max !== null) this.conn.call('messages.read', { chat_id: cs.chat.id, max_id: max }).catch(() => {});
   }
 
-  renderHeader() {
-    const cs = this.openId === null ? undefined : this.chats.get(this.openId);
-    if (!cs) return;
-    const c = cs.chat;
-    this.chatTitle.textContent = c.title;
-    const typing = this.typingText(cs);
-    let sub = '';
-    if (c.kind === 'private') sub = c.peer?.username ? `@${c.peer.username}` : c.peer?.id === this.me?.id ? 'notes to self' : 'private chat';
-    if (c.kind === 'private' && c.peer?.bot) sub = `${sub} · bot`;
-    else if (c.kind === 'group') sub = `${c.member_count} member${c.member_count === 1 ? '' : 's'}`;
-    else sub = `${c.username ? `@${c.username} · ` : ''}${c.member_count} subscriber${c.member_count === 1 ? '' : 's'}`;
-    this.chatSub.textContent = typing || sub;
-    this.chatSub.classList.toggle('typing', !!typing);
-    const admin = c.role === 'admin' || c.role === 'creator';
-    replace(this.chatActions,
-      c.kind !== 'private' && admin ? h('button', { type: 'button', class: 'icon', title: 'Add members', 'aria-label': 'Add members', onclick: () => this.addMembersDialog(c.id) }, icon('addMember')) : null,
-      c.kind !== 'private' && admin ? h('button', { type: 'button', class: 'icon', title: 'Invite link', 'aria-label': 'Invite link', onclick: () => this.inviteDialog(c.id) }, icon('link')) : null,
-      c.kind !== 'private' ? h('button', { type: 'button', class: 'icon', title: 'Leave', 'aria-label': c.kind === 'channel' ? 'Leave channel' : 'Leave group', onclick: () => this.leave(c.id) }, icon('leave')) : null);
-    const canWrite = c.kind !== 'channel' || admin;
-    this.composer.hidden = !canWrite;
-    this.readOnlyBar.hidden = canWrite;
-    this.readOnlyBar.textContent = canWrite ? '' : 'Only admins can post in this channel.';
+  // ----- search -----
+
+  /**
+   * The sidebar's box: filters the dialog list at once, and searches messages, people and
+   * public chats (and resolves an exact @username) once typing pauses.
+   * @param {string} text
+   */
+  onSearchInput(text) {
+    this.model.setFilter(text);
+    this.found = null;
+    clearTimeout(this.searchTimer);
+    const q = text.trim();
+    this.model.startSearch(q, null);
+    if (!q) return;
+    this.searchTimer = setTimeout(() => this.runSearch(q, null), SEARCH_DELAY_MS);
+    if (USERNAME.test(q)) {
+      this.conn.call('contacts.resolve', { username: q }).then((peer) => {
+        if (this.model.search?.query !== q) return;
+        this.found = /** @type {Peer} */ (peer);
+        this.queueRender();
+      }, () => {});
+    }
   }
 
-  renderHistory() {
-    const cs = this.openId === null ? undefined : this.chats.get(this.openId);
+  /**
+   * @param {string} q
+   * @param {number | null} chatId
+   * @param {number} [offset]
+   */
+  async runSearch(q, chatId, offset = 0) {
+    const words = q.replace(/^@/, '');
+    const found = this.conn.call('messages.search', { q: words, chat_id: chatId ?? undefined, offset, limit: 20 });
+    const directory = chatId === null && offset === 0 ? this.conn.call('contacts.search', { q: words, limit: 10 }) : Promise.resolve(null);
+    const [m, d] = await Promise.allSettled([found, directory]);
+    const error = m.status === 'rejected' ? errorText(m.reason) : '';
+    this.model.searchResults(q, m.status === 'fulfilled' ? /** @type {any} */ (m.value) : null, d.status === 'fulfilled' ? /** @type {any} */ (d.value) : null, error, offset > 0);
+  }
+
+  searchMore() {
+    const s = this.model.search;
+    if (s?.next !== undefined) this.runSearch(s.query, s.chatId, s.next);
+  }
+
+  toggleChatSearch() {
+    this.chatSearchOpen = !this.chatSearchOpen;
+    this.focusChatSearch = this.chatSearchOpen;
+    if (!this.chatSearchOpen && this.model.search?.chatId !== null) this.model.startSearch('', null);
+    this.queueRender();
+  }
+
+  /** @param {string} text */
+  searchInChat(text) {
+    const chatId = this.model.openId;
+    if (chatId === null) return;
+    clearTimeout(this.searchTimer);
+    const q = text.trim();
+    this.model.startSearch(text, chatId);
+    if (q) this.searchTimer = setTimeout(() => this.runSearch(text, chatId), SEARCH_DELAY_MS);
+  }
+
+  /**
+   * Opens a found message in its chat's history, highlighted: the history is loaded around
+   * it when it is not in the loaded run.
+   * @param {SearchResult} r
+   */
+  async openSearchResult(r) {
+    const chatId = r.message.chat_id;
+    if (!this.model.chats.has(chatId)) {
+      const chat = this.model.search?.chatsById.get(chatId);
+      if (!chat) return;
+      this.run(this.model.upsertChat(chat));
+    }
+    if (this.model.search?.chatId === null) {
+      this.model.setFilter('');
+      this.model.startSearch('', null);
+    }
+    await this.jumpTo(chatId, r.message.id, r.highlights.map(([o, l]) => r.snippet.slice(o, o + l)));
+  }
+
+  /**
+   * Opens a chat at one message, highlighted (with `words` marked): the history is loaded
+   * around it when it is not in the loaded run.
+   * @param {number} chatId
+   * @param {number} id
+   * @param {string[]} words
+   */
+  async jumpTo(chatId, id, words) {
+    const cs = this.model.chats.get(chatId);
     if (!cs) return;
-    /** @type {HistoryItem[]} */
-    const items = [];
-    let day = '';
-    const readOut = cs.readOut;
-    const addDay = (/** @type {number} */ date) => {
-      const k = dayKey(date);
-      if (k !== day) {
-        day = k;
-        items.push({ key: `d${k}`, version: '', kind: 'day', label: dayLabel(date) });
+    this.model.setJump(chatId, id, words);
+    this.pendingScroll = id;
+    if (!cs.messages.has(id)) {
+      try {
+        const half = 25;
+        /** @type {[Message[], Message[]]} */
+        const [older, newer] = await Promise.all([
+          this.conn.callRetrying('messages.history', { chat_id: chatId, from_id: id + 1, direction: 'older', limit: half }),
+          this.conn.callRetrying('messages.history', { chat_id: chatId, from_id: id, direction: 'newer', limit: half }),
+        ]);
+        this.run(this.model.addAround(chatId, older, newer, half));
+      } catch (e) {
+        this.toast(errorText(e));
       }
-    };
-    if (cs.loaded && !cs.atStart) items.push({ key: 'loading', version: '', kind: 'day', label: 'Loading…' });
-    for (const m of sortedMessages(cs)) {
-      addDay(m.date);
-      const own = m.from === this.me?.id;
-      const replied = m.reply_to !== undefined ? cs.messages.get(m.reply_to) : undefined;
-      const version = `${m.edit_date ?? 0}:${own && m.id <= readOut ? 1 : 0}:${replied ? messageText(replied).length + (replied.edit_date ?? 0) : 0}:${this.users.has(m.from) ? 1 : 0}:${m.reply_markup ? JSON.stringify(m.reply_markup).length : 0}:${m.entities?.length ?? 0}`;
-      items.push({ key: `m${cs.chat.id}:${m.id}`, version, kind: 'msg', msg: m, pending: false });
     }
-    for (const p of cs.pending) {
-      addDay(p.date);
-      /** @type {Message} */
-      const msg = { id: -1, chat_id: cs.chat.id, from: this.me?.id ?? 0, date: p.date, content: { type: 'text', text: p.text }, reply_to: p.replyTo };
-      items.push({ key: `p${p.randomId}`, version: '', kind: 'msg', msg, pending: true });
-    }
-    if (items.length === 0) items.push({ key: 'empty', version: '', kind: 'day', label: cs.loaded ? 'No messages here yet' : 'Loading…' });
-    this.list.setItems(items);
+    if (this.model.openId !== chatId) await this.openChat(chatId);
+    this.renderNow();
   }
 
-  /** @param {HistoryItem} item */
-  renderItem(item) {
-    if (item.kind === 'day') return h('div', { class: 'day' }, h('span', {}, item.label));
-    const m = item.msg;
-    const cs = this.chats.get(m.chat_id);
-    const own = m.from === this.me?.id;
-    const c = cs?.chat;
-    const showAuthor = !own && c?.kind === 'group';
-    const replied = m.reply_to !== undefined ? cs?.messages.get(m.reply_to) : undefined;
-    const read = own && cs !== undefined && m.id <= cs.readOut;
-    const canDeleteForAll = own || c?.role === 'admin' || c?.role === 'creator';
-    const time = new Date(m.date * 1000);
-    const media = mediaOf(m);
-    const tick = !own || c?.kind === 'channel' ? null
-      : item.pending ? h('span', { class: 'tick', 'aria-label': 'sending', title: 'Sending' }, icon('clock'))
-      : h('span', { class: `tick${read ? ' read' : ''}`, 'aria-label': read ? 'read' : 'sent', title: read ? 'Read' : 'Sent' }, read ? '✓✓' : '✓');
-    const actions = item.pending || (c?.kind === 'channel' && !canDeleteForAll) ? null : h('span', { class: 'msg-actions' },
-      c?.kind !== 'channel' || canDeleteForAll ? h('button', { type: 'button', class: 'act', onclick: () => this.setComposeMode({ kind: 'reply', msg: m }) }, 'Reply') : null,
-      own && m.content.type === 'text' && !m.forward ? h('button', { type: 'button', class: 'act', onclick: () => this.setComposeMode({ kind: 'edit', msg: m }) }, 'Edit') : null,
-      h('button', { type: 'button', class: 'act', onclick: () => this.deleteMessage(m, canDeleteForAll && c?.kind !== 'private' ? true : own) }, 'Delete'));
-    return h('div', { class: `row ${own ? 'own' : 'other'}${item.pending ? ' pending' : ''}`, 'data-id': item.pending ? null : m.id },
-      h('div', { class: 'bubble' },
-        showAuthor ? h('div', { class: 'author' }, this.userName(m.from), this.users.get(m.from)?.bot ? botTag() : null) : null,
-        m.forward ? h('div', { class: 'forwarded' }, `Forwarded from ${this.userName(m.forward.from_user)}`) : null,
-        m.reply_to !== undefined ? h('div', { class: 'reply-quote' },
-          h('span', { class: 'reply-author' }, replied ? this.userName(replied.from) : 'Reply'),
-          h('span', { class: 'reply-text' }, replied ? messageText(replied).slice(0, 200) : `to message #${m.reply_to}`)) : null,
-        media ? this.renderMedia(media) : null,
-        media ? (media.caption ? h('div', { class: 'text caption' }, richText(media.caption, m.entities)) : null)
-          : h('div', { class: 'text' }, m.content.type === 'text' ? richText(messageText(m), m.entities) : messageText(m)),
-        m.reply_markup && !item.pending ? this.renderKeyboard(m) : null,
-        h('div', { class: 'meta' },
-          m.edit_date ? h('span', { class: 'edited' }, 'edited') : null,
-          h('time', { datetime: time.toISOString(), title: time.toLocaleString() }, timeFmt.format(time)),
-          tick),
-        actions));
+  // ----- message actions: pin, forward, copy -----
+
+  /** @param {Message} m */
+  async togglePin(m) {
+    const cs = this.model.chats.get(m.chat_id);
+    if (!cs) return;
+    const unpin = cs.chat.pinned_message_id === m.id;
+    try {
+      await this.conn.call('messages.pin', { chat_id: m.chat_id, id: unpin ? undefined : m.id });
+      this.run(this.model.apply({ type: 'pinned_message', chat_id: m.chat_id, id: unpin ? undefined : m.id, pts: 0, pts_count: 0, date: 0 }));
+    } catch (e) {
+      this.toast(errorText(e));
+    }
+  }
+
+  /** @param {number} chatId */
+  async unpin(chatId) {
+    const pinned = this.model.chats.get(chatId)?.pinned;
+    if (pinned) await this.togglePin(pinned);
+  }
+
+  /** @param {Message} m */
+  async copyText(m) {
+    try {
+      await navigator.clipboard.writeText(messageText(m));
+      this.toast('Copied');
+    } catch {
+      this.toast('The browser did not allow copying.');
+    }
+  }
+
+  /**
+   * Reporting someone else's message to the operators (`messages.report`, docs/accountability.md)
+   * asks why; the two messages before it go along as context.
+   * @param {Message} m
+   */
+  reportDialog(m) {
+    const cs = this.model.chats.get(m.chat_id);
+    if (!cs) return;
+    const context = sortedMessages(cs).filter((x) => x.id < m.id).slice(-2).map((x) => x.id);
+    const report = (/** @type {string} */ reason) => async () => {
+      /** @type {{id: number}} */
+      const r = await this.conn.call('messages.report', { chat_id: m.chat_id, message_id: m.id, reason, context });
+      this.toast(`Reported to the operators (report ${r.id})`);
+    };
+    this.openModal({
+      kind: 'choice', title: 'Report message?', error: '',
+      text: `Why should the operators look at “${messageText(m).slice(0, 80)}”? The message and the two before it are sent with your report.`,
+      choices: [['Spam', 'spam'], ['Violence', 'violence'], ['Child abuse', 'child_abuse'], ['Illegal goods', 'illegal_goods'], ['Other', 'other']]
+        .map(([label, reason]) => ({ label, run: report(reason) })),
+    });
+  }
+
+  /**
+   * Forwarding asks where to: any chats you can write in.
+   * @param {Message[]} ms messages of one chat, oldest first
+   */
+  forwardDialog(ms) {
+    const first = ms[0];
+    if (!first) return;
+    const options = this.model.visibleDialogs()
+      .filter((cs) => cs.chat.kind !== 'channel' || cs.chat.role === 'admin' || cs.chat.role === 'creator')
+      .map((cs) => ({ id: cs.chat.id, label: cs.chat.title }));
+    this.openModal({
+      kind: 'pick', title: 'Forward to…', text: ms.length === 1 ? `“${messageText(first).slice(0, 80)}”` : `${ms.length} messages`, options, chosen: [], action: 'Forward', error: '',
+      run: async (ids) => {
+        for (const to of ids) {
+          /** @type {Sent[]} */
+          const sent = await this.conn.callRetrying('messages.forward', { from_chat_id: first.chat_id, ids: ms.map((m) => m.id), to_chat_id: to, random_ids: ms.map(() => randomId()) });
+          for (const x of sent) this.run(this.model.addMessage(x.message));
+        }
+        this.model.clearSelection();
+        this.toast(ids.length === 1 ? `Forwarded to ${this.model.chats.get(ids[0])?.chat.title ?? 'the chat'}` : `Forwarded to ${ids.length} chats`);
+      },
+    });
+  }
+
+  /** The selected messages of the open chat, oldest first. */
+  selectedMessages() {
+    const cs = this.model.openChat;
+    const sel = this.model.selection;
+    if (!cs || !sel || sel.chatId !== cs.chat.id) return [];
+    return sortedMessages(cs).filter((m) => sel.ids.includes(m.id));
+  }
+
+  /**
+   * @param {ModalState & {kind: 'pick'}} modal
+   * @param {() => void} close
+   */
+  async submitPick(modal, close) {
+    if (modal.chosen.length === 0) {
+      modal.error = 'Choose at least one chat.';
+      this.queueRender();
+      return;
+    }
+    await this.runChoice(modal, () => modal.run(modal.chosen), close);
+  }
+
+  /**
+   * An `@username` in a message: the person's private chat, or the public chat (joined).
+   * @param {string} username
+   */
+  async openUsername(username) {
+    try {
+      /** @type {Peer} */
+      const peer = await this.conn.call('contacts.resolve', { username });
+      await this.openPeer(peer);
+    } catch (e) {
+      this.toast(errorText(e));
+    }
+  }
+
+  /** @param {Peer} p */
+  async openPeer(p) {
+    try {
+      /** @type {Chat} */
+      let chat;
+      if (p.type === 'user') chat = await this.conn.call('chats.open_private', { user_id: p.user.id });
+      else if (this.model.chats.has(p.chat.id)) chat = p.chat;
+      else chat = await this.conn.call('chats.join', { username: p.chat.username });
+      this.run(this.model.upsertChat(chat));
+      this.onSearchInput('');
+      this.openChat(chat.id);
+    } catch (e) {
+      this.toast(errorText(e));
+    }
+  }
+
+  // ----- composer and drafts -----
+
+  /** @param {HTMLTextAreaElement | null} el */
+  setComposerElement(el) {
+    this.composerEl = el;
+    if (el) this.autoGrow();
+  }
+
+  autoGrow() {
+    const el = this.composerEl;
+    if (!el) return;
+    el.style.height = 'auto';
+    if (el.scrollHeight > 0) el.style.height = `${Math.min(el.scrollHeight, 200)}px`;
+  }
+
+  /**
+   * Notices an `@name` being typed before the caret in a group, and offers its members.
+   * @param {string} text
+   * @param {number} caret
+   */
+  findMention(text, caret) {
+    const cs = this.model.openChat;
+    const match = cs?.chat.kind === 'group' ? /(^|\s)@([A-Za-z0-9_]{0,32})$/.exec(text.slice(0, caret)) : null;
+    if (!cs || !match) {
+      this.mention = null;
+      return;
+    }
+    const query = match[2];
+    this.mention = { start: caret - query.length - 1, end: caret, query, index: 0 };
+    if (cs.members === null && !this.loading.has(`${cs.chat.id}:members`)) {
+      const key = `${cs.chat.id}:members`;
+      this.loading.add(key);
+      this.conn.call('chats.members', { chat_id: cs.chat.id, offset: 0, limit: 1000 }).then(
+        (members) => this.model.setMembers(cs.chat.id, /** @type {import('./types.js').Member[]} */ (members).map((x) => x.user)),
+        () => {},
+      ).finally(() => this.loading.delete(key));
+    }
+  }
+
+  /** The suggestions for the `@name` being typed, if any. */
+  mentionSuggestions() {
+    const cs = this.model.openChat;
+    return cs && this.mention ? this.model.mentionSuggestions(cs, this.mention.query) : [];
+  }
+
+  /**
+   * Completes the `@name` being typed with a member's username.
+   * @param {User} user
+   */
+  pickMention(user) {
+    const cs = this.model.openChat;
+    const m = this.mention;
+    if (!cs || !m || !user.username) return;
+    const text = this.model.composerText(cs);
+    const inserted = `@${user.username} `;
+    const next = text.slice(0, m.start) + inserted + text.slice(m.end);
+    const caret = m.start + inserted.length;
+    this.onComposerInput(next, caret);
+    requestAnimationFrame(() => {
+      this.composerEl?.focus();
+      this.composerEl?.setSelectionRange(caret, caret);
+    });
+  }
+
+  /**
+   * @param {string} text
+   * @param {number} [caret] where the caret is (the composer's own, unless set from here)
+   */
+  onComposerInput(text, caret = this.composerEl?.selectionStart ?? text.length) {
+    const chatId = this.model.openId;
+    if (chatId === null) return;
+    this.findMention(text, caret);
+    const editing = this.model.chats.get(chatId)?.compose?.kind === 'edit';
+    this.model.editDraft(chatId, text, Math.floor(Date.now() / 1000));
+    this.autoGrow();
+    if (editing) return;
+    this.scheduleDraftSave(chatId);
+    const now = Date.now();
+    if (text.trim() && now - this.lastTypingSent > TYPING_SENT_EVERY_MS && this.model.online) {
+      this.lastTypingSent = now;
+      this.conn.call('messages.typing', { chat_id: chatId }).catch(() => {});
+    }
+  }
+
+  /**
+   * Saves the chat's draft once typing pauses.
+   * @param {number} chatId
+   */
+  scheduleDraftSave(chatId) {
+    clearTimeout(this.draftTimers.get(chatId));
+    this.draftTimers.set(chatId, setTimeout(() => this.flushDraft(chatId), DRAFT_SAVE_MS));
+  }
+
+  /**
+   * The draft is gone with a send: nothing is left to save (the server clears it).
+   * @param {number} chatId
+   */
+  dropDraft(chatId) {
+    clearTimeout(this.draftTimers.get(chatId));
+    this.draftTimers.delete(chatId);
+    this.model.clearDraft(chatId);
+  }
+
+  /**
+   * Saves a chat's draft now if it changed here (`messages.save_draft`: other devices see it).
+   * @param {number} chatId
+   */
+  flushDraft(chatId) {
+    if (!this.draftTimers.has(chatId)) return;
+    clearTimeout(this.draftTimers.get(chatId));
+    this.draftTimers.delete(chatId);
+    const draft = this.model.chats.get(chatId)?.draft;
+    this.conn.callRetrying('messages.save_draft', { chat_id: chatId, text: draft?.text ?? '', reply_to: draft?.reply_to }).catch((e) => this.toast(errorText(e)));
+  }
+
+  /** @param {KeyboardEvent} ev */
+  onComposerKey(ev) {
+    const cs = this.model.openChat;
+    if (!cs) return;
+    const suggestions = this.mentionSuggestions();
+    if (this.mention && suggestions.length > 0) {
+      const m = this.mention;
+      if (ev.key === 'ArrowDown' || ev.key === 'ArrowUp') {
+        ev.preventDefault();
+        m.index = (m.index + (ev.key === 'ArrowDown' ? 1 : suggestions.length - 1)) % suggestions.length;
+        this.queueRender();
+        return;
+      }
+      if ((ev.key === 'Enter' || ev.key === 'Tab') && !ev.shiftKey && !ev.isComposing) {
+        ev.preventDefault();
+        this.pickMention(suggestions[Math.min(m.index, suggestions.length - 1)]);
+        return;
+      }
+      if (ev.key === 'Escape') {
+        ev.preventDefault();
+        this.mention = null;
+        this.queueRender();
+        return;
+      }
+    }
+    if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
+      ev.preventDefault();
+      this.submitComposer();
+    } else if (ev.key === 'Escape' && cs.compose) {
+      ev.preventDefault();
+      this.cancelCompose();
+    } else if (ev.key === 'ArrowUp' && this.model.composerText(cs) === '') {
+      // Up in an empty composer edits your last message, as in other messengers.
+      const mine = sortedMessages(cs).filter((m) => this.model.isMe(m.from) && m.content.type === 'text' && !m.forward).at(-1);
+      if (mine) {
+        ev.preventDefault();
+        this.edit(mine);
+      }
+    }
+  }
+
+  /** @param {Message} m */
+  reply(m) {
+    this.model.setCompose(m.chat_id, { kind: 'reply', id: m.id });
+    // A draft keeps what it replies to.
+    if (this.model.chats.get(m.chat_id)?.draft) this.scheduleDraftSave(m.chat_id);
+    this.composerEl?.focus();
+  }
+
+  /** @param {Message} m */
+  edit(m) {
+    this.model.setCompose(m.chat_id, { kind: 'edit', id: m.id, text: messageText(m) });
+    this.composerEl?.focus();
+    requestAnimationFrame(() => this.autoGrow());
+  }
+
+  cancelCompose() {
+    const chatId = this.model.openId;
+    if (chatId === null) return;
+    this.model.setCompose(chatId, null);
+    this.composerEl?.focus();
+  }
+
+  async submitComposer() {
+    const cs = this.model.openChat;
+    if (!cs) return;
+    const chatId = cs.chat.id;
+    const text = this.model.composerText(cs);
+    if (!text.trim()) return;
+    const mode = cs.compose;
+    this.lastTypingSent = 0;
+    if (mode?.kind === 'edit') {
+      this.model.setCompose(chatId, null);
+      try {
+        /** @type {Message} */
+        const m = await this.conn.call('messages.edit', { chat_id: chatId, id: mode.id, text });
+        this.run(this.model.apply({ type: 'edit_message', message: m, pts: 0, pts_count: 0, date: 0 }));
+      } catch (e) {
+        this.toast(errorText(e));
+      }
+      return;
+    }
+    this.dropDraft(chatId);
+    this.mention = null;
+    this.model.setCompose(chatId, null);
+    requestAnimationFrame(() => this.autoGrow());
+    await this.send(chatId, text, mode?.id);
+  }
+
+  /**
+   * A bot's `/command` pressed in a message: sent to the open chat as it is.
+   * @param {string} text
+   */
+  sendText(text) {
+    const chatId = this.model.openId;
+    if (chatId !== null) this.send(chatId, text);
+  }
+
+  /**
+   * Sends a text, shown as pending until the server answers.
+   * @param {number} chatId
+   * @param {string} text
+   * @param {number} [replyTo]
+   */
+  async send(chatId, text, replyTo) {
+    const pending = { randomId: randomId(), text, replyTo, date: Math.floor(Date.now() / 1000) };
+    this.model.addPending(chatId, pending);
+    this.list?.scrollToBottom();
+    try {
+      /** @type {Sent} */
+      const sent = await this.conn.callRetrying('messages.send', { chat_id: chatId, random_id: pending.randomId, text, reply_to: pending.replyTo });
+      this.model.removePending(chatId, pending);
+      this.run(this.model.addMessage(sent.message));
+    } catch (e) {
+      this.model.removePending(chatId, pending);
+      this.toast(errorText(e));
+    }
+  }
+
+  // ----- reactions -----
+
+  /**
+   * Adds or takes away one of your reactions.
+   * @param {Message} m
+   * @param {string} emoji
+   */
+  async toggleReaction(m, emoji) {
+    const current = this.model.chats.get(m.chat_id)?.messages.get(m.id) ?? m;
+    const reactions = this.model.toggledReactions(current, emoji);
+    try {
+      /** @type {import('./types.js').MessageReactions} */
+      const now = await this.conn.call('messages.react', { chat_id: m.chat_id, id: m.id, reactions });
+      this.model.setReactions(m.chat_id, m.id, now, true);
+    } catch (e) {
+      this.toast(errorText(e));
+    }
+  }
+
+  // ----- modals -----
+
+  /** @param {ModalState} modal */
+  openModal(modal) {
+    this.modal = /** @type {ModalState} */ ({ ...modal, id: ++this.modalIds });
+    this.queueRender();
+    return this.modal;
+  }
+
+  /** @param {number | undefined} id */
+  closeModal(id) {
+    if (this.modal?.id !== id) return;
+    this.modal = null;
+    this.queueRender();
+  }
+
+  /**
+   * @param {ModalState & {kind: 'form'}} modal
+   * @param {() => void} close
+   */
+  async submitForm(modal, close) {
+    modal.error = '';
+    modal.busy = true;
+    this.queueRender();
+    const values = Object.fromEntries(modal.fields.map((f) => [f.name, (modal.values[f.name] ?? '').trim()]));
+    try {
+      const text = await modal.submit(values);
+      if (typeof text === 'string') modal.note = text;
+      else close();
+    } catch (e) {
+      modal.error = errorText(e);
+    } finally {
+      modal.busy = false;
+      this.queueRender();
+    }
+  }
+
+  /**
+   * @param {ModalState & {kind: 'choice' | 'pick'}} modal
+   * @param {() => Promise<void>} run
+   * @param {() => void} close
+   */
+  async runChoice(modal, run, close) {
+    try {
+      await run();
+      close();
+    } catch (e) {
+      modal.error = errorText(e);
+      this.queueRender();
+    }
+  }
+
+  /**
+   * @param {string} title
+   * @param {import('./views.js').Field[]} fields
+   * @param {string} action
+   * @param {(values: Record<string, string>) => Promise<void | string>} submit returns a text to show instead of closing
+   * @param {Record<string, string>} [values]
+   */
+  formDialog(title, fields, action, submit, values = {}) {
+    return this.openModal({ kind: 'form', title, fields, values: { ...values }, action, submit, error: '', note: '', busy: false });
+  }
+
+  /**
+   * Deleting asks how: for everyone (where you may, for every message chosen) or only for you.
+   * @param {Message[]} ms messages of one chat
+   */
+  deleteDialog(ms) {
+    const first = ms[0];
+    const cs = first && this.model.chats.get(first.chat_id);
+    if (!first || !cs) return;
+    const c = cs.chat;
+    const admin = c.role === 'admin' || c.role === 'creator';
+    // In a private chat only the author may delete for both; in groups and channels the
+    // author or an admin.
+    const forAll = ms.every((m) => (c.kind === 'private' ? this.model.isMe(m.from) : this.model.isMe(m.from) || admin));
+    const ids = ms.map((m) => m.id);
+    const del = (/** @type {boolean} */ forEveryone) => async () => {
+      await this.conn.call('messages.delete', { chat_id: c.id, ids, for_everyone: forEveryone });
+      this.run(this.model.apply({ type: 'delete_messages', chat_id: c.id, ids, pts: 0, pts_count: 0, date: 0 }));
+      this.model.clearSelection();
+    };
+    const other = c.kind === 'private' ? c.title : 'everyone in the chat';
+    /** @type {{label: string, danger?: boolean, run: () => Promise<void>}[]} */
+    const choices = [{ label: 'Delete for me', run: del(false) }];
+    if (forAll) choices.push({ label: c.kind === 'private' ? `Delete for me and ${c.title}` : 'Delete for everyone', danger: true, run: del(true) });
+    const what = ms.length === 1 ? `“${messageText(first).slice(0, 80)}”` : `These ${ms.length} messages`;
+    this.openModal({
+      kind: 'choice', title: ms.length === 1 ? 'Delete message?' : `Delete ${ms.length} messages?`, error: '', choices,
+      text: forAll ? `${what} can be deleted only for you, or also for ${other}.` : `${what} will be deleted for you; ${other} keeps ${ms.length === 1 ? 'it' : 'them'}.`,
+    });
+  }
+
+  /** @param {number} chatId */
+  leaveDialog(chatId) {
+    const cs = this.model.chats.get(chatId);
+    if (!cs) return;
+    this.openModal({
+      kind: 'choice', title: `Leave ${cs.chat.title}?`, error: '', text: 'You will no longer see its messages.',
+      choices: [{
+        label: 'Leave', danger: true, run: async () => {
+          await this.conn.call('chats.leave', { chat_id: chatId });
+          this.sync?.unfollow(chatId);
+          this.model.dropChat(chatId);
+        },
+      }],
+    });
+  }
+
+  /**
+   * User ids from a list like "@bob_b, +9996612345".
+   * @param {string} list
+   */
+  async resolveUsers(list) {
+    /** @type {number[]} */
+    const ids = [];
+    for (const item of list.split(/[\s,;]+/).filter(Boolean)) {
+      if (item.startsWith('+') || /^\d/.test(item)) {
+        /** @type {User} */
+        const u = await this.conn.call('contacts.add', { phone: item });
+        this.model.addUsers([u]);
+        ids.push(u.id);
+      } else {
+        /** @type {Peer} */
+        const p = await this.conn.call('contacts.resolve', { username: item });
+        if (p.type !== 'user') throw new Error(`${item} is a channel, not a person`);
+        this.model.addUsers([p.user]);
+        ids.push(p.user.id);
+      }
+    }
+    return ids;
+  }
+
+  /** @param {Chat} chat */
+  adopt(chat) {
+    this.run(this.model.upsertChat(chat));
+    this.openChat(chat.id);
+  }
+
+  newChatDialog() {
+    this.formDialog('New chat', [{ name: 'who', label: 'Username or phone number', hint: 'For example @alice_w or +14155550100', required: true }], 'Start chat', async (v) => {
+      const [id] = await this.resolveUsers(v.who);
+      if (id === undefined) throw new Error('Enter a username or a phone number');
+      this.adopt(await this.conn.call('chats.open_private', { user_id: id }));
+    });
+  }
+
+  newGroupDialog() {
+    this.formDialog('New group', [
+      { name: 'title', label: 'Group name', required: true },
+      { name: 'members', label: 'Members', hint: 'Usernames or phone numbers, separated by commas' },
+    ], 'Create group', async (v) => {
+      const ids = await this.resolveUsers(v.members);
+      this.adopt(await this.conn.call('chats.create_group', { title: v.title, user_ids: ids }));
+    });
+  }
+
+  newChannelDialog() {
+    this.formDialog('New channel', [
+      { name: 'title', label: 'Channel name', required: true },
+      { name: 'username', label: 'Public @name (optional)', hint: 'Anyone can find and join a channel with a public name' },
+    ], 'Create channel', async (v) => {
+      this.adopt(await this.conn.call('chats.create_channel', { title: v.title, username: v.username || undefined }));
+    });
+  }
+
+  joinDialog() {
+    this.formDialog('Join a group or channel', [{ name: 'target', label: 'Invite link or @channel', required: true }], 'Join', async (v) => {
+      const t = v.target;
+      const params = t.startsWith('@') || (USERNAME.test(t) && !t.includes('/') && !t.startsWith('+')) ? { username: t } : { invite: t };
+      this.adopt(await this.conn.call('chats.join', params));
+    });
+  }
+
+  /** @param {number} chatId */
+  addMembersDialog(chatId) {
+    this.formDialog('Add members', [{ name: 'members', label: 'Usernames or phone numbers', required: true }], 'Add', async (v) => {
+      const ids = await this.resolveUsers(v.members);
+      this.run(this.model.upsertChat(await this.conn.call('chats.add_members', { chat_id: chatId, user_ids: ids })));
+    });
+  }
+
+  /** @param {number} chatId */
+  async inviteDialog(chatId) {
+    try {
+      /** @type {{link: string}} */
+      const invite = await this.conn.call('chats.export_invite', { chat_id: chatId });
+      // The server names its listen address; people reach it at this page's origin.
+      const token = invite.link.split('/').pop() ?? '';
+      const link = `${location.origin}/${token}`;
+      this.formDialog('Invite link', [{ name: 'link', label: 'Anyone with this link can join', readonly: true }], 'Copy', async () => {
+        await navigator.clipboard?.writeText(link).catch(() => {});
+        return 'Copied';
+      }, { link });
+    } catch (e) {
+      this.toast(errorText(e));
+    }
+  }
+
+  settingsDialog() {
+    const me = this.model.me;
+    if (!me) return;
+    const modal = this.formDialog('Settings', [
+      { name: 'name', label: 'Name', required: true },
+      { name: 'username', label: 'Username', hint: 'Others can find you by @username. 5–32 letters, digits or _.' },
+    ], 'Save', async (v) => {
+      /** @type {User} */
+      let user = me;
+      if (v.name !== me.name) user = await this.conn.call('account.update_profile', { name: v.name });
+      if (v.username.replace(/^@/, '') !== (me.username ?? '')) user = await this.conn.call('account.set_username', { username: v.username || null });
+      this.model.setMe(user);
+    }, { name: me.name, username: me.username ?? '' });
+    if (modal.kind === 'form') {
+      modal.extras = [
+        { label: 'Sign out', danger: true, run: () => this.signOut(true) },
+        { label: 'Devices', run: () => this.sessionsDialog() },
+      ];
+    }
+  }
+
+  /** Where you are signed in (`account.sessions`), with a way to end the other sessions. */
+  async sessionsDialog() {
+    const modal = this.openModal({ kind: 'sessions', sessions: null, error: '' });
+    try {
+      const sessions = await this.conn.call('account.sessions');
+      if (modal.kind === 'sessions') modal.sessions = /** @type {import('./types.js').Session[]} */ (sessions);
+    } catch (e) {
+      if (modal.kind === 'sessions') modal.error = errorText(e);
+    }
+    this.queueRender();
+  }
+
+  /**
+   * Ends sessions (`account.revoke_session`); their devices are signed out at once.
+   * @param {ModalState & {kind: 'sessions'}} modal
+   * @param {number[]} ids
+   */
+  async terminate(modal, ids) {
+    modal.error = '';
+    try {
+      for (const id of ids) await this.conn.call('account.revoke_session', { session_id: id });
+      modal.sessions = /** @type {import('./types.js').Session[]} */ (await this.conn.call('account.sessions'));
+    } catch (e) {
+      modal.error = errorText(e);
+    }
+    this.queueRender();
+  }
+
+  /** An invite link opened in the browser: `/+TOKEN`. */
+  handleInvitePath() {
+    if (!location.pathname.startsWith('/+')) return;
+    const invite = location.pathname.slice(1);
+    history.replaceState(null, '', '/');
+    this.conn.call('chats.join', { invite }).then((chat) => this.adopt(/** @type {Chat} */ (chat)), (e) => this.toast(errorText(e)));
+  }
+
+  /** @param {boolean} tellServer */
+  signOut(tellServer) {
+    const done = () => {
+      this.signedOut = true;
+      this.conn.stop();
+      localStorage.removeItem(TOKEN_KEY);
+      if (this.model.me) localStorage.removeItem(`helio.sync.${this.model.me.id}`);
+      document.body.classList.remove('chat-open', 'offline');
+      this.model.listeners.clear();
+      render(null, root);
+      showSignIn();
+    };
+    if (tellServer && this.model.online) this.conn.call('auth.log_out').finally(done);
+    else done();
   }
 
   // ----- bots' buttons -----
-
-  /**
-   * The inline keyboard under a bot's message: a row of buttons per row; callback buttons
-   * press (`messages.press_button`), URL buttons are links.
-   * @param {Message} m
-   */
-  renderKeyboard(m) {
-    const rows = m.reply_markup?.inline_keyboard ?? [];
-    return h('div', { class: 'keyboard', role: 'group', 'aria-label': 'Bot buttons' },
-      rows.filter((row) => row.length > 0).map((row) => h('div', { class: 'kb-row' }, row.map((b) => {
-        if (b.url !== undefined) {
-          return WEB_URL.test(b.url)
-            ? h('a', { class: 'kb-button kb-link', href: b.url, target: '_blank', rel: 'noopener noreferrer', title: b.url }, b.text, h('span', { class: 'kb-arrow', 'aria-hidden': 'true' }, ' ↗'))
-            : h('button', { type: 'button', class: 'kb-button', disabled: true, title: b.url }, b.text);
-        }
-        const button = h('button', { type: 'button', class: 'kb-button' }, b.text);
-        button.addEventListener('click', () => this.pressButton(m, b, button));
-        return button;
-      }))));
-  }
 
   /**
    * Presses a callback button and shows the bot's answer: a passing notice, or a dialog to
    * dismiss when the bot asks for an alert. No answer (the bot was silent) shows nothing.
    * @param {Message} m
    * @param {InlineButton} b
-   * @param {HTMLButtonElement} button
    */
-  async pressButton(m, b, button) {
-    if (b.callback_data === undefined || button.classList.contains('pressing')) return;
-    button.classList.add('pressing');
-    button.setAttribute('aria-busy', 'true');
+  async pressButton(m, b) {
+    const key = `${m.chat_id}:${m.id}:${b.callback_data}`;
+    if (b.callback_data === undefined || this.pressing.has(key)) return;
+    this.pressing.add(key);
+    this.renderNow();
     try {
       /** @type {CallbackAnswer} */
-      const answer = /** @type {CallbackAnswer} */ (await this.conn.call('messages.press_button', { chat_id: m.chat_id, message_id: m.id, data: b.callback_data }));
-      const link = answer.url && WEB_URL.test(answer.url) ? h('a', { href: answer.url, target: '_blank', rel: 'noopener noreferrer' }, 'Open link') : undefined;
-      if (answer.text && answer.alert) this.alertDialog(this.userName(m.from), answer.text, link);
-      else if (answer.text) toast(answer.text, link);
-      else if (link) toast(`${this.userName(m.from)} sent a link:`, link);
+      const answer = await this.conn.call('messages.press_button', { chat_id: m.chat_id, message_id: m.id, data: b.callback_data });
+      const link = answer.url && WEB_URL.test(answer.url) ? answer.url : undefined;
+      const who = this.model.userName(m.from);
+      if (answer.text && answer.alert) this.openModal({ kind: 'alert', title: who, text: answer.text, link });
+      else if (answer.text) this.toast(answer.text, link);
+      else if (link) this.toast(`${who} sent a link:`, link);
     } catch (e) {
-      toast(errorText(e));
+      this.toast(errorText(e));
     } finally {
-      button.classList.remove('pressing');
-      button.removeAttribute('aria-busy');
+      this.pressing.delete(key);
+      this.renderNow();
     }
   }
 
-  /**
-   * A dialog with `text` that the person dismisses.
-   * @param {string} title
-   * @param {string} text
-   * @param {Node} [extra]
-   */
-  alertDialog(title, text, extra) {
-    const ok = h('button', { type: 'button', class: 'primary', onclick: () => dialog.close() }, 'OK');
-    const dialog = h('dialog', { class: 'modal bot-alert', role: 'alertdialog', 'aria-labelledby': 'alert-title', 'aria-describedby': 'alert-text' },
-      h('h2', { id: 'alert-title' }, title),
-      h('p', { id: 'alert-text', class: 'alert-text' }, text),
-      extra ? h('p', {}, extra) : null,
-      h('div', { class: 'modal-buttons' }, ok));
-    dialog.addEventListener('close', () => dialog.remove());
-    document.body.append(dialog);
-    dialog.showModal();
-    ok.focus();
-    return dialog;
-  }
-
-  // ----- media -----
+  // ----- files -----
 
   /**
    * A request to the file endpoints (docs/protocol.md §10) with the session token; the
@@ -1216,39 +1338,19 @@ class App {
   async download(media) {
     try {
       const url = await this.blobUrl(media.file_id);
-      const a = h('a', { href: url, download: media.name || 'file', class: 'visually-hidden' });
+      const a = document.createElement('a');
+      a.href = url;
+      a.download = media.name || 'file';
+      a.className = 'visually-hidden';
       document.body.append(a);
       a.click();
       a.remove();
     } catch (e) {
-      toast(`Could not download ${media.name}: ${errorText(e)}`);
+      this.toast(`Could not download ${media.name}: ${errorText(e)}`);
     }
   }
 
   /**
-   * An image preview (the thumbnail, or the file itself) or a download button.
-   * @param {Media} media
-   */
-  renderMedia(media) {
-    const label = `${media.name} · ${formatSize(media.size)}`;
-    if (media.kind === 'photo') {
-      // Reserve the box before the image arrives, so the history does not jump.
-      const w = media.width ?? 320;
-      const ht = media.height ?? 240;
-      const scale = Math.min(1, 320 / w, 320 / ht);
-      const img = h('img', { class: 'media-photo', alt: media.caption || media.name, width: Math.max(1, Math.round(w * scale)), height: Math.max(1, Math.round(ht * scale)) });
-      this.blobUrl(media.thumb_file_id ?? media.file_id).then((url) => { img.src = url; }, () => img.classList.add('broken'));
-      return h('button', { type: 'button', class: 'media-photo-button', title: `Download ${label}`, 'aria-label': `Photo ${label}, download`, onclick: () => this.download(media) }, img);
-    }
-    return h('button', { type: 'button', class: 'media-doc', title: `Download ${media.name}`, 'aria-label': `Download ${label}`, onclick: () => this.download(media) },
-      h('span', { class: 'media-doc-icon' }, icon('file')),
-      h('span', { class: 'media-doc-text' },
-        h('span', { class: 'media-doc-name' }, media.name || 'file'),
-        h('span', { class: 'media-doc-size' }, formatSize(media.size))));
-  }
-
-  /**
-   * Shows the upload bar.
    * @param {string} name
    * @param {number} sent bytes
    * @param {number} total bytes
@@ -1256,23 +1358,17 @@ class App {
    * @param {boolean} cancellable
    */
   showUpload(name, sent, total, status, cancellable) {
-    clearTimeout(this.uploadBarTimer);
-    this.uploadBar.hidden = false;
-    const bar = h('progress', { id: 'upload-progress', max: Math.max(total, 1), value: sent, 'aria-label': `Uploading ${name}` });
-    replace(this.uploadBar,
-      h('div', { class: 'upload-text' },
-        h('span', { class: 'upload-name' }, name),
-        h('span', { class: 'upload-status', id: 'upload-status' }, status)),
-      bar,
-      cancellable ? h('button', { type: 'button', class: 'icon', 'aria-label': 'Cancel upload', onclick: () => this.uploadAbort?.abort() }, icon('close')) : null);
+    clearTimeout(this.uploadTimer);
+    this.upload = { name, sent, total, status, cancellable };
+    this.renderNow();
   }
 
-  /** @param {number} [after] ms */
-  hideUpload(after = 0) {
-    clearTimeout(this.uploadBarTimer);
-    this.uploadBarTimer = setTimeout(() => {
-      this.uploadBar.hidden = true;
-      replace(this.uploadBar);
+  /** @param {number} after ms */
+  hideUpload(after) {
+    clearTimeout(this.uploadTimer);
+    this.uploadTimer = setTimeout(() => {
+      this.upload = null;
+      this.queueRender();
     }, after);
   }
 
@@ -1282,31 +1378,20 @@ class App {
    * @param {File} file
    */
   async sendFile(file) {
-    const chatId = this.openId;
-    if (chatId === null || !this.chats.has(chatId)) return;
-    if (this.uploadAbort) {
-      toast('Wait for the current upload to finish.');
-      return;
-    }
-    if (file.size === 0) {
-      toast(`${file.name} is empty.`);
-      return;
-    }
-    if (file.size > MAX_UPLOAD) {
-      toast(`${file.name} is too large: the web client sends files up to ${formatSize(MAX_UPLOAD)}.`);
-      return;
-    }
-    if (!crypto.subtle) {
-      toast('Sending files needs a secure (HTTPS) connection.');
-      return;
-    }
+    const cs = this.model.openChat;
+    if (!cs) return;
+    const chatId = cs.chat.id;
+    if (this.uploadAbort) return this.toast('Wait for the current upload to finish.');
+    if (file.size === 0) return this.toast(`${file.name} is empty.`);
+    if (file.size > MAX_UPLOAD) return this.toast(`${file.name} is too large: the web client sends files up to ${formatSize(MAX_UPLOAD)}.`);
+    if (!crypto.subtle) return this.toast('Sending files needs a secure (HTTPS) connection.');
     const abort = new AbortController();
     this.uploadAbort = abort;
     const name = file.name || 'file';
     const mime = file.type || 'application/octet-stream';
     const total = file.size;
-    const mode = this.composeMode?.kind === 'reply' ? this.composeMode : null;
-    const caption = this.composeMode?.kind === 'edit' ? '' : this.input.value.trim();
+    const mode = cs.compose?.kind === 'reply' ? cs.compose : null;
+    const caption = cs.compose?.kind === 'edit' ? '' : (cs.draft?.text ?? '').trim();
     try {
       this.showUpload(name, 0, total, 'Preparing…', true);
       const data = await file.arrayBuffer();
@@ -1340,348 +1425,31 @@ class App {
       // Only an image the server could decode (it has a size) may be a photo.
       /** @type {MediaKind} */
       const kind = mime.startsWith('image/') && uploaded.width ? 'photo' : 'document';
-      if (caption && this.openId === chatId && this.input.value.trim() === caption) {
-        this.input.value = '';
-        this.autoGrow();
-      }
-      if (mode && this.composeMode === mode) this.setComposeMode(null);
+      if (caption && (cs.draft?.text ?? '').trim() === caption) this.dropDraft(chatId);
+      if (mode && cs.compose === mode) this.model.setCompose(chatId, null);
       /** @type {Sent} */
-      const result = await this.conn.callRetrying('messages.send_media', { chat_id: chatId, random_id: randomId(), file_id: uploaded.id, kind, caption: caption || undefined, reply_to: mode?.msg.id });
-      this.list.stuck = true;
-      this.addMessage(result.message);
+      const result = await this.conn.callRetrying('messages.send_media', { chat_id: chatId, random_id: randomId(), file_id: uploaded.id, kind, caption: caption || undefined, reply_to: mode?.id });
+      if (this.list) this.list.stuck = true;
+      this.run(this.model.addMessage(result.message));
       this.showUpload(name, total, total, 'Sent', false);
       this.hideUpload(3000);
     } catch (e) {
-      if (abort.signal.aborted) {
-        this.showUpload(name, 0, total, 'Cancelled', false);
-      } else {
+      if (abort.signal.aborted) this.showUpload(name, 0, total, 'Cancelled', false);
+      else {
         this.showUpload(name, 0, total, 'Failed', false);
-        toast(`Could not send ${name}: ${errorText(e)}`);
+        this.toast(`Could not send ${name}: ${errorText(e)}`);
       }
       this.hideUpload(3000);
     } finally {
       this.uploadAbort = null;
     }
   }
-
-  // ----- composer -----
-
-  /** @param {{kind: 'reply' | 'edit', msg: Message} | null} mode */
-  setComposeMode(mode) {
-    const wasEdit = this.composeMode?.kind === 'edit';
-    this.composeMode = mode;
-    if (!mode) {
-      this.composeBar.hidden = true;
-      replace(this.composeBar);
-      if (wasEdit) this.input.value = '';
-      this.autoGrow();
-      return;
-    }
-    this.composeBar.hidden = false;
-    replace(this.composeBar,
-      h('div', { class: 'compose-bar-text' },
-        h('strong', {}, mode.kind === 'reply' ? `Reply to ${this.userName(mode.msg.from)}` : 'Edit message'),
-        h('span', {}, messageText(mode.msg).slice(0, 200))),
-      h('button', { type: 'button', class: 'icon', 'aria-label': mode.kind === 'reply' ? 'Cancel reply' : 'Cancel edit', onclick: () => { this.setComposeMode(null); this.input.focus(); } }, icon('close')));
-    if (mode.kind === 'edit') this.input.value = messageText(mode.msg);
-    this.autoGrow();
-    this.input.focus();
-  }
-
-  /** @param {KeyboardEvent} ev */
-  onComposerKey(ev) {
-    if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
-      ev.preventDefault();
-      this.submitComposer();
-    } else if (ev.key === 'Escape' && this.composeMode) {
-      ev.preventDefault();
-      this.setComposeMode(null);
-    } else if (ev.key === 'ArrowUp' && this.input.value === '' && this.openId !== null) {
-      // Up in an empty composer edits your last message, as in other messengers.
-      const cs = this.chats.get(this.openId);
-      const mine = cs ? sortedMessages(cs).filter((m) => m.from === this.me?.id && m.content.type === 'text' && !m.forward).at(-1) : undefined;
-      if (mine) {
-        ev.preventDefault();
-        this.setComposeMode({ kind: 'edit', msg: mine });
-      }
-    }
-  }
-
-  onComposerInput() {
-    this.autoGrow();
-    const now = Date.now();
-    if (this.openId !== null && this.input.value.trim() && this.composeMode?.kind !== 'edit' && now - this.lastTypingSent > TYPING_SENT_EVERY_MS && this.online) {
-      this.lastTypingSent = now;
-      this.conn.call('messages.typing', { chat_id: this.openId }).catch(() => {});
-    }
-  }
-
-  autoGrow() {
-    this.input.style.height = 'auto';
-    // Hidden (no chat open yet): keep the stylesheet's height.
-    if (this.input.scrollHeight > 0) this.input.style.height = `${Math.min(this.input.scrollHeight, 200)}px`;
-  }
-
-  async submitComposer() {
-    const text = this.input.value;
-    const chatId = this.openId;
-    if (chatId === null || !text.trim()) return;
-    const cs = this.chats.get(chatId);
-    if (!cs) return;
-    const mode = this.composeMode;
-    this.input.value = '';
-    this.lastTypingSent = 0;
-    this.setComposeMode(null);
-    this.autoGrow();
-    if (mode?.kind === 'edit') {
-      try {
-        /** @type {Message} */
-        const m = await this.conn.call('messages.edit', { chat_id: chatId, id: mode.msg.id, text });
-        this.apply({ type: 'edit_message', message: m, pts: 0, pts_count: 0, date: 0 });
-      } catch (e) {
-        toast(errorText(e));
-      }
-      return;
-    }
-    const pending = { randomId: randomId(), text, replyTo: mode?.msg.id, date: Math.floor(Date.now() / 1000) };
-    cs.pending.push(pending);
-    this.list.stuck = true;
-    this.renderHistory();
-    try {
-      /** @type {Sent} */
-      const sent = await this.conn.callRetrying('messages.send', { chat_id: chatId, random_id: pending.randomId, text, reply_to: pending.replyTo });
-      cs.pending = cs.pending.filter((p) => p !== pending);
-      this.addMessage(sent.message);
-    } catch (e) {
-      cs.pending = cs.pending.filter((p) => p !== pending);
-      this.queueRender({ chat: true });
-      toast(errorText(e));
-    }
-  }
-
-  /**
-   * @param {Message} m
-   * @param {boolean} forEveryone
-   */
-  async deleteMessage(m, forEveryone) {
-    if (!confirm(forEveryone ? 'Delete this message for everyone?' : 'Delete this message for you?')) return;
-    try {
-      await this.conn.call('messages.delete', { chat_id: m.chat_id, ids: [m.id], for_everyone: forEveryone });
-      this.apply({ type: 'delete_messages', chat_id: m.chat_id, ids: [m.id], pts: 0, pts_count: 0, date: 0 });
-    } catch (e) {
-      toast(errorText(e));
-    }
-  }
-
-  /** @param {number} chatId */
-  async leave(chatId) {
-    const cs = this.chats.get(chatId);
-    if (!cs || !confirm(`Leave ${cs.chat.title}?`)) return;
-    try {
-      await this.conn.call('chats.leave', { chat_id: chatId });
-      this.dropChat(chatId);
-    } catch (e) {
-      toast(errorText(e));
-    }
-  }
-
-  // ----- dialogs (modal forms) -----
-
-  /**
-   * A modal form. `submit` gets the field values; its error is shown in the form.
-   * @param {string} title
-   * @param {{name: string, label: string, hint?: string, value?: string, required?: boolean, readonly?: boolean}[]} fields
-   * @param {string} action
-   * @param {(values: Record<string, string>) => Promise<void | string>} submit returns a text to show instead of closing
-   */
-  formDialog(title, fields, action, submit) {
-    const error = h('p', { class: 'form-error', role: 'alert' });
-    const note = h('p', { class: 'form-note', role: 'status' });
-    const inputs = fields.map((f) => h('input', { id: `f-${f.name}`, name: f.name, value: f.value ?? '', required: f.required, readonly: f.readonly, autocomplete: 'off' }));
-    const ok = h('button', { type: 'submit', class: 'primary' }, action);
-    const dialog = h('dialog', { class: 'modal', 'aria-labelledby': 'modal-title' });
-    const form = h('form', { method: 'dialog' },
-      h('h2', { id: 'modal-title' }, title),
-      fields.map((f, i) => h('div', { class: 'field' }, h('label', { for: `f-${f.name}` }, f.label), inputs[i], f.hint ? h('p', { class: 'hint' }, f.hint) : null)),
-      error, note,
-      h('div', { class: 'modal-buttons' }, h('button', { type: 'button', onclick: () => dialog.close() }, 'Close'), action ? ok : null));
-    if (!action) ok.hidden = true;
-    form.addEventListener('submit', async (ev) => {
-      ev.preventDefault();
-      error.textContent = '';
-      ok.disabled = true;
-      /** @type {Record<string, string>} */
-      const values = {};
-      fields.forEach((f, i) => (values[f.name] = inputs[i].value.trim()));
-      try {
-        const text = await submit(values);
-        if (typeof text === 'string') note.textContent = text;
-        else dialog.close();
-      } catch (e) {
-        error.textContent = errorText(e);
-      } finally {
-        ok.disabled = false;
-      }
-    });
-    dialog.append(form);
-    dialog.addEventListener('close', () => dialog.remove());
-    document.body.append(dialog);
-    dialog.showModal();
-    (inputs.find((i) => !i.readOnly) ?? inputs[0])?.select();
-    return dialog;
-  }
-
-  /**
-   * User ids from a list like "@bob_b, +9996612345".
-   * @param {string} list
-   */
-  async resolveUsers(list) {
-    /** @type {number[]} */
-    const ids = [];
-    for (const item of list.split(/[\s,;]+/).filter(Boolean)) {
-      if (item.startsWith('+') || /^\d/.test(item)) {
-        /** @type {User} */
-        const u = await this.conn.call('contacts.add', { phone: item });
-        this.users.set(u.id, u);
-        ids.push(u.id);
-      } else {
-        /** @type {Peer} */
-        const p = await this.conn.call('contacts.resolve', { username: item });
-        if (p.type !== 'user') throw new Error(`${item} is a channel, not a person`);
-        this.users.set(p.user.id, p.user);
-        ids.push(p.user.id);
-      }
-    }
-    return ids;
-  }
-
-  newChatDialog() {
-    this.formDialog('New chat', [{ name: 'who', label: 'Username or phone number', hint: 'For example @alice_w or +14155550100', required: true }], 'Start chat', async (v) => {
-      const [id] = await this.resolveUsers(v.who);
-      if (id === undefined) throw new Error('Enter a username or a phone number');
-      /** @type {Chat} */
-      const chat = await this.conn.call('chats.open_private', { user_id: id });
-      this.upsertChat(chat);
-      this.openChat(chat.id);
-    });
-  }
-
-  newGroupDialog() {
-    this.formDialog('New group', [
-      { name: 'title', label: 'Group name', required: true },
-      { name: 'members', label: 'Members', hint: 'Usernames or phone numbers, separated by commas' },
-    ], 'Create group', async (v) => {
-      const ids = await this.resolveUsers(v.members);
-      /** @type {Chat} */
-      const chat = await this.conn.call('chats.create_group', { title: v.title, user_ids: ids });
-      this.upsertChat(chat);
-      this.queueRender({ dialogs: true });
-      this.openChat(chat.id);
-    });
-  }
-
-  newChannelDialog() {
-    this.formDialog('New channel', [
-      { name: 'title', label: 'Channel name', required: true },
-      { name: 'username', label: 'Public @name (optional)', hint: 'Anyone can find and join a channel with a public name' },
-    ], 'Create channel', async (v) => {
-      /** @type {Chat} */
-      const chat = await this.conn.call('chats.create_channel', { title: v.title, username: v.username || undefined });
-      this.upsertChat(chat);
-      this.queueRender({ dialogs: true });
-      this.openChat(chat.id);
-    });
-  }
-
-  joinDialog() {
-    this.formDialog('Join a group or channel', [{ name: 'target', label: 'Invite link or @channel', required: true }], 'Join', async (v) => {
-      const t = v.target;
-      const params = t.startsWith('@') || (USERNAME.test(t) && !t.includes('/') && !t.startsWith('+')) ? { username: t } : { invite: t };
-      /** @type {Chat} */
-      const chat = await this.conn.call('chats.join', params);
-      this.upsertChat(chat);
-      this.queueRender({ dialogs: true });
-      this.openChat(chat.id);
-    });
-  }
-
-  /** @param {number} chatId */
-  addMembersDialog(chatId) {
-    this.formDialog('Add members', [{ name: 'members', label: 'Usernames or phone numbers', required: true }], 'Add', async (v) => {
-      const ids = await this.resolveUsers(v.members);
-      /** @type {Chat} */
-      const chat = await this.conn.call('chats.add_members', { chat_id: chatId, user_ids: ids });
-      this.upsertChat(chat);
-      this.queueRender({ header: true });
-    });
-  }
-
-  /** @param {number} chatId */
-  async inviteDialog(chatId) {
-    try {
-      /** @type {{link: string}} */
-      const invite = await this.conn.call('chats.export_invite', { chat_id: chatId });
-      // The server names its listen address; people reach it at this page's origin.
-      const token = invite.link.split('/').pop() ?? '';
-      const link = `${location.origin}/${token}`;
-      this.formDialog('Invite link', [{ name: 'link', label: 'Anyone with this link can join', value: link, readonly: true }], 'Copy', async () => {
-        await navigator.clipboard?.writeText(link).catch(() => {});
-        return 'Copied';
-      });
-    } catch (e) {
-      toast(errorText(e));
-    }
-  }
-
-  settingsDialog() {
-    const me = this.me;
-    if (!me) return;
-    const d = this.formDialog('Settings', [
-      { name: 'name', label: 'Name', value: me.name, required: true },
-      { name: 'username', label: 'Username', value: me.username ?? '', hint: 'Others can find you by @username. 5–32 letters, digits or _.' },
-    ], 'Save', async (v) => {
-      /** @type {User} */
-      let user = me;
-      if (v.name !== me.name) user = await this.conn.call('account.update_profile', { name: v.name });
-      if (v.username.replace(/^@/, '') !== (me.username ?? '')) user = await this.conn.call('account.set_username', { username: v.username || null });
-      this.me = user;
-      this.users.set(user.id, user);
-      this.renderSidebarHeader();
-    });
-    const buttons = d.querySelector('.modal-buttons');
-    buttons?.prepend(h('button', { type: 'button', class: 'danger', onclick: () => { d.close(); this.signOut(true); } }, 'Sign out'));
-  }
-
-  /** An invite link opened in the browser: `/+TOKEN`. */
-  handleInvitePath() {
-    if (!location.pathname.startsWith('/+')) return;
-    const invite = location.pathname.slice(1);
-    history.replaceState(null, '', '/');
-    this.conn.call('chats.join', { invite }).then((chat) => {
-      const c = /** @type {Chat} */ (chat);
-      this.upsertChat(c);
-      this.openChat(c.id);
-    }, (e) => toast(errorText(e)));
-  }
-
-  /** @param {boolean} tellServer */
-  signOut(tellServer) {
-    const done = () => {
-      this.conn.stop();
-      localStorage.removeItem(TOKEN_KEY);
-      if (this.me) localStorage.removeItem(`helio.sync.${this.me.id}`);
-      document.body.classList.remove('chat-open', 'offline');
-      showSignIn();
-    };
-    if (tellServer && this.online) this.conn.call('auth.log_out').finally(done);
-    else done();
-  }
 }
 
 /** @param {string} token */
 function startApp(token) {
   const app = new App(token);
-  // For tests and the curious: the list's size shows that history is virtualized.
+  // For tests and the curious: the model and the list's size show what the client holds.
   /** @type {any} */ (window).heliograph = app;
 }
 

@@ -23,14 +23,23 @@
  * @typedef {{text?: string, alert: boolean, url?: string}} CallbackAnswer
  * @typedef {{id: number, chat_id: number, from: number, date: number, content: Content,
  *   entities?: MessageEntity[], reply_markup?: ReplyMarkup,
- *   reply_to?: number, forward?: ForwardInfo, edit_date?: number}} Message
+ *   reply_to?: number, forward?: ForwardInfo, edit_date?: number,
+ *   reactions?: MessageReactions}} Message
+ * @typedef {{type: 'emoji', emoji: string} | {type: 'custom_emoji', custom_emoji_id: string}} ReactionType
+ * @typedef {{results: {reaction: ReactionType, count: number, chosen?: boolean}[],
+ *   recent?: {user_id: number, reaction: ReactionType}[]}} MessageReactions
+ * @typedef {{text: string, reply_to?: number, date: number}} DraftMessage
+ * @typedef {{message: Message, snippet: string, highlights: [number, number][]}} SearchResult
+ * @typedef {{results: SearchResult[], chats: Chat[], users: User[], next_offset?: number}} SearchResults
+ * @typedef {{users: User[], chats: Chat[]}} Directory
  * @typedef {{chat: Chat, last_message?: Message, unread_count: number,
- *   read_inbox_max_id: number, read_outbox_max_id: number}} Dialog
+ *   read_inbox_max_id: number, read_outbox_max_id: number, draft?: DraftMessage}} Dialog
  * @typedef {{activity: number, chat_id: number}} DialogCursor
  * @typedef {{dialogs: Dialog[], next?: DialogCursor}} Dialogs
  * @typedef {{token: string, session_id: number, user: User, new_account: boolean}} Authorization
  * @typedef {{message: Message, pts: number}} Sent
  * @typedef {{pts: number, date: number}} State
+ * @typedef {{id: number, device: string, created: number, last_active: number, current: boolean}} Session
  * @typedef {{type: 'user', user: User} | {type: 'chat', chat: Chat}} Peer
  * @typedef {{user: User, role: Role, joined: number}} Member
  *
@@ -40,6 +49,8 @@
  *   | {type: 'read_inbox' | 'read_outbox', chat_id: number, max_id: number}
  *   | {type: 'pinned_message', chat_id: number, id?: number}
  *   | {type: 'participant', chat_id: number, user_id: number, role?: Role, by: number}
+ *   | {type: 'message_reactions', chat_id: number, id: number, reactions: MessageReactions}
+ *   | {type: 'draft', chat_id: number, draft?: DraftMessage}
  *   | {type: 'chat', chat: Chat})} Update
  * @typedef {{type: 'empty' | 'too_long', pts: number}
  *   | {type: 'complete' | 'slice', pts: number, updates: Update[]}} Difference

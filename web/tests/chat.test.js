@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { deflateSync } from 'node:zlib';
+import { deflateSync, gzipSync } from 'node:zlib';
 import { startServer, launchBrowser, signIn, watch, message, dialogButton, send, screenshot, DESKTOP, PHONE } from './harness.js';
 
 /** @type {Awaited<ReturnType<typeof startServer>>} */
@@ -98,6 +98,17 @@ test('the page is served with a CSP that forbids inline scripts, and loads under
     return entries.reduce((sum, e) => sum + /** @type {PerformanceResourceTiming} */ (e).transferSize, 0);
   });
   assert.ok(bytes > 10_000 && bytes < 200 * 1024, `first load transferred ${bytes} bytes`);
+  // The figure in README: the page and every file it fetched, as served and gzipped.
+  const urls = await alice.evaluate(() => [location.href, ...performance.getEntriesByType('resource').map((e) => e.name)]);
+  let raw = 0;
+  let gzipped = 0;
+  for (const url of urls) {
+    const body = Buffer.from(await (await fetch(url)).arrayBuffer());
+    raw += body.length;
+    gzipped += gzipSync(body, { level: 9 }).length;
+  }
+  console.log(`first load: ${urls.length} files, ${raw} bytes, ${gzipped} bytes gzipped`);
+  assert.ok(raw < 200 * 1024, `the first load is ${raw} bytes`);
   await screenshot(alice, 'signin-desktop-light');
 });
 
@@ -178,10 +189,11 @@ test('reply, edit and delete', async () => {
   const edited = bob.locator('#history .row.other').filter({ hasText: 'an edited message' });
   await edited.locator('.edited').waitFor();
 
-  // Alice deletes it for everyone.
+  // Alice deletes it for everyone (the dialog asks: for her, or for both).
   const mine = alice.locator('#history .row.own').filter({ hasText: 'an edited message' });
   await mine.hover();
   await mine.getByRole('button', { name: 'Delete' }).click();
+  await alice.getByRole('dialog', { name: 'Delete message?' }).getByRole('button', { name: 'Delete for me and Bob Builder' }).click();
   await bob.locator('#history .row').filter({ hasText: 'an edited message' }).waitFor({ state: 'detached' });
 });
 

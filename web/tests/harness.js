@@ -2,6 +2,8 @@
 // data folder, and Debian's chromium driven by playwright-core.
 
 import { spawn } from 'node:child_process';
+import http from 'node:http';
+import net from 'node:net';
 import { mkdtempSync, rmSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
@@ -57,14 +59,68 @@ export async function startServer(options = {}) {
     }, 5);
     child.once('exit', (code) => done(() => fail(new Error(`the server exited with ${code}:\n${log}`))));
   });
+  const live = process.env.HELIOGRAPH_WEB_LIVE && !options.tls ? await liveWeb(url) : null;
   return {
-    url,
+    url: live?.url ?? url,
     stop: async () => {
+      live?.close();
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
       rmSync(data, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * With HELIOGRAPH_WEB_LIVE set (while working on the client): a loopback proxy in front of the
+ * server that serves index.html and web/app from the working tree instead of the copies
+ * embedded in the binary, so a change to the client needs no rebuild. Everything else (the
+ * API, files, the WebSocket) goes to the server. CI runs without it.
+ * @param {string} backend
+ * @returns {Promise<{url: string, close: () => void}>}
+ */
+async function liveWeb(backend) {
+  const target = new URL(backend);
+  const types = /** @type {Record<string, string>} */ ({ js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8', svg: 'image/svg+xml' });
+  const proxy = http.createServer((req, res) => {
+    const url = req.url ?? '/';
+    const asset = url.match(/^\/app\/[^/]+\/([A-Za-z0-9_./-]+)$/);
+    if (asset && !asset[1].includes('..')) {
+      const file = join(repo, 'web', 'app', asset[1]);
+      if (!existsSync(file)) return res.writeHead(404).end();
+      res.writeHead(200, { 'content-type': types[file.split('.').pop() ?? ''] ?? 'application/octet-stream', 'cache-control': 'no-store' });
+      return res.end(readFileSync(file));
+    }
+    const up = http.request({ host: target.hostname, port: target.port, path: url, method: req.method, headers: req.headers }, (r) => {
+      if (req.method === 'GET' && (url === '/' || url.startsWith('/+'))) {
+        r.resume();
+        const headers = { ...r.headers };
+        delete headers['content-length'];
+        res.writeHead(r.statusCode ?? 200, headers);
+        return res.end(readFileSync(join(repo, 'web', 'index.html'), 'utf8').replaceAll('{{ASSETS}}', '/app/live'));
+      }
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    });
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  proxy.on('upgrade', (req, socket, head) => {
+    const up = net.connect(Number(target.port), target.hostname, () => {
+      const lines = [`${req.method} ${req.url} HTTP/1.1`];
+      for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
+      up.write(`${lines.join('\r\n')}\r\n\r\n`);
+      up.write(head);
+      socket.pipe(up).pipe(socket);
+    });
+    const end = () => { up.destroy(); socket.destroy(); };
+    up.on('error', end);
+    socket.on('error', end);
+    socket.on('close', end);
+  });
+  await new Promise((ok) => proxy.listen(0, '127.0.0.1', () => ok(undefined)));
+  const address = /** @type {import('node:net').AddressInfo} */ (proxy.address());
+  return { url: `http://127.0.0.1:${address.port}`, close: () => proxy.close() };
 }
 
 /** @param {string[]} [extraArgs] more chromium flags */
@@ -76,7 +132,10 @@ export function launchBrowser(extraArgs = []) {
 }
 
 export const DESKTOP = { width: 1280, height: 800 };
-export const PHONE = { width: 390, height: 780 };
+export const PHONE = { width: 390, height: 844 };
+
+/** A configuration without the per-session request rate, for tests that seed thousands of messages. */
+export const FAST_LIMITS = '[limits]\nrequests_per_second = 100000\nrequests_burst = 100000\nrequests_per_address_per_second = 100000\n';
 
 /**
  * The nth test number and its code (`+99966XYYYY` signs in with `XXXXX`).
@@ -165,4 +224,59 @@ export async function screenshot(page, name) {
   await page.mouse.move(0, 0);
   await page.evaluate(() => document.fonts.ready);
   await page.screenshot({ path: join(repo, 'docs', 'screenshots', `${name}.png`) });
+}
+
+/**
+ * Sends `count` messages `${prefix} 1` … `${prefix} count` to a chat through the page's own
+ * connection, 64 in flight (the server runs 32 of a connection's requests at once, so ids need
+ * not follow the numbers: tests that check order read the ids).
+ * @param {import('playwright-core').Page} page
+ * @param {number} chatId
+ * @param {number} count
+ * @param {string} prefix
+ */
+export async function seed(page, chatId, count, prefix) {
+  await page.evaluate(async ({ chatId, count, prefix }) => {
+    const app = /** @type {any} */ (window).heliograph;
+    const sends = [];
+    const base = Math.floor(Math.random() * 2 ** 40);
+    for (let i = 1; i <= count; i++) {
+      sends.push(app.conn.callRetrying('messages.send', { chat_id: chatId, random_id: base + i, text: `${prefix} ${i}` }));
+      if (sends.length >= 64) await sends.shift();
+    }
+    await Promise.all(sends);
+  }, { chatId, count, prefix });
+}
+
+/**
+ * The ids of the message rows inside the history's viewport, top to bottom.
+ * @param {import('playwright-core').Page} page
+ * @returns {Promise<number[]>}
+ */
+export function visibleIds(page) {
+  return page.evaluate(() => {
+    const scroller = /** @type {HTMLElement} */ (document.getElementById('history'));
+    const box = scroller.getBoundingClientRect();
+    return [...scroller.querySelectorAll('.row[data-id]')]
+      .filter((el) => {
+        const r = el.getBoundingClientRect();
+        return r.bottom > box.top && r.top < box.bottom;
+      })
+      .map((el) => Number(/** @type {HTMLElement} */ (el).dataset.id));
+  });
+}
+
+/**
+ * Runs axe-core (injected through the debugger protocol, which the page's CSP does not
+ * govern) and returns its serious and critical findings.
+ * @param {import('playwright-core').Page} page
+ */
+export async function axe(page) {
+  const source = readFileSync(join(repo, 'web', 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+  await page.evaluate(source);
+  const found = await page.evaluate(async () => {
+    const result = await /** @type {any} */ (window).axe.run(document, { resultTypes: ['violations'] });
+    return result.violations.map((/** @type {any} */ v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 5).map((/** @type {any} */ n) => `${n.target.join(' ')}: ${n.failureSummary}`) }));
+  });
+  return found.filter((/** @type {{impact: string}} */ v) => v.impact === 'serious' || v.impact === 'critical');
 }

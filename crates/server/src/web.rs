@@ -42,15 +42,19 @@ macro_rules! asset {
 /// Every file served under `/app/{version}/`.
 const ASSETS: &[Asset] = &[
     asset!("app/api.js"),
-    asset!("app/dom.js"),
     asset!("app/history.js"),
     asset!("app/icon.svg"),
     asset!("app/main.js"),
+    asset!("app/model.js"),
     // account (#16): the moderation page's own script.
     asset!("app/moderation.js"),
     asset!("app/style.css"),
     asset!("app/sync.js"),
     asset!("app/types.js"),
+    // Preact and htm, vendored as published (web/app/vendor/README.md).
+    asset!("app/vendor/htm.module.js"),
+    asset!("app/vendor/preact.module.js"),
+    asset!("app/views.js"),
 ];
 
 const INDEX: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../web/index.html"));
@@ -139,16 +143,23 @@ async fn asset(Path((version, path)): Path<(String, String)>) -> Response {
 mod tests {
     use super::*;
 
-    /// Every file in `web/app` is embedded, and nothing else is listed.
+    /// Every file in `web/app` and its folders is embedded, and nothing else is listed (the
+    /// vendored libraries' README, licence texts and type declarations are for readers and
+    /// the type checker, not served).
     #[test]
     fn asset_list_matches_the_folder() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web/app");
-        let mut on_disk: Vec<String> = std::fs::read_dir(dir)
-            .expect("web/app exists")
-            .filter_map(|e| e.ok())
-            .filter(|e| e.path().is_file())
-            .map(|e| format!("app/{}", e.file_name().to_string_lossy()))
-            .collect();
+        fn walk(dir: &std::path::Path, prefix: &str, out: &mut Vec<String>) {
+            for e in std::fs::read_dir(dir).expect("web/app exists").filter_map(|e| e.ok()) {
+                let name = format!("{prefix}/{}", e.file_name().to_string_lossy());
+                if e.path().is_dir() {
+                    walk(&e.path(), &name, out);
+                } else if !name.ends_with(".md") && !name.ends_with(".d.ts") && !name.contains("/LICENSE") {
+                    out.push(name);
+                }
+            }
+        }
+        let mut on_disk = Vec::new();
+        walk(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web/app"), "app", &mut on_disk);
         on_disk.sort();
         let listed: Vec<String> = ASSETS.iter().map(|a| a.path.to_string()).collect();
         assert_eq!(listed, on_disk, "update ASSETS in crates/server/src/web.rs");
