@@ -1,6 +1,6 @@
 // The moderation page (`/moderation`, account #16): an operator signs in, reviews a report
 // with its context and acts; the action lands in the audit log on the page, and the server
-// obeys it (the sender can no longer send).
+// obeys it (the sender can no longer send); the public transparency page counts it.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -96,6 +96,18 @@ test('an operator reviews a report on the moderation page, acts, and the server 
       return answer.error?.code;
     }, made.group);
     assert.equal(refused, 'ACCOUNT_RESTRICTED');
+
+    // The public transparency report counts the action from the log, for anyone.
+    const publicPage = await browser.newPage({ viewport: DESKTOP });
+    publicPage.on('pageerror', (e) => problems.push(String(e)));
+    await publicPage.goto(`${server.url}/transparency`);
+    await publicPage.getByRole('heading', { name: 'Transparency report' }).waitFor();
+    const counted = publicPage.getByRole('table', { name: 'actions per month' }).locator('[data-kind="moderation.restrict"]');
+    await counted.waitFor();
+    assert.equal(await counted.innerText(), '1');
+    assert.equal(await publicPage.getByTestId('size').innerText(), '1');
+    assert.equal(await publicPage.getByTestId('origin').innerText(), 'localhost/transparency');
+    assert.match(await publicPage.getByTestId('audit').innerText(), /^heliograph audit verify http:\/\/127\.0\.0\.1:\d+ --key 'localhost\/transparency\+[0-9a-f]{8}\+/);
     assert.deepEqual(problems, []);
   } finally {
     await browser.close();

@@ -50,6 +50,8 @@ const ASSETS: &[Asset] = &[
     asset!("app/moderation.js"),
     asset!("app/style.css"),
     asset!("app/sync.js"),
+    // accountability (#16): the transparency report page's own script.
+    asset!("app/transparency.js"),
     asset!("app/types.js"),
     // Preact and htm, vendored as published (web/app/vendor/README.md).
     asset!("app/vendor/htm.module.js"),
@@ -60,12 +62,15 @@ const ASSETS: &[Asset] = &[
 const INDEX: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../web/index.html"));
 /// account (#16): the moderation page (`GET /moderation`), for `[accountability] operators`.
 const MODERATION: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../web/moderation.html"));
+/// accountability (#16): the public transparency report (`GET /transparency`).
+const TRANSPARENCY: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../web/transparency.html"));
 
 /// The index page with its asset URLs filled in, and the version in them.
 struct Site {
     version: String,
     index: String,
     moderation: String,
+    transparency: String,
 }
 
 fn site() -> &'static Site {
@@ -74,6 +79,7 @@ fn site() -> &'static Site {
         let mut hash = Sha256::new();
         hash.update(INDEX.as_bytes());
         hash.update(MODERATION.as_bytes());
+        hash.update(TRANSPARENCY.as_bytes());
         for a in ASSETS {
             hash.update(a.path.as_bytes());
             hash.update((a.body.len() as u64).to_le_bytes());
@@ -82,7 +88,8 @@ fn site() -> &'static Site {
         let version = hex::encode(&hash.finalize()[..8]);
         let index = INDEX.replace("{{ASSETS}}", &format!("/app/{version}"));
         let moderation = MODERATION.replace("{{ASSETS}}", &format!("/app/{version}"));
-        Site { version, index, moderation }
+        let transparency = TRANSPARENCY.replace("{{ASSETS}}", &format!("/app/{version}"));
+        Site { version, index, moderation, transparency }
     })
 }
 
@@ -103,6 +110,7 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route("/", get(index))
         .route("/+{invite}", get(index))
         .route("/moderation", get(moderation))
+        .route("/transparency", get(|| async { page(site().transparency.clone()) }))
         .route("/app/{version}/{*path}", get(asset))
 }
 
