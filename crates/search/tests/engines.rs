@@ -128,19 +128,26 @@ mod postgres {
     }
 }
 
+/// A SQLite store in a new folder with A and B in a private chat: (folder, store, A, chat).
+async fn two_people() -> (tempfile::TempDir, Arc<dyn Store>, heliograph_core::UserId, heliograph_core::ChatId) {
+    use heliograph_core::DisplayName;
+    use heliograph_store::conformance::phone;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("db.sqlite"), Options::default()).expect("store"));
+    let a = store.create_user(&phone(1), &DisplayName::parse("A").expect("name")).await.expect("user").id;
+    let b = store.create_user(&phone(2), &DisplayName::parse("B").expect("name")).await.expect("user").id;
+    let chat = store.open_private(a, b).await.expect("chat").id;
+    (dir, store, a, chat)
+}
+
 /// The embedded index keeps its position in its commit: reopened, it resumes from there and
 /// applies the rest of the log, and a rebuild while it runs is switched to.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn embedded_resumes_and_rebuilds() {
     use heliograph_core::*;
     use heliograph_search::{search, Query};
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("db.sqlite"), Options::default()).expect("store"));
+    let (dir, store, a, chat) = two_people().await;
     let root = dir.path().join("search");
-    use heliograph_store::conformance::phone;
-    let a = store.create_user(&phone(1), &DisplayName::parse("A").expect("name")).await.expect("user").id;
-    let b = store.create_user(&phone(2), &DisplayName::parse("B").expect("name")).await.expect("user").id;
-    let chat = store.open_private(a, b).await.expect("chat").id;
     let send = |n: i64| {
         let store = store.clone();
         async move {
@@ -208,13 +215,8 @@ async fn embedded_resumes_and_rebuilds() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_rebuild_under_way_stops_trimming() {
     use heliograph_core::*;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("db.sqlite"), Options::default()).expect("store"));
+    let (dir, store, a, chat) = two_people().await;
     let root = dir.path().join("search");
-    use heliograph_store::conformance::phone;
-    let a = store.create_user(&phone(1), &DisplayName::parse("A").expect("name")).await.expect("user").id;
-    let b = store.create_user(&phone(2), &DisplayName::parse("B").expect("name")).await.expect("user").id;
-    let chat = store.open_private(a, b).await.expect("chat").id;
     let index = Embedded::open(store.clone(), &root).expect("open");
     // A rebuild into folder 1 has started (its folder exists) and not finished.
     std::fs::create_dir_all(root.join("1")).expect("folder");
@@ -225,6 +227,7 @@ async fn a_rebuild_under_way_stops_trimming() {
         store.send(a, chat, n, draft).await.expect("send");
     }
     assert!(index.catch_up(std::time::Duration::from_secs(10)).await.expect("catch up"));
+    // Proving that nothing happens takes waiting: two trim periods, then the log is whole.
     tokio::time::sleep(heliograph_search::embedded::TRIM_EVERY * 2).await;
     assert_eq!(store.search_log(0, 100).await.expect("log").len(), 5, "nothing trimmed while a rebuild needs it");
     assert!(root.join("REBUILDING").exists());
